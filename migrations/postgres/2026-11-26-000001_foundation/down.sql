@@ -1,0 +1,4 @@
+DROP TABLE tokens;
+DROP TABLE members;
+DROP TABLE locals;
+DROP TABLE elections;

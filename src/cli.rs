@@ -1,0 +1,442 @@
+//! The command line: `serve`, `migrate`, `election`, `roster`, `tokens`.
+//!
+//! Every command prints a plain message and exits non-zero on failure; none panics on bad input.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, IsTerminal};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::db::{self, PooledConn};
+use crate::election::{self, Definition, Election, ElectionId};
+use crate::error::Error;
+use crate::roster;
+use crate::settings::{Overrides, Settings};
+use crate::startup::Application;
+use crate::token::store::{self as token_store, IssuedToken};
+
+/// strikevote: a union's strike authorization vote, from roster to verifiable result.
+#[derive(Debug, Parser)]
+#[command(name = "strikevote", version, about)]
+pub struct Cli {
+    /// Settings file (TOML); environment variables STRIKEVOTE_* override it.
+    #[arg(long, global = true, env = "STRIKEVOTE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database: sqlite://FILE (default sqlite://strikevote.db) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web service.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Public host name members and auditors use (default localhost:8080).
+        #[arg(long)]
+        public_host: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Define and inspect elections.
+    #[command(subcommand)]
+    Election(ElectionCommand),
+    /// Import the roster of eligible members.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Issue ballot tokens for mailing.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ElectionCommand {
+    /// Check a definition file without creating anything.
+    Check {
+        /// The TOML definition.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Create an election from a TOML definition; prints its id.
+    Create {
+        /// The TOML definition.
+        #[arg(long)]
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List elections.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an election's definition, roster and token counts.
+    Show {
+        /// Election id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RosterCommand {
+    /// Replace an election's roster with a CSV file (member_id,local,name,email).
+    Import {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// The roster CSV.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Issue a token to every member without one; writes the mailing CSV (mode 0600).
+    Issue {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// Where to write the CSV; must not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a member's token and print a new one.
+    Reissue {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// The member's id on the roster.
+        #[arg(long)]
+        member: String,
+    },
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        bind: match &cli.command {
+            Command::Serve { bind, .. } => bind.clone(),
+            _ => None,
+        },
+        public_host: match &cli.command {
+            Command::Serve { public_host, .. } => public_host.clone(),
+            _ => None,
+        },
+    };
+    let result = Settings::load(cli.config.as_deref(), &overrides).and_then(|settings| {
+        init_tracing(&settings, serving);
+        dispatch(cli.command, settings)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(settings: &Settings, serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (only possible in tests) is harmless, so its error is ignored.
+    let _ = if settings.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => serve(settings),
+        Command::Migrate => {
+            let url = settings.database()?;
+            let ran = db::migrate(&url)?;
+            println!("{url}: {ran} migration(s) applied");
+            Ok(())
+        }
+        Command::Election(ElectionCommand::Check { file }) => {
+            let definition = read_definition(&file)?;
+            println!(
+                "{}: valid ({} locals, rule {})",
+                file.display(),
+                definition.locals.len(),
+                definition.rule.as_str()
+            );
+            Ok(())
+        }
+        Command::Election(ElectionCommand::Create { file, json }) => {
+            let definition = read_definition(&file)?;
+            let mut conn = connect(&settings)?;
+            let id = election::create(&mut conn, &definition)?;
+            if json {
+                println!("{}", json!({ "id": id, "title": definition.title }));
+            } else {
+                println!("{id}");
+            }
+            Ok(())
+        }
+        Command::Election(ElectionCommand::List { json }) => {
+            let mut conn = connect(&settings)?;
+            let all = election::list(&mut conn)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "id": e.id,
+                            "title": e.definition.title,
+                            "state": e.state,
+                            "created_at": e.created_at.and_utc().to_rfc3339(),
+                            "opens_at": election::definition::format_time(&e.definition.opens_at),
+                            "closes_at": election::definition::format_time(&e.definition.closes_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if all.is_empty() {
+                println!("no elections yet: create one with `strikevote election create --file FILE`");
+            } else {
+                for e in &all {
+                    println!("{}  {:<9}  {}", e.id, e.state.as_str(), e.definition.title);
+                }
+            }
+            Ok(())
+        }
+        Command::Election(ElectionCommand::Show { id, json }) => {
+            let id = ElectionId::parse(&id)?;
+            let mut conn = connect(&settings)?;
+            let election = election::find(&mut conn, id)?;
+            let counts = election::local_counts(&mut conn, &election)?;
+            if json {
+                let value = json!({
+                    "id": election.id,
+                    "state": election.state,
+                    "created_at": election.created_at.and_utc().to_rfc3339(),
+                    "definition": election.definition,
+                    "locals": counts,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_election(&election, &counts);
+            }
+            Ok(())
+        }
+        Command::Roster(RosterCommand::Import { election, file }) => {
+            let id = ElectionId::parse(&election)?;
+            let bytes = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut conn = connect(&settings)?;
+            let bar = progress_bar();
+            let summary = roster::import(&mut conn, id, &bytes, &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
+            let summary = summary?;
+            println!(
+                "roster imported: {} members ({} added, {} updated, {} removed)",
+                summary.members, summary.added, summary.updated, summary.removed
+            );
+            Ok(())
+        }
+        Command::Tokens(TokensCommand::Issue { election, out }) => {
+            let id = ElectionId::parse(&election)?;
+            let mut conn = connect(&settings)?;
+            issue_tokens(&mut conn, id, &out, &settings.public_base_url())
+        }
+        Command::Tokens(TokensCommand::Reissue { election, member }) => {
+            let id = ElectionId::parse(&election)?;
+            let mut conn = connect(&settings)?;
+            let issued = token_store::reissue(&mut conn, id, &member)?;
+            println!("member:     {}", issued.member_id);
+            println!("local:      {}", issued.local);
+            println!("token:      {}", issued.token.expose());
+            println!(
+                "ballot url: {}",
+                ballot_url(&settings.public_base_url(), &issued)
+            );
+            eprintln!("The member's previous token is revoked. This is the only time the new token is shown.");
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind.clone();
+        let database = settings.database()?;
+        let app = Application::build(settings)?;
+        tracing::info!(%database, "database ready");
+        let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        println!(
+            "strikevote listening on http://{host}:{} (database {database}); Ctrl-C or SIGTERM stops it",
+            app.port()
+        );
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn connect(settings: &Settings) -> anyhow::Result<PooledConn> {
+    let url = settings.database()?;
+    let pool = db::connect(&url, 1)?;
+    Ok(pool.get().map_err(Error::from)?)
+}
+
+fn read_definition(file: &Path) -> anyhow::Result<Definition> {
+    let text = fs::read_to_string(file)
+        .with_context(|| format!("cannot read the definition file {}", file.display()))?;
+    Definition::from_toml(&text).with_context(|| format!("in {}", file.display()))
+}
+
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} members {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn ballot_url(base: &str, issued: &IssuedToken) -> String {
+    format!("{base}/vote?token={}", issued.token.expose())
+}
+
+/// Writes the mailing CSV next to `out`, commits the tokens, then moves the CSV into place, so
+/// a failure on either side leaves neither live tokens nobody has nor a CSV of dead ones.
+fn issue_tokens(
+    conn: &mut PooledConn,
+    id: ElectionId,
+    out: &Path,
+    base_url: &str,
+) -> anyhow::Result<()> {
+    if out.exists() {
+        bail!(
+            "refusing to overwrite {}: it may hold tokens already mailed; choose another --out",
+            out.display()
+        );
+    }
+    let partial = out.with_extension("csv.partial");
+    let result = token_store::issue_missing(conn, id, &mut |issued| {
+        write_token_csv(&partial, issued, base_url)
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
+    });
+    match result {
+        Ok(0) => {
+            let _ = fs::remove_file(&partial);
+            println!("every member already has a token; nothing issued");
+            Ok(())
+        }
+        Ok(n) => {
+            fs::rename(&partial, out).with_context(|| {
+                format!(
+                    "tokens were issued but {} could not be renamed to {}",
+                    partial.display(),
+                    out.display()
+                )
+            })?;
+            println!("issued {n} token(s) to {}", out.display());
+            eprintln!(
+                "The file (mode 0600) is the only copy of these tokens: mail them, then delete it."
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            Err(e.into())
+        }
+    }
+}
+
+fn write_token_csv(path: &Path, issued: &[IssuedToken], base_url: &str) -> anyhow::Result<()> {
+    let file: File = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+    writer.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])?;
+    for t in issued {
+        writer.write_record([
+            t.member_id.as_str(),
+            t.local.as_str(),
+            t.name.as_str(),
+            t.email.as_str(),
+            t.token.expose(),
+            ballot_url(base_url, t).as_str(),
+        ])?;
+    }
+    let buffered = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file = buffered.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn print_election(e: &Election, counts: &std::collections::BTreeMap<String, election::LocalCounts>) {
+    let d = &e.definition;
+    println!("{}", d.title);
+    println!("  id:         {}", e.id);
+    println!("  state:      {}", e.state);
+    println!("  question:   {}", d.question);
+    let choices: Vec<_> = d.choices.iter().map(|c| c.as_str()).collect();
+    println!("  choices:    {}", choices.join(", "));
+    println!("  rule:       {}", d.rule.as_str());
+    println!("  threshold:  {}", d.threshold);
+    if let Some(f) = &d.local_threshold {
+        println!("  local threshold: {}", f);
+    }
+    if let Some(f) = &d.quorum {
+        println!("  quorum:     {}", f);
+    }
+    println!(
+        "  window:     {} → {}",
+        election::definition::format_time(&d.opens_at),
+        election::definition::format_time(&d.closes_at)
+    );
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}  name",
+        "local", "delegates", "eligible", "live", "used", "revoked"
+    );
+    let mut total = election::LocalCounts::default();
+    for l in &d.locals {
+        let c = counts.get(l.code.as_str()).cloned().unwrap_or_default();
+        println!(
+            "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+            l.code, l.delegates, c.eligible, c.tokens_live, c.tokens_used, c.tokens_revoked, l.name
+        );
+        total.eligible += c.eligible;
+        total.tokens_live += c.tokens_live;
+        total.tokens_used += c.tokens_used;
+        total.tokens_revoked += c.tokens_revoked;
+    }
+    let delegates: u64 = d.locals.iter().map(|l| u64::from(l.delegates)).sum();
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "total", delegates, total.eligible, total.tokens_live, total.tokens_used, total.tokens_revoked
+    );
+}

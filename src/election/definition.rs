@@ -1,0 +1,598 @@
+//! The election definition: parsed from the official's TOML file, validated all at once, and
+//! serialized with the same field names as the log's `election` entry. Pure: no I/O.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A ballot choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Authorize.
+    Yes,
+    /// Do not authorize.
+    No,
+    /// Counted for turnout, not for the percentage.
+    Abstain,
+}
+
+impl Choice {
+    /// Every choice an election may offer.
+    pub const ALL: [Choice; 3] = [Choice::Yes, Choice::No, Choice::Abstain];
+
+    /// Parses `yes`, `no` or `abstain` (exact, lowercase).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Yes => "yes",
+            Choice::No => "no",
+            Choice::Abstain => "abstain",
+        }
+    }
+}
+
+/// How the overall outcome is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The overall yes percentage decides.
+    Popular,
+    /// Each local casts all its delegates by its own percentage; delegates decide.
+    Delegates,
+}
+
+/// How a share is compared with a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    /// share ≥ fraction (75% → 3/4 at_least).
+    AtLeast,
+    /// share > fraction (simple majority → 1/2 more_than).
+    MoreThan,
+}
+
+/// A threshold: an exact fraction in (0, 1] and a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fraction {
+    /// Numerator.
+    pub num: u64,
+    /// Denominator, never zero.
+    pub den: u64,
+    /// How a share is compared with `num/den`.
+    pub cmp: Comparison,
+}
+
+impl Rule {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Popular => "popular",
+            Rule::Delegates => "delegates",
+        }
+    }
+}
+
+impl Comparison {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::AtLeast => "at_least",
+            Comparison::MoreThan => "more_than",
+        }
+    }
+}
+
+/// `3/4 at_least`.
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} {}", self.num, self.den, self.cmp.as_str())
+    }
+}
+
+impl Fraction {
+    /// Whether `part / whole` meets this threshold, in exact integer arithmetic.
+    /// A share of nothing (`whole == 0`) never meets a threshold.
+    pub fn is_met(&self, part: u64, whole: u64) -> bool {
+        if whole == 0 {
+            return false;
+        }
+        let lhs = u128::from(part) * u128::from(self.den);
+        let rhs = u128::from(self.num) * u128::from(whole);
+        match self.cmp {
+            Comparison::AtLeast => lhs >= rhs,
+            Comparison::MoreThan => lhs > rhs,
+        }
+    }
+}
+
+/// A local's code: 1–32 characters of letters, digits, `.`, `_` or `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LocalCode(String);
+
+impl LocalCode {
+    /// Parses a local code.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("a local code may not be empty".into());
+        }
+        if s.chars().count() > 32 {
+            return Err(format!("local code `{s}` is longer than 32 characters"));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(format!(
+                "local code `{s}` may contain only letters, digits, `.`, `_` and `-`"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The code as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LocalCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<LocalCode> for String {
+    fn from(c: LocalCode) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for LocalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// A local (a bargaining unit) taking part in the election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Local {
+    /// Its code, unique in the election.
+    pub code: LocalCode,
+    /// Its name.
+    pub name: String,
+    /// Delegate votes it carries (0 when the election has no delegates).
+    pub delegates: u32,
+}
+
+/// A validated election definition. Field names and order are those of the log's `election`
+/// entry, so what the official wrote is what the log freezes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Definition {
+    /// Short title.
+    pub title: String,
+    /// The question put to members.
+    pub question: String,
+    /// The choices offered, in the order written.
+    pub choices: Vec<Choice>,
+    /// The deciding rule.
+    pub rule: Rule,
+    /// The overall threshold.
+    pub threshold: Fraction,
+    /// The per-local threshold (required under the delegate rule).
+    pub local_threshold: Option<Fraction>,
+    /// Optional quorum: ballots cast / eligible.
+    pub quorum: Option<Fraction>,
+    /// The locals, in the order written.
+    pub locals: Vec<Local>,
+    /// When voting opens.
+    #[serde(with = "rfc3339_seconds")]
+    pub opens_at: DateTime<Utc>,
+    /// When voting closes.
+    #[serde(with = "rfc3339_seconds")]
+    pub closes_at: DateTime<Utc>,
+}
+
+/// The most locals an election may have: far above any real union, low enough to bound work.
+pub const MAX_LOCALS: usize = 10_000;
+
+/// One thing wrong with a definition file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: a field name such as `threshold.den` or `locals[3].code`.
+    pub field: String,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a definition file was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    /// Not valid TOML, or a field of the wrong type or an unknown field.
+    #[error("the definition is not valid TOML: {0}")]
+    Syntax(String),
+    /// Valid TOML with one or more problems, all listed.
+    #[error("the definition has {} problem(s):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefinition {
+    title: Option<String>,
+    question: Option<String>,
+    choices: Option<Vec<String>>,
+    rule: Option<String>,
+    threshold: Option<RawFraction>,
+    local_threshold: Option<RawFraction>,
+    quorum: Option<RawFraction>,
+    opens_at: Option<toml::Value>,
+    closes_at: Option<toml::Value>,
+    locals: Option<Vec<RawLocal>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFraction {
+    num: Option<i64>,
+    den: Option<i64>,
+    cmp: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    code: Option<String>,
+    name: Option<String>,
+    delegates: Option<i64>,
+}
+
+/// Collects problems while a definition is checked.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.add(field, "is required");
+        }
+        value
+    }
+}
+
+impl Definition {
+    /// Parses and validates a TOML definition, reporting every problem at once.
+    pub fn from_toml(text: &str) -> Result<Self, DefinitionError> {
+        let raw: RawDefinition =
+            toml::from_str(text).map_err(|e| DefinitionError::Syntax(e.to_string()))?;
+        let mut p = Problems::default();
+
+        let title = p
+            .required("title", raw.title)
+            .and_then(|t| text_field(&mut p, "title", t, 200));
+        let question = p
+            .required("question", raw.question)
+            .and_then(|q| text_field(&mut p, "question", q, 2000));
+        let choices = p
+            .required("choices", raw.choices)
+            .and_then(|c| check_choices(&mut p, c));
+        let rule = p
+            .required("rule", raw.rule)
+            .and_then(|r| match r.as_str() {
+                "popular" => Some(Rule::Popular),
+                "delegates" => Some(Rule::Delegates),
+                other => {
+                    p.add(
+                        "rule",
+                        format!("unknown rule `{other}`: use \"popular\" or \"delegates\""),
+                    );
+                    None
+                }
+            });
+        let threshold = p
+            .required("threshold", raw.threshold)
+            .and_then(|f| check_fraction(&mut p, "threshold", f));
+        let local_threshold = raw
+            .local_threshold
+            .and_then(|f| check_fraction(&mut p, "local_threshold", f));
+        let quorum = raw.quorum.and_then(|f| check_fraction(&mut p, "quorum", f));
+        let opens_at = p
+            .required("opens_at", raw.opens_at)
+            .and_then(|v| check_time(&mut p, "opens_at", v));
+        let closes_at = p
+            .required("closes_at", raw.closes_at)
+            .and_then(|v| check_time(&mut p, "closes_at", v));
+        if let (Some(open), Some(close)) = (opens_at, closes_at)
+            && close <= open
+        {
+            p.add("closes_at", "the vote must close after it opens");
+        }
+        if rule == Some(Rule::Delegates) && local_threshold.is_none() {
+            p.add(
+                "local_threshold",
+                "is required under the delegates rule (e.g. { num = 3, den = 4, cmp = \"at_least\" })",
+            );
+        }
+        let locals = p
+            .required("locals", raw.locals)
+            .and_then(|l| check_locals(&mut p, l, rule));
+
+        if !p.0.is_empty() {
+            return Err(DefinitionError::Invalid(p.0));
+        }
+        match (
+            title, question, choices, rule, threshold, locals, opens_at, closes_at,
+        ) {
+            (
+                Some(title),
+                Some(question),
+                Some(choices),
+                Some(rule),
+                Some(threshold),
+                Some(locals),
+                Some(opens_at),
+                Some(closes_at),
+            ) => Ok(Definition {
+                title,
+                question,
+                choices,
+                rule,
+                threshold,
+                local_threshold,
+                quorum,
+                locals,
+                opens_at,
+                closes_at,
+            }),
+            // Every None above recorded a problem, so this arm is unreachable in practice; it
+            // stays an error rather than a panic.
+            _ => Err(DefinitionError::Invalid(vec![Problem {
+                field: "definition".into(),
+                message: "is incomplete".into(),
+            }])),
+        }
+    }
+
+    /// The local with this code, if the election has it.
+    pub fn local(&self, code: &str) -> Option<&Local> {
+        self.locals.iter().find(|l| l.code.as_str() == code)
+    }
+
+    /// Whether members may abstain.
+    pub fn allows(&self, choice: Choice) -> bool {
+        self.choices.contains(&choice)
+    }
+}
+
+fn text_field(p: &mut Problems, field: &str, value: String, max: usize) -> Option<String> {
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        p.add(field, "may not be empty");
+        None
+    } else if value.chars().count() > max {
+        p.add(field, format!("is longer than {max} characters"));
+        None
+    } else {
+        Some(value)
+    }
+}
+
+fn check_choices(p: &mut Problems, raw: Vec<String>) -> Option<Vec<Choice>> {
+    let mut choices = Vec::new();
+    let mut ok = true;
+    for (i, name) in raw.iter().enumerate() {
+        match Choice::parse(name) {
+            Some(c) if choices.contains(&c) => {
+                p.add(format!("choices[{i}]"), format!("`{name}` is listed twice"));
+                ok = false;
+            }
+            Some(c) => choices.push(c),
+            None => {
+                p.add(
+                    format!("choices[{i}]"),
+                    format!("unknown choice `{name}`: choices are \"yes\", \"no\" and \"abstain\""),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !choices.contains(&Choice::Yes) || !choices.contains(&Choice::No) {
+        p.add("choices", "must include both \"yes\" and \"no\"");
+        ok = false;
+    }
+    ok.then_some(choices)
+}
+
+fn check_fraction(p: &mut Problems, field: &str, raw: RawFraction) -> Option<Fraction> {
+    let before = p.0.len();
+    let num = p.required(&format!("{field}.num"), raw.num);
+    let den = p.required(&format!("{field}.den"), raw.den);
+    let cmp = p
+        .required(&format!("{field}.cmp"), raw.cmp)
+        .and_then(|c| match c.as_str() {
+            "at_least" => Some(Comparison::AtLeast),
+            "more_than" => Some(Comparison::MoreThan),
+            other => {
+                p.add(
+                    format!("{field}.cmp"),
+                    format!("unknown comparison `{other}`: use \"at_least\" or \"more_than\""),
+                );
+                None
+            }
+        });
+    if let (Some(num), Some(den)) = (num, den) {
+        if den <= 0 {
+            p.add(format!("{field}.den"), "must be a positive whole number");
+        } else if num <= 0 || num > den {
+            p.add(
+                field,
+                format!("{num}/{den} is outside (0, 1]: a threshold is more than 0 and at most 1"),
+            );
+        } else if num == den && cmp == Some(Comparison::MoreThan) {
+            p.add(
+                field,
+                "more_than 1 can never be met: use at_least for unanimity",
+            );
+        }
+    }
+    let (Some(num), Some(den), Some(cmp)) = (num, den, cmp) else {
+        return None;
+    };
+    if p.0.len() != before {
+        return None;
+    }
+    // Both are positive here, so the conversions cannot fail.
+    Some(Fraction {
+        num: u64::try_from(num).ok()?,
+        den: u64::try_from(den).ok()?,
+        cmp,
+    })
+}
+
+fn check_time(p: &mut Problems, field: &str, value: toml::Value) -> Option<DateTime<Utc>> {
+    let text = match value {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(d) => d.to_string(),
+        _ => {
+            p.add(field, "must be an RFC 3339 time such as \"2026-10-01T07:00:00Z\"");
+            return None;
+        }
+    };
+    match DateTime::parse_from_rfc3339(&text) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            p.add(
+                field,
+                format!(
+                    "`{text}` is not an RFC 3339 time with an offset, such as \"2026-10-01T07:00:00Z\""
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn check_locals(p: &mut Problems, raw: Vec<RawLocal>, rule: Option<Rule>) -> Option<Vec<Local>> {
+    if raw.is_empty() {
+        p.add("locals", "at least one local is required");
+        return None;
+    }
+    if raw.len() > MAX_LOCALS {
+        p.add("locals", format!("more than {MAX_LOCALS} locals"));
+        return None;
+    }
+    let before = p.0.len();
+    let mut seen = HashSet::new();
+    let mut locals = Vec::with_capacity(raw.len());
+    for (i, l) in raw.into_iter().enumerate() {
+        let at = format!("locals[{i}]");
+        let code = p
+            .required(&format!("{at}.code"), l.code)
+            .and_then(|c| match LocalCode::parse(c.trim()) {
+                Ok(code) => Some(code),
+                Err(e) => {
+                    p.add(format!("{at}.code"), e);
+                    None
+                }
+            });
+        if let Some(code) = &code
+            && !seen.insert(code.clone())
+        {
+            p.add(
+                format!("{at}.code"),
+                format!("local code `{code}` is used twice"),
+            );
+        }
+        let name = p
+            .required(&format!("{at}.name"), l.name)
+            .and_then(|n| text_field(p, &format!("{at}.name"), n, 200));
+        let delegates = match (l.delegates, rule) {
+            (None, Some(Rule::Delegates)) => {
+                p.add(
+                    format!("{at}.delegates"),
+                    "is required under the delegates rule",
+                );
+                None
+            }
+            (None, _) => Some(0),
+            (Some(d), Some(Rule::Delegates)) if d <= 0 => {
+                p.add(
+                    format!("{at}.delegates"),
+                    "must be at least 1 under the delegates rule",
+                );
+                None
+            }
+            (Some(d), _) => match u32::try_from(d) {
+                Ok(d) if d <= 1_000_000 => Some(d),
+                _ => {
+                    p.add(
+                        format!("{at}.delegates"),
+                        "must be a whole number from 0 to 1000000",
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(code), Some(name), Some(delegates)) = (code, name, delegates) {
+            locals.push(Local {
+                code,
+                name,
+                delegates,
+            });
+        }
+    }
+    (p.0.len() == before).then_some(locals)
+}
+
+/// RFC 3339 in UTC with whole seconds and a `Z`, the one form the log uses.
+pub mod rfc3339_seconds {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `2026-10-01T07:00:00Z`.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(t))
+    }
+
+    /// Reads any RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Formats a time the way the log writes it: RFC 3339, UTC, whole seconds, `Z`.
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

@@ -1,0 +1,295 @@
+//! Elections: the definition (pure, in [`definition`]), the lifecycle state, and the store.
+
+pub mod definition;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use definition::{
+    Choice, Comparison, Definition, DefinitionError, Fraction, Local, LocalCode, Problem, Rule,
+};
+
+use crate::db::DbConnection;
+use crate::db::schema::{elections, locals, members, tokens};
+use crate::error::{Error, Result};
+
+/// An election's UUID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ElectionId(Uuid);
+
+impl ElectionId {
+    /// A fresh random id.
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Parses a UUID as typed by a person or found in a URL.
+    pub fn parse(s: &str) -> Result<Self> {
+        Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
+            Error::bad_input(
+                "invalid_election_id",
+                format!("`{s}` is not an election id (a UUID such as 0192c7a0-…)"),
+            )
+        })
+    }
+
+    /// The UUID.
+    pub fn uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for ElectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Where an election is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Being prepared: definition and roster may change.
+    Draft,
+    /// Voting.
+    Open,
+    /// Voting over; results may be read.
+    Closed,
+    /// The result entry is in the log.
+    Certified,
+}
+
+impl State {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Draft => "draft",
+            State::Open => "open",
+            State::Closed => "closed",
+            State::Certified => "certified",
+        }
+    }
+
+    fn from_stored(s: &str) -> Result<Self> {
+        match s {
+            "draft" => Ok(State::Draft),
+            "open" => Ok(State::Open),
+            "closed" => Ok(State::Closed),
+            "certified" => Ok(State::Certified),
+            other => Err(Error::Internal(format!("unknown election state `{other}`"))),
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// An election as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct Election {
+    /// Its id.
+    pub id: ElectionId,
+    /// Where it is in its life.
+    pub state: State,
+    /// When it was created (UTC).
+    pub created_at: NaiveDateTime,
+    /// Its definition.
+    pub definition: Definition,
+}
+
+#[derive(Queryable)]
+struct ElectionRow {
+    id: String,
+    definition: String,
+    state: String,
+    created_at: NaiveDateTime,
+}
+
+impl ElectionRow {
+    fn into_election(self) -> Result<Election> {
+        let id = Uuid::parse_str(&self.id)
+            .map(ElectionId)
+            .map_err(|e| Error::Internal(format!("stored election id is not a UUID: {e}")))?;
+        let definition = serde_json::from_str(&self.definition)
+            .map_err(|e| Error::Internal(format!("stored definition of {id} is unreadable: {e}")))?;
+        Ok(Election {
+            id,
+            state: State::from_stored(&self.state)?,
+            created_at: self.created_at,
+            definition,
+        })
+    }
+}
+
+const ROW_COLUMNS: (
+    elections::id,
+    elections::definition,
+    elections::state,
+    elections::created_at,
+) = (
+    elections::id,
+    elections::definition,
+    elections::state,
+    elections::created_at,
+);
+
+/// Stores a new election in the draft state and returns its id.
+pub fn create(conn: &mut DbConnection, definition: &Definition) -> Result<ElectionId> {
+    let id = ElectionId::new_random();
+    let json = serde_json::to_string(definition)
+        .map_err(|e| Error::Internal(format!("cannot encode the definition: {e}")))?;
+    let now = Utc::now().naive_utc();
+    conn.transaction(|conn| {
+        diesel::insert_into(elections::table)
+            .values((
+                elections::id.eq(id.to_string()),
+                elections::title.eq(&definition.title),
+                elections::definition.eq(&json),
+                elections::state.eq(State::Draft.as_str()),
+                elections::created_at.eq(now),
+                elections::lock_version.eq(0_i64),
+            ))
+            .execute(conn)?;
+        let rows: Vec<_> = definition
+            .locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    locals::election_id.eq(id.to_string()),
+                    locals::code.eq(l.code.as_str()),
+                    locals::name.eq(&l.name),
+                    locals::delegates.eq(i32::try_from(l.delegates).unwrap_or(i32::MAX)),
+                    locals::position.eq(i32::try_from(i).unwrap_or(i32::MAX)),
+                )
+            })
+            .collect();
+        for chunk in rows.chunks(500) {
+            crate::on_backend!(conn, |c| diesel::insert_into(locals::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(id)
+}
+
+/// Every election, newest first.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Election>> {
+    elections::table
+        .select(ROW_COLUMNS)
+        .order((elections::created_at.desc(), elections::id))
+        .load::<ElectionRow>(conn)?
+        .into_iter()
+        .map(ElectionRow::into_election)
+        .collect()
+}
+
+/// The election with this id.
+pub fn find(conn: &mut DbConnection, id: ElectionId) -> Result<Election> {
+    elections::table
+        .find(id.to_string())
+        .select(ROW_COLUMNS)
+        .first::<ElectionRow>(conn)
+        .optional()?
+        .ok_or_else(|| not_found(id))?
+        .into_election()
+}
+
+/// Takes the election's write lock for the rest of the transaction, then reads it.
+///
+/// Must be the first statement of a writing transaction: on PostgreSQL the UPDATE holds the
+/// election's row lock until commit, so writers from any process or instance serialize; on
+/// SQLite a write as the first statement takes the database write lock up front, so the busy
+/// timeout applies instead of a snapshot conflict later.
+pub fn lock(conn: &mut DbConnection, id: ElectionId) -> Result<Election> {
+    let updated = diesel::update(elections::table.find(id.to_string()))
+        .set(elections::lock_version.eq(elections::lock_version + 1))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(not_found(id));
+    }
+    find(conn, id)
+}
+
+/// Refuses unless the election is still a draft (definition and roster may change).
+pub fn ensure_draft(election: &Election, action: &str) -> Result<()> {
+    if election.state == State::Draft {
+        Ok(())
+    } else {
+        Err(Error::conflict(
+            "election_not_draft",
+            format!(
+                "cannot {action}: election {} is {}, and its definition and roster are frozen once the vote opens",
+                election.id, election.state
+            ),
+        ))
+    }
+}
+
+fn not_found(id: ElectionId) -> Error {
+    Error::not_found(
+        "election_not_found",
+        format!("there is no election with id {id}"),
+    )
+}
+
+/// Roster and token counts of one local, as shown to officials before and during the vote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LocalCounts {
+    /// Members on the roster.
+    pub eligible: i64,
+    /// Tokens issued and not yet used or revoked.
+    pub tokens_live: i64,
+    /// Tokens redeemed (ballots cast).
+    pub tokens_used: i64,
+    /// Tokens revoked by reissue.
+    pub tokens_revoked: i64,
+}
+
+/// Per-local roster and token counts, keyed by local code, for every local of the election.
+pub fn local_counts(
+    conn: &mut DbConnection,
+    election: &Election,
+) -> Result<BTreeMap<String, LocalCounts>> {
+    let mut counts: BTreeMap<String, LocalCounts> = election
+        .definition
+        .locals
+        .iter()
+        .map(|l| (l.code.to_string(), LocalCounts::default()))
+        .collect();
+    let eid = election.id.to_string();
+    let eligible: Vec<(String, i64)> = members::table
+        .filter(members::election_id.eq(&eid))
+        .group_by(members::local_code)
+        .select((members::local_code, count_star()))
+        .load(conn)?;
+    for (code, n) in eligible {
+        counts.entry(code).or_default().eligible = n;
+    }
+    let by_status: Vec<(String, String, i64)> = tokens::table
+        .inner_join(members::table)
+        .filter(tokens::election_id.eq(&eid))
+        .group_by((members::local_code, tokens::status))
+        .select((members::local_code, tokens::status, count_star()))
+        .load(conn)?;
+    for (code, status, n) in by_status {
+        let entry = counts.entry(code).or_default();
+        match status.as_str() {
+            "live" => entry.tokens_live = n,
+            "used" => entry.tokens_used = n,
+            _ => entry.tokens_revoked = n,
+        }
+    }
+    Ok(counts)
+}

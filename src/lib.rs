@@ -1,0 +1,13 @@
+//! strikevote: runs a union's strike authorization vote from roster to certified result.
+//!
+//! See docs/ARCHITECTURE.md for how the modules fit together.
+
+pub mod cli;
+pub mod db;
+pub mod election;
+pub mod error;
+pub mod roster;
+pub mod settings;
+pub mod startup;
+pub mod token;
+pub mod web;

@@ -1,0 +1,239 @@
+//! Roster CSV parsing: pure, all or nothing, every bad line named.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use email_address::EmailAddress;
+
+/// The columns a roster file must have (in any order, header required).
+pub const COLUMNS: [&str; 4] = ["member_id", "local", "name", "email"];
+
+/// Longest accepted member id, name and email.
+const MAX_MEMBER_ID: usize = 128;
+const MAX_NAME: usize = 200;
+const MAX_EMAIL: usize = 254;
+/// Lines listed in full before the rest are summarized.
+const MAX_LISTED: usize = 200;
+
+/// One member as read from the roster file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterRow {
+    /// The union's own member id, unique in the election.
+    pub member_id: String,
+    /// The local's code, one of the election's.
+    pub local: String,
+    /// Name for the mailing (may be empty).
+    pub name: String,
+    /// Email for the mailing (may be empty).
+    pub email: String,
+}
+
+/// One bad line of a roster file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineProblem {
+    /// The 1-based line number in the file (the header is line 1).
+    pub line: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Why a roster file was refused. Nothing is imported when this is returned.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    /// The file as a whole is unusable (no header, missing columns, not UTF-8...).
+    #[error("the roster file is unusable: {0}")]
+    File(String),
+    /// One or more rows are bad; every one is listed.
+    #[error("{}", describe(.0))]
+    Lines(Vec<LineProblem>),
+}
+
+impl fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+fn describe(problems: &[LineProblem]) -> String {
+    let mut out = format!(
+        "the roster was not imported: {} bad line(s)",
+        problems.len()
+    );
+    for p in problems.iter().take(MAX_LISTED) {
+        out.push_str(&format!("\n  {p}"));
+    }
+    if problems.len() > MAX_LISTED {
+        out.push_str(&format!(
+            "\n  … and {} more",
+            problems.len() - MAX_LISTED
+        ));
+    }
+    out
+}
+
+/// Parses a roster file against the election's local codes.
+///
+/// Accepts UTF-8 with or without a byte-order mark, LF or CRLF line ends, and quoted fields
+/// with commas, quotes and line breaks. Any bad row rejects the whole file.
+pub fn parse_roster(
+    bytes: &[u8],
+    local_codes: &HashSet<&str>,
+) -> Result<Vec<RosterRow>, RosterError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| RosterError::File(csv_reason(&e)))?
+        .clone();
+    if header.is_empty() || (header.len() == 1 && header[0].trim().is_empty()) {
+        return Err(RosterError::File(format!(
+            "the file is empty; the first line must be the header {}",
+            COLUMNS.join(",")
+        )));
+    }
+    let mut index = HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        let name = name.trim().to_ascii_lowercase();
+        if index.insert(name.clone(), i).is_some() {
+            return Err(RosterError::File(format!(
+                "line 1: column `{name}` appears twice in the header"
+            )));
+        }
+    }
+    let missing: Vec<_> = COLUMNS
+        .iter()
+        .filter(|c| !index.contains_key(**c))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(RosterError::File(format!(
+            "line 1: the header lacks column(s) {}; it must name {}",
+            missing.join(", "),
+            COLUMNS.join(",")
+        )));
+    }
+    let unknown: Vec<_> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !COLUMNS.contains(&h.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(RosterError::File(format!(
+            "line 1: unknown column(s) {}; the header must name exactly {}",
+            unknown.join(", "),
+            COLUMNS.join(",")
+        )));
+    }
+    let col = |name: &str| index[name];
+    let (c_id, c_local, c_name, c_email) = (
+        col("member_id"),
+        col("local"),
+        col("name"),
+        col("email"),
+    );
+
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line_hint = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map(|p| p.line())
+                    .unwrap_or(line_hint);
+                problems.push(LineProblem {
+                    line,
+                    reason: csv_reason(&e),
+                });
+                // A UTF-8 error spoils one record; an I/O error cannot happen on a slice.
+                continue;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line_hint);
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue; // a blank line
+        }
+        if record.len() != header.len() {
+            problems.push(LineProblem {
+                line,
+                reason: format!(
+                    "has {} field(s), the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+            });
+            continue;
+        }
+        let member_id = record[c_id].trim().to_owned();
+        let local = record[c_local].trim().to_owned();
+        let name = record[c_name].trim().to_owned();
+        let email = record[c_email].trim().to_owned();
+        let mut reasons = Vec::new();
+        if member_id.is_empty() {
+            reasons.push("member_id is empty".to_owned());
+        } else if member_id.chars().count() > MAX_MEMBER_ID {
+            reasons.push(format!("member_id is longer than {MAX_MEMBER_ID} characters"));
+        } else if member_id.chars().any(char::is_control) {
+            reasons.push("member_id contains a control character".to_owned());
+        } else if let Some(first) = first_seen.get(&member_id) {
+            reasons.push(format!(
+                "member_id `{member_id}` is a duplicate of line {first}"
+            ));
+        } else {
+            first_seen.insert(member_id.clone(), line);
+        }
+        if local.is_empty() {
+            reasons.push("local is empty".to_owned());
+        } else if !local_codes.contains(local.as_str()) {
+            reasons.push(format!(
+                "local `{local}` is not one of the election's locals"
+            ));
+        }
+        if name.chars().count() > MAX_NAME {
+            reasons.push(format!("name is longer than {MAX_NAME} characters"));
+        }
+        if !email.is_empty() && (email.len() > MAX_EMAIL || !EmailAddress::is_valid(&email)) {
+            reasons.push(format!("email `{email}` is not a valid address"));
+        }
+        if reasons.is_empty() {
+            rows.push(RosterRow {
+                member_id,
+                local,
+                name,
+                email,
+            });
+        } else {
+            problems.push(LineProblem {
+                line,
+                reason: reasons.join("; "),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RosterError::Lines(problems));
+    }
+    if rows.is_empty() {
+        return Err(RosterError::File(
+            "the file has a header but no members".to_owned(),
+        ));
+    }
+    Ok(rows)
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8 text".to_owned(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} field(s), the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}

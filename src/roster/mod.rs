@@ -1,0 +1,141 @@
+//! Rosters: CSV parsing (pure, in [`csv`]) and the all-or-nothing import.
+
+pub mod csv;
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+pub use self::csv::{LineProblem, RosterError, RosterRow, parse_roster};
+use crate::db::DbConnection;
+use crate::db::schema::{members, tokens};
+use crate::election::{self, ElectionId};
+use crate::error::{Error, Result};
+
+/// Rows written per INSERT: well under both backends' bound-parameter limits.
+const CHUNK: usize = 500;
+
+/// What an import changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    /// Members in the roster now.
+    pub members: usize,
+    /// Members new to the roster.
+    pub added: usize,
+    /// Members whose local, name or email changed.
+    pub updated: usize,
+    /// Members no longer on the roster (their tokens are withdrawn).
+    pub removed: usize,
+}
+
+/// Parses `bytes` and replaces the election's roster with it, in one transaction.
+///
+/// Members already on the roster keep their row and any token issued to them; members no
+/// longer listed are removed together with their tokens. Refused once the vote has opened.
+/// `progress` is told how many rows have been written so far.
+pub fn import(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    bytes: &[u8],
+    progress: &dyn Fn(usize, usize),
+) -> Result<ImportSummary> {
+    // Parse before taking any lock: a bad file never touches the database.
+    let election = election::find(conn, id)?;
+    election::ensure_draft(&election, "import a roster")?;
+    let codes: HashSet<&str> = election
+        .definition
+        .locals
+        .iter()
+        .map(|l| l.code.as_str())
+        .collect();
+    let rows = parse_roster(bytes, &codes).map_err(|e| Error::bad_input("invalid_roster", e.to_string()))?;
+
+    conn.transaction(|conn| {
+        let election = election::lock(conn, id)?;
+        election::ensure_draft(&election, "import a roster")?;
+        replace(conn, id, &rows, progress)
+    })
+}
+
+type MemberRow = (String, String, String, String, String);
+
+fn replace(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    rows: &[RosterRow],
+    progress: &dyn Fn(usize, usize),
+) -> Result<ImportSummary> {
+    let eid = id.to_string();
+    let existing: Vec<MemberRow> = members::table
+        .filter(members::election_id.eq(&eid))
+        .select((
+            members::id,
+            members::member_id,
+            members::local_code,
+            members::name,
+            members::email,
+        ))
+        .load(conn)?;
+    let mut existing: HashMap<String, MemberRow> = existing
+        .into_iter()
+        .map(|row| (row.1.clone(), row))
+        .collect();
+
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    for row in rows {
+        match existing.remove(&row.member_id) {
+            None => inserts.push((
+                members::id.eq(Uuid::now_v7().to_string()),
+                members::election_id.eq(eid.as_str()),
+                members::member_id.eq(row.member_id.as_str()),
+                members::local_code.eq(row.local.as_str()),
+                members::name.eq(row.name.as_str()),
+                members::email.eq(row.email.as_str()),
+            )),
+            Some((row_id, _, local, name, email)) => {
+                if local != row.local || name != row.name || email != row.email {
+                    updates.push((row_id, row));
+                }
+            }
+        }
+    }
+    // Whatever is left in `existing` is no longer on the roster.
+    let removed: Vec<String> = existing.into_values().map(|r| r.0).collect();
+    let total = removed.len() + updates.len() + inserts.len();
+    let mut done = 0;
+    for chunk in removed.chunks(CHUNK) {
+        diesel::delete(tokens::table.filter(tokens::member.eq_any(chunk))).execute(conn)?;
+        diesel::delete(members::table.filter(members::id.eq_any(chunk))).execute(conn)?;
+        done += chunk.len();
+        progress(done, total);
+    }
+    for (row_id, row) in &updates {
+        diesel::update(members::table.find(row_id))
+            .set((
+                members::local_code.eq(&row.local),
+                members::name.eq(&row.name),
+                members::email.eq(&row.email),
+            ))
+            .execute(conn)?;
+        done += 1;
+        if done % CHUNK == 0 {
+            progress(done, total);
+        }
+    }
+    for chunk in inserts.chunks(CHUNK) {
+        crate::on_backend!(conn, |c| diesel::insert_into(members::table)
+            .values(chunk)
+            .execute(c))?;
+        done += chunk.len();
+        progress(done, total);
+    }
+    progress(total, total);
+    Ok(ImportSummary {
+        members: rows.len(),
+        added: inserts.len(),
+        updated: updates.len(),
+        removed: removed.len(),
+    })
+}

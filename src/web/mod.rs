@@ -1,0 +1,118 @@
+//! The HTTP surface: middleware, error bodies and the routes registered so far.
+
+mod health;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use crate::error::Error;
+
+/// Registers every route and the extractor limits.
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(web::PayloadConfig::new(body_limit))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(body_limit)
+                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_json").into()),
+        )
+        .app_data(
+            web::FormConfig::default()
+                .limit(body_limit)
+                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_form").into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_query").into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_path").into()),
+        )
+        .service(
+            web::resource("/healthz")
+                .route(web::get().to(health::healthz))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(web::get().to(health::readyz))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .default_service(web::to(not_found));
+}
+
+fn bad_request_from(message: String, code: &'static str) -> Error {
+    if message.contains("overflow") || message.contains("too large") {
+        return Error::PayloadTooLarge;
+    }
+    Error::bad_input(code, message)
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::not_found(
+        "not_found",
+        format!("nothing here: {}", req.path()),
+    ))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::MethodNotAllowed(req.method().to_string()))
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            // Internal details go to the server log, not to the client.
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                "the server failed to handle this request; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        HttpResponse::build(self.status()).json(json!({ "error": self.code(), "message": message }))
+    }
+}
+
+/// Security headers on every answer (DESIGN.md "Security baseline").
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+/// Logs one line per request: method, path (never the query string, which may carry a ballot
+/// token), status and duration. Bodies are never logged.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    tracing::info!(
+        method,
+        path,
+        status = res.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "http"
+    );
+    Ok(res)
+}
