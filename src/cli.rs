@@ -218,7 +218,9 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if all.is_empty() {
-                println!("no elections yet: create one with `strikevote election create --file FILE`");
+                println!(
+                    "no elections yet: create one with `strikevote election create --file FILE`"
+                );
             } else {
                 for e in &all {
                     println!("{}  {:<9}  {}", e.id, e.state.as_str(), e.definition.title);
@@ -247,7 +249,8 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Roster(RosterCommand::Import { election, file }) => {
             let id = ElectionId::parse(&election)?;
-            let bytes = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut conn = connect(&settings)?;
             let bar = progress_bar();
             let summary = roster::import(&mut conn, id, &bytes, &|done, total| {
@@ -278,7 +281,9 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "ballot url: {}",
                 ballot_url(&settings.public_base_url(), &issued)
             );
-            eprintln!("The member's previous token is revoked. This is the only time the new token is shown.");
+            eprintln!(
+                "The member's previous token is revoked. This is the only time the new token is shown."
+            );
             Ok(())
         }
     }
@@ -397,7 +402,10 @@ fn write_token_csv(path: &Path, issued: &[IssuedToken], base_url: &str) -> anyho
     Ok(())
 }
 
-fn print_election(e: &Election, counts: &std::collections::BTreeMap<String, election::LocalCounts>) {
+fn print_election(
+    e: &Election,
+    counts: &std::collections::BTreeMap<String, election::LocalCounts>,
+) {
     let d = &e.definition;
     println!("{}", d.title);
     println!("  id:         {}", e.id);
@@ -437,6 +445,11 @@ fn print_election(e: &Election, counts: &std::collections::BTreeMap<String, elec
     let delegates: u64 = d.locals.iter().map(|l| u64::from(l.delegates)).sum();
     println!(
         "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "total", delegates, total.eligible, total.tokens_live, total.tokens_used, total.tokens_revoked
+        "total",
+        delegates,
+        total.eligible,
+        total.tokens_live,
+        total.tokens_used,
+        total.tokens_revoked
     );
 }

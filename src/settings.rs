@@ -80,9 +80,8 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("STRIKEVOTE_").filter(|key| ENV_KEYS.contains(&key.as_str())),
-        );
+        figment = figment
+            .merge(Env::prefixed("STRIKEVOTE_").filter(|key| ENV_KEYS.contains(&key.as_str())));
         let mut settings: Settings = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;

@@ -208,10 +208,11 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(|e| DbError::Connect {
-            url: self.url.to_string(),
-            reason: e.to_string(),
-        })
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| DbError::Connect {
+                url: self.url.to_string(),
+                reason: e.to_string(),
+            })
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {

@@ -305,22 +305,21 @@ impl Definition {
         let choices = p
             .required("choices", raw.choices)
             .and_then(|c| check_choices(&mut p, c));
-        let rule = p
-            .required("rule", raw.rule)
-            .and_then(|r| match r.as_str() {
-                "popular" => Some(Rule::Popular),
-                "delegates" => Some(Rule::Delegates),
-                other => {
-                    p.add(
-                        "rule",
-                        format!("unknown rule `{other}`: use \"popular\" or \"delegates\""),
-                    );
-                    None
-                }
-            });
+        let rule = p.required("rule", raw.rule).and_then(|r| match r.as_str() {
+            "popular" => Some(Rule::Popular),
+            "delegates" => Some(Rule::Delegates),
+            other => {
+                p.add(
+                    "rule",
+                    format!("unknown rule `{other}`: use \"popular\" or \"delegates\""),
+                );
+                None
+            }
+        });
         let threshold = p
             .required("threshold", raw.threshold)
             .and_then(|f| check_fraction(&mut p, "threshold", f));
+        let local_threshold_given = raw.local_threshold.is_some();
         let local_threshold = raw
             .local_threshold
             .and_then(|f| check_fraction(&mut p, "local_threshold", f));
@@ -336,7 +335,7 @@ impl Definition {
         {
             p.add("closes_at", "the vote must close after it opens");
         }
-        if rule == Some(Rule::Delegates) && local_threshold.is_none() {
+        if rule == Some(Rule::Delegates) && !local_threshold_given {
             p.add(
                 "local_threshold",
                 "is required under the delegates rule (e.g. { num = 3, den = 4, cmp = \"at_least\" })",
@@ -483,7 +482,10 @@ fn check_time(p: &mut Problems, field: &str, value: toml::Value) -> Option<DateT
         toml::Value::String(s) => s,
         toml::Value::Datetime(d) => d.to_string(),
         _ => {
-            p.add(field, "must be an RFC 3339 time such as \"2026-10-01T07:00:00Z\"");
+            p.add(
+                field,
+                "must be an RFC 3339 time such as \"2026-10-01T07:00:00Z\"",
+            );
             return None;
         }
     };
@@ -515,15 +517,15 @@ fn check_locals(p: &mut Problems, raw: Vec<RawLocal>, rule: Option<Rule>) -> Opt
     let mut locals = Vec::with_capacity(raw.len());
     for (i, l) in raw.into_iter().enumerate() {
         let at = format!("locals[{i}]");
-        let code = p
-            .required(&format!("{at}.code"), l.code)
-            .and_then(|c| match LocalCode::parse(c.trim()) {
+        let code = p.required(&format!("{at}.code"), l.code).and_then(|c| {
+            match LocalCode::parse(c.trim()) {
                 Ok(code) => Some(code),
                 Err(e) => {
                     p.add(format!("{at}.code"), e);
                     None
                 }
-            });
+            }
+        });
         if let Some(code) = &code
             && !seen.insert(code.clone())
         {
@@ -595,4 +597,259 @@ pub mod rfc3339_seconds {
 /// Formats a time the way the log writes it: RFC 3339, UTC, whole seconds, `Z`.
 pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../docs/examples/election.toml");
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        assert_eq!(d.rule, Rule::Delegates);
+        assert_eq!(d.locals.len(), 3);
+        assert_eq!(d.locals[0].delegates, 76);
+        assert_eq!(
+            d.local_threshold,
+            Some(Fraction {
+                num: 3,
+                den: 4,
+                cmp: Comparison::AtLeast
+            })
+        );
+        assert_eq!(format_time(&d.opens_at), "2026-10-01T07:00:00Z");
+    }
+
+    #[test]
+    fn json_uses_the_log_field_names() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(
+            json.starts_with(r#"{"title":"Strike authorization 2026","question":"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""choices":["yes","no"],"rule":"delegates","threshold":{"num":1,"den":2,"cmp":"more_than"},"local_threshold":{"num":3,"den":4,"cmp":"at_least"}"#), "{json}");
+        assert!(json.contains(r#""locals":[{"code":"600","name":"International Cinematographers Guild","delegates":76}"#), "{json}");
+        assert!(
+            json.ends_with(
+                r#""opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z"}"#
+            ),
+            "{json}"
+        );
+        let back: Definition = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+            title = "T"
+            question = "Q"
+            choices = ["yes", "no", "maybe"]
+            rule = "delegates"
+            threshold = { num = 0, den = 2, cmp = "at_least" }
+            local_threshold = { num = 2, den = 2, cmp = "more_than" }
+            opens_at = "2026-10-04T07:00:00Z"
+            closes_at = "2026-10-04T07:00:00Z"
+            [[locals]]
+            code = "A"
+            name = "a"
+            [[locals]]
+            code = "A"
+            name = "b"
+            delegates = 2
+        "#;
+        let DefinitionError::Invalid(problems) = Definition::from_toml(text).unwrap_err() else {
+            panic!("expected a list of problems");
+        };
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "choices[2]",
+                "threshold",
+                "local_threshold",
+                "closes_at",
+                "locals[0].delegates",
+                "locals[1].code"
+            ]
+        );
+    }
+
+    #[test]
+    fn popular_rule_needs_no_delegates_or_local_threshold() {
+        let text = r#"
+            title = "Ratification"
+            question = "Ratify?"
+            choices = ["yes", "no", "abstain"]
+            rule = "popular"
+            threshold = { num = 1, den = 2, cmp = "more_than" }
+            opens_at = 2026-10-01T07:00:00Z
+            closes_at = "2026-10-04T09:00:00+02:00"
+            [[locals]]
+            code = "80"
+            name = "Grips"
+        "#;
+        let d = Definition::from_toml(text).unwrap();
+        assert_eq!(d.locals[0].delegates, 0);
+        assert!(d.allows(Choice::Abstain));
+        assert_eq!(format_time(&d.closes_at), "2026-10-04T07:00:00Z");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_toml_are_syntax_errors() {
+        let err = Definition::from_toml("title = \"x\"\ncolour = \"red\"").unwrap_err();
+        assert!(
+            matches!(err, DefinitionError::Syntax(ref m) if m.contains("colour")),
+            "{err}"
+        );
+        assert!(matches!(
+            Definition::from_toml("title = "),
+            Err(DefinitionError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn thresholds_compare_exactly() {
+        let three_quarters = Fraction {
+            num: 3,
+            den: 4,
+            cmp: Comparison::AtLeast,
+        };
+        assert!(three_quarters.is_met(75, 100));
+        assert!(!three_quarters.is_met(7499, 10000));
+        let majority = Fraction {
+            num: 1,
+            den: 2,
+            cmp: Comparison::MoreThan,
+        };
+        assert!(!majority.is_met(50, 100));
+        assert!(majority.is_met(51, 101));
+        assert!(!majority.is_met(0, 0));
+        assert!(three_quarters.is_met(u64::MAX, u64::MAX));
+    }
+
+    fn arb_fraction() -> impl Strategy<Value = Fraction> {
+        (1u64..1000, 1u64..1000, any::<bool>()).prop_map(|(a, b, more)| {
+            let (num, den) = if a <= b { (a, b) } else { (b, a) };
+            let cmp = if more && num < den {
+                Comparison::MoreThan
+            } else {
+                Comparison::AtLeast
+            };
+            Fraction { num, den, cmp }
+        })
+    }
+
+    fn arb_definition() -> impl Strategy<Value = Definition> {
+        (
+            "[A-Za-z][A-Za-z0-9 ,'\"é]{0,40}",
+            "[A-Za-z][A-Za-z0-9 ?]{0,80}",
+            any::<bool>(),
+            any::<bool>(),
+            arb_fraction(),
+            arb_fraction(),
+            proptest::option::of(arb_fraction()),
+            proptest::collection::btree_set("[A-Za-z0-9._-]{1,8}", 1..20),
+            0i64..2_000_000_000,
+            1i64..10_000_000,
+        )
+            .prop_map(
+                |(title, question, abstain, delegates, threshold, lt, quorum, codes, open, len)| {
+                    let mut choices = vec![Choice::Yes, Choice::No];
+                    if abstain {
+                        choices.push(Choice::Abstain);
+                    }
+                    let rule = if delegates {
+                        Rule::Delegates
+                    } else {
+                        Rule::Popular
+                    };
+                    let locals = codes
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, code)| Local {
+                            code: LocalCode::parse(&code).unwrap(),
+                            name: format!("Local {code}"),
+                            delegates: if delegates { 1 + i as u32 } else { 0 },
+                        })
+                        .collect();
+                    let opens_at = DateTime::from_timestamp(open, 0).unwrap();
+                    Definition {
+                        title: title.trim().to_owned(),
+                        question: question.trim().to_owned(),
+                        choices,
+                        rule,
+                        threshold,
+                        local_threshold: if delegates { Some(lt) } else { None },
+                        quorum,
+                        locals,
+                        opens_at,
+                        closes_at: opens_at + chrono::Duration::seconds(len),
+                    }
+                },
+            )
+    }
+
+    fn to_toml(d: &Definition) -> String {
+        // The JSON form has the file's field names; TOML has no null, so drop the nulls.
+        let mut value = serde_json::to_value(d).unwrap();
+        value.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        toml::to_string(&value).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn a_valid_definition_survives_the_file_format(d in arb_definition()) {
+            let parsed = Definition::from_toml(&to_toml(&d));
+            prop_assert_eq!(parsed, Ok(d));
+        }
+
+        #[test]
+        fn a_broken_fraction_is_always_named(d in arb_definition(), num in -5i64..5, den in -5i64..1) {
+            let mut value: toml::Table = toml::from_str(&to_toml(&d)).unwrap();
+            let mut bad = toml::Table::new();
+            bad.insert("num".into(), num.into());
+            bad.insert("den".into(), den.into());
+            bad.insert("cmp".into(), "at_least".into());
+            value.insert("quorum".into(), bad.into());
+            match Definition::from_toml(&toml::to_string(&value).unwrap()) {
+                Err(DefinitionError::Invalid(problems)) => {
+                    prop_assert!(problems.iter().any(|p| p.field.starts_with("quorum")), "{:?}", problems);
+                }
+                other => prop_assert!(false, "accepted a denominator of {}: {:?}", den, other),
+            }
+        }
+
+        #[test]
+        fn a_duplicated_local_is_always_named(d in arb_definition()) {
+            let mut d = d;
+            let copy = d.locals[0].clone();
+            d.locals.push(copy);
+            let at = format!("locals[{}].code", d.locals.len() - 1);
+            match Definition::from_toml(&to_toml(&d)) {
+                Err(DefinitionError::Invalid(problems)) => {
+                    prop_assert!(problems.iter().any(|p| p.field == at), "{:?}", problems);
+                }
+                other => prop_assert!(false, "accepted a duplicate local: {:?}", other),
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = Definition::from_toml(&text);
+        }
+
+        #[test]
+        fn at_least_is_met_exactly_at_the_fraction(f in arb_fraction(), k in 1u64..1000) {
+            let at = Fraction { cmp: Comparison::AtLeast, ..f };
+            let over = Fraction { cmp: Comparison::MoreThan, ..f };
+            prop_assert!(at.is_met(f.num * k, f.den * k));
+            prop_assert!(!over.is_met(f.num * k, f.den * k));
+            prop_assert!(over.is_met(f.num * k + 1, f.den * k) || f.num == f.den);
+        }
+    }
 }

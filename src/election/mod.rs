@@ -120,8 +120,9 @@ impl ElectionRow {
         let id = Uuid::parse_str(&self.id)
             .map(ElectionId)
             .map_err(|e| Error::Internal(format!("stored election id is not a UUID: {e}")))?;
-        let definition = serde_json::from_str(&self.definition)
-            .map_err(|e| Error::Internal(format!("stored definition of {id} is unreadable: {e}")))?;
+        let definition = serde_json::from_str(&self.definition).map_err(|e| {
+            Error::Internal(format!("stored definition of {id} is unreadable: {e}"))
+        })?;
         Ok(Election {
             id,
             state: State::from_stored(&self.state)?,

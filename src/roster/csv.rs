@@ -63,10 +63,7 @@ fn describe(problems: &[LineProblem]) -> String {
         out.push_str(&format!("\n  {p}"));
     }
     if problems.len() > MAX_LISTED {
-        out.push_str(&format!(
-            "\n  … and {} more",
-            problems.len() - MAX_LISTED
-        ));
+        out.push_str(&format!("\n  … and {} more", problems.len() - MAX_LISTED));
     }
     out
 }
@@ -128,12 +125,8 @@ pub fn parse_roster(
         )));
     }
     let col = |name: &str| index[name];
-    let (c_id, c_local, c_name, c_email) = (
-        col("member_id"),
-        col("local"),
-        col("name"),
-        col("email"),
-    );
+    let (c_id, c_local, c_name, c_email) =
+        (col("member_id"), col("local"), col("name"), col("email"));
 
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -145,10 +138,7 @@ pub fn parse_roster(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e
-                    .position()
-                    .map(|p| p.line())
-                    .unwrap_or(line_hint);
+                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
                 problems.push(LineProblem {
                     line,
                     reason: csv_reason(&e),
@@ -180,7 +170,9 @@ pub fn parse_roster(
         if member_id.is_empty() {
             reasons.push("member_id is empty".to_owned());
         } else if member_id.chars().count() > MAX_MEMBER_ID {
-            reasons.push(format!("member_id is longer than {MAX_MEMBER_ID} characters"));
+            reasons.push(format!(
+                "member_id is longer than {MAX_MEMBER_ID} characters"
+            ));
         } else if member_id.chars().any(char::is_control) {
             reasons.push("member_id contains a control character".to_owned());
         } else if let Some(first) = first_seen.get(&member_id) {
@@ -235,5 +227,139 @@ fn csv_reason(e: &csv::Error) -> String {
             expected_len, len, ..
         } => format!("has {len} field(s), the header has {expected_len}"),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn codes() -> HashSet<&'static str> {
+        ["600", "700", "871"].into_iter().collect()
+    }
+
+    #[test]
+    fn quoted_fields_bom_and_crlf_are_read() {
+        let text = "\u{feff}member_id,local,name,email\r\nM1,600,\"Chen, Wei\",w@example.org\r\nM2,700,\"Sam \"\"Sparks\"\" Lee\",\r\n";
+        let rows = parse_roster(text.as_bytes(), &codes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name, "Chen, Wei");
+        assert_eq!(rows[1].name, "Sam \"Sparks\" Lee");
+        assert_eq!(rows[1].email, "");
+    }
+
+    #[test]
+    fn columns_may_come_in_any_order() {
+        let text = "email,name,local,member_id\nx@example.org,X,871,M7\n";
+        let rows = parse_roster(text.as_bytes(), &codes()).unwrap();
+        assert_eq!(rows[0].member_id, "M7");
+        assert_eq!(rows[0].local, "871");
+    }
+
+    #[test]
+    fn every_bad_line_is_named_with_its_reason() {
+        let text = "member_id,local,name,email\nM1,600,A,\nM1,600,B,\n,700,C,\nM3,999,D,bad@\nM4,600\nM5,700,E,e@example.org\n";
+        let Err(RosterError::Lines(problems)) = parse_roster(text.as_bytes(), &codes()) else {
+            panic!("expected line problems");
+        };
+        let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 4, 5, 6]);
+        assert!(problems[0].reason.contains("duplicate of line 2"));
+        assert!(problems[1].reason.contains("member_id is empty"));
+        assert!(problems[2].reason.contains("`999`") && problems[2].reason.contains("email"));
+        assert!(problems[3].reason.contains("2 field(s)"));
+    }
+
+    #[test]
+    fn a_missing_header_or_column_is_refused() {
+        assert!(matches!(
+            parse_roster(b"", &codes()),
+            Err(RosterError::File(_))
+        ));
+        let err = parse_roster(b"member_id,local,name\nM1,600,A\n", &codes()).unwrap_err();
+        assert!(err.to_string().contains("email"), "{err}");
+        let err = parse_roster(b"M1,600,A,a@example.org\n", &codes()).unwrap_err();
+        assert!(matches!(err, RosterError::File(_)), "{err}");
+        let err = parse_roster(b"member_id,local,name,email,phone\n", &codes()).unwrap_err();
+        assert!(err.to_string().contains("phone"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_line() {
+        let mut bytes = b"member_id,local,name,email\nM1,600,A,\nM2,600,".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b",\n");
+        let Err(RosterError::Lines(problems)) = parse_roster(&bytes, &codes()) else {
+            panic!("expected line problems");
+        };
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].reason.contains("UTF-8"));
+    }
+
+    fn arb_row() -> impl Strategy<Value = (String, String, String)> {
+        (
+            prop::sample::select(vec!["600", "700", "871"]),
+            "[\\PC&&[^\r\n]]{0,30}",
+            prop::option::of("[a-z]{1,8}@[a-z]{1,8}\\.org"),
+        )
+            .prop_map(|(l, n, e)| (l.to_owned(), n.trim().to_owned(), e.unwrap_or_default()))
+    }
+
+    proptest! {
+        #[test]
+        fn any_well_formed_roster_reads_back_exactly(
+            rows in proptest::collection::vec(arb_row(), 1..40),
+            bom in any::<bool>(),
+            crlf in any::<bool>(),
+        ) {
+            let mut writer = csv::WriterBuilder::new()
+                .terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') })
+                .from_writer(Vec::new());
+            writer.write_record(COLUMNS).unwrap();
+            for (i, (local, name, email)) in rows.iter().enumerate() {
+                writer.write_record([format!("M{i}").as_str(), local, name, email]).unwrap();
+            }
+            let mut bytes = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+            bytes.extend(writer.into_inner().unwrap());
+            let parsed = parse_roster(&bytes, &codes()).unwrap();
+            prop_assert_eq!(parsed.len(), rows.len());
+            for (i, (got, (local, name, email))) in parsed.iter().zip(&rows).enumerate() {
+                prop_assert_eq!(&got.member_id, &format!("M{i}"));
+                prop_assert_eq!(&got.local, local);
+                prop_assert_eq!(&got.name, name);
+                prop_assert_eq!(&got.email, email);
+            }
+        }
+
+        #[test]
+        fn one_bad_row_rejects_the_whole_file_and_is_named(
+            rows in proptest::collection::vec(arb_row(), 1..40),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let bad = at.index(rows.len());
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            writer.write_record(COLUMNS).unwrap();
+            for (i, (local, name, email)) in rows.iter().enumerate() {
+                let local = if i == bad { "nope" } else { local.as_str() };
+                writer.write_record([format!("M{i}").as_str(), local, name, email]).unwrap();
+            }
+            let bytes = writer.into_inner().unwrap();
+            match parse_roster(&bytes, &codes()) {
+                Err(RosterError::Lines(problems)) => {
+                    prop_assert_eq!(problems.len(), 1);
+                    // Names may hold quoted line breaks, so count the lines the writer produced.
+                    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+                    let line = reader.records().nth(bad).unwrap().unwrap().position().unwrap().line();
+                    prop_assert_eq!(problems[0].line, line);
+                }
+                other => prop_assert!(false, "accepted: {:?}", other),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = parse_roster(&bytes, &codes());
+        }
     }
 }

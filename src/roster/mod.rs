@@ -49,7 +49,8 @@ pub fn import(
         .iter()
         .map(|l| l.code.as_str())
         .collect();
-    let rows = parse_roster(bytes, &codes).map_err(|e| Error::bad_input("invalid_roster", e.to_string()))?;
+    let rows = parse_roster(bytes, &codes)
+        .map_err(|e| Error::bad_input("invalid_roster", e.to_string()))?;
 
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;

@@ -40,10 +40,7 @@ fn ensure_issuable(election: &Election) -> Result<()> {
         State::Draft | State::Open => Ok(()),
         state => Err(Error::conflict(
             "election_closed",
-            format!(
-                "cannot issue tokens: election {} is {state}",
-                election.id
-            ),
+            format!("cannot issue tokens: election {} is {state}", election.id),
         )),
     }
 }

@@ -1,0 +1,120 @@
+//! Elections through the CLI, and the CLI's behaviour on bad settings.
+
+use crate::both_backends;
+use crate::helpers::*;
+
+both_backends! {
+    fn an_election_created_from_a_file_is_listed_and_shown(db: &TestDb) {
+        let id = create_election(db);
+        assert_eq!(id.len(), 36, "prints the UUID alone: {id}");
+
+        let list: serde_json::Value =
+            serde_json::from_str(&sv(db, &["election", "list", "--json"]).ok()).unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["id"], id.as_str());
+        assert_eq!(list[0]["state"], "draft");
+        assert_eq!(list[0]["opens_at"], "2026-10-01T07:00:00Z");
+
+        let shown = show(db, &id);
+        let d = &shown["definition"];
+        assert_eq!(d["title"], "Strike authorization 2026");
+        assert_eq!(d["rule"], "delegates");
+        assert_eq!(d["local_threshold"], serde_json::json!({"num": 3, "den": 4, "cmp": "at_least"}));
+        assert_eq!(d["quorum"], serde_json::Value::Null);
+        let codes: Vec<_> = d["locals"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["600", "700", "871"]);
+        assert_eq!(shown["locals"]["700"]["eligible"], 0);
+
+        let text = sv(db, &["election", "show", &id]).ok();
+        assert!(text.contains("threshold:  1/2 more_than"), "{text}");
+        assert!(text.contains("  600 "), "{text}");
+        assert!(sv(db, &["election", "list"]).ok().contains(&id));
+    }
+}
+
+both_backends! {
+    fn an_invalid_definition_lists_every_problem_and_creates_nothing(db: &TestDb) {
+        let file = db.path("bad.toml");
+        let text = definition_toml(&[("600", 0), ("600", 5)])
+            .replace("num = 3, den = 4", "num = 5, den = 4")
+            .replace("\"2026-10-04T07:00:00Z\"", "\"2026-09-01T07:00:00Z\"");
+        std::fs::write(&file, text).unwrap();
+        let err = sv(db, &["election", "create", "--file", file.to_str().unwrap()]).fails();
+        for expected in [
+            "local_threshold: 5/4 is outside (0, 1]",
+            "closes_at: the vote must close after it opens",
+            "locals[0].delegates: must be at least 1",
+            "locals[1].code: local code `600` is used twice",
+        ] {
+            assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+        }
+        assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+    }
+}
+
+both_backends! {
+    fn showing_an_unknown_or_malformed_id_is_a_clear_error(db: &TestDb) {
+        let err = sv(db, &["election", "show", "00000000-0000-0000-0000-000000000000"]).fails();
+        assert!(err.contains("there is no election with id 00000000-0000-0000-0000-000000000000"), "{err}");
+        let err = sv(db, &["election", "show", "not-a-uuid"]).fails();
+        assert!(err.contains("`not-a-uuid` is not an election id"), "{err}");
+    }
+}
+
+both_backends! {
+    fn migrate_is_idempotent(db: &TestDb) {
+        let first = sv(db, &["migrate"]).ok();
+        assert!(first.contains("migration(s) applied"), "{first}");
+        let again = sv(db, &["migrate"]).ok();
+        assert!(again.ends_with(": 0 migration(s) applied\n"), "{again}");
+    }
+}
+
+both_backends! {
+    fn settings_come_from_a_config_file_and_the_flag_wins(db: &TestDb) {
+        // The file names a database that does not exist; --database-url (added by `sv`) wins.
+        let config = db.path("strikevote.toml");
+        std::fs::write(&config, "database_url = \"postgres://nobody@127.0.0.1:1/none\"\npublic_host = \"vote.example.org\"\n").unwrap();
+        let id = create_election(db);
+        let roster = write_roster(db, "r.csv", &[("M1", "600")]);
+        sv(db, &["--config", config.to_str().unwrap(), "roster", "import", "--election", &id, &roster]).ok();
+        let out = db.path("t.csv");
+        sv(db, &["--config", config.to_str().unwrap(), "tokens", "issue", "--election", &id, "--out", out.to_str().unwrap()]).ok();
+        let rows = read_token_csv(&out);
+        assert!(rows[0]["ballot_url"].starts_with("https://vote.example.org/vote?token=SV-"), "{:?}", rows[0]);
+
+        let bad = db.path("bad.toml");
+        std::fs::write(&bad, "databse_url = \"x\"\n").unwrap();
+        let err = sv(db, &["--config", bad.to_str().unwrap(), "election", "list"]).fails();
+        assert!(err.contains("databse_url"), "{err}");
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, expected) in [
+        (
+            "postgres://nobody:s3cret@127.0.0.1:1/none",
+            "cannot connect to the database at postgres://nobody:***@127.0.0.1:1/none",
+        ),
+        ("mysql://root@localhost/x", "unsupported database URL"),
+        (
+            "sqlite:///no/such/dir/x.db",
+            "directory /no/such/dir does not exist",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .args(["election", "list", "--database-url", url])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+        assert!(stderr.contains(expected), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("s3cret") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! The HTTP skeleton: probes, JSON errors, security headers.
+
+use strikevote::settings::Settings;
+use strikevote::startup::Application;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A running server on a free port.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn spawn_app(db: &TestDb) -> TestApp {
+    let settings = Settings {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        signing_key_path: db.path("signing.key"),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).expect("build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+    }
+}
+
+both_backends! {
+    async fn the_probes_report_the_process_and_the_database(db: &TestDb) {
+        let app = spawn_app(db).await;
+        let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ok"}));
+
+        let res = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ready", "database": "ok"}));
+    }
+}
+
+both_backends! {
+    async fn unknown_routes_and_methods_get_json_errors(db: &TestDb) {
+        let app = spawn_app(db).await;
+        let res = app.client.get(format!("{}/no/such/page?token=SV-SECRET", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+        assert_eq!(body["message"], "nothing here: /no/such/page");
+
+        let res = app.client.post(format!("{}/healthz", app.address)).body("x").send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "method_not_allowed");
+        assert_eq!(body["message"], "method POST is not allowed here");
+    }
+}

@@ -1,0 +1,319 @@
+//! Test fixtures: a fresh database per test on either backend, the CLI binary, a running app.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use strikevote::db::{self, DatabaseUrl, Pool, PooledConn};
+use tempfile::TempDir;
+
+/// Where the PostgreSQL tests connect to create their databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("STRIKEVOTE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Which backend a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty, migrated database and a scratch directory, removed when dropped.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    dir: TempDir,
+    pg_name: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    text: String,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("strikevote.db").display());
+                Self {
+                    backend,
+                    url,
+                    dir,
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!(
+                        "\n\nPostgreSQL is not reachable at {admin}: {e}\n\
+                         The PostgreSQL tests are never skipped. Start a server, e.g.\n  \
+                         pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+                         or `docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16`,\n\
+                         or point STRIKEVOTE_TEST_POSTGRES_URL at one (a user allowed to CREATE DATABASE).\n"
+                    )
+                });
+                let name = format!("sv_test_{}", uuid::Uuid::new_v4().simple());
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create the test database");
+                let (base, _) = admin.rsplit_once('/').expect("database URL with a path");
+                let url = format!("{base}/{name}");
+                Self {
+                    backend,
+                    url,
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// The scratch directory (the CLI's working directory).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A migrated pool on this database.
+    pub fn pool(&self) -> Pool {
+        db::connect(&DatabaseUrl::parse(&self.url).unwrap(), 4)
+            .expect("connect to the test database")
+    }
+
+    /// One connection.
+    pub fn conn(&self) -> PooledConn {
+        self.pool().get().expect("a connection")
+    }
+
+    /// Everything the database holds, as raw bytes: the SQLite files, or every row of every
+    /// PostgreSQL table as text. Used to prove a secret is stored nowhere.
+    pub fn everything_stored(&self) -> Vec<u8> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut all = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = self.path(&format!("strikevote.db{suffix}"));
+                    if let Ok(bytes) = std::fs::read(file) {
+                        all.extend(bytes);
+                    }
+                }
+                all
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).unwrap();
+                let tables: Vec<TextRow> = diesel::sql_query(
+                    "SELECT table_name::text AS text FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .load(&mut conn)
+                .unwrap();
+                let mut all = Vec::new();
+                for t in tables {
+                    let rows: Vec<TextRow> =
+                        diesel::sql_query(format!("SELECT t::text AS text FROM \"{}\" t", t.text))
+                            .load(&mut conn)
+                            .unwrap();
+                    for r in rows {
+                        all.extend(r.text.into_bytes());
+                        all.push(b'\n');
+                    }
+                }
+                all
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut conn) = PgConnection::establish(&postgres_admin_url())
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// Runs the test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(#[$meta:meta])* fn $name:ident($db:ident: &TestDb) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn run($db: &$crate::helpers::TestDb) $body
+            #[test]
+            fn sqlite() {
+                run(&$crate::helpers::TestDb::new($crate::helpers::Backend::Sqlite));
+            }
+            #[test]
+            fn postgres() {
+                run(&$crate::helpers::TestDb::new($crate::helpers::Backend::Postgres));
+            }
+        }
+    };
+    ($(#[$meta:meta])* async fn $name:ident($db:ident: &TestDb) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($db: &$crate::helpers::TestDb) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run(&$crate::helpers::TestDb::new($crate::helpers::Backend::Sqlite)).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                run(&$crate::helpers::TestDb::new($crate::helpers::Backend::Postgres)).await;
+            }
+        }
+    };
+}
+
+/// What a CLI run printed and how it exited.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "command failed\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts a clean failure (exit 1, a message, no panic) and returns stderr.
+    pub fn fails(self) -> String {
+        assert_eq!(
+            self.code, 1,
+            "expected exit 1\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "stderr: {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "stderr: {}", self.stderr);
+        self.stderr
+    }
+}
+
+/// Runs `strikevote ARGS --database-url URL` in the test's scratch directory.
+pub fn sv(db: &TestDb, args: &[&str]) -> Run {
+    sv_with_env(db, args, &[])
+}
+
+/// As [`sv`], with extra environment variables.
+pub fn sv_with_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strikevote"));
+    command
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .current_dir(db.dir())
+        .env_remove("STRIKEVOTE_CONFIG")
+        .env_remove("STRIKEVOTE_DATABASE_URL")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("run the strikevote binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A delegate-rule definition with the given locals as (code, delegates).
+pub fn definition_toml(locals: &[(&str, u32)]) -> String {
+    let mut text = String::from(
+        r#"title = "Strike authorization 2026"
+question = "Do you authorize a strike if the producers do not reach an agreement?"
+choices = ["yes", "no"]
+rule = "delegates"
+threshold = { num = 1, den = 2, cmp = "more_than" }
+local_threshold = { num = 3, den = 4, cmp = "at_least" }
+opens_at = "2026-10-01T07:00:00Z"
+closes_at = "2026-10-04T07:00:00Z"
+"#,
+    );
+    for (code, delegates) in locals {
+        text.push_str(&format!(
+            "\n[[locals]]\ncode = \"{code}\"\nname = \"Local {code}\"\ndelegates = {delegates}\n"
+        ));
+    }
+    text
+}
+
+/// Creates an election with locals 600, 700 and 871 through the CLI; returns its id.
+pub fn create_election(db: &TestDb) -> String {
+    let file = db.path("election.toml");
+    std::fs::write(
+        &file,
+        definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
+    )
+    .unwrap();
+    sv(
+        db,
+        &["election", "create", "--file", file.to_str().unwrap()],
+    )
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+/// Writes a roster CSV of `(member_id, local)` pairs and returns its path.
+pub fn write_roster(db: &TestDb, name: &str, members: &[(&str, &str)]) -> String {
+    let mut text = String::from("member_id,local,name,email\n");
+    for (id, local) in members {
+        text.push_str(&format!(
+            "{id},{local},Member {id},{}@example.org\n",
+            id.to_lowercase()
+        ));
+    }
+    let path = db.path(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Reads an issuance CSV into rows keyed by column name.
+pub fn read_token_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("token CSV");
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_owned)
+                .zip(r.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// `election show --json` parsed.
+pub fn show(db: &TestDb, id: &str) -> serde_json::Value {
+    serde_json::from_str(&sv(db, &["election", "show", id, "--json"]).ok()).unwrap()
+}

@@ -1,0 +1,8 @@
+//! Integration tests: every scenario runs against a SQLite file and a real PostgreSQL database.
+
+mod helpers;
+
+mod cli;
+mod health;
+mod roster;
+mod tokens;
