@@ -49,7 +49,11 @@ fn run(
     roster: &std::path::Path,
 ) {
     let started = Instant::now();
-    let (id, create) = timed(url, dir, &["election", "create", "--file", path(definition)]);
+    let (id, create) = timed(
+        url,
+        dir,
+        &["election", "create", "--file", path(definition)],
+    );
     let id = id.trim().to_owned();
     let (_, import) = timed(
         url,
