@@ -6,6 +6,7 @@ pub mod cli;
 pub mod db;
 pub mod election;
 pub mod error;
+pub mod log;
 pub mod roster;
 pub mod settings;
 pub mod startup;
