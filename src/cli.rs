@@ -13,9 +13,14 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::audit;
 use crate::db::{self, PooledConn};
 use crate::election::{self, Definition, Election, ElectionId};
 use crate::error::Error;
+use crate::log::{LogSigner, key};
 use crate::roster;
 use crate::settings::{Overrides, Settings};
 use crate::startup::Application;
@@ -57,6 +62,40 @@ enum Command {
     /// Issue ballot tokens for mailing.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The log signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Export and verify audit bundles.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the public key (base64), or with --election that election's verifier key.
+    Show {
+        /// Print this election's verifier key (name+keyid+base64).
+        #[arg(long)]
+        election: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write an election's bundle (log.jsonl, checkpoint, key.vkey) into a directory.
+    Export {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// The directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a bundle offline; needs no database. Exits non-zero on the first failure.
+    Verify {
+        /// The bundle directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +120,16 @@ enum ElectionCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Open the vote: freezes definition and roster, logs `open`.
+    Open {
+        /// Election id.
+        id: String,
+    },
+    /// Close the vote: logs `close`.
+    Close {
+        /// Election id.
+        id: String,
     },
     /// Show an election's definition, roster and token counts.
     Show {
@@ -190,8 +239,9 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Election(ElectionCommand::Create { file, json }) => {
             let definition = read_definition(&file)?;
+            let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let id = election::create(&mut conn, &definition)?;
+            let id = election::create(&mut conn, &definition, &settings.public_host, &signer)?;
             if json {
                 println!("{}", json!({ "id": id, "title": definition.title }));
             } else {
@@ -247,13 +297,62 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Election(ElectionCommand::Open { id }) => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(&settings)?;
+            let mut conn = connect(&settings)?;
+            let checkpoint = election::open(&mut conn, id, &signer)?;
+            println!("election {id} is open (log size {})", checkpoint.size);
+            Ok(())
+        }
+        Command::Election(ElectionCommand::Close { id }) => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(&settings)?;
+            let mut conn = connect(&settings)?;
+            let checkpoint = election::close(&mut conn, id, &signer)?;
+            println!("election {id} is closed (log size {})", checkpoint.size);
+            Ok(())
+        }
+        Command::Key(KeyCommand::Show { election }) => {
+            let signer = signer(&settings)?;
+            match election {
+                None => println!("{}", B64.encode(signer.public_key())),
+                Some(id) => {
+                    let id = ElectionId::parse(&id)?;
+                    let mut conn = connect(&settings)?;
+                    let election = election::find(&mut conn, id)?;
+                    println!("{}", signer.verifier(&election.origin));
+                }
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Export { election, out }) => {
+            let id = ElectionId::parse(&election)?;
+            let signer = signer(&settings)?;
+            let mut conn = connect(&settings)?;
+            let exported = audit::export(&mut conn, id, &signer, &out)?;
+            println!(
+                "wrote {} entries to {} (log.jsonl, checkpoint, key.vkey)",
+                exported.entries,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { dir }) => {
+            let report =
+                audit::verify_dir(&dir).map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+            print!("{report}");
+            println!("OK: signature, root and entry rules verified");
+            Ok(())
+        }
         Command::Roster(RosterCommand::Import { election, file }) => {
             let id = ElectionId::parse(&election)?;
             let bytes =
                 fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
             let bar = progress_bar();
-            let summary = roster::import(&mut conn, id, &bytes, &|done, total| {
+            let summary = roster::import(&mut conn, id, &bytes, &signer, &|done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
             });
@@ -267,13 +366,15 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Tokens(TokensCommand::Issue { election, out }) => {
             let id = ElectionId::parse(&election)?;
+            let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            issue_tokens(&mut conn, id, &out, &settings.public_base_url())
+            issue_tokens(&mut conn, id, &signer, &out, &settings.public_base_url())
         }
         Command::Tokens(TokensCommand::Reissue { election, member }) => {
             let id = ElectionId::parse(&election)?;
+            let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let issued = token_store::reissue(&mut conn, id, &member)?;
+            let issued = token_store::reissue(&mut conn, id, &member, &signer)?;
             println!("member:     {}", issued.member_id);
             println!("local:      {}", issued.local);
             println!("token:      {}", issued.token.expose());
@@ -303,6 +404,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+fn signer(settings: &Settings) -> anyhow::Result<LogSigner> {
+    Ok(key::load_or_create(&settings.signing_key_path)?)
 }
 
 fn connect(settings: &Settings) -> anyhow::Result<PooledConn> {
@@ -337,6 +442,7 @@ fn ballot_url(base: &str, issued: &IssuedToken) -> String {
 fn issue_tokens(
     conn: &mut PooledConn,
     id: ElectionId,
+    signer: &LogSigner,
     out: &Path,
     base_url: &str,
 ) -> anyhow::Result<()> {
@@ -347,7 +453,7 @@ fn issue_tokens(
         );
     }
     let partial = out.with_extension("csv.partial");
-    let result = token_store::issue_missing(conn, id, &mut |issued| {
+    let result = token_store::issue_missing(conn, id, signer, &mut |issued| {
         write_token_csv(&partial, issued, base_url)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
     });

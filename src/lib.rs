@@ -2,6 +2,8 @@
 //!
 //! See docs/ARCHITECTURE.md for how the modules fit together.
 
+pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod db;
 pub mod election;

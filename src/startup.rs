@@ -8,6 +8,7 @@ use actix_web::{App, HttpServer};
 use anyhow::Context;
 
 use crate::db::{self, Pool};
+use crate::log::{LogSigner, key};
 use crate::settings::Settings;
 use crate::web;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub pool: Pool,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The checkpoint signing key.
+    pub signer: Arc<LogSigner>,
 }
 
 /// A bound, not yet running HTTP server.
@@ -32,17 +35,19 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = db::connect(&url, settings.db_pool_size)?;
-        Self::build_with_pool(settings, pool)
+        let signer = key::load_or_create(&settings.signing_key_path)?;
+        Self::build_with(settings, pool, signer)
     }
 
-    /// Builds the server over an existing pool.
-    pub fn build_with_pool(settings: Settings, pool: Pool) -> anyhow::Result<Self> {
+    /// Builds the server over an existing pool and signing key.
+    pub fn build_with(settings: Settings, pool: Pool, signer: LogSigner) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = AppState {
             pool,
             settings: Arc::new(settings),
+            signer: Arc::new(signer),
         };
         let server = HttpServer::new(move || {
             App::new()

@@ -9,6 +9,8 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamp,
         lock_version -> BigInt,
+        origin -> Text,
+        log_size -> BigInt,
     }
 }
 
@@ -46,7 +48,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Log entries, exact bytes, in order.
+    log_entries (election_id, idx) {
+        election_id -> Text,
+        idx -> BigInt,
+        kind -> Text,
+        body -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Perfect Merkle subtrees of each election's log (level 0: leaf hashes).
+    log_nodes (election_id, level, idx) {
+        election_id -> Text,
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Every signed checkpoint, one per append batch.
+    checkpoints (election_id, size) {
+        election_id -> Text,
+        size -> BigInt,
+        root -> Binary,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(locals -> elections (election_id));
 diesel::joinable!(tokens -> members (member));
-diesel::allow_tables_to_appear_in_same_query!(elections, locals, members, tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    elections,
+    locals,
+    members,
+    tokens,
+    log_entries,
+    log_nodes,
+    checkpoints
+);
 diesel::allow_columns_to_appear_in_same_group_by_clause!(members::local_code, tokens::status);

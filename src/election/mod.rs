@@ -18,6 +18,8 @@ pub use definition::{
 use crate::db::DbConnection;
 use crate::db::schema::{elections, locals, members, tokens};
 use crate::error::{Error, Result};
+use crate::log::store::StoredCheckpoint;
+use crate::log::{self, LogSigner, entry};
 
 /// An election's UUID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -105,6 +107,10 @@ pub struct Election {
     pub created_at: NaiveDateTime,
     /// Its definition.
     pub definition: Definition,
+    /// Its log's origin and checkpoint key name: `<public host>/elections/<uuid>`.
+    pub origin: String,
+    /// Entries in its log.
+    pub log_size: u64,
 }
 
 #[derive(Queryable)]
@@ -113,6 +119,8 @@ struct ElectionRow {
     definition: String,
     state: String,
     created_at: NaiveDateTime,
+    origin: String,
+    log_size: i64,
 }
 
 impl ElectionRow {
@@ -128,6 +136,9 @@ impl ElectionRow {
             state: State::from_stored(&self.state)?,
             created_at: self.created_at,
             definition,
+            origin: self.origin,
+            log_size: u64::try_from(self.log_size)
+                .map_err(|_| Error::Internal("negative log size".into()))?,
         })
     }
 }
@@ -137,15 +148,30 @@ const ROW_COLUMNS: (
     elections::definition,
     elections::state,
     elections::created_at,
+    elections::origin,
+    elections::log_size,
 ) = (
     elections::id,
     elections::definition,
     elections::state,
     elections::created_at,
+    elections::origin,
+    elections::log_size,
 );
 
-/// Stores a new election in the draft state and returns its id.
-pub fn create(conn: &mut DbConnection, definition: &Definition) -> Result<ElectionId> {
+/// The origin of an election's log: `<public host>/elections/<uuid>`.
+pub fn origin(public_host: &str, id: ElectionId) -> String {
+    format!("{public_host}/elections/{id}")
+}
+
+/// Stores a new election in the draft state, with its definition as log entry 0, and
+/// returns its id. The log's origin is fixed here from `public_host`.
+pub fn create(
+    conn: &mut DbConnection,
+    definition: &Definition,
+    public_host: &str,
+    signer: &LogSigner,
+) -> Result<ElectionId> {
     let id = ElectionId::new_random();
     let json = serde_json::to_string(definition)
         .map_err(|e| Error::Internal(format!("cannot encode the definition: {e}")))?;
@@ -159,6 +185,8 @@ pub fn create(conn: &mut DbConnection, definition: &Definition) -> Result<Electi
                 elections::state.eq(State::Draft.as_str()),
                 elections::created_at.eq(now),
                 elections::lock_version.eq(0_i64),
+                elections::origin.eq(origin(public_host, id)),
+                elections::log_size.eq(0_i64),
             ))
             .execute(conn)?;
         let rows: Vec<_> = definition
@@ -180,9 +208,67 @@ pub fn create(conn: &mut DbConnection, definition: &Definition) -> Result<Electi
                 .values(chunk)
                 .execute(c))?;
         }
+        let election = lock(conn, id)?;
+        log::store::append(conn, &election, &[entry::election(&id, definition)], signer)?;
         Ok::<_, Error>(())
     })?;
     Ok(id)
+}
+
+/// Opens the vote: freezes the definition and roster and appends the `open` entry.
+/// Refused unless the election is a draft with a roster.
+pub fn open(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogSigner,
+) -> Result<StoredCheckpoint> {
+    conn.transaction(|conn| {
+        let election = lock(conn, id)?;
+        if election.state != State::Draft {
+            return Err(Error::conflict(
+                "election_not_draft",
+                format!("election {id} cannot be opened: it is {}", election.state),
+            ));
+        }
+        let members: i64 = members::table
+            .filter(members::election_id.eq(id.to_string()))
+            .count()
+            .get_result(conn)?;
+        if members == 0 {
+            return Err(Error::conflict(
+                "roster_missing",
+                format!("election {id} cannot be opened: import its roster first"),
+            ));
+        }
+        set_state(conn, id, State::Open)?;
+        log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)
+    })
+}
+
+/// Closes the vote and appends the `close` entry. Refused unless the vote is open.
+pub fn close(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogSigner,
+) -> Result<StoredCheckpoint> {
+    conn.transaction(|conn| {
+        let election = lock(conn, id)?;
+        if election.state != State::Open {
+            return Err(Error::conflict(
+                "election_not_open",
+                format!("election {id} cannot be closed: it is {}", election.state),
+            ));
+        }
+        set_state(conn, id, State::Closed)?;
+        log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)
+    })
+}
+
+fn set_state(conn: &mut DbConnection, id: ElectionId, state: State) -> Result<()> {
+    diesel::update(elections::table.find(id.to_string()))
+        .set(elections::state.eq(state.as_str()))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Every election, newest first.

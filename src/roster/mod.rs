@@ -10,8 +10,10 @@ use uuid::Uuid;
 pub use self::csv::{LineProblem, RosterError, RosterRow, parse_roster};
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
-use crate::election::{self, ElectionId};
+use crate::election::{self, Election, ElectionId};
 use crate::error::{Error, Result};
+use crate::log::entry::{self, Kind, NewEntry};
+use crate::log::{self, LogSigner};
 
 /// Rows written per INSERT: well under both backends' bound-parameter limits.
 const CHUNK: usize = 500;
@@ -38,6 +40,7 @@ pub fn import(
     conn: &mut DbConnection,
     id: ElectionId,
     bytes: &[u8],
+    signer: &LogSigner,
     progress: &dyn Fn(usize, usize),
 ) -> Result<ImportSummary> {
     // Parse before taking any lock: a bad file never touches the database.
@@ -55,8 +58,57 @@ pub fn import(
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
         election::ensure_draft(&election, "import a roster")?;
-        replace(conn, id, &rows, progress)
+        let summary = replace(conn, id, &rows, progress)?;
+        let changed = changed_roster_entries(conn, &election, &rows)?;
+        if !changed.is_empty() {
+            log::store::append(conn, &election, &changed, signer)?;
+        }
+        Ok(summary)
     })
+}
+
+/// A `roster` entry for every local whose eligible count or digest differs from its latest
+/// roster entry (every local, on the first import).
+fn changed_roster_entries(
+    conn: &mut DbConnection,
+    election: &Election,
+    rows: &[RosterRow],
+) -> Result<Vec<NewEntry>> {
+    #[derive(serde::Deserialize)]
+    struct Logged {
+        local: String,
+        eligible: u64,
+        digest: String,
+    }
+    let mut latest: HashMap<String, (u64, String)> = HashMap::new();
+    for bytes in log::store::entries_of_kind(conn, election.id, Kind::Roster)? {
+        let logged: Logged = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("unreadable roster entry: {e}")))?;
+        latest.insert(logged.local, (logged.eligible, logged.digest));
+    }
+    let mut by_local: HashMap<&str, Vec<&str>> = HashMap::new();
+    for row in rows {
+        by_local
+            .entry(row.local.as_str())
+            .or_default()
+            .push(row.member_id.as_str());
+    }
+    let mut out = Vec::new();
+    for local in &election.definition.locals {
+        let ids = by_local.remove(local.code.as_str()).unwrap_or_default();
+        let eligible = ids.len() as u64;
+        let digest = entry::roster_digest(ids);
+        let now = (eligible, hex::encode(digest));
+        if latest.get(local.code.as_str()) != Some(&now) {
+            out.push(entry::roster(
+                &election.id,
+                local.code.as_str(),
+                eligible,
+                &digest,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 type MemberRow = (String, String, String, String, String);

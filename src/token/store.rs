@@ -4,11 +4,14 @@ use chrono::Utc;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
+use std::collections::BTreeMap;
+
 use super::PlainToken;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId, State};
 use crate::error::{Error, Result};
+use crate::log::{self, LogSigner, entry};
 
 /// Rows written per INSERT.
 const CHUNK: usize = 500;
@@ -52,6 +55,7 @@ fn ensure_issuable(election: &Election) -> Result<()> {
 pub fn issue_missing(
     conn: &mut DbConnection,
     id: ElectionId,
+    signer: &LogSigner,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     conn.transaction(|conn| {
@@ -98,6 +102,18 @@ pub fn issue_missing(
                 .values(chunk)
                 .execute(c))?;
         }
+        if !issued.is_empty() {
+            let mut per_local: BTreeMap<String, u64> = BTreeMap::new();
+            for t in &issued {
+                *per_local.entry(t.local.clone()).or_default() += 1;
+            }
+            log::store::append(
+                conn,
+                &election,
+                &[entry::tokens_issued(&id, &per_local)],
+                signer,
+            )?;
+        }
         deliver(&issued)?;
         Ok(issued.len())
     })
@@ -106,7 +122,12 @@ pub fn issue_missing(
 /// Revokes a member's live token (if any) and issues a new one.
 ///
 /// Refused when the member's token was already used: a member gets one ballot.
-pub fn reissue(conn: &mut DbConnection, id: ElectionId, member_id: &str) -> Result<IssuedToken> {
+pub fn reissue(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    member_id: &str,
+    signer: &LogSigner,
+) -> Result<IssuedToken> {
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
@@ -158,6 +179,12 @@ pub fn reissue(conn: &mut DbConnection, id: ElectionId, member_id: &str) -> Resu
                 tokens::issued_at.eq(Utc::now().naive_utc()),
             ))
             .execute(conn)?;
+        log::store::append(
+            conn,
+            &election,
+            &[entry::token_reissued(&id, &local)],
+            signer,
+        )?;
         Ok(IssuedToken {
             member_id: member_id.to_owned(),
             local,

@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .route(web::get().to(health::readyz))
                 .default_service(web::to(method_not_allowed)),
         )
+        .configure(crate::api::configure)
         .default_service(web::to(not_found));
 }
 

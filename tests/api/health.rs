@@ -16,7 +16,7 @@ pub async fn spawn_app(db: &TestDb) -> TestApp {
     let settings = Settings {
         database_url: db.url.clone(),
         bind: "127.0.0.1:0".into(),
-        signing_key_path: db.path("signing.key"),
+        signing_key_path: db.path("strikevote.key"),
         ..Settings::default()
     };
     let app = Application::build(settings).expect("build the application");

@@ -1,0 +1,82 @@
+//! The audit bundle: export from the database, and the offline verifier (no database).
+
+mod verify;
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+pub use verify::{Report, verify_bundle, verify_dir};
+
+use crate::db::DbConnection;
+use crate::election::{self, ElectionId, State};
+use crate::error::{Error, Result};
+use crate::log::store::{self, MAX_ENTRIES_PER_READ};
+use crate::log::{LogSigner, Verifier};
+
+/// File names inside a bundle.
+pub const LOG_FILE: &str = "log.jsonl";
+/// The latest signed checkpoint.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// The election's verifier key.
+pub const KEY_FILE: &str = "key.vkey";
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// Entries written to `log.jsonl`.
+    pub entries: u64,
+}
+
+/// Writes `log.jsonl`, `checkpoint` and `key.vkey` of an election into `dir` (created if
+/// missing). Refused while the vote is open: ballot entries are embargoed until close.
+pub fn export(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogSigner,
+    dir: &Path,
+) -> Result<Exported> {
+    let election = election::find(conn, id)?;
+    if election.state == State::Open {
+        return Err(Error::conflict(
+            "embargoed",
+            "the vote is open: the log's ballots are embargoed until it closes, so no bundle is exported before then",
+        ));
+    }
+    // The checkpoint first: entries below its size are immutable, so later appends cannot
+    // make the bundle inconsistent.
+    let checkpoint = store::latest_checkpoint(conn, id)?;
+    let verifier = Verifier::from_public_key(&election.origin, &signer.public_key())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let io = |e: std::io::Error| {
+        Error::Internal(format!("cannot write the bundle in {}: {e}", dir.display()))
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let mut log = BufWriter::new(fs::File::create(dir.join(LOG_FILE)).map_err(io)?);
+    let mut next = 0;
+    while next < checkpoint.size {
+        let page = store::entries(
+            conn,
+            id,
+            next,
+            checkpoint.size.min(next + MAX_ENTRIES_PER_READ),
+        )?;
+        if page.is_empty() {
+            return Err(Error::Internal(format!("the log of {id} ends at {next}")));
+        }
+        for entry in &page {
+            log.write_all(&entry.bytes).map_err(io)?;
+            log.write_all(b"\n").map_err(io)?;
+        }
+        next += page.len() as u64;
+    }
+    log.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    fs::write(dir.join(CHECKPOINT_FILE), &checkpoint.note).map_err(io)?;
+    fs::write(dir.join(KEY_FILE), format!("{verifier}\n")).map_err(io)?;
+    Ok(Exported {
+        entries: checkpoint.size,
+    })
+}

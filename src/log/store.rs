@@ -1,0 +1,320 @@
+//! The durable log of each election: append (under the election's lock), read, prove.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::entry::NewEntry;
+use super::merkle::{self, CompactRange, Hash, NodeId};
+use super::note::{Checkpoint, LogSigner};
+use crate::db::DbConnection;
+use crate::db::schema::{checkpoints, elections, log_entries, log_nodes};
+use crate::election::{Election, ElectionId};
+use crate::error::{Error, Result};
+
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 500;
+/// Most entries one read returns.
+pub const MAX_ENTRIES_PER_READ: u64 = 1000;
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The whole signed note.
+    pub note: String,
+    /// When it was signed (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// One stored entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Its position in the log.
+    pub index: u64,
+    /// Its `type`.
+    pub kind: String,
+    /// Its exact bytes.
+    pub bytes: Vec<u8>,
+}
+
+fn to_i64(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::Internal(format!("log position {n} out of range")))
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash> {
+    Hash::try_from(bytes).map_err(|_| Error::Internal("a stored hash is not 32 bytes".into()))
+}
+
+/// Appends `entries` to the election's log and stores a newly signed checkpoint.
+///
+/// The caller must hold the election's lock ([`crate::election::lock`]) in the current
+/// transaction, and pass the election as read under it, so `log_size` is the true head.
+pub fn append(
+    conn: &mut DbConnection,
+    election: &Election,
+    entries: &[NewEntry],
+    signer: &LogSigner,
+) -> Result<StoredCheckpoint> {
+    let eid = election.id.to_string();
+    let size = election.log_size;
+    let edge_ids = merkle::range_nodes(0, size);
+    let edge_map = fetch_nodes(conn, &eid, &edge_ids)?;
+    let edge = edge_ids.iter().map(|id| edge_map[id]).collect();
+    let mut tree = CompactRange::from_edge(size, edge)
+        .ok_or_else(|| Error::Internal("the stored tree edge is inconsistent".into()))?;
+
+    let mut entry_rows = Vec::with_capacity(entries.len());
+    let mut node_rows = Vec::with_capacity(entries.len() * 2);
+    for (i, entry) in entries.iter().enumerate() {
+        let index = to_i64(size + i as u64)?;
+        entry_rows.push((
+            log_entries::election_id.eq(eid.as_str()),
+            log_entries::idx.eq(index),
+            log_entries::kind.eq(entry.kind.as_str()),
+            log_entries::body.eq(entry.bytes.as_slice()),
+        ));
+        for (node, hash) in tree.push(merkle::leaf_hash(&entry.bytes)) {
+            node_rows.push((
+                log_nodes::election_id.eq(eid.as_str()),
+                log_nodes::level.eq(i32::from(node.level)),
+                log_nodes::idx.eq(to_i64(node.index)?),
+                log_nodes::hash.eq(hash.to_vec()),
+            ));
+        }
+    }
+    for chunk in entry_rows.chunks(CHUNK) {
+        crate::on_backend!(conn, |c| diesel::insert_into(log_entries::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    for chunk in node_rows.chunks(CHUNK) {
+        crate::on_backend!(conn, |c| diesel::insert_into(log_nodes::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let new_size = tree.size();
+    diesel::update(elections::table.find(&eid))
+        .set(elections::log_size.eq(to_i64(new_size)?))
+        .execute(conn)?;
+
+    let checkpoint = Checkpoint {
+        origin: election.origin.clone(),
+        size: new_size,
+        root: tree.root(),
+    };
+    let stored = StoredCheckpoint {
+        size: new_size,
+        root: checkpoint.root,
+        note: signer.sign_checkpoint(&checkpoint),
+        created_at: Utc::now().naive_utc(),
+    };
+    diesel::insert_into(checkpoints::table)
+        .values((
+            checkpoints::election_id.eq(&eid),
+            checkpoints::size.eq(to_i64(new_size)?),
+            checkpoints::root.eq(stored.root.to_vec()),
+            checkpoints::note.eq(&stored.note),
+            checkpoints::created_at.eq(stored.created_at),
+        ))
+        .execute(conn)?;
+    Ok(stored)
+}
+
+/// The stored hashes of `ids`, all of which must exist.
+fn fetch_nodes(
+    conn: &mut DbConnection,
+    eid: &str,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let wanted: BTreeSet<NodeId> = ids.iter().copied().collect();
+    let levels: BTreeSet<i32> = wanted.iter().map(|n| i32::from(n.level)).collect();
+    let indexes: BTreeSet<i64> = wanted
+        .iter()
+        .map(|n| to_i64(n.index))
+        .collect::<Result<_>>()?;
+    // A superset (every wanted level × every wanted index) in one query; O(log² n) rows.
+    let rows: Vec<(i32, i64, Vec<u8>)> = log_nodes::table
+        .filter(log_nodes::election_id.eq(eid))
+        .filter(log_nodes::level.eq_any(levels))
+        .filter(log_nodes::idx.eq_any(indexes))
+        .select((log_nodes::level, log_nodes::idx, log_nodes::hash))
+        .load(conn)?;
+    let mut found = HashMap::with_capacity(wanted.len());
+    for (level, index, hash) in rows {
+        let (Ok(level), Ok(index)) = (u8::try_from(level), u64::try_from(index)) else {
+            continue;
+        };
+        let id = NodeId { level, index };
+        if wanted.contains(&id) {
+            found.insert(id, to_hash(hash)?);
+        }
+    }
+    if found.len() != wanted.len() {
+        return Err(Error::Internal(format!(
+            "the log of election {eid} is missing {} tree node(s)",
+            wanted.len() - found.len()
+        )));
+    }
+    Ok(found)
+}
+
+/// Hashes of the given leaf ranges, fetched in one query.
+fn resolve(conn: &mut DbConnection, eid: &str, plan: &[(u64, u64)]) -> Result<Vec<Hash>> {
+    let per_range: Vec<Vec<NodeId>> = plan
+        .iter()
+        .map(|&(s, e)| merkle::range_nodes(s, e))
+        .collect();
+    let all: Vec<NodeId> = per_range.iter().flatten().copied().collect();
+    let nodes = fetch_nodes(conn, eid, &all)?;
+    Ok(per_range
+        .iter()
+        .map(|ids| merkle::fold_range(&ids.iter().map(|id| nodes[id]).collect::<Vec<_>>()))
+        .collect())
+}
+
+fn check_size(election: &Election, size: u64) -> Result<()> {
+    if size > election.log_size {
+        return Err(Error::bad_input(
+            "size_beyond_log",
+            format!(
+                "tree size {size} is beyond the log, which has {} entries",
+                election.log_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The root of the first `size` entries.
+pub fn root_at(conn: &mut DbConnection, election: &Election, size: u64) -> Result<Hash> {
+    check_size(election, size)?;
+    if size == 0 {
+        return Ok(merkle::empty_root());
+    }
+    Ok(resolve(conn, &election.id.to_string(), &[(0, size)])?[0])
+}
+
+/// The leaf hash of entry `index` (which must exist).
+pub fn leaf_hash(conn: &mut DbConnection, election: &Election, index: u64) -> Result<Hash> {
+    check_size(election, index.saturating_add(1))?;
+    let id = NodeId { level: 0, index };
+    Ok(fetch_nodes(conn, &election.id.to_string(), &[id])?[&id])
+}
+
+/// The inclusion proof of entry `index` in the tree of `size` entries.
+pub fn inclusion_proof(
+    conn: &mut DbConnection,
+    election: &Election,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>> {
+    check_size(election, size)?;
+    let plan = merkle::inclusion_plan(index, size)
+        .map_err(|e| Error::bad_input("invalid_proof_request", e.to_string()))?;
+    resolve(conn, &election.id.to_string(), &plan)
+}
+
+/// The consistency proof between the trees of `from` and `to` entries.
+pub fn consistency_proof(
+    conn: &mut DbConnection,
+    election: &Election,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>> {
+    check_size(election, to)?;
+    let plan = merkle::consistency_plan(from, to)
+        .map_err(|e| Error::bad_input("invalid_proof_request", e.to_string()))?;
+    resolve(conn, &election.id.to_string(), &plan)
+}
+
+/// Entries `[start, end)`, at most [`MAX_ENTRIES_PER_READ`] of them, in order.
+pub fn entries(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    start: u64,
+    end: u64,
+) -> Result<Vec<StoredEntry>> {
+    let rows: Vec<(i64, String, Vec<u8>)> = log_entries::table
+        .filter(log_entries::election_id.eq(id.to_string()))
+        .filter(log_entries::idx.ge(to_i64(start)?))
+        .filter(log_entries::idx.lt(to_i64(end.min(start.saturating_add(MAX_ENTRIES_PER_READ)))?))
+        .order(log_entries::idx)
+        .select((log_entries::idx, log_entries::kind, log_entries::body))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(idx, kind, bytes)| {
+            Ok(StoredEntry {
+                index: u64::try_from(idx)
+                    .map_err(|_| Error::Internal("negative log index".into()))?,
+                kind,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Every entry of `kind`, in order.
+pub fn entries_of_kind(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    kind: super::entry::Kind,
+) -> Result<Vec<Vec<u8>>> {
+    Ok(log_entries::table
+        .filter(log_entries::election_id.eq(id.to_string()))
+        .filter(log_entries::kind.eq(kind.as_str()))
+        .order(log_entries::idx)
+        .select(log_entries::body)
+        .load(conn)?)
+}
+
+type CheckpointRow = (i64, Vec<u8>, String, NaiveDateTime);
+
+fn to_checkpoint(row: CheckpointRow) -> Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        size: u64::try_from(row.0).map_err(|_| Error::Internal("negative tree size".into()))?,
+        root: to_hash(row.1)?,
+        note: row.2,
+        created_at: row.3,
+    })
+}
+
+const CHECKPOINT_COLUMNS: (
+    checkpoints::size,
+    checkpoints::root,
+    checkpoints::note,
+    checkpoints::created_at,
+) = (
+    checkpoints::size,
+    checkpoints::root,
+    checkpoints::note,
+    checkpoints::created_at,
+);
+
+/// The newest signed checkpoint.
+pub fn latest_checkpoint(conn: &mut DbConnection, id: ElectionId) -> Result<StoredCheckpoint> {
+    let row: Option<CheckpointRow> = checkpoints::table
+        .filter(checkpoints::election_id.eq(id.to_string()))
+        .order(checkpoints::size.desc())
+        .select(CHECKPOINT_COLUMNS)
+        .first(conn)
+        .optional()?;
+    to_checkpoint(row.ok_or_else(|| Error::Internal(format!("election {id} has no checkpoint")))?)
+}
+
+/// Every stored checkpoint, oldest first.
+pub fn all_checkpoints(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<StoredCheckpoint>> {
+    let rows: Vec<CheckpointRow> = checkpoints::table
+        .filter(checkpoints::election_id.eq(id.to_string()))
+        .order(checkpoints::size)
+        .select(CHECKPOINT_COLUMNS)
+        .load(conn)?;
+    rows.into_iter().map(to_checkpoint).collect()
+}
