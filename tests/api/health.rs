@@ -1,32 +1,7 @@
 //! The HTTP skeleton: probes, JSON errors, security headers.
 
-use strikevote::settings::Settings;
-use strikevote::startup::Application;
-
 use crate::both_backends;
 use crate::helpers::*;
-
-/// A running server on a free port.
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-}
-
-pub async fn spawn_app(db: &TestDb) -> TestApp {
-    let settings = Settings {
-        database_url: db.url.clone(),
-        bind: "127.0.0.1:0".into(),
-        signing_key_path: db.path("strikevote.key"),
-        ..Settings::default()
-    };
-    let app = Application::build(settings).expect("build the application");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-    }
-}
 
 both_backends! {
     async fn the_probes_report_the_process_and_the_database(db: &TestDb) {

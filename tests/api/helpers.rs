@@ -8,6 +8,8 @@ use std::process::Command;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use strikevote::db::{self, DatabaseUrl, Pool, PooledConn};
+use strikevote::settings::Settings;
+use strikevote::startup::Application;
 use tempfile::TempDir;
 
 /// Where the PostgreSQL tests connect to create their databases.
@@ -316,4 +318,111 @@ pub fn read_token_csv(path: &Path) -> Vec<std::collections::HashMap<String, Stri
 /// `election show --json` parsed.
 pub fn show(db: &TestDb, id: &str) -> serde_json::Value {
     serde_json::from_str(&sv(db, &["election", "show", id, "--json"]).ok()).unwrap()
+}
+
+/// A running server on a free port.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+/// Starts the service on a free port, with the same database and key file as the CLI runs.
+pub async fn spawn_app(db: &TestDb) -> TestApp {
+    let settings = Settings {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        signing_key_path: db.path("strikevote.key"),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).expect("build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    /// GET a path; returns status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap())
+    }
+
+    /// GET a path that answers JSON.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get(path).await;
+        let value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path} answered non-JSON ({e}): {body}"));
+        (status, value)
+    }
+}
+
+/// Creates an election with a roster of `members` (spread over 600, 700, 871) and issued
+/// tokens; returns the id and the issued tokens as (member_id, token).
+pub fn prepared_election(db: &TestDb, members: usize) -> (String, Vec<(String, String)>) {
+    let id = create_election(db);
+    let ids: Vec<String> = (0..members).map(|i| format!("M{i}")).collect();
+    let pairs: Vec<(&str, &str)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), ["600", "700", "871"][i % 3]))
+        .collect();
+    let roster = write_roster(db, "roster.csv", &pairs);
+    sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+    let out = db.path("tokens.csv");
+    sv(
+        db,
+        &[
+            "tokens",
+            "issue",
+            "--election",
+            &id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let tokens = read_token_csv(&out)
+        .into_iter()
+        .map(|r| (r["member_id"].clone(), r["token"].clone()))
+        .collect();
+    std::fs::remove_file(out).unwrap();
+    (id, tokens)
+}
+
+/// The three files of an exported bundle.
+pub struct Bundle {
+    pub log: Vec<u8>,
+    pub checkpoint: String,
+    pub key: String,
+}
+
+/// Exports the election's bundle through the CLI and reads it back.
+pub fn export_bundle(db: &TestDb, id: &str, name: &str) -> Bundle {
+    let dir = db.path(name);
+    sv(
+        db,
+        &[
+            "audit",
+            "export",
+            "--election",
+            id,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    Bundle {
+        log: std::fs::read(dir.join("log.jsonl")).unwrap(),
+        checkpoint: std::fs::read_to_string(dir.join("checkpoint")).unwrap(),
+        key: std::fs::read_to_string(dir.join("key.vkey")).unwrap(),
+    }
 }

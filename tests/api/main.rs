@@ -4,5 +4,7 @@ mod helpers;
 
 mod cli;
 mod health;
+mod interop;
+mod log;
 mod roster;
 mod tokens;
