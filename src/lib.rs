@@ -14,3 +14,4 @@ pub mod settings;
 pub mod startup;
 pub mod token;
 pub mod web;
+pub mod tally;

@@ -1,0 +1,248 @@
+//! The count: `(definition, eligible, ballots) -> Results`. Pure, exact integer arithmetic.
+//!
+//! Abstentions count for turnout, never for the percentage. A local with no yes/no ballots, or
+//! a tie under `more_than`, does not meet its threshold. Results always carry the popular and
+//! the delegate outcome side by side, plus the decision under the election's own rule.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::election::definition::{Choice, Definition, Fraction, Rule};
+
+/// Ballots of one local by choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChoiceCounts {
+    /// Yes ballots.
+    pub yes: u64,
+    /// No ballots.
+    pub no: u64,
+    /// Abstentions.
+    pub abstain: u64,
+}
+
+impl ChoiceCounts {
+    /// Counts one ballot.
+    pub fn add(&mut self, choice: Choice) {
+        match choice {
+            Choice::Yes => self.yes += 1,
+            Choice::No => self.no += 1,
+            Choice::Abstain => self.abstain += 1,
+        }
+    }
+
+    /// Ballots cast (abstentions included).
+    pub fn cast(&self) -> u64 {
+        self.yes + self.no + self.abstain
+    }
+}
+
+/// An exact share `part / whole`, displayed as a percentage truncated to two decimals (so
+/// 74.999% shows as 74.99% and never looks like a pass it is not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Share {
+    /// Numerator.
+    pub part: u64,
+    /// Denominator (0: no share).
+    pub whole: u64,
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.whole == 0 {
+            return f.pad("—");
+        }
+        let basis = u128::from(self.part) * 10_000 / u128::from(self.whole);
+        f.pad(&format!("{}.{:02}%", basis / 100, basis % 100))
+    }
+}
+
+/// One local's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalResult {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Members eligible.
+    pub eligible: u64,
+    /// Ballots by choice.
+    pub counts: ChoiceCounts,
+    /// Ballots cast / eligible.
+    pub turnout: Share,
+    /// yes / (yes + no).
+    pub authorization: Share,
+    /// Whether the authorization share meets the local threshold (or, without one, the
+    /// overall threshold).
+    pub passed: bool,
+    /// Delegates the local carries.
+    pub delegates: u64,
+    /// Delegates cast yes (all of them if it passed).
+    pub delegates_yes: u64,
+    /// Delegates cast no.
+    pub delegates_no: u64,
+}
+
+/// The overall popular vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PopularOutcome {
+    /// Members eligible in all locals.
+    pub eligible: u64,
+    /// Ballots by choice in all locals.
+    pub counts: ChoiceCounts,
+    /// Ballots cast / eligible.
+    pub turnout: Share,
+    /// yes / (yes + no).
+    pub authorization: Share,
+    /// Whether the share meets the overall threshold.
+    pub passed: bool,
+}
+
+/// The delegate vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DelegateOutcome {
+    /// Delegates cast yes.
+    pub yes: u64,
+    /// Delegates cast no.
+    pub no: u64,
+    /// Whether yes delegates meet the overall threshold against all delegates.
+    pub passed: bool,
+}
+
+/// The whole result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Results {
+    /// Per local, in the definition's order.
+    pub locals: Vec<LocalResult>,
+    /// The popular vote.
+    pub popular: PopularOutcome,
+    /// The delegate vote.
+    pub delegates: DelegateOutcome,
+    /// Whether the quorum (if any) is met.
+    pub quorum_met: bool,
+    /// The decision under the election's rule, quorum included.
+    pub passed: bool,
+}
+
+/// Counts the vote.
+pub fn tally(
+    definition: &Definition,
+    eligible: &BTreeMap<String, u64>,
+    ballots: &BTreeMap<String, ChoiceCounts>,
+) -> Results {
+    let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
+    let mut locals = Vec::with_capacity(definition.locals.len());
+    let mut total = ChoiceCounts::default();
+    let mut total_eligible = 0u64;
+    let (mut delegates_yes, mut delegates_all) = (0u64, 0u64);
+    for local in &definition.locals {
+        let code = local.code.as_str();
+        let counts = ballots.get(code).copied().unwrap_or_default();
+        let members = eligible.get(code).copied().unwrap_or(0);
+        let passed = local_threshold.is_met(counts.yes, counts.yes + counts.no);
+        let delegates = u64::from(local.delegates);
+        let won = if passed { delegates } else { 0 };
+        delegates_yes += won;
+        delegates_all += delegates;
+        total.yes += counts.yes;
+        total.no += counts.no;
+        total.abstain += counts.abstain;
+        total_eligible += members;
+        locals.push(LocalResult {
+            code: code.to_owned(),
+            name: local.name.clone(),
+            eligible: members,
+            counts,
+            turnout: Share {
+                part: counts.cast(),
+                whole: members,
+            },
+            authorization: Share {
+                part: counts.yes,
+                whole: counts.yes + counts.no,
+            },
+            passed,
+            delegates,
+            delegates_yes: won,
+            delegates_no: delegates - won,
+        });
+    }
+    let quorum_met = definition
+        .quorum
+        .is_none_or(|q: Fraction| q.is_met(total.cast(), total_eligible));
+    let popular = PopularOutcome {
+        eligible: total_eligible,
+        counts: total,
+        turnout: Share {
+            part: total.cast(),
+            whole: total_eligible,
+        },
+        authorization: Share {
+            part: total.yes,
+            whole: total.yes + total.no,
+        },
+        passed: definition.threshold.is_met(total.yes, total.yes + total.no),
+    };
+    let delegates = DelegateOutcome {
+        yes: delegates_yes,
+        no: delegates_all - delegates_yes,
+        passed: definition.threshold.is_met(delegates_yes, delegates_all),
+    };
+    let by_rule = match definition.rule {
+        Rule::Popular => popular.passed,
+        Rule::Delegates => delegates.passed,
+    };
+    Results {
+        locals,
+        passed: by_rule && quorum_met,
+        popular,
+        delegates,
+        quorum_met,
+    }
+}
+
+impl Results {
+    /// The body of the log's `result` entry (DESIGN.md): `locals` (code → eligible, yes, no,
+    /// abstain, delegates_yes, delegates_no, passed), `popular`, `delegates`, `outcome`.
+    pub fn entry_body(&self) -> serde_json::Value {
+        let locals: serde_json::Map<String, serde_json::Value> = self
+            .locals
+            .iter()
+            .map(|l| {
+                (
+                    l.code.clone(),
+                    serde_json::json!({
+                        "eligible": l.eligible,
+                        "yes": l.counts.yes,
+                        "no": l.counts.no,
+                        "abstain": l.counts.abstain,
+                        "delegates_yes": l.delegates_yes,
+                        "delegates_no": l.delegates_no,
+                        "passed": l.passed,
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "locals": locals,
+            "popular": {
+                "eligible": self.popular.eligible,
+                "yes": self.popular.counts.yes,
+                "no": self.popular.counts.no,
+                "abstain": self.popular.counts.abstain,
+                "quorum_met": self.quorum_met,
+                "passed": self.popular.passed,
+            },
+            "delegates": {
+                "yes": self.delegates.yes,
+                "no": self.delegates.no,
+                "passed": self.delegates.passed,
+            },
+            "outcome": if self.passed { "passed" } else { "failed" },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

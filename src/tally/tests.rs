@@ -1,0 +1,242 @@
+use std::collections::{BTreeMap, HashMap};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::election::definition::{Comparison, Local, LocalCode};
+
+fn frac(num: u64, den: u64, cmp: Comparison) -> Fraction {
+    Fraction { num, den, cmp }
+}
+
+fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
+    Definition {
+        title: "T".into(),
+        question: "Q".into(),
+        choices: vec![Choice::Yes, Choice::No, Choice::Abstain],
+        rule,
+        threshold: frac(1, 2, Comparison::MoreThan),
+        local_threshold: Some(frac(3, 4, Comparison::AtLeast)),
+        quorum: None,
+        locals: locals
+            .iter()
+            .map(|(c, d)| Local {
+                code: LocalCode::parse(c).unwrap(),
+                name: format!("Local {c}"),
+                delegates: *d,
+            })
+            .collect(),
+        opens_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+        closes_at: chrono::DateTime::from_timestamp(1, 0).unwrap(),
+    }
+}
+
+fn counts(yes: u64, no: u64, abstain: u64) -> ChoiceCounts {
+    ChoiceCounts { yes, no, abstain }
+}
+
+fn run(d: &Definition, rows: &[(&str, u64, ChoiceCounts)]) -> Results {
+    let eligible = rows.iter().map(|(c, e, _)| (c.to_string(), *e)).collect();
+    let ballots = rows.iter().map(|(c, _, b)| (c.to_string(), *b)).collect();
+    tally(d, &eligible, &ballots)
+}
+
+#[test]
+fn exactly_75_percent_passes_at_least_three_quarters() {
+    let d = definition(Rule::Delegates, &[("A", 10)]);
+    let r = run(&d, &[("A", 100, counts(75, 25, 0))]);
+    assert!(r.locals[0].passed);
+    assert_eq!(r.locals[0].authorization.to_string(), "75.00%");
+    assert_eq!(r.locals[0].delegates_yes, 10);
+}
+
+#[test]
+fn a_hair_under_75_percent_fails_and_never_displays_as_75() {
+    let d = definition(Rule::Delegates, &[("A", 10)]);
+    let r = run(&d, &[("A", 10_000, counts(7499, 2501, 0))]);
+    assert!(!r.locals[0].passed);
+    assert_eq!(r.locals[0].authorization.to_string(), "74.99%");
+    // 74.999…% is also a fail, and shows as 74.99%, not a rounded 75.00%.
+    let r = run(&d, &[("A", 100_000, counts(74_999, 25_001, 0))]);
+    assert!(!r.locals[0].passed);
+    assert_eq!(r.locals[0].authorization.to_string(), "74.99%");
+    assert_eq!(r.locals[0].delegates_no, 10);
+}
+
+#[test]
+fn a_tie_fails_a_simple_majority() {
+    let mut d = definition(Rule::Popular, &[("A", 0)]);
+    d.local_threshold = Some(frac(1, 2, Comparison::MoreThan));
+    let r = run(&d, &[("A", 100, counts(50, 50, 0))]);
+    assert!(!r.locals[0].passed);
+    assert!(!r.popular.passed);
+    assert!(!r.passed);
+}
+
+#[test]
+fn losing_the_popular_vote_can_win_on_delegates() {
+    // IATSE 2021 ratification: 49.6% popular yes, yet 256–188 delegates.
+    let mut d = definition(Rule::Delegates, &[("big", 188), ("s1", 128), ("s2", 128)]);
+    d.local_threshold = Some(frac(1, 2, Comparison::MoreThan));
+    let r = run(
+        &d,
+        &[
+            ("big", 12_000, counts(3_000, 7_000, 0)),
+            ("s1", 5_000, counts(2_480, 2_000, 0)),
+            ("s2", 5_000, counts(2_480, 2_000, 0)),
+        ],
+    );
+    assert_eq!(r.popular.counts.yes, 7_960);
+    assert_eq!(r.popular.counts.no, 11_000);
+    assert!(!r.popular.passed, "41.98% popular yes");
+    assert_eq!((r.delegates.yes, r.delegates.no), (256, 188));
+    assert!(r.delegates.passed);
+    assert!(r.passed, "the delegate rule decides");
+    let mut popular = d.clone();
+    popular.rule = Rule::Popular;
+    assert!(!run(&popular, &[("big", 12_000, counts(3_000, 7_000, 0)), ("s1", 5_000, counts(2_480, 2_000, 0)), ("s2", 5_000, counts(2_480, 2_000, 0))]).passed);
+}
+
+#[test]
+fn abstentions_count_for_turnout_not_for_the_percentage() {
+    let d = definition(Rule::Delegates, &[("A", 4)]);
+    let r = run(&d, &[("A", 100, counts(30, 10, 40))]);
+    assert_eq!(r.locals[0].turnout, Share { part: 80, whole: 100 });
+    assert_eq!(r.locals[0].authorization, Share { part: 30, whole: 40 });
+    assert!(r.locals[0].passed, "30 of 40 is 75%");
+    assert_eq!(r.popular.turnout.to_string(), "80.00%");
+}
+
+#[test]
+fn a_missed_quorum_fails_the_vote_whatever_the_count() {
+    let mut d = definition(Rule::Popular, &[("A", 0)]);
+    d.quorum = Some(frac(1, 2, Comparison::AtLeast));
+    let r = run(&d, &[("A", 100, counts(49, 0, 0))]);
+    assert!(r.popular.passed, "100% yes");
+    assert!(!r.quorum_met, "49 of 100 cast");
+    assert!(!r.passed);
+    let r = run(&d, &[("A", 100, counts(40, 0, 10))]);
+    assert!(r.quorum_met, "abstentions count toward quorum");
+    assert!(r.passed);
+}
+
+#[test]
+fn a_local_without_ballots_casts_its_delegates_no() {
+    let d = definition(Rule::Delegates, &[("A", 3), ("B", 2)]);
+    let r = run(&d, &[("A", 10, counts(10, 0, 0)), ("B", 10, counts(0, 0, 0))]);
+    assert!(!r.locals[1].passed);
+    assert_eq!(r.locals[1].authorization.to_string(), "—");
+    assert_eq!((r.delegates.yes, r.delegates.no), (3, 2));
+    assert!(r.delegates.passed);
+}
+
+#[test]
+fn the_result_entry_body_has_the_design_fields() {
+    let d = definition(Rule::Delegates, &[("A", 3)]);
+    let r = run(&d, &[("A", 10, counts(8, 1, 1))]);
+    assert_eq!(
+        serde_json::to_string(&r.entry_body()).unwrap(),
+        r#"{"locals":{"A":{"eligible":10,"yes":8,"no":1,"abstain":1,"delegates_yes":3,"delegates_no":0,"passed":true}},"popular":{"eligible":10,"yes":8,"no":1,"abstain":1,"quorum_met":true,"passed":true},"delegates":{"yes":3,"no":0,"passed":true},"outcome":"passed"}"#
+    );
+}
+
+/// Threshold check by floating-point division: a different road to the same answer. Exact for
+/// the small numbers used here: IEEE division is correctly rounded, so equal ratios give equal
+/// floats, and distinct ratios of numbers below 2^20 differ by far more than a rounding error.
+fn naive_meets(f: &Fraction, part: u64, whole: u64) -> bool {
+    if whole == 0 {
+        return false;
+    }
+    let share = part as f64 / whole as f64;
+    let bar = f.num as f64 / f.den as f64;
+    match f.cmp {
+        Comparison::AtLeast => share >= bar,
+        Comparison::MoreThan => share > bar,
+    }
+}
+
+fn arb_fraction() -> impl Strategy<Value = Fraction> {
+    (1u64..50, 1u64..50, any::<bool>()).prop_map(|(a, b, more)| {
+        let (num, den) = if a <= b { (a, b) } else { (b, a) };
+        let cmp = if more && num < den { Comparison::MoreThan } else { Comparison::AtLeast };
+        frac(num, den, cmp)
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_tally_agrees_with_a_naive_recount(
+        locals in proptest::collection::vec((0u32..50, 0u64..40), 1..8),
+        ballots in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3), 0..300),
+        threshold in arb_fraction(),
+        local_threshold in arb_fraction(),
+        quorum in proptest::option::of(arb_fraction()),
+        delegates_rule in any::<bool>(),
+    ) {
+        let codes: Vec<String> = (0..locals.len()).map(|i| format!("L{i}")).collect();
+        let pairs: Vec<(&str, u32)> = codes.iter().zip(&locals).map(|(c, (d, _))| (c.as_str(), *d)).collect();
+        let mut d = definition(if delegates_rule { Rule::Delegates } else { Rule::Popular }, &pairs);
+        d.threshold = threshold;
+        d.local_threshold = Some(local_threshold);
+        d.quorum = quorum;
+
+        // Ballots, one by one, as the log would hold them; eligible at least the ballots cast.
+        let cast: Vec<(String, Choice)> = ballots
+            .iter()
+            .map(|(i, c)| (codes[i.index(codes.len())].clone(), [Choice::Yes, Choice::No, Choice::Abstain][*c as usize]))
+            .collect();
+        let mut per_local: HashMap<&str, Vec<Choice>> = HashMap::new();
+        for (l, c) in &cast {
+            per_local.entry(l.as_str()).or_default().push(*c);
+        }
+        let mut eligible = BTreeMap::new();
+        let mut grouped = BTreeMap::new();
+        for (i, code) in codes.iter().enumerate() {
+            let mine = per_local.get(code.as_str()).cloned().unwrap_or_default();
+            eligible.insert(code.clone(), mine.len() as u64 + locals[i].1);
+            let mut c = ChoiceCounts::default();
+            for choice in &mine {
+                c.add(*choice);
+            }
+            grouped.insert(code.clone(), c);
+        }
+        let r = tally(&d, &eligible, &grouped);
+
+        // The naive recount: walk the ballot list directly.
+        let (mut yes, mut no, mut all) = (0u64, 0u64, 0u64);
+        let (mut dy, mut dall) = (0u64, 0u64);
+        for (i, code) in codes.iter().enumerate() {
+            let mine = per_local.get(code.as_str()).cloned().unwrap_or_default();
+            let ly = mine.iter().filter(|c| **c == Choice::Yes).count() as u64;
+            let ln = mine.iter().filter(|c| **c == Choice::No).count() as u64;
+            let la = mine.len() as u64 - ly - ln;
+            let pass = naive_meets(&local_threshold, ly, ly + ln);
+            let local = &r.locals[i];
+            prop_assert_eq!((local.counts.yes, local.counts.no, local.counts.abstain), (ly, ln, la));
+            prop_assert_eq!(local.passed, pass);
+            prop_assert_eq!(local.delegates_yes, if pass { u64::from(locals[i].0) } else { 0 });
+            prop_assert_eq!(local.delegates_yes + local.delegates_no, u64::from(locals[i].0));
+            yes += ly;
+            no += ln;
+            all += mine.len() as u64;
+            dall += u64::from(locals[i].0);
+            if pass {
+                dy += u64::from(locals[i].0);
+            }
+        }
+        let total_eligible: u64 = eligible.values().sum();
+        prop_assert_eq!(r.popular.counts.cast(), all);
+        prop_assert_eq!(r.popular.passed, naive_meets(&threshold, yes, yes + no));
+        prop_assert_eq!((r.delegates.yes, r.delegates.no), (dy, dall - dy));
+        prop_assert_eq!(r.delegates.passed, naive_meets(&threshold, dy, dall));
+        let quorum_met = quorum.is_none_or(|q| naive_meets(&q, all, total_eligible));
+        prop_assert_eq!(r.quorum_met, quorum_met);
+        let by_rule = if delegates_rule { r.delegates.passed } else { r.popular.passed };
+        prop_assert_eq!(r.passed, by_rule && quorum_met);
+    }
+
+    #[test]
+    fn the_naive_comparison_agrees_with_cross_multiplication(f in arb_fraction(), part in 0u64..200, extra in 0u64..200) {
+        prop_assert_eq!(naive_meets(&f, part, part + extra), f.is_met(part, part + extra));
+    }
+}
