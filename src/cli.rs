@@ -22,6 +22,7 @@ use crate::election::{self, Definition, Election, ElectionId};
 use crate::error::Error;
 use crate::log::{LogSigner, key};
 use crate::roster;
+use crate::tally;
 use crate::settings::{Overrides, Settings};
 use crate::startup::Application;
 use crate::token::store::{self as token_store, IssuedToken};
@@ -62,6 +63,22 @@ enum Command {
     /// Issue ballot tokens for mailing.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Ballots cast per local during the vote (never choices).
+    Turnout {
+        /// Election id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The results, per local and overall; refused until the vote closes.
+    Results {
+        /// Election id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The log signing key.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -128,6 +145,11 @@ enum ElectionCommand {
     },
     /// Close the vote: logs `close`.
     Close {
+        /// Election id.
+        id: String,
+    },
+    /// Certify a closed vote: recounts the log and appends the `result` entry.
+    Certify {
         /// Election id.
         id: String,
     },
@@ -311,6 +333,46 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let mut conn = connect(&settings)?;
             let checkpoint = election::close(&mut conn, id, &signer)?;
             println!("election {id} is closed (log size {})", checkpoint.size);
+            Ok(())
+        }
+        Command::Election(ElectionCommand::Certify { id }) => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(&settings)?;
+            let mut conn = connect(&settings)?;
+            let (results, checkpoint) = election::count::certify(&mut conn, id, &signer)?;
+            println!(
+                "election {id} is certified: {} (result entry {} of the log)",
+                if results.passed { "PASSED" } else { "FAILED" },
+                checkpoint.size - 1
+            );
+            Ok(())
+        }
+        Command::Turnout { id, json } => {
+            let id = ElectionId::parse(&id)?;
+            let mut conn = connect(&settings)?;
+            let t = election::count::turnout(&mut conn, id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!("{:<12} {:>9} {:>9} {:>8}", "local", "cast", "eligible", "turnout");
+                for (code, l) in &t.locals {
+                    let share = tally::Share { part: l.cast, whole: l.eligible };
+                    println!("{code:<12} {:>9} {:>9} {share:>8}", l.cast, l.eligible);
+                }
+                let share = tally::Share { part: t.cast, whole: t.eligible };
+                println!("{:<12} {:>9} {:>9} {share:>8}", "total", t.cast, t.eligible);
+            }
+            Ok(())
+        }
+        Command::Results { id, json } => {
+            let id = ElectionId::parse(&id)?;
+            let mut conn = connect(&settings)?;
+            let results = election::count::results(&mut conn, id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                print_results(&results);
+            }
             Ok(())
         }
         Command::Key(KeyCommand::Show { election }) => {
@@ -506,6 +568,61 @@ fn write_token_csv(path: &Path, issued: &[IssuedToken], base_url: &str) -> anyho
     let file = buffered.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     file.sync_all()?;
     Ok(())
+}
+
+fn print_results(r: &tally::Results) {
+    println!(
+        "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>9}",
+        "local", "eligible", "cast", "turnout", "yes", "no", "abstain", "yes %", "pass", "delegates"
+    );
+    for l in &r.locals {
+        println!(
+            "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
+            l.code,
+            l.eligible,
+            l.counts.cast(),
+            l.turnout,
+            l.counts.yes,
+            l.counts.no,
+            l.counts.abstain,
+            l.authorization,
+            if l.passed { "yes" } else { "no" },
+            l.delegates_yes,
+            l.delegates
+        );
+    }
+    let p = &r.popular;
+    println!(
+        "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
+        "total",
+        p.eligible,
+        p.counts.cast(),
+        p.turnout,
+        p.counts.yes,
+        p.counts.no,
+        p.counts.abstain,
+        p.authorization,
+        if p.passed { "yes" } else { "no" },
+        r.delegates.yes,
+        r.delegates.yes + r.delegates.no
+    );
+    println!();
+    println!(
+        "popular vote:  {} yes — {}",
+        p.authorization,
+        if p.passed { "passes" } else { "fails" }
+    );
+    println!(
+        "delegate vote: {} yes, {} no — {}",
+        r.delegates.yes,
+        r.delegates.no,
+        if r.delegates.passed { "passes" } else { "fails" }
+    );
+    println!("quorum:        {}", if r.quorum_met { "met" } else { "missed" });
+    println!(
+        "decision:      {}",
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
 }
 
 fn print_election(

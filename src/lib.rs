@@ -15,3 +15,4 @@ pub mod startup;
 pub mod token;
 pub mod web;
 pub mod tally;
+pub mod ballot;

@@ -30,6 +30,10 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// `text` (default) or `json` log lines.
     pub log_format: String,
+    /// How long the casting pool gathers ballots before committing them as one batch (ms).
+    pub batch_period_ms: u64,
+    /// The most ballots one batch commits.
+    pub batch_max: usize,
 }
 
 impl Default for Settings {
@@ -43,12 +47,14 @@ impl Default for Settings {
             db_pool_size: 8,
             body_limit_bytes: 64 * 1024,
             log_format: "text".into(),
+            batch_period_ms: 100,
+            batch_max: 5000,
         }
     }
 }
 
 /// The environment variables read, without the `STRIKEVOTE_` prefix.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 10] = [
     "database_url",
     "bind",
     "public_host",
@@ -57,6 +63,8 @@ const ENV_KEYS: [&str; 8] = [
     "db_pool_size",
     "body_limit_bytes",
     "log_format",
+    "batch_period_ms",
+    "batch_max",
 ];
 
 /// Values given as command-line flags; `None` leaves the setting alone.
@@ -112,6 +120,12 @@ impl Settings {
         if self.body_limit_bytes < 1024 {
             anyhow::bail!("body_limit_bytes must be at least 1024");
         }
+        if !(1..=10_000).contains(&self.batch_period_ms) {
+            anyhow::bail!("batch_period_ms must be from 1 to 10000");
+        }
+        if self.batch_max == 0 {
+            anyhow::bail!("batch_max must be at least 1");
+        }
         Ok(())
     }
 
@@ -152,6 +166,8 @@ impl fmt::Debug for Settings {
             .field("db_pool_size", &self.db_pool_size)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("log_format", &self.log_format)
+            .field("batch_period_ms", &self.batch_period_ms)
+            .field("batch_max", &self.batch_max)
             .finish()
     }
 }

@@ -7,6 +7,9 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
+use std::time::Duration;
+
+use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
 use crate::log::{LogSigner, key};
 use crate::settings::Settings;
@@ -21,6 +24,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The checkpoint signing key.
     pub signer: Arc<LogSigner>,
+    /// Where ballots wait for their batch.
+    pub casting: CastingPool,
 }
 
 /// A bound, not yet running HTTP server.
@@ -44,10 +49,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let signer = Arc::new(signer);
+        let casting = CastingPool::start(
+            pool.clone(),
+            signer.clone(),
+            Duration::from_millis(settings.batch_period_ms),
+            settings.batch_max,
+        );
         let state = AppState {
             pool,
             settings: Arc::new(settings),
-            signer: Arc::new(signer),
+            signer,
+            casting,
         };
         let server = HttpServer::new(move || {
             App::new()

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod ballot;
 mod log;
 
 use actix_web::web;
@@ -13,6 +14,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .route("/key", web::get().to(log::public_key))
+            .route("/ballots", web::post().to(ballot::cast))
+            .route("/receipts/{receipt}", web::get().to(ballot::receipt))
+            .route("/token-status", web::post().to(ballot::token_status))
+            .route("/elections/{id}/turnout", web::get().to(ballot::turnout))
+            .route("/elections/{id}/results", web::get().to(ballot::results))
             .route("/elections/{id}/key", web::get().to(log::verifier_key))
             .route("/elections/{id}/checkpoint", web::get().to(log::checkpoint))
             .route("/elections/{id}/entries", web::get().to(log::entries))

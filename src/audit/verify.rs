@@ -13,6 +13,7 @@ use super::{CHECKPOINT_FILE, KEY_FILE, LOG_FILE};
 use crate::election::definition::{Choice, Definition};
 use crate::log::merkle;
 use crate::log::note::Verifier;
+use crate::tally::{self, ChoiceCounts, Results};
 
 /// Why a bundle failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +45,8 @@ pub struct Report {
     pub ballots: BTreeMap<String, BTreeMap<String, u64>>,
     /// `draft`, `open` or `closed`, as far as the log goes.
     pub phase: &'static str,
+    /// The recount, once the log holds a result entry that agrees with it.
+    pub certified: Option<Results>,
 }
 
 impl fmt::Display for Report {
@@ -69,6 +72,19 @@ impl fmt::Display for Report {
                 f,
                 "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {}",
                 choices.join(", ")
+            )?;
+        }
+        if let Some(r) = &self.certified {
+            writeln!(
+                f,
+                "result    recounted and certified: {} (popular {} yes, {}; delegates {}–{}, {}; quorum {})",
+                if r.passed { "PASSED" } else { "FAILED" },
+                r.popular.authorization,
+                if r.popular.passed { "passes" } else { "fails" },
+                r.delegates.yes,
+                r.delegates.no,
+                if r.delegates.passed { "passes" } else { "fails" },
+                if r.quorum_met { "met" } else { "missed" },
             )?;
         }
         Ok(())
@@ -143,6 +159,7 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
             Phase::Open => "open",
             Phase::Closed => "closed",
         },
+        certified: rules.certified,
     })
 }
 
@@ -179,6 +196,7 @@ struct Rules {
     ballots: BTreeMap<String, BTreeMap<String, u64>>,
     receipts: HashSet<String>,
     types: BTreeMap<String, u64>,
+    certified: Option<Results>,
 }
 
 const BALLOT_KEYS: [&str; 6] = ["v", "type", "election", "local", "choice", "receipt"];
@@ -319,6 +337,34 @@ impl Rules {
                 if self.phase != Phase::Closed {
                     return fail("a result before the vote closed");
                 }
+                if self.certified.is_some() {
+                    return fail("a second result entry");
+                }
+                // Recount every ballot of the log and compare, field for field.
+                let counts: BTreeMap<String, ChoiceCounts> = self
+                    .ballots
+                    .iter()
+                    .map(|(local, by_choice)| {
+                        let get = |c: &str| by_choice.get(c).copied().unwrap_or(0);
+                        (
+                            local.clone(),
+                            ChoiceCounts { yes: get("yes"), no: get("no"), abstain: get("abstain") },
+                        )
+                    })
+                    .collect();
+                let recount = tally::tally(definition, &self.eligible, &counts);
+                let claimed: Map<String, Value> = obj
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "v" | "type" | "election"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if Value::Object(claimed) != recount.entry_body() {
+                    return fail(format!(
+                        "the result entry disagrees with the recount of the log's ballots, which gives {}",
+                        recount.entry_body()
+                    ));
+                }
+                self.certified = Some(recount);
                 Ok(())
             }
             "tokens_issued" | "token_reissued" if self.phase == Phase::Closed => {

@@ -55,6 +55,7 @@ diesel::table! {
         idx -> BigInt,
         kind -> Text,
         body -> Binary,
+        receipt -> Nullable<Text>,
     }
 }
 

@@ -620,7 +620,7 @@ mod tests {
                 cmp: Comparison::AtLeast
             })
         );
-        assert_eq!(format_time(&d.opens_at), "2026-10-01T07:00:00Z");
+        assert_eq!(format_time(&d.opens_at), "2027-03-01T07:00:00Z");
     }
 
     #[test]
@@ -628,14 +628,14 @@ mod tests {
         let d = Definition::from_toml(EXAMPLE).unwrap();
         let json = serde_json::to_string(&d).unwrap();
         assert!(
-            json.starts_with(r#"{"title":"Strike authorization 2026","question":"#),
+            json.starts_with(r#"{"title":"Strike authorization 2027","question":"#),
             "{json}"
         );
         assert!(json.contains(r#""choices":["yes","no"],"rule":"delegates","threshold":{"num":1,"den":2,"cmp":"more_than"},"local_threshold":{"num":3,"den":4,"cmp":"at_least"}"#), "{json}");
         assert!(json.contains(r#""locals":[{"code":"600","name":"International Cinematographers Guild","delegates":76}"#), "{json}");
         assert!(
             json.ends_with(
-                r#""opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z"}"#
+                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z"}"#
             ),
             "{json}"
         );

@@ -1,5 +1,6 @@
 //! Elections: the definition (pure, in [`definition`]), the lifecycle state, and the store.
 
+pub mod count;
 pub mod definition;
 
 use std::collections::BTreeMap;
@@ -240,8 +241,17 @@ pub fn open(
                 format!("election {id} cannot be opened: import its roster first"),
             ));
         }
+        if Utc::now() >= election.definition.closes_at {
+            return Err(Error::conflict(
+                "window_passed",
+                format!(
+                    "election {id} cannot be opened: its voting window ended at {}",
+                    definition::format_time(&election.definition.closes_at)
+                ),
+            ));
+        }
         set_state(conn, id, State::Open)?;
-        log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)
+        Ok(log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)?.checkpoint)
     })
 }
 
@@ -260,7 +270,7 @@ pub fn close(
             ));
         }
         set_state(conn, id, State::Closed)?;
-        log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)
+        Ok(log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)?.checkpoint)
     })
 }
 

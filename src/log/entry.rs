@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::election::ElectionId;
-use crate::election::definition::{Definition, format_time};
+use crate::election::definition::{Choice, Definition, format_time};
 
 /// The format version every entry carries.
 pub const VERSION: u8 = 1;
@@ -57,6 +57,8 @@ pub struct NewEntry {
     pub kind: Kind,
     /// The exact JSON bytes.
     pub bytes: Vec<u8>,
+    /// A ballot's receipt (also stored in a column, so a member can find their entry).
+    pub receipt: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -78,7 +80,37 @@ fn encode<T: Serialize>(election: &ElectionId, kind: Kind, body: T) -> NewEntry 
     };
     // Serializing plain structs of strings and integers to a Vec cannot fail.
     let bytes = serde_json::to_vec(&envelope).unwrap_or_default();
-    NewEntry { kind, bytes }
+    NewEntry {
+        kind,
+        bytes,
+        receipt: None,
+    }
+}
+
+/// A ballot: exactly local, choice and receipt — no member, no token, no time.
+pub fn ballot(id: &ElectionId, local: &str, choice: Choice, receipt: &str) -> NewEntry {
+    #[derive(Serialize)]
+    struct Ballot<'a> {
+        local: &'a str,
+        choice: &'static str,
+        receipt: &'a str,
+    }
+    let mut entry = encode(
+        id,
+        Kind::Ballot,
+        Ballot {
+            local,
+            choice: choice.as_str(),
+            receipt,
+        },
+    );
+    entry.receipt = Some(receipt.to_owned());
+    entry
+}
+
+/// The certified result (body from [`crate::tally::Results::entry_body`]).
+pub fn result(id: &ElectionId, body: &serde_json::Value) -> NewEntry {
+    encode(id, Kind::Result, body)
 }
 
 /// Entry 0: the definition, field for field as the official wrote it.

@@ -50,6 +50,17 @@ fn to_hash(bytes: Vec<u8>) -> Result<Hash> {
     Hash::try_from(bytes).map_err(|_| Error::Internal("a stored hash is not 32 bytes".into()))
 }
 
+/// What an append did.
+#[derive(Debug)]
+pub struct Appended {
+    /// The checkpoint signed over the new tree.
+    pub checkpoint: StoredCheckpoint,
+    /// The index of the first appended entry.
+    pub first_index: u64,
+    /// Every tree node the append completed (for proofs without reading them back).
+    pub made: HashMap<NodeId, Hash>,
+}
+
 /// Appends `entries` to the election's log and stores a newly signed checkpoint.
 ///
 /// The caller must hold the election's lock ([`crate::election::lock`]) in the current
@@ -59,7 +70,7 @@ pub fn append(
     election: &Election,
     entries: &[NewEntry],
     signer: &LogSigner,
-) -> Result<StoredCheckpoint> {
+) -> Result<Appended> {
     let eid = election.id.to_string();
     let size = election.log_size;
     let edge_ids = merkle::range_nodes(0, size);
@@ -70,6 +81,7 @@ pub fn append(
 
     let mut entry_rows = Vec::with_capacity(entries.len());
     let mut node_rows = Vec::with_capacity(entries.len() * 2);
+    let mut made = HashMap::with_capacity(entries.len() * 2);
     for (i, entry) in entries.iter().enumerate() {
         let index = to_i64(size + i as u64)?;
         entry_rows.push((
@@ -77,6 +89,7 @@ pub fn append(
             log_entries::idx.eq(index),
             log_entries::kind.eq(entry.kind.as_str()),
             log_entries::body.eq(entry.bytes.as_slice()),
+            log_entries::receipt.eq(entry.receipt.as_deref()),
         ));
         for (node, hash) in tree.push(merkle::leaf_hash(&entry.bytes)) {
             node_rows.push((
@@ -85,6 +98,7 @@ pub fn append(
                 log_nodes::idx.eq(to_i64(node.index)?),
                 log_nodes::hash.eq(hash.to_vec()),
             ));
+            made.insert(node, hash);
         }
     }
     for chunk in entry_rows.chunks(CHUNK) {
@@ -122,7 +136,69 @@ pub fn append(
             checkpoints::created_at.eq(stored.created_at),
         ))
         .execute(conn)?;
-    Ok(stored)
+    Ok(Appended {
+        checkpoint: stored,
+        first_index: size,
+        made,
+    })
+}
+
+/// Inclusion proofs of several entries in the tree of `size`, using `known` nodes (from an
+/// append) and fetching only the rest, in one query.
+pub fn inclusion_proofs(
+    conn: &mut DbConnection,
+    election: &Election,
+    size: u64,
+    indexes: &[u64],
+    known: &HashMap<NodeId, Hash>,
+) -> Result<Vec<Vec<Hash>>> {
+    let plans: Vec<Vec<Vec<NodeId>>> = indexes
+        .iter()
+        .map(|&i| {
+            merkle::inclusion_plan(i, size)
+                .map(|plan| plan.iter().map(|&(s, e)| merkle::range_nodes(s, e)).collect())
+                .map_err(|e| Error::Internal(e.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    let missing: BTreeSet<NodeId> = plans
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|id| !known.contains_key(id))
+        .copied()
+        .collect();
+    let missing: Vec<NodeId> = missing.into_iter().collect();
+    let fetched = fetch_nodes(conn, &election.id.to_string(), &missing)?;
+    let node = |id: &NodeId| known.get(id).or_else(|| fetched.get(id)).copied();
+    plans
+        .iter()
+        .map(|plan| {
+            plan.iter()
+                .map(|ids| {
+                    let hashes: Option<Vec<Hash>> = ids.iter().map(node).collect();
+                    hashes
+                        .map(|h| merkle::fold_range(&h))
+                        .ok_or_else(|| Error::Internal("a proof node is missing".into()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Where the ballot with this receipt is: (election, index).
+pub fn find_receipt(conn: &mut DbConnection, receipt: &str) -> Result<Option<(ElectionId, u64)>> {
+    let row: Option<(String, i64)> = log_entries::table
+        .filter(log_entries::receipt.eq(receipt))
+        .select((log_entries::election_id, log_entries::idx))
+        .first(conn)
+        .optional()?;
+    row.map(|(e, i)| {
+        Ok((
+            ElectionId::parse(&e)?,
+            u64::try_from(i).map_err(|_| Error::Internal("negative log index".into()))?,
+        ))
+    })
+    .transpose()
 }
 
 /// The stored hashes of `ids`, all of which must exist.

@@ -33,11 +33,7 @@ pub struct MalformedToken;
 impl PlainToken {
     /// A fresh token from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; 18];
-        getrandom::fill(&mut bytes)?;
-        let encoded = base32::encode(base32::Alphabet::Crockford, &bytes);
-        // 18 bytes encode to 29 characters; the first 28 carry 140 uniform random bits.
-        Ok(Self::from_body(&encoded[..BODY_LEN]))
+        Ok(Self::from_body(&random_body()?))
     }
 
     /// Parses what a member typed or pasted: case, dashes, spaces and the `SV` prefix are
@@ -65,15 +61,7 @@ impl PlainToken {
     }
 
     fn from_body(body: &str) -> Self {
-        let mut out = String::with_capacity(PREFIX.len() + BODY_LEN + BODY_LEN / GROUP);
-        out.push_str(PREFIX);
-        for (i, c) in body.chars().enumerate() {
-            if i % GROUP == 0 {
-                out.push('-');
-            }
-            out.push(c);
-        }
-        Self(out)
+        Self(format!("{PREFIX}-{}", grouped(body)))
     }
 
     /// The canonical form, for the issuance CSV only.
@@ -85,6 +73,51 @@ impl PlainToken {
     pub fn hash(&self) -> HashedToken {
         HashedToken(Sha256::digest(self.0.as_bytes()).into())
     }
+}
+
+/// 28 Crockford base32 characters carrying 140 random bits from the OS CSPRNG.
+fn random_body() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes)?;
+    let encoded = base32::encode(base32::Alphabet::Crockford, &bytes);
+    // 18 bytes encode to 29 characters; the first 28 carry 140 uniform random bits.
+    Ok(encoded[..BODY_LEN].to_owned())
+}
+
+/// `ABCDEFGH…` as `ABCD-EFGH-…`.
+fn grouped(body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + body.len() / GROUP);
+    for (i, c) in body.chars().enumerate() {
+        if i > 0 && i % GROUP == 0 {
+            out.push('-');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A ballot receipt: 140 random bits as seven groups of four Crockford base32 characters,
+/// e.g. `7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE` (no `SV` prefix, so it is never mistaken for a
+/// token). Read aloud, typed back, found in the log.
+pub fn random_receipt() -> Result<String, getrandom::Error> {
+    Ok(grouped(&random_body()?))
+}
+
+/// Normalizes a typed receipt (case, spaces, look-alikes) to its canonical form, or `None`.
+pub fn parse_receipt(input: &str) -> Option<String> {
+    if input.len() > 128 {
+        return None;
+    }
+    let body: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    (body.len() == BODY_LEN && body.bytes().all(|b| ALPHABET.contains(&b))).then(|| grouped(&body))
 }
 
 impl fmt::Debug for PlainToken {
@@ -130,6 +163,16 @@ mod tests {
             t
         );
         assert_eq!(PlainToken::parse(typed).unwrap().hash(), t.hash());
+    }
+
+    #[test]
+    fn receipts_are_grouped_and_read_back() {
+        let r = random_receipt().unwrap();
+        assert_eq!(r.len(), 34, "{r}");
+        assert!(r.split('-').all(|g| g.len() == 4));
+        assert_eq!(parse_receipt(&r.to_lowercase().replace('-', " ")), Some(r.clone()));
+        assert_eq!(parse_receipt("nope"), None);
+        assert_ne!(random_receipt().unwrap(), r);
     }
 
     #[test]

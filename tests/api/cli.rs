@@ -13,7 +13,7 @@ both_backends! {
         assert_eq!(list.as_array().unwrap().len(), 1);
         assert_eq!(list[0]["id"], id.as_str());
         assert_eq!(list[0]["state"], "draft");
-        assert_eq!(list[0]["opens_at"], "2026-10-01T07:00:00Z");
+        assert_eq!(list[0]["opens_at"], "2026-01-01T00:00:00Z");
 
         let shown = show(db, &id);
         let d = &shown["definition"];
@@ -37,7 +37,7 @@ both_backends! {
         let file = db.path("bad.toml");
         let text = definition_toml(&[("600", 0), ("600", 5)])
             .replace("num = 3, den = 4", "num = 5, den = 4")
-            .replace("\"2026-10-04T07:00:00Z\"", "\"2026-09-01T07:00:00Z\"");
+            .replace("\"2036-01-01T00:00:00Z\"", "\"2025-09-01T07:00:00Z\"");
         std::fs::write(&file, text).unwrap();
         let err = sv(db, &["election", "create", "--file", file.to_str().unwrap()]).fails();
         for expected in [

@@ -255,8 +255,8 @@ choices = ["yes", "no"]
 rule = "delegates"
 threshold = { num = 1, den = 2, cmp = "more_than" }
 local_threshold = { num = 3, den = 4, cmp = "at_least" }
-opens_at = "2026-10-01T07:00:00Z"
-closes_at = "2026-10-04T07:00:00Z"
+opens_at = "2026-01-01T00:00:00Z"
+closes_at = "2036-01-01T00:00:00Z"
 "#,
     );
     for (code, delegates) in locals {

@@ -1,0 +1,191 @@
+//! Casting over JSON, a member's receipt look-up and token status.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::with_conn;
+use crate::ballot::{self, Cast, CastRequest};
+use crate::election::{self, Choice, State};
+use crate::error::{Error, Result};
+use crate::log::{merkle, store};
+use crate::startup::AppState;
+use crate::token::{PlainToken, parse_receipt};
+
+/// Body of `POST /api/v1/ballots`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CastBody {
+    token: String,
+    choice: String,
+}
+
+/// Parses what a member typed into a hashed token, or the API's `token_unknown`.
+pub fn parse_token(text: &str) -> Result<crate::token::HashedToken> {
+    PlainToken::parse(text).map(|t| t.hash()).map_err(|_| {
+        Error::bad_input(
+            "token_unknown",
+            "this is not a ballot token: a token looks like SV-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX",
+        )
+    })
+}
+
+/// Parses a choice name, or the API's `invalid_choice`.
+pub fn parse_choice(text: &str) -> Result<Choice> {
+    Choice::parse(text.trim()).ok_or_else(|| {
+        Error::bad_input(
+            "invalid_choice",
+            "choose \"yes\" or \"no\" (or \"abstain\" where the election allows it)",
+        )
+    })
+}
+
+/// The JSON answer for a cast ballot.
+pub fn cast_json(cast: &Cast) -> serde_json::Value {
+    json!({
+        "receipt": cast.receipt,
+        "election": cast.election,
+        "local": cast.local,
+        "choice": cast.choice,
+        "leaf_index": cast.leaf_index,
+        "tree_size": cast.tree_size,
+        "checkpoint": cast.checkpoint,
+        "inclusion_proof": cast.inclusion_proof.iter().map(hex::encode).collect::<Vec<_>>(),
+    })
+}
+
+/// `POST /api/v1/ballots` `{"token", "choice"}`: casts a ballot; answers after its batch
+/// commits with the receipt, the leaf index, the signed checkpoint and the inclusion proof.
+pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
+    let request = CastRequest {
+        token: parse_token(&body.token)?,
+        choice: parse_choice(&body.choice)?,
+    };
+    let cast = state.casting.cast(request).await?;
+    Ok(HttpResponse::Ok().json(cast_json(&cast)))
+}
+
+/// `GET /api/v1/receipts/{receipt}`: a member's own ballot entry and its inclusion proof
+/// against the latest checkpoint (allowed during the embargo: the member holds the receipt).
+pub async fn receipt(
+    state: web::Data<AppState>,
+    receipt: web::Path<String>,
+) -> Result<HttpResponse> {
+    let body = with_conn(&state, move |c| {
+        let found = lookup_receipt(c, &receipt)?;
+        Ok(json!({
+            "election": found.election,
+            "leaf_index": found.index,
+            "entry": found.entry,
+            "tree_size": found.tree_size,
+            "checkpoint": found.checkpoint,
+            "inclusion_proof": found.proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            "verified": found.verified,
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// A ballot found by its receipt, with its proof checked against the latest checkpoint.
+pub struct FoundReceipt {
+    /// The election.
+    pub election: crate::election::ElectionId,
+    /// The election's title.
+    pub title: String,
+    /// Where the ballot stands.
+    pub index: u64,
+    /// The entry's exact text.
+    pub entry: String,
+    /// The latest checkpoint's size.
+    pub tree_size: u64,
+    /// The latest signed checkpoint.
+    pub checkpoint: String,
+    /// Inclusion proof in that tree.
+    pub proof: Vec<merkle::Hash>,
+    /// Whether the proof leads from the entry to the checkpoint's root.
+    pub verified: bool,
+}
+
+/// Finds a receipt's ballot and proves it into the latest checkpoint.
+pub fn lookup_receipt(c: &mut crate::db::DbConnection, typed: &str) -> Result<FoundReceipt> {
+    let not_found = || {
+        Error::not_found(
+            "receipt_unknown",
+            "no ballot with this receipt is in any election's log",
+        )
+    };
+    let receipt = parse_receipt(typed).ok_or_else(not_found)?;
+    let (id, index) = store::find_receipt(c, &receipt)?.ok_or_else(not_found)?;
+    let election = election::find(c, id)?;
+    let checkpoint = store::latest_checkpoint(c, id)?;
+    let entry = store::entries(c, id, index, index + 1)?
+        .pop()
+        .ok_or_else(not_found)?;
+    let proof = store::inclusion_proof(c, &election, index, checkpoint.size)?;
+    let verified = merkle::verify_inclusion(
+        index,
+        checkpoint.size,
+        &merkle::leaf_hash(&entry.bytes),
+        &proof,
+        &checkpoint.root,
+    );
+    Ok(FoundReceipt {
+        election: id,
+        title: election.definition.title,
+        index,
+        entry: String::from_utf8_lossy(&entry.bytes).into_owned(),
+        tree_size: checkpoint.size,
+        checkpoint: checkpoint.note,
+        proof,
+        verified,
+    })
+}
+
+/// Body of `POST /api/v1/token-status`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    token: String,
+}
+
+/// `POST /api/v1/token-status` `{"token"}`: `not_used`, `used` or `revoked` — nothing more.
+pub async fn token_status(
+    state: web::Data<AppState>,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse> {
+    let token = parse_token(&body.token)?;
+    let status = with_conn(&state, move |c| ballot::token_status(c, &token)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": public_status(&status) })))
+}
+
+/// The member-facing name of a token status.
+pub fn public_status(stored: &str) -> &'static str {
+    match stored {
+        crate::token::store::LIVE => "not_used",
+        crate::token::store::USED => "used",
+        _ => "revoked",
+    }
+}
+
+/// `GET /api/v1/elections/{id}/turnout`: ballots cast per local; no choices, ever.
+pub async fn turnout(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
+    let id = election::ElectionId::parse(&id)?;
+    let t = with_conn(&state, move |c| election::count::turnout(c, id)).await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+/// `GET /api/v1/elections/{id}/results`: after close only (409 `embargoed` before).
+pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
+    let id = election::ElectionId::parse(&id)?;
+    let (results, state_now) = with_conn(&state, move |c| {
+        let r = election::count::results(c, id)?;
+        Ok((r, election::find(c, id)?.state))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "certified": state_now == State::Certified,
+        "results": results,
+        "result_entry": results.entry_body(),
+    })))
+}

@@ -1,0 +1,278 @@
+//! Casting: a batch of ballot requests committed as one transaction (DESIGN.md "Casting path").
+//!
+//! [`commit_batch`] redeems every token of the batch (refusing used, revoked, unknown ones
+//! individually), appends the ballots to each election's log sorted by leaf hash, signs one
+//! checkpoint per election, and returns each request's receipt with its inclusion proof — all
+//! before anyone is answered. [`pool::CastingPool`] gathers requests into such batches.
+
+pub mod pool;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{members, tokens};
+use crate::election::{self, Choice, Election, ElectionId, State};
+use crate::error::{Error, Result};
+use crate::log::merkle::{self, Hash};
+use crate::log::{self, LogSigner, entry};
+use crate::token::store::{LIVE, REVOKED, USED};
+use crate::token::{HashedToken, random_receipt};
+
+/// One member's request to cast a ballot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CastRequest {
+    /// The SHA-256 of the token typed; the plaintext never reaches the pool.
+    pub token: HashedToken,
+    /// The choice.
+    pub choice: Choice,
+}
+
+/// A cast ballot, as the member is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cast {
+    /// The election.
+    pub election: ElectionId,
+    /// The election's title.
+    pub title: String,
+    /// The member's local.
+    pub local: String,
+    /// The choice recorded.
+    pub choice: Choice,
+    /// The receipt.
+    pub receipt: String,
+    /// The ballot's index in the log.
+    pub leaf_index: u64,
+    /// The signed checkpoint of the batch's tree.
+    pub checkpoint: String,
+    /// That tree's size.
+    pub tree_size: u64,
+    /// Inclusion proof of the ballot in that tree, RFC 9162 order.
+    pub inclusion_proof: Vec<Hash>,
+}
+
+fn token_unknown() -> Error {
+    Error::not_found(
+        "token_unknown",
+        "this ballot token is not known: check it against your ballot notice",
+    )
+}
+
+fn token_used() -> Error {
+    Error::conflict(
+        "token_used",
+        "this ballot token has already been used to vote; if you did not vote, contact your election officials",
+    )
+}
+
+fn token_revoked() -> Error {
+    Error::conflict(
+        "token_revoked",
+        "this ballot token was replaced by a newer one; use the token of your latest notice",
+    )
+}
+
+fn status_error(status: &str) -> Error {
+    match status {
+        USED => token_used(),
+        REVOKED => token_revoked(),
+        _ => token_unknown(),
+    }
+}
+
+/// Whether ballots are accepted now: the vote is open and inside its window.
+pub fn ensure_accepting(election: &Election) -> Result<()> {
+    let now = Utc::now();
+    let d = &election.definition;
+    let closed = |why: String| Err(Error::conflict("election_not_open", why));
+    match election.state {
+        State::Open if now < d.opens_at => closed(format!(
+            "voting has not started: it opens at {}",
+            election::definition::format_time(&d.opens_at)
+        )),
+        State::Open if now >= d.closes_at => closed(format!(
+            "voting has ended: it closed at {}",
+            election::definition::format_time(&d.closes_at)
+        )),
+        State::Open => Ok(()),
+        State::Draft => closed("voting has not opened yet".into()),
+        State::Closed | State::Certified => closed("voting has closed".into()),
+    }
+}
+
+/// The token's election, status and local.
+type TokenInfo = (String, String, String);
+
+/// Commits a batch of requests; the answer for request `i` is at position `i`. An outer error
+/// means the whole batch failed and nothing of it was committed.
+pub fn commit_batch(
+    conn: &mut DbConnection,
+    signer: &LogSigner,
+    requests: &[CastRequest],
+) -> Result<Vec<Result<Cast>>> {
+    let mut answers: Vec<Option<Result<Cast>>> = (0..requests.len()).map(|_| None).collect();
+    let hashes: Vec<Vec<u8>> = requests.iter().map(|r| r.token.0.to_vec()).collect();
+    let found: Vec<(Vec<u8>, String, String, String)> = tokens::table
+        .inner_join(members::table)
+        .filter(tokens::hash.eq_any(&hashes))
+        .select((tokens::hash, tokens::election_id, tokens::status, members::local_code))
+        .load(conn)?;
+    let info: HashMap<Vec<u8>, TokenInfo> = found
+        .into_iter()
+        .map(|(h, e, s, l)| (h, (e, s, l)))
+        .collect();
+
+    // Classify; a token twice in one batch gets one chance only.
+    let mut seen = HashSet::new();
+    let mut by_election: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, request) in requests.iter().enumerate() {
+        let hash = &hashes[i];
+        let answer = match info.get(hash) {
+            None => Some(Err(token_unknown())),
+            Some(_) if !seen.insert(hash.clone()) => Some(Err(token_used())),
+            Some((_, status, _)) if status != LIVE => Some(Err(status_error(status))),
+            Some((election, _, _)) => {
+                by_election.entry(election.clone()).or_default().push(i);
+                let _ = request;
+                None
+            }
+        };
+        answers[i] = answer;
+    }
+
+    // One transaction per election, in a fixed order so instances never deadlock.
+    for (election_id, indexes) in by_election {
+        let id = ElectionId::parse(&election_id)?;
+        let outcome = conn.transaction(|conn| cast_in_election(conn, signer, id, requests, &hashes, &info, &indexes))?;
+        for (i, answer) in outcome {
+            answers[i] = Some(answer);
+        }
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(Error::Internal("a request was not answered".into()))))
+        .collect())
+}
+
+fn cast_in_election(
+    conn: &mut DbConnection,
+    signer: &LogSigner,
+    id: ElectionId,
+    requests: &[CastRequest],
+    hashes: &[Vec<u8>],
+    info: &HashMap<Vec<u8>, TokenInfo>,
+    indexes: &[usize],
+) -> Result<Vec<(usize, Result<Cast>)>> {
+    let election = election::lock(conn, id)?;
+    let mut out = Vec::with_capacity(indexes.len());
+    if let Err(e) = ensure_accepting(&election) {
+        for &i in indexes {
+            out.push((i, Err(Error::conflict("election_not_open", e.to_string()))));
+        }
+        return Ok(out);
+    }
+    let mut candidates = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        if election.definition.allows(requests[i].choice) {
+            candidates.push(i);
+        } else {
+            out.push((
+                i,
+                Err(Error::bad_input(
+                    "invalid_choice",
+                    format!(
+                        "`{}` is not a choice in this election",
+                        requests[i].choice.as_str()
+                    ),
+                )),
+            ));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(out);
+    }
+    // The redemption itself: only tokens still live flip to used, atomically.
+    let wanted: Vec<&Vec<u8>> = candidates.iter().map(|&i| &hashes[i]).collect();
+    let redeemed: HashSet<Vec<u8>> = crate::on_backend!(conn, |c| diesel::update(
+        tokens::table
+            .filter(tokens::hash.eq_any(&wanted))
+            .filter(tokens::status.eq(LIVE))
+    )
+    .set(tokens::status.eq(USED))
+    .returning(tokens::hash)
+    .get_results::<Vec<u8>>(c))?
+    .into_iter()
+    .collect();
+
+    let mut ballots = Vec::with_capacity(redeemed.len());
+    for &i in &candidates {
+        if !redeemed.contains(&hashes[i]) {
+            // Used or revoked by another instance since the look-up.
+            out.push((i, Err(token_used())));
+            continue;
+        }
+        let local = info.get(&hashes[i]).map(|t| t.2.clone()).unwrap_or_default();
+        let receipt = random_receipt()
+            .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+        let entry = entry::ballot(&id, &local, requests[i].choice, &receipt);
+        ballots.push((merkle::leaf_hash(&entry.bytes), i, local, receipt, entry));
+    }
+    if ballots.is_empty() {
+        return Ok(out);
+    }
+    // Within a batch, ballots stand in leaf-hash order, not arrival order.
+    ballots.sort_by(|a, b| a.0.cmp(&b.0));
+    let entries: Vec<_> = ballots.iter().map(|b| b.4.clone()).collect();
+    let appended = log::store::append(conn, &election, &entries, signer)?;
+    let size = appended.checkpoint.size;
+    let positions: Vec<u64> = (0..ballots.len() as u64).map(|k| appended.first_index + k).collect();
+    let proofs = log::store::inclusion_proofs(conn, &election, size, &positions, &appended.made)?;
+    for ((_, i, local, receipt, _), (leaf_index, proof)) in
+        ballots.into_iter().zip(positions.into_iter().zip(proofs))
+    {
+        out.push((
+            i,
+            Ok(Cast {
+                election: id,
+                title: election.definition.title.clone(),
+                local,
+                choice: requests[i].choice,
+                receipt,
+                leaf_index,
+                checkpoint: appended.checkpoint.note.clone(),
+                tree_size: size,
+                inclusion_proof: proof,
+            }),
+        ));
+    }
+    Ok(out)
+}
+
+/// What a member may learn of their own token: `live` (not used), `used` or `revoked`.
+pub fn token_status(conn: &mut DbConnection, token: &HashedToken) -> Result<String> {
+    tokens::table
+        .filter(tokens::hash.eq(token.0.to_vec()))
+        .select(tokens::status)
+        .first::<String>(conn)
+        .optional()?
+        .ok_or_else(token_unknown)
+}
+
+/// The ballot page's view of a token: its election and the member's local, if it can vote.
+pub fn ballot_for(conn: &mut DbConnection, token: &HashedToken) -> Result<(Election, String)> {
+    let row: Option<(String, String, String)> = tokens::table
+        .inner_join(members::table)
+        .filter(tokens::hash.eq(token.0.to_vec()))
+        .select((tokens::election_id, tokens::status, members::local_code))
+        .first(conn)
+        .optional()?;
+    let (election_id, status, local) = row.ok_or_else(token_unknown)?;
+    if status != LIVE {
+        return Err(status_error(&status));
+    }
+    let election = election::find(conn, ElectionId::parse(&election_id)?)?;
+    ensure_accepting(&election)?;
+    Ok((election, local))
+}

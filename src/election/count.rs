@@ -1,0 +1,150 @@
+//! Counting from the log: turnout during the vote (no choices), results after it, and the
+//! certification that writes the result into the log.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{ElectionId, State, find, lock};
+use crate::db::DbConnection;
+use crate::db::schema::{elections, members, tokens};
+use crate::election::definition::Choice;
+use crate::error::{Error, Result};
+use crate::log::entry::{self, Kind};
+use crate::log::store::{self, StoredCheckpoint};
+use crate::log::LogSigner;
+use crate::tally::{self, ChoiceCounts, Results};
+
+/// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Turnout {
+    /// Per local code: (cast, eligible).
+    pub locals: BTreeMap<String, LocalTurnout>,
+    /// Ballots cast in all locals.
+    pub cast: u64,
+    /// Members eligible in all locals.
+    pub eligible: u64,
+}
+
+/// One local's turnout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LocalTurnout {
+    /// Ballots cast.
+    pub cast: u64,
+    /// Members eligible.
+    pub eligible: u64,
+}
+
+/// Turnout per local, at any time (it reveals no choice).
+pub fn turnout(conn: &mut DbConnection, id: ElectionId) -> Result<Turnout> {
+    let election = find(conn, id)?;
+    let mut locals: BTreeMap<String, LocalTurnout> = election
+        .definition
+        .locals
+        .iter()
+        .map(|l| (l.code.to_string(), LocalTurnout::default()))
+        .collect();
+    let eid = id.to_string();
+    let eligible: Vec<(String, i64)> = members::table
+        .filter(members::election_id.eq(&eid))
+        .group_by(members::local_code)
+        .select((members::local_code, diesel::dsl::count_star()))
+        .load(conn)?;
+    for (code, n) in eligible {
+        locals.entry(code).or_default().eligible = n.unsigned_abs();
+    }
+    let used: Vec<(String, i64)> = tokens::table
+        .inner_join(members::table)
+        .filter(tokens::election_id.eq(&eid))
+        .filter(tokens::status.eq(crate::token::store::USED))
+        .group_by(members::local_code)
+        .select((members::local_code, diesel::dsl::count_star()))
+        .load(conn)?;
+    for (code, n) in used {
+        locals.entry(code).or_default().cast = n.unsigned_abs();
+    }
+    Ok(Turnout {
+        cast: locals.values().map(|l| l.cast).sum(),
+        eligible: locals.values().map(|l| l.eligible).sum(),
+        locals,
+    })
+}
+
+fn embargoed() -> Error {
+    Error::conflict(
+        "embargoed",
+        "results are embargoed until the vote closes",
+    )
+}
+
+/// The results, recounted from the log; refused until the vote has closed.
+pub fn results(conn: &mut DbConnection, id: ElectionId) -> Result<Results> {
+    let election = find(conn, id)?;
+    if !matches!(election.state, State::Closed | State::Certified) {
+        return Err(embargoed());
+    }
+    recount(conn, id, &election.definition)
+}
+
+fn recount(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    definition: &super::Definition,
+) -> Result<Results> {
+    #[derive(Deserialize)]
+    struct Roster {
+        local: String,
+        eligible: u64,
+    }
+    #[derive(Deserialize)]
+    struct Ballot {
+        local: String,
+        choice: Choice,
+    }
+    let unreadable = |e: serde_json::Error| Error::Internal(format!("unreadable log entry: {e}"));
+    let mut eligible = BTreeMap::new();
+    for bytes in store::entries_of_kind(conn, id, Kind::Roster)? {
+        let r: Roster = serde_json::from_slice(&bytes).map_err(unreadable)?;
+        eligible.insert(r.local, r.eligible);
+    }
+    let mut ballots: BTreeMap<String, ChoiceCounts> = BTreeMap::new();
+    for bytes in store::entries_of_kind(conn, id, Kind::Ballot)? {
+        let b: Ballot = serde_json::from_slice(&bytes).map_err(unreadable)?;
+        ballots.entry(b.local).or_default().add(b.choice);
+    }
+    Ok(tally::tally(definition, &eligible, &ballots))
+}
+
+/// Certifies a closed election: appends the `result` entry, recounted from the log under the
+/// election's lock, and marks it certified.
+pub fn certify(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogSigner,
+) -> Result<(Results, StoredCheckpoint)> {
+    conn.transaction(|conn| {
+        let election = lock(conn, id)?;
+        match election.state {
+            State::Closed => {}
+            State::Certified => {
+                return Err(Error::conflict(
+                    "already_certified",
+                    format!("election {id} is already certified"),
+                ));
+            }
+            _ => return Err(embargoed()),
+        }
+        let results = recount(conn, id, &election.definition)?;
+        let appended = store::append(
+            conn,
+            &election,
+            &[entry::result(&id, &results.entry_body())],
+            signer,
+        )?;
+        diesel::update(elections::table.find(id.to_string()))
+            .set(elections::state.eq(State::Certified.as_str()))
+            .execute(conn)?;
+        Ok((results, appended.checkpoint))
+    })
+}
