@@ -22,9 +22,9 @@ use crate::election::{self, Definition, Election, ElectionId};
 use crate::error::Error;
 use crate::log::{LogSigner, key};
 use crate::roster;
-use crate::tally;
 use crate::settings::{Overrides, Settings};
 use crate::startup::Application;
+use crate::tally;
 use crate::token::store::{self as token_store, IssuedToken};
 
 /// strikevote: a union's strike authorization vote, from roster to verifiable result.
@@ -354,12 +354,21 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
-                println!("{:<12} {:>9} {:>9} {:>8}", "local", "cast", "eligible", "turnout");
+                println!(
+                    "{:<12} {:>9} {:>9} {:>8}",
+                    "local", "cast", "eligible", "turnout"
+                );
                 for (code, l) in &t.locals {
-                    let share = tally::Share { part: l.cast, whole: l.eligible };
+                    let share = tally::Share {
+                        part: l.cast,
+                        whole: l.eligible,
+                    };
                     println!("{code:<12} {:>9} {:>9} {share:>8}", l.cast, l.eligible);
                 }
-                let share = tally::Share { part: t.cast, whole: t.eligible };
+                let share = tally::Share {
+                    part: t.cast,
+                    whole: t.eligible,
+                };
                 println!("{:<12} {:>9} {:>9} {share:>8}", "total", t.cast, t.eligible);
             }
             Ok(())
@@ -573,7 +582,16 @@ fn write_token_csv(path: &Path, issued: &[IssuedToken], base_url: &str) -> anyho
 fn print_results(r: &tally::Results) {
     println!(
         "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>9}",
-        "local", "eligible", "cast", "turnout", "yes", "no", "abstain", "yes %", "pass", "delegates"
+        "local",
+        "eligible",
+        "cast",
+        "turnout",
+        "yes",
+        "no",
+        "abstain",
+        "yes %",
+        "pass",
+        "delegates"
     );
     for l in &r.locals {
         println!(
@@ -616,9 +634,16 @@ fn print_results(r: &tally::Results) {
         "delegate vote: {} yes, {} no — {}",
         r.delegates.yes,
         r.delegates.no,
-        if r.delegates.passed { "passes" } else { "fails" }
+        if r.delegates.passed {
+            "passes"
+        } else {
+            "fails"
+        }
     );
-    println!("quorum:        {}", if r.quorum_met { "met" } else { "missed" });
+    println!(
+        "quorum:        {}",
+        if r.quorum_met { "met" } else { "missed" }
+    );
     println!(
         "decision:      {}",
         if r.passed { "PASSED" } else { "FAILED" }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod ballot;
 pub mod cli;
 pub mod db;
 pub mod election;
@@ -12,7 +13,6 @@ pub mod log;
 pub mod roster;
 pub mod settings;
 pub mod startup;
+pub mod tally;
 pub mod token;
 pub mod web;
-pub mod tally;
-pub mod ballot;

@@ -83,7 +83,11 @@ impl fmt::Display for Report {
                 if r.popular.passed { "passes" } else { "fails" },
                 r.delegates.yes,
                 r.delegates.no,
-                if r.delegates.passed { "passes" } else { "fails" },
+                if r.delegates.passed {
+                    "passes"
+                } else {
+                    "fails"
+                },
                 if r.quorum_met { "met" } else { "missed" },
             )?;
         }
@@ -348,7 +352,11 @@ impl Rules {
                         let get = |c: &str| by_choice.get(c).copied().unwrap_or(0);
                         (
                             local.clone(),
-                            ChoiceCounts { yes: get("yes"), no: get("no"), abstain: get("abstain") },
+                            ChoiceCounts {
+                                yes: get("yes"),
+                                no: get("no"),
+                                abstain: get("abstain"),
+                            },
                         )
                     })
                     .collect();

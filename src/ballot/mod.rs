@@ -117,7 +117,12 @@ pub fn commit_batch(
     let found: Vec<(Vec<u8>, String, String, String)> = tokens::table
         .inner_join(members::table)
         .filter(tokens::hash.eq_any(&hashes))
-        .select((tokens::hash, tokens::election_id, tokens::status, members::local_code))
+        .select((
+            tokens::hash,
+            tokens::election_id,
+            tokens::status,
+            members::local_code,
+        ))
         .load(conn)?;
     let info: HashMap<Vec<u8>, TokenInfo> = found
         .into_iter()
@@ -145,7 +150,9 @@ pub fn commit_batch(
     // One transaction per election, in a fixed order so instances never deadlock.
     for (election_id, indexes) in by_election {
         let id = ElectionId::parse(&election_id)?;
-        let outcome = conn.transaction(|conn| cast_in_election(conn, signer, id, requests, &hashes, &info, &indexes))?;
+        let outcome = conn.transaction(|conn| {
+            cast_in_election(conn, signer, id, requests, &hashes, &info, &indexes)
+        })?;
         for (i, answer) in outcome {
             answers[i] = Some(answer);
         }
@@ -213,7 +220,10 @@ fn cast_in_election(
             out.push((i, Err(token_used())));
             continue;
         }
-        let local = info.get(&hashes[i]).map(|t| t.2.clone()).unwrap_or_default();
+        let local = info
+            .get(&hashes[i])
+            .map(|t| t.2.clone())
+            .unwrap_or_default();
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
         let entry = entry::ballot(&id, &local, requests[i].choice, &receipt);
@@ -227,7 +237,9 @@ fn cast_in_election(
     let entries: Vec<_> = ballots.iter().map(|b| b.4.clone()).collect();
     let appended = log::store::append(conn, &election, &entries, signer)?;
     let size = appended.checkpoint.size;
-    let positions: Vec<u64> = (0..ballots.len() as u64).map(|k| appended.first_index + k).collect();
+    let positions: Vec<u64> = (0..ballots.len() as u64)
+        .map(|k| appended.first_index + k)
+        .collect();
     let proofs = log::store::inclusion_proofs(conn, &election, size, &positions, &appended.made)?;
     for ((_, i, local, receipt, _), (leaf_index, proof)) in
         ballots.into_iter().zip(positions.into_iter().zip(proofs))

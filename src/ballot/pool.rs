@@ -88,7 +88,8 @@ fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogSigner>, period: Duratio
                 tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
                 for job in batch {
                     let _ = job.answer.send(Err(Error::Unavailable(
-                        "your ballot was not recorded because of a server error; please try again".into(),
+                        "your ballot was not recorded because of a server error; please try again"
+                            .into(),
                     )));
                 }
             }

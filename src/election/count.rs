@@ -11,9 +11,9 @@ use crate::db::DbConnection;
 use crate::db::schema::{elections, members, tokens};
 use crate::election::definition::Choice;
 use crate::error::{Error, Result};
+use crate::log::LogSigner;
 use crate::log::entry::{self, Kind};
 use crate::log::store::{self, StoredCheckpoint};
-use crate::log::LogSigner;
 use crate::tally::{self, ChoiceCounts, Results};
 
 /// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
@@ -72,10 +72,7 @@ pub fn turnout(conn: &mut DbConnection, id: ElectionId) -> Result<Turnout> {
 }
 
 fn embargoed() -> Error {
-    Error::conflict(
-        "embargoed",
-        "results are embargoed until the vote closes",
-    )
+    Error::conflict("embargoed", "results are embargoed until the vote closes")
 }
 
 /// The results, recounted from the log; refused until the vote has closed.

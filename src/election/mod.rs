@@ -251,7 +251,10 @@ pub fn open(
             ));
         }
         set_state(conn, id, State::Open)?;
-        Ok(log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)?.checkpoint)
+        Ok(
+            log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)?
+                .checkpoint,
+        )
     })
 }
 
@@ -270,7 +273,10 @@ pub fn close(
             ));
         }
         set_state(conn, id, State::Closed)?;
-        Ok(log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)?.checkpoint)
+        Ok(
+            log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)?
+                .checkpoint,
+        )
     })
 }
 

@@ -156,7 +156,11 @@ pub fn inclusion_proofs(
         .iter()
         .map(|&i| {
             merkle::inclusion_plan(i, size)
-                .map(|plan| plan.iter().map(|&(s, e)| merkle::range_nodes(s, e)).collect())
+                .map(|plan| {
+                    plan.iter()
+                        .map(|&(s, e)| merkle::range_nodes(s, e))
+                        .collect()
+                })
                 .map_err(|e| Error::Internal(e.to_string()))
         })
         .collect::<Result<_>>()?;

@@ -94,15 +94,37 @@ fn losing_the_popular_vote_can_win_on_delegates() {
     assert!(r.passed, "the delegate rule decides");
     let mut popular = d.clone();
     popular.rule = Rule::Popular;
-    assert!(!run(&popular, &[("big", 12_000, counts(3_000, 7_000, 0)), ("s1", 5_000, counts(2_480, 2_000, 0)), ("s2", 5_000, counts(2_480, 2_000, 0))]).passed);
+    assert!(
+        !run(
+            &popular,
+            &[
+                ("big", 12_000, counts(3_000, 7_000, 0)),
+                ("s1", 5_000, counts(2_480, 2_000, 0)),
+                ("s2", 5_000, counts(2_480, 2_000, 0))
+            ]
+        )
+        .passed
+    );
 }
 
 #[test]
 fn abstentions_count_for_turnout_not_for_the_percentage() {
     let d = definition(Rule::Delegates, &[("A", 4)]);
     let r = run(&d, &[("A", 100, counts(30, 10, 40))]);
-    assert_eq!(r.locals[0].turnout, Share { part: 80, whole: 100 });
-    assert_eq!(r.locals[0].authorization, Share { part: 30, whole: 40 });
+    assert_eq!(
+        r.locals[0].turnout,
+        Share {
+            part: 80,
+            whole: 100
+        }
+    );
+    assert_eq!(
+        r.locals[0].authorization,
+        Share {
+            part: 30,
+            whole: 40
+        }
+    );
     assert!(r.locals[0].passed, "30 of 40 is 75%");
     assert_eq!(r.popular.turnout.to_string(), "80.00%");
 }
@@ -123,7 +145,10 @@ fn a_missed_quorum_fails_the_vote_whatever_the_count() {
 #[test]
 fn a_local_without_ballots_casts_its_delegates_no() {
     let d = definition(Rule::Delegates, &[("A", 3), ("B", 2)]);
-    let r = run(&d, &[("A", 10, counts(10, 0, 0)), ("B", 10, counts(0, 0, 0))]);
+    let r = run(
+        &d,
+        &[("A", 10, counts(10, 0, 0)), ("B", 10, counts(0, 0, 0))],
+    );
     assert!(!r.locals[1].passed);
     assert_eq!(r.locals[1].authorization.to_string(), "—");
     assert_eq!((r.delegates.yes, r.delegates.no), (3, 2));
@@ -158,7 +183,11 @@ fn naive_meets(f: &Fraction, part: u64, whole: u64) -> bool {
 fn arb_fraction() -> impl Strategy<Value = Fraction> {
     (1u64..50, 1u64..50, any::<bool>()).prop_map(|(a, b, more)| {
         let (num, den) = if a <= b { (a, b) } else { (b, a) };
-        let cmp = if more && num < den { Comparison::MoreThan } else { Comparison::AtLeast };
+        let cmp = if more && num < den {
+            Comparison::MoreThan
+        } else {
+            Comparison::AtLeast
+        };
         frac(num, den, cmp)
     })
 }

@@ -170,7 +170,10 @@ mod tests {
         let r = random_receipt().unwrap();
         assert_eq!(r.len(), 34, "{r}");
         assert!(r.split('-').all(|g| g.len() == 4));
-        assert_eq!(parse_receipt(&r.to_lowercase().replace('-', " ")), Some(r.clone()));
+        assert_eq!(
+            parse_receipt(&r.to_lowercase().replace('-', " ")),
+            Some(r.clone())
+        );
         assert_eq!(parse_receipt("nope"), None);
         assert_ne!(random_receipt().unwrap(), r);
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -19,20 +20,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .app_data(
             web::JsonConfig::default()
                 .limit(body_limit)
-                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_json").into()),
+                .error_handler(|e, _| json_error(e).into()),
         )
         .app_data(
             web::FormConfig::default()
                 .limit(body_limit)
-                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_form").into()),
+                .error_handler(|e, _| form_error(e).into()),
         )
         .app_data(
             web::QueryConfig::default()
-                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_query").into()),
+                .error_handler(|e, _| Error::bad_input("invalid_query", e.to_string()).into()),
         )
         .app_data(
             web::PathConfig::default()
-                .error_handler(|e, _| bad_request_from(e.to_string(), "invalid_path").into()),
+                .error_handler(|e, _| Error::bad_input("invalid_path", e.to_string()).into()),
         )
         .service(
             web::resource("/healthz")
@@ -48,11 +49,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
-fn bad_request_from(message: String, code: &'static str) -> Error {
-    if message.contains("overflow") || message.contains("too large") {
-        return Error::PayloadTooLarge;
+fn json_error(e: JsonPayloadError) -> Error {
+    match e {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            Error::PayloadTooLarge
+        }
+        other => Error::bad_input("invalid_json", other.to_string()),
     }
-    Error::bad_input(code, message)
+}
+
+fn form_error(e: UrlencodedError) -> Error {
+    match e {
+        UrlencodedError::Overflow { .. } => Error::PayloadTooLarge,
+        other => Error::bad_input("invalid_form", other.to_string()),
+    }
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {

@@ -365,8 +365,9 @@ impl TestApp {
     }
 }
 
-/// Creates an election with a roster of `members` (spread over 600, 700, 871) and issued
-/// tokens; returns the id and the issued tokens as (member_id, token).
+/// Creates an election with a roster of `members` (member `Mk` in local 600, 700 or 871 as
+/// k mod 3) and issued tokens; returns the id and the tokens as (member_id, token), in the
+/// CSV's order (by local, then member id).
 pub fn prepared_election(db: &TestDb, members: usize) -> (String, Vec<(String, String)>) {
     let id = create_election(db);
     let ids: Vec<String> = (0..members).map(|i| format!("M{i}")).collect();
@@ -424,5 +425,54 @@ pub fn export_bundle(db: &TestDb, id: &str, name: &str) -> Bundle {
         log: std::fs::read(dir.join("log.jsonl")).unwrap(),
         checkpoint: std::fs::read_to_string(dir.join("checkpoint")).unwrap(),
         key: std::fs::read_to_string(dir.join("key.vkey")).unwrap(),
+    }
+}
+
+impl TestApp {
+    /// POST JSON; returns status and the JSON answer.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("POST {path} answered non-JSON ({e}): {text}"));
+        (status, value)
+    }
+
+    /// Casts through the JSON API.
+    pub async fn cast(&self, token: &str, choice: &str) -> (u16, serde_json::Value) {
+        self.post_json(
+            "/api/v1/ballots",
+            &serde_json::json!({ "token": token, "choice": choice }),
+        )
+        .await
+    }
+}
+
+/// Starts a second instance on the same database and key (as behind a load balancer).
+pub async fn spawn_app_with(db: &TestDb, batch_period_ms: u64) -> TestApp {
+    let settings = Settings {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        signing_key_path: db.path("strikevote.key"),
+        batch_period_ms,
+        ..Settings::default()
+    };
+    let app = Application::build(settings).expect("build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
     }
 }

@@ -8,3 +8,4 @@ mod interop;
 mod log;
 mod roster;
 mod tokens;
+mod voting;

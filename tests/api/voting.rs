@@ -1,0 +1,263 @@
+//! Voting over the JSON API: receipts with proofs, every refusal, one ballot per token under
+//! concurrency, the embargo, and the whole path to a certified, independently verified result.
+
+use strikevote::audit::verify_bundle;
+use strikevote::log::Verifier;
+use strikevote::log::merkle::{self, Hash};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn hashes(v: &serde_json::Value) -> Vec<Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
+both_backends! {
+    async fn a_cast_ballot_comes_back_with_a_receipt_that_proves_into_a_signed_checkpoint(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let (member, token) = &tokens[1];
+        assert_eq!(member, "M1");
+
+        let (status, cast) = app.cast(token, "yes").await;
+        assert_eq!(status, 200, "{cast}");
+        assert_eq!(cast["election"], id.as_str());
+        assert_eq!(cast["local"], "700");
+        assert_eq!(cast["choice"], "yes");
+        let receipt = cast["receipt"].as_str().unwrap();
+        assert_eq!(receipt.len(), 34);
+
+        // The checkpoint is signed by the election's key and the proof leads to its root.
+        let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
+        let checkpoint = Verifier::parse(&vkey).unwrap().verify_checkpoint(cast["checkpoint"].as_str().unwrap()).unwrap();
+        assert_eq!(checkpoint.size, cast["tree_size"].as_u64().unwrap());
+        let entry = format!(r#"{{"v":1,"type":"ballot","election":"{id}","local":"700","choice":"yes","receipt":"{receipt}"}}"#);
+        let index = cast["leaf_index"].as_u64().unwrap();
+        assert!(merkle::verify_inclusion(index, checkpoint.size, &merkle::leaf_hash(entry.as_bytes()), &hashes(&cast["inclusion_proof"]), &checkpoint.root));
+
+        // The member finds their own entry by receipt, even during the embargo.
+        let (status, found) = app.get_json(&format!("/api/v1/receipts/{}", receipt.to_lowercase())).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["entry"], entry.as_str());
+        assert_eq!(found["leaf_index"], index);
+        assert_eq!(found["verified"], true);
+
+        // The token is spent: a second cast is refused, and the status says so.
+        let (status, again) = app.cast(token, "no").await;
+        assert_eq!(status, 409);
+        assert_eq!(again["error"], "token_used");
+        assert!(again["message"].as_str().unwrap().contains("contact your election officials"));
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": token})).await;
+        assert_eq!(st, serde_json::json!({"status": "used"}));
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[0].1})).await;
+        assert_eq!(st, serde_json::json!({"status": "not_used"}));
+
+        // Turnout counts it without revealing the choice.
+        let (_, turnout) = app.get_json(&format!("/api/v1/elections/{id}/turnout")).await;
+        assert_eq!(turnout["locals"]["700"], serde_json::json!({"cast": 1, "eligible": 1}));
+        assert_eq!(turnout["cast"], 1);
+        assert!(!turnout.to_string().contains("yes"));
+    }
+}
+
+both_backends! {
+    async fn every_bad_cast_is_refused_and_changes_nothing(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 4);
+        let app = spawn_app(db).await;
+        // Not open yet.
+        let (status, body) = app.cast(&tokens[0].1, "yes").await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("election_not_open")), "{body}");
+        sv(db, &["election", "open", &id]).ok();
+        let size_before = show(db, &id);
+
+        let revoked = tokens.iter().find(|(m, _)| m == "M3").unwrap().1.clone();
+        sv(db, &["tokens", "reissue", "--election", &id, "--member", "M3"]).ok();
+        let size_before_casts: serde_json::Value = show(db, &id);
+        let cases = [
+            (serde_json::json!({"token": "SV-nope", "choice": "yes"}), 400, "token_unknown"),
+            (serde_json::json!({"token": "SV-0000-0000-0000-0000-0000-0000-0000", "choice": "yes"}), 404, "token_unknown"),
+            (serde_json::json!({"token": revoked, "choice": "yes"}), 409, "token_revoked"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "maybe"}), 400, "invalid_choice"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "abstain"}), 400, "invalid_choice"),
+            (serde_json::json!({"token": tokens[0].1}), 400, "invalid_json"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "yes", "member": "M0"}), 400, "invalid_json"),
+        ];
+        for (body, status, code) in cases {
+            let (got, answer) = app.post_json("/api/v1/ballots", &body).await;
+            assert_eq!((got, answer["error"].as_str()), (status, Some(code)), "{body}: {answer}");
+            assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        // An oversized body is refused before parsing.
+        let big = serde_json::json!({"token": "x".repeat(100_000), "choice": "yes"});
+        let (status, answer) = app.post_json("/api/v1/ballots", &big).await;
+        assert_eq!((status, answer["error"].as_str()), (413, Some("payload_too_large")), "{answer}");
+        // Nothing changed: no token spent, no ballot in the log.
+        assert_eq!(show(db, &id), size_before_casts);
+        assert_ne!(size_before, size_before_casts, "the reissue itself is counted");
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[0].1})).await;
+        assert_eq!(st["status"], "not_used");
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": revoked})).await;
+        assert_eq!(st["status"], "revoked");
+
+        // Closed: refused.
+        sv(db, &["election", "close", &id]).ok();
+        let (status, body) = app.cast(&tokens[0].1, "yes").await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("election_not_open")), "{body}");
+    }
+}
+
+both_backends! {
+    async fn two_hundred_concurrent_casts_of_one_token_count_once(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        // Two instances on one database, as behind a load balancer.
+        let a = spawn_app_with(db, 20).await;
+        let b = spawn_app_with(db, 20).await;
+        let token = tokens[0].1.clone();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let app = if i % 2 == 0 { a.address.clone() } else { b.address.clone() };
+            let token = token.clone();
+            let client = a.client.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = client
+                    .post(format!("{app}/api/v1/ballots"))
+                    .json(&serde_json::json!({"token": token, "choice": if i % 3 == 0 { "no" } else { "yes" }}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status().as_u16();
+                (status, res.json::<serde_json::Value>().await.unwrap())
+            }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            match status {
+                200 => accepted += 1,
+                409 => assert_eq!(body["error"], "token_used", "{body}"),
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!(accepted, 1, "exactly one of 200 casts is accepted");
+        let (_, turnout) = a.get_json(&format!("/api/v1/elections/{id}/turnout")).await;
+        assert_eq!(turnout["cast"], 1);
+        let (_, entries) = a.get(&format!("/api/v1/elections/{id}/entries")).await;
+        assert_eq!(entries.matches("\"sealed\":\"ballot\"").count(), 1, "one ballot in the log");
+    }
+}
+
+both_backends! {
+    async fn nothing_reveals_choices_before_the_vote_closes(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 6);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        for (i, (_, token)) in tokens.iter().enumerate() {
+            let (status, _) = app.cast(token, if i < 4 { "yes" } else { "no" }).await;
+            assert_eq!(status, 200);
+        }
+        let res = app.client.get(format!("{}/api/v1/elections/{id}/entries", app.address)).send().await.unwrap();
+        assert_eq!(res.headers()["x-strikevote-sealed"], "6");
+        let entries = res.text().await.unwrap();
+        assert!(!entries.contains("\"choice\""), "a ballot's content leaked: {entries}");
+        assert_eq!(entries.matches("\"sealed\":\"ballot\"").count(), 6);
+        // The sealed lines still let anyone recompute the signed root.
+        let leaves: Vec<Hash> = entries
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                match v["leaf_hash"].as_str() {
+                    Some(h) => hex::decode(h).unwrap().try_into().unwrap(),
+                    None => merkle::leaf_hash(l.as_bytes()),
+                }
+            })
+            .collect();
+        let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
+        let (_, note) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
+        let cp = Verifier::parse(&vkey).unwrap().verify_checkpoint(&note).unwrap();
+        assert_eq!(merkle::root_of(&leaves), cp.root);
+
+        let (status, body) = app.get_json(&format!("/api/v1/elections/{id}/results")).await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("embargoed")));
+        assert!(!body.to_string().contains("\"yes\""));
+        let err = sv(db, &["results", &id]).fails();
+        assert!(err.contains("results are embargoed until the vote closes"), "{err}");
+        let turnout = sv(db, &["turnout", &id, "--json"]).ok();
+        assert!(turnout.contains("\"cast\": 6") && !turnout.contains("yes"), "{turnout}");
+        let err = sv(db, &["election", "certify", &id]).fails();
+        assert!(err.contains("embargoed"), "{err}");
+
+        sv(db, &["election", "close", &id]).ok();
+        let (_, entries) = app.get(&format!("/api/v1/elections/{id}/entries")).await;
+        assert_eq!(entries.matches("\"choice\":\"yes\"").count(), 4, "after close the log is public");
+    }
+}
+
+both_backends! {
+    async fn from_roster_to_a_certified_result_that_the_auditor_recounts(db: &TestDb) {
+        // 30 members over three locals: 600 votes 8 yes 2 no (80%: passes 75%, 76 delegates),
+        // 700 votes 7 yes 3 no (70%: fails, 56 delegates no), 871 votes 9 yes 1 no (90%: 24).
+        let (id, tokens) = prepared_election(db, 30);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let mut yes_by_local = std::collections::HashMap::new();
+        for (member, token) in &tokens {
+            let k: usize = member[1..].parse().unwrap();
+            let local = ["600", "700", "871"][k % 3];
+            let n = yes_by_local.entry(local).or_insert(0);
+            let yes_quota = match local { "600" => 8, "700" => 7, _ => 9 };
+            let choice = if *n < yes_quota { "yes" } else { "no" };
+            *n += 1;
+            let (status, body) = app.cast(token, choice).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        sv(db, &["election", "close", &id]).ok();
+        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        let locals = results["locals"].as_array().unwrap();
+        assert_eq!(locals[0]["counts"], serde_json::json!({"yes": 8, "no": 2, "abstain": 0}));
+        assert_eq!(locals[0]["passed"], true);
+        assert_eq!(locals[1]["passed"], false);
+        assert_eq!(locals[2]["delegates_yes"], 24);
+        assert_eq!(results["delegates"], serde_json::json!({"yes": 100, "no": 56, "passed": true}));
+        assert_eq!(results["popular"]["counts"]["yes"], 24);
+        assert_eq!(results["passed"], true);
+        let text = sv(db, &["results", &id]).ok();
+        assert!(text.contains("80.00%") && text.contains("decision:      PASSED"), "{text}");
+
+        let certified = sv(db, &["election", "certify", &id]).ok();
+        assert!(certified.contains("is certified: PASSED"), "{certified}");
+        let err = sv(db, &["election", "certify", &id]).fails();
+        assert!(err.contains("already certified"), "{err}");
+
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        let recount = report.certified.expect("the result entry was recounted");
+        assert_eq!(serde_json::to_value(&recount).unwrap(), results, "the auditor's recount is the service's result");
+        let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap()]).ok();
+        assert!(out.contains("result    recounted and certified: PASSED"), "{out}");
+
+        // A result entry that disagrees with the ballots is caught, even correctly signed.
+        let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+        let forged_log = String::from_utf8(bundle.log.clone()).unwrap().replace("\"delegates\":{\"yes\":100,\"no\":56", "\"delegates\":{\"yes\":156,\"no\":0");
+        let leaves: Vec<Hash> = forged_log.lines().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
+        let origin = bundle.checkpoint.lines().next().unwrap().to_owned();
+        let note = real.sign_checkpoint(&strikevote::log::Checkpoint { origin, size: leaves.len() as u64, root: merkle::root_of(&leaves) });
+        let err = verify_bundle(forged_log.as_bytes(), &note, &bundle.key).unwrap_err();
+        assert!(err.0.contains("disagrees with the recount"), "{err}");
+
+        // The independent verifier accepts the certified bundle too.
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_bundle.py");
+        let out = std::process::Command::new("python3").arg(script).arg(db.path("bundle")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
