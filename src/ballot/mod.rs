@@ -132,15 +132,13 @@ pub fn commit_batch(
     // Classify; a token twice in one batch gets one chance only.
     let mut seen = HashSet::new();
     let mut by_election: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, request) in requests.iter().enumerate() {
-        let hash = &hashes[i];
+    for (i, hash) in hashes.iter().enumerate() {
         let answer = match info.get(hash) {
             None => Some(Err(token_unknown())),
             Some(_) if !seen.insert(hash.clone()) => Some(Err(token_used())),
             Some((_, status, _)) if status != LIVE => Some(Err(status_error(status))),
             Some((election, _, _)) => {
                 by_election.entry(election.clone()).or_default().push(i);
-                let _ = request;
                 None
             }
         };
@@ -233,7 +231,7 @@ fn cast_in_election(
         return Ok(out);
     }
     // Within a batch, ballots stand in leaf-hash order, not arrival order.
-    ballots.sort_by(|a, b| a.0.cmp(&b.0));
+    ballots.sort_by_key(|b| b.0);
     let entries: Vec<_> = ballots.iter().map(|b| b.4.clone()).collect();
     let appended = log::store::append(conn, &election, &entries, signer)?;
     let size = appended.checkpoint.size;
