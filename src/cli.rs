@@ -51,6 +51,10 @@ enum Command {
         /// Public host name members and auditors use (default localhost:8080).
         #[arg(long)]
         public_host: Option<String>,
+        /// Seed a sample election (four locals, 300 members, delegate rule), open it and
+        /// print ballot links to try.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -242,7 +246,20 @@ fn init_tracing(settings: &Settings, serving: bool) {
 
 fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve { .. } => serve(settings),
+        Command::Serve { demo, .. } => {
+            if demo {
+                let signer = signer(&settings)?;
+                let mut conn = connect(&settings)?;
+                let (id, sample) = crate::demo::seed(&mut conn, &settings.public_host, &signer)?;
+                let base = settings.public_base_url();
+                println!("demo election {id} is open; try these ballot links:");
+                for t in &sample {
+                    println!("  local {:<4} {}", t.local, ballot_url(&base, t));
+                }
+                println!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+            }
+            serve(settings)
+        }
         Command::Migrate => {
             let url = settings.database()?;
             let ran = db::migrate(&url)?;

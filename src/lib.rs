@@ -16,3 +16,4 @@ pub mod startup;
 pub mod tally;
 pub mod token;
 pub mod web;
+pub mod demo;

@@ -1,6 +1,8 @@
 //! The HTTP surface: middleware, error bodies and the routes registered so far.
 
 mod health;
+pub mod i18n;
+pub mod member;
 
 use std::time::Instant;
 
@@ -20,16 +22,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .app_data(
             web::JsonConfig::default()
                 .limit(body_limit)
-                .error_handler(|e, _| json_error(e).into()),
+                .error_handler(|e, req| extractor_error(req, json_error(e))),
         )
         .app_data(
             web::FormConfig::default()
                 .limit(body_limit)
-                .error_handler(|e, _| form_error(e).into()),
+                .error_handler(|e, req| extractor_error(req, form_error(e))),
         )
         .app_data(
             web::QueryConfig::default()
-                .error_handler(|e, _| Error::bad_input("invalid_query", e.to_string()).into()),
+                .error_handler(|e, req| {
+                    extractor_error(req, Error::bad_input("invalid_query", e.to_string()))
+                }),
         )
         .app_data(
             web::PathConfig::default()
@@ -46,6 +50,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .default_service(web::to(method_not_allowed)),
         )
         .configure(crate::api::configure)
+        .service(
+            web::resource("/vote")
+                .route(web::get().to(member::vote_page))
+                .route(web::post().to(member::cast_vote))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/token-status")
+                .route(web::get().to(member::token_status_page))
+                .route(web::post().to(member::token_status))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/verify")
+                .route(web::get().to(member::verify_page))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .route("/", web::get().to(home))
+        .route("/static/style.css", web::get().to(stylesheet))
         .default_service(web::to(not_found));
 }
 
@@ -65,15 +88,45 @@ fn form_error(e: UrlencodedError) -> Error {
     }
 }
 
+/// Pages answer errors in HTML, the API (and probes) in JSON.
+fn wants_html(req: &HttpRequest) -> bool {
+    !req.path().starts_with("/api/") && !matches!(req.path(), "/healthz" | "/readyz")
+}
+
+/// An extractor failure, as HTML for pages and as JSON for the API.
+fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Error {
+    if wants_html(req) {
+        let page = member::error_page(req, error.status(), error.to_string());
+        return actix_web::error::InternalError::from_response(error, page).into();
+    }
+    error.into()
+}
+
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
-    Err(Error::not_found(
-        "not_found",
-        format!("nothing here: {}", req.path()),
-    ))
+    let error = Error::not_found("not_found", format!("nothing here: {}", req.path()));
+    if wants_html(&req) {
+        return Ok(member::error_page(&req, error.status(), error.to_string()));
+    }
+    Err(error)
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
-    Err(Error::MethodNotAllowed(req.method().to_string()))
+    let error = Error::MethodNotAllowed(req.method().to_string());
+    if wants_html(&req) {
+        return Ok(member::error_page(&req, error.status(), error.to_string()));
+    }
+    Err(error)
+}
+
+async fn home() -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", "/vote")).finish()
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("static/style.css"))
 }
 
 impl ResponseError for Error {

@@ -22,13 +22,20 @@ both_backends! {
 }
 
 both_backends! {
-    async fn unknown_routes_and_methods_get_json_errors(db: &TestDb) {
+    async fn unknown_routes_and_methods_get_clear_errors(db: &TestDb) {
         let app = spawn_app(db).await;
-        let res = app.client.get(format!("{}/no/such/page?token=SV-SECRET", app.address)).send().await.unwrap();
+        let res = app.client.get(format!("{}/api/v1/no/such?token=SV-SECRET", app.address)).send().await.unwrap();
         assert_eq!(res.status(), 404);
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "not_found");
-        assert_eq!(body["message"], "nothing here: /no/such/page");
+        assert_eq!(body["message"], "nothing here: /api/v1/no/such");
+
+        // A browser path gets an HTML page saying the same.
+        let res = app.client.get(format!("{}/no/such/page", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let body = res.text().await.unwrap();
+        assert!(body.contains("nothing here: /no/such/page") && body.contains("<html lang=\"en\">"), "{body}");
 
         let res = app.client.post(format!("{}/healthz", app.address)).body("x").send().await.unwrap();
         assert_eq!(res.status(), 405);

@@ -1,0 +1,68 @@
+//! `strikevote serve --demo`: a sample election, open, with a few ballot links to try.
+
+use std::fmt::Write as _;
+
+use chrono::{Duration, SecondsFormat, Utc};
+
+use crate::db::DbConnection;
+use crate::election::{self, Definition, ElectionId};
+use crate::error::{Error, Result};
+use crate::log::LogSigner;
+use crate::roster;
+use crate::token::store::{self as token_store, IssuedToken};
+
+/// Locals of the demo: (code, name, delegates, members).
+const LOCALS: [(&str, &str, u32, usize); 4] = [
+    ("600", "Cinematographers", 76, 140),
+    ("700", "Editors", 56, 90),
+    ("871", "Script Supervisors", 24, 50),
+    ("80", "Grips", 20, 20),
+];
+
+/// Creates, fills and opens the demo election; returns its id and a few issued tokens.
+pub fn seed(
+    conn: &mut DbConnection,
+    public_host: &str,
+    signer: &LogSigner,
+) -> Result<(ElectionId, Vec<IssuedToken>)> {
+    let now = Utc::now();
+    let mut toml = format!(
+        "title = \"Demo strike authorization\"\n\
+         question = \"Do you authorize a strike if the producers do not reach an agreement?\"\n\
+         choices = [\"yes\", \"no\", \"abstain\"]\nrule = \"delegates\"\n\
+         threshold = {{ num = 1, den = 2, cmp = \"more_than\" }}\n\
+         local_threshold = {{ num = 3, den = 4, cmp = \"at_least\" }}\n\
+         quorum = {{ num = 1, den = 2, cmp = \"at_least\" }}\n\
+         opens_at = \"{}\"\ncloses_at = \"{}\"\n",
+        (now - Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        (now + Duration::days(7)).to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let mut csv = String::from("member_id,local,name,email\n");
+    let mut n = 0;
+    for (code, name, delegates, members) in LOCALS {
+        let _ = write!(toml, "\n[[locals]]\ncode = \"{code}\"\nname = \"{name}\"\ndelegates = {delegates}\n");
+        for _ in 0..members {
+            n += 1;
+            let _ = writeln!(csv, "D{n:04},{code},Demo Member {n},member{n}@example.org");
+        }
+    }
+    let definition =
+        Definition::from_toml(&toml).map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
+    let id = election::create(conn, &definition, public_host, signer)?;
+    roster::import(conn, id, csv.as_bytes(), signer, &|_, _| {})?;
+    let mut sample = Vec::new();
+    token_store::issue_missing(conn, id, signer, &mut |issued| {
+        // One or two per local; the rest are not kept anywhere (a demo has no mailing).
+        let mut seen = std::collections::HashMap::new();
+        for t in issued {
+            let count = seen.entry(t.local.clone()).or_insert(0);
+            if *count < 2 {
+                *count += 1;
+                sample.push(t.clone());
+            }
+        }
+        Ok(())
+    })?;
+    election::open(conn, id, signer)?;
+    Ok((id, sample))
+}

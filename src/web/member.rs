@@ -1,0 +1,441 @@
+//! The member pages: vote, confirmation, token status, receipt check. Server-rendered HTML
+//! that works without JavaScript; every error re-renders the form with the message tied to its
+//! field and a 4xx status, and changes nothing.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::i18n::{Lang, Text};
+use crate::api::ballot::{lookup_receipt, public_status};
+use crate::api::with_conn;
+use crate::ballot::{self, CastRequest};
+use crate::election::Choice;
+use crate::error::Error;
+use crate::startup::AppState;
+use crate::token::{HashedToken, PlainToken};
+
+const CSRF_COOKIE: &str = "sv_csrf";
+
+#[derive(Template)]
+#[template(path = "start.html")]
+struct StartPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    error: Option<&'static str>,
+    error_field: &'static str,
+    token: String,
+}
+
+#[derive(Template)]
+#[template(path = "ballot.html")]
+struct BallotPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    error: Option<&'static str>,
+    error_field: &'static str,
+    election_title: String,
+    question: String,
+    local: String,
+    choices: Vec<(&'static str, &'static str)>,
+    token: String,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "done.html")]
+struct DonePage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    receipt: String,
+    choice: &'static str,
+    checkpoint_size: u64,
+    checkpoint_root: String,
+    leaf_index: u64,
+}
+
+#[derive(Template)]
+#[template(path = "token_status.html")]
+struct StatusPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    error: Option<&'static str>,
+    error_field: &'static str,
+    status: Option<&'static str>,
+    csrf: String,
+}
+
+struct FoundView {
+    verified: bool,
+    index: u64,
+    tree_size: u64,
+    entry: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    error: Option<&'static str>,
+    error_field: &'static str,
+    found: Option<FoundView>,
+    receipt: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    heading: &'static str,
+    message: String,
+}
+
+/// Renders a page with a status; pages carrying a token are never cached.
+fn html(status: StatusCode, page: &impl Template, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    match page.render() {
+        Ok(body) => {
+            let mut res = HttpResponse::build(status);
+            res.content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"));
+            if let Some(c) = cookie {
+                res.cookie(c);
+            }
+            res.body(body)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            HttpResponse::InternalServerError().body("the page could not be rendered")
+        }
+    }
+}
+
+/// The form's CSRF value: the cookie's if it has one, else a new one (and the cookie to set).
+fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+    if let Some(c) = req.cookie(CSRF_COOKIE)
+        && c.value().len() == 32
+    {
+        return (c.value().to_owned(), None);
+    }
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return (String::new(), None);
+    }
+    let value = hex::encode(bytes);
+    let cookie = Cookie::build(CSRF_COOKIE, value.clone())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.settings.public_base_url().starts_with("https://"))
+        .finish();
+    (value, Some(cookie))
+}
+
+/// Double-submit check: the form's value equals the cookie's, compared in constant time.
+fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
+    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
+        return false;
+    };
+    let (a, b) = (cookie.value().as_bytes(), submitted.as_bytes());
+    a.len() == 32 && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "token_unknown" => StatusCode::NOT_FOUND,
+        "token_used" | "token_revoked" | "election_not_open" => StatusCode::CONFLICT,
+        "form_expired" => StatusCode::FORBIDDEN,
+        "server" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn start_page(lang: Lang, error: Option<&str>, token: String) -> StartPage {
+    let t = lang.text();
+    StartPage {
+        t,
+        lang: lang.code(),
+        switch_href: format!("/vote?lang={}", t.other_lang_code),
+        error: error.map(|c| t.error(c)),
+        error_field: "token",
+        token,
+    }
+}
+
+/// Query of `GET /vote`.
+#[derive(Deserialize)]
+pub struct VoteQuery {
+    token: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /vote[?token=…]`: the token form, or (with a token) the ballot.
+pub async fn vote_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<VoteQuery>,
+) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    let Some(typed) = query.token.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return html(StatusCode::OK, &start_page(lang, None, String::new()), None);
+    };
+    let Ok(token) = PlainToken::parse(typed) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            &start_page(lang, Some("token_format"), typed.chars().take(64).collect()),
+            None,
+        );
+    };
+    ballot_page(&req, &state, lang, token, None).await
+}
+
+async fn ballot_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    lang: Lang,
+    token: PlainToken,
+    error: Option<&'static str>,
+) -> HttpResponse {
+    let hash = token.hash();
+    let found = with_conn(state, move |c| ballot::ballot_for(c, &hash)).await;
+    let (election, local) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            let code = e.code();
+            return html(
+                status_of(code),
+                &start_page(lang, Some(code), token.expose().to_owned()),
+                None,
+            );
+        }
+    };
+    let t = lang.text();
+    let (csrf, cookie) = csrf(req, state);
+    let d = &election.definition;
+    let local_name = d
+        .local(&local)
+        .map(|l| format!("{} — {}", l.code, l.name))
+        .unwrap_or(local);
+    let page = BallotPage {
+        t,
+        lang: lang.code(),
+        switch_href: format!("/vote?token={}&lang={}", token.expose(), t.other_lang_code),
+        error: error.map(|c| t.error(c)),
+        error_field: "choices",
+        election_title: d.title.clone(),
+        question: d.question.clone(),
+        local: local_name,
+        choices: d.choices.iter().map(|c| (c.as_str(), t.choice(*c))).collect(),
+        token: token.expose().to_owned(),
+        csrf,
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    html(status, &page, cookie)
+}
+
+/// Form of `POST /vote`.
+#[derive(Deserialize)]
+pub struct VoteForm {
+    token: String,
+    choice: Option<String>,
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /vote`: casts the ballot and shows the receipt, or the form again with the reason.
+pub async fn cast_vote(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<VoteForm>,
+) -> HttpResponse {
+    let lang = Lang::pick(form.lang.as_deref(), &req);
+    if !csrf_ok(&req, &form.csrf) {
+        return html(
+            status_of("form_expired"),
+            &start_page(lang, Some("form_expired"), String::new()),
+            None,
+        );
+    }
+    let Ok(token) = PlainToken::parse(&form.token) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            &start_page(lang, Some("token_format"), String::new()),
+            None,
+        );
+    };
+    let choice = match form.choice.as_deref().map(str::trim) {
+        None | Some("") => return ballot_page(&req, &state, lang, token, Some("choice_missing")).await,
+        Some(c) => match Choice::parse(c) {
+            Some(choice) => choice,
+            None => return ballot_page(&req, &state, lang, token, Some("invalid_choice")).await,
+        },
+    };
+    let request = CastRequest {
+        token: token.hash(),
+        choice,
+    };
+    match state.casting.cast(request).await {
+        Ok(cast) => {
+            let t = lang.text();
+            let root = cast.checkpoint.lines().nth(2).unwrap_or_default().to_owned();
+            let page = DonePage {
+                t,
+                lang: lang.code(),
+                switch_href: format!("/vote?lang={}", t.other_lang_code),
+                receipt: cast.receipt,
+                choice: t.choice(cast.choice),
+                checkpoint_size: cast.tree_size,
+                checkpoint_root: root,
+                leaf_index: cast.leaf_index,
+            };
+            html(StatusCode::OK, &page, None)
+        }
+        Err(e) if e.code() == "invalid_choice" => {
+            ballot_page(&req, &state, lang, token, Some("invalid_choice")).await
+        }
+        Err(e) => {
+            let code = match &e {
+                Error::Unavailable(_) | Error::Database(_) | Error::Internal(_) => "server",
+                other => other.code(),
+            };
+            html(status_of(code), &start_page(lang, Some(code), String::new()), None)
+        }
+    }
+}
+
+/// Query carrying only a language.
+#[derive(Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+fn status_page(lang: Lang, csrf: String, error: Option<&str>, status: Option<&'static str>) -> StatusPage {
+    let t = lang.text();
+    StatusPage {
+        t,
+        lang: lang.code(),
+        switch_href: format!("/token-status?lang={}", t.other_lang_code),
+        error: error.map(|c| t.error(c)),
+        error_field: "token",
+        status,
+        csrf,
+    }
+}
+
+/// `GET /token-status`: the form.
+pub async fn token_status_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<LangQuery>,
+) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    let (csrf, cookie) = csrf(&req, &state);
+    html(StatusCode::OK, &status_page(lang, csrf, None, None), cookie)
+}
+
+/// Form of `POST /token-status`.
+#[derive(Deserialize)]
+pub struct StatusForm {
+    token: String,
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /token-status`: not used, used or revoked — the ballot-stuffing alarm.
+pub async fn token_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<StatusForm>,
+) -> HttpResponse {
+    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let t = lang.text();
+    let (csrf, cookie) = csrf(&req, &state);
+    if !csrf_ok(&req, &form.csrf) {
+        return html(StatusCode::FORBIDDEN, &status_page(lang, csrf, Some("form_expired"), None), cookie);
+    }
+    let Ok(token) = PlainToken::parse(&form.token) else {
+        return html(StatusCode::BAD_REQUEST, &status_page(lang, csrf, Some("token_format"), None), cookie);
+    };
+    let hash: HashedToken = token.hash();
+    match with_conn(&state, move |c| ballot::token_status(c, &hash)).await {
+        Ok(stored) => {
+            let sentence = match public_status(&stored) {
+                "not_used" => t.status_not_used,
+                "used" => t.status_used,
+                _ => t.status_revoked,
+            };
+            html(StatusCode::OK, &status_page(lang, csrf, None, Some(sentence)), cookie)
+        }
+        Err(e) => html(status_of(e.code()), &status_page(lang, csrf, Some(e.code()), None), cookie),
+    }
+}
+
+/// Query of `GET /verify`.
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    receipt: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /verify[?receipt=…]`: whether a receipt's ballot is in the log, its inclusion proof
+/// checked against the latest signed checkpoint.
+pub async fn verify_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<VerifyQuery>,
+) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    let t = lang.text();
+    let mut page = VerifyPage {
+        t,
+        lang: lang.code(),
+        switch_href: format!("/verify?lang={}", t.other_lang_code),
+        error: None,
+        error_field: "receipt",
+        found: None,
+        receipt: String::new(),
+    };
+    let Some(typed) = query.receipt.clone().filter(|r| !r.trim().is_empty()) else {
+        return html(StatusCode::OK, &page, None);
+    };
+    page.receipt = typed.chars().take(64).collect();
+    match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
+        Ok(found) => {
+            page.found = Some(FoundView {
+                verified: found.verified,
+                index: found.index,
+                tree_size: found.tree_size,
+                entry: found.entry,
+            });
+            html(StatusCode::OK, &page, None)
+        }
+        Err(e) => {
+            let code = e.code();
+            page.error = Some(t.error(code));
+            html(status_of(code), &page, None)
+        }
+    }
+}
+
+/// An HTML error page for a browser path (the API answers JSON instead).
+pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> HttpResponse {
+    let lang = Lang::pick(None, req);
+    let t = lang.text();
+    let page = ErrorPage {
+        t,
+        lang: lang.code(),
+        switch_href: format!("/vote?lang={}", t.other_lang_code),
+        heading: t.err_title,
+        message,
+    };
+    html(status, &page, None)
+}
