@@ -235,7 +235,8 @@ fn init_tracing(settings: &Settings, serving: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (only possible in tests) is harmless, so its error is ignored.
     let _ = if settings.log_format == "json" {
         builder.json().try_init()

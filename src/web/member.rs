@@ -151,7 +151,7 @@ fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
 
 fn status_of(code: &str) -> StatusCode {
     match code {
-        "token_unknown" => StatusCode::NOT_FOUND,
+        "token_unknown" | "receipt_unknown" => StatusCode::NOT_FOUND,
         "token_used" | "token_revoked" | "election_not_open" => StatusCode::CONFLICT,
         "form_expired" => StatusCode::FORBIDDEN,
         "server" => StatusCode::SERVICE_UNAVAILABLE,

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod ballot_form;
 mod cli;
 mod health;
 mod interop;

@@ -1,0 +1,180 @@
+//! The member's HTML pages over HTTP (the browser tests drive the same pages in Chromium).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let res = client.get(url).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let res = client.post(url).form(form).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field");
+    page[at + 19..at + 19 + 32].to_owned()
+}
+
+fn receipt_of(page: &str) -> String {
+    let at = page.find("<code id=\"receipt\">").expect("the receipt element");
+    page[at + 19..at + 19 + 34].to_owned()
+}
+
+both_backends! {
+    async fn a_member_votes_through_the_form_and_checks_the_receipt(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        let app = spawn_app(db).await;
+        let client = browser();
+        let token = &tokens[0].1; // M0, local 600
+        let vote = format!("{}/vote", app.address);
+
+        // Before opening: a plain message and a 409, on the token form.
+        let (status, page) = get(&client, &format!("{vote}?token={token}")).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("Voting is not open for this election right now."), "{page}");
+        sv(db, &["election", "open", &id]).ok();
+
+        // The ballot: question, local, large labelled radios, the token kept in the form.
+        let res = client.get(format!("{vote}?token={token}")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("sv_csrf=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("<html lang=\"en\">"));
+        assert!(page.contains("Do you authorize a strike if the producers do not reach an agreement?"));
+        assert!(page.contains("600 — Local 600"));
+        assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes">"#));
+        assert!(page.contains(r#"<label for="choice-no">No</label>"#));
+        assert!(!page.contains("choice-abstain"), "this election offers no abstention");
+        let csrf = csrf_of(&page);
+
+        // No choice: the ballot again, the error tied to the choices, nothing spent.
+        let (status, page) = post(&client, &vote, &[("token", token), ("csrf", &csrf)]).await;
+        assert_eq!(status, 400);
+        assert!(page.contains(r#"aria-describedby="choice-error""#) && page.contains("Choose one option before casting your vote."), "{page}");
+        // A forged request without the cookie's value: refused.
+        let (status, page) = post(&browser(), &vote, &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
+        assert_eq!(status, 403);
+        assert!(page.contains("This form has expired"), "{page}");
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": token})).await;
+        assert_eq!(st["status"], "not_used");
+
+        // Cast.
+        let (status, page) = post(&client, &vote, &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Your vote is recorded"));
+        assert!(page.contains(r#"<dd id="choice">Yes</dd>"#), "{page}");
+        let receipt = receipt_of(&page);
+        let (_, found) = app.get_json(&format!("/api/v1/receipts/{receipt}")).await;
+        assert_eq!(found["verified"], true);
+        assert!(page.contains(&format!("<dd id=\"leaf-index\">{}</dd>", found["leaf_index"])));
+
+        // Again: refused with whom to contact.
+        let (status, page) = post(&client, &vote, &[("token", token), ("choice", "no"), ("csrf", &csrf)]).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("already been used to vote. If you did not vote, contact your election officials."), "{page}");
+
+        // The member checks their token and their receipt.
+        let (_, form) = get(&client, &format!("{}/token-status", app.address)).await;
+        let csrf = csrf_of(&form);
+        let (status, page) = post(&client, &format!("{}/token-status", app.address), &[("token", &token.to_lowercase()), ("csrf", &csrf)]).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("This token has been used to vote."), "{page}");
+        let (status, page) = get(&client, &format!("{}/verify?receipt={}", app.address, receipt.replace('-', " "))).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Your ballot is in the log.") && page.contains("checks out against the latest signed checkpoint"), "{page}");
+        let (status, page) = get(&client, &format!("{}/verify?receipt=AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG", app.address)).await;
+        assert_eq!(status, 404);
+        assert!(page.contains("No ballot with this receipt is in the log."), "{page}");
+    }
+}
+
+both_backends! {
+    async fn bad_tokens_get_plain_words_in_english_or_spanish(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        sv(db, &["tokens", "reissue", "--election", &id, "--member", "M2"]).ok();
+        let old = tokens.iter().find(|(m, _)| m == "M2").unwrap().1.clone();
+        let app = spawn_app(db).await;
+        let client = browser();
+        let vote = format!("{}/vote", app.address);
+        let (status, page) = get(&client, &format!("{vote}?token=hello")).await;
+        assert_eq!(status, 400);
+        assert!(page.contains(r#"aria-invalid="true""#) && page.contains("That does not look like a ballot token."), "{page}");
+        let (status, page) = get(&client, &format!("{vote}?token=SV-0000-0000-0000-0000-0000-0000-0000")).await;
+        assert_eq!(status, 404);
+        assert!(page.contains("We do not know this ballot token."), "{page}");
+        let (status, page) = get(&client, &format!("{vote}?token={old}")).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("replaced by a newer one"), "{page}");
+
+        // Spanish from the browser's language, or by the visible switch.
+        let res = client.get(format!("{vote}?token={}", tokens[0].1)).header("Accept-Language", "es-MX,es;q=0.9,en;q=0.5").send().await.unwrap();
+        let page = res.text().await.unwrap();
+        assert!(page.contains("<html lang=\"es\">") && page.contains("Emitir mi voto") && page.contains(">Sí</label>"), "{page}");
+        assert!(page.contains(&format!("href=\"/vote?token={}&#38;lang=en\"", tokens[0].1)), "the switch keeps the token");
+        let (_, page) = get(&client, &format!("{vote}?token=hello&lang=es")).await;
+        assert!(page.contains("Eso no parece un código de votación."), "{page}");
+        // A form that is not a form: an HTML error, not a crash.
+        let (status, page) = post(&client, &vote, &[("nonsense", "1")]).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("<html") && page.contains("There is a problem"), "{page}");
+    }
+}
+
+both_backends! {
+    async fn the_access_log_never_holds_a_token(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let mut server = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
+            .current_dir(db.dir())
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+        let banner = lines.next().unwrap().unwrap();
+        let address = banner.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+        let client = browser();
+        let token = &tokens[0].1;
+        let (_, page) = get(&client, &format!("{address}/vote?token={token}")).await;
+        let csrf = csrf_of(&page);
+        let (status, page) = post(&client, &format!("{address}/vote"), &[("token", token), ("choice", "no"), ("csrf", &csrf)]).await;
+        assert_eq!(status, 200, "{page}");
+        let receipt = receipt_of(&page);
+        let (status, _) = post(&client, &format!("{address}/vote"), &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
+        assert_eq!(status, 409);
+        unsafe_kill(&mut server);
+        let logs = std::io::read_to_string(server.stderr.take().unwrap()).unwrap();
+        assert!(logs.contains("path=\"/vote\""), "requests are logged: {logs}");
+        assert!(logs.contains("ballot batch committed"), "{logs}");
+        for secret in [token.as_str(), &token.replace('-', ""), &receipt, "\"no\"", "choice=no"] {
+            assert!(!logs.contains(secret), "the log holds `{secret}`");
+        }
+    }
+}
+
+/// Stops the server with SIGTERM (graceful) and waits for it.
+fn unsafe_kill(child: &mut std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
