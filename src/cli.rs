@@ -257,7 +257,9 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 for t in &sample {
                     println!("  local {:<4} {}", t.local, ballot_url(&base, t));
                 }
-                println!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+                println!(
+                    "turnout: strikevote turnout {id}   close: strikevote election close {id}"
+                );
             }
             serve(settings)
         }

@@ -40,14 +40,17 @@ pub fn seed(
     let mut csv = String::from("member_id,local,name,email\n");
     let mut n = 0;
     for (code, name, delegates, members) in LOCALS {
-        let _ = write!(toml, "\n[[locals]]\ncode = \"{code}\"\nname = \"{name}\"\ndelegates = {delegates}\n");
+        let _ = write!(
+            toml,
+            "\n[[locals]]\ncode = \"{code}\"\nname = \"{name}\"\ndelegates = {delegates}\n"
+        );
         for _ in 0..members {
             n += 1;
             let _ = writeln!(csv, "D{n:04},{code},Demo Member {n},member{n}@example.org");
         }
     }
-    let definition =
-        Definition::from_toml(&toml).map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
+    let definition = Definition::from_toml(&toml)
+        .map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
     let id = election::create(conn, &definition, public_host, signer)?;
     roster::import(conn, id, csv.as_bytes(), signer, &|_, _| {})?;
     let mut sample = Vec::new();

@@ -146,7 +146,9 @@ fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
         return false;
     };
     let (a, b) = (cookie.value().as_bytes(), submitted.as_bytes());
-    a.len() == 32 && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == 32
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn status_of(code: &str) -> StatusCode {
@@ -234,11 +236,19 @@ async fn ballot_page(
         election_title: d.title.clone(),
         question: d.question.clone(),
         local: local_name,
-        choices: d.choices.iter().map(|c| (c.as_str(), t.choice(*c))).collect(),
+        choices: d
+            .choices
+            .iter()
+            .map(|c| (c.as_str(), t.choice(*c)))
+            .collect(),
         token: token.expose().to_owned(),
         csrf,
     };
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     html(status, &page, cookie)
 }
 
@@ -273,7 +283,9 @@ pub async fn cast_vote(
         );
     };
     let choice = match form.choice.as_deref().map(str::trim) {
-        None | Some("") => return ballot_page(&req, &state, lang, token, Some("choice_missing")).await,
+        None | Some("") => {
+            return ballot_page(&req, &state, lang, token, Some("choice_missing")).await;
+        }
         Some(c) => match Choice::parse(c) {
             Some(choice) => choice,
             None => return ballot_page(&req, &state, lang, token, Some("invalid_choice")).await,
@@ -286,7 +298,12 @@ pub async fn cast_vote(
     match state.casting.cast(request).await {
         Ok(cast) => {
             let t = lang.text();
-            let root = cast.checkpoint.lines().nth(2).unwrap_or_default().to_owned();
+            let root = cast
+                .checkpoint
+                .lines()
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned();
             let page = DonePage {
                 t,
                 lang: lang.code(),
@@ -307,7 +324,11 @@ pub async fn cast_vote(
                 Error::Unavailable(_) | Error::Database(_) | Error::Internal(_) => "server",
                 other => other.code(),
             };
-            html(status_of(code), &start_page(lang, Some(code), String::new()), None)
+            html(
+                status_of(code),
+                &start_page(lang, Some(code), String::new()),
+                None,
+            )
         }
     }
 }
@@ -318,7 +339,12 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-fn status_page(lang: Lang, csrf: String, error: Option<&str>, status: Option<&'static str>) -> StatusPage {
+fn status_page(
+    lang: Lang,
+    csrf: String,
+    error: Option<&str>,
+    status: Option<&'static str>,
+) -> StatusPage {
     let t = lang.text();
     StatusPage {
         t,
@@ -360,10 +386,18 @@ pub async fn token_status(
     let t = lang.text();
     let (csrf, cookie) = csrf(&req, &state);
     if !csrf_ok(&req, &form.csrf) {
-        return html(StatusCode::FORBIDDEN, &status_page(lang, csrf, Some("form_expired"), None), cookie);
+        return html(
+            StatusCode::FORBIDDEN,
+            &status_page(lang, csrf, Some("form_expired"), None),
+            cookie,
+        );
     }
     let Ok(token) = PlainToken::parse(&form.token) else {
-        return html(StatusCode::BAD_REQUEST, &status_page(lang, csrf, Some("token_format"), None), cookie);
+        return html(
+            StatusCode::BAD_REQUEST,
+            &status_page(lang, csrf, Some("token_format"), None),
+            cookie,
+        );
     };
     let hash: HashedToken = token.hash();
     match with_conn(&state, move |c| ballot::token_status(c, &hash)).await {
@@ -373,9 +407,17 @@ pub async fn token_status(
                 "used" => t.status_used,
                 _ => t.status_revoked,
             };
-            html(StatusCode::OK, &status_page(lang, csrf, None, Some(sentence)), cookie)
+            html(
+                StatusCode::OK,
+                &status_page(lang, csrf, None, Some(sentence)),
+                cookie,
+            )
         }
-        Err(e) => html(status_of(e.code()), &status_page(lang, csrf, Some(e.code()), None), cookie),
+        Err(e) => html(
+            status_of(e.code()),
+            &status_page(lang, csrf, Some(e.code()), None),
+            cookie,
+        ),
     }
 }
 

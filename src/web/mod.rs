@@ -29,12 +29,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .limit(body_limit)
                 .error_handler(|e, req| extractor_error(req, form_error(e))),
         )
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, req| {
-                    extractor_error(req, Error::bad_input("invalid_query", e.to_string()))
-                }),
-        )
+        .app_data(web::QueryConfig::default().error_handler(|e, req| {
+            extractor_error(req, Error::bad_input("invalid_query", e.to_string()))
+        }))
         .app_data(
             web::PathConfig::default()
                 .error_handler(|e, _| Error::bad_input("invalid_path", e.to_string()).into()),
@@ -119,7 +116,9 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
 }
 
 async fn home() -> HttpResponse {
-    HttpResponse::SeeOther().insert_header(("Location", "/vote")).finish()
+    HttpResponse::SeeOther()
+        .insert_header(("Location", "/vote"))
+        .finish()
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -31,7 +31,9 @@ fn csrf_of(page: &str) -> String {
 }
 
 fn receipt_of(page: &str) -> String {
-    let at = page.find("<code id=\"receipt\">").expect("the receipt element");
+    let at = page
+        .find("<code id=\"receipt\">")
+        .expect("the receipt element");
     page[at + 19..at + 19 + 34].to_owned()
 }
 
@@ -175,6 +177,8 @@ both_backends! {
 
 /// Stops the server with SIGTERM (graceful) and waits for it.
 fn unsafe_kill(child: &mut std::process::Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }

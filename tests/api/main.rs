@@ -3,6 +3,7 @@
 mod helpers;
 
 mod ballot_form;
+mod browser;
 mod cli;
 mod health;
 mod interop;
