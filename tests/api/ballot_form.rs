@@ -6,37 +6,6 @@ use std::process::{Command, Stdio};
 use crate::both_backends;
 use crate::helpers::*;
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
-    let res = client.get(url).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = client.post(url).form(form).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-/// The value of `name="csrf"` in a page.
-fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field");
-    page[at + 19..at + 19 + 32].to_owned()
-}
-
-fn receipt_of(page: &str) -> String {
-    let at = page
-        .find("<code id=\"receipt\">")
-        .expect("the receipt element");
-    page[at + 19..at + 19 + 34].to_owned()
-}
-
 both_backends! {
     async fn a_member_votes_through_the_form_and_checks_the_receipt(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 3);

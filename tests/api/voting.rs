@@ -218,8 +218,13 @@ both_backends! {
             let yes_quota = match local { "600" => 8, "700" => 7, _ => 9 };
             let choice = if *n < yes_quota { "yes" } else { "no" };
             *n += 1;
-            let (status, body) = app.cast(token, choice).await;
-            assert_eq!(status, 200, "{body}");
+            // Half through the member's HTML form, half through the JSON API.
+            if k % 2 == 0 {
+                vote_by_form(&app, token, choice).await;
+            } else {
+                let (status, body) = app.cast(token, choice).await;
+                assert_eq!(status, 200, "{body}");
+            }
         }
         sv(db, &["election", "close", &id]).ok();
         let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
