@@ -39,18 +39,7 @@ impl PlainToken {
     /// Parses what a member typed or pasted: case, dashes, spaces and the `SV` prefix are
     /// optional; Crockford's look-alikes (O→0, I/L→1) are accepted.
     pub fn parse(input: &str) -> Result<Self, MalformedToken> {
-        if input.len() > 128 {
-            return Err(MalformedToken);
-        }
-        let mut body: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| match c.to_ascii_uppercase() {
-                'O' => '0',
-                'I' | 'L' => '1',
-                other => other,
-            })
-            .collect();
+        let mut body = normalize(input).ok_or(MalformedToken)?;
         if body.len() == PREFIX.len() + BODY_LEN && body.starts_with(PREFIX) {
             body.drain(..PREFIX.len());
         }
@@ -103,20 +92,25 @@ pub fn random_receipt() -> Result<String, getrandom::Error> {
     Ok(grouped(&random_body()?))
 }
 
+/// What a person typed, as Crockford base32 wants it: no spaces or dashes, upper case, the
+/// look-alikes O→0 and I/L→1. `None` for absurdly long input.
+fn normalize(input: &str) -> Option<String> {
+    (input.len() <= 128).then(|| {
+        input
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                other => other,
+            })
+            .collect()
+    })
+}
+
 /// Normalizes a typed receipt (case, spaces, look-alikes) to its canonical form, or `None`.
 pub fn parse_receipt(input: &str) -> Option<String> {
-    if input.len() > 128 {
-        return None;
-    }
-    let body: String = input
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            other => other,
-        })
-        .collect();
+    let body = normalize(input)?;
     (body.len() == BODY_LEN && body.bytes().all(|b| ALPHABET.contains(&b))).then(|| grouped(&body))
 }
 

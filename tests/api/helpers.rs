@@ -328,19 +328,7 @@ pub struct TestApp {
 
 /// Starts the service on a free port, with the same database and key file as the CLI runs.
 pub async fn spawn_app(db: &TestDb) -> TestApp {
-    let settings = Settings {
-        database_url: db.url.clone(),
-        bind: "127.0.0.1:0".into(),
-        signing_key_path: db.path("strikevote.key"),
-        ..Settings::default()
-    };
-    let app = Application::build(settings).expect("build the application");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-    }
+    spawn_app_with(db, Settings::default().batch_period_ms).await
 }
 
 impl TestApp {
