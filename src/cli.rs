@@ -16,6 +16,7 @@ use serde_json::json;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use crate::account;
 use crate::audit;
 use crate::db::{self, PooledConn};
 use crate::election::{self, Definition, Election, ElectionId};
@@ -83,12 +84,55 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Officials' accounts and API tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The log signing key.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Export and verify audit bundles.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an account; asks for the password (or reads one line from standard input).
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, observer or auditor.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// List accounts.
+    List,
+    /// Create an API token for scripts (printed once) or revoke one.
+    #[command(subcommand)]
+    Token(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiTokenCommand {
+    /// Create a token; it is printed once and stored only hashed.
+    Create {
+        /// The account it acts as.
+        #[arg(long)]
+        username: String,
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The account.
+        #[arg(long)]
+        username: String,
+        /// The token's name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,7 +327,13 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let definition = read_definition(&file)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let id = election::create(&mut conn, &definition, &settings.public_host, &signer)?;
+            let id = election::create(
+                &mut conn,
+                &definition,
+                &settings.public_host,
+                &signer,
+                &cli_actor(),
+            )?;
             if json {
                 println!("{}", json!({ "id": id, "title": definition.title }));
             } else {
@@ -343,7 +393,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = ElectionId::parse(&id)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let checkpoint = election::open(&mut conn, id, &signer)?;
+            let checkpoint = election::open(&mut conn, id, &signer, &cli_actor())?;
             println!("election {id} is open (log size {})", checkpoint.size);
             Ok(())
         }
@@ -351,7 +401,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = ElectionId::parse(&id)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let checkpoint = election::close(&mut conn, id, &signer)?;
+            let checkpoint = election::close(&mut conn, id, &signer, &cli_actor())?;
             println!("election {id} is closed (log size {})", checkpoint.size);
             Ok(())
         }
@@ -359,7 +409,8 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = ElectionId::parse(&id)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let (results, checkpoint) = election::count::certify(&mut conn, id, &signer)?;
+            let (results, checkpoint) =
+                election::count::certify(&mut conn, id, &signer, &cli_actor())?;
             println!(
                 "election {id} is certified: {} (result entry {} of the log)",
                 if results.passed { "PASSED" } else { "FAILED" },
@@ -404,6 +455,37 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Admin(AdminCommand::Create { username, role }) => {
+            let role = account::Role::parse(&role)?;
+            account::check_username(&username)?;
+            let password = read_password()?;
+            let mut conn = connect(&settings)?;
+            let created = account::create(&mut conn, &username, &password, role)?;
+            println!("created {} account `{}`", created.role, created.username);
+            Ok(())
+        }
+        Command::Admin(AdminCommand::List) => {
+            let mut conn = connect(&settings)?;
+            for a in account::list(&mut conn)? {
+                println!("{:<32} {}", a.username, a.role);
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Token(ApiTokenCommand::Create { username, name })) => {
+            let mut conn = connect(&settings)?;
+            let token = account::create_api_token(&mut conn, &username, &name)?;
+            println!("{token}");
+            eprintln!(
+                "This is the only time the token is shown. Send it as `Authorization: Bearer <token>`."
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Token(ApiTokenCommand::Revoke { username, name })) => {
+            let mut conn = connect(&settings)?;
+            account::revoke_api_token(&mut conn, &username, &name)?;
+            println!("revoked `{name}` of `{username}`");
+            Ok(())
+        }
         Command::Key(KeyCommand::Show { election }) => {
             let signer = signer(&settings)?;
             match election {
@@ -443,10 +525,17 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
             let bar = progress_bar();
-            let summary = roster::import(&mut conn, id, &bytes, &signer, &|done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            });
+            let summary = roster::import(
+                &mut conn,
+                id,
+                &bytes,
+                &signer,
+                &cli_actor(),
+                &|done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            );
             bar.finish_and_clear();
             let summary = summary?;
             println!(
@@ -465,7 +554,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = ElectionId::parse(&election)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let issued = token_store::reissue(&mut conn, id, &member, &signer)?;
+            let issued = token_store::reissue(&mut conn, id, &member, &signer, &cli_actor())?;
             println!("member:     {}", issued.member_id);
             println!("local:      {}", issued.local);
             println!("token:      {}", issued.token.expose());
@@ -487,6 +576,15 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let database = settings.database()?;
         let app = Application::build(settings)?;
         tracing::info!(%database, "database ready");
+        let has_admin = db::connect(&database, 1)
+            .ok()
+            .and_then(|pool| pool.get().ok())
+            .and_then(|mut conn| account::any_admin(&mut conn).ok());
+        if has_admin == Some(false) {
+            eprintln!(
+                "No admin account yet. Create one with:\n  strikevote admin create --username NAME --database-url {database}"
+            );
+        }
         let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
         println!(
             "strikevote listening on http://{host}:{} (database {database}); Ctrl-C or SIGTERM stops it",
@@ -495,6 +593,35 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+/// A new password: asked twice without echo on a terminal, else one line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password (12 characters or more): ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    account::check_password(&password)?;
+    Ok(password)
+}
+
+/// Who the log names for a CLI action: `cli:` and the operating-system user.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let user: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(64)
+        .collect();
+    format!("cli:{user}")
 }
 
 fn signer(settings: &Settings) -> anyhow::Result<LogSigner> {
@@ -544,7 +671,7 @@ fn issue_tokens(
         );
     }
     let partial = out.with_extension("csv.partial");
-    let result = token_store::issue_missing(conn, id, signer, &mut |issued| {
+    let result = token_store::issue_missing(conn, id, signer, &cli_actor(), &mut |issued| {
         write_token_csv(&partial, issued, base_url)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
     });

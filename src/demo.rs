@@ -51,10 +51,10 @@ pub fn seed(
     }
     let definition = Definition::from_toml(&toml)
         .map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
-    let id = election::create(conn, &definition, public_host, signer)?;
-    roster::import(conn, id, csv.as_bytes(), signer, &|_, _| {})?;
+    let id = election::create(conn, &definition, public_host, signer, "demo")?;
+    roster::import(conn, id, csv.as_bytes(), signer, "demo", &|_, _| {})?;
     let mut sample = Vec::new();
-    token_store::issue_missing(conn, id, signer, &mut |issued| {
+    token_store::issue_missing(conn, id, signer, "demo", &mut |issued| {
         // One or two per local; the rest are not kept anywhere (a demo has no mailing).
         let mut seen = std::collections::HashMap::new();
         for t in issued {
@@ -66,6 +66,6 @@ pub fn seed(
         }
         Ok(())
     })?;
-    election::open(conn, id, signer)?;
+    election::open(conn, id, signer, "demo")?;
     Ok((id, sample))
 }

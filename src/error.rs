@@ -41,6 +41,15 @@ pub enum Error {
     /// No database connection could be had.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Not signed in (or a wrong password): 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but the role may not do this: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts: 429.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The request body is larger than the configured limit.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -83,6 +92,9 @@ impl Error {
             Error::NotFound { code, .. }
             | Error::BadInput { code, .. }
             | Error::Conflict { code, .. } => code,
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::TooManyRequests(_) => "too_many_requests",
             Error::PayloadTooLarge => "payload_too_large",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Database(_) => "database_error",
@@ -97,6 +109,9 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::BadInput { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

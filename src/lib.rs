@@ -2,6 +2,7 @@
 //!
 //! See docs/ARCHITECTURE.md for how the modules fit together.
 
+pub mod account;
 pub mod api;
 pub mod audit;
 pub mod ballot;

@@ -80,6 +80,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Officials' accounts.
+    accounts (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Browser sessions (SHA-256 of the cookie's secret).
+    sessions (hash) {
+        hash -> Binary,
+        account_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// API tokens for scripts (SHA-256 of the token).
+    api_tokens (hash) {
+        hash -> Binary,
+        account_id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(locals -> elections (election_id));
 diesel::joinable!(tokens -> members (member));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -89,6 +125,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     log_entries,
     log_nodes,
-    checkpoints
+    checkpoints,
+    accounts,
+    sessions,
+    api_tokens
 );
 diesel::allow_columns_to_appear_in_same_group_by_clause!(members::local_code, tokens::status);

@@ -119,6 +119,7 @@ pub fn certify(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogSigner,
+    actor: &str,
 ) -> Result<(Results, StoredCheckpoint)> {
     conn.transaction(|conn| {
         let election = lock(conn, id)?;
@@ -136,7 +137,10 @@ pub fn certify(
         let appended = store::append(
             conn,
             &election,
-            &[entry::result(&id, &results.entry_body())],
+            &[
+                entry::admin(&id, "certify", actor),
+                entry::result(&id, &results.entry_body()),
+            ],
             signer,
         )?;
         diesel::update(elections::table.find(id.to_string()))

@@ -172,6 +172,7 @@ pub fn create(
     definition: &Definition,
     public_host: &str,
     signer: &LogSigner,
+    actor: &str,
 ) -> Result<ElectionId> {
     let id = ElectionId::new_random();
     let json = serde_json::to_string(definition)
@@ -210,7 +211,15 @@ pub fn create(
                 .execute(c))?;
         }
         let election = lock(conn, id)?;
-        log::store::append(conn, &election, &[entry::election(&id, definition)], signer)?;
+        log::store::append(
+            conn,
+            &election,
+            &[
+                entry::election(&id, definition),
+                entry::admin(&id, "create", actor),
+            ],
+            signer,
+        )?;
         Ok::<_, Error>(())
     })?;
     Ok(id)
@@ -222,6 +231,7 @@ pub fn open(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogSigner,
+    actor: &str,
 ) -> Result<StoredCheckpoint> {
     conn.transaction(|conn| {
         let election = lock(conn, id)?;
@@ -251,10 +261,16 @@ pub fn open(
             ));
         }
         set_state(conn, id, State::Open)?;
-        Ok(
-            log::store::append(conn, &election, &[entry::open(&id, Utc::now())], signer)?
-                .checkpoint,
-        )
+        Ok(log::store::append(
+            conn,
+            &election,
+            &[
+                entry::admin(&id, "open", actor),
+                entry::open(&id, Utc::now()),
+            ],
+            signer,
+        )?
+        .checkpoint)
     })
 }
 
@@ -263,6 +279,7 @@ pub fn close(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogSigner,
+    actor: &str,
 ) -> Result<StoredCheckpoint> {
     conn.transaction(|conn| {
         let election = lock(conn, id)?;
@@ -273,10 +290,16 @@ pub fn close(
             ));
         }
         set_state(conn, id, State::Closed)?;
-        Ok(
-            log::store::append(conn, &election, &[entry::close(&id, Utc::now())], signer)?
-                .checkpoint,
-        )
+        Ok(log::store::append(
+            conn,
+            &election,
+            &[
+                entry::admin(&id, "close", actor),
+                entry::close(&id, Utc::now()),
+            ],
+            signer,
+        )?
+        .checkpoint)
     })
 }
 

@@ -32,6 +32,8 @@ pub enum Kind {
     Close,
     /// The certified result.
     Result,
+    /// An official's action and who took it.
+    Admin,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Ballot => "ballot",
             Kind::Close => "close",
             Kind::Result => "result",
+            Kind::Admin => "admin",
         }
     }
 }
@@ -152,6 +155,17 @@ pub fn tokens_issued(id: &ElectionId, locals: &BTreeMap<String, u64>) -> NewEntr
             locals,
         },
     )
+}
+
+/// An official's action, naming the official — never a member. It stands in the same append
+/// as the entries the action writes (right before them; after entry 0 for the creation).
+pub fn admin(id: &ElectionId, action: &str, by: &str) -> NewEntry {
+    #[derive(Serialize)]
+    struct Admin<'a> {
+        action: &'a str,
+        by: &'a str,
+    }
+    encode(id, Kind::Admin, Admin { action, by })
 }
 
 /// One token replaced in `local`.

@@ -41,6 +41,7 @@ pub fn import(
     id: ElectionId,
     bytes: &[u8],
     signer: &LogSigner,
+    actor: &str,
     progress: &dyn Fn(usize, usize),
 ) -> Result<ImportSummary> {
     // Parse before taking any lock: a bad file never touches the database.
@@ -59,10 +60,9 @@ pub fn import(
         let election = election::lock(conn, id)?;
         election::ensure_draft(&election, "import a roster")?;
         let summary = replace(conn, id, &rows, progress)?;
-        let changed = changed_roster_entries(conn, &election, &rows)?;
-        if !changed.is_empty() {
-            log::store::append(conn, &election, &changed, signer)?;
-        }
+        let mut entries = vec![entry::admin(&id, "roster_import", actor)];
+        entries.extend(changed_roster_entries(conn, &election, &rows)?);
+        log::store::append(conn, &election, &entries, signer)?;
         Ok(summary)
     })
 }

@@ -56,6 +56,7 @@ pub fn issue_missing(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogSigner,
+    actor: &str,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     conn.transaction(|conn| {
@@ -110,7 +111,10 @@ pub fn issue_missing(
             log::store::append(
                 conn,
                 &election,
-                &[entry::tokens_issued(&id, &per_local)],
+                &[
+                    entry::admin(&id, "tokens_issue", actor),
+                    entry::tokens_issued(&id, &per_local),
+                ],
                 signer,
             )?;
         }
@@ -127,6 +131,7 @@ pub fn reissue(
     id: ElectionId,
     member_id: &str,
     signer: &LogSigner,
+    actor: &str,
 ) -> Result<IssuedToken> {
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
@@ -182,7 +187,10 @@ pub fn reissue(
         log::store::append(
             conn,
             &election,
-            &[entry::token_reissued(&id, &local)],
+            &[
+                entry::admin(&id, "token_reissue", actor),
+                entry::token_reissued(&id, &local),
+            ],
             signer,
         )?;
         Ok(IssuedToken {

@@ -44,24 +44,40 @@ both_backends! {
         let (id, bundle) = closed_bundle(db);
         assert_eq!(
             types_of(&bundle.log),
-            ["election", "roster", "roster", "roster", "tokens_issued", "token_reissued", "open", "close"]
+            [
+                "election", "admin", "admin", "roster", "roster", "roster", "admin", "tokens_issued",
+                "admin", "token_reissued", "admin", "open", "admin", "close"
+            ]
         );
+        // Every admin action names who took it, never a member.
+        let actions: Vec<(String, String)> = bundle
+            .log
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["type"] == "admin")
+            .map(|v| (v["action"].as_str().unwrap().to_owned(), v["by"].as_str().unwrap().to_owned()))
+            .collect();
+        let names: Vec<&str> = actions.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(names, ["create", "roster_import", "tokens_issue", "token_reissue", "open", "close"]);
+        assert!(actions.iter().all(|(_, by)| by.starts_with("cli:")), "{actions:?}");
+        assert!(!String::from_utf8_lossy(&bundle.log).contains("M4"), "no member is named");
         let first = bundle.log.split(|&b| b == b'\n').next().unwrap();
         let first = std::str::from_utf8(first).unwrap();
         assert!(first.starts_with(&format!(r#"{{"v":1,"type":"election","election":"{id}","title":"Strike authorization 2026","#)), "{first}");
         let note_lines: Vec<&str> = bundle.checkpoint.split('\n').collect();
         assert_eq!(note_lines[0], format!("localhost:8080/elections/{id}"));
-        assert_eq!(note_lines[1], "8");
+        assert_eq!(note_lines[1], "14");
         assert!(bundle.key.starts_with(&format!("localhost:8080/elections/{id}+")));
 
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
-        assert_eq!(report.size, 8);
+        assert_eq!(report.size, 14);
         assert_eq!(report.phase, "closed");
         assert_eq!(report.eligible["600"], 3);
 
         let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap()]).ok();
         assert!(out.contains("OK: signature, root and entry rules verified"), "{out}");
-        assert!(out.contains("entries   8"), "{out}");
+        assert!(out.contains("entries   14"), "{out}");
         // The verifier key printed by the CLI is the bundle's.
         assert_eq!(sv(db, &["key", "show", "--election", &id]).ok(), bundle.key);
     }
@@ -101,7 +117,7 @@ both_backends! {
         let mut dropped = lines.clone();
         dropped.remove(5);
         let err = verify_bundle(&join(&dropped), &b.checkpoint, &b.key).unwrap_err();
-        assert!(err.0.contains("has 7 entries but the checkpoint is for a tree of 8"), "{err}");
+        assert!(err.0.contains("has 13 entries but the checkpoint is for a tree of 14"), "{err}");
 
         // Two entries swapped.
         let mut swapped = lines.clone();
@@ -113,7 +129,7 @@ both_backends! {
         let origin = b.checkpoint.lines().next().unwrap().to_owned();
         let root: Hash = B64.decode(b.checkpoint.lines().nth(2).unwrap()).unwrap().try_into().unwrap();
         let other = LogSigner::from_seed(&[9; 32]);
-        let forged = other.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 8, root });
+        let forged = other.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 14, root });
         let err = verify_bundle(&b.log, &forged, &b.key).unwrap_err();
         assert!(err.0.contains("carries no signature by key"), "{err}");
         // ... even with that key's own vkey beside it, if the log is not the one it signed.
@@ -121,21 +137,21 @@ both_backends! {
 
         // A genuine checkpoint for a different size (signed by the real key).
         let leaves: Vec<Hash> = lines.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();
-        let short = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 7, root: merkle::root_of(&leaves[..7]) });
+        let short = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 13, root: merkle::root_of(&leaves[..13]) });
         let err = verify_bundle(&b.log, &short, &b.key).unwrap_err();
-        assert!(err.0.contains("has 8 entries but the checkpoint is for a tree of 7"), "{err}");
+        assert!(err.0.contains("has 14 entries but the checkpoint is for a tree of 13"), "{err}");
         // The prefix it does sign verifies.
-        verify_bundle(&join(&lines[..7]), &short, &b.key).unwrap();
+        verify_bundle(&join(&lines[..13]), &short, &b.key).unwrap();
 
         // Correctly signed logs that break the order rules are still refused.
         let mut reordered = lines.clone();
-        let close = reordered.remove(7);
-        reordered.insert(6, close);
+        let close = reordered.remove(13);
+        reordered.insert(11, close);
         let log = join(&reordered);
         let leaves: Vec<Hash> = reordered.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();
-        let signed = real.sign_checkpoint(&Checkpoint { origin, size: 8, root: merkle::root_of(&leaves) });
+        let signed = real.sign_checkpoint(&Checkpoint { origin, size: 14, root: merkle::root_of(&leaves) });
         let err = verify_bundle(&log, &signed, &b.key).unwrap_err();
-        assert!(err.0.contains("entry 6: the vote closes without being open"), "{err}");
+        assert!(err.0.contains("entry 11: the vote closes without being open"), "{err}");
 
         // The CLI exits non-zero and names the failure.
         let dir = db.path("bundle");
@@ -172,7 +188,10 @@ both_backends! {
         let err = sv(db, &["tokens", "reissue", "--election", &id, "--member", "M1"]).fails();
         assert!(err.contains("cannot issue tokens"), "{err}");
         let bundle = export_bundle(db, &id, "b");
-        assert_eq!(types_of(&bundle.log), ["election", "roster", "roster", "roster", "open", "close"]);
+        assert_eq!(
+            types_of(&bundle.log),
+            ["election", "admin", "admin", "roster", "roster", "roster", "admin", "open", "admin", "close"]
+        );
     }
 }
 
@@ -240,8 +259,9 @@ both_backends! {
         sv(db, &["election", "close", &id]).ok();
         let bundle = export_bundle(db, &id, "b");
         let types = types_of(&bundle.log);
-        // election, 3 rosters, tokens_issued, 24 reissues, open, close.
-        assert_eq!(types.len(), 31);
+        // election + admin, admin + 3 rosters, admin + tokens_issued, 24 × (admin + reissue),
+        // admin + open, admin + close.
+        assert_eq!(types.len(), 60);
         assert_eq!(types.iter().filter(|t| *t == "token_reissued").count(), 24);
         verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
 
@@ -251,8 +271,8 @@ both_backends! {
         let election = strikevote::election::find(&mut conn, election_id).unwrap();
         let all = store::all_checkpoints(&mut conn, election_id).unwrap();
         let sizes: Vec<u64> = all.iter().map(|c| c.size).collect();
-        // One checkpoint per append batch (the roster import's three entries are one batch).
-        let expected: Vec<u64> = std::iter::once(1).chain(4..=31).collect();
+        // One checkpoint per append batch; each batch is an action's entries together.
+        let expected: Vec<u64> = [2, 6, 8].into_iter().chain((10..=60).step_by(2)).collect();
         assert_eq!(sizes, expected, "one checkpoint per append, no gaps, no forks");
         let last = all.last().unwrap();
         for cp in &all {
@@ -286,16 +306,18 @@ both_backends! {
 
         let leaves: Vec<Hash> = lines.iter().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
         let root = merkle::root_of(&leaves);
-        for index in 0..8u64 {
-            let (status, proof) = app.get_json(&format!("{base}/proof/inclusion?index={index}&size=8")).await;
+        let n = leaves.len() as u64;
+        assert_eq!(n, 14);
+        for index in 0..n {
+            let (status, proof) = app.get_json(&format!("{base}/proof/inclusion?index={index}&size={n}")).await;
             assert_eq!(status, 200, "{proof}");
             let hashes: Vec<Hash> = proof["hashes"].as_array().unwrap().iter().map(|h| hash_hex(h.as_str().unwrap())).collect();
             assert_eq!(hash_hex(proof["leaf_hash"].as_str().unwrap()), leaves[index as usize]);
             assert_eq!(hash_hex(proof["root"].as_str().unwrap()), root);
-            assert!(merkle::verify_inclusion(index, 8, &leaves[index as usize], &hashes, &root), "index {index}");
+            assert!(merkle::verify_inclusion(index, n, &leaves[index as usize], &hashes, &root), "index {index}");
         }
-        for from in 1..=8u64 {
-            for to in from..=8u64 {
+        for from in 1..=n {
+            for to in from..=n {
                 let (status, proof) = app.get_json(&format!("{base}/proof/consistency?from={from}&to={to}")).await;
                 assert_eq!(status, 200, "{proof}");
                 let hashes: Vec<Hash> = proof["hashes"].as_array().unwrap().iter().map(|h| hash_hex(h.as_str().unwrap())).collect();
@@ -306,7 +328,7 @@ both_backends! {
         }
         // Defaults: the latest size.
         let (_, proof) = app.get_json(&format!("{base}/proof/inclusion?index=3")).await;
-        assert_eq!(proof["size"], 8);
+        assert_eq!(proof["size"], n);
     }
 }
 
@@ -315,10 +337,10 @@ both_backends! {
         let (id, _) = prepared_election(db, 3);
         let app = spawn_app(db).await;
         let base = format!("/api/v1/elections/{id}");
-        // The log has 5 entries: election, 3 rosters, tokens_issued.
+        // The log has 8 entries: election, admin, admin, 3 rosters, admin, tokens_issued.
         for (path, code) in [
-            ("/proof/inclusion?index=5&size=5", "invalid_proof_request"),
-            ("/proof/inclusion?index=0&size=6", "size_beyond_log"),
+            ("/proof/inclusion?index=8&size=8", "invalid_proof_request"),
+            ("/proof/inclusion?index=0&size=9", "size_beyond_log"),
             ("/proof/inclusion?index=-1&size=5", "invalid_query"),
             ("/proof/inclusion?index=abc", "invalid_query"),
             ("/proof/inclusion", "invalid_query"),
@@ -327,7 +349,7 @@ both_backends! {
             ("/proof/consistency?from=1&to=9", "size_beyond_log"),
             ("/proof/consistency?from=x&to=3", "invalid_query"),
             ("/entries?start=3&end=2", "invalid_range"),
-            ("/entries?end=6", "size_beyond_log"),
+            ("/entries?end=9", "size_beyond_log"),
             ("/entries?start=1e3", "invalid_query"),
         ] {
             let (status, body) = app.get_json(&format!("{base}{path}")).await;
@@ -342,7 +364,7 @@ both_backends! {
         assert_eq!(status, 400);
         assert_eq!(body["error"], "invalid_election_id");
         // An empty range is fine and empty.
-        let (status, body) = app.get(&format!("{base}/entries?start=5&end=5")).await;
+        let (status, body) = app.get(&format!("{base}/entries?start=8&end=8")).await;
         assert_eq!((status, body.as_str()), (200, ""));
     }
 }

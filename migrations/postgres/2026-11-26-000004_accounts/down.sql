@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE accounts;

@@ -1,0 +1,379 @@
+//! Officials: accounts and roles, argon2id passwords, login throttling, server-side sessions
+//! and API tokens. Secrets the client holds (session cookie, API token) are stored only as
+//! SHA-256; passwords only as argon2id PHC strings.
+
+use std::fmt;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db::DbConnection;
+use crate::db::schema::{accounts, api_tokens, sessions};
+use crate::error::{Error, Result};
+
+/// Consecutive failed logins before an account is locked.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+/// How long a locked account stays locked.
+pub const LOCK_MINUTES: i64 = 15;
+/// How long a browser session lasts.
+pub const SESSION_HOURS: i64 = 12;
+/// API tokens start with this, so scanners and people recognise one.
+pub const API_TOKEN_PREFIX: &str = "svapi_";
+
+/// What an official may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs elections.
+    Admin,
+    /// Reads turnout during the vote, results after, and every admin action.
+    Observer,
+    /// Reads the log, checkpoints and bundles.
+    Auditor,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Observer, Role::Auditor];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Observer => "observer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                Error::bad_input(
+                    "invalid_role",
+                    format!("unknown role `{s}`: use admin, observer or auditor"),
+                )
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A signed-in official.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Row id.
+    #[serde(skip)]
+    pub id: String,
+    /// Login name, shown in the log next to every action it takes.
+    pub username: String,
+    /// Its role.
+    pub role: Role,
+}
+
+type AccountRow = (String, String, String);
+
+fn to_account((id, username, role): AccountRow) -> Result<Account> {
+    Ok(Account {
+        id,
+        username,
+        role: Role::parse(&role)?,
+    })
+}
+
+fn sha256(text: &str) -> Vec<u8> {
+    Sha256::digest(text.as_bytes()).to_vec()
+}
+
+fn random_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+    Ok(B64URL.encode(bytes))
+}
+
+/// Checks a username: 2–64 of lowercase letters, digits, `.`, `_`, `-`.
+pub fn check_username(username: &str) -> Result<()> {
+    let ok = (2..=64).contains(&username.len())
+        && username.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            "invalid_username",
+            "a username is 2 to 64 lowercase letters, digits, `.`, `_` or `-`",
+        ))
+    }
+}
+
+/// Checks a new password: at least 12 characters, at most 1024.
+pub fn check_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if (12..=1024).contains(&n) {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            "weak_password",
+            "a password needs at least 12 characters (a few unrelated words make a good one)",
+        ))
+    }
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(format!("cannot hash the password: {e}")))
+}
+
+/// Creates an account.
+pub fn create(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> Result<Account> {
+    check_username(username)?;
+    check_password(password)?;
+    let hash = hash_password(password)?;
+    let id = Uuid::now_v7().to_string();
+    let exists: i64 = accounts::table
+        .filter(accounts::username.eq(username))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Err(Error::conflict(
+            "username_taken",
+            format!("there is already an account named `{username}`"),
+        ));
+    }
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::id.eq(&id),
+            accounts::username.eq(username),
+            accounts::password_hash.eq(&hash),
+            accounts::role.eq(role.as_str()),
+            accounts::created_at.eq(Utc::now().naive_utc()),
+            accounts::failed_logins.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(Account {
+        id,
+        username: username.to_owned(),
+        role,
+    })
+}
+
+/// Every account, by username.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Account>> {
+    accounts::table
+        .order(accounts::username)
+        .select((accounts::id, accounts::username, accounts::role))
+        .load::<AccountRow>(conn)?
+        .into_iter()
+        .map(to_account)
+        .collect()
+}
+
+/// Whether any admin exists (the first start asks for one).
+pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
+    let n: i64 = accounts::table
+        .filter(accounts::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+fn invalid_login() -> Error {
+    Error::Unauthorized("wrong username or password".into())
+}
+
+/// Checks a password. Five failures in a row lock the account for 15 minutes; an unknown
+/// username costs the same time as a known one.
+pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
+    let row: Option<(String, String, String, String, i32, Option<NaiveDateTime>)> = accounts::table
+        .filter(accounts::username.eq(username))
+        .select((
+            accounts::id,
+            accounts::username,
+            accounts::role,
+            accounts::password_hash,
+            accounts::failed_logins,
+            accounts::locked_until,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, name, role, stored, failed, locked_until)) = row else {
+        // Spend the same effort as a real check, so timing does not reveal usernames.
+        let _ = hash_password(password);
+        return Err(invalid_login());
+    };
+    let now = Utc::now().naive_utc();
+    if locked_until.is_some_and(|t| t > now) {
+        return Err(Error::TooManyRequests(format!(
+            "too many failed logins: this account is locked for up to {LOCK_MINUTES} minutes"
+        )));
+    }
+    let good = PasswordHash::new(&stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    if !good {
+        let failed = failed + 1;
+        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now + Duration::minutes(LOCK_MINUTES));
+        diesel::update(accounts::table.find(&id))
+            .set((
+                accounts::failed_logins.eq(if lock.is_some() { 0 } else { failed }),
+                accounts::locked_until.eq(lock),
+            ))
+            .execute(conn)?;
+        return Err(invalid_login());
+    }
+    diesel::update(accounts::table.find(&id))
+        .set((
+            accounts::failed_logins.eq(0),
+            accounts::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    to_account((id, name, role))
+}
+
+/// Starts a session; returns the cookie's secret (stored only hashed).
+pub fn start_session(conn: &mut DbConnection, account: &Account) -> Result<String> {
+    let secret = random_secret()?;
+    let now = Utc::now().naive_utc();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::hash.eq(sha256(&secret)),
+            sessions::account_id.eq(&account.id),
+            sessions::created_at.eq(now),
+            sessions::expires_at.eq(now + Duration::hours(SESSION_HOURS)),
+        ))
+        .execute(conn)?;
+    Ok(secret)
+}
+
+/// The account of a live session.
+pub fn session_account(conn: &mut DbConnection, secret: &str) -> Result<Option<Account>> {
+    let row: Option<AccountRow> = sessions::table
+        .inner_join(accounts::table)
+        .filter(sessions::hash.eq(sha256(secret)))
+        .filter(sessions::expires_at.gt(Utc::now().naive_utc()))
+        .select((accounts::id, accounts::username, accounts::role))
+        .first(conn)
+        .optional()?;
+    row.map(to_account).transpose()
+}
+
+/// Ends a session.
+pub fn end_session(conn: &mut DbConnection, secret: &str) -> Result<()> {
+    diesel::delete(sessions::table.filter(sessions::hash.eq(sha256(secret)))).execute(conn)?;
+    Ok(())
+}
+
+/// Creates an API token for `username`; returns it (the only time it exists in plaintext).
+pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::bad_input(
+            "invalid_name",
+            "a token name is 1 to 100 characters",
+        ));
+    }
+    let id: Option<String> = accounts::table
+        .filter(accounts::username.eq(username))
+        .select(accounts::id)
+        .first(conn)
+        .optional()?;
+    let id = id.ok_or_else(|| {
+        Error::not_found(
+            "account_not_found",
+            format!("there is no account `{username}`"),
+        )
+    })?;
+    let taken: i64 = api_tokens::table
+        .filter(api_tokens::account_id.eq(&id))
+        .filter(api_tokens::name.eq(name))
+        .count()
+        .get_result(conn)?;
+    if taken > 0 {
+        return Err(Error::conflict(
+            "token_name_taken",
+            format!("`{username}` already has a token named `{name}`"),
+        ));
+    }
+    let token = format!("{API_TOKEN_PREFIX}{}", random_secret()?);
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::hash.eq(sha256(&token)),
+            api_tokens::account_id.eq(&id),
+            api_tokens::name.eq(name),
+            api_tokens::created_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// Revokes `username`'s token named `name`.
+pub fn revoke_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<()> {
+    let id: Option<String> = accounts::table
+        .filter(accounts::username.eq(username))
+        .select(accounts::id)
+        .first(conn)
+        .optional()?;
+    let id = id.ok_or_else(|| {
+        Error::not_found(
+            "account_not_found",
+            format!("there is no account `{username}`"),
+        )
+    })?;
+    let n = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::account_id.eq(&id))
+            .filter(api_tokens::name.eq(name.trim()))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(Some(Utc::now().naive_utc())))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(Error::not_found(
+            "token_not_found",
+            format!("`{username}` has no live token named `{name}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// The account of a live API token.
+pub fn api_token_account(conn: &mut DbConnection, token: &str) -> Result<Option<Account>> {
+    if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 100 {
+        return Ok(None);
+    }
+    let row: Option<AccountRow> = api_tokens::table
+        .inner_join(accounts::table)
+        .filter(api_tokens::hash.eq(sha256(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .select((accounts::id, accounts::username, accounts::role))
+        .first(conn)
+        .optional()?;
+    row.map(to_account).transpose()
+}
