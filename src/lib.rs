@@ -13,6 +13,7 @@ pub mod election;
 pub mod error;
 pub mod log;
 pub mod roster;
+pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod tally;

@@ -30,6 +30,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// `text` (default) or `json` log lines.
     pub log_format: String,
+    /// Largest upload (roster CSV, definition) in bytes.
+    pub upload_limit_bytes: usize,
     /// How long the casting pool gathers ballots before committing them as one batch (ms).
     pub batch_period_ms: u64,
     /// The most ballots one batch commits.
@@ -47,6 +49,7 @@ impl Default for Settings {
             db_pool_size: 8,
             body_limit_bytes: 64 * 1024,
             log_format: "text".into(),
+            upload_limit_bytes: 32 * 1024 * 1024,
             batch_period_ms: 100,
             batch_max: 5000,
         }
@@ -54,7 +57,7 @@ impl Default for Settings {
 }
 
 /// The environment variables read, without the `STRIKEVOTE_` prefix.
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 11] = [
     "database_url",
     "bind",
     "public_host",
@@ -65,6 +68,7 @@ const ENV_KEYS: [&str; 10] = [
     "log_format",
     "batch_period_ms",
     "batch_max",
+    "upload_limit_bytes",
 ];
 
 /// Values given as command-line flags; `None` leaves the setting alone.
@@ -168,6 +172,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("batch_period_ms", &self.batch_period_ms)
             .field("batch_max", &self.batch_max)
+            .field("upload_limit_bytes", &self.upload_limit_bytes)
             .finish()
     }
 }

@@ -7,7 +7,10 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
@@ -26,6 +29,8 @@ pub struct AppState {
     pub signer: Arc<LogSigner>,
     /// Where ballots wait for their batch.
     pub casting: CastingPool,
+    /// Failed logins per client address (this process's share of the throttle).
+    pub login_failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
 }
 
 /// A bound, not yet running HTTP server.
@@ -61,11 +66,13 @@ impl Application {
             settings: Arc::new(settings),
             signer,
             casting,
+            login_failures: Arc::default(),
         };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
                 .configure(|cfg| web::configure(cfg, state.settings.body_limit_bytes))
+                .wrap(actix_web::middleware::from_fn(web::auth::authorize))
                 .wrap(web::security_headers())
                 .wrap(actix_web::middleware::from_fn(web::log_request))
         })

@@ -3,7 +3,7 @@
 mod verify;
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 pub use verify::{Report, verify_bundle, verify_dir};
@@ -28,14 +28,13 @@ pub struct Exported {
     pub entries: u64,
 }
 
-/// Writes `log.jsonl`, `checkpoint` and `key.vkey` of an election into `dir` (created if
-/// missing). Refused while the vote is open: ballot entries are embargoed until close.
-pub fn export(
+/// The three files of an election's bundle, in memory: `log.jsonl`, `checkpoint`, `key.vkey`.
+/// Refused while the vote is open: ballot entries are embargoed until it closes.
+pub fn bundle_files(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogSigner,
-    dir: &Path,
-) -> Result<Exported> {
+) -> Result<(Vec<u8>, String, String)> {
     let election = election::find(conn, id)?;
     if election.state == State::Open {
         return Err(Error::conflict(
@@ -48,11 +47,7 @@ pub fn export(
     let checkpoint = store::latest_checkpoint(conn, id)?;
     let verifier = Verifier::from_public_key(&election.origin, &signer.public_key())
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let io = |e: std::io::Error| {
-        Error::Internal(format!("cannot write the bundle in {}: {e}", dir.display()))
-    };
-    fs::create_dir_all(dir).map_err(io)?;
-    let mut log = BufWriter::new(fs::File::create(dir.join(LOG_FILE)).map_err(io)?);
+    let mut log = Vec::new();
     let mut next = 0;
     while next < checkpoint.size {
         let page = store::entries(
@@ -65,18 +60,31 @@ pub fn export(
             return Err(Error::Internal(format!("the log of {id} ends at {next}")));
         }
         for entry in &page {
-            log.write_all(&entry.bytes).map_err(io)?;
-            log.write_all(b"\n").map_err(io)?;
+            log.extend_from_slice(&entry.bytes);
+            log.push(b'\n');
         }
         next += page.len() as u64;
     }
-    log.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    fs::write(dir.join(CHECKPOINT_FILE), &checkpoint.note).map_err(io)?;
-    fs::write(dir.join(KEY_FILE), format!("{verifier}\n")).map_err(io)?;
-    Ok(Exported {
-        entries: checkpoint.size,
-    })
+    Ok((log, checkpoint.note, format!("{verifier}\n")))
+}
+
+/// Writes the bundle's three files into `dir` (created if missing).
+pub fn export(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogSigner,
+    dir: &Path,
+) -> Result<Exported> {
+    let (log, checkpoint, key) = bundle_files(conn, id, signer)?;
+    let io = |e: std::io::Error| {
+        Error::Internal(format!("cannot write the bundle in {}: {e}", dir.display()))
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let entries = log.iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut file = fs::File::create(dir.join(LOG_FILE)).map_err(io)?;
+    file.write_all(&log).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::write(dir.join(CHECKPOINT_FILE), checkpoint).map_err(io)?;
+    fs::write(dir.join(KEY_FILE), key).map_err(io)?;
+    Ok(Exported { entries })
 }

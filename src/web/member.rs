@@ -101,7 +101,11 @@ struct ErrorPage {
 }
 
 /// Renders a page with a status; pages carrying a token are never cached.
-fn html(status: StatusCode, page: &impl Template, cookie: Option<Cookie<'static>>) -> HttpResponse {
+pub(crate) fn html(
+    status: StatusCode,
+    page: &impl Template,
+    cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
     match page.render() {
         Ok(body) => {
             let mut res = HttpResponse::build(status);
@@ -120,7 +124,7 @@ fn html(status: StatusCode, page: &impl Template, cookie: Option<Cookie<'static>
 }
 
 /// The form's CSRF value: the cookie's if it has one, else a new one (and the cookie to set).
-fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+pub(crate) fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
     if let Some(c) = req.cookie(CSRF_COOKIE)
         && c.value().len() == 32
     {
@@ -141,7 +145,7 @@ fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>
 }
 
 /// Double-submit check: the form's value equals the cookie's, compared in constant time.
-fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
+pub(crate) fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
     let Some(cookie) = req.cookie(CSRF_COOKIE) else {
         return false;
     };

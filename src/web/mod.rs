@@ -1,8 +1,11 @@
 //! The HTTP surface: middleware, error bodies and the routes registered so far.
 
-mod health;
+pub mod admin;
+pub mod auth;
+pub mod health;
 pub mod i18n;
 pub mod member;
+pub mod public;
 
 use std::time::Instant;
 
@@ -36,36 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
             web::PathConfig::default()
                 .error_handler(|e, _| Error::bad_input("invalid_path", e.to_string()).into()),
         )
-        .service(
-            web::resource("/healthz")
-                .route(web::get().to(health::healthz))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/readyz")
-                .route(web::get().to(health::readyz))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .configure(crate::api::configure)
-        .service(
-            web::resource("/vote")
-                .route(web::get().to(member::vote_page))
-                .route(web::post().to(member::cast_vote))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/token-status")
-                .route(web::get().to(member::token_status_page))
-                .route(web::post().to(member::token_status))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/verify")
-                .route(web::get().to(member::verify_page))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .route("/", web::get().to(home))
-        .route("/static/style.css", web::get().to(stylesheet))
+        .configure(crate::routes::configure)
         .default_service(web::to(not_found));
 }
 
@@ -86,7 +60,7 @@ fn form_error(e: UrlencodedError) -> Error {
 }
 
 /// Pages answer errors in HTML, the API (and probes) in JSON.
-fn wants_html(req: &HttpRequest) -> bool {
+pub fn wants_html(req: &HttpRequest) -> bool {
     !req.path().starts_with("/api/") && !matches!(req.path(), "/healthz" | "/readyz")
 }
 
@@ -107,25 +81,13 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     Err(error)
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
+/// The answer for a known path with a wrong method.
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
     let error = Error::MethodNotAllowed(req.method().to_string());
     if wants_html(&req) {
         return Ok(member::error_page(&req, error.status(), error.to_string()));
     }
     Err(error)
-}
-
-async fn home() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", "/vote"))
-        .finish()
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("static/style.css"))
 }
 
 impl ResponseError for Error {

@@ -515,3 +515,76 @@ pub async fn vote_by_form(app: &TestApp, token: &str, choice: &str) -> String {
     assert_eq!(status, 200, "{page}");
     receipt_of(&page)
 }
+
+/// The password every test official gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates an official through the CLI (password on standard input) and returns an API
+/// token for them.
+pub fn official(db: &TestDb, username: &str, role: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+        .args([
+            "admin",
+            "create",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--database-url",
+            &db.url,
+        ])
+        .current_dir(db.dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sv(
+        db,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--username",
+            username,
+            "--name",
+            "tests",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+impl TestApp {
+    /// GET with an API token; status and JSON.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("GET {path}: non-JSON ({e}): {text}")),
+        )
+    }
+}

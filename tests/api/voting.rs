@@ -62,8 +62,11 @@ both_backends! {
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[0].1})).await;
         assert_eq!(st, serde_json::json!({"status": "not_used"}));
 
-        // Turnout counts it without revealing the choice.
-        let (_, turnout) = app.get_json(&format!("/api/v1/elections/{id}/turnout")).await;
+        // Turnout counts it without revealing the choice (observers only).
+        let observer = official(db, "olga", "observer");
+        let (status, _) = app.get_json(&format!("/api/v1/elections/{id}/turnout")).await;
+        assert_eq!(status, 401);
+        let (_, turnout) = app.get_json_as(&format!("/api/v1/elections/{id}/turnout"), &observer).await;
         assert_eq!(turnout["locals"]["700"], serde_json::json!({"cast": 1, "eligible": 1}));
         assert_eq!(turnout["cast"], 1);
         assert!(!turnout.to_string().contains("yes"));
@@ -150,7 +153,8 @@ both_backends! {
             }
         }
         assert_eq!(accepted, 1, "exactly one of 200 casts is accepted");
-        let (_, turnout) = a.get_json(&format!("/api/v1/elections/{id}/turnout")).await;
+        let observer = official(db, "olga", "observer");
+        let (_, turnout) = a.get_json_as(&format!("/api/v1/elections/{id}/turnout"), &observer).await;
         assert_eq!(turnout["cast"], 1);
         let (_, entries) = a.get(&format!("/api/v1/elections/{id}/entries")).await;
         assert_eq!(entries.matches("\"sealed\":\"ballot\"").count(), 1, "one ballot in the log");

@@ -1,0 +1,242 @@
+//! The officials' JSON API (bearer API token): the same operations as the CLI and the admin
+//! pages, so a union can script an election end to end. Every action is logged with the
+//! token's username.
+
+use actix_web::http::header::ContentDisposition;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{read_body, with_conn};
+use crate::election::{self, Definition, ElectionId};
+use crate::error::{Error, Result};
+use crate::roster;
+use crate::startup::AppState;
+use crate::token::store::{self as token_store, IssuedToken};
+use crate::web::auth::official;
+
+/// An election as the API shows it.
+pub fn election_json(
+    e: &election::Election,
+    counts: &std::collections::BTreeMap<String, election::LocalCounts>,
+) -> serde_json::Value {
+    json!({
+        "id": e.id,
+        "state": e.state,
+        "created_at": e.created_at.and_utc().to_rfc3339(),
+        "origin": e.origin,
+        "log_size": e.log_size,
+        "definition": e.definition,
+        "locals": counts,
+    })
+}
+
+/// `GET /api/v1/elections`.
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse> {
+    let all = with_conn(&state, election::list).await?;
+    let rows: Vec<_> = all
+        .iter()
+        .map(|e| json!({ "id": e.id, "title": e.definition.title, "state": e.state }))
+        .collect();
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// `GET /api/v1/elections/{id}`.
+pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let body = with_conn(&state, move |c| {
+        let e = election::find(c, id)?;
+        let counts = election::local_counts(c, &e)?;
+        Ok(election_json(&e, &counts))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| Error::bad_input("invalid_body", "the body is not UTF-8 text"))
+}
+
+/// `POST /api/v1/elections` with the TOML definition as the body: 201 `{"id"}`.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse> {
+    let by = official(&req)?.username;
+    let text = utf8(read_body(body, state.settings.upload_limit_bytes).await?)?;
+    let definition = Definition::from_toml(&text)
+        .map_err(|e| Error::bad_input("invalid_definition", e.to_string()))?;
+    let (host, signer) = (state.settings.public_host.clone(), state.signer.clone());
+    let id = with_conn(&state, move |c| {
+        election::create(c, &definition, &host, &signer, &by)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({ "id": id })))
+}
+
+/// `POST /api/v1/elections/{id}/roster` with the CSV as the body.
+pub async fn roster(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse> {
+    let by = official(&req)?.username;
+    let id = ElectionId::parse(&id)?;
+    let bytes = read_body(body, state.settings.upload_limit_bytes).await?;
+    let signer = state.signer.clone();
+    let summary = with_conn(&state, move |c| {
+        roster::import(c, id, &bytes, &signer, &by, &|_, _| {})
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// The mailing CSV of issued tokens.
+pub fn tokens_csv(issued: &[IssuedToken], base_url: &str) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| Error::Internal(format!("cannot write the CSV: {e}"));
+    w.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])
+        .map_err(fail)?;
+    for t in issued {
+        let url = format!("{base_url}/vote?token={}", t.token.expose());
+        w.write_record([
+            t.member_id.as_str(),
+            &t.local,
+            &t.name,
+            &t.email,
+            t.token.expose(),
+            &url,
+        ])
+        .map_err(fail)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write the CSV: {e}")))
+}
+
+/// Issues every missing token; returns the CSV (the only copy, once).
+pub async fn issue_csv(
+    state: &web::Data<AppState>,
+    id: ElectionId,
+    by: String,
+) -> Result<(usize, Vec<u8>)> {
+    let (signer, base) = (state.signer.clone(), state.settings.public_base_url());
+    with_conn(state, move |c| {
+        let mut csv = Vec::new();
+        let n = token_store::issue_missing(c, id, &signer, &by, &mut |issued| {
+            csv = tokens_csv(issued, &base)?;
+            Ok(())
+        })?;
+        Ok((n, csv))
+    })
+    .await
+}
+
+/// `POST /api/v1/elections/{id}/tokens`: issues every missing token; answers the mailing CSV.
+pub async fn issue(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let by = official(&req)?.username;
+    let id = ElectionId::parse(&id)?;
+    let (n, csv) = issue_csv(&state, id, by).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition::attachment(format!("tokens-{id}.csv")))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Strikevote-Issued", n.to_string()))
+        .body(csv))
+}
+
+/// Body of `POST /api/v1/elections/{id}/tokens/reissue`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueBody {
+    member: String,
+}
+
+/// `POST /api/v1/elections/{id}/tokens/reissue` `{"member"}`: the new token, once.
+pub async fn reissue(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<ReissueBody>,
+) -> Result<HttpResponse> {
+    let by = official(&req)?.username;
+    let id = ElectionId::parse(&id)?;
+    let (signer, base) = (state.signer.clone(), state.settings.public_base_url());
+    let member = body.member.clone();
+    let t = with_conn(&state, move |c| {
+        token_store::reissue(c, id, &member, &signer, &by)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "member_id": t.member_id,
+            "local": t.local,
+            "token": t.token.expose(),
+            "ballot_url": format!("{base}/vote?token={}", t.token.expose()),
+        })))
+}
+
+/// Opens, closes or certifies; answers the new state and log size.
+pub async fn transition(
+    state: &web::Data<AppState>,
+    id: ElectionId,
+    action: &'static str,
+    by: String,
+) -> Result<serde_json::Value> {
+    let signer = state.signer.clone();
+    with_conn(state, move |c| {
+        let checkpoint = match action {
+            "open" => election::open(c, id, &signer, &by)?,
+            "close" => election::close(c, id, &signer, &by)?,
+            _ => election::count::certify(c, id, &signer, &by)?.1,
+        };
+        let e = election::find(c, id)?;
+        Ok(json!({ "id": id, "state": e.state, "log_size": checkpoint.size }))
+    })
+    .await
+}
+
+async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    action: &'static str,
+) -> Result<HttpResponse> {
+    let by = official(&req)?.username;
+    let id = ElectionId::parse(&id)?;
+    Ok(HttpResponse::Ok().json(transition(&state, id, action, by).await?))
+}
+
+/// `POST /api/v1/elections/{id}/open`.
+pub async fn open(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    act(req, state, id, "open").await
+}
+
+/// `POST /api/v1/elections/{id}/close`.
+pub async fn close(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    act(req, state, id, "close").await
+}
+
+/// `POST /api/v1/elections/{id}/certify`.
+pub async fn certify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    act(req, state, id, "certify").await
+}

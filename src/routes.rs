@@ -1,0 +1,263 @@
+//! The route table: every route, who may call it, and how it is registered. Access is
+//! enforced from this table by one middleware ([`crate::web::auth::authorize`]), and the
+//! route × role test walks this same table, so a new route cannot go unchecked.
+
+use actix_web::http::Method;
+use actix_web::{Route, web};
+
+use crate::account::Role;
+use crate::api;
+use crate::web::{admin, auth, health, member, public};
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// Signed-in officials with one of these roles (pages: session cookie; API: bearer token).
+    Roles(&'static [Role]),
+}
+
+/// One method on a path.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// Who may call it.
+    pub access: Access,
+    /// The actix route (method guard + handler).
+    pub route: fn() -> Route,
+}
+
+/// A path and its endpoints.
+pub struct Resource {
+    /// The path pattern, as actix matches it.
+    pub path: &'static str,
+    /// Its endpoints.
+    pub endpoints: &'static [Endpoint],
+}
+
+const ADMIN: Access = Access::Roles(&[Role::Admin]);
+const OFFICIALS: Access = Access::Roles(&[Role::Admin, Role::Observer]);
+const ANY_ROLE: Access = Access::Roles(&[Role::Admin, Role::Observer, Role::Auditor]);
+const PUBLIC: Access = Access::Public;
+
+macro_rules! get {
+    ($access:expr, $handler:path) => {
+        Endpoint {
+            method: Method::GET,
+            access: $access,
+            route: || web::get().to($handler),
+        }
+    };
+}
+macro_rules! post {
+    ($access:expr, $handler:path) => {
+        Endpoint {
+            method: Method::POST,
+            access: $access,
+            route: || web::post().to($handler),
+        }
+    };
+}
+
+/// Every route of the service.
+pub static ROUTES: &[Resource] = &[
+    // Probes.
+    Resource {
+        path: "/healthz",
+        endpoints: &[get!(PUBLIC, health::healthz)],
+    },
+    Resource {
+        path: "/readyz",
+        endpoints: &[get!(PUBLIC, health::readyz)],
+    },
+    // Member pages.
+    Resource {
+        path: "/",
+        endpoints: &[get!(PUBLIC, public::home)],
+    },
+    Resource {
+        path: "/static/style.css",
+        endpoints: &[get!(PUBLIC, public::stylesheet)],
+    },
+    Resource {
+        path: "/vote",
+        endpoints: &[
+            get!(PUBLIC, member::vote_page),
+            post!(PUBLIC, member::cast_vote),
+        ],
+    },
+    Resource {
+        path: "/token-status",
+        endpoints: &[
+            get!(PUBLIC, member::token_status_page),
+            post!(PUBLIC, member::token_status),
+        ],
+    },
+    Resource {
+        path: "/verify",
+        endpoints: &[get!(PUBLIC, member::verify_page)],
+    },
+    // Public election pages: the auditor's, and the result once the vote closed.
+    Resource {
+        path: "/elections/{id}/audit",
+        endpoints: &[get!(PUBLIC, public::audit_page)],
+    },
+    Resource {
+        path: "/elections/{id}/bundle/{file}",
+        endpoints: &[get!(PUBLIC, public::bundle_file)],
+    },
+    Resource {
+        path: "/elections/{id}/result",
+        endpoints: &[get!(PUBLIC, public::result_page)],
+    },
+    Resource {
+        path: "/elections/{id}/results.csv",
+        endpoints: &[get!(PUBLIC, public::results_csv)],
+    },
+    // Officials.
+    Resource {
+        path: "/login",
+        endpoints: &[get!(PUBLIC, auth::login_page), post!(PUBLIC, auth::login)],
+    },
+    Resource {
+        path: "/logout",
+        endpoints: &[post!(PUBLIC, auth::logout)],
+    },
+    Resource {
+        path: "/admin",
+        endpoints: &[get!(ANY_ROLE, admin::elections_page)],
+    },
+    Resource {
+        path: "/admin/elections",
+        endpoints: &[post!(ADMIN, admin::create_election)],
+    },
+    Resource {
+        path: "/admin/elections/{id}",
+        endpoints: &[get!(OFFICIALS, admin::dashboard)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/roster",
+        endpoints: &[post!(ADMIN, admin::upload_roster)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/tokens",
+        endpoints: &[post!(ADMIN, admin::issue_tokens)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/reissue",
+        endpoints: &[post!(ADMIN, admin::reissue_token)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/confirm",
+        endpoints: &[get!(ADMIN, admin::confirm_page)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/state",
+        endpoints: &[post!(ADMIN, admin::change_state)],
+    },
+    // JSON API: the log (public).
+    Resource {
+        path: "/api/v1/key",
+        endpoints: &[get!(PUBLIC, api::log::public_key)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/key",
+        endpoints: &[get!(PUBLIC, api::log::verifier_key)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/checkpoint",
+        endpoints: &[get!(PUBLIC, api::log::checkpoint)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/entries",
+        endpoints: &[get!(PUBLIC, api::log::entries)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/proof/inclusion",
+        endpoints: &[get!(PUBLIC, api::log::inclusion)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/proof/consistency",
+        endpoints: &[get!(PUBLIC, api::log::consistency)],
+    },
+    // JSON API: members (public; the token or receipt is the credential).
+    Resource {
+        path: "/api/v1/ballots",
+        endpoints: &[post!(PUBLIC, api::ballot::cast)],
+    },
+    Resource {
+        path: "/api/v1/receipts/{receipt}",
+        endpoints: &[get!(PUBLIC, api::ballot::receipt)],
+    },
+    Resource {
+        path: "/api/v1/token-status",
+        endpoints: &[post!(PUBLIC, api::ballot::token_status)],
+    },
+    // JSON API: officials (bearer API token).
+    Resource {
+        path: "/api/v1/elections",
+        endpoints: &[
+            get!(ANY_ROLE, api::admin::list),
+            post!(ADMIN, api::admin::create),
+        ],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}",
+        endpoints: &[get!(ANY_ROLE, api::admin::show)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/roster",
+        endpoints: &[post!(ADMIN, api::admin::roster)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/tokens",
+        endpoints: &[post!(ADMIN, api::admin::issue)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/tokens/reissue",
+        endpoints: &[post!(ADMIN, api::admin::reissue)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/open",
+        endpoints: &[post!(ADMIN, api::admin::open)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/close",
+        endpoints: &[post!(ADMIN, api::admin::close)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/certify",
+        endpoints: &[post!(ADMIN, api::admin::certify)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/turnout",
+        endpoints: &[get!(OFFICIALS, api::ballot::turnout)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/results",
+        endpoints: &[get!(PUBLIC, api::ballot::results)],
+    },
+];
+
+/// Registers every route of [`ROUTES`].
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for resource in ROUTES {
+        let mut r = web::resource(resource.path);
+        for endpoint in resource.endpoints {
+            r = r.route((endpoint.route)());
+        }
+        cfg.service(r.default_service(web::to(crate::web::method_not_allowed)));
+    }
+}
+
+/// Who may call `method` on the route whose pattern is `pattern`; `None` for no such route.
+pub fn access(method: &Method, pattern: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|r| r.path == pattern)?
+        .endpoints
+        .iter()
+        .find(|e| e.method == *method)
+        .map(|e| e.access)
+}

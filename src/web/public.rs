@@ -1,0 +1,349 @@
+//! Public election pages: the auditor's page and bundle downloads, and the result once the
+//! vote has closed (with a print stylesheet for the certified copy).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentDisposition;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::member::{error_page, html};
+use crate::api::with_conn;
+use crate::audit;
+use crate::election::{self, ElectionId, State};
+use crate::error::{Error, Result};
+use crate::log::store;
+use crate::startup::AppState;
+use crate::tally::Results;
+
+/// `GET /`: to the ballot.
+pub async fn home() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", "/vote"))
+        .finish()
+}
+
+/// `GET /static/style.css`.
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("static/style.css"))
+}
+
+fn page_error(req: &HttpRequest, e: Error) -> HttpResponse {
+    if matches!(e, Error::Database(_) | Error::Internal(_)) {
+        tracing::error!(error = %e, "page failed");
+        return error_page(
+            req,
+            e.status(),
+            "the server failed; it has been logged".into(),
+        );
+    }
+    error_page(req, e.status(), e.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    id: String,
+    title: String,
+    state: String,
+    origin: String,
+    vkey: String,
+    checkpoint: String,
+    bundle_ready: bool,
+}
+
+/// `GET /elections/{id}/audit`: everything an auditor needs, and how to check it.
+pub async fn audit_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let signer = state.signer.clone();
+    let found = with_conn(&state, move |c| {
+        let id = ElectionId::parse(&id)?;
+        let e = election::find(c, id)?;
+        let cp = store::latest_checkpoint(c, id)?;
+        Ok((e, cp))
+    })
+    .await;
+    match found {
+        Ok((e, cp)) => html(
+            StatusCode::OK,
+            &AuditPage {
+                id: e.id.to_string(),
+                title: e.definition.title.clone(),
+                state: e.state.to_string(),
+                vkey: signer.verifier(&e.origin).to_string(),
+                origin: e.origin,
+                checkpoint: cp.note,
+                bundle_ready: e.state != State::Open,
+            },
+            None,
+        ),
+        Err(e) => page_error(&req, e),
+    }
+}
+
+/// `GET /elections/{id}/bundle/{file}`: `log.jsonl` (not while the vote is open),
+/// `checkpoint` or `key.vkey`.
+pub async fn bundle_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (id, file) = path.into_inner();
+    if ![audit::LOG_FILE, audit::CHECKPOINT_FILE, audit::KEY_FILE].contains(&file.as_str()) {
+        return error_page(
+            &req,
+            StatusCode::NOT_FOUND,
+            format!("a bundle has no file `{file}`"),
+        );
+    }
+    let signer = state.signer.clone();
+    let result = with_conn(&state, move |c| {
+        audit::bundle_files(c, ElectionId::parse(&id)?, &signer)
+    })
+    .await;
+    match result {
+        Ok((log, checkpoint, key)) => {
+            let body = match file.as_str() {
+                audit::LOG_FILE => log,
+                audit::CHECKPOINT_FILE => checkpoint.into_bytes(),
+                _ => key.into_bytes(),
+            };
+            HttpResponse::Ok()
+                .content_type(if file == audit::LOG_FILE {
+                    "application/jsonl"
+                } else {
+                    "text/plain; charset=utf-8"
+                })
+                .insert_header(ContentDisposition::attachment(file))
+                .body(body)
+        }
+        Err(e) => page_error(&req, e),
+    }
+}
+
+/// One bar of a server-drawn SVG chart.
+pub struct Bar {
+    /// Row label.
+    pub label: String,
+    /// Bar length in chart units (0–300).
+    pub width: u32,
+    /// The figure written after the bar.
+    pub text: String,
+    /// Top of the row.
+    pub y: u32,
+}
+
+/// Bars for shares, each `part / whole` of 300 units.
+pub fn bars(rows: &[(String, u64, u64, String)]) -> Vec<Bar> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (label, part, whole, text))| Bar {
+            label: label.clone(),
+            width: if *whole == 0 {
+                0
+            } else {
+                ((u128::from(*part) * 300) / u128::from(*whole)) as u32
+            },
+            text: text.clone(),
+            y: i as u32 * 28,
+        })
+        .collect()
+}
+
+/// The view of a result shared by the dashboard and the printable page.
+pub struct ResultView {
+    /// The results.
+    pub r: Results,
+    /// Yes-share bars per local.
+    pub yes_bars: Vec<Bar>,
+    /// Chart height.
+    pub chart_height: u32,
+}
+
+impl ResultView {
+    /// Builds the view.
+    pub fn new(r: Results) -> Self {
+        let rows: Vec<_> = r
+            .locals
+            .iter()
+            .map(|l| {
+                (
+                    l.code.clone(),
+                    l.counts.yes,
+                    l.counts.yes + l.counts.no,
+                    l.authorization.to_string(),
+                )
+            })
+            .collect();
+        let yes_bars = bars(&rows);
+        let chart_height = yes_bars.len() as u32 * 28 + 4;
+        Self {
+            r,
+            yes_bars,
+            chart_height,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "result.html")]
+struct ResultPage {
+    id: String,
+    title: String,
+    question: String,
+    certified: bool,
+    checkpoint: String,
+    view: ResultView,
+}
+
+/// The result and, once certified, the checkpoint the result entry is in.
+fn result_and_checkpoint(
+    c: &mut crate::db::DbConnection,
+    id: ElectionId,
+) -> Result<(election::Election, Results, Option<String>)> {
+    let r = election::count::results(c, id)?;
+    let e = election::find(c, id)?;
+    let note = if e.state == State::Certified {
+        Some(store::latest_checkpoint(c, id)?.note)
+    } else {
+        None
+    };
+    Ok((e, r, note))
+}
+
+/// `GET /elections/{id}/result`: the printable result (refused until the vote closes).
+pub async fn result_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let found = with_conn(&state, move |c| {
+        result_and_checkpoint(c, ElectionId::parse(&id)?)
+    })
+    .await;
+    match found {
+        Ok((e, r, note)) => html(
+            StatusCode::OK,
+            &ResultPage {
+                id: e.id.to_string(),
+                title: e.definition.title.clone(),
+                question: e.definition.question.clone(),
+                certified: note.is_some(),
+                checkpoint: note.unwrap_or_default(),
+                view: ResultView::new(r),
+            },
+            None,
+        ),
+        Err(e) => page_error(&req, e),
+    }
+}
+
+/// `GET /elections/{id}/results.csv`: one row per local and a total (after close).
+pub async fn results_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let found = with_conn(&state, move |c| {
+        election::count::results(c, ElectionId::parse(&id)?)
+    })
+    .await;
+    let r = match found {
+        Ok(r) => r,
+        Err(e) => return page_error(&req, e),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "local",
+            "name",
+            "eligible",
+            "cast",
+            "turnout",
+            "yes",
+            "no",
+            "abstain",
+            "authorization",
+            "passed",
+            "delegates",
+            "delegates_yes",
+            "delegates_no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    ];
+    for l in &r.locals {
+        rows.push(vec![
+            l.code.clone(),
+            l.name.clone(),
+            l.eligible.to_string(),
+            l.counts.cast().to_string(),
+            l.turnout.to_string(),
+            l.counts.yes.to_string(),
+            l.counts.no.to_string(),
+            l.counts.abstain.to_string(),
+            l.authorization.to_string(),
+            l.passed.to_string(),
+            l.delegates.to_string(),
+            l.delegates_yes.to_string(),
+            l.delegates_no.to_string(),
+        ]);
+    }
+    let p = &r.popular;
+    rows.push(vec![
+        "total".into(),
+        String::new(),
+        p.eligible.to_string(),
+        p.counts.cast().to_string(),
+        p.turnout.to_string(),
+        p.counts.yes.to_string(),
+        p.counts.no.to_string(),
+        p.counts.abstain.to_string(),
+        p.authorization.to_string(),
+        r.passed.to_string(),
+        (r.delegates.yes + r.delegates.no).to_string(),
+        r.delegates.yes.to_string(),
+        r.delegates.no.to_string(),
+    ]);
+    for row in rows {
+        if w.write_record(&row).is_err() {
+            return error_page(
+                &req,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot write the CSV".into(),
+            );
+        }
+    }
+    let body = w.into_inner().unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition::attachment("results.csv"))
+        .body(body)
+}
+
+/// Turnout bars for the dashboard.
+pub fn turnout_bars(t: &election::count::Turnout) -> Vec<Bar> {
+    let rows: Vec<_> = t
+        .locals
+        .iter()
+        .map(|(code, l)| {
+            let share = crate::tally::Share {
+                part: l.cast,
+                whole: l.eligible,
+            };
+            (
+                code.clone(),
+                l.cast,
+                l.eligible,
+                format!("{} of {} ({share})", l.cast, l.eligible),
+            )
+        })
+        .collect::<Vec<_>>();
+    bars(&rows)
+}
