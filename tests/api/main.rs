@@ -8,6 +8,7 @@ mod cli;
 mod health;
 mod interop;
 mod log;
+mod officials;
 mod roles;
 mod roster;
 mod tokens;

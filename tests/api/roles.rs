@@ -40,26 +40,58 @@ async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Creden
     if token.is_some() {
         let res = page
             .post(format!("{}/login", app.address))
-            .form(&[("username", username), ("password", PASSWORD), ("csrf", &csrf), ("next", "/admin")])
+            .form(&[
+                ("username", username),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("next", "/admin"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "login of {username}");
-        session = res.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
-        assert!(session.as_deref().is_some_and(|c| c.starts_with("sv_session=") && c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+        session = res
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            session
+                .as_deref()
+                .is_some_and(|c| c.starts_with("sv_session=")
+                    && c.contains("HttpOnly")
+                    && c.contains("SameSite=Strict"))
+        );
     }
-    Credentials { page, csrf, api: token, session }
+    Credentials {
+        page,
+        csrf,
+        api: token,
+        session,
+    }
 }
 
 fn concrete(path: &str, id: &str) -> String {
-    path.replace("{id}", id).replace("{receipt}", "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE").replace("{file}", "checkpoint")
+    path.replace("{id}", id)
+        .replace("{receipt}", "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE")
+        .replace("{file}", "checkpoint")
 }
 
-async fn call(app: &TestApp, creds: &Credentials, caller: Caller, member_token: &str, method: &Method, path: &str) -> (u16, String, String) {
+async fn call(
+    app: &TestApp,
+    creds: &Credentials,
+    caller: Caller,
+    member_token: &str,
+    method: &Method,
+    path: &str,
+) -> (u16, String, String) {
     let url = format!("{}{path}", app.address);
     let api = path.starts_with("/api/");
     let client = &creds.page;
-    let mut req = if *method == Method::GET { client.get(&url) } else { client.post(&url) };
+    let mut req = if *method == Method::GET {
+        client.get(&url)
+    } else {
+        client.post(&url)
+    };
     if api {
         match caller {
             Caller::MemberToken => req = req.bearer_auth(member_token),
@@ -79,7 +111,11 @@ async fn call(app: &TestApp, creds: &Credentials, caller: Caller, member_token: 
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
-    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, location, res.text().await.unwrap())
 }
 

@@ -1,0 +1,209 @@
+//! Officials: an election scripted end to end through the JSON API, and run through the admin
+//! pages; sign-in throttling; every admin action in the log under the official's name.
+
+use reqwest::multipart::{Form, Part};
+use strikevote::audit::verify_bundle;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn definition() -> String {
+    definition_toml(&[("600", 76), ("700", 56), ("871", 24)])
+}
+
+both_backends! {
+    async fn an_admin_scripts_an_election_end_to_end_with_an_api_token(db: &TestDb) {
+        let app = spawn_app(db).await;
+        let alice = official(db, "alice", "admin");
+        let c = &app.client;
+        let url = |p: &str| format!("{}{p}", app.address);
+
+        let res = c.post(url("/api/v1/elections")).bearer_auth(&alice).body("title = ").send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_definition");
+        let res = c.post(url("/api/v1/elections")).bearer_auth(&alice).body(definition()).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let id = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+        // A roster with a bad line names it and imports nothing.
+        let bad = "member_id,local,name,email\nM1,600,A,\nM2,999,B,\n";
+        let res = c.post(url(&format!("/api/v1/elections/{id}/roster"))).bearer_auth(&alice).body(bad).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("line 3: local `999`"), "{body}");
+        let (_, shown) = app.get_json_as(&format!("/api/v1/elections/{id}"), &alice).await;
+        assert_eq!(shown["locals"]["600"]["eligible"], 0);
+
+        let roster: String = std::iter::once("member_id,local,name,email".to_owned())
+            .chain((0..9).map(|i| format!("M{i},{},,", ["600", "700", "871"][i % 3])))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let res = c.post(url(&format!("/api/v1/elections/{id}/roster"))).bearer_auth(&alice).body(roster).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let res = c.post(url(&format!("/api/v1/elections/{id}/tokens"))).bearer_auth(&alice).send().await.unwrap();
+        assert_eq!(res.headers()["x-strikevote-issued"], "9");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let csv = res.text().await.unwrap();
+        let tokens: Vec<(String, String)> = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .map(|r| { let r = r.unwrap(); (r[0].to_owned(), r[4].to_owned()) })
+            .collect();
+        assert_eq!(tokens.len(), 9);
+        // The CSV downloads once: a second issue has nothing to give.
+        let res = c.post(url(&format!("/api/v1/elections/{id}/tokens"))).bearer_auth(&alice).send().await.unwrap();
+        assert_eq!(res.headers()["x-strikevote-issued"], "0");
+
+        let (status, fresh) = {
+            let res = c.post(url(&format!("/api/v1/elections/{id}/tokens/reissue"))).bearer_auth(&alice).json(&serde_json::json!({"member": "M8"})).send().await.unwrap();
+            (res.status().as_u16(), res.json::<serde_json::Value>().await.unwrap())
+        };
+        assert_eq!(status, 200);
+        assert!(fresh["token"].as_str().unwrap().starts_with("SV-"));
+
+        let res = c.post(url(&format!("/api/v1/elections/{id}/open"))).bearer_auth(&alice).send().await.unwrap();
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["state"], "open");
+        for (member, token) in &tokens {
+            let token = if member == "M8" { fresh["token"].as_str().unwrap().to_owned() } else { token.clone() };
+            let (status, _) = app.cast(&token, if member == "M0" { "no" } else { "yes" }).await;
+            assert_eq!(status, 200);
+        }
+        for action in ["close", "certify"] {
+            let res = c.post(url(&format!("/api/v1/elections/{id}/{action}"))).bearer_auth(&alice).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{action}");
+        }
+        let (_, results) = app.get_json(&format!("/api/v1/elections/{id}/results")).await;
+        assert_eq!(results["certified"], true);
+        assert_eq!(results["results"]["popular"]["counts"], serde_json::json!({"yes": 8, "no": 1, "abstain": 0}));
+
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert!(report.certified.is_some());
+        let log = String::from_utf8(bundle.log).unwrap();
+        for action in ["create", "roster_import", "tokens_issue", "token_reissue", "open", "close", "certify"] {
+            assert!(log.contains(&format!("\"type\":\"admin\",\"election\":\"{id}\",\"action\":\"{action}\",\"by\":\"alice\"")), "{action} not logged as alice");
+        }
+        assert!(!log.contains("\"M8\""), "no member is named");
+
+        // A revoked API token stops working.
+        sv(db, &["admin", "token", "revoke", "--username", "alice", "--name", "tests"]).ok();
+        let (status, _) = app.get_json_as("/api/v1/elections", &alice).await;
+        assert_eq!(status, 401);
+    }
+}
+
+both_backends! {
+    async fn five_wrong_passwords_lock_the_account(db: &TestDb) {
+        let app = spawn_app(db).await;
+        official(db, "bob", "admin");
+        let client = browser();
+        let (_, form) = get(&client, &format!("{}/login", app.address)).await;
+        let csrf = csrf_of(&form);
+        let login = |password: &'static str| {
+            let client = client.clone();
+            let csrf = csrf.clone();
+            let url = format!("{}/login", app.address);
+            async move {
+                let res = client.post(url).form(&[("username", "bob"), ("password", password), ("csrf", &csrf)]).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        for _ in 0..5 {
+            let (status, page) = login("wrong password here").await;
+            assert_eq!(status, 401);
+            assert!(page.contains("wrong username or password"), "{page}");
+        }
+        let (status, page) = login(PASSWORD).await;
+        assert_eq!(status, 429, "locked even with the right password");
+        assert!(page.contains("locked"), "{page}");
+        // An unknown name gets the same answer as a wrong password.
+        let res = client.post(format!("{}/login", app.address)).form(&[("username", "nobody"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+}
+
+both_backends! {
+    async fn an_admin_runs_the_vote_from_the_pages(db: &TestDb) {
+        let app = spawn_app(db).await;
+        official(db, "carol", "admin");
+        let client = browser();
+        let base = app.address.clone();
+        let (_, form) = get(&client, &format!("{base}/login")).await;
+        let csrf = csrf_of(&form);
+        let res = client.post(format!("{base}/login")).form(&[("username", "carol"), ("password", PASSWORD), ("csrf", &csrf), ("next", "/admin")]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let (status, page) = get(&client, &format!("{base}/admin")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("carol (admin)"), "{page}");
+
+        // A bad definition: every problem listed, nothing created.
+        let bad = definition().replace("num = 3, den = 4", "num = 5, den = 4");
+        let res = client.post(format!("{base}/admin/elections")).multipart(Form::new().text("csrf", csrf.clone()).text("definition", bad)).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("local_threshold: 5/4 is outside (0, 1]"), "{page}");
+        assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+
+        let file = Part::bytes(definition().into_bytes()).file_name("election.toml");
+        let res = client.post(format!("{base}/admin/elections")).multipart(Form::new().text("csrf", csrf.clone()).part("definition_file", file)).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let dashboard = res.headers()["location"].to_str().unwrap().to_owned();
+        let id = dashboard.rsplit('/').next().unwrap().to_owned();
+
+        // A roster with a bad line: named, nothing imported. Then a good one.
+        let roster = |text: &str| Form::new().text("csrf", csrf.clone()).part("roster", Part::bytes(text.as_bytes().to_vec()).file_name("roster.csv"));
+        let res = client.post(format!("{base}{dashboard}/roster")).multipart(roster("member_id,local,name,email\nM1,600,A,\nM1,700,B,\n")).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("line 3: member_id `M1` is a duplicate of line 2"), "{page}");
+        assert!(page.contains("<td id=\"cast-total\">0</td>"));
+        let good: String = std::iter::once("member_id,local,name,email".to_owned())
+            .chain((0..6).map(|i| format!("M{i},{},,", ["600", "700", "871"][i % 3])))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let res = client.post(format!("{base}{dashboard}/roster")).multipart(roster(&good)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("Roster imported: 6 members"));
+
+        let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = res.text().await.unwrap();
+        let tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
+        assert_eq!(tokens.len(), 6);
+
+        // Open with its confirmation step.
+        let (status, page) = get(&client, &format!("{base}{dashboard}/confirm?action=open")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Open the vote?"));
+        let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", "open")]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        for (i, token) in tokens.iter().enumerate() {
+            vote_by_form(&app, token, if i == 0 { "no" } else { "yes" }).await;
+        }
+        let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+        assert!(page.contains("<td id=\"cast-total\">6</td>") && !page.contains("Results by local"), "{page}");
+        for action in ["close", "certify"] {
+            let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", action)]).send().await.unwrap();
+            assert_eq!(res.status(), 303, "{action}");
+        }
+        let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+        assert!(page.contains("Results by local") && page.contains("id=\"decision\""), "{page}");
+        assert!(page.contains("certify by carol"), "the action list names carol: {page}");
+
+        // The printable certified result, and the downloads.
+        let (status, page) = get(&browser(), &format!("{base}/elections/{id}/result")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Certified result.") && page.contains("id=\"certified-checkpoint\""), "{page}");
+        assert!(page.contains("<strong>Popular vote:</strong> 83.33% yes — passes"), "{page}");
+        let (status, csv) = get(&browser(), &format!("{base}/elections/{id}/results.csv")).await;
+        assert_eq!(status, 200);
+        assert!(csv.lines().last().unwrap().starts_with("total,,6,6,100.00%,5,1,0,83.33%,true"), "{csv}");
+
+        // Sign out: the dashboard asks for a login again.
+        let res = client.post(format!("{base}/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let res = client.get(format!("{base}{dashboard}")).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/login?next="));
+    }
+}
