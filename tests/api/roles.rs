@@ -29,14 +29,12 @@ struct Credentials {
     page: reqwest::Client,
     csrf: String,
     api: Option<String>,
-    session: Option<String>,
 }
 
 async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Credentials {
     let page = browser();
     let (_, form) = get(&page, &format!("{}/login", app.address)).await;
     let csrf = csrf_of(&form);
-    let mut session = None;
     if token.is_some() {
         let res = page
             .post(format!("{}/login", app.address))
