@@ -48,7 +48,7 @@ async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Creden
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "login of {username}");
-        session = res
+        let session = res
             .headers()
             .get("set-cookie")
             .map(|v| v.to_str().unwrap().to_owned());
@@ -64,7 +64,6 @@ async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Creden
         page,
         csrf,
         api: token,
-        session,
     }
 }
 
