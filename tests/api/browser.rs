@@ -27,6 +27,13 @@ impl Drop for Driver {
 }
 
 async fn browser(javascript: bool) -> (Driver, Client) {
+    browser_with_downloads(javascript, None).await
+}
+
+async fn browser_with_downloads(
+    javascript: bool,
+    downloads: Option<&std::path::Path>,
+) -> (Driver, Client) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,7 +76,11 @@ async fn browser(javascript: bool) -> (Driver, Client) {
         json!({
             "binary": "/usr/bin/chromium",
             "args": args,
-            "prefs": { "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 } },
+            "prefs": {
+                "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 },
+                "download.default_directory": downloads.map(|d| d.display().to_string()).unwrap_or_default(),
+                "download.prompt_for_download": false,
+            },
         }),
     );
     let mut last = None;
@@ -206,5 +217,195 @@ both_backends! {
 both_backends! {
     async fn a_member_votes_in_chromium_with_javascript_off(db: &TestDb) {
         vote_in_browser(db, false).await;
+    }
+}
+
+async fn sign_in(c: &Client, base: &str, username: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/login'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("elections"))
+        .await
+        .unwrap();
+}
+
+async fn text_of(c: &Client, id: &str) -> String {
+    c.wait()
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn submit(c: &Client, form_action: &str) {
+    c.find(Locator::Css(&format!(
+        "form[action='{form_action}'] button[type=submit]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+}
+
+async fn confirm(c: &Client, base: &str, id: &str, action: &str) {
+    c.goto(&format!("{base}/admin/elections/{id}"))
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("a[href$='confirm?action={action}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(c, &format!("/admin/elections/{id}/state")).await;
+    c.wait().for_element(Locator::Id("state")).await.unwrap();
+}
+
+/// The officials' journey in Chromium: sign in, create, a bad roster named, a good one,
+/// tokens downloaded, open; members vote; the observer watches turnout; close, certify, and
+/// the result page shows the right numbers.
+async fn run_the_vote_in_browser(db: &TestDb) {
+    official(db, "carol", "admin");
+    official(db, "olga", "observer");
+    let app = spawn_app(db).await;
+    let base = app.address.clone();
+    let downloads = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser_with_downloads(true, Some(downloads.path())).await;
+    sign_in(&c, &base, "carol").await;
+
+    let definition = db.path("election.toml");
+    std::fs::write(
+        &definition,
+        definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
+    )
+    .unwrap();
+    c.find(Locator::Id("definition_file"))
+        .await
+        .unwrap()
+        .send_keys(definition.to_str().unwrap())
+        .await
+        .unwrap();
+    submit(&c, "/admin/elections").await;
+    assert_eq!(text_of(&c, "state").await, "draft");
+    let url = c.current_url().await.unwrap();
+    let id = url.path().rsplit('/').next().unwrap().to_owned();
+
+    let bad = db.path("bad.csv");
+    std::fs::write(&bad, "member_id,local,name,email\nM1,600,A,\nM2,999,B,\n").unwrap();
+    c.find(Locator::Id("roster"))
+        .await
+        .unwrap()
+        .send_keys(bad.to_str().unwrap())
+        .await
+        .unwrap();
+    submit(&c, &format!("/admin/elections/{id}/roster")).await;
+    let problem = text_of(&c, "error-summary").await;
+    assert!(
+        problem.contains("line 3: local `999` is not one of the election's locals"),
+        "{problem}"
+    );
+
+    let good = db.path("good.csv");
+    let rows: Vec<String> = (0..6)
+        .map(|i| format!("M{i},{},Member {i},", ["600", "700", "871"][i % 3]))
+        .collect();
+    std::fs::write(
+        &good,
+        format!("member_id,local,name,email\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    c.find(Locator::Id("roster"))
+        .await
+        .unwrap()
+        .send_keys(good.to_str().unwrap())
+        .await
+        .unwrap();
+    submit(&c, &format!("/admin/elections/{id}/roster")).await;
+    assert!(
+        text_of(&c, "notice")
+            .await
+            .contains("Roster imported: 6 members")
+    );
+
+    submit(&c, &format!("/admin/elections/{id}/tokens")).await;
+    let csv_path = downloads.path().join(format!("tokens-{id}.csv"));
+    let mut waited = 0;
+    while !csv_path.exists() && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let tokens: Vec<String> = read_token_csv(&csv_path)
+        .into_iter()
+        .map(|r| r["token"].clone())
+        .collect();
+    assert_eq!(tokens.len(), 6, "the mailing CSV was downloaded");
+
+    confirm(&c, &base, &id, "open").await;
+    assert_eq!(text_of(&c, "state").await, "open");
+    for (i, token) in tokens.iter().enumerate() {
+        vote_by_form(&app, token, if i < 5 { "yes" } else { "no" }).await;
+    }
+
+    // The observer, in a browser of their own, sees the turnout and nothing more.
+    {
+        let (_observer_driver, o) = browser(true).await;
+        sign_in(&o, &base, "olga").await;
+        o.goto(&format!("{base}/admin/elections/{id}"))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&o, "cast-total").await, "6");
+        let page = o.source().await.unwrap();
+        assert!(
+            !page.contains("Results by local") && !page.contains("confirm?action"),
+            "observers see turnout only"
+        );
+        o.close().await.unwrap();
+    }
+
+    confirm(&c, &base, &id, "close").await;
+    confirm(&c, &base, &id, "certify").await;
+    assert_eq!(text_of(&c, "state").await, "certified");
+    c.goto(&format!("{base}/elections/{id}/result"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&c, "decision").await,
+        "Decision under the election's rule: PASSED"
+    );
+    assert_eq!(
+        text_of(&c, "popular-outcome").await,
+        "Popular vote: 83.33% yes — passes"
+    );
+    assert!(
+        text_of(&c, "certified-checkpoint")
+            .await
+            .starts_with(&format!("localhost:8080/elections/{id}"))
+    );
+    c.close().await.unwrap();
+}
+
+both_backends! {
+    async fn officials_run_a_vote_in_chromium(db: &TestDb) {
+        run_the_vote_in_browser(db).await;
     }
 }
