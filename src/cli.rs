@@ -376,13 +376,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let election = election::find(&mut conn, id)?;
             let counts = election::local_counts(&mut conn, &election)?;
             if json {
-                let value = json!({
-                    "id": election.id,
-                    "state": election.state,
-                    "created_at": election.created_at.and_utc().to_rfc3339(),
-                    "definition": election.definition,
-                    "locals": counts,
-                });
+                let value = crate::api::admin::election_json(&election, &counts);
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_election(&election, &counts);

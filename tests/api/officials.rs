@@ -207,3 +207,64 @@ both_backends! {
         assert!(res.headers()["location"].to_str().unwrap().starts_with("/login?next="));
     }
 }
+
+both_backends! {
+    async fn bad_input_on_every_admin_form_and_endpoint_changes_nothing(db: &TestDb) {
+        let (id, _) = prepared_election(db, 3);
+        let app = spawn_app(db).await;
+        let alice = official(db, "alice", "admin");
+        let before = show(db, &id);
+        let base = app.address.clone();
+        let api = |p: &str| format!("{base}/api/v1/elections{p}");
+
+        // JSON API: each answer is a 4xx JSON error with a message.
+        let c = &app.client;
+        let attempts = vec![
+            c.post(api("")).bearer_auth(&alice).body("\u{0}\u{1}garbage"),
+            c.post(api("")).bearer_auth(&alice).body(vec![0xff, 0xfe, 0x00]),
+            c.post(api(&format!("/{id}/roster"))).bearer_auth(&alice).body("not,a\nroster"),
+            c.post(api(&format!("/{id}/roster"))).bearer_auth(&alice).body(vec![b'x'; 40 * 1024 * 1024]),
+            c.post(api(&format!("/{id}/tokens/reissue"))).bearer_auth(&alice).body("{"),
+            c.post(api(&format!("/{id}/tokens/reissue"))).bearer_auth(&alice).json(&serde_json::json!({"member": "nobody"})),
+            c.post(api(&format!("/{id}/close"))).bearer_auth(&alice),
+            c.post(api(&format!("/{id}/certify"))).bearer_auth(&alice),
+            c.post(api("/not-a-uuid/open")).bearer_auth(&alice),
+            c.post(api("/00000000-0000-0000-0000-000000000000/open")).bearer_auth(&alice),
+        ];
+        for attempt in attempts {
+            let res = attempt.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert!((400..500).contains(&status), "{status} {body}");
+            assert!(body["error"].is_string() && body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        }
+
+        // Pages: each answer is a 4xx HTML page saying what is wrong.
+        let client = browser();
+        let (_, form) = get(&client, &format!("{base}/login")).await;
+        let csrf = csrf_of(&form);
+        let res = client.post(format!("{base}/login")).form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let page = |p: &str| format!("{base}/admin/elections{p}");
+        let attempts = vec![
+            client.post(page("")).form(&[("csrf", csrf.as_str())]),
+            client.post(page("")).multipart(Form::new().text("csrf", "forged").text("definition", definition())),
+            client.post(page(&format!("/{id}/roster"))).multipart(Form::new().text("csrf", csrf.clone()).part("roster", Part::bytes(b"\xff\xfe".to_vec()).file_name("r.csv"))),
+            client.post(page(&format!("/{id}/reissue"))).form(&[("csrf", csrf.as_str())]),
+            client.post(page(&format!("/{id}/reissue"))).form(&[("csrf", csrf.as_str()), ("member", "nobody")]),
+            client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "explode")]),
+            client.post(page(&format!("/{id}/state"))).form(&[("csrf", "forged"), ("action", "open")]),
+            client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "certify")]),
+            client.get(page(&format!("/{id}/confirm?action=explode"))),
+        ];
+        for attempt in attempts {
+            let res = attempt.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert!((400..500).contains(&status), "{status} {body}");
+            assert!(body.contains("<html") && (body.contains("There is a problem") || body.contains("error-summary")), "{status} {body}");
+        }
+        assert_eq!(show(db, &id), before, "nothing changed");
+        assert!(sv(db, &["election", "list"]).ok().lines().count() == 1, "no election was created");
+    }
+}
