@@ -290,6 +290,20 @@ pub fn end_session(conn: &mut DbConnection, secret: &str) -> Result<()> {
     Ok(())
 }
 
+fn account_id(conn: &mut DbConnection, username: &str) -> Result<String> {
+    let id: Option<String> = accounts::table
+        .filter(accounts::username.eq(username))
+        .select(accounts::id)
+        .first(conn)
+        .optional()?;
+    id.ok_or_else(|| {
+        Error::not_found(
+            "account_not_found",
+            format!("there is no account `{username}`"),
+        )
+    })
+}
+
 /// Creates an API token for `username`; returns it (the only time it exists in plaintext).
 pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<String> {
     let name = name.trim();
@@ -299,17 +313,7 @@ pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
             "a token name is 1 to 100 characters",
         ));
     }
-    let id: Option<String> = accounts::table
-        .filter(accounts::username.eq(username))
-        .select(accounts::id)
-        .first(conn)
-        .optional()?;
-    let id = id.ok_or_else(|| {
-        Error::not_found(
-            "account_not_found",
-            format!("there is no account `{username}`"),
-        )
-    })?;
+    let id = account_id(conn, username)?;
     let taken: i64 = api_tokens::table
         .filter(api_tokens::account_id.eq(&id))
         .filter(api_tokens::name.eq(name))
@@ -335,17 +339,7 @@ pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
 
 /// Revokes `username`'s token named `name`.
 pub fn revoke_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<()> {
-    let id: Option<String> = accounts::table
-        .filter(accounts::username.eq(username))
-        .select(accounts::id)
-        .first(conn)
-        .optional()?;
-    let id = id.ok_or_else(|| {
-        Error::not_found(
-            "account_not_found",
-            format!("there is no account `{username}`"),
-        )
-    })?;
+    let id = account_id(conn, username)?;
     let n = diesel::update(
         api_tokens::table
             .filter(api_tokens::account_id.eq(&id))

@@ -80,6 +80,27 @@ fn failure(req: &HttpRequest, e: &Error) -> HttpResponse {
     super::member::error_page(req, e.status(), e.to_string())
 }
 
+/// The signed-in official and the election named in the path, or the error page.
+fn official_and_election(
+    req: &HttpRequest,
+    id: &str,
+) -> Result<(Account, ElectionId), HttpResponse> {
+    let who = official(req).map_err(|e| failure(req, &e))?;
+    let id = ElectionId::parse(id).map_err(|e| failure(req, &e))?;
+    Ok((who, id))
+}
+
+/// The dashboard again, saying the form's CSRF value did not match.
+async fn expired(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    who: &Account,
+    id: ElectionId,
+) -> HttpResponse {
+    let problem = vec!["This form has expired. Please try again.".to_owned()];
+    dashboard_view(req, state, who, id, StatusCode::FORBIDDEN, problem, None).await
+}
+
 /// `GET /admin`: the elections.
 pub async fn elections_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match official(&req) {
@@ -296,9 +317,9 @@ pub async fn dashboard(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (who, id) = match (official(&req), ElectionId::parse(&id)) {
-        (Ok(w), Ok(id)) => (w, id),
-        (Err(e), _) | (_, Err(e)) => return failure(&req, &e),
+    let (who, id) = match official_and_election(&req, &id) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     dashboard_view(&req, &state, &who, id, StatusCode::OK, Vec::new(), None).await
 }
@@ -310,9 +331,9 @@ pub async fn upload_roster(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (who, id) = match (official(&req), ElectionId::parse(&id)) {
-        (Ok(w), Ok(id)) => (w, id),
-        (Err(e), _) | (_, Err(e)) => return failure(&req, &e),
+    let (who, id) = match official_and_election(&req, &id) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let fields = match read_multipart(&req, payload, state.settings.upload_limit_bytes).await {
         Ok(f) => f,
@@ -330,16 +351,7 @@ pub async fn upload_roster(
         }
     };
     if !csrf_ok(&req, &field_text(&fields, "csrf")) {
-        return dashboard_view(
-            &req,
-            &state,
-            &who,
-            id,
-            StatusCode::FORBIDDEN,
-            vec!["This form has expired. Please try again.".into()],
-            None,
-        )
-        .await;
+        return expired(&req, &state, &who, id).await;
     }
     let bytes = fields.get("roster").cloned().unwrap_or_default();
     let (signer, by) = (state.signer.clone(), who.username.clone());
@@ -390,21 +402,12 @@ pub async fn issue_tokens(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let (who, id) = match (official(&req), ElectionId::parse(&id)) {
-        (Ok(w), Ok(id)) => (w, id),
-        (Err(e), _) | (_, Err(e)) => return failure(&req, &e),
+    let (who, id) = match official_and_election(&req, &id) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     if !csrf_ok(&req, &form.csrf) {
-        return dashboard_view(
-            &req,
-            &state,
-            &who,
-            id,
-            StatusCode::FORBIDDEN,
-            vec!["This form has expired. Please try again.".into()],
-            None,
-        )
-        .await;
+        return expired(&req, &state, &who, id).await;
     }
     match issue_csv(&state, id, who.username.clone()).await {
         Ok((0, _)) => {
@@ -462,21 +465,12 @@ pub async fn reissue_token(
     id: web::Path<String>,
     form: web::Form<ReissueForm>,
 ) -> HttpResponse {
-    let (who, id) = match (official(&req), ElectionId::parse(&id)) {
-        (Ok(w), Ok(id)) => (w, id),
-        (Err(e), _) | (_, Err(e)) => return failure(&req, &e),
+    let (who, id) = match official_and_election(&req, &id) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     if !csrf_ok(&req, &form.csrf) {
-        return dashboard_view(
-            &req,
-            &state,
-            &who,
-            id,
-            StatusCode::FORBIDDEN,
-            vec!["This form has expired. Please try again.".into()],
-            None,
-        )
-        .await;
+        return expired(&req, &state, &who, id).await;
     }
     let member = form.member.trim().to_owned();
     let (signer, by) = (state.signer.clone(), who.username.clone());
@@ -604,21 +598,12 @@ pub async fn change_state(
     id: web::Path<String>,
     form: web::Form<StateForm>,
 ) -> HttpResponse {
-    let (who, id) = match (official(&req), ElectionId::parse(&id)) {
-        (Ok(w), Ok(id)) => (w, id),
-        (Err(e), _) | (_, Err(e)) => return failure(&req, &e),
+    let (who, id) = match official_and_election(&req, &id) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     if !csrf_ok(&req, &form.csrf) {
-        return dashboard_view(
-            &req,
-            &state,
-            &who,
-            id,
-            StatusCode::FORBIDDEN,
-            vec!["This form has expired. Please try again.".into()],
-            None,
-        )
-        .await;
+        return expired(&req, &state, &who, id).await;
     }
     let Some((action, ..)) = action_of(&form.action) else {
         return dashboard_view(
