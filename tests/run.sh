@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# README's test command: makes sure what the tests need is there (PostgreSQL running, Debian's
+# chromium and chromium-driver for the browser tests), then runs the whole suite on SQLite and
+# PostgreSQL and prints one total line. Run from anywhere: bash tests/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=""
+for pkg in chromium chromium-driver libssl-dev libpq-dev pkg-config python3; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+    echo "installing:$need"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+fi
+
+# The PostgreSQL tests are never skipped: start the local cluster when none answers
+# (or point STRIKEVOTE_TEST_POSTGRES_URL at another server).
+if [ -z "${STRIKEVOTE_TEST_POSTGRES_URL:-}" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    if [ -d /etc/postgresql ]; then
+        echo "starting PostgreSQL"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+        for _ in $(seq 1 30); do
+            pg_isready -h 127.0.0.1 -p 5432 -q && break
+            sleep 1
+        done
+    else
+        echo "PostgreSQL is not installed: apt-get install postgresql, or set STRIKEVOTE_TEST_POSTGRES_URL" >&2
+        exit 1
+    fi
+fi
+
+log=$(mktemp)
+status=0
+cargo test 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
