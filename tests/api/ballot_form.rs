@@ -138,6 +138,7 @@ both_backends! {
         let logs = std::io::read_to_string(server.stderr.take().unwrap()).unwrap();
         assert!(logs.contains("path=\"/vote\""), "requests are logged: {logs}");
         assert!(logs.contains("ballot batch committed"), "{logs}");
+        assert!(logs.contains("No admin account yet. Create one with:"), "first start says how to add an admin: {logs}");
         for secret in [token.as_str(), &token.replace('-', ""), &receipt, "\"no\"", "choice=no"] {
             assert!(!logs.contains(secret), "the log holds `{secret}`");
         }

@@ -119,6 +119,14 @@ both_backends! {
         // An unknown name gets the same answer as a wrong password.
         let res = client.post(format!("{}/login", app.address)).form(&[("username", "nobody"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
         assert_eq!(res.status(), 401);
+        // One address trying many names is throttled too (20 failures per 15 minutes).
+        for i in 0..14 {
+            let res = client.post(format!("{}/login", app.address)).form(&[("username", format!("guess{i}").as_str()), ("password", "nope nope nope"), ("csrf", &csrf)]).send().await.unwrap();
+            assert_eq!(res.status(), 401, "attempt {i}");
+        }
+        let res = client.post(format!("{}/login", app.address)).form(&[("username", "nobody"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert!(res.text().await.unwrap().contains("Too many failed logins from your address"));
     }
 }
 
