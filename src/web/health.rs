@@ -16,7 +16,8 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let pool = state.pool.clone();
     web::block(move || -> Result<(), Error> {
-        let mut conn = pool.get()?;
+        // A probe must answer quickly: wait 2 s for a connection, not the pool's 10 s.
+        let mut conn = pool.get_timeout(std::time::Duration::from_secs(2))?;
         db::ping(&mut conn).map_err(|e| Error::Unavailable(e.to_string()))
     })
     .await

@@ -44,3 +44,27 @@ both_backends! {
         assert_eq!(body["message"], "method POST is not allowed here");
     }
 }
+
+/// PostgreSQL only: a server-side database can vanish under a running service (dropped,
+/// failed over); a SQLite file held open by the process cannot be taken away like that.
+#[tokio::test]
+async fn readiness_fails_with_a_json_503_when_the_database_goes_away() {
+    let db = TestDb::new(Backend::Postgres);
+    let app = spawn_app(&db).await;
+    let (status, _) = app.get_json("/readyz").await;
+    assert_eq!(status, 200);
+    db.drop_postgres_database();
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "unavailable");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("the database is unavailable"),
+        "{body}"
+    );
+    // Liveness is not readiness: the process still answers.
+    let (status, _) = app.get_json("/healthz").await;
+    assert_eq!(status, 200);
+}

@@ -138,6 +138,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Drops the PostgreSQL database now, connections and all.
+    pub fn drop_postgres_database(&self) {
+        let name = self.pg_name.as_ref().expect("a PostgreSQL test database");
+        let mut conn = PgConnection::establish(&postgres_admin_url()).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name
