@@ -460,13 +460,18 @@ impl TestApp {
 
 /// Starts a second instance on the same database and key (as behind a load balancer).
 pub async fn spawn_app_with(db: &TestDb, batch_period_ms: u64) -> TestApp {
-    let settings = Settings {
+    spawn_app_custom(db, |s| s.batch_period_ms = batch_period_ms).await
+}
+
+/// Starts an instance with settings adjusted by `adjust`.
+pub async fn spawn_app_custom(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings {
         database_url: db.url.clone(),
         bind: "127.0.0.1:0".into(),
         signing_key_path: db.path("strikevote.key"),
-        batch_period_ms,
         ..Settings::default()
     };
+    adjust(&mut settings);
     let app = Application::build(settings).expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -101,7 +101,7 @@ both_backends! {
             assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
         // An oversized body is refused before parsing.
-        let big = serde_json::json!({"token": "x".repeat(100_000), "choice": "yes"});
+        let big = serde_json::json!({"token": "x".repeat(70_000), "choice": "yes"});
         let (status, answer) = app.post_json("/api/v1/ballots", &big).await;
         assert_eq!((status, answer["error"].as_str()), (413, Some("payload_too_large")), "{answer}");
         // Nothing changed: no token spent, no ballot in the log.
