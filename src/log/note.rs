@@ -143,7 +143,12 @@ impl Verifier {
         let bytes = B64
             .decode(data)
             .map_err(|e| NoteError::BadVerifierKey(format!("key is not base64: {e}")))?;
-        let (Some(&ED25519), Ok(raw)) = (bytes.first(), <[u8; 32]>::try_from(&bytes[1..])) else {
+        // Split, never index: an empty or short key is malformed input, not a panic.
+        let raw = match bytes.split_first() {
+            Some((&ED25519, rest)) => <[u8; 32]>::try_from(rest).ok(),
+            _ => None,
+        };
+        let Some(raw) = raw else {
             return Err(NoteError::BadVerifierKey(
                 "key must be 0x01 followed by a 32-byte Ed25519 public key".into(),
             ));
@@ -387,6 +392,38 @@ mod tests {
         assert!(Verifier::parse(&parts.join("+")).is_err());
         assert!(Verifier::parse("no-plus-signs").is_err());
         assert!(Verifier::parse(&text.replace("example.org", "example.net")).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every mutation of a real verifier key and note is an error or a value, never a panic.
+        #[test]
+        fn mutated_keys_and_notes_never_panic(
+            seed in proptest::prelude::any::<u8>(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            with in "[ -~\n—]{0,3}",
+            cut in proptest::prelude::any::<bool>(),
+        ) {
+            let s = signer(seed);
+            let cp = checkpoint();
+            for text in [s.verifier(&cp.origin).to_string(), s.sign_checkpoint(&cp)] {
+                let chars: Vec<char> = text.chars().collect();
+                let i = at.index(chars.len());
+                let mut mutated: String = chars[..i].iter().collect();
+                mutated.push_str(&with);
+                let rest: String = chars[i..].iter().skip(usize::from(cut)).collect();
+                mutated.push_str(&rest);
+                let _ = Verifier::parse(&mutated);
+                let _ = s.verifier(&cp.origin).verify_checkpoint(&mutated);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_or_short_key_data_is_an_error_not_a_panic() {
+        for data in ["", "AQ==", "AA==", "AQID"] {
+            let text = format!("example.org/e+00000000+{data}");
+            assert!(Verifier::parse(&text).is_err(), "{data}");
+        }
     }
 
     #[test]
