@@ -134,6 +134,16 @@ pub async fn issue_csv(
     .await
 }
 
+/// The mailing CSV as a one-time download (never cached), saying how many tokens it holds.
+pub fn tokens_download(id: ElectionId, issued: usize, csv: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition::attachment(format!("tokens-{id}.csv")))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Strikevote-Issued", issued.to_string()))
+        .body(csv)
+}
+
 /// `POST /api/v1/elections/{id}/tokens`: issues every missing token; answers the mailing CSV.
 pub async fn issue(
     req: HttpRequest,
@@ -143,12 +153,7 @@ pub async fn issue(
     let by = official(&req)?.username;
     let id = ElectionId::parse(&id)?;
     let (n, csv) = issue_csv(&state, id, by).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(ContentDisposition::attachment(format!("tokens-{id}.csv")))
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Strikevote-Issued", n.to_string()))
-        .body(csv))
+    Ok(tokens_download(id, n, csv))
 }
 
 /// Body of `POST /api/v1/elections/{id}/tokens/reissue`.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ContentDisposition, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -15,7 +15,7 @@ use super::auth::official;
 use super::member::{csrf, csrf_ok, html};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
-use crate::api::admin::{issue_csv, transition};
+use crate::api::admin::{issue_csv, tokens_download, transition};
 use crate::api::with_conn;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::Error;
@@ -88,6 +88,17 @@ fn official_and_election(
     let who = official(req).map_err(|e| failure(req, &e))?;
     let id = ElectionId::parse(id).map_err(|e| failure(req, &e))?;
     Ok((who, id))
+}
+
+/// The dashboard again, with the reason an action was refused.
+async fn refused(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    who: &Account,
+    id: ElectionId,
+    e: &Error,
+) -> HttpResponse {
+    dashboard_view(req, state, who, id, e.status(), vec![e.to_string()], None).await
 }
 
 /// The dashboard again, saying the form's CSRF value did not match.
@@ -338,16 +349,7 @@ pub async fn upload_roster(
     let fields = match read_multipart(&req, payload, state.settings.upload_limit_bytes).await {
         Ok(f) => f,
         Err(e) => {
-            return dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                e.status(),
-                vec![e.to_string()],
-                None,
-            )
-            .await;
+            return refused(&req, &state, &who, id, &e).await;
         }
     };
     if !csrf_ok(&req, &field_text(&fields, "csrf")) {
@@ -422,23 +424,8 @@ pub async fn issue_tokens(
             )
             .await
         }
-        Ok((_, csv)) => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(ContentDisposition::attachment(format!("tokens-{id}.csv")))
-            .insert_header(("Cache-Control", "no-store"))
-            .body(csv),
-        Err(e) => {
-            dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                e.status(),
-                vec![e.to_string()],
-                None,
-            )
-            .await
-        }
+        Ok((n, csv)) => tokens_download(id, n, csv),
+        Err(e) => refused(&req, &state, &who, id, &e).await,
     }
 }
 
@@ -496,18 +483,7 @@ pub async fn reissue_token(
                 None,
             )
         }
-        Err(e) => {
-            dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                e.status(),
-                vec![e.to_string()],
-                None,
-            )
-            .await
-        }
+        Err(e) => refused(&req, &state, &who, id, &e).await,
     }
 }
 
@@ -619,17 +595,6 @@ pub async fn change_state(
     };
     match transition(&state, id, action, who.username.clone()).await {
         Ok(_) => redirect(format!("/admin/elections/{id}")),
-        Err(e) => {
-            dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                e.status(),
-                vec![e.to_string()],
-                None,
-            )
-            .await
-        }
+        Err(e) => refused(&req, &state, &who, id, &e).await,
     }
 }
