@@ -126,67 +126,26 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         .unwrap();
     assert_eq!(h1, "Strike authorization 2026");
     // Choose by clicking the label, as a thumb would.
-    c.find(Locator::Css("label[for=choice-yes]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "label[for=choice-yes]").await;
+    click(&c, "button[type=submit]").await;
 
-    let receipt = c
-        .wait()
-        .for_element(Locator::Id("receipt"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let receipt = text_of(&c, "receipt").await;
     assert_eq!(receipt.len(), 34, "{receipt}");
-    let choice = c
-        .find(Locator::Id("choice"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let choice = text_of(&c, "choice").await;
     assert_eq!(choice, "Yes");
 
     // Later: the member types the receipt at /verify.
     c.goto(&format!("{}/verify", app.address)).await.unwrap();
     let field = c.find(Locator::Id("receipt")).await.unwrap();
     field.send_keys(&receipt.to_lowercase()).await.unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let result = c
-        .wait()
-        .for_element(Locator::Id("verify-result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, "button[type=submit]").await;
+    let result = text_of(&c, "verify-result").await;
     assert!(result.contains("Your ballot is in the log."), "{result}");
     assert!(
         result.contains("checks out against the latest signed checkpoint"),
         "{result}"
     );
-    let entry = c
-        .find(Locator::Id("found-entry"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let entry = text_of(&c, "found-entry").await;
     assert!(
         entry.contains(&format!("\"receipt\":\"{receipt}\""))
             && entry.contains("\"choice\":\"yes\""),
@@ -197,13 +156,7 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     c.goto(&format!("{}/vote?token={token}", app.address))
         .await
         .unwrap();
-    let message = c
-        .find(Locator::Id("token-error"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let message = text_of(&c, "token-error").await;
     assert!(message.contains("already been used"), "{message}");
     c.close().await.unwrap();
 }
@@ -234,14 +187,18 @@ async fn sign_in(c: &Client, base: &str, username: &str) {
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    c.find(Locator::Css("form[action='/login'] button"))
+    click(c, "form[action='/login'] button").await;
+    c.wait()
+        .for_element(Locator::Id("elections"))
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Id("elections"))
         .await
         .unwrap();
 }
