@@ -111,9 +111,20 @@ fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
         csv.push_str(&format!("M{i},L{},,\n", (i * i) % 36));
     }
     std::fs::write(dir.join("r.csv"), csv).unwrap();
-    let id = sv(url, dir, &["election", "create", "--file", "e.toml"])
-        .trim()
-        .to_owned();
+    let id = sv(
+        url,
+        dir,
+        &[
+            "election",
+            "create",
+            "--file",
+            "e.toml",
+            "--public-url",
+            "http://localhost:8080",
+        ],
+    )
+    .trim()
+    .to_owned();
     sv(url, dir, &["roster", "import", "--election", &id, "r.csv"]);
     sv(
         url,

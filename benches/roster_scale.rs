@@ -52,7 +52,14 @@ fn run(
     let (id, create) = timed(
         url,
         dir,
-        &["election", "create", "--file", path(definition)],
+        &[
+            "election",
+            "create",
+            "--file",
+            path(definition),
+            "--public-url",
+            "http://localhost:8080",
+        ],
     );
     let id = id.trim().to_owned();
     let (_, import) = timed(

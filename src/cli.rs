@@ -3,7 +3,7 @@
 //! Every command prints a plain message and exits non-zero on failure; none panics on bad input.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, IsTerminal};
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +38,10 @@ pub struct Cli {
     /// Database: sqlite://FILE (default sqlite://strikevote.db) or postgres://USER@HOST/DB.
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+    /// The address members and auditors reach, e.g. https://vote.example.org (fixed into each
+    /// new election's ballot links and log origin).
+    #[arg(long, global = true, value_name = "URL")]
+    public_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,9 +53,6 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         bind: Option<String>,
-        /// Public host name members and auditors use (default localhost:8080).
-        #[arg(long)]
-        public_host: Option<String>,
         /// Seed a sample election (four locals, 300 members, delegate rule), open it and
         /// print ballot links to try.
         #[arg(long)]
@@ -59,6 +60,15 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the settings in force (file, environment and flags applied; password hidden).
+    Settings,
+    /// Write a consistent copy of the running SQLite database (for PostgreSQL, print the
+    /// pg_dump command). Back up the signing key and its `.heads` directory separately.
+    Backup {
+        /// The copy to write (must not exist yet; created mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Define and inspect elections.
     #[command(subcommand)]
     Election(ElectionCommand),
@@ -156,10 +166,23 @@ enum AuditCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify a bundle offline; needs no database. Exits non-zero on the first failure.
+    /// Verify a bundle offline against a key you obtained elsewhere (the fingerprint on the
+    /// ballot notice or certificate, or the published verifier key); needs no database.
+    /// Exits non-zero on the first failure.
     Verify {
         /// The bundle directory.
         dir: PathBuf,
+        /// The key to trust: a verifier key (`ORIGIN+KEYID+KEY`), a file holding one, or the
+        /// key fingerprint printed on notices (then --origin is needed too).
+        #[arg(long, value_name = "KEY_OR_FINGERPRINT")]
+        key: Option<String>,
+        /// The log origin (`HOST/elections/UUID`), printed beside the fingerprint.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Trust the key shipped inside the bundle (checks only that the bundle agrees with
+        /// itself: anyone who altered it could have re-signed it).
+        #[arg(long, conflicts_with = "key")]
+        trust_bundle_key: bool,
     },
 }
 
@@ -255,10 +278,7 @@ pub fn run() -> ExitCode {
             Command::Serve { bind, .. } => bind.clone(),
             _ => None,
         },
-        public_host: match &cli.command {
-            Command::Serve { public_host, .. } => public_host.clone(),
-            _ => None,
-        },
+        public_url: cli.public_url.clone(),
     };
     let result = Settings::load(cli.config.as_deref(), &overrides).and_then(|settings| {
         init_tracing(&settings, serving);
@@ -291,26 +311,32 @@ fn init_tracing(settings: &Settings, serving: bool) {
 
 fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve { demo, .. } => {
-            if demo {
-                let signer = signer(&settings)?;
-                let mut conn = connect(&settings)?;
-                let (id, sample) = crate::demo::seed(&mut conn, &settings.public_host, &signer)?;
-                let base = settings.public_base_url();
-                println!("demo election {id} is open; try these ballot links:");
-                for t in &sample {
-                    println!("  local {:<4} {}", t.local, ballot_url(&base, t));
-                }
-                println!(
-                    "turnout: strikevote turnout {id}   close: strikevote election close {id}"
-                );
-            }
-            serve(settings)
-        }
+        Command::Serve { demo, .. } => serve(settings, demo),
         Command::Migrate => {
             let url = settings.database()?;
             let ran = db::migrate(&url)?;
             println!("{url}: {ran} migration(s) applied");
+            Ok(())
+        }
+        Command::Settings => {
+            println!("{}", serde_json::to_string_pretty(&settings.redacted())?);
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let url = settings.database()?;
+            match db::backup(&url, &out)? {
+                db::Backup::Written => {
+                    println!("wrote a consistent copy of {url} to {}", out.display())
+                }
+                db::Backup::UsePgDump(command) => {
+                    println!("PostgreSQL is backed up with its own tools; run:\n  {command}");
+                }
+            }
+            eprintln!(
+                "Back up the signing key ({}) and its heads directory ({}) too, separately.",
+                settings.signing_key_path.display(),
+                crate::log::heads::dir_for_key(&settings.signing_key_path).display()
+            );
             Ok(())
         }
         Command::Election(ElectionCommand::Check { file }) => {
@@ -325,19 +351,25 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Election(ElectionCommand::Create { file, json }) => {
             let definition = read_definition(&file)?;
+            let public_url = settings.require_public_url("create an election")?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            let id = election::create(
-                &mut conn,
-                &definition,
-                &settings.public_host,
-                &signer,
-                &cli_actor(),
-            )?;
+            let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
+            let origin = election::origin(&public_url, id);
+            let fingerprint = crate::log::note::fingerprint(&signer.public_key());
             if json {
-                println!("{}", json!({ "id": id, "title": definition.title }));
+                println!(
+                    "{}",
+                    json!({ "id": id, "title": definition.title, "origin": origin,
+                            "key_fingerprint": fingerprint })
+                );
             } else {
                 println!("{id}");
+                eprintln!("log origin:      {origin}");
+                eprintln!("key fingerprint: {fingerprint}");
+                eprintln!(
+                    "(print both on the ballot notices: auditors check the log against them)"
+                );
             }
             Ok(())
         }
@@ -372,14 +404,15 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Election(ElectionCommand::Show { id, json }) => {
             let id = ElectionId::parse(&id)?;
+            let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
             let election = election::find(&mut conn, id)?;
             let counts = election::local_counts(&mut conn, &election)?;
             if json {
-                let value = crate::api::admin::election_json(&election, &counts);
+                let value = crate::api::admin::election_json(&election, &counts, &signer);
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                print_election(&election, &counts);
+                print_election(&election, &counts, &signer);
             }
             Ok(())
         }
@@ -505,10 +538,37 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify { dir }) => {
-            let report =
-                audit::verify_dir(&dir).map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+        Command::Audit(AuditCommand::Verify {
+            dir,
+            key,
+            origin,
+            trust_bundle_key,
+        }) => {
+            let trust = match (key, trust_bundle_key) {
+                (Some(key), _) => audit::TrustAnchor::parse(&key, origin.as_deref())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                (None, true) => {
+                    eprintln!(
+                        "WARNING: trusting the key inside the bundle. This only shows the bundle \
+                         agrees with itself: whoever changed the log could have signed it with a \
+                         new key. Verify with --key (the fingerprint from the ballot notice or \
+                         certificate) to know it is the election's log."
+                    );
+                    audit::TrustAnchor::BundleKey
+                }
+                (None, false) => bail!(
+                    "say which key to trust: --key KEY_OR_FINGERPRINT (the fingerprint printed on \
+                     the ballot notice and the certificate, with --origin), or --trust-bundle-key \
+                     to check only that the bundle agrees with itself"
+                ),
+            };
+            let report = audit::verify_dir(&dir, &trust)
+                .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
             print!("{report}");
+            println!(
+                "key       {}",
+                crate::log::note::fingerprint(&report_key(&dir, &trust)?)
+            );
             println!("OK: signature, root and entry rules verified");
             Ok(())
         }
@@ -542,7 +602,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = ElectionId::parse(&election)?;
             let signer = signer(&settings)?;
             let mut conn = connect(&settings)?;
-            issue_tokens(&mut conn, id, &signer, &out, &settings.public_base_url())
+            issue_tokens(&mut conn, id, &signer, &out)
         }
         Command::Tokens(TokensCommand::Reissue { election, member }) => {
             let id = ElectionId::parse(&election)?;
@@ -552,10 +612,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("member:     {}", issued.member_id);
             println!("local:      {}", issued.local);
             println!("token:      {}", issued.token.expose());
-            println!(
-                "ballot url: {}",
-                ballot_url(&settings.public_base_url(), &issued)
-            );
+            println!("ballot url: {}", issued.ballot_url);
             eprintln!(
                 "The member's previous token is revoked. This is the only time the new token is shown."
             );
@@ -564,12 +621,22 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind.clone();
         let database = settings.database()?;
         let app = Application::build(settings)?;
         tracing::info!(%database, "database ready");
+        if demo {
+            let signer = app.state().signer.clone();
+            let mut conn = app.state().pool.get().map_err(Error::from)?;
+            let (id, sample) = crate::demo::seed(&mut conn, &app.state().public_url, &signer)?;
+            println!("demo election {id} is open; try these ballot links:");
+            for t in &sample {
+                println!("  local {:<4} {}", t.local, t.ballot_url);
+            }
+            println!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+        }
         let has_admin = db::connect(&database, 1)
             .ok()
             .and_then(|pool| pool.get().ok())
@@ -585,6 +652,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             app.port()
         );
         app.run_until_stopped().await?;
+        println!("strikevote stopped; the database is closed and checkpointed");
         Ok(())
     })
 }
@@ -634,6 +702,15 @@ fn read_definition(file: &Path) -> anyhow::Result<Definition> {
     Definition::from_toml(&text).with_context(|| format!("in {}", file.display()))
 }
 
+/// The public key a verified bundle was checked against.
+fn report_key(dir: &Path, trust: &audit::TrustAnchor) -> anyhow::Result<[u8; 32]> {
+    let text = match trust {
+        audit::TrustAnchor::Key { verifier, .. } => return Ok(verifier.public_key()),
+        _ => fs::read_to_string(dir.join(audit::KEY_FILE))?,
+    };
+    Ok(crate::log::Verifier::parse(&text)?.public_key())
+}
+
 fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -645,10 +722,6 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-fn ballot_url(base: &str, issued: &IssuedToken) -> String {
-    format!("{base}/vote?token={}", issued.token.expose())
-}
-
 /// Writes the mailing CSV next to `out`, commits the tokens, then moves the CSV into place, so
 /// a failure on either side leaves neither live tokens nobody has nor a CSV of dead ones.
 fn issue_tokens(
@@ -656,7 +729,6 @@ fn issue_tokens(
     id: ElectionId,
     signer: &LogSigner,
     out: &Path,
-    base_url: &str,
 ) -> anyhow::Result<()> {
     if out.exists() {
         bail!(
@@ -666,7 +738,7 @@ fn issue_tokens(
     }
     let partial = out.with_extension("csv.partial");
     let result = token_store::issue_missing(conn, id, signer, &cli_actor(), &mut |issued| {
-        write_token_csv(&partial, issued, base_url)
+        write_token_csv(&partial, issued)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
     });
     match result {
@@ -696,26 +768,13 @@ fn issue_tokens(
     }
 }
 
-fn write_token_csv(path: &Path, issued: &[IssuedToken], base_url: &str) -> anyhow::Result<()> {
-    let file: File = OpenOptions::new()
+fn write_token_csv(path: &Path, issued: &[IssuedToken]) -> anyhow::Result<()> {
+    let mut file: File = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-    writer.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])?;
-    for t in issued {
-        writer.write_record([
-            t.member_id.as_str(),
-            t.local.as_str(),
-            t.name.as_str(),
-            t.email.as_str(),
-            t.token.expose(),
-            ballot_url(base_url, t).as_str(),
-        ])?;
-    }
-    let buffered = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let file = buffered.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.write_all(&token_store::mailing_csv(issued)?)?;
     file.sync_all()?;
     Ok(())
 }
@@ -794,11 +853,18 @@ fn print_results(r: &tally::Results) {
 fn print_election(
     e: &Election,
     counts: &std::collections::BTreeMap<String, election::LocalCounts>,
+    signer: &LogSigner,
 ) {
     let d = &e.definition;
     println!("{}", d.title);
     println!("  id:         {}", e.id);
     println!("  state:      {}", e.state);
+    println!("  public url: {}", e.public_url);
+    println!("  log origin: {}", e.origin);
+    println!(
+        "  key fingerprint: {}",
+        crate::log::note::fingerprint(&signer.public_key())
+    );
     println!("  question:   {}", d.question);
     let choices: Vec<_> = d.choices.iter().map(|c| c.as_str()).collect();
     println!("  choices:    {}", choices.join(", "));

@@ -22,7 +22,7 @@ const LOCALS: [(&str, &str, u32, usize); 4] = [
 /// Creates, fills and opens the demo election; returns its id and a few issued tokens.
 pub fn seed(
     conn: &mut DbConnection,
-    public_host: &str,
+    public_url: &crate::settings::PublicUrl,
     signer: &LogSigner,
 ) -> Result<(ElectionId, Vec<IssuedToken>)> {
     let now = Utc::now();
@@ -51,7 +51,7 @@ pub fn seed(
     }
     let definition = Definition::from_toml(&toml)
         .map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
-    let id = election::create(conn, &definition, public_host, signer, "demo")?;
+    let id = election::create(conn, &definition, public_url, signer, "demo")?;
     roster::import(conn, id, csv.as_bytes(), signer, "demo", &|_, _| {})?;
     let mut sample = Vec::new();
     token_store::issue_missing(conn, id, signer, "demo", &mut |issued| {

@@ -56,6 +56,10 @@ pub enum Error {
     /// The route exists but not for this method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// The database's log does not extend the head this key already signed (a restored old
+    /// backup): nothing is signed until an operator restores the right database. 503.
+    #[error("{0}")]
+    LogForked(String),
     /// Something else failed (I/O, encoding); the message is safe to show.
     #[error("{0}")]
     Internal(String),
@@ -99,6 +103,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Database(_) => "database_error",
             Error::Unavailable(_) => "unavailable",
+            Error::LogForked(_) => "log_behind_signed_head",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -114,7 +119,7 @@ impl Error {
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::LogForked(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,5 +17,6 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod tally;
+pub mod text;
 pub mod token;
 pub mod web;

@@ -1,14 +1,123 @@
 //! Settings: built-in defaults, then an optional TOML file, then `STRIKEVOTE_*` environment
 //! variables, then command-line flags — each overriding the one before.
+//!
+//! [`SETTINGS`] is the one list of settings: it drives the environment variables read, the
+//! check that refuses an unknown `STRIKEVOTE_*` variable, and the test that walks
+//! docs/OPERATIONS.md, so a setting cannot be documented, read or checked alone.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::db::DatabaseUrl;
+
+/// The prefix of every environment variable strikevote reads.
+pub const ENV_PREFIX: &str = "STRIKEVOTE_";
+
+/// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
+pub const SETTINGS: [&str; 13] = [
+    "database_url",
+    "bind",
+    "public_url",
+    "signing_key_path",
+    "db_pool_size",
+    "body_limit_bytes",
+    "log_format",
+    "batch_period_ms",
+    "batch_max",
+    "upload_limit_bytes",
+    "upload_max_rows",
+    "trusted_proxies",
+    "rate_limit_per_minute",
+];
+
+/// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
+/// by the command line) and the test suite's PostgreSQL server.
+pub const OTHER_ENV: [&str; 2] = ["STRIKEVOTE_CONFIG", "STRIKEVOTE_TEST_POSTGRES_URL"];
+
+/// The public base URL of a deployment: `https://HOST[:PORT]` (or `http://` for a trial on
+/// this machine). Ballot links and each election's log origin are built from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PublicUrl {
+    https: bool,
+    host: String,
+}
+
+impl PublicUrl {
+    /// Parses `scheme://host[:port]` (a trailing `/` is allowed; no path, query or user).
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let raw = raw.trim();
+        let bad = |why: &str| {
+            anyhow::anyhow!(
+                "public_url `{raw}` {why}: give the address members open, such as https://vote.example.org"
+            )
+        };
+        let (https, rest) = if let Some(rest) = raw.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = raw.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(bad(
+                "must start with https:// (or http:// for a local trial)",
+            ));
+        };
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        if host.is_empty() {
+            return Err(bad("has no host"));
+        }
+        if host.contains(['/', '?', '#', '@', '\\'])
+            || host.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad(
+                "must be only a scheme and a host (no path, query or user)",
+            ));
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        {
+            return Err(bad("has a character a host name cannot have"));
+        }
+        Ok(Self {
+            https,
+            host: host.to_ascii_lowercase(),
+        })
+    }
+
+    /// `host[:port]`, the first part of each log origin.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether members reach it over TLS.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+}
+
+impl fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}", self.host)
+    }
+}
+
+impl TryFrom<String> for PublicUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).map_err(|e| e.to_string())
+    }
+}
+
+impl From<PublicUrl> for String {
+    fn from(u: PublicUrl) -> String {
+        u.to_string()
+    }
+}
 
 /// Every setting the service reads.
 #[derive(Clone, Serialize, Deserialize)]
@@ -18,11 +127,12 @@ pub struct Settings {
     pub database_url: String,
     /// Address the HTTP server listens on.
     pub bind: String,
-    /// The public host name (and port) members and auditors reach; part of each log's origin.
-    pub public_host: String,
-    /// Base URL of ballot links; defaults to `https://{public_host}` (`http://` for localhost).
-    pub public_url: Option<String>,
-    /// Where the Ed25519 signing key lives (created on first use, mode 0600).
+    /// The address members and auditors reach (`https://vote.example.org`). Required to
+    /// create an election or issue tokens; `serve` on a loopback address without it uses
+    /// `http://localhost:PORT` (a trial on this machine).
+    pub public_url: Option<PublicUrl>,
+    /// Where the Ed25519 signing key lives (created on first use, mode 0600). The signed
+    /// heads of every log are kept beside it, in `<signing_key_path>.heads/`.
     pub signing_key_path: PathBuf,
     /// Database connections per process.
     pub db_pool_size: u32,
@@ -32,10 +142,17 @@ pub struct Settings {
     pub log_format: String,
     /// Largest upload (roster CSV, definition) in bytes.
     pub upload_limit_bytes: usize,
+    /// Most roster rows one upload through the web or the API may hold (the CLI has no limit).
+    pub upload_max_rows: usize,
     /// How long the casting pool gathers ballots before committing them as one batch (ms).
     pub batch_period_ms: u64,
     /// The most ballots one batch commits.
     pub batch_max: usize,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Requests per minute one client address may make to the endpoints that take a token, a
+    /// receipt, a password or an upload (0 turns the limit off).
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -43,33 +160,20 @@ impl Default for Settings {
         Self {
             database_url: "sqlite://strikevote.db".into(),
             bind: "127.0.0.1:8080".into(),
-            public_host: "localhost:8080".into(),
             public_url: None,
             signing_key_path: PathBuf::from("strikevote.key"),
             db_pool_size: 8,
             body_limit_bytes: 64 * 1024,
             log_format: "text".into(),
             upload_limit_bytes: 32 * 1024 * 1024,
+            upload_max_rows: 200_000,
             batch_period_ms: 100,
             batch_max: 5000,
+            trusted_proxies: Vec::new(),
+            rate_limit_per_minute: 600,
         }
     }
 }
-
-/// The environment variables read, without the `STRIKEVOTE_` prefix.
-const ENV_KEYS: [&str; 11] = [
-    "database_url",
-    "bind",
-    "public_host",
-    "public_url",
-    "signing_key_path",
-    "db_pool_size",
-    "body_limit_bytes",
-    "log_format",
-    "batch_period_ms",
-    "batch_max",
-    "upload_limit_bytes",
-];
 
 /// Values given as command-line flags; `None` leaves the setting alone.
 #[derive(Clone, Debug, Default)]
@@ -78,13 +182,39 @@ pub struct Overrides {
     pub database_url: Option<String>,
     /// `--bind`.
     pub bind: Option<String>,
-    /// `--public-host`.
-    pub public_host: Option<String>,
+    /// `--public-url`.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
-    /// Loads settings from the layers described at the top of this module.
+    /// Loads settings from the layers described at the top of this module, reading the
+    /// process environment.
     pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        Self::load_from(config_file, overrides, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given (for tests).
+    pub fn load_from(
+        config_file: Option<&Path>,
+        overrides: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        let unknown: Vec<&str> = env
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !OTHER_ENV.contains(k) && !SETTINGS.iter().any(|s| env_name(s) == *k))
+            .collect();
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "unknown environment variable(s) {}: the settings are {} (see docs/OPERATIONS.md)",
+                unknown.join(", "),
+                SETTINGS.map(env_name).join(", ")
+            );
+        }
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config_file {
             if !path.is_file() {
@@ -92,19 +222,43 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment
-            .merge(Env::prefixed("STRIKEVOTE_").filter(|key| ENV_KEYS.contains(&key.as_str())));
-        let mut settings: Settings = figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        // Figment's own Env provider reads the process environment; giving it ours keeps one
+        // source of truth (and lets tests pass an environment). Lists are comma-separated.
+        for (key, value) in &env {
+            let Some(name) = SETTINGS.iter().find(|s| env_name(s) == *key) else {
+                continue;
+            };
+            let value: figment::value::Value = if *name == "trusted_proxies" {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .into()
+            } else {
+                value
+                    .parse()
+                    .unwrap_or_else(|e: std::convert::Infallible| match e {})
+            };
+            figment = figment.merge(Serialized::default(name, value));
+        }
+        let mut settings: Settings = figment.extract().map_err(|e| {
+            let hint = if e.to_string().contains("public_host") {
+                " (public_host was replaced by public_url, e.g. public_url = \"https://vote.example.org\")"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("invalid settings: {e}{hint}")
+        })?;
         if let Some(url) = &overrides.database_url {
             settings.database_url = url.clone();
         }
         if let Some(bind) = &overrides.bind {
             settings.bind = bind.clone();
         }
-        if let Some(host) = &overrides.public_host {
-            settings.public_host = host.clone();
+        if let Some(url) = &overrides.public_url {
+            settings.public_url = Some(PublicUrl::parse(url)?);
         }
         settings.validate()?;
         Ok(settings)
@@ -112,12 +266,6 @@ impl Settings {
 
     fn validate(&self) -> anyhow::Result<()> {
         DatabaseUrl::parse(&self.database_url)?;
-        if self.public_host.is_empty() || self.public_host.contains('/') {
-            anyhow::bail!(
-                "public_host `{}` must be a host name with an optional port, such as vote.example.org",
-                self.public_host
-            );
-        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             anyhow::bail!("log_format must be `text` or `json`");
         }
@@ -130,6 +278,9 @@ impl Settings {
         if self.batch_max == 0 {
             anyhow::bail!("batch_max must be at least 1");
         }
+        if self.upload_max_rows == 0 {
+            anyhow::bail!("upload_max_rows must be at least 1");
+        }
         Ok(())
     }
 
@@ -138,42 +289,64 @@ impl Settings {
         Ok(DatabaseUrl::parse(&self.database_url)?)
     }
 
-    /// The base URL members open (no trailing slash).
-    pub fn public_base_url(&self) -> String {
-        match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let host = self.public_host.split(':').next().unwrap_or_default();
-                let scheme = if host == "localhost" || host.starts_with("127.") {
-                    "http"
-                } else {
-                    "https"
-                };
-                format!("{scheme}://{}", self.public_host)
-            }
+    /// The configured public URL, or a clear refusal naming what needs it.
+    pub fn require_public_url(&self, what: &str) -> anyhow::Result<PublicUrl> {
+        self.public_url.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot {what} without the service's public address: members' ballot links and \
+                 the log's signed origin are built from it and cannot change later. Set \
+                 public_url in the config file, STRIKEVOTE_PUBLIC_URL, or pass \
+                 --public-url https://vote.example.org"
+            )
+        })
+    }
+
+    /// The public URL a server uses: the configured one, else (only when it listens on a
+    /// loopback address, a trial on this machine) `http://localhost:PORT`.
+    pub fn serving_public_url(&self, port: u16) -> anyhow::Result<PublicUrl> {
+        if let Some(url) = &self.public_url {
+            return Ok(url.clone());
+        }
+        let host = self
+            .bind
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_matches(['[', ']']))
+            .unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            PublicUrl::parse(&format!("http://localhost:{port}"))
+        } else {
+            Err(self
+                .require_public_url(&format!("serve on {}", self.bind))
+                .unwrap_err())
         }
     }
+}
+
+/// The environment variable of a setting.
+pub fn env_name(setting: &str) -> String {
+    format!("{ENV_PREFIX}{}", setting.to_ascii_uppercase())
 }
 
 /// Never prints the database password.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.redacted(), f)
+    }
+}
+
+impl Settings {
+    /// The settings in force as JSON, the database password hidden (for `strikevote settings`).
+    pub fn redacted(&self) -> serde_json::Value {
         let database = DatabaseUrl::parse(&self.database_url)
             .map(|u| u.to_string())
             .unwrap_or_else(|_| "<invalid>".into());
-        f.debug_struct("Settings")
-            .field("database_url", &database)
-            .field("bind", &self.bind)
-            .field("public_host", &self.public_host)
-            .field("public_url", &self.public_url)
-            .field("signing_key_path", &self.signing_key_path)
-            .field("db_pool_size", &self.db_pool_size)
-            .field("body_limit_bytes", &self.body_limit_bytes)
-            .field("log_format", &self.log_format)
-            .field("batch_period_ms", &self.batch_period_ms)
-            .field("batch_max", &self.batch_max)
-            .field("upload_limit_bytes", &self.upload_limit_bytes)
-            .finish()
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["database_url"] = database.into();
+        value
     }
 }
 
@@ -181,14 +354,70 @@ impl fmt::Debug for Settings {
 mod tests {
     use super::*;
 
+    fn load_env(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        Settings::load_from(
+            None,
+            &Overrides::default(),
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
     #[test]
-    fn localhost_links_are_plain_http_and_others_https() {
+    fn environment_variables_are_read_case_as_documented() {
+        let s = load_env(&[
+            ("STRIKEVOTE_BIND", "127.0.0.1:18090"),
+            ("STRIKEVOTE_DB_POOL_SIZE", "3"),
+            ("STRIKEVOTE_PUBLIC_URL", "https://Vote.Example.org/"),
+            ("STRIKEVOTE_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        assert_eq!(s.bind, "127.0.0.1:18090");
+        assert_eq!(s.db_pool_size, 3);
+        assert_eq!(
+            s.public_url.unwrap().to_string(),
+            "https://vote.example.org"
+        );
+        assert_eq!(s.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn an_unknown_strikevote_variable_is_an_error_naming_it() {
+        let err = load_env(&[("STRIKEVOTE_DATABSE_URL", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("STRIKEVOTE_DATABSE_URL"), "{err}");
+        assert!(load_env(&[("STRIKEVOTE_CONFIG", "x")]).is_ok());
+    }
+
+    #[test]
+    fn public_urls_are_a_scheme_and_a_host_only() {
+        assert_eq!(
+            PublicUrl::parse("http://localhost:8080").unwrap().host(),
+            "localhost:8080"
+        );
+        for bad in [
+            "vote.example.org",
+            "https://",
+            "https://vote.example.org/strike",
+            "https://u@vote.example.org",
+            "ftp://vote.example.org",
+            "https://vote example.org",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_server_without_public_url_uses_localhost_only_on_loopback() {
         let mut s = Settings::default();
-        assert_eq!(s.public_base_url(), "http://localhost:8080");
-        s.public_host = "vote.example.org".into();
-        assert_eq!(s.public_base_url(), "https://vote.example.org");
-        s.public_url = Some("https://ballots.example.org/".into());
-        assert_eq!(s.public_base_url(), "https://ballots.example.org");
+        assert_eq!(
+            s.serving_public_url(8080).unwrap().to_string(),
+            "http://localhost:8080"
+        );
+        s.bind = "0.0.0.0:8080".into();
+        let err = s.serving_public_url(8080).unwrap_err().to_string();
+        assert!(err.contains("public_url"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
 use crate::log::{LogSigner, key};
-use crate::settings::Settings;
+use crate::settings::{PublicUrl, Settings};
 use crate::web;
 
 /// Shared, read-only state every handler can reach.
@@ -29,6 +29,8 @@ pub struct AppState {
     pub signer: Arc<LogSigner>,
     /// Where ballots wait for their batch.
     pub casting: CastingPool,
+    /// The public URL of this deployment (new elections' origin and ballot links).
+    pub public_url: PublicUrl,
     /// Failed logins per client address (this process's share of the throttle).
     pub login_failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
 }
@@ -37,6 +39,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    state: AppState,
+    casting_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Application {
@@ -46,6 +50,10 @@ impl Application {
         let url = settings.database()?;
         let pool = db::connect(&url, settings.db_pool_size)?;
         let signer = key::load_or_create(&settings.signing_key_path)?;
+        // A database restored from an older backup is refused before anything is served.
+        let mut conn = pool.get().map_err(crate::error::Error::from)?;
+        crate::log::store::check_heads(&mut conn, &signer)?;
+        drop(conn);
         Self::build_with(settings, pool, signer)
     }
 
@@ -54,8 +62,9 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let public_url = settings.serving_public_url(port)?;
         let signer = Arc::new(signer);
-        let casting = CastingPool::start(
+        let (casting, casting_thread) = CastingPool::start(
             pool.clone(),
             signer.clone(),
             Duration::from_millis(settings.batch_period_ms),
@@ -66,8 +75,10 @@ impl Application {
             settings: Arc::new(settings),
             signer,
             casting,
+            public_url,
             login_failures: Arc::default(),
         };
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
@@ -80,7 +91,17 @@ impl Application {
         .shutdown_timeout(30)
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state: app_state,
+            casting_thread,
+        })
+    }
+
+    /// The state handlers share (pool, signer, public URL).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The port the server listens on.
@@ -88,8 +109,33 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, then shuts down gracefully.
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully: requests in flight finish,
+    /// the casting pool commits and answers what it holds, every database connection closes,
+    /// and a SQLite write-ahead log is checkpointed into the database file (so a copy of the
+    /// file alone, made after the stop, holds every ballot).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            state,
+            casting_thread,
+            ..
+        } = self;
+        let served = server.await;
+        let url = state.settings.database();
+        drop(state);
+        if let Some(thread) = casting_thread {
+            // The thread ends once every handle is gone (the workers' copies went with them).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !thread.is_finished() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if let Ok(url) = url {
+            match db::checkpoint_wal(&url) {
+                Ok(()) => tracing::info!(database = %url, "database closed cleanly"),
+                Err(e) => tracing::error!(error = %e, "could not checkpoint the database on stop"),
+            }
+        }
+        served
     }
 }

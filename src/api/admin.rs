@@ -12,19 +12,22 @@ use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, Result};
 use crate::roster;
 use crate::startup::AppState;
-use crate::token::store::{self as token_store, IssuedToken};
+use crate::token::store as token_store;
 use crate::web::auth::official;
 
 /// An election as the API shows it.
 pub fn election_json(
     e: &election::Election,
     counts: &std::collections::BTreeMap<String, election::LocalCounts>,
+    signer: &crate::log::LogSigner,
 ) -> serde_json::Value {
     json!({
         "id": e.id,
         "state": e.state,
         "created_at": e.created_at.and_utc().to_rfc3339(),
         "origin": e.origin,
+        "public_url": e.public_url,
+        "key_fingerprint": crate::log::note::fingerprint(&signer.public_key()),
         "log_size": e.log_size,
         "definition": e.definition,
         "locals": counts,
@@ -44,10 +47,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse> {
 /// `GET /api/v1/elections/{id}`.
 pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
+    let signer = state.signer.clone();
     let body = with_conn(&state, move |c| {
         let e = election::find(c, id)?;
         let counts = election::local_counts(c, &e)?;
-        Ok(election_json(&e, &counts))
+        Ok(election_json(&e, &counts, &signer))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -68,9 +72,9 @@ pub async fn create(
     let text = utf8(read_body(body, state.settings.upload_limit_bytes).await?)?;
     let definition = Definition::from_toml(&text)
         .map_err(|e| Error::bad_input("invalid_definition", e.to_string()))?;
-    let (host, signer) = (state.settings.public_host.clone(), state.signer.clone());
+    let (url, signer) = (state.public_url.clone(), state.signer.clone());
     let id = with_conn(&state, move |c| {
-        election::create(c, &definition, &host, &signer, &by)
+        election::create(c, &definition, &url, &signer, &by)
     })
     .await?;
     Ok(HttpResponse::Created().json(json!({ "id": id })))
@@ -94,39 +98,17 @@ pub async fn roster(
     Ok(HttpResponse::Ok().json(summary))
 }
 
-/// The mailing CSV of issued tokens.
-pub fn tokens_csv(issued: &[IssuedToken], base_url: &str) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| Error::Internal(format!("cannot write the CSV: {e}"));
-    w.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])
-        .map_err(fail)?;
-    for t in issued {
-        let url = format!("{base_url}/vote?token={}", t.token.expose());
-        w.write_record([
-            t.member_id.as_str(),
-            &t.local,
-            &t.name,
-            &t.email,
-            t.token.expose(),
-            &url,
-        ])
-        .map_err(fail)?;
-    }
-    w.into_inner()
-        .map_err(|e| Error::Internal(format!("cannot write the CSV: {e}")))
-}
-
 /// Issues every missing token; returns the CSV (the only copy, once).
 pub async fn issue_csv(
     state: &web::Data<AppState>,
     id: ElectionId,
     by: String,
 ) -> Result<(usize, Vec<u8>)> {
-    let (signer, base) = (state.signer.clone(), state.settings.public_base_url());
+    let signer = state.signer.clone();
     with_conn(state, move |c| {
         let mut csv = Vec::new();
         let n = token_store::issue_missing(c, id, &signer, &by, &mut |issued| {
-            csv = tokens_csv(issued, &base)?;
+            csv = token_store::mailing_csv(issued)?;
             Ok(())
         })?;
         Ok((n, csv))
@@ -172,7 +154,7 @@ pub async fn reissue(
 ) -> Result<HttpResponse> {
     let by = official(&req)?.username;
     let id = ElectionId::parse(&id)?;
-    let (signer, base) = (state.signer.clone(), state.settings.public_base_url());
+    let signer = state.signer.clone();
     let member = body.member.clone();
     let t = with_conn(&state, move |c| {
         token_store::reissue(c, id, &member, &signer, &by)
@@ -184,7 +166,7 @@ pub async fn reissue(
             "member_id": t.member_id,
             "local": t.local,
             "token": t.token.expose(),
-            "ballot_url": format!("{base}/vote?token={}", t.token.expose()),
+            "ballot_url": t.ballot_url,
         })))
 }
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-pub use verify::{Report, verify_bundle, verify_dir};
+pub use verify::{Report, TrustAnchor, verify_bundle, verify_dir};
 
 use crate::db::DbConnection;
 use crate::election::{self, ElectionId, State};

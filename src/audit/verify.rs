@@ -96,19 +96,125 @@ impl fmt::Display for Report {
 }
 
 /// Reads and verifies the bundle in `dir`.
-pub fn verify_dir(dir: &Path) -> Result<Report, Failure> {
+pub fn verify_dir(dir: &Path, trust: &TrustAnchor) -> Result<Report, Failure> {
     let read = |name: &str| {
         std::fs::read(dir.join(name))
             .map_err(|e| Failure(format!("cannot read {}: {e}", dir.join(name).display())))
     };
     let log = read(LOG_FILE)?;
     let checkpoint = read(CHECKPOINT_FILE)?;
-    let key = read(KEY_FILE)?;
     let checkpoint = String::from_utf8(checkpoint)
         .map_err(|_| Failure(format!("{CHECKPOINT_FILE} is not UTF-8 text")))?;
-    let key =
-        String::from_utf8(key).map_err(|_| Failure(format!("{KEY_FILE} is not UTF-8 text")))?;
+    let shipped = match read(KEY_FILE) {
+        Ok(bytes) => Some(
+            String::from_utf8(bytes)
+                .map_err(|_| Failure(format!("{KEY_FILE} is not UTF-8 text")))?,
+        ),
+        Err(_) if matches!(trust, TrustAnchor::Key { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let key = trust.verifier_key(shipped.as_deref())?;
     verify_bundle(&log, &checkpoint, &key)
+}
+
+/// What an auditor trusts, obtained outside the bundle (a key shipped inside a bundle proves
+/// nothing: whoever altered the log can sign it with a key of their own).
+#[derive(Clone, Debug)]
+pub enum TrustAnchor {
+    /// A verifier key `<origin>+<key id>+<key>`, whose name is the log origin; `origin`, when
+    /// also given, must be that name.
+    Key {
+        /// The pinned verifier key.
+        verifier: Verifier,
+        /// The origin, if given separately.
+        origin: Option<String>,
+    },
+    /// The key's fingerprint and the log's origin, as printed on notices and certificates: the
+    /// bundle's `key.vkey` is used only if its key has this fingerprint and this name.
+    Fingerprint {
+        /// The 16 bytes of the fingerprint.
+        fingerprint: [u8; 16],
+        /// The log origin `<host>/elections/<uuid>`.
+        origin: String,
+    },
+    /// Trusts the key inside the bundle: checks only that the bundle is self-consistent.
+    BundleKey,
+}
+
+impl TrustAnchor {
+    /// Reads `--key` (a verifier key, a file holding one, or a fingerprint) and `--origin`.
+    pub fn parse(key: &str, origin: Option<&str>) -> Result<Self, Failure> {
+        let key = key.trim();
+        let text = if std::path::Path::new(key).is_file() {
+            std::fs::read_to_string(key)
+                .map_err(|e| Failure(format!("cannot read the key file {key}: {e}")))?
+        } else {
+            key.to_owned()
+        };
+        let text = text.trim();
+        let origin = origin.map(|o| o.trim().to_owned());
+        if let Some(fingerprint) = crate::log::note::parse_fingerprint(text) {
+            let Some(origin) = origin else {
+                return fail(
+                    "a fingerprint pins the key, not the log: give the election's origin too \
+                     (--origin HOST/elections/UUID, printed beside the fingerprint)",
+                );
+            };
+            return Ok(Self::Fingerprint {
+                fingerprint,
+                origin,
+            });
+        }
+        let verifier = Verifier::parse(text).map_err(|e| {
+            Failure(format!(
+                "--key is neither a verifier key (<origin>+<key id>+<key>), a file holding one, \
+                 nor a key fingerprint (32 hex digits): {e}"
+            ))
+        })?;
+        Ok(Self::Key { verifier, origin })
+    }
+
+    /// The verifier key to check the bundle with, given the bundle's own `key.vkey`.
+    fn verifier_key(&self, shipped: Option<&str>) -> Result<String, Failure> {
+        match self {
+            Self::Key { verifier, origin } => {
+                if let Some(origin) = origin
+                    && origin != verifier.name()
+                {
+                    return fail(format!(
+                        "the pinned key is for `{}`, not for the origin `{origin}`",
+                        verifier.name()
+                    ));
+                }
+                Ok(verifier.to_string())
+            }
+            Self::Fingerprint {
+                fingerprint,
+                origin,
+            } => {
+                let shipped = shipped.unwrap_or_default();
+                let verifier =
+                    Verifier::parse(shipped).map_err(|e| Failure(format!("{KEY_FILE}: {e}")))?;
+                if !crate::log::note::has_fingerprint(&verifier.public_key(), fingerprint) {
+                    return fail(format!(
+                        "the bundle's key ({}) is not the key with the pinned fingerprint: the \
+                         bundle was signed by someone else",
+                        crate::log::note::fingerprint(&verifier.public_key())
+                    ));
+                }
+                if verifier.name() != origin {
+                    return fail(format!(
+                        "the bundle's key is for `{}`, not for the pinned origin `{origin}`",
+                        verifier.name()
+                    ));
+                }
+                Ok(verifier.to_string())
+            }
+            Self::BundleKey => shipped
+                .map(str::to_owned)
+                .ok_or_else(|| Failure(format!("the bundle has no {KEY_FILE}"))),
+        }
+    }
 }
 
 /// Verifies a bundle given as its three files' contents.

@@ -148,7 +148,7 @@ pub fn commit_batch(
     // One transaction per election, in a fixed order so instances never deadlock.
     for (election_id, indexes) in by_election {
         let id = ElectionId::parse(&election_id)?;
-        let outcome = conn.transaction(|conn| {
+        let outcome = crate::log::store::transaction(conn, |conn| {
             cast_in_election(conn, signer, id, requests, &hashes, &info, &indexes)
         })?;
         for (i, answer) in outcome {

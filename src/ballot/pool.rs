@@ -30,17 +30,26 @@ pub struct CastingPool {
 }
 
 impl CastingPool {
-    /// Starts the pool's thread.
-    pub fn start(pool: Pool, signer: Arc<LogSigner>, period: Duration, max_batch: usize) -> Self {
+    /// Starts the pool's thread; returns the handle and the thread (to wait for on stop).
+    pub fn start(
+        pool: Pool,
+        signer: Arc<LogSigner>,
+        period: Duration,
+        max_batch: usize,
+    ) -> (Self, Option<thread::JoinHandle<()>>) {
         let (jobs, inbox) = mpsc::channel();
         let spawned = thread::Builder::new()
             .name("casting-pool".into())
             .spawn(move || run(inbox, pool, signer, period, max_batch.max(1)));
-        if let Err(e) = spawned {
-            // Without the thread every cast answers "unavailable" (the inbox is dropped).
-            tracing::error!(error = %e, "cannot start the casting pool");
-        }
-        Self { jobs }
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // Without the thread every cast answers "unavailable" (the inbox is dropped).
+                tracing::error!(error = %e, "cannot start the casting pool");
+                None
+            }
+        };
+        (Self { jobs }, thread)
     }
 
     /// Casts one ballot: waits for its batch to commit, then returns the receipt.

@@ -82,6 +82,14 @@ pub enum DbError {
         /// The driver's reason.
         reason: String,
     },
+    /// A backup could not be written.
+    #[error("cannot back up to {out}: {reason}")]
+    Backup {
+        /// The file asked for.
+        out: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A migration failed.
     #[error("cannot migrate the database at {url}: {reason}")]
     Migrate {
@@ -144,6 +152,12 @@ impl DatabaseUrl {
                         reason: format!("directory {} does not exist", dir.display()),
                     });
                 }
+                create_private(std::path::Path::new(&self.target)).map_err(|e| {
+                    DbError::Connect {
+                        url: self.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
                 let mut conn = SqliteConnection::establish(&self.target).map_err(connect_error)?;
                 // Durable commits (FULL) and enforced foreign keys on every connection; WAL is
                 // set once in `connect` because concurrent `journal_mode` changes collide.
@@ -267,6 +281,106 @@ pub fn migrate(url: &DatabaseUrl) -> Result<usize, DbError> {
             Ok(ran)
         }
     }
+}
+
+/// Creates an empty SQLite database file readable by its owner only (mode 0600) unless it
+/// exists. SQLite gives its `-wal` and `-shm` files the database file's mode, so the ballots
+/// in the write-ahead log are as private as the database.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str() == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `strikevote backup` did.
+#[derive(Debug)]
+pub enum Backup {
+    /// A consistent copy of the SQLite database was written.
+    Written,
+    /// PostgreSQL: the command that makes the copy (password not included).
+    UsePgDump(String),
+}
+
+/// Writes a consistent copy of a (possibly running) SQLite database to `out` with
+/// `VACUUM INTO`, which reads one snapshot, WAL included; the copy is one self-contained file
+/// (no `-wal`), mode 0600. For PostgreSQL, returns the `pg_dump` command to run instead.
+pub fn backup(url: &DatabaseUrl, out: &std::path::Path) -> Result<Backup, DbError> {
+    let fail = |reason: String| DbError::Backup {
+        out: out.display().to_string(),
+        reason,
+    };
+    if url.backend == Backend::Postgres {
+        let shown = url.to_string().replace(":***@", "@");
+        return Ok(Backup::UsePgDump(format!(
+            "pg_dump --format=custom --file '{}' '{shown}'   (the password from PGPASSWORD or ~/.pgpass)",
+            out.display()
+        )));
+    }
+    if !std::path::Path::new(&url.target).is_file() {
+        return Err(fail(format!("there is no database file at {}", url.target)));
+    }
+    // VACUUM INTO accepts an empty file: create it private first, refusing to overwrite.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|e| fail(format!("cannot create it ({e}); it must not exist yet")))?;
+    }
+    let result = match url.establish()? {
+        DbConnection::Sqlite(mut conn) => diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(out.display().to_string())
+            .execute(&mut conn)
+            .map(|_| ())
+            .map_err(|e| fail(e.to_string())),
+        DbConnection::Postgresql(_) => Err(fail("not a SQLite database".into())),
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_file(out);
+    }
+    result.map(|()| Backup::Written)
+}
+
+/// On a graceful stop: copies everything in SQLite's write-ahead log into the database file
+/// and empties the log (`wal_checkpoint(TRUNCATE)`), so the file alone holds every ballot.
+/// Does nothing on PostgreSQL.
+pub fn checkpoint_wal(url: &DatabaseUrl) -> Result<(), DbError> {
+    if url.backend != Backend::Sqlite {
+        return Ok(());
+    }
+    #[derive(QueryableByName)]
+    struct CheckpointRow {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        busy: i32,
+    }
+    let fail = |reason: String| DbError::Connect {
+        url: url.to_string(),
+        reason: format!("WAL checkpoint failed: {reason}"),
+    };
+    if let DbConnection::Sqlite(mut conn) = url.establish()? {
+        let row: CheckpointRow = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .get_result(&mut conn)
+            .map_err(|e| fail(e.to_string()))?;
+        if row.busy != 0 {
+            return Err(fail(
+                "another connection is still using the database".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the database answers (for `/readyz`).

@@ -11,6 +11,7 @@ diesel::table! {
         lock_version -> BigInt,
         origin -> Text,
         log_size -> BigInt,
+        public_url -> Text,
     }
 }
 

@@ -121,7 +121,7 @@ pub fn certify(
     signer: &LogSigner,
     actor: &str,
 ) -> Result<(Results, StoredCheckpoint)> {
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
         match election.state {
             State::Closed => {}

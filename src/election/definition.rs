@@ -124,14 +124,18 @@ impl LocalCode {
             return Err("a local code may not be empty".into());
         }
         if s.chars().count() > 32 {
-            return Err(format!("local code `{s}` is longer than 32 characters"));
+            return Err(format!(
+                "local code `{}` is longer than 32 characters",
+                crate::text::shown(s)
+            ));
         }
         if !s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         {
             return Err(format!(
-                "local code `{s}` may contain only letters, digits, `.`, `_` and `-`"
+                "local code `{}` may contain only letters, digits, `.`, `_` and `-`",
+                crate::text::shown(s)
             ));
         }
         Ok(Self(s.to_owned()))
@@ -394,11 +398,21 @@ impl Definition {
 
 fn text_field(p: &mut Problems, field: &str, value: String, max: usize) -> Option<String> {
     let value = value.trim().to_owned();
+    // Only the question may run over several lines; nothing may carry terminal escapes,
+    // carriage returns or bidirectional overrides (printed by the CLI, shown on ballots).
+    let unsafe_char = if field == "question" {
+        crate::text::unsafe_character(&value.replace('\n', " "))
+    } else {
+        crate::text::unsafe_character(&value)
+    };
     if value.is_empty() {
         p.add(field, "may not be empty");
         None
     } else if value.chars().count() > max {
         p.add(field, format!("is longer than {max} characters"));
+        None
+    } else if let Some(why) = unsafe_char {
+        p.add(field, why);
         None
     } else {
         Some(value)

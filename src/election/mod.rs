@@ -21,6 +21,7 @@ use crate::db::schema::{elections, locals, members, tokens};
 use crate::error::{Error, Result};
 use crate::log::store::StoredCheckpoint;
 use crate::log::{self, LogSigner, entry};
+use crate::settings::PublicUrl;
 
 /// An election's UUID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -112,6 +113,15 @@ pub struct Election {
     pub origin: String,
     /// Entries in its log.
     pub log_size: u64,
+    /// The public URL members reach it at; ballot links start with it.
+    pub public_url: PublicUrl,
+}
+
+impl Election {
+    /// The link a member opens to vote with `token` (printed on the mailing).
+    pub fn ballot_url(&self, token: &crate::token::PlainToken) -> String {
+        format!("{}/vote?token={}", self.public_url, token.expose())
+    }
 }
 
 #[derive(Queryable)]
@@ -122,6 +132,7 @@ struct ElectionRow {
     created_at: NaiveDateTime,
     origin: String,
     log_size: i64,
+    public_url: String,
 }
 
 impl ElectionRow {
@@ -132,11 +143,25 @@ impl ElectionRow {
         let definition = serde_json::from_str(&self.definition).map_err(|e| {
             Error::Internal(format!("stored definition of {id} is unreadable: {e}"))
         })?;
+        let public_url = if self.public_url.is_empty() {
+            // Elections created before the URL was kept: the origin's host, over TLS unless
+            // it is this machine.
+            let host = self.origin.split('/').next().unwrap_or_default();
+            let local = host.starts_with("localhost") || host.starts_with("127.");
+            PublicUrl::parse(&format!(
+                "{}://{host}",
+                if local { "http" } else { "https" }
+            ))
+        } else {
+            PublicUrl::parse(&self.public_url)
+        }
+        .map_err(|e| Error::Internal(format!("stored public URL of {id}: {e}")))?;
         Ok(Election {
             id,
             state: State::from_stored(&self.state)?,
             created_at: self.created_at,
             definition,
+            public_url,
             origin: self.origin,
             log_size: u64::try_from(self.log_size)
                 .map_err(|_| Error::Internal("negative log size".into()))?,
@@ -151,6 +176,7 @@ const ROW_COLUMNS: (
     elections::created_at,
     elections::origin,
     elections::log_size,
+    elections::public_url,
 ) = (
     elections::id,
     elections::definition,
@@ -158,19 +184,20 @@ const ROW_COLUMNS: (
     elections::created_at,
     elections::origin,
     elections::log_size,
+    elections::public_url,
 );
 
 /// The origin of an election's log: `<public host>/elections/<uuid>`.
-pub fn origin(public_host: &str, id: ElectionId) -> String {
-    format!("{public_host}/elections/{id}")
+pub fn origin(public_url: &PublicUrl, id: ElectionId) -> String {
+    format!("{}/elections/{id}", public_url.host())
 }
 
 /// Stores a new election in the draft state, with its definition as log entry 0, and
-/// returns its id. The log's origin is fixed here from `public_host`.
+/// returns its id. The log's origin and the ballot links are fixed here from `public_url`.
 pub fn create(
     conn: &mut DbConnection,
     definition: &Definition,
-    public_host: &str,
+    public_url: &PublicUrl,
     signer: &LogSigner,
     actor: &str,
 ) -> Result<ElectionId> {
@@ -178,7 +205,7 @@ pub fn create(
     let json = serde_json::to_string(definition)
         .map_err(|e| Error::Internal(format!("cannot encode the definition: {e}")))?;
     let now = Utc::now().naive_utc();
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         diesel::insert_into(elections::table)
             .values((
                 elections::id.eq(id.to_string()),
@@ -187,8 +214,9 @@ pub fn create(
                 elections::state.eq(State::Draft.as_str()),
                 elections::created_at.eq(now),
                 elections::lock_version.eq(0_i64),
-                elections::origin.eq(origin(public_host, id)),
+                elections::origin.eq(origin(public_url, id)),
                 elections::log_size.eq(0_i64),
+                elections::public_url.eq(public_url.to_string()),
             ))
             .execute(conn)?;
         let rows: Vec<_> = definition
@@ -233,7 +261,7 @@ pub fn open(
     signer: &LogSigner,
     actor: &str,
 ) -> Result<StoredCheckpoint> {
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
         if election.state != State::Draft {
             return Err(Error::conflict(
@@ -281,7 +309,7 @@ pub fn close(
     signer: &LogSigner,
     actor: &str,
 ) -> Result<StoredCheckpoint> {
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
         if election.state != State::Open {
             return Err(Error::conflict(

@@ -92,7 +92,9 @@ pub fn load_or_create(path: &Path) -> Result<LogSigner, KeyError> {
         .and_then(|l| B64.decode(l.trim()).ok())
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| unusable("the key line is not 32 bytes of base64".into()))?;
-    Ok(LogSigner::from_seed(&seed))
+    let heads = super::heads::HeadStore::open(&super::heads::dir_for_key(path))
+        .map_err(|e| unusable(e.to_string()))?;
+    Ok(LogSigner::from_seed(&seed).with_heads(heads))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The election log: RFC 9162 Merkle tree, entries, signed checkpoints, proofs and the store.
 
 pub mod entry;
+pub mod heads;
 pub mod key;
 pub mod merkle;
 pub mod note;

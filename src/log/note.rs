@@ -52,6 +52,37 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// The fingerprint of an Ed25519 public key, printed on ballot notices and certificates so
+/// auditors can pin the key out of band: the first 16 bytes of SHA-256(public key), as 32
+/// lowercase hex digits in 8 groups of 4 joined by `-` (`3f2a-9c01-…`).
+pub fn fingerprint(public_key: &[u8; 32]) -> String {
+    let digest = Sha256::digest(public_key);
+    let hex = hex::encode(&digest[..16]);
+    hex.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Parses a fingerprint as a person may type it (any case; groups joined by `-`, `:` or
+/// spaces, or none): the 16 bytes it stands for, or `None`.
+pub fn parse_fingerprint(text: &str) -> Option<[u8; 16]> {
+    let digits: String = text
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':' | ' '))
+        .collect();
+    if digits.len() != 32 {
+        return None;
+    }
+    <[u8; 16]>::try_from(hex::decode(digits.to_ascii_lowercase()).ok()?).ok()
+}
+
+/// Whether `public_key` has the fingerprint `expected` (16 bytes).
+pub fn has_fingerprint(public_key: &[u8; 32], expected: &[u8; 16]) -> bool {
+    Sha256::digest(public_key)[..16] == expected[..]
+}
+
 fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
         return Err(NoteError::BadVerifierKey(format!(
@@ -64,6 +95,9 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 /// The service's Ed25519 key. One key may sign every election's log. `Debug` hides it.
 pub struct LogSigner {
     key: SigningKey,
+    /// Where the heads it signed are recorded (see [`super::heads`]); `None` only for keys
+    /// made in memory (tests, worked examples).
+    heads: Option<super::heads::HeadStore>,
 }
 
 impl fmt::Debug for LogSigner {
@@ -77,7 +111,20 @@ impl LogSigner {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
         Self {
             key: SigningKey::from_bytes(seed),
+            heads: None,
         }
+    }
+
+    /// The same signer, recording every head it signs in `heads`.
+    #[must_use]
+    pub fn with_heads(mut self, heads: super::heads::HeadStore) -> Self {
+        self.heads = Some(heads);
+        self
+    }
+
+    /// Where the heads it signed are recorded, if anywhere.
+    pub fn heads(&self) -> Option<&super::heads::HeadStore> {
+        self.heads.as_ref()
     }
 
     /// The raw public key.

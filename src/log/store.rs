@@ -6,6 +6,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::entry::NewEntry;
+use super::heads;
 use super::merkle::{self, CompactRange, Hash, NodeId};
 use super::note::{Checkpoint, LogSigner};
 use crate::db::DbConnection;
@@ -61,9 +62,41 @@ pub struct Appended {
     pub made: HashMap<NodeId, Hash>,
 }
 
+/// Runs `body` as one database transaction in which the log may be appended to; after it
+/// commits, records every head it signed beside the signing key (durably) before returning,
+/// so nobody is answered with a checkpoint the fork guard does not know.
+pub fn transaction<T>(
+    conn: &mut DbConnection,
+    body: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    heads::begin();
+    let outcome = conn.transaction(body);
+    let signed = heads::finish();
+    let value = outcome?;
+    for (store, id, head) in signed {
+        store.record(id, head)?;
+    }
+    Ok(value)
+}
+
+/// Refuses unless every election's log in the database extends the head its signing key
+/// recorded (run at start, so a restored old database is noticed before anything else).
+pub fn check_heads(conn: &mut DbConnection, signer: &LogSigner) -> Result<()> {
+    let Some(store) = signer.heads() else {
+        return Ok(());
+    };
+    for election in crate::election::list(conn)? {
+        let root = root_at(conn, &election, election.log_size)?;
+        store.check(election.id, election.log_size, root, |n| {
+            root_at(conn, &election, n)
+        })?;
+    }
+    Ok(())
+}
+
 /// Appends `entries` to the election's log and stores a newly signed checkpoint.
 ///
-/// The caller must hold the election's lock ([`crate::election::lock`]) in the current
+/// Must run inside [`transaction`]. The caller must hold the election's lock ([`crate::election::lock`]) in the current
 /// transaction, and pass the election as read under it, so `log_size` is the true head.
 pub fn append(
     conn: &mut DbConnection,
@@ -78,6 +111,18 @@ pub fn append(
     let edge = edge_ids.iter().map(|id| edge_map[id]).collect();
     let mut tree = CompactRange::from_edge(size, edge)
         .ok_or_else(|| Error::Internal("the stored tree edge is inconsistent".into()))?;
+    if !heads::collecting() {
+        return Err(Error::Internal(
+            "log append outside log::store::transaction: its head would go unrecorded".into(),
+        ));
+    }
+    // Never sign a tree that does not extend what this key already signed (a restored
+    // database would otherwise fork the published log).
+    if let Some(store) = signer.heads() {
+        store.check(election.id, size, tree.root(), |n| {
+            root_at(conn, election, n)
+        })?;
+    }
 
     let mut entry_rows = Vec::with_capacity(entries.len());
     let mut node_rows = Vec::with_capacity(entries.len() * 2);
@@ -136,6 +181,16 @@ pub fn append(
             checkpoints::created_at.eq(stored.created_at),
         ))
         .execute(conn)?;
+    if let Some(store) = signer.heads() {
+        heads::note(
+            store,
+            election.id,
+            heads::Head {
+                size: new_size,
+                root: stored.root,
+            },
+        );
+    }
     Ok(Appended {
         checkpoint: stored,
         first_index: size,

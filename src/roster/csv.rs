@@ -173,8 +173,8 @@ pub fn parse_roster(
             reasons.push(format!(
                 "member_id is longer than {MAX_MEMBER_ID} characters"
             ));
-        } else if member_id.chars().any(char::is_control) {
-            reasons.push("member_id contains a control character".to_owned());
+        } else if let Some(why) = crate::text::unsafe_character(&member_id) {
+            reasons.push(format!("member_id {why}"));
         } else if let Some(first) = first_seen.get(&member_id) {
             reasons.push(format!(
                 "member_id `{member_id}` is a duplicate of line {first}"
@@ -186,14 +186,20 @@ pub fn parse_roster(
             reasons.push("local is empty".to_owned());
         } else if !local_codes.contains(local.as_str()) {
             reasons.push(format!(
-                "local `{local}` is not one of the election's locals"
+                "local `{}` is not one of the election's locals",
+                crate::text::shown(&local)
             ));
         }
         if name.chars().count() > MAX_NAME {
             reasons.push(format!("name is longer than {MAX_NAME} characters"));
+        } else if let Some(why) = crate::text::unsafe_character(&name) {
+            reasons.push(format!("name {why}"));
         }
         if !email.is_empty() && (email.len() > MAX_EMAIL || !EmailAddress::is_valid(&email)) {
-            reasons.push(format!("email `{email}` is not a valid address"));
+            reasons.push(format!(
+                "email `{}` is not a valid address",
+                crate::text::shown(&email)
+            ));
         }
         if reasons.is_empty() {
             rows.push(RosterRow {

@@ -56,7 +56,7 @@ pub fn import(
     let rows = parse_roster(bytes, &codes)
         .map_err(|e| Error::bad_input("invalid_roster", e.to_string()))?;
 
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         election::ensure_draft(&election, "import a roster")?;
         let summary = replace(conn, id, &rows, progress)?;

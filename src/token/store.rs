@@ -36,6 +36,33 @@ pub struct IssuedToken {
     pub email: String,
     /// The token itself.
     pub token: PlainToken,
+    /// The link the member opens, built from the election's public URL.
+    pub ballot_url: String,
+}
+
+/// The mailing CSV of issued tokens (`member_id,local,name,email,token,ballot_url`), every
+/// cell safe to open in a spreadsheet.
+pub fn mailing_csv(issued: &[IssuedToken]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| Error::Internal(format!("cannot write the CSV: {e}"));
+    w.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])
+        .map_err(fail)?;
+    for t in issued {
+        w.write_record(
+            [
+                t.member_id.as_str(),
+                &t.local,
+                &t.name,
+                &t.email,
+                t.token.expose(),
+                &t.ballot_url,
+            ]
+            .map(|c| crate::text::spreadsheet_cell(c).into_owned()),
+        )
+        .map_err(fail)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write the CSV: {e}")))
 }
 
 fn ensure_issuable(election: &Election) -> Result<()> {
@@ -59,7 +86,7 @@ pub fn issue_missing(
     actor: &str,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
         let eid = id.to_string();
@@ -95,6 +122,7 @@ pub fn issue_missing(
                 local,
                 name,
                 email,
+                ballot_url: election.ballot_url(&token),
                 token,
             });
         }
@@ -133,7 +161,7 @@ pub fn reissue(
     signer: &LogSigner,
     actor: &str,
 ) -> Result<IssuedToken> {
-    conn.transaction(|conn| {
+    crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
         let eid = id.to_string();
@@ -198,6 +226,7 @@ pub fn reissue(
             local,
             name,
             email,
+            ballot_url: election.ballot_url(&token),
             token,
         })
     })

@@ -200,7 +200,7 @@ pub async fn create_election(
         }
     };
     let (host, signer, by) = (
-        state.settings.public_host.clone(),
+        state.public_url.clone(),
         state.signer.clone(),
         who.username.clone(),
     );
@@ -467,11 +467,7 @@ pub async fn reissue_token(
     .await
     {
         Ok(t) => {
-            let url = format!(
-                "{}/vote?token={}",
-                state.settings.public_base_url(),
-                t.token.expose()
-            );
+            let url = t.ballot_url.clone();
             html(
                 StatusCode::OK,
                 &Reissued {

@@ -233,7 +233,7 @@ pub async fn login(
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Strict)
-                .secure(state.settings.public_base_url().starts_with("https://"))
+                .secure(state.public_url.is_https())
                 .finish();
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, next.clone()))

@@ -139,7 +139,7 @@ pub(crate) fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cooki
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.settings.public_base_url().starts_with("https://"))
+        .secure(state.public_url.is_https())
         .finish();
     (value, Some(cookie))
 }
@@ -325,7 +325,10 @@ pub async fn cast_vote(
         }
         Err(e) => {
             let code = match &e {
-                Error::Unavailable(_) | Error::Database(_) | Error::Internal(_) => "server",
+                Error::Unavailable(_)
+                | Error::Database(_)
+                | Error::Internal(_)
+                | Error::LogForked(_) => "server",
                 other => other.code(),
             };
             html(

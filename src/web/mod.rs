@@ -102,6 +102,12 @@ impl ResponseError for Error {
                 tracing::error!(error = %self, "request failed");
                 "the server failed to handle this request; it has been logged".to_owned()
             }
+            Error::LogForked(_) => {
+                tracing::error!(error = %self, "refused to sign: the database is behind the signed log");
+                "the service cannot record anything now: its database is older than the log it \
+                 already published; the operators must restore the right database"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
         HttpResponse::build(self.status()).json(json!({ "error": self.code(), "message": message }))

@@ -31,7 +31,10 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 fn page_error(req: &HttpRequest, e: Error) -> HttpResponse {
-    if matches!(e, Error::Database(_) | Error::Internal(_)) {
+    if matches!(
+        e,
+        Error::Database(_) | Error::Internal(_) | Error::LogForked(_)
+    ) {
         tracing::error!(error = %e, "page failed");
         return error_page(
             req,
@@ -50,6 +53,7 @@ struct AuditPage {
     state: String,
     origin: String,
     vkey: String,
+    fingerprint: String,
     checkpoint: String,
     bundle_ready: bool,
 }
@@ -76,6 +80,7 @@ pub async fn audit_page(
                 title: e.definition.title.clone(),
                 state: e.state.to_string(),
                 vkey: signer.verifier(&e.origin).to_string(),
+                fingerprint: crate::log::note::fingerprint(&signer.public_key()),
                 origin: e.origin,
                 checkpoint: cp.note,
                 bundle_ready: e.state != State::Open,
@@ -198,6 +203,8 @@ struct ResultPage {
     question: String,
     certified: bool,
     checkpoint: String,
+    origin: String,
+    fingerprint: String,
     view: ResultView,
 }
 
@@ -226,6 +233,7 @@ pub async fn result_page(
         result_and_checkpoint(c, ElectionId::parse(&id)?)
     })
     .await;
+    let fingerprint = crate::log::note::fingerprint(&state.signer.public_key());
     match found {
         Ok((e, r, note)) => html(
             StatusCode::OK,
@@ -235,6 +243,8 @@ pub async fn result_page(
                 question: e.definition.question.clone(),
                 certified: note.is_some(),
                 checkpoint: note.unwrap_or_default(),
+                origin: e.origin.clone(),
+                fingerprint,
                 view: ResultView::new(r),
             },
             None,
@@ -280,8 +290,8 @@ pub async fn results_csv(
     ];
     for l in &r.locals {
         rows.push(vec![
-            l.code.clone(),
-            l.name.clone(),
+            crate::text::spreadsheet_cell(&l.code).into_owned(),
+            crate::text::spreadsheet_cell(&l.name).into_owned(),
             l.eligible.to_string(),
             l.counts.cast().to_string(),
             l.turnout.to_string(),

@@ -353,11 +353,20 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         text_of(&c, "popular-outcome").await,
         "Popular vote: 83.33% yes — passes"
     );
+    // Created from the web: the origin is the server's own public URL (here its local port).
+    let host = base
+        .trim_start_matches("http://")
+        .replace("127.0.0.1", "localhost");
     assert!(
         text_of(&c, "certified-checkpoint")
             .await
-            .starts_with(&format!("localhost:8080/elections/{id}"))
+            .starts_with(&format!("{host}/elections/{id}"))
     );
+    assert_eq!(
+        text_of(&c, "origin").await,
+        format!("{host}/elections/{id}")
+    );
+    assert_eq!(text_of(&c, "fingerprint").await.len(), 39);
     c.close().await.unwrap();
 }
 

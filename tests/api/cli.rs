@@ -74,8 +74,10 @@ both_backends! {
     fn settings_come_from_a_config_file_and_the_flag_wins(db: &TestDb) {
         // The file names a database that does not exist; --database-url (added by `sv`) wins.
         let config = db.path("strikevote.toml");
-        std::fs::write(&config, "database_url = \"postgres://nobody@127.0.0.1:1/none\"\npublic_host = \"vote.example.org\"\n").unwrap();
-        let id = create_election(db);
+        std::fs::write(&config, "database_url = \"postgres://nobody@127.0.0.1:1/none\"\npublic_url = \"https://vote.example.org\"\n").unwrap();
+        let file = db.path("election.toml");
+        std::fs::write(&file, definition_toml(&[("600", 76)])).unwrap();
+        let id = sv(db, &["--config", config.to_str().unwrap(), "election", "create", "--file", file.to_str().unwrap()]).ok().trim().to_owned();
         let roster = write_roster(db, "r.csv", &[("M1", "600")]);
         sv(db, &["--config", config.to_str().unwrap(), "roster", "import", "--election", &id, &roster]).ok();
         let out = db.path("t.csv");

@@ -149,6 +149,57 @@ impl TestDb {
     }
 }
 
+/// A copy of a test database taken by [`TestDb::snapshot`].
+pub struct Snapshot(String);
+
+impl TestDb {
+    /// A copy of the database as it is now, as a backup would hold it (SQLite: `strikevote
+    /// backup`; PostgreSQL: a database cloned from this one). Nothing may be connected.
+    pub fn snapshot(&self) -> Snapshot {
+        match self.backend {
+            Backend::Sqlite => {
+                let file = self.path(&format!("snapshot-{}.db", uuid::Uuid::new_v4().simple()));
+                sv(self, &["backup", "--out", file.to_str().unwrap()]).ok();
+                Snapshot(file.display().to_string())
+            }
+            Backend::Postgres => {
+                let name = format!("{}_snap", self.pg_name.as_ref().unwrap());
+                let mut conn = PgConnection::establish(&postgres_admin_url()).unwrap();
+                diesel::sql_query(format!(
+                    "CREATE DATABASE {name} TEMPLATE {}",
+                    self.pg_name.as_ref().unwrap()
+                ))
+                .execute(&mut conn)
+                .expect("clone the test database");
+                Snapshot(name)
+            }
+        }
+    }
+
+    /// Replaces the database with a snapshot, as an operator restoring a backup would.
+    pub fn restore(&self, snapshot: Snapshot) {
+        match self.backend {
+            Backend::Sqlite => {
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(self.path(&format!("strikevote.db{suffix}")));
+                }
+                std::fs::copy(&snapshot.0, self.path("strikevote.db")).unwrap();
+            }
+            Backend::Postgres => {
+                let name = self.pg_name.as_ref().unwrap();
+                let mut conn = PgConnection::establish(&postgres_admin_url()).unwrap();
+                for sql in [
+                    format!("DROP DATABASE {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name} TEMPLATE {}", snapshot.0),
+                    format!("DROP DATABASE {}", snapshot.0),
+                ] {
+                    diesel::sql_query(sql).execute(&mut conn).expect("restore");
+                }
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name
@@ -257,6 +308,9 @@ pub fn sv_with_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// The public URL the tests' elections are created under.
+pub const PUBLIC_URL: &str = "http://localhost:8080";
+
 /// A delegate-rule definition with the given locals as (code, delegates).
 pub fn definition_toml(locals: &[(&str, u32)]) -> String {
     let mut text = String::from(
@@ -288,7 +342,14 @@ pub fn create_election(db: &TestDb) -> String {
     .unwrap();
     sv(
         db,
-        &["election", "create", "--file", file.to_str().unwrap()],
+        &[
+            "election",
+            "create",
+            "--file",
+            file.to_str().unwrap(),
+            "--public-url",
+            PUBLIC_URL,
+        ],
     )
     .ok()
     .trim()

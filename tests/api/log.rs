@@ -75,7 +75,8 @@ both_backends! {
         assert_eq!(report.phase, "closed");
         assert_eq!(report.eligible["600"], 3);
 
-        let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap()]).ok();
+        let pinned = sv(db, &["key", "show", "--election", &id]).ok();
+        let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap(), "--key", pinned.trim()]).ok();
         assert!(out.contains("OK: signature, root and entry rules verified"), "{out}");
         assert!(out.contains("entries   14"), "{out}");
         // The verifier key printed by the CLI is the bundle's.
@@ -156,7 +157,7 @@ both_backends! {
         // The CLI exits non-zero and names the failure.
         let dir = db.path("bundle");
         std::fs::write(dir.join("log.jsonl"), join(&swapped)).unwrap();
-        let err = sv(db, &["audit", "verify", dir.to_str().unwrap()]).fails();
+        let err = sv(db, &["audit", "verify", dir.to_str().unwrap(), "--key", b.key.trim()]).fails();
         assert!(err.contains("verification failed: the root of log.jsonl"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ mod health;
 mod interop;
 mod log;
 mod officials;
+mod operations;
 mod roles;
 mod roster;
 mod tokens;

@@ -223,7 +223,7 @@ both_backends! {
             let choice = if *n < yes_quota { "yes" } else { "no" };
             *n += 1;
             // Half through the member's HTML form, half through the JSON API.
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 vote_by_form(&app, token, choice).await;
             } else {
                 let (status, body) = app.cast(token, choice).await;
@@ -252,7 +252,9 @@ both_backends! {
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
         let recount = report.certified.expect("the result entry was recounted");
         assert_eq!(serde_json::to_value(&recount).unwrap(), results, "the auditor's recount is the service's result");
-        let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap()]).ok();
+        let shown = show(db, &id);
+        let (fingerprint, origin) = (shown["key_fingerprint"].as_str().unwrap(), shown["origin"].as_str().unwrap());
+        let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap(), "--key", fingerprint, "--origin", origin]).ok();
         assert!(out.contains("result    recounted and certified: PASSED"), "{out}");
 
         // A result entry that disagrees with the ballots is caught, even correctly signed.
@@ -266,7 +268,7 @@ both_backends! {
 
         // The independent verifier accepts the certified bundle too.
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_bundle.py");
-        let out = std::process::Command::new("python3").arg(script).arg(db.path("bundle")).output().unwrap();
+        let out = std::process::Command::new("python3").arg(script).arg(db.path("bundle")).args(["--key", fingerprint, "--origin", shown["origin"].as_str().unwrap()]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     }
 }

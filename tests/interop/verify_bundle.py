@@ -2,8 +2,14 @@
 """An independent verifier of a strikevote audit bundle, written from DESIGN.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json) and the
-RFC 8032 reference arithmetic for Ed25519. Usage: verify_bundle.py BUNDLE_DIR
-Exit 0 and "OK ..." when the bundle verifies; exit 1 and "FAIL: ..." otherwise.
+RFC 8032 reference arithmetic for Ed25519.
+
+Usage: verify_bundle.py BUNDLE_DIR --key KEY [--origin ORIGIN]
+       verify_bundle.py BUNDLE_DIR --trust-bundle-key
+KEY is the election's verifier key (ORIGIN+KEYID+KEY) or the key fingerprint printed on the
+ballot notice (32 hex digits, grouped or not; then --origin is required). The key in the bundle
+is used only if it matches. Exit 0 and "OK ..." when the bundle verifies; exit 1 and
+"FAIL: ..." otherwise.
 """
 import base64
 import hashlib
@@ -102,9 +108,49 @@ def fail(message):
     sys.exit(1)
 
 
-def main(bundle):
-    vkey = open(bundle + "/key.vkey", encoding="utf-8").read().strip()
-    name, key_id_hex, key_b64 = vkey.split("+", 2)
+def parse_vkey(vkey):
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3:
+        fail("not a verifier key (NAME+KEYID+KEY)")
+    return parts
+
+
+def pinned_vkey(bundle, key, origin, trust_bundle_key):
+    """The verifier key to trust, from outside the bundle (DESIGN.md invariant 8)."""
+    shipped = None
+    try:
+        shipped = open(bundle + "/key.vkey", encoding="utf-8").read().strip()
+    except OSError:
+        pass
+    if trust_bundle_key:
+        print("WARNING: trusting the key inside the bundle", file=sys.stderr)
+        if shipped is None:
+            fail("the bundle has no key.vkey")
+        return shipped
+    if key is None:
+        fail("give --key (the verifier key or the fingerprint from the notice) or --trust-bundle-key")
+    digits = "".join(c for c in key.strip() if c not in "-: ").lower()
+    if len(digits) == 32 and all(c in "0123456789abcdef" for c in digits):
+        if origin is None:
+            fail("a fingerprint needs --origin")
+        if shipped is None:
+            fail("the bundle has no key.vkey")
+        name, _, key_b64 = parse_vkey(shipped)
+        public = base64.b64decode(key_b64, validate=True)[1:]
+        if hashlib.sha256(public).digest()[:16].hex() != digits:
+            fail("the bundle's key is not the key with the pinned fingerprint")
+        if name != origin:
+            fail("the bundle's key is not for the pinned origin")
+        return shipped
+    name = parse_vkey(key)[0]
+    if origin is not None and origin != name:
+        fail("the pinned key is not for the given origin")
+    return key.strip()
+
+
+def main(bundle, key=None, origin=None, trust_bundle_key=False):
+    vkey = pinned_vkey(bundle, key, origin, trust_bundle_key)
+    name, key_id_hex, key_b64 = parse_vkey(vkey)
     key_data = base64.b64decode(key_b64, validate=True)
     if len(key_data) != 33 or key_data[0] != 0x01:
         fail("key.vkey is not an Ed25519 verifier key")
@@ -165,4 +211,17 @@ def main(bundle):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    if not args:
+        fail("usage: verify_bundle.py BUNDLE_DIR --key KEY [--origin ORIGIN] | --trust-bundle-key")
+    options = {"key": None, "origin": None, "trust_bundle_key": False}
+    rest = args[1:]
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--trust-bundle-key":
+            options["trust_bundle_key"] = True
+        elif flag in ("--key", "--origin") and rest:
+            options[flag[2:]] = rest.pop(0)
+        else:
+            fail("unknown argument " + flag)
+    main(args[0], **options)

@@ -1,0 +1,1 @@
+ALTER TABLE elections DROP COLUMN public_url;

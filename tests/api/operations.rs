@@ -1,0 +1,338 @@
+//! What operators rely on: settings from the environment, the public URL, stopping and
+//! backing up without losing a ballot, private files, and refusing a restored old database.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use strikevote::ballot::{CastRequest, commit_batch};
+use strikevote::election::Choice;
+use strikevote::token::PlainToken;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A value other than the default for every setting, as its environment variable carries it.
+fn non_default(db: &TestDb, setting: &str) -> String {
+    match setting {
+        "database_url" => db.url.clone(),
+        "bind" => "127.0.0.1:18090".into(),
+        "public_url" => "https://vote.example.org".into(),
+        "signing_key_path" => db.path("env.key").display().to_string(),
+        "db_pool_size" => "3".into(),
+        "body_limit_bytes" => "4096".into(),
+        "log_format" => "json".into(),
+        "batch_period_ms" => "50".into(),
+        "batch_max" => "7".into(),
+        "upload_limit_bytes" => "1000".into(),
+        "upload_max_rows" => "9".into(),
+        "trusted_proxies" => "10.0.0.1".into(),
+        "rate_limit_per_minute" => "5".into(),
+        other => panic!("no test value for the documented setting `{other}`"),
+    }
+}
+
+/// The `STRIKEVOTE_*` names in docs/OPERATIONS.md's settings table.
+fn documented_variables() -> Vec<String> {
+    let doc = include_str!("../../docs/OPERATIONS.md");
+    doc.lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cell = l.split('|').nth(2)?.trim().trim_matches('`');
+            cell.starts_with("STRIKEVOTE_").then(|| cell.to_owned())
+        })
+        .collect()
+}
+
+/// The binary with a clean environment (no inherited `STRIKEVOTE_*`), in the scratch dir.
+fn bare(db: &TestDb) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strikevote"));
+    command.current_dir(db.dir()).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRIKEVOTE_") {
+            command.env_remove(k);
+        }
+    }
+    command
+}
+
+both_backends! {
+    fn every_documented_environment_variable_is_read(db: &TestDb) {
+        let names = documented_variables();
+        assert!(names.len() >= 13, "the settings table lists {names:?}");
+        let mut command = bare(db);
+        for name in &names {
+            let setting = name.trim_start_matches("STRIKEVOTE_").to_ascii_lowercase();
+            command.env(name, non_default(db, &setting));
+        }
+        let out = command.arg("settings").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let defaults = serde_json::to_value(strikevote::settings::Settings::default()).unwrap();
+        for name in &names {
+            let setting = name.trim_start_matches("STRIKEVOTE_").to_ascii_lowercase();
+            assert_ne!(shown[&setting], defaults[&setting], "{name} was ignored: {shown}");
+            let value = non_default(db, &setting);
+            let as_text = match &shown[&setting] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>().join(","),
+                other => other.to_string(),
+            };
+            if setting != "database_url" {
+                assert_eq!(as_text, value, "{name}");
+            }
+        }
+    }
+}
+
+both_backends! {
+    fn an_unknown_strikevote_variable_stops_any_command_naming_it(db: &TestDb) {
+        let out = bare(db)
+            .env("STRIKEVOTE_DATABSE_URL", &db.url)
+            .args(["election", "list"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("STRIKEVOTE_DATABSE_URL"), "{stderr}");
+    }
+}
+
+/// Tokens used in the election, read from the SQLite file `file` alone.
+fn ballots_used_in(db: &TestDb, file: &std::path::Path, id: &str) -> u64 {
+    let out = bare(db)
+        .args(["election", "show", id, "--json", "--database-url"])
+        .arg(format!("sqlite://{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    ["600", "700", "871"]
+        .iter()
+        .map(|l| shown["locals"][l]["tokens_used"].as_u64().unwrap())
+        .sum()
+}
+
+/// A port free right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `strikevote serve` configured by the environment alone; returns once it answers.
+fn serve_from_env(db: &TestDb, port: u16) -> Child {
+    let mut child = bare(db)
+        .env("STRIKEVOTE_BIND", format!("127.0.0.1:{port}"))
+        .env("STRIKEVOTE_DATABASE_URL", &db.url)
+        .env("STRIKEVOTE_BATCH_PERIOD_MS", "20")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "serve exited ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stop(child: Child) -> String {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "serve did not stop cleanly: {stderr}");
+    stderr
+}
+
+both_backends! {
+    async fn serve_listens_and_stores_where_the_environment_says_and_a_stop_loses_nothing(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 6);
+        sv(db, &["election", "open", &id]).ok();
+        let port = free_port();
+        let child = serve_from_env(db, port);
+        let app = TestApp { address: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let (status, checkpoint) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
+        assert_eq!(status, 200, "the server is not on the environment's database: {checkpoint}");
+        for (_, token) in &tokens {
+            let (status, body) = app.cast(token, "yes").await;
+            assert_eq!(status, 200, "{body}");
+        }
+        stop(child);
+
+        if db.backend == Backend::Sqlite {
+            // After a graceful stop the database file alone holds every ballot.
+            let wal = db.path("strikevote.db-wal");
+            assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "ballots left in the WAL");
+            let copy_dir = tempfile::tempdir().unwrap();
+            let copy = copy_dir.path().join("copy.db");
+            std::fs::copy(db.path("strikevote.db"), &copy).unwrap();
+            assert_eq!(ballots_used_in(db, &copy, &id), 6);
+        }
+    }
+}
+
+both_backends! {
+    fn an_election_needs_the_public_url_and_its_links_come_from_it(db: &TestDb) {
+        let file = db.path("e.toml");
+        std::fs::write(&file, definition_toml(&[("600", 1)])).unwrap();
+        let err = sv(db, &["election", "create", "--file", file.to_str().unwrap()]).fails();
+        assert!(err.contains("public_url") && err.contains("--public-url"), "{err}");
+        assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+
+        let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", "https://Vote.Example.org/"]).ok().trim().to_owned();
+        let shown = show(db, &id);
+        assert_eq!(shown["origin"], format!("vote.example.org/elections/{id}"));
+        let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        // Issued from a process with no public URL, or another one: the election's links.
+        let out = db.path("t.csv");
+        sv(db, &["tokens", "issue", "--election", &id, "--out", out.to_str().unwrap()]).ok();
+        for row in read_token_csv(&out) {
+            assert_eq!(row["ballot_url"], format!("https://vote.example.org/vote?token={}", row["token"]));
+        }
+        let text = sv(db, &["tokens", "reissue", "--election", &id, "--member", "M1", "--public-url", "https://elsewhere.example.net"]).ok();
+        assert!(text.contains("ballot url: https://vote.example.org/vote?token=SV-"), "{text}");
+    }
+}
+
+both_backends! {
+    async fn a_server_on_a_public_address_needs_a_public_url(db: &TestDb) {
+        let port = free_port();
+        let out = bare(db)
+            .env("STRIKEVOTE_BIND", format!("0.0.0.0:{port}"))
+            .env("STRIKEVOTE_DATABASE_URL", &db.url)
+            .arg("serve")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("public_url"), "{stderr}");
+    }
+}
+
+both_backends! {
+    async fn backup_copies_a_running_database(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        for (_, token) in &tokens {
+            assert_eq!(app.cast(token, "no").await.0, 200);
+        }
+        let copy = db.path("backup.db");
+        let text = sv(db, &["backup", "--out", copy.to_str().unwrap()]).ok();
+        match db.backend {
+            Backend::Sqlite => {
+                assert!(text.contains("wrote a consistent copy"), "{text}");
+                let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+                assert_eq!(ballots_used_in(db, &copy, &id), 3, "the copy lacks ballots");
+                // A second backup never overwrites the first.
+                let err = sv(db, &["backup", "--out", copy.to_str().unwrap()]).fails();
+                assert!(err.contains("must not exist"), "{err}");
+            }
+            Backend::Postgres => {
+                assert!(text.contains("pg_dump --format=custom"), "{text}");
+                assert!(!copy.exists());
+            }
+        }
+    }
+}
+
+both_backends! {
+    fn database_and_key_files_are_private(db: &TestDb) {
+        let (id, _) = prepared_election(db, 2);
+        sv(db, &["election", "open", &id]).ok();
+        let mut files = vec![db.path("strikevote.key"), db.path(&format!("strikevote.key.heads/{id}"))];
+        if db.backend == Backend::Sqlite {
+            files.push(db.path("strikevote.db"));
+            // Keep a connection open so the WAL exists to be looked at.
+            let _pool = db.pool();
+            files.push(db.path("strikevote.db-wal"));
+            for f in &files {
+                let mode = std::fs::metadata(f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).permissions().mode();
+                assert_eq!(mode & 0o077, 0, "{} is mode {:o}", f.display(), mode & 0o777);
+            }
+        } else {
+            for f in &files {
+                let mode = std::fs::metadata(f).unwrap().permissions().mode();
+                assert_eq!(mode & 0o077, 0, "{} is mode {:o}", f.display(), mode & 0o777);
+            }
+        }
+    }
+}
+
+/// Casts one ballot through the library, with the key file the CLI and server use.
+fn cast_directly(db: &TestDb, token: &str) -> String {
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let request = CastRequest {
+        token: PlainToken::parse(token).unwrap().hash(),
+        choice: Choice::Yes,
+    };
+    let answers = commit_batch(&mut conn, &signer, &[request]).unwrap();
+    answers.into_iter().next().unwrap().unwrap().receipt
+}
+
+both_backends! {
+    fn a_restored_older_database_is_refused_and_nothing_is_signed(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 4);
+        sv(db, &["election", "open", &id]).ok();
+        cast_directly(db, &tokens[0].1);
+        let snapshot = db.snapshot();
+        let receipt = cast_directly(db, &tokens[1].1);
+        let size_before = show(db, &id)["log_size"].as_u64().unwrap();
+        db.restore(snapshot);
+
+        // The restored database has lost the acknowledged ballot...
+        let restored = show(db, &id)["log_size"].as_u64().unwrap();
+        assert!(restored < size_before);
+        // ...and nothing will sign over it: not the CLI, not the server.
+        let err = sv(db, &["election", "close", &id]).fails();
+        assert!(err.contains("holds only") && err.contains("older backup") && err.contains("docs/OPERATIONS.md"), "{err}");
+        let err = sv(db, &["tokens", "reissue", "--election", &id, "--member", &tokens[2].0]).fails();
+        assert!(err.contains("older backup"), "{err}");
+        let settings = strikevote::settings::Settings {
+            database_url: db.url.clone(),
+            bind: "127.0.0.1:0".into(),
+            signing_key_path: db.path("strikevote.key"),
+            ..Default::default()
+        };
+        let err = match strikevote::startup::Application::build(settings) {
+            Ok(_) => panic!("a server started on a database behind its signed log"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("older backup"), "{err}");
+        assert_eq!(show(db, &id)["log_size"].as_u64().unwrap(), restored, "something was appended");
+        // The lost ballot's receipt is not in the restored log; nobody was told otherwise.
+        assert!(!String::from_utf8_lossy(&db.everything_stored()).contains(&receipt));
+    }
+}
