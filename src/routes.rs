@@ -1,6 +1,8 @@
 //! The route table: every route, who may call it, and how it is registered. Access is
-//! enforced from this table by one middleware ([`crate::web::auth::authorize`]), and the
-//! route × role test walks this same table, so a new route cannot go unchecked.
+//! enforced from this table by a middleware on each protected route
+//! ([`crate::web::auth::require`]), handlers of protected routes take the
+//! [`crate::web::auth::Official`] extractor besides, and the route × role test walks this same
+//! table, so a new route cannot go unchecked.
 
 use actix_web::http::Method;
 use actix_web::{Route, web};
@@ -40,6 +42,21 @@ const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const OFFICIALS: Access = Access::Roles(&[Role::Admin, Role::Observer]);
 const ANY_ROLE: Access = Access::Roles(&[Role::Admin, Role::Observer, Role::Auditor]);
 const PUBLIC: Access = Access::Public;
+
+/// The route with its access check attached: the check runs on the route actix actually
+/// matched (after percent-decoding), never on the raw path.
+/// `api` says how the caller authenticates (bearer token, or the page's session cookie) and
+/// comes from the registered pattern, not from however the request spelled the path.
+fn guarded(route: Route, access: Access, api: bool) -> Route {
+    match access {
+        Access::Public => route,
+        Access::Roles(roles) => route.wrap(actix_web::middleware::from_fn(
+            move |req, next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
+                auth::require(roles, api, req, next)
+            },
+        )),
+    }
+}
 
 macro_rules! get {
     ($access:expr, $handler:path) => {
@@ -244,8 +261,9 @@ pub static ROUTES: &[Resource] = &[
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for resource in ROUTES {
         let mut r = web::resource(resource.path);
+        let api = resource.path.starts_with("/api/");
         for endpoint in resource.endpoints {
-            r = r.route((endpoint.route)());
+            r = r.route(guarded((endpoint.route)(), endpoint.access, api));
         }
         cfg.service(r.default_service(web::to(crate::web::method_not_allowed)));
     }

@@ -7,9 +7,6 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::ballot::pool::CastingPool;
@@ -31,8 +28,6 @@ pub struct AppState {
     pub casting: CastingPool,
     /// The public URL of this deployment (new elections' origin and ballot links).
     pub public_url: PublicUrl,
-    /// Failed logins per client address (this process's share of the throttle).
-    pub login_failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
 }
 
 /// A bound, not yet running HTTP server.
@@ -76,15 +71,14 @@ impl Application {
             signer,
             casting,
             public_url,
-            login_failures: Arc::default(),
         };
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
                 .configure(|cfg| web::configure(cfg, state.settings.body_limit_bytes))
-                .wrap(actix_web::middleware::from_fn(web::auth::authorize))
                 .wrap(web::security_headers())
+                .wrap(actix_web::middleware::from_fn(web::privacy_headers))
                 .wrap(actix_web::middleware::from_fn(web::log_request))
         })
         // SIGTERM and SIGINT stop accepting, then let requests in flight finish.

@@ -125,14 +125,90 @@ pub fn check_username(username: &str) -> Result<()> {
 /// Checks a new password: at least 12 characters, at most 1024.
 pub fn check_password(password: &str) -> Result<()> {
     let n = password.chars().count();
-    if (12..=1024).contains(&n) {
-        Ok(())
-    } else {
-        Err(Error::bad_input(
+    if !(12..=1024).contains(&n) {
+        return Err(Error::bad_input(
             "weak_password",
             "a password needs at least 12 characters (a few unrelated words make a good one)",
-        ))
+        ));
     }
+    if is_common_password(password) {
+        return Err(Error::bad_input(
+            "common_password",
+            "that password is on lists of common passwords that attackers try first; choose \
+             another (a few unrelated words make a good one)",
+        ));
+    }
+    Ok(())
+}
+
+/// Passwords attackers try first (src/account/common_passwords.txt).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `password`, ignoring case and spaces, is a common one, or one character repeated.
+fn is_common_password(password: &str) -> bool {
+    let folded: String = password
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let mut chars = folded.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return true;
+    }
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l.replace(' ', "").to_lowercase() == folded)
+}
+
+/// Failed logins one client address may make per window, across accounts and instances.
+pub const MAX_FAILURES_PER_ADDRESS: i32 = 20;
+/// The per-address window, in minutes.
+pub const ADDRESS_WINDOW_MINUTES: i64 = 15;
+
+/// Reserves one login attempt for `address` in the database; `false` when the address has used
+/// up its window. One conditional UPDATE per attempt, so parallel requests on any number of
+/// instances cannot exceed the limit. A successful login gives the attempt back.
+pub fn reserve_address_attempt(conn: &mut DbConnection, address: &str) -> Result<bool> {
+    use crate::db::schema::login_throttle as t;
+    let now = Utc::now().naive_utc();
+    let window_start = now - Duration::minutes(ADDRESS_WINDOW_MINUTES);
+    crate::on_backend!(conn, |c| diesel::insert_into(t::table)
+        .values((
+            t::address.eq(address),
+            t::failures.eq(0),
+            t::window_start.eq(now)
+        ))
+        .on_conflict(t::address)
+        .do_nothing()
+        .execute(c))?;
+    // A window that has passed starts again.
+    diesel::update(
+        t::table
+            .find(address)
+            .filter(t::window_start.le(window_start)),
+    )
+    .set((t::failures.eq(0), t::window_start.eq(now)))
+    .execute(conn)?;
+    let reserved = diesel::update(
+        t::table
+            .find(address)
+            .filter(t::failures.lt(MAX_FAILURES_PER_ADDRESS)),
+    )
+    .set(t::failures.eq(t::failures + 1))
+    .execute(conn)?;
+    Ok(reserved == 1)
+}
+
+/// Gives back an attempt reserved for `address` (the login succeeded).
+pub fn release_address_attempt(conn: &mut DbConnection, address: &str) -> Result<()> {
+    use crate::db::schema::login_throttle as t;
+    diesel::update(t::table.find(address).filter(t::failures.gt(0)))
+        .set(t::failures.eq(t::failures - 1))
+        .execute(conn)?;
+    Ok(())
 }
 
 fn hash_password(password: &str) -> Result<String> {
@@ -206,29 +282,50 @@ fn invalid_login() -> Error {
 
 /// Checks a password. Five failures in a row lock the account for 15 minutes; an unknown
 /// username costs the same time as a known one.
+///
+/// Each attempt first reserves one of the account's five tries with one conditional UPDATE
+/// (`failed_logins < 5`, not locked), and only then checks the password: however many
+/// requests arrive at once, on however many instances, at most five passwords are checked
+/// before the lock.
 pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
-    let row: Option<(String, String, String, String, i32, Option<NaiveDateTime>)> = accounts::table
+    let row: Option<(String, String, String, String)> = accounts::table
         .filter(accounts::username.eq(username))
         .select((
             accounts::id,
             accounts::username,
             accounts::role,
             accounts::password_hash,
-            accounts::failed_logins,
-            accounts::locked_until,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, name, role, stored, failed, locked_until)) = row else {
+    let Some((id, name, role, stored)) = row else {
         // Spend the same effort as a real check, so timing does not reveal usernames.
         let _ = hash_password(password);
         return Err(invalid_login());
     };
     let now = Utc::now().naive_utc();
-    if locked_until.is_some_and(|t| t > now) {
-        return Err(Error::TooManyRequests(format!(
+    let locked = || {
+        Error::TooManyRequests(format!(
             "too many failed logins: this account is locked for up to {LOCK_MINUTES} minutes"
-        )));
+        ))
+    };
+    let reserved = diesel::update(
+        accounts::table
+            .find(&id)
+            .filter(accounts::failed_logins.lt(MAX_FAILED_LOGINS))
+            .filter(
+                accounts::locked_until
+                    .is_null()
+                    .or(accounts::locked_until.le(now)),
+            ),
+    )
+    .set(accounts::failed_logins.eq(accounts::failed_logins + 1))
+    .execute(conn)?;
+    if reserved == 0 {
+        // Every try is used (or in flight): make sure a lock stands, whatever interrupted the
+        // attempts that used them.
+        lock_if_exhausted(conn, &id, now)?;
+        return Err(locked());
     }
     let good = PasswordHash::new(&stored)
         .map(|h| {
@@ -238,14 +335,7 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
         })
         .unwrap_or(false);
     if !good {
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now + Duration::minutes(LOCK_MINUTES));
-        diesel::update(accounts::table.find(&id))
-            .set((
-                accounts::failed_logins.eq(if lock.is_some() { 0 } else { failed }),
-                accounts::locked_until.eq(lock),
-            ))
-            .execute(conn)?;
+        lock_if_exhausted(conn, &id, now)?;
         return Err(invalid_login());
     }
     diesel::update(accounts::table.find(&id))
@@ -255,6 +345,26 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
         ))
         .execute(conn)?;
     to_account((id, name, role))
+}
+
+/// Locks the account for [`LOCK_MINUTES`] once its tries are used up.
+fn lock_if_exhausted(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<()> {
+    diesel::update(
+        accounts::table
+            .find(id)
+            .filter(accounts::failed_logins.ge(MAX_FAILED_LOGINS))
+            .filter(
+                accounts::locked_until
+                    .is_null()
+                    .or(accounts::locked_until.le(now)),
+            ),
+    )
+    .set((
+        accounts::failed_logins.eq(0),
+        accounts::locked_until.eq(Some(now + Duration::minutes(LOCK_MINUTES))),
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Starts a session; returns the cookie's secret (stored only hashed).

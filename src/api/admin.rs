@@ -3,17 +3,18 @@
 //! token's username.
 
 use actix_web::http::header::ContentDisposition;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{read_body, with_conn};
+use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, Result};
 use crate::roster;
 use crate::startup::AppState;
 use crate::token::store as token_store;
-use crate::web::auth::official;
+use crate::web::auth::Official;
 
 /// An election as the API shows it.
 pub fn election_json(
@@ -35,7 +36,7 @@ pub fn election_json(
 }
 
 /// `GET /api/v1/elections`.
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse> {
+pub async fn list(_who: Official, state: web::Data<AppState>) -> Result<HttpResponse> {
     let all = with_conn(&state, election::list).await?;
     let rows: Vec<_> = all
         .iter()
@@ -45,7 +46,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse> {
 }
 
 /// `GET /api/v1/elections/{id}`.
-pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
+pub async fn show(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
     let signer = state.signer.clone();
     let body = with_conn(&state, move |c| {
@@ -64,11 +69,11 @@ fn utf8(bytes: Vec<u8>) -> Result<String> {
 
 /// `POST /api/v1/elections` with the TOML definition as the body: 201 `{"id"}`.
 pub async fn create(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse> {
-    let by = official(&req)?.username;
+    let by = who.0.username;
     let text = utf8(read_body(body, state.settings.upload_limit_bytes).await?)?;
     let definition = Definition::from_toml(&text)
         .map_err(|e| Error::bad_input("invalid_definition", e.to_string()))?;
@@ -82,12 +87,12 @@ pub async fn create(
 
 /// `POST /api/v1/elections/{id}/roster` with the CSV as the body.
 pub async fn roster(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse> {
-    let by = official(&req)?.username;
+    let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     let bytes = read_body(body, state.settings.upload_limit_bytes).await?;
     let signer = state.signer.clone();
@@ -128,11 +133,11 @@ pub fn tokens_download(id: ElectionId, issued: usize, csv: Vec<u8>) -> HttpRespo
 
 /// `POST /api/v1/elections/{id}/tokens`: issues every missing token; answers the mailing CSV.
 pub async fn issue(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let by = official(&req)?.username;
+    let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     let (n, csv) = issue_csv(&state, id, by).await?;
     Ok(tokens_download(id, n, csv))
@@ -147,12 +152,12 @@ pub struct ReissueBody {
 
 /// `POST /api/v1/elections/{id}/tokens/reissue` `{"member"}`: the new token, once.
 pub async fn reissue(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<ReissueBody>,
 ) -> Result<HttpResponse> {
-    let by = official(&req)?.username;
+    let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     let signer = state.signer.clone();
     let member = body.member.clone();
@@ -174,15 +179,15 @@ pub async fn reissue(
 pub async fn transition(
     state: &web::Data<AppState>,
     id: ElectionId,
-    action: &'static str,
+    action: Transition,
     by: String,
 ) -> Result<serde_json::Value> {
     let signer = state.signer.clone();
     with_conn(state, move |c| {
         let checkpoint = match action {
-            "open" => election::open(c, id, &signer, &by)?,
-            "close" => election::close(c, id, &signer, &by)?,
-            _ => election::count::certify(c, id, &signer, &by)?.1,
+            Transition::Open => election::open(c, id, &signer, &by)?,
+            Transition::Close => election::close(c, id, &signer, &by)?,
+            Transition::Certify => election::count::certify(c, id, &signer, &by)?.1,
         };
         let e = election::find(c, id)?;
         Ok(json!({ "id": id, "state": e.state, "log_size": checkpoint.size }))
@@ -191,39 +196,39 @@ pub async fn transition(
 }
 
 async fn act(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    action: &'static str,
+    action: Transition,
 ) -> Result<HttpResponse> {
-    let by = official(&req)?.username;
+    let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     Ok(HttpResponse::Ok().json(transition(&state, id, action, by).await?))
 }
 
 /// `POST /api/v1/elections/{id}/open`.
 pub async fn open(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    act(req, state, id, "open").await
+    act(who, state, id, Transition::Open).await
 }
 
 /// `POST /api/v1/elections/{id}/close`.
 pub async fn close(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    act(req, state, id, "close").await
+    act(who, state, id, Transition::Close).await
 }
 
 /// `POST /api/v1/elections/{id}/certify`.
 pub async fn certify(
-    req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    act(req, state, id, "certify").await
+    act(who, state, id, Transition::Certify).await
 }

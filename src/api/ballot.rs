@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::log::{merkle, store};
 use crate::startup::AppState;
 use crate::token::{PlainToken, parse_receipt};
+use crate::web::auth::Official;
 
 /// Body of `POST /api/v1/ballots`.
 #[derive(Deserialize)]
@@ -169,7 +170,11 @@ pub fn public_status(stored: &str) -> &'static str {
 }
 
 /// `GET /api/v1/elections/{id}/turnout`: ballots cast per local; no choices, ever.
-pub async fn turnout(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
+pub async fn turnout(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
     let id = election::ElectionId::parse(&id)?;
     let t = with_conn(&state, move |c| election::count::turnout(c, id)).await?;
     Ok(HttpResponse::Ok().json(t))

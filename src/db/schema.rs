@@ -16,6 +16,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Failed logins per client address in the current window (shared by all instances).
+    login_throttle (address) {
+        address -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The locals of an election, in the order of the definition file.
     locals (election_id, code) {
         election_id -> Text,

@@ -98,6 +98,41 @@ impl fmt::Display for State {
     }
 }
 
+/// A change of state an official asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Draft → open.
+    Open,
+    /// Open → closed.
+    Close,
+    /// Closed → certified (the result entry).
+    Certify,
+}
+
+impl Transition {
+    /// Parses `open`, `close` or `certify`; anything else is refused.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "open" => Ok(Self::Open),
+            "close" => Ok(Self::Close),
+            "certify" => Ok(Self::Certify),
+            _ => Err(Error::bad_input(
+                "invalid_action",
+                "the action is open, close or certify",
+            )),
+        }
+    }
+
+    /// Its name in forms and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Close => "close",
+            Self::Certify => "certify",
+        }
+    }
+}
+
 /// An election as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct Election {

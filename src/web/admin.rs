@@ -11,12 +11,13 @@ use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::auth::official;
+use super::auth::Official;
 use super::member::{csrf, csrf_ok, html};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
 use crate::api::admin::{issue_csv, tokens_download, transition};
 use crate::api::with_conn;
+use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::Error;
 use crate::log::entry::Kind;
@@ -83,11 +84,11 @@ fn failure(req: &HttpRequest, e: &Error) -> HttpResponse {
 /// The signed-in official and the election named in the path, or the error page.
 fn official_and_election(
     req: &HttpRequest,
+    who: Official,
     id: &str,
 ) -> Result<(Account, ElectionId), HttpResponse> {
-    let who = official(req).map_err(|e| failure(req, &e))?;
     let id = ElectionId::parse(id).map_err(|e| failure(req, &e))?;
-    Ok((who, id))
+    Ok((who.0, id))
 }
 
 /// The dashboard again, with the reason an action was refused.
@@ -113,11 +114,12 @@ async fn expired(
 }
 
 /// `GET /admin`: the elections.
-pub async fn elections_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match official(&req) {
-        Ok(who) => elections_view(&req, &state, &who, StatusCode::OK, Vec::new()).await,
-        Err(e) => failure(&req, &e),
-    }
+pub async fn elections_page(
+    req: HttpRequest,
+    who: Official,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    elections_view(&req, &state, &who.0, StatusCode::OK, Vec::new()).await
 }
 
 /// The fields of a multipart form, each at most `limit` bytes in all.
@@ -160,13 +162,11 @@ fn field_text(fields: &HashMap<String, Vec<u8>>, name: &str) -> String {
 /// `POST /admin/elections` (multipart: `definition_file` or `definition`, `csrf`).
 pub async fn create_election(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let who = match official(&req) {
-        Ok(w) => w,
-        Err(e) => return failure(&req, &e),
-    };
+    let who = who.0;
     let fields = match read_multipart(&req, payload, state.settings.upload_limit_bytes).await {
         Ok(f) => f,
         Err(e) => return elections_view(&req, &state, &who, e.status(), vec![e.to_string()]).await,
@@ -325,10 +325,11 @@ async fn dashboard_view(
 /// `GET /admin/elections/{id}`: the dashboard.
 pub async fn dashboard(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, &id) {
+    let (who, id) = match official_and_election(&req, who, &id) {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -338,11 +339,12 @@ pub async fn dashboard(
 /// `POST /admin/elections/{id}/roster` (multipart: `roster`, `csrf`).
 pub async fn upload_roster(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, &id) {
+    let (who, id) = match official_and_election(&req, who, &id) {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -400,11 +402,12 @@ pub struct CsrfForm {
 /// `POST /admin/elections/{id}/tokens`: issues the missing tokens; the CSV downloads once.
 pub async fn issue_tokens(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, &id) {
+    let (who, id) = match official_and_election(&req, who, &id) {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -448,11 +451,12 @@ pub struct ReissueForm {
 /// `POST /admin/elections/{id}/reissue`: revokes the member's token; shows the new one once.
 pub async fn reissue_token(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     form: web::Form<ReissueForm>,
 ) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, &id) {
+    let (who, id) = match official_and_election(&req, who, &id) {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -494,27 +498,24 @@ struct Confirm {
     button: &'static str,
 }
 
-fn action_of(name: &str) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
-    match name {
-        "open" => Some((
-            "open",
+/// The confirmation step's heading, explanation and button for each transition.
+fn confirmation(action: Transition) -> (&'static str, &'static str, &'static str) {
+    match action {
+        Transition::Open => (
             "Open the vote?",
             "Members can vote from the moment the voting window starts. The definition and the roster freeze now and cannot change again.",
             "Yes, open the vote",
-        )),
-        "close" => Some((
-            "close",
+        ),
+        Transition::Close => (
             "Close the vote?",
             "No more ballots will be accepted, and the results become visible to officials, observers and the public log. This cannot be undone.",
             "Yes, close the vote",
-        )),
-        "certify" => Some((
-            "certify",
+        ),
+        Transition::Certify => (
             "Certify the result?",
             "The result is recounted from the log and written into it as the certified result. This cannot be undone.",
             "Yes, certify",
-        )),
-        _ => None,
+        ),
     }
 }
 
@@ -527,6 +528,7 @@ pub struct ActionQuery {
 /// `GET /admin/elections/{id}/confirm?action=open|close|certify`: the confirmation step.
 pub async fn confirm_page(
     req: HttpRequest,
+    _who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<ActionQuery>,
@@ -535,19 +537,18 @@ pub async fn confirm_page(
         Ok(id) => id,
         Err(e) => return failure(&req, &e),
     };
-    let Some((action, heading, explanation, button)) = action_of(&query.action) else {
-        return failure(
-            &req,
-            &Error::bad_input("invalid_action", "the action is open, close or certify"),
-        );
+    let action = match Transition::parse(&query.action) {
+        Ok(a) => a,
+        Err(e) => return failure(&req, &e),
     };
+    let (heading, explanation, button) = confirmation(action);
     let (csrf, cookie) = csrf(&req, &state);
     html(
         StatusCode::OK,
         &Confirm {
             id: id.to_string(),
             csrf,
-            action,
+            action: action.as_str(),
             heading,
             explanation,
             button,
@@ -566,18 +567,19 @@ pub struct StateForm {
 /// `POST /admin/elections/{id}/state`: open, close or certify (after the confirmation step).
 pub async fn change_state(
     req: HttpRequest,
+    who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
     form: web::Form<StateForm>,
 ) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, &id) {
+    let (who, id) = match official_and_election(&req, who, &id) {
         Ok(x) => x,
         Err(page) => return page,
     };
     if !csrf_ok(&req, &form.csrf) {
         return expired(&req, &state, &who, id).await;
     }
-    let Some((action, ..)) = action_of(&form.action) else {
+    let Ok(action) = Transition::parse(&form.action) else {
         return dashboard_view(
             &req,
             &state,

@@ -1,9 +1,6 @@
 //! Officials' sign-in: the access middleware driven by the route table, login (throttled per
 //! account and per address), logout.
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
-
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,36 +12,35 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::member::{csrf, csrf_ok, html};
+use crate::account::Role;
 use crate::account::{self, Account};
 use crate::api::with_conn;
 use crate::error::Error;
-use crate::routes::{self, Access};
 use crate::startup::AppState;
 
-/// The session cookie.
+/// The session cookie, on a plain-HTTP (local trial) deployment.
 pub const SESSION_COOKIE: &str = "sv_session";
-/// Failed logins one address may make per window, across accounts.
-const MAX_FAILURES_PER_ADDRESS: u32 = 20;
-const ADDRESS_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Enforces the route table's access rules on every request. Pages authenticate by session
-/// cookie, the API by `Authorization: Bearer <API token>` only (so no cookie can be ridden
-/// across sites into the API). The signed-in [`Account`] goes into the request's extensions.
-pub async fn authorize(
+/// The session cookie's name: behind https, `__Host-sv_session`, which browsers accept only
+/// with `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set it.
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-sv_session"
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Enforces one route's access rule (attached to the route by [`crate::routes`], so it runs
+/// on the route actix matched after decoding the path). Pages authenticate by session cookie,
+/// the API by `Authorization: Bearer <API token>` only (so no cookie can be ridden across
+/// sites into the API). The signed-in [`Account`] goes into the request's extensions.
+pub async fn require(
+    roles: &'static [Role],
+    api: bool,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let pattern = req.match_pattern();
-    let access = pattern
-        .as_deref()
-        .and_then(|p| routes::access(req.method(), p));
-    let Some(Access::Roles(roles)) = access else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    };
-    let api = req.path().starts_with("/api/");
     let credential = if api {
         req.headers()
             .get(AUTHORIZATION)
@@ -52,9 +48,17 @@ pub async fn authorize(
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(|t| t.trim().to_owned())
     } else {
-        req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
+        None
     };
-    let account = match (credential, req.app_data::<web::Data<AppState>>()) {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let credential = if api {
+        credential
+    } else {
+        let https = state.as_ref().is_some_and(|s| s.public_url.is_https());
+        req.cookie(session_cookie_name(https))
+            .map(|c| c.value().to_owned())
+    };
+    let account = match (credential, state.as_ref()) {
         (Some(secret), Some(state)) => {
             let found = with_conn(state, move |c| {
                 if api {
@@ -73,7 +77,7 @@ pub async fn authorize(
     };
     match account {
         None if !api => {
-            let next_url = req.path().to_owned();
+            let next_url = req.match_info().as_str().to_owned();
             let res = HttpResponse::SeeOther()
                 .insert_header((LOCATION, format!("/login?next={}", urlencode(&next_url))))
                 .finish();
@@ -97,6 +101,23 @@ pub async fn authorize(
     }
 }
 
+/// The signed-in official, put there by [`require`]. A protected handler takes it as an
+/// argument, so it cannot run for nobody even if its route lost its check.
+#[derive(Clone, Debug)]
+pub struct Official(pub Account);
+
+impl actix_web::FromRequest for Official {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(official(req).map(Official).map_err(|e| {
+            tracing::error!(path = %req.path(), "a protected handler ran without a signed-in official");
+            super::extractor_error(req, e)
+        }))
+    }
+}
+
 fn deny<B>(req: ServiceRequest, api: bool, error: Error) -> ServiceResponse<EitherBody<B>> {
     let res = if api {
         error.error_response()
@@ -117,10 +138,20 @@ fn urlencode(path: &str) -> String {
         .collect()
 }
 
-/// Only same-site paths are followed after login.
-fn safe_next(next: Option<&str>) -> String {
+/// Only paths on this site are followed after login: `/` then anything but a second `/` or a
+/// `\`, in visible ASCII only. Browsers drop tabs and line breaks from a URL and read `\` as
+/// `/`, so `/<TAB>/evil.example` would become `//evil.example`, another site; a line break
+/// cannot go into a header at all.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with(['/', '\\'])
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && n.len() <= 2048 =>
+        {
+            n.to_owned()
+        }
         _ => "/admin".to_owned(),
     }
 }
@@ -165,31 +196,8 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-fn address_of(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
-fn throttled(state: &AppState, ip: Option<IpAddr>) -> bool {
-    let (Some(ip), Ok(map)) = (ip, state.login_failures.lock()) else {
-        return false;
-    };
-    map.get(&ip).is_some_and(|(n, since)| {
-        *n >= MAX_FAILURES_PER_ADDRESS && since.elapsed() < ADDRESS_WINDOW
-    })
-}
-
-fn note_failure(state: &AppState, ip: Option<IpAddr>) {
-    let (Some(ip), Ok(mut map)) = (ip, state.login_failures.lock()) else {
-        return;
-    };
-    let entry = map.entry(ip).or_insert((0, Instant::now()));
-    if entry.1.elapsed() >= ADDRESS_WINDOW {
-        *entry = (0, Instant::now());
-    }
-    entry.0 += 1;
-}
-
-/// `POST /login`: checks the password and starts a session.
+/// `POST /login`: checks the password and starts a session. Failures, lockouts and throttles
+/// are logged with the username and the client address.
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -212,37 +220,59 @@ pub async fn login(
             "This form has expired. Please try again.".into(),
         );
     }
-    let ip = address_of(&req);
-    if throttled(&state, ip) {
-        return page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed logins from your address. Wait 15 minutes.".into(),
-        );
-    }
+    let address = super::client_address(&req, &state.settings)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
     let (username, password) = (form.username.trim().to_owned(), form.password.clone());
+    let (user, addr) = (username.clone(), address.clone());
     let result = with_conn(&state, move |c| {
-        let account = account::login(c, &username, &password)?;
-        let secret = account::start_session(c, &account)?;
-        Ok((account, secret))
+        if !account::reserve_address_attempt(c, &addr)? {
+            return Ok(Err(()));
+        }
+        let outcome = account::login(c, &user, &password).and_then(|account| {
+            let secret = account::start_session(c, &account)?;
+            Ok((account, secret))
+        });
+        // Only failed password checks count against the address: give the attempt back on
+        // success, and when the account was locked (no password was checked).
+        if matches!(outcome, Ok(_) | Err(Error::TooManyRequests(_))) {
+            account::release_address_attempt(c, &addr)?;
+        }
+        Ok(Ok(outcome))
     })
     .await;
+    let shown_user: String = username.chars().take(64).collect();
     match result {
-        Ok((account, secret)) => {
-            tracing::info!(username = %account.username, "official signed in");
-            let session = Cookie::build(SESSION_COOKIE, secret)
+        Ok(Err(())) => {
+            tracing::warn!(username = ?shown_user, address = %address, "login throttled: too many failures from this address");
+            page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed logins from your address. Wait 15 minutes.".into(),
+            )
+        }
+        Ok(Ok(Ok((account, secret)))) => {
+            tracing::info!(username = ?account.username, address = %address, "official signed in");
+            let https = state.public_url.is_https();
+            let session = Cookie::build(session_cookie_name(https), secret)
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Strict)
-                .secure(state.public_url.is_https())
+                .secure(https)
                 .finish();
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, next.clone()))
                 .cookie(session)
                 .finish()
         }
-        Err(e) => {
-            if matches!(e, Error::Unauthorized(_)) {
-                note_failure(&state, ip);
+        Ok(Ok(Err(e))) | Err(e) => {
+            match &e {
+                Error::Unauthorized(_) => {
+                    tracing::warn!(username = ?shown_user, address = %address, "login failed: wrong username or password");
+                }
+                Error::TooManyRequests(_) => {
+                    tracing::warn!(username = ?shown_user, address = %address, "login refused: account locked");
+                }
+                _ => {}
             }
             page(e.status(), e.to_string())
         }
@@ -268,11 +298,15 @@ pub async fn logout(
             "This form has expired.".into(),
         );
     }
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
+    let name = session_cookie_name(state.public_url.is_https());
+    if let Some(c) = req.cookie(name) {
         let secret = c.value().to_owned();
         let _ = with_conn(&state, move |conn| account::end_session(conn, &secret)).await;
     }
-    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    let mut gone = Cookie::build(name, "")
+        .path("/")
+        .secure(state.public_url.is_https())
+        .finish();
     gone.make_removal();
     HttpResponse::SeeOther()
         .insert_header((LOCATION, "/login"))

@@ -61,11 +61,13 @@ fn form_error(e: UrlencodedError) -> Error {
 
 /// Pages answer errors in HTML, the API (and probes) in JSON.
 pub fn wants_html(req: &HttpRequest) -> bool {
-    !req.path().starts_with("/api/") && !matches!(req.path(), "/healthz" | "/readyz")
+    // The path as routed (percent-decoded), so `/%61pi/…` is answered as the API it reached.
+    let path = req.match_info().as_str();
+    !path.starts_with("/api/") && !matches!(path, "/healthz" | "/readyz")
 }
 
 /// An extractor failure, as HTML for pages and as JSON for the API.
-fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Error {
+pub(crate) fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Error {
     if wants_html(req) {
         let page = member::error_page(req, error.status(), error.to_string());
         return actix_web::error::InternalError::from_response(error, page).into();
@@ -114,6 +116,44 @@ impl ResponseError for Error {
     }
 }
 
+/// The client's address: the peer, or — only when the peer is one of the configured
+/// `trusted_proxies` — the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_address(
+    req: &HttpRequest,
+    settings: &crate::settings::Settings,
+) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !settings.trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !settings.trusted_proxies.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// Whether the request reached us over TLS: always when the public URL is https and the peer
+/// is a trusted proxy saying `X-Forwarded-Proto: https`, or the public URL is https itself.
+pub fn is_https(req: &HttpRequest, state: &crate::startup::AppState) -> bool {
+    let proxied = req
+        .peer_addr()
+        .is_some_and(|p| state.settings.trusted_proxies.contains(&p.ip()));
+    if proxied && let Some(proto) = req.headers().get("x-forwarded-proto") {
+        return proto.as_bytes().eq_ignore_ascii_case(b"https");
+    }
+    state.public_url.is_https()
+}
+
 /// Security headers on every answer (DESIGN.md "Security baseline").
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
@@ -128,14 +168,15 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
 }
 
-/// Logs one line per request: method, path (never the query string, which may carry a ballot
-/// token), status and duration. Bodies are never logged.
+/// Logs one line per request: method, path with every token- or receipt-like segment redacted
+/// (never the query string, which may carry a ballot token), status and duration. Bodies are
+/// never logged.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let method = req.method().to_string();
-    let path = req.path().to_owned();
+    let path = redacted_path(req.match_info().as_str());
     let started = Instant::now();
     let res = next.call(req).await?;
     tracing::info!(
@@ -145,5 +186,60 @@ pub async fn log_request(
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "http"
     );
+    Ok(res)
+}
+
+/// A path as the request log may show it: the segment after `receipts/` and any segment that
+/// reads as a ballot token or a receipt become `{redacted}`; overlong paths are cut.
+pub fn redacted_path(path: &str) -> String {
+    let mut after_receipts = false;
+    let shown: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            let secret = after_receipts
+                || crate::token::parse_receipt(segment).is_some()
+                || crate::token::PlainToken::parse(segment).is_ok()
+                || segment.to_ascii_uppercase().starts_with("SV-");
+            after_receipts = segment == "receipts";
+            if secret && !segment.is_empty() {
+                "{redacted}".to_owned()
+            } else {
+                segment
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect()
+            }
+        })
+        .collect();
+    shown.join("/")
+}
+
+/// `Cache-Control: no-store` on every answer that does not set its own (tokens, receipts,
+/// results and officials' pages must never sit in a shared or browser cache), and HSTS when
+/// members reach the service over https.
+pub async fn privacy_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = req
+        .app_data::<web::Data<crate::startup::AppState>>()
+        .is_some_and(|state| is_https(req.request(), state));
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if !headers.contains_key(actix_web::http::header::CACHE_CONTROL) {
+        headers.insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("no-store"),
+        );
+    }
+    if https {
+        headers.insert(
+            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+            actix_web::http::header::HeaderValue::from_static(
+                "max-age=63072000; includeSubDomains",
+            ),
+        );
+    }
     Ok(res)
 }

@@ -594,7 +594,7 @@ pub async fn vote_by_form(app: &TestApp, token: &str, choice: &str) -> String {
 }
 
 /// The password every test official gets.
-pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "tellers count every ballot twice";
 
 /// Creates an official through the CLI (password on standard input) and returns an API
 /// token for them.

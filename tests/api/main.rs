@@ -12,5 +12,6 @@ mod officials;
 mod operations;
 mod roles;
 mod roster;
+mod security;
 mod tokens;
 mod voting;

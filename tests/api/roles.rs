@@ -214,3 +214,96 @@ both_backends! {
         assert!(page.contains("<svg class=\"chart\""), "turnout chart drawn on the server");
     }
 }
+
+/// Other spellings of `path` that a router or a proxy might treat as the same route.
+fn variants(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Percent-encode the first letter of each literal segment, one at a time.
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        if let Some(c) = seg.chars().next().filter(|c| c.is_ascii_lowercase()) {
+            let mut s = segments.clone();
+            let encoded = format!("%{:02X}{}", c as u32, &seg[1..]);
+            s[i] = &encoded;
+            out.push(s.join("/"));
+            out.push(s.join("/").replace(&encoded, &encoded.to_lowercase()));
+        }
+    }
+    out.push(format!("/{path}"));
+    out.push(path.replacen('/', "//", 2).replacen("//", "/", 1));
+    out.push(format!("{path}/"));
+    out.push(path.to_uppercase().replace(
+        &path.to_uppercase()[path.len() - 36.min(path.len())..],
+        &path[path.len() - 36.min(path.len())..],
+    ));
+    out.push(
+        path.replacen("/api/", "/API/", 1)
+            .replacen("/admin", "/Admin", 1),
+    );
+    out.push(path.replace('/', "/./"));
+    out.push(format!("/x/..{path}"));
+    out.sort();
+    out.dedup();
+    out.retain(|v| v != path);
+    out
+}
+
+both_backends! {
+    async fn protected_routes_cannot_be_reached_by_spelling_their_path_differently(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        assert_eq!(app.cast(&tokens[0].1, "yes").await.0, 200);
+        let anonymous = sign_in(&app, "nobody", None).await;
+        let observer_token = official(db, "observer-three", "observer");
+        let observer = sign_in(&app, "observer-three", Some(observer_token)).await;
+        let mut tried = 0;
+        for resource in ROUTES {
+            for endpoint in resource.endpoints {
+                let Access::Roles(roles) = endpoint.access else { continue };
+                let canonical = concrete(resource.path, &id);
+                for path in variants(&canonical) {
+                    let (status, location, body) = call(&app, &anonymous, Caller::Anonymous, &tokens[1].1, &endpoint.method, &path).await;
+                    let what = format!("{} {path} anonymous: {status} {location} {}", endpoint.method, body.chars().take(160).collect::<String>());
+                    let refused = status == 401 || status == 404 || status == 405 || status == 400
+                        || (status == 303 && location.starts_with("/login?next="));
+                    assert!(refused, "reached a protected route: {what}");
+                    assert!(!body.contains("\"cast\"") && !body.contains("tokens_used"), "{what}");
+                    if !roles.contains(&Role::Observer) {
+                        let (status, _, body) = call(&app, &observer, Caller::Official(Role::Observer), &tokens[1].1, &endpoint.method, &path).await;
+                        assert!(matches!(status, 401 | 403 | 404 | 405 | 400), "an observer reached an admin route: {} {path}: {status} {body}", endpoint.method);
+                    }
+                    tried += 1;
+                }
+            }
+        }
+        assert!(tried >= 150, "{tried} spellings tried");
+        // The case the attack used: live turnout through an encoded `e`.
+        let (status, body) = app.get(&format!("/api/v1/%65lections/{id}/turnout")).await;
+        assert_eq!(status, 401, "{body}");
+        let (status, body) = app.get("/api/v1/%65lections").await;
+        assert_eq!(status, 401, "{body}");
+    }
+}
+
+both_backends! {
+    async fn an_unknown_state_action_changes_nothing(db: &TestDb) {
+        let (id, _) = prepared_election(db, 3);
+        let app = spawn_app(db).await;
+        let token = official(db, "admin-four", "admin");
+        let admin = sign_in(&app, "admin-four", Some(token)).await;
+        let before = show(db, &id);
+        for action in ["", "certify ", "CERTIFY", "reopen", "delete", "open;close"] {
+            let res = admin.page.post(format!("{}/admin/elections/{id}/state", app.address))
+                .form(&[("csrf", admin.csrf.as_str()), ("action", action)])
+                .send().await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert_eq!(status, 400, "action `{action}`: {body}");
+            assert!(body.contains("open, close or certify") || body.contains("Unknown action"), "{body}");
+        }
+        let after = show(db, &id);
+        assert_eq!(after["state"], "draft");
+        assert_eq!(after["log_size"], before["log_size"], "nothing was logged");
+    }
+}

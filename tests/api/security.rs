@@ -1,0 +1,302 @@
+//! What attackers tried: login redirects, racing the throttles, weak passwords, secrets in the
+//! request log and in caches, and what TLS and proxies change.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A browser with a fresh login form: (client, csrf).
+async fn login_form(app: &TestApp) -> (reqwest::Client, String) {
+    let client = browser();
+    let (_, form) = get(&client, &format!("{}/login", app.address)).await;
+    let csrf = csrf_of(&form);
+    (client, csrf)
+}
+
+both_backends! {
+    async fn login_follows_only_same_site_paths(db: &TestDb) {
+        let app = spawn_app(db).await;
+        official(db, "alice", "admin");
+        for (next, expected) in [
+            ("/admin/elections/x", "/admin/elections/x"),
+            ("/\t/evil.example", "/admin"),
+            ("/\n/evil", "/admin"),
+            ("/\r\nSet-Cookie: x=y", "/admin"),
+            ("//evil.example", "/admin"),
+            ("/\\evil.example", "/admin"),
+            ("/%09/evil.example", "/%09/evil.example"),
+            ("https://evil.example/", "/admin"),
+            ("/ /evil", "/admin"),
+            ("/\u{3000}/evil", "/admin"),
+        ] {
+            let (client, csrf) = login_form(&app).await;
+            let res = client.post(format!("{}/login", app.address))
+                .form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf), ("next", next)])
+                .send().await.unwrap();
+            assert_eq!(res.status(), 303, "next={next:?}");
+            let location = res.headers()["location"].to_str().unwrap().to_owned();
+            assert_eq!(location, expected, "next={next:?}");
+            // What a browser would do with it stays on this site.
+            let cleaned: String = location.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+            assert!(cleaned.starts_with('/') && !cleaned[1..].starts_with(['/', '\\']), "{location:?}");
+        }
+        // The login page's hidden field is cleaned the same way.
+        let (_, page) = get(&browser(), &format!("{}/login?next=%2F%09%2Fevil.example", app.address)).await;
+        assert!(page.contains("name=\"next\" value=\"/admin\""), "{page}");
+    }
+}
+
+both_backends! {
+    async fn two_hundred_parallel_wrong_passwords_get_five_checks(db: &TestDb) {
+        // As from a botnet: every attempt from another address (through a trusted proxy), so
+        // only the account's own limit stands between them and the password.
+        let behind_proxy = |s: &mut strikevote::settings::Settings| {
+            s.rate_limit_per_minute = 0;
+            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        };
+        let app = spawn_app_custom(db, behind_proxy).await;
+        let other = spawn_app_custom(db, behind_proxy).await;
+        official(db, "bob", "admin");
+        let mut attempts = Vec::new();
+        for i in 0..200 {
+            let address = if i % 2 == 0 { app.address.clone() } else { other.address.clone() };
+            let target = if i % 2 == 0 { &app } else { &other };
+            let (client, csrf) = login_form(target).await;
+            attempts.push(tokio::spawn(async move {
+                let res = client.post(format!("{address}/login"))
+                    .header("X-Forwarded-For", format!("198.18.{}.{}", i / 250, i % 250))
+                    .form(&[("username", "bob"), ("password", "not the password at all"), ("csrf", &csrf)])
+                    .send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }));
+        }
+        let mut checked = 0;
+        let mut refused = 0;
+        for a in attempts {
+            let (status, body) = a.await.unwrap();
+            match status {
+                401 => {
+                    assert!(body.contains("wrong username or password"), "{body}");
+                    checked += 1;
+                }
+                429 => {
+                    assert!(body.contains("this account is locked"), "{body}");
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
+        assert_eq!(checked + refused, 200);
+        // The account is locked now, even for the right password.
+        let (client, csrf) = login_form(&app).await;
+        let res = client.post(format!("{}/login", app.address))
+            .header("X-Forwarded-For", "198.18.9.9")
+            .form(&[("username", "bob"), ("password", PASSWORD), ("csrf", &csrf)])
+            .send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert!(res.text().await.unwrap().contains("this account is locked"));
+    }
+}
+
+both_backends! {
+    async fn one_address_gets_twenty_failures_across_instances_whatever_it_forwards(db: &TestDb) {
+        let app = spawn_app_custom(db, |s| s.rate_limit_per_minute = 0).await;
+        let other = spawn_app_custom(db, |s| s.rate_limit_per_minute = 0).await;
+        let mut throttled = 0;
+        let mut failed = 0;
+        for i in 0..30 {
+            let target = if i % 2 == 0 { &app } else { &other };
+            let (client, csrf) = login_form(target).await;
+            // A spoofed X-Forwarded-For from a peer that is no trusted proxy changes nothing.
+            let res = client.post(format!("{}/login", target.address))
+                .header("X-Forwarded-For", format!("203.0.113.{i}"))
+                .form(&[("username", format!("nobody{i}").as_str()), ("password", "wrong wrong wrong"), ("csrf", &csrf)])
+                .send().await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            match status {
+                401 => failed += 1,
+                429 => {
+                    assert!(body.contains("Too many failed logins from your address"), "{body}");
+                    throttled += 1;
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+        assert_eq!((failed, throttled), (20, 10));
+    }
+}
+
+#[test]
+fn a_common_password_is_refused_for_an_official() {
+    let db = TestDb::new(Backend::Sqlite);
+    for password in [
+        "correct horse battery staple",
+        "Password1234",
+        "aaaaaaaaaaaaaaaa",
+        "Solidarity Forever",
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .args([
+                "admin",
+                "create",
+                "--username",
+                "carol",
+                "--database-url",
+                &db.url,
+            ])
+            .current_dir(db.dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{password}: {stderr}");
+        assert!(stderr.contains("common passwords"), "{password}: {stderr}");
+    }
+}
+
+both_backends! {
+    async fn the_request_log_names_failed_logins_but_never_a_token_or_receipt(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        official(db, "dave", "admin");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
+            .current_dir(db.dir())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let app = TestApp { address: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let (status, cast) = app.cast(&tokens[0].1, "yes").await;
+        assert_eq!(status, 200);
+        let receipt = cast["receipt"].as_str().unwrap().to_owned();
+        let token = &tokens[1].1;
+        for path in [
+            format!("/api/v1/receipts/{receipt}"),
+            format!("/api/v1/receipts/{}", receipt.to_lowercase().replace('-', "")),
+            format!("/vote?token={token}"),
+            format!("/verify?receipt={receipt}"),
+            format!("/api/v1/receipts/{}", &receipt[..20]),
+            format!("/{token}"),
+        ] {
+            let _ = app.get(&path).await;
+        }
+        let (client, csrf) = login_form(&app).await;
+        client.post(format!("{}/login", app.address))
+            .form(&[("username", "dave"), ("password", "definitely not it"), ("csrf", &csrf)])
+            .send().await.unwrap();
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains("/api/v1/receipts/{redacted}"), "{log}");
+        assert!(log.contains("login failed") && log.contains("\"dave\"") && log.contains("127.0.0.1"), "{log}");
+        for secret in [receipt.as_str(), &receipt[..20], &receipt.replace('-', ""), token.as_str(), &token.replace('-', "")] {
+            assert!(!log.to_uppercase().contains(&secret.to_uppercase()), "`{secret}` in the log:\n{log}");
+        }
+    }
+}
+
+both_backends! {
+    async fn answers_with_tokens_receipts_or_results_are_never_cached(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let (_, cast) = app.cast(&tokens[0].1, "no").await;
+        let receipt = cast["receipt"].as_str().unwrap();
+        let client = reqwest::Client::new();
+        let check = |res: reqwest::Response, what: &str| {
+            let cc = res.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(cc.as_deref(), Some("no-store"), "{what}");
+            assert!(res.headers().get("strict-transport-security").is_none(), "no HSTS over plain http: {what}");
+        };
+        for path in [
+            format!("/vote?token={}", tokens[1].1),
+            format!("/api/v1/receipts/{receipt}"),
+            format!("/verify?receipt={receipt}"),
+            "/token-status".to_owned(),
+            format!("/api/v1/elections/{id}/checkpoint"),
+            "/login".to_owned(),
+        ] {
+            check(client.get(format!("{}{path}", app.address)).send().await.unwrap(), &path);
+        }
+        check(client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": tokens[2].1, "choice": "yes"})).send().await.unwrap(), "cast");
+        check(client.post(format!("{}/api/v1/token-status", app.address)).json(&serde_json::json!({"token": tokens[2].1})).send().await.unwrap(), "token status");
+        sv(db, &["election", "close", &id]).ok();
+        for path in [format!("/api/v1/elections/{id}/results"), format!("/elections/{id}/result"), format!("/elections/{id}/results.csv")] {
+            check(client.get(format!("{}{path}", app.address)).send().await.unwrap(), &path);
+        }
+    }
+}
+
+both_backends! {
+    async fn behind_https_the_session_cookie_is_host_only_and_hsts_is_sent(db: &TestDb) {
+        let app = spawn_app_custom(db, |s| {
+            s.public_url = Some(strikevote::settings::PublicUrl::parse("https://vote.example.org").unwrap());
+            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .await;
+        official(db, "erin", "admin");
+        let client = browser();
+        // Through the (trusted) TLS proxy.
+        let res = client.get(format!("{}/login", app.address)).header("X-Forwarded-Proto", "https").send().await.unwrap();
+        assert!(res.headers().get("strict-transport-security").unwrap().to_str().unwrap().starts_with("max-age="));
+        let csrf = csrf_of(&res.text().await.unwrap());
+        let res = client.post(format!("{}/login", app.address))
+            .header("X-Forwarded-Proto", "https")
+            .form(&[("username", "erin"), ("password", PASSWORD), ("csrf", &csrf)])
+            .send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.contains("sv_session")).unwrap();
+        assert!(cookie.starts_with("__Host-sv_session=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+        // The trusted proxy says this request came over plain http: no HSTS on it.
+        let res = client.get(format!("{}/login", app.address)).header("X-Forwarded-Proto", "http").send().await.unwrap();
+        assert!(res.headers().get("strict-transport-security").is_none());
+    }
+}
+
+both_backends! {
+    async fn forwarded_headers_count_only_from_trusted_proxies(db: &TestDb) {
+        let https = strikevote::settings::PublicUrl::parse("https://vote.example.org").unwrap();
+        let untrusted = spawn_app_custom(db, |s| { s.public_url = Some(https.clone()); s.rate_limit_per_minute = 0; }).await;
+        // Not a trusted proxy: a forged "came over http" is ignored, HSTS stays.
+        let res = reqwest::Client::new().get(format!("{}/login", untrusted.address)).header("X-Forwarded-Proto", "http").send().await.unwrap();
+        assert!(res.headers().get("strict-transport-security").is_some());
+        // A trusted proxy's X-Forwarded-For names the client: the throttle counts per client.
+        let proxied = spawn_app_custom(db, |s| { s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]; s.rate_limit_per_minute = 0; }).await;
+        for client_ip in ["198.51.100.1", "198.51.100.2"] {
+            let mut statuses = Vec::new();
+            for _ in 0..21 {
+                let (client, csrf) = login_form(&proxied).await;
+                let res = client.post(format!("{}/login", proxied.address))
+                    .header("X-Forwarded-For", format!("203.0.113.9, {client_ip}"))
+                    .form(&[("username", "nobody"), ("password", "wrong wrong wrong"), ("csrf", &csrf)])
+                    .send().await.unwrap();
+                statuses.push(res.status().as_u16());
+            }
+            assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 20, "{client_ip}: {statuses:?}");
+            assert_eq!(statuses[20], 429);
+        }
+    }
+}
