@@ -143,6 +143,8 @@ fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {
         .current_dir(dir)
         .env("STRIKEVOTE_BATCH_PERIOD_MS", period.to_string())
         .env("STRIKEVOTE_DB_POOL_SIZE", "4")
+        // Every simulated member comes from 127.0.0.1: no per-address limit here.
+        .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -36,6 +36,9 @@ pub struct Resource {
     pub path: &'static str,
     /// Its endpoints.
     pub endpoints: &'static [Endpoint],
+    /// Whether it takes a token, a receipt, a password or an upload, and so is rate-limited
+    /// per client address ([`crate::web::limit`]).
+    pub limited: bool,
 }
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
@@ -82,23 +85,28 @@ pub static ROUTES: &[Resource] = &[
     // Probes.
     Resource {
         path: "/healthz",
+        limited: false,
         endpoints: &[get!(PUBLIC, health::healthz)],
     },
     Resource {
         path: "/readyz",
+        limited: false,
         endpoints: &[get!(PUBLIC, health::readyz)],
     },
     // Member pages.
     Resource {
         path: "/",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::home)],
     },
     Resource {
         path: "/static/style.css",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::stylesheet)],
     },
     Resource {
         path: "/vote",
+        limited: true,
         endpoints: &[
             get!(PUBLIC, member::vote_page),
             post!(PUBLIC, member::cast_vote),
@@ -106,6 +114,7 @@ pub static ROUTES: &[Resource] = &[
     },
     Resource {
         path: "/token-status",
+        limited: true,
         endpoints: &[
             get!(PUBLIC, member::token_status_page),
             post!(PUBLIC, member::token_status),
@@ -113,107 +122,132 @@ pub static ROUTES: &[Resource] = &[
     },
     Resource {
         path: "/verify",
+        limited: true,
         endpoints: &[get!(PUBLIC, member::verify_page)],
     },
     // Public election pages: the auditor's, and the result once the vote closed.
     Resource {
         path: "/elections/{id}/audit",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::audit_page)],
     },
     Resource {
         path: "/elections/{id}/bundle/{file}",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::bundle_file)],
     },
     Resource {
         path: "/elections/{id}/result",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::result_page)],
     },
     Resource {
         path: "/elections/{id}/results.csv",
+        limited: false,
         endpoints: &[get!(PUBLIC, public::results_csv)],
     },
     // Officials.
     Resource {
         path: "/login",
+        limited: true,
         endpoints: &[get!(PUBLIC, auth::login_page), post!(PUBLIC, auth::login)],
     },
     Resource {
         path: "/logout",
+        limited: false,
         endpoints: &[post!(PUBLIC, auth::logout)],
     },
     Resource {
         path: "/admin",
+        limited: false,
         endpoints: &[get!(ANY_ROLE, admin::elections_page)],
     },
     Resource {
         path: "/admin/elections",
+        limited: true,
         endpoints: &[post!(ADMIN, admin::create_election)],
     },
     Resource {
         path: "/admin/elections/{id}",
+        limited: false,
         endpoints: &[get!(OFFICIALS, admin::dashboard)],
     },
     Resource {
         path: "/admin/elections/{id}/roster",
+        limited: true,
         endpoints: &[post!(ADMIN, admin::upload_roster)],
     },
     Resource {
         path: "/admin/elections/{id}/tokens",
+        limited: false,
         endpoints: &[post!(ADMIN, admin::issue_tokens)],
     },
     Resource {
         path: "/admin/elections/{id}/reissue",
+        limited: false,
         endpoints: &[post!(ADMIN, admin::reissue_token)],
     },
     Resource {
         path: "/admin/elections/{id}/confirm",
+        limited: false,
         endpoints: &[get!(ADMIN, admin::confirm_page)],
     },
     Resource {
         path: "/admin/elections/{id}/state",
+        limited: false,
         endpoints: &[post!(ADMIN, admin::change_state)],
     },
     // JSON API: the log (public).
     Resource {
         path: "/api/v1/key",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::public_key)],
     },
     Resource {
         path: "/api/v1/elections/{id}/key",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::verifier_key)],
     },
     Resource {
         path: "/api/v1/elections/{id}/checkpoint",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::checkpoint)],
     },
     Resource {
         path: "/api/v1/elections/{id}/entries",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::entries)],
     },
     Resource {
         path: "/api/v1/elections/{id}/proof/inclusion",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::inclusion)],
     },
     Resource {
         path: "/api/v1/elections/{id}/proof/consistency",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::log::consistency)],
     },
     // JSON API: members (public; the token or receipt is the credential).
     Resource {
         path: "/api/v1/ballots",
+        limited: true,
         endpoints: &[post!(PUBLIC, api::ballot::cast)],
     },
     Resource {
         path: "/api/v1/receipts/{receipt}",
+        limited: true,
         endpoints: &[get!(PUBLIC, api::ballot::receipt)],
     },
     Resource {
         path: "/api/v1/token-status",
+        limited: true,
         endpoints: &[post!(PUBLIC, api::ballot::token_status)],
     },
     // JSON API: officials (bearer API token).
     Resource {
         path: "/api/v1/elections",
+        limited: true,
         endpoints: &[
             get!(ANY_ROLE, api::admin::list),
             post!(ADMIN, api::admin::create),
@@ -221,51 +255,64 @@ pub static ROUTES: &[Resource] = &[
     },
     Resource {
         path: "/api/v1/elections/{id}",
+        limited: false,
         endpoints: &[get!(ANY_ROLE, api::admin::show)],
     },
     Resource {
         path: "/api/v1/elections/{id}/roster",
+        limited: true,
         endpoints: &[post!(ADMIN, api::admin::roster)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tokens",
+        limited: false,
         endpoints: &[post!(ADMIN, api::admin::issue)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tokens/reissue",
+        limited: false,
         endpoints: &[post!(ADMIN, api::admin::reissue)],
     },
     Resource {
         path: "/api/v1/elections/{id}/open",
+        limited: false,
         endpoints: &[post!(ADMIN, api::admin::open)],
     },
     Resource {
         path: "/api/v1/elections/{id}/close",
+        limited: false,
         endpoints: &[post!(ADMIN, api::admin::close)],
     },
     Resource {
         path: "/api/v1/elections/{id}/certify",
+        limited: false,
         endpoints: &[post!(ADMIN, api::admin::certify)],
     },
     Resource {
         path: "/api/v1/elections/{id}/turnout",
+        limited: false,
         endpoints: &[get!(OFFICIALS, api::ballot::turnout)],
     },
     Resource {
         path: "/api/v1/elections/{id}/results",
+        limited: false,
         endpoints: &[get!(PUBLIC, api::ballot::results)],
     },
 ];
 
-/// Registers every route of [`ROUTES`].
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route of [`ROUTES`], the rate-limited ones behind `limits`.
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limits) {
     for resource in ROUTES {
         let mut r = web::resource(resource.path);
         let api = resource.path.starts_with("/api/");
         for endpoint in resource.endpoints {
             r = r.route(guarded((endpoint.route)(), endpoint.access, api));
         }
-        cfg.service(r.default_service(web::to(crate::web::method_not_allowed)));
+        let r = r.default_service(web::to(crate::web::method_not_allowed));
+        match limits.for_path(resource.path).filter(|_| resource.limited) {
+            Some(governor) => cfg.service(r.wrap(governor)),
+            None => cfg.service(r),
+        };
     }
 }
 

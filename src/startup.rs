@@ -73,10 +73,14 @@ impl Application {
             public_url,
         };
         let app_state = state.clone();
+        let limits = web::limit::Limits::new(
+            state.settings.rate_limit_per_minute,
+            &state.settings.trusted_proxies,
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
-                .configure(|cfg| web::configure(cfg, state.settings.body_limit_bytes))
+                .configure(|cfg| web::configure(cfg, state.settings.body_limit_bytes, &limits))
                 .wrap(web::security_headers())
                 .wrap(actix_web::middleware::from_fn(web::privacy_headers))
                 .wrap(actix_web::middleware::from_fn(web::log_request))

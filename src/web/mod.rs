@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod i18n;
+pub mod limit;
 pub mod member;
 pub mod public;
 
@@ -20,7 +21,7 @@ use serde_json::json;
 use crate::error::Error;
 
 /// Registers every route and the extractor limits.
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize, limits: &limit::Limits) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(
             web::JsonConfig::default()
@@ -39,7 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
             web::PathConfig::default()
                 .error_handler(|e, _| Error::bad_input("invalid_path", e.to_string()).into()),
         )
-        .configure(crate::routes::configure)
+        .configure(|cfg| crate::routes::configure(cfg, limits))
         .default_service(web::to(not_found));
 }
 
@@ -122,8 +123,16 @@ pub fn client_address(
     req: &HttpRequest,
     settings: &crate::settings::Settings,
 ) -> Option<std::net::IpAddr> {
+    client_address_among(req, &settings.trusted_proxies)
+}
+
+/// [`client_address`] given the trusted proxies.
+pub fn client_address_among(
+    req: &HttpRequest,
+    trusted_proxies: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
-    if !settings.trusted_proxies.contains(&peer) {
+    if !trusted_proxies.contains(&peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -137,7 +146,7 @@ pub fn client_address(
         forwarded
             .into_iter()
             .rev()
-            .find(|ip| !settings.trusted_proxies.contains(ip))
+            .find(|ip| !trusted_proxies.contains(ip))
             .unwrap_or(peer),
     )
 }

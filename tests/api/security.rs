@@ -300,3 +300,61 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn a_flood_of_token_and_receipt_guesses_gets_429_with_retry_after(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app_custom(db, |s| {
+            s.rate_limit_per_minute = 30;
+            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .await;
+        let client = reqwest::Client::new();
+        let guess = |i: usize| format!("SV-{:04}-AAAA-BBBB-CCCC-DDDD-EEEE-FFFF", i % 10_000);
+        // The API: JSON refusals once the address has used its minute.
+        let mut statuses = Vec::new();
+        for i in 0..40 {
+            let res = client.post(format!("{}/api/v1/token-status", app.address))
+                .header("X-Forwarded-For", "192.0.2.10")
+                .json(&serde_json::json!({"token": guess(i)}))
+                .send().await.unwrap();
+            let status = res.status().as_u16();
+            if status == 429 {
+                let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=60).contains(&retry), "{retry}");
+                let body: serde_json::Value = res.json().await.unwrap();
+                assert_eq!(body["error"], "too_many_requests");
+            }
+            statuses.push(status);
+        }
+        assert!(statuses[..30].iter().all(|s| *s != 429), "{statuses:?}");
+        assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+        // Receipts and casting share the API budget of that address.
+        let res = client.get(format!("{}/api/v1/receipts/7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE", app.address))
+            .header("X-Forwarded-For", "192.0.2.10").send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        // Pages: an HTML refusal.
+        let mut last = None;
+        for i in 0..31 {
+            let res = client.get(format!("{}/vote?token={}", app.address, guess(i)))
+                .header("X-Forwarded-For", "192.0.2.10").send().await.unwrap();
+            last = Some(res);
+        }
+        let last = last.unwrap();
+        assert_eq!(last.status(), 429);
+        assert!(last.headers().contains_key("retry-after"));
+        assert!(last.text().await.unwrap().contains("Too many requests came from your address"));
+        // Another member, from another address, votes as usual; unlimited routes stay open.
+        let res = client.post(format!("{}/api/v1/ballots", app.address))
+            .header("X-Forwarded-For", "192.0.2.11")
+            .json(&serde_json::json!({"token": tokens[0].1, "choice": "yes"}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        for _ in 0..40 {
+            let res = client.get(format!("{}/api/v1/elections/{id}/checkpoint", app.address))
+                .header("X-Forwarded-For", "192.0.2.10").send().await.unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    }
+}
