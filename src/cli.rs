@@ -585,6 +585,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &bytes,
                 &signer,
                 &cli_actor(),
+                None,
                 &|done, total| {
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);

@@ -52,7 +52,7 @@ pub fn seed(
     let definition = Definition::from_toml(&toml)
         .map_err(|e| Error::Internal(format!("demo definition: {e}")))?;
     let id = election::create(conn, &definition, public_url, signer, "demo")?;
-    roster::import(conn, id, csv.as_bytes(), signer, "demo", &|_, _| {})?;
+    roster::import(conn, id, csv.as_bytes(), signer, "demo", None, &|_, _| {})?;
     let mut sample = Vec::new();
     token_store::issue_missing(conn, id, signer, "demo", &mut |issued| {
         // One or two per local; the rest are not kept anywhere (a demo has no mailing).

@@ -95,9 +95,9 @@ pub async fn roster(
     let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     let bytes = read_body(body, state.settings.upload_limit_bytes).await?;
-    let signer = state.signer.clone();
+    let (signer, max_rows) = (state.signer.clone(), state.settings.upload_max_rows);
     let summary = with_conn(&state, move |c| {
-        roster::import(c, id, &bytes, &signer, &by, &|_, _| {})
+        roster::import(c, id, &bytes, &signer, &by, Some(max_rows), &|_, _| {})
     })
     .await?;
     Ok(HttpResponse::Ok().json(summary))

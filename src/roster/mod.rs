@@ -31,19 +31,47 @@ pub struct ImportSummary {
     pub removed: usize,
 }
 
+/// Data rows in a CSV file (records after the header), counted without validating them.
+fn count_rows(bytes: &[u8]) -> usize {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let mut record = ::csv::ByteRecord::new();
+    let mut n = 0;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        n += 1;
+    }
+    n
+}
+
 /// Parses `bytes` and replaces the election's roster with it, in one transaction.
 ///
 /// Members already on the roster keep their row and any token issued to them; members no
 /// longer listed are removed together with their tokens. Refused once the vote has opened.
-/// `progress` is told how many rows have been written so far.
+/// `progress` is told how many rows have been written so far. `max_rows` (uploads through the
+/// web page or the API) refuses a larger file before it is parsed.
 pub fn import(
     conn: &mut DbConnection,
     id: ElectionId,
     bytes: &[u8],
     signer: &LogSigner,
     actor: &str,
+    max_rows: Option<usize>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<ImportSummary> {
+    if let Some(max) = max_rows {
+        let rows = count_rows(bytes);
+        if rows > max {
+            return Err(Error::bad_input(
+                "roster_too_large",
+                format!(
+                    "the roster has {rows} rows; an upload may have at most {max} \
+                     (upload_max_rows). Import a larger roster with `strikevote roster import`"
+                ),
+            ));
+        }
+    }
     // Parse before taking any lock: a bad file never touches the database.
     let election = election::find(conn, id)?;
     election::ensure_draft(&election, "import a roster")?;

@@ -359,8 +359,9 @@ pub async fn upload_roster(
     }
     let bytes = fields.get("roster").cloned().unwrap_or_default();
     let (signer, by) = (state.signer.clone(), who.username.clone());
+    let max_rows = state.settings.upload_max_rows;
     match with_conn(&state, move |c| {
-        roster::import(c, id, &bytes, &signer, &by, &|_, _| {})
+        roster::import(c, id, &bytes, &signer, &by, Some(max_rows), &|_, _| {})
     })
     .await
     {

@@ -6,6 +6,7 @@ mod ballot_form;
 mod browser;
 mod cli;
 mod health;
+mod hostile_input;
 mod interop;
 mod log;
 mod officials;
