@@ -41,13 +41,15 @@ pub fn parse_choice(text: &str) -> Result<Choice> {
     })
 }
 
-/// The JSON answer for a cast ballot.
+/// The JSON answer for a cast ballot. `pad` holds spaces that make the answer the same length
+/// whatever the choice (the choice's name plus `pad` is always [`Choice::WIRE_WIDTH`] long).
 pub fn cast_json(cast: &Cast) -> serde_json::Value {
     json!({
         "receipt": cast.receipt,
         "election": cast.election,
         "local": cast.local,
         "choice": cast.choice,
+        "pad": " ".repeat(Choice::WIRE_WIDTH - cast.choice.as_str().len()),
         "leaf_index": cast.leaf_index,
         "tree_size": cast.tree_size,
         "checkpoint": cast.checkpoint,
@@ -78,6 +80,7 @@ pub async fn receipt(
             "election": found.election,
             "leaf_index": found.index,
             "entry": found.entry,
+            "pad": found.pad,
             "tree_size": found.tree_size,
             "checkpoint": found.checkpoint,
             "inclusion_proof": found.proof.iter().map(hex::encode).collect::<Vec<_>>(),
@@ -98,6 +101,8 @@ pub struct FoundReceipt {
     pub index: u64,
     /// The entry's exact text.
     pub entry: String,
+    /// Spaces that make the answer the same length whatever the entry's choice.
+    pub pad: String,
     /// The latest checkpoint's size.
     pub tree_size: u64,
     /// The latest signed checkpoint.
@@ -131,11 +136,18 @@ pub fn lookup_receipt(c: &mut crate::db::DbConnection, typed: &str) -> Result<Fo
         &proof,
         &checkpoint.root,
     );
+    let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
+    // The entry names the choice: pad so the answer's length does not.
+    let choice_len = serde_json::from_str::<serde_json::Value>(&entry)
+        .ok()
+        .and_then(|v| v["choice"].as_str().map(str::len))
+        .unwrap_or(Choice::WIRE_WIDTH);
     Ok(FoundReceipt {
         election: id,
         title: election.definition.title,
         index,
-        entry: String::from_utf8_lossy(&entry.bytes).into_owned(),
+        pad: " ".repeat(Choice::WIRE_WIDTH.saturating_sub(choice_len)),
+        entry,
         tree_size: checkpoint.size,
         checkpoint: checkpoint.note,
         proof,

@@ -232,6 +232,17 @@ impl Text {
         }
     }
 
+    /// Spaces after the choice's label so that every label takes as many bytes as the longest
+    /// in this language: the confirmation page is then the same length whatever the choice.
+    pub fn choice_padding(&self, choice: crate::election::Choice) -> String {
+        let widest = crate::election::Choice::ALL
+            .iter()
+            .map(|c| self.choice(*c).len())
+            .max()
+            .unwrap_or(0);
+        " ".repeat(widest - self.choice(choice).len())
+    }
+
     /// The member-facing sentence for an error code.
     pub fn error(&self, code: &str) -> &'static str {
         match code {

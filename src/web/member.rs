@@ -41,7 +41,8 @@ struct BallotPage {
     election_title: String,
     question: String,
     local: String,
-    choices: Vec<(&'static str, &'static str)>,
+    /// (id, submitted value padded to a fixed width, label).
+    choices: Vec<(&'static str, String, &'static str)>,
     token: String,
     csrf: String,
 }
@@ -54,6 +55,8 @@ struct DonePage {
     switch_href: String,
     receipt: String,
     choice: &'static str,
+    /// Spaces that make the page the same length whatever the choice.
+    choice_pad: String,
     checkpoint_size: u64,
     checkpoint_root: String,
     leaf_index: u64,
@@ -76,6 +79,7 @@ struct FoundView {
     index: u64,
     tree_size: u64,
     entry: String,
+    pad: String,
 }
 
 #[derive(Template)]
@@ -243,7 +247,7 @@ async fn ballot_page(
         choices: d
             .choices
             .iter()
-            .map(|c| (c.as_str(), t.choice(*c)))
+            .map(|c| (c.as_str(), c.padded(), t.choice(*c)))
             .collect(),
         token: token.expose().to_owned(),
         csrf,
@@ -314,6 +318,7 @@ pub async fn cast_vote(
                 switch_href: format!("/vote?lang={}", t.other_lang_code),
                 receipt: cast.receipt,
                 choice: t.choice(cast.choice),
+                choice_pad: t.choice_padding(cast.choice),
                 checkpoint_size: cast.tree_size,
                 checkpoint_root: root,
                 leaf_index: cast.leaf_index,
@@ -464,6 +469,7 @@ pub async fn verify_page(
                 index: found.index,
                 tree_size: found.tree_size,
                 entry: found.entry,
+                pad: found.pad,
             });
             html(StatusCode::OK, &page, None)
         }

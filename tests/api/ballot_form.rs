@@ -31,7 +31,7 @@ both_backends! {
         assert!(page.contains("<html lang=\"en\">"));
         assert!(page.contains("Do you authorize a strike if the producers do not reach an agreement?"));
         assert!(page.contains("600 — Local 600"));
-        assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes">"#));
+        assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes    ">"#), "choices are padded to one width");
         assert!(page.contains(r#"<label for="choice-no">No</label>"#));
         assert!(!page.contains("choice-abstain"), "this election offers no abstention");
         let csrf = csrf_of(&page);
@@ -51,7 +51,8 @@ both_backends! {
         let (status, page) = post(&client, &vote, &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Your vote is recorded"));
-        assert!(page.contains(r#"<dd id="choice">Yes</dd>"#), "{page}");
+        // Padded to the longest label ("Abstain"), so the page is one length whatever the choice.
+        assert!(page.contains(r#"<dd id="choice">Yes    </dd>"#), "{page}");
         let receipt = receipt_of(&page);
         let (_, found) = app.get_json(&format!("/api/v1/receipts/{receipt}")).await;
         assert_eq!(found["verified"], true);

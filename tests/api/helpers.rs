@@ -547,6 +547,9 @@ pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A refusal sent before the request body is read closes the connection; a pooled
+        // connection could then be reused just as it closes (a browser would retry).
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }

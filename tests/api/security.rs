@@ -358,3 +358,82 @@ both_backends! {
         }
     }
 }
+
+/// The body length of a form POST as reqwest sends it.
+fn form_length(form: &[(&str, &str)]) -> usize {
+    reqwest::Client::new()
+        .post("http://127.0.0.1/vote")
+        .form(form)
+        .build()
+        .unwrap()
+        .body()
+        .unwrap()
+        .as_bytes()
+        .unwrap()
+        .len()
+}
+
+both_backends! {
+    async fn every_choice_travels_in_requests_and_answers_of_one_length(db: &TestDb) {
+        let file = db.path("e.toml");
+        std::fs::write(&file, definition_toml(&[("600", 3)]).replace("choices = [\"yes\", \"no\"]", "choices = [\"yes\", \"no\", \"abstain\"]")).unwrap();
+        let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL]).ok().trim().to_owned();
+        let members: Vec<String> = (0..12).map(|i| format!("M{i:02}")).collect();
+        let pairs: Vec<(&str, &str)> = members.iter().map(|m| (m.as_str(), "600")).collect();
+        let roster = write_roster(db, "r.csv", &pairs);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let out = db.path("t.csv");
+        sv(db, &["tokens", "issue", "--election", &id, "--out", out.to_str().unwrap()]).ok();
+        let tokens: Vec<String> = read_token_csv(&out).into_iter().map(|r| r["token"].clone()).collect();
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        // Two ballots first, so every measured position has two digits.
+        for t in &tokens[..2] {
+            assert_eq!(app.cast(t, "yes").await.0, 200);
+        }
+
+        // The form: what the page submits, and the confirmation page, in both languages.
+        let mut next = tokens[2..].iter();
+        for lang in ["en", "es"] {
+            let mut requests = Vec::new();
+            let mut answers = Vec::new();
+            for choice in ["yes", "no", "abstain"] {
+                let token = next.next().unwrap();
+                let client = browser();
+                let (_, page) = get(&client, &format!("{}/vote?token={token}&lang={lang}", app.address)).await;
+                let at = page.find(&format!("id=\"choice-{choice}\" name=\"choice\" value=\"")).unwrap_or_else(|| panic!("{page}"));
+                let rest = &page[at..];
+                let start = rest.find("value=\"").unwrap() + 7;
+                let value = &rest[start..start + rest[start..].find('"').unwrap()];
+                let csrf = csrf_of(&page);
+                let form = [("token", token.as_str()), ("csrf", csrf.as_str()), ("lang", lang), ("choice", value)];
+                requests.push(form_length(&form));
+                let res = client.post(format!("{}/vote", app.address)).form(&form).send().await.unwrap();
+                assert_eq!(res.status(), 200);
+                let body = res.text().await.unwrap();
+                assert!(body.contains("id=\"receipt\""), "{body}");
+                answers.push(body.len());
+            }
+            assert!(requests.windows(2).all(|w| w[0] == w[1]), "{lang} form requests differ by choice: {requests:?}");
+            assert!(answers.windows(2).all(|w| w[0] == w[1]), "{lang} confirmation pages differ by choice: {answers:?}");
+        }
+
+        // The API, with choices padded as documented.
+        let mut requests = Vec::new();
+        let mut answers = Vec::new();
+        for choice in ["yes", "no", "abstain"] {
+            let token = next.next().unwrap();
+            let body = serde_json::json!({"token": token, "choice": format!("{choice:<7}")});
+            requests.push(body.to_string().len());
+            let res = app.client.post(format!("{}/api/v1/ballots", app.address)).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let text = res.text().await.unwrap();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(json["choice"], choice);
+            // The proof's length follows the ballot's position in the tree, not its choice.
+            answers.push(text.len() - json["inclusion_proof"].to_string().len());
+        }
+        assert!(requests.windows(2).all(|w| w[0] == w[1]), "API requests differ: {requests:?}");
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "API answers differ beyond the proof: {answers:?}");
+    }
+}
