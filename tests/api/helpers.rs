@@ -599,21 +599,12 @@ pub async fn vote_by_form(app: &TestApp, token: &str, choice: &str) -> String {
 /// The password every test official gets.
 pub const PASSWORD: &str = "tellers count every ballot twice";
 
-/// Creates an official through the CLI (password on standard input) and returns an API
-/// token for them.
-pub fn official(db: &TestDb, username: &str, role: &str) -> String {
+/// Runs `strikevote admin create` with `password` on standard input.
+pub fn create_account(db: &TestDb, username: &str, role: &str, password: &str) -> Run {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
-        .args([
-            "admin",
-            "create",
-            "--username",
-            username,
-            "--role",
-            role,
-            "--database-url",
-            &db.url,
-        ])
+        .args(["admin", "create", "--username", username, "--role", role])
+        .args(["--database-url", &db.url])
         .current_dir(db.dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -624,14 +615,20 @@ pub fn official(db: &TestDb, username: &str, role: &str) -> String {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .write_all(format!("{password}\n").as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Creates an official through the CLI (password on standard input) and returns an API
+/// token for them.
+pub fn official(db: &TestDb, username: &str, role: &str) -> String {
+    create_account(db, username, role, PASSWORD).ok();
     sv(
         db,
         &[
@@ -666,5 +663,82 @@ impl TestApp {
             serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("GET {path}: non-JSON ({e}): {text}")),
         )
+    }
+}
+
+/// A `strikevote serve` process answering on `port`.
+pub struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+/// Starts `strikevote serve ARGS` in the scratch directory with no inherited `STRIKEVOTE_*`
+/// variables besides `env`, on a free port unless `env` or `args` choose one; returns once it
+/// accepts connections.
+pub fn serve_process(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strikevote"));
+    command.current_dir(db.dir()).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRIKEVOTE_") {
+            command.env_remove(k);
+        }
+    }
+    command.env("STRIKEVOTE_BIND", format!("127.0.0.1:{port}"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .arg("serve")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "serve exited ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "serve did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Served { child, port }
+}
+
+impl Served {
+    /// A client of it.
+    pub fn app(&self) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{}", self.port),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops it with SIGTERM; asserts a clean exit and returns what it logged.
+    pub fn stop(self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = self.child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "serve did not stop cleanly: {stderr}");
+        stderr
     }
 }

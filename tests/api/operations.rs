@@ -2,8 +2,7 @@
 //! backing up without losing a ballot, private files, and refusing a restored old database.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use strikevote::ballot::{CastRequest, commit_batch};
 use strikevote::election::Choice;
@@ -126,66 +125,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `strikevote serve` configured by the environment alone; returns once it answers.
-fn serve_from_env(db: &TestDb, port: u16) -> Child {
-    let mut child = bare(db)
-        .env("STRIKEVOTE_BIND", format!("127.0.0.1:{port}"))
-        .env("STRIKEVOTE_DATABASE_URL", &db.url)
-        .env("STRIKEVOTE_BATCH_PERIOD_MS", "20")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "serve exited ({status}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn stop(child: Child) -> String {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "serve did not stop cleanly: {stderr}");
-    stderr
-}
-
 both_backends! {
     async fn serve_listens_and_stores_where_the_environment_says_and_a_stop_loses_nothing(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 6);
         sv(db, &["election", "open", &id]).ok();
-        let port = free_port();
-        let child = serve_from_env(db, port);
-        let app = TestApp { address: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let served = serve_process(db, &[], &[
+            ("STRIKEVOTE_DATABASE_URL", db.url.clone()),
+            ("STRIKEVOTE_BATCH_PERIOD_MS", "20".into()),
+        ]);
+        let app = served.app();
         let (status, checkpoint) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
         assert_eq!(status, 200, "the server is not on the environment's database: {checkpoint}");
         for (_, token) in &tokens {
             let (status, body) = app.cast(token, "yes").await;
             assert_eq!(status, 200, "{body}");
         }
-        stop(child);
+        served.stop();
 
         if db.backend == Backend::Sqlite {
             // After a graceful stop the database file alone holds every ballot.
@@ -335,4 +290,33 @@ both_backends! {
         // The lost ballot's receipt is not in the restored log; nobody was told otherwise.
         assert!(!String::from_utf8_lossy(&db.everything_stored()).contains(&receipt));
     }
+}
+
+#[test]
+fn the_deployment_files_use_only_known_variables() {
+    let known: Vec<String> = documented_variables()
+        .into_iter()
+        .chain(strikevote::settings::OTHER_ENV.map(String::from))
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for file in [
+        "deploy/Dockerfile",
+        "deploy/compose.yaml",
+        "deploy/systemd/strikevote.service",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (at, _) in text.match_indices("STRIKEVOTE_") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            assert!(
+                known.contains(&name),
+                "{file} sets {name}, which strikevote would refuse at start"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "{seen}");
 }

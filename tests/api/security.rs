@@ -1,9 +1,6 @@
 //! What attackers tried: login redirects, racing the throttles, weak passwords, secrets in the
 //! request log and in caches, and what TLS and proxies change.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use crate::both_backends;
 use crate::helpers::*;
 
@@ -139,31 +136,9 @@ fn a_common_password_is_refused_for_an_official() {
         "aaaaaaaaaaaaaaaa",
         "Solidarity Forever",
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
-            .args([
-                "admin",
-                "create",
-                "--username",
-                "carol",
-                "--database-url",
-                &db.url,
-            ])
-            .current_dir(db.dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{password}: {stderr}");
+        let run = create_account(&db, "carol", "admin", password);
+        let stderr = run.stderr;
+        assert_eq!(run.code, 1, "{password}: {stderr}");
         assert!(stderr.contains("common passwords"), "{password}: {stderr}");
     }
 }
@@ -173,21 +148,8 @@ both_backends! {
         let (id, tokens) = prepared_election(db, 3);
         sv(db, &["election", "open", &id]).ok();
         official(db, "dave", "admin");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
-            .current_dir(db.dir())
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30));
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let app = TestApp { address: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let served = serve_process(db, &["--database-url", &db.url], &[]);
+        let app = served.app();
         let (status, cast) = app.cast(&tokens[0].1, "yes").await;
         assert_eq!(status, 200);
         let receipt = cast["receipt"].as_str().unwrap().to_owned();
@@ -206,10 +168,7 @@ both_backends! {
         client.post(format!("{}/login", app.address))
             .form(&[("username", "dave"), ("password", "definitely not it"), ("csrf", &csrf)])
             .send().await.unwrap();
-        let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let out = child.wait_with_output().unwrap();
-        let log = String::from_utf8_lossy(&out.stderr);
+        let log = served.stop();
         assert!(log.contains("/api/v1/receipts/{redacted}"), "{log}");
         assert!(log.contains("login failed") && log.contains("\"dave\"") && log.contains("127.0.0.1"), "{log}");
         for secret in [receipt.as_str(), &receipt[..20], &receipt.replace('-', ""), token.as_str(), &token.replace('-', "")] {
