@@ -21,7 +21,7 @@ use crate::audit;
 use crate::db::{self, PooledConn};
 use crate::election::{self, Definition, Election, ElectionId};
 use crate::error::Error;
-use crate::log::{LogSigner, key};
+use crate::log::{LogKey, key};
 use crate::roster;
 use crate::settings::{Overrides, Settings};
 use crate::startup::Application;
@@ -565,10 +565,6 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let report = audit::verify_dir(&dir, &trust)
                 .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
             print!("{report}");
-            println!(
-                "key       {}",
-                crate::log::note::fingerprint(&report_key(&dir, &trust)?)
-            );
             println!("OK: signature, root and entry rules verified");
             Ok(())
         }
@@ -687,7 +683,7 @@ fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
-fn signer(settings: &Settings) -> anyhow::Result<LogSigner> {
+fn signer(settings: &Settings) -> anyhow::Result<LogKey> {
     Ok(key::load_or_create(&settings.signing_key_path)?)
 }
 
@@ -701,15 +697,6 @@ fn read_definition(file: &Path) -> anyhow::Result<Definition> {
     let text = fs::read_to_string(file)
         .with_context(|| format!("cannot read the definition file {}", file.display()))?;
     Definition::from_toml(&text).with_context(|| format!("in {}", file.display()))
-}
-
-/// The public key a verified bundle was checked against.
-fn report_key(dir: &Path, trust: &audit::TrustAnchor) -> anyhow::Result<[u8; 32]> {
-    let text = match trust {
-        audit::TrustAnchor::Key { verifier, .. } => return Ok(verifier.public_key()),
-        _ => fs::read_to_string(dir.join(audit::KEY_FILE))?,
-    };
-    Ok(crate::log::Verifier::parse(&text)?.public_key())
 }
 
 fn progress_bar() -> ProgressBar {
@@ -728,7 +715,7 @@ fn progress_bar() -> ProgressBar {
 fn issue_tokens(
     conn: &mut PooledConn,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     out: &Path,
 ) -> anyhow::Result<()> {
     if out.exists() {
@@ -854,7 +841,7 @@ fn print_results(r: &tally::Results) {
 fn print_election(
     e: &Election,
     counts: &std::collections::BTreeMap<String, election::LocalCounts>,
-    signer: &LogSigner,
+    signer: &LogKey,
 ) {
     let d = &e.definition;
     println!("{}", d.title);

@@ -7,7 +7,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use crate::db::DbConnection;
 use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, Result};
-use crate::log::LogSigner;
+use crate::log::LogKey;
 use crate::roster;
 use crate::token::store::{self as token_store, IssuedToken};
 
@@ -23,7 +23,7 @@ const LOCALS: [(&str, &str, u32, usize); 4] = [
 pub fn seed(
     conn: &mut DbConnection,
     public_url: &crate::settings::PublicUrl,
-    signer: &LogSigner,
+    signer: &LogKey,
 ) -> Result<(ElectionId, Vec<IssuedToken>)> {
     let now = Utc::now();
     let mut toml = format!(

@@ -131,5 +131,11 @@ impl From<r2d2::Error> for Error {
     }
 }
 
+impl From<strikevote_core::id::InvalidElectionId> for Error {
+    fn from(e: strikevote_core::id::InvalidElectionId) -> Self {
+        Error::bad_input("invalid_election_id", e.to_string())
+    }
+}
+
 /// Result with the domain error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -16,7 +16,6 @@ pub mod roster;
 pub mod routes;
 pub mod settings;
 pub mod startup;
-pub mod tally;
-pub mod text;
+pub use strikevote_core::{tally, text};
 pub mod token;
 pub mod web;

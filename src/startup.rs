@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
-use crate::log::{LogSigner, key};
+use crate::log::{LogKey, key};
 use crate::settings::{PublicUrl, Settings};
 use crate::web;
 
@@ -23,7 +23,7 @@ pub struct AppState {
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The checkpoint signing key.
-    pub signer: Arc<LogSigner>,
+    pub signer: Arc<LogKey>,
     /// Where ballots wait for their batch.
     pub casting: CastingPool,
     /// The public URL of this deployment (new elections' origin and ballot links).
@@ -53,7 +53,7 @@ impl Application {
     }
 
     /// Builds the server over an existing pool and signing key.
-    pub fn build_with(settings: Settings, pool: Pool, signer: LogSigner) -> anyhow::Result<Self> {
+    pub fn build_with(settings: Settings, pool: Pool, signer: LogKey) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

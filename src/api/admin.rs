@@ -20,7 +20,7 @@ use crate::web::auth::Official;
 pub fn election_json(
     e: &election::Election,
     counts: &std::collections::BTreeMap<String, election::LocalCounts>,
-    signer: &crate::log::LogSigner,
+    signer: &crate::log::LogKey,
 ) -> serde_json::Value {
     json!({
         "id": e.id,

@@ -1,25 +1,18 @@
 //! The audit bundle: export from the database, and the offline verifier (no database).
 
-mod verify;
-
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-pub use verify::{Report, TrustAnchor, verify_bundle, verify_dir};
+pub use strikevote_core::verify::{
+    CHECKPOINT_FILE, Failure, KEY_FILE, LOG_FILE, Report, TrustAnchor, verify_bundle, verify_dir,
+};
 
 use crate::db::DbConnection;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, Result};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
-use crate::log::{LogSigner, Verifier};
-
-/// File names inside a bundle.
-pub const LOG_FILE: &str = "log.jsonl";
-/// The latest signed checkpoint.
-pub const CHECKPOINT_FILE: &str = "checkpoint";
-/// The election's verifier key.
-pub const KEY_FILE: &str = "key.vkey";
+use crate::log::{LogKey, Verifier};
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +26,7 @@ pub struct Exported {
 pub fn bundle_files(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
 ) -> Result<(Vec<u8>, String, String)> {
     let election = election::find(conn, id)?;
     if election.state == State::Open {
@@ -72,7 +65,7 @@ pub fn bundle_files(
 pub fn export(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     dir: &Path,
 ) -> Result<Exported> {
     let (log, checkpoint, key) = bundle_files(conn, id, signer)?;

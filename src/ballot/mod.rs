@@ -17,7 +17,7 @@ use crate::db::schema::{members, tokens};
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, Result};
 use crate::log::merkle::{self, Hash};
-use crate::log::{self, LogSigner, entry};
+use crate::log::{self, LogKey, entry};
 use crate::token::store::{LIVE, REVOKED, USED};
 use crate::token::{HashedToken, random_receipt};
 
@@ -109,7 +109,7 @@ type TokenInfo = (String, String, String);
 /// means the whole batch failed and nothing of it was committed.
 pub fn commit_batch(
     conn: &mut DbConnection,
-    signer: &LogSigner,
+    signer: &LogKey,
     requests: &[CastRequest],
 ) -> Result<Vec<Result<Cast>>> {
     let mut answers: Vec<Option<Result<Cast>>> = (0..requests.len()).map(|_| None).collect();
@@ -163,7 +163,7 @@ pub fn commit_batch(
 
 fn cast_in_election(
     conn: &mut DbConnection,
-    signer: &LogSigner,
+    signer: &LogKey,
     id: ElectionId,
     requests: &[CastRequest],
     hashes: &[Vec<u8>],

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::{Cast, CastRequest, commit_batch};
 use crate::db::Pool;
 use crate::error::{Error, Result};
-use crate::log::LogSigner;
+use crate::log::LogKey;
 
 struct Job {
     request: CastRequest,
@@ -33,7 +33,7 @@ impl CastingPool {
     /// Starts the pool's thread; returns the handle and the thread (to wait for on stop).
     pub fn start(
         pool: Pool,
-        signer: Arc<LogSigner>,
+        signer: Arc<LogKey>,
         period: Duration,
         max_batch: usize,
     ) -> (Self, Option<thread::JoinHandle<()>>) {
@@ -63,7 +63,7 @@ impl CastingPool {
     }
 }
 
-fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogSigner>, period: Duration, max: usize) {
+fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, max: usize) {
     while let Ok(first) = inbox.recv() {
         let deadline = Instant::now() + period;
         let mut batch = vec![first];

@@ -11,7 +11,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{elections, members, tokens};
 use crate::election::definition::Choice;
 use crate::error::{Error, Result};
-use crate::log::LogSigner;
+use crate::log::LogKey;
 use crate::log::entry::{self, Kind};
 use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::{self, ChoiceCounts, Results};
@@ -118,7 +118,7 @@ fn recount(
 pub fn certify(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
 ) -> Result<(Results, StoredCheckpoint)> {
     crate::log::store::transaction(conn, |conn| {

@@ -1,7 +1,7 @@
 //! Elections: the definition (pure, in [`definition`]), the lifecycle state, and the store.
 
 pub mod count;
-pub mod definition;
+pub use strikevote_core::definition;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,41 +20,10 @@ use crate::db::DbConnection;
 use crate::db::schema::{elections, locals, members, tokens};
 use crate::error::{Error, Result};
 use crate::log::store::StoredCheckpoint;
-use crate::log::{self, LogSigner, entry};
+use crate::log::{self, LogKey, entry};
 use crate::settings::PublicUrl;
 
-/// An election's UUID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct ElectionId(Uuid);
-
-impl ElectionId {
-    /// A fresh random id.
-    pub fn new_random() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// Parses a UUID as typed by a person or found in a URL.
-    pub fn parse(s: &str) -> Result<Self> {
-        Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
-            Error::bad_input(
-                "invalid_election_id",
-                format!("`{s}` is not an election id (a UUID such as 0192c7a0-…)"),
-            )
-        })
-    }
-
-    /// The UUID.
-    pub fn uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for ElectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
+pub use strikevote_core::ElectionId;
 
 /// Where an election is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -173,7 +142,7 @@ struct ElectionRow {
 impl ElectionRow {
     fn into_election(self) -> Result<Election> {
         let id = Uuid::parse_str(&self.id)
-            .map(ElectionId)
+            .map(ElectionId::from_uuid)
             .map_err(|e| Error::Internal(format!("stored election id is not a UUID: {e}")))?;
         let definition = serde_json::from_str(&self.definition).map_err(|e| {
             Error::Internal(format!("stored definition of {id} is unreadable: {e}"))
@@ -233,7 +202,7 @@ pub fn create(
     conn: &mut DbConnection,
     definition: &Definition,
     public_url: &PublicUrl,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
 ) -> Result<ElectionId> {
     let id = ElectionId::new_random();
@@ -293,7 +262,7 @@ pub fn create(
 pub fn open(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
 ) -> Result<StoredCheckpoint> {
     crate::log::store::transaction(conn, |conn| {
@@ -341,7 +310,7 @@ pub fn open(
 pub fn close(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
 ) -> Result<StoredCheckpoint> {
     crate::log::store::transaction(conn, |conn| {

@@ -8,6 +8,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::heads::{self, HeadStore};
 use super::note::LogSigner;
 
 const HEADER: &str = "strikevote ed25519 signing key (seed, base64); keep secret, keep a backup";
@@ -33,9 +34,40 @@ pub enum KeyError {
     },
 }
 
+/// The service's signing key: the core's pure [`LogSigner`], and where the heads it signs are
+/// recorded beside the key file ([`super::heads`]). It derefs to the signer.
+#[derive(Debug)]
+pub struct LogKey {
+    signer: LogSigner,
+    heads: Option<HeadStore>,
+}
+
+impl LogKey {
+    /// A key kept in memory only (tests, the demo): its heads are recorded nowhere.
+    pub fn in_memory(signer: LogSigner) -> Self {
+        Self {
+            signer,
+            heads: None,
+        }
+    }
+
+    /// Where the heads it signed are recorded, if anywhere.
+    pub fn heads(&self) -> Option<&HeadStore> {
+        self.heads.as_ref()
+    }
+}
+
+impl std::ops::Deref for LogKey {
+    type Target = LogSigner;
+
+    fn deref(&self) -> &LogSigner {
+        &self.signer
+    }
+}
+
 /// Loads the signing key at `path`, creating it (from the OS CSPRNG, mode 0600) if missing.
 /// Two processes starting at once end up with the same key: creation is an atomic link.
-pub fn load_or_create(path: &Path) -> Result<LogSigner, KeyError> {
+pub fn load_or_create(path: &Path) -> Result<LogKey, KeyError> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| KeyError::Io {
         path: shown.clone(),
@@ -92,9 +124,11 @@ pub fn load_or_create(path: &Path) -> Result<LogSigner, KeyError> {
         .and_then(|l| B64.decode(l.trim()).ok())
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| unusable("the key line is not 32 bytes of base64".into()))?;
-    let heads = super::heads::HeadStore::open(&super::heads::dir_for_key(path))
-        .map_err(|e| unusable(e.to_string()))?;
-    Ok(LogSigner::from_seed(&seed).with_heads(heads))
+    let heads = HeadStore::open(&heads::dir_for_key(path)).map_err(|e| unusable(e.to_string()))?;
+    Ok(LogKey {
+        signer: LogSigner::from_seed(&seed),
+        heads: Some(heads),
+    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::LogKey;
 use super::entry::NewEntry;
 use super::heads;
 use super::merkle::{self, CompactRange, Hash, NodeId};
-use super::note::{Checkpoint, LogSigner};
+use super::note::Checkpoint;
 use crate::db::DbConnection;
 use crate::db::schema::{checkpoints, elections, log_entries, log_nodes};
 use crate::election::{Election, ElectionId};
@@ -81,7 +82,7 @@ pub fn transaction<T>(
 
 /// Refuses unless every election's log in the database extends the head its signing key
 /// recorded (run at start, so a restored old database is noticed before anything else).
-pub fn check_heads(conn: &mut DbConnection, signer: &LogSigner) -> Result<()> {
+pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
     let Some(store) = signer.heads() else {
         return Ok(());
     };
@@ -102,7 +103,7 @@ pub fn append(
     conn: &mut DbConnection,
     election: &Election,
     entries: &[NewEntry],
-    signer: &LogSigner,
+    signer: &LogKey,
 ) -> Result<Appended> {
     let eid = election.id.to_string();
     let size = election.log_size;

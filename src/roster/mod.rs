@@ -13,7 +13,7 @@ use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId};
 use crate::error::{Error, Result};
 use crate::log::entry::{self, Kind, NewEntry};
-use crate::log::{self, LogSigner};
+use crate::log::{self, LogKey};
 
 /// Rows written per INSERT: well under both backends' bound-parameter limits.
 const CHUNK: usize = 500;
@@ -55,7 +55,7 @@ pub fn import(
     conn: &mut DbConnection,
     id: ElectionId,
     bytes: &[u8],
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
     max_rows: Option<usize>,
     progress: &dyn Fn(usize, usize),

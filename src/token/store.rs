@@ -11,7 +11,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId, State};
 use crate::error::{Error, Result};
-use crate::log::{self, LogSigner, entry};
+use crate::log::{self, LogKey, entry};
 
 /// Rows written per INSERT.
 const CHUNK: usize = 500;
@@ -82,7 +82,7 @@ fn ensure_issuable(election: &Election) -> Result<()> {
 pub fn issue_missing(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
@@ -158,7 +158,7 @@ pub fn reissue(
     conn: &mut DbConnection,
     id: ElectionId,
     member_id: &str,
-    signer: &LogSigner,
+    signer: &LogKey,
     actor: &str,
 ) -> Result<IssuedToken> {
     crate::log::store::transaction(conn, |conn| {

@@ -87,7 +87,7 @@ fn official_and_election(
     who: Official,
     id: &str,
 ) -> Result<(Account, ElectionId), HttpResponse> {
-    let id = ElectionId::parse(id).map_err(|e| failure(req, &e))?;
+    let id = ElectionId::parse(id).map_err(|e| failure(req, &e.into()))?;
     Ok((who.0, id))
 }
 
@@ -536,7 +536,7 @@ pub async fn confirm_page(
 ) -> HttpResponse {
     let id = match ElectionId::parse(&id) {
         Ok(id) => id,
-        Err(e) => return failure(&req, &e),
+        Err(e) => return failure(&req, &e.into()),
     };
     let action = match Transition::parse(&query.action) {
         Ok(a) => a,

@@ -110,3 +110,54 @@ both_backends! {
         assert!(ok, "{out}");
     }
 }
+
+/// Builds the auditor's `strikevote-verify` (the core crate alone) and returns its path.
+fn auditor_verifier() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "strikevote-core",
+            "--bin",
+            "strikevote-verify",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo builds the auditor's verifier");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("debug").join("strikevote-verify")
+}
+
+both_backends! {
+    fn the_auditors_own_verifier_checks_a_bundle_the_service_exported(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let _ = tokens;
+        sv(db, &["election", "close", &id]).ok();
+        sv(db, &["election", "certify", &id]).ok();
+        export_bundle(db, &id, "bundle");
+        let shown = show(db, &id);
+        let (fingerprint, origin) = (shown["key_fingerprint"].as_str().unwrap(), shown["origin"].as_str().unwrap());
+        let verifier = auditor_verifier();
+        let out = Command::new(&verifier).arg(db.path("bundle")).args(["--key", fingerprint, "--origin", origin]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("result    recounted and certified") && stdout.contains(&format!("key       {fingerprint}")), "{stdout}");
+        // And refuses without a pinned key, or with another one.
+        let out = Command::new(&verifier).arg(db.path("bundle")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let other = strikevote::log::note::fingerprint(&[9; 32]);
+        let out = Command::new(&verifier).arg(db.path("bundle")).args(["--key", &other, "--origin", origin]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pinned fingerprint"));
+    }
+}

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::election::definition::{Choice, Definition, Fraction, Rule};
+use crate::definition::{Choice, Definition, Fraction, Rule};
 
 /// Ballots of one local by choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

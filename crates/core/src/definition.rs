@@ -645,7 +645,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const EXAMPLE: &str = include_str!("../../docs/examples/election.toml");
+    const EXAMPLE: &str = include_str!("../../../docs/examples/election.toml");
 
     #[test]
     fn the_documented_example_is_valid() {

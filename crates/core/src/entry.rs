@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::election::ElectionId;
-use crate::election::definition::{Choice, Definition, format_time};
+use crate::ElectionId;
+use crate::definition::{Choice, Definition, format_time};
 
 /// The format version every entry carries.
 pub const VERSION: u8 = 1;

@@ -9,11 +9,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use super::{CHECKPOINT_FILE, KEY_FILE, LOG_FILE};
-use crate::election::definition::{Choice, Definition};
-use crate::log::merkle;
-use crate::log::note::Verifier;
+use crate::definition::{Choice, Definition};
+use crate::merkle;
+use crate::note::Verifier;
 use crate::tally::{self, ChoiceCounts, Results};
+
+/// File names inside a bundle: every entry, one per line.
+pub const LOG_FILE: &str = "log.jsonl";
+/// The latest signed checkpoint.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// The election's verifier key.
+pub const KEY_FILE: &str = "key.vkey";
 
 /// Why a bundle failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +39,8 @@ pub struct Report {
     pub title: String,
     /// The log's origin.
     pub origin: String,
+    /// The fingerprint of the key the checkpoint was verified with.
+    pub key_fingerprint: String,
     /// Entries (= the checkpoint's tree size).
     pub size: u64,
     /// The root, base64 as in the checkpoint.
@@ -53,6 +61,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "election  {} — {}", self.election, self.title)?;
         writeln!(f, "origin    {}", self.origin)?;
+        writeln!(f, "key       {}", self.key_fingerprint)?;
         writeln!(f, "entries   {} (root {})", self.size, self.root)?;
         writeln!(f, "phase     {}", self.phase)?;
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
@@ -153,7 +162,7 @@ impl TrustAnchor {
         };
         let text = text.trim();
         let origin = origin.map(|o| o.trim().to_owned());
-        if let Some(fingerprint) = crate::log::note::parse_fingerprint(text) {
+        if let Some(fingerprint) = crate::note::parse_fingerprint(text) {
             let Some(origin) = origin else {
                 return fail(
                     "a fingerprint pins the key, not the log: give the election's origin too \
@@ -195,11 +204,11 @@ impl TrustAnchor {
                 let shipped = shipped.unwrap_or_default();
                 let verifier =
                     Verifier::parse(shipped).map_err(|e| Failure(format!("{KEY_FILE}: {e}")))?;
-                if !crate::log::note::has_fingerprint(&verifier.public_key(), fingerprint) {
+                if !crate::note::has_fingerprint(&verifier.public_key(), fingerprint) {
                     return fail(format!(
                         "the bundle's key ({}) is not the key with the pinned fingerprint: the \
                          bundle was signed by someone else",
-                        crate::log::note::fingerprint(&verifier.public_key())
+                        crate::note::fingerprint(&verifier.public_key())
                     ));
                 }
                 if verifier.name() != origin {
@@ -259,6 +268,7 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
             .map(|d| d.title.clone())
             .unwrap_or_default(),
         origin: checkpoint.origin,
+        key_fingerprint: crate::note::fingerprint(&verifier.public_key()),
         size: checkpoint.size,
         root: B64.encode(checkpoint.root),
         types: rules.types,

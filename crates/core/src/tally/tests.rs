@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 
 use super::*;
-use crate::election::definition::{Comparison, Local, LocalCode};
+use crate::definition::{Comparison, Local, LocalCode};
 
 fn frac(num: u64, den: u64, cmp: Comparison) -> Fraction {
     Fraction { num, den, cmp }

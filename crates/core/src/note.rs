@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::merkle::Hash;
+use crate::merkle::Hash;
 
 /// Signature type byte of Ed25519 in signed notes.
 const ED25519: u8 = 0x01;
@@ -95,9 +95,6 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 /// The service's Ed25519 key. One key may sign every election's log. `Debug` hides it.
 pub struct LogSigner {
     key: SigningKey,
-    /// Where the heads it signed are recorded (see [`super::heads`]); `None` only for keys
-    /// made in memory (tests, worked examples).
-    heads: Option<super::heads::HeadStore>,
 }
 
 impl fmt::Debug for LogSigner {
@@ -111,20 +108,7 @@ impl LogSigner {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
         Self {
             key: SigningKey::from_bytes(seed),
-            heads: None,
         }
-    }
-
-    /// The same signer, recording every head it signs in `heads`.
-    #[must_use]
-    pub fn with_heads(mut self, heads: super::heads::HeadStore) -> Self {
-        self.heads = Some(heads);
-        self
-    }
-
-    /// Where the heads it signed are recorded, if anywhere.
-    pub fn heads(&self) -> Option<&super::heads::HeadStore> {
-        self.heads.as_ref()
     }
 
     /// The raw public key.
