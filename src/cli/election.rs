@@ -1,0 +1,238 @@
+//! `strikevote election …`: check, create, list, show, open, close, certify.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{cli_actor, connect, signer};
+use crate::election::{self, Definition, Election, ElectionId};
+use crate::log::LogKey;
+use crate::settings::Settings;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ElectionCommand {
+    /// Check a definition file without creating anything.
+    Check {
+        /// The TOML definition.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Create an election from a TOML definition; prints its id.
+    Create {
+        /// The TOML definition.
+        #[arg(long)]
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List elections.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the vote: freezes definition and roster, logs `open`.
+    Open {
+        /// Election id.
+        id: String,
+    },
+    /// Close the vote: logs `close`.
+    Close {
+        /// Election id.
+        id: String,
+    },
+    /// Certify a closed vote: recounts the log and appends the `result` entry.
+    Certify {
+        /// Election id.
+        id: String,
+    },
+    /// Show an election's definition, roster and token counts.
+    Show {
+        /// Election id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one `election` command.
+pub(super) fn run(command: ElectionCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        ElectionCommand::Check { file } => {
+            let definition = read_definition(&file)?;
+            println!(
+                "{}: valid ({} locals, rule {})",
+                file.display(),
+                definition.locals.len(),
+                definition.rule.as_str()
+            );
+            Ok(())
+        }
+        ElectionCommand::Create { file, json } => {
+            let definition = read_definition(&file)?;
+            let public_url = settings.require_public_url("create an election")?;
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
+            let origin = election::origin(&public_url, id);
+            let fingerprint = crate::log::note::fingerprint(&signer.public_key());
+            if json {
+                println!(
+                    "{}",
+                    json!({ "id": id, "title": definition.title, "origin": origin,
+                            "key_fingerprint": fingerprint })
+                );
+            } else {
+                println!("{id}");
+                eprintln!("log origin:      {origin}");
+                eprintln!("key fingerprint: {fingerprint}");
+                eprintln!(
+                    "(print both on the ballot notices: auditors check the log against them)"
+                );
+            }
+            Ok(())
+        }
+        ElectionCommand::List { json } => {
+            let mut conn = connect(settings)?;
+            let all = election::list(&mut conn)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "id": e.id,
+                            "title": e.definition.title,
+                            "state": e.state,
+                            "created_at": e.created_at.and_utc().to_rfc3339(),
+                            "opens_at": election::definition::format_time(&e.definition.opens_at),
+                            "closes_at": election::definition::format_time(&e.definition.closes_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if all.is_empty() {
+                println!(
+                    "no elections yet: create one with `strikevote election create --file FILE`"
+                );
+            } else {
+                for e in &all {
+                    println!("{}  {:<9}  {}", e.id, e.state.as_str(), e.definition.title);
+                }
+            }
+            Ok(())
+        }
+        ElectionCommand::Show { id, json } => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let election = election::find(&mut conn, id)?;
+            let counts = election::local_counts(&mut conn, &election)?;
+            if json {
+                let value = crate::api::admin::election_json(&election, &counts, &signer);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_election(&election, &counts, &signer);
+            }
+            Ok(())
+        }
+        ElectionCommand::Open { id } => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let checkpoint = election::open(&mut conn, id, &signer, &cli_actor())?;
+            println!("election {id} is open (log size {})", checkpoint.size);
+            Ok(())
+        }
+        ElectionCommand::Close { id } => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let checkpoint = election::close(&mut conn, id, &signer, &cli_actor())?;
+            println!("election {id} is closed (log size {})", checkpoint.size);
+            Ok(())
+        }
+        ElectionCommand::Certify { id } => {
+            let id = ElectionId::parse(&id)?;
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let (results, checkpoint) =
+                election::count::certify(&mut conn, id, &signer, &cli_actor())?;
+            println!(
+                "election {id} is certified: {} (result entry {} of the log)",
+                if results.passed { "PASSED" } else { "FAILED" },
+                checkpoint.size - 1
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_definition(file: &Path) -> anyhow::Result<Definition> {
+    let text = fs::read_to_string(file)
+        .with_context(|| format!("cannot read the definition file {}", file.display()))?;
+    Definition::from_toml(&text).with_context(|| format!("in {}", file.display()))
+}
+
+fn print_election(
+    e: &Election,
+    counts: &std::collections::BTreeMap<String, election::LocalCounts>,
+    signer: &LogKey,
+) {
+    let d = &e.definition;
+    println!("{}", d.title);
+    println!("  id:         {}", e.id);
+    println!("  state:      {}", e.state);
+    println!("  public url: {}", e.public_url);
+    println!("  log origin: {}", e.origin);
+    println!(
+        "  key fingerprint: {}",
+        crate::log::note::fingerprint(&signer.public_key())
+    );
+    println!("  question:   {}", d.question);
+    let choices: Vec<_> = d.choices.iter().map(|c| c.as_str()).collect();
+    println!("  choices:    {}", choices.join(", "));
+    println!("  rule:       {}", d.rule.as_str());
+    println!("  threshold:  {}", d.threshold);
+    if let Some(f) = &d.local_threshold {
+        println!("  local threshold: {}", f);
+    }
+    if let Some(f) = &d.quorum {
+        println!("  quorum:     {}", f);
+    }
+    println!(
+        "  window:     {} → {}",
+        election::definition::format_time(&d.opens_at),
+        election::definition::format_time(&d.closes_at)
+    );
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}  name",
+        "local", "delegates", "eligible", "live", "used", "revoked"
+    );
+    let mut total = election::LocalCounts::default();
+    for l in &d.locals {
+        let c = counts.get(l.code.as_str()).cloned().unwrap_or_default();
+        println!(
+            "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+            l.code, l.delegates, c.eligible, c.tokens_live, c.tokens_used, c.tokens_revoked, l.name
+        );
+        total.eligible += c.eligible;
+        total.tokens_live += c.tokens_live;
+        total.tokens_used += c.tokens_used;
+        total.tokens_revoked += c.tokens_revoked;
+    }
+    let delegates: u64 = d.locals.iter().map(|l| u64::from(l.delegates)).sum();
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "total",
+        delegates,
+        total.eligible,
+        total.tokens_live,
+        total.tokens_used,
+        total.tokens_revoked
+    );
+}

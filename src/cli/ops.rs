@@ -1,0 +1,78 @@
+//! Running and keeping the service: `serve`, `migrate`, `settings`, `backup`.
+
+use std::path::Path;
+
+use crate::account;
+use crate::db;
+use crate::error::Error;
+use crate::settings::Settings;
+use crate::startup::Application;
+
+pub(super) fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind.clone();
+        let database = settings.database()?;
+        let app = Application::build(settings)?;
+        tracing::info!(%database, "database ready");
+        if demo {
+            let signer = app.state().signer.clone();
+            let mut conn = app.state().pool.get().map_err(Error::from)?;
+            let (id, sample) = crate::demo::seed(&mut conn, &app.state().public_url, &signer)?;
+            println!("demo election {id} is open; try these ballot links:");
+            for t in &sample {
+                println!("  local {:<4} {}", t.local, t.ballot_url);
+            }
+            println!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+        }
+        let has_admin = db::connect(&database, 1)
+            .ok()
+            .and_then(|pool| pool.get().ok())
+            .and_then(|mut conn| account::any_admin(&mut conn).ok());
+        if has_admin == Some(false) {
+            eprintln!(
+                "No admin account yet. Create one with:\n  strikevote admin create --username NAME --database-url {database}"
+            );
+        }
+        let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        println!(
+            "strikevote listening on http://{host}:{} (database {database}); Ctrl-C or SIGTERM stops it",
+            app.port()
+        );
+        app.run_until_stopped().await?;
+        println!("strikevote stopped; the database is closed and checkpointed");
+        Ok(())
+    })
+}
+
+/// Applies pending migrations.
+pub(super) fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.database()?;
+    let ran = db::migrate(&url)?;
+    println!("{url}: {ran} migration(s) applied");
+    Ok(())
+}
+
+/// Prints the settings in force.
+pub(super) fn show_settings(settings: &Settings) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&settings.redacted())?);
+    Ok(())
+}
+
+/// Writes a consistent copy of the database (SQLite) or prints the pg_dump command.
+pub(super) fn backup(settings: &Settings, out: &Path) -> anyhow::Result<()> {
+    let url = settings.database()?;
+    match db::backup(&url, out)? {
+        db::Backup::Written => {
+            println!("wrote a consistent copy of {url} to {}", out.display())
+        }
+        db::Backup::UsePgDump(command) => {
+            println!("PostgreSQL is backed up with its own tools; run:\n  {command}");
+        }
+    }
+    eprintln!(
+        "Back up the signing key ({}) and its heads directory ({}) too, separately.",
+        settings.signing_key_path.display(),
+        crate::log::heads::dir_for_key(&settings.signing_key_path).display()
+    );
+    Ok(())
+}
