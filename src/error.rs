@@ -8,6 +8,106 @@
 
 use actix_web::http::StatusCode;
 
+/// Declares [`ErrorCode`] from one table: variant, the wire name (`{"error": …}` of the API), and
+/// the status a member's page answers with when it shows that error.
+macro_rules! error_codes {
+    ($($variant:ident => $name:literal, $page_status:ident;)*) => {
+        /// Every machine-readable error code: the `error` of the API's JSON errors and the
+        /// reason a member's page names. Adding one here is the only way to make one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = $name]
+                $variant,
+            )*
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+
+            /// The status of a member's page that shows this error.
+            pub fn page_status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$page_status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AccountNotFound => "account_not_found", NOT_FOUND;
+    AlreadyCertified => "already_certified", CONFLICT;
+    ChoiceMissing => "choice_missing", BAD_REQUEST;
+    CommonPassword => "common_password", BAD_REQUEST;
+    DatabaseError => "database_error", SERVICE_UNAVAILABLE;
+    ElectionClosed => "election_closed", CONFLICT;
+    ElectionNotDraft => "election_not_draft", CONFLICT;
+    ElectionNotFound => "election_not_found", NOT_FOUND;
+    ElectionNotOpen => "election_not_open", CONFLICT;
+    Embargoed => "embargoed", CONFLICT;
+    Forbidden => "forbidden", FORBIDDEN;
+    FormExpired => "form_expired", FORBIDDEN;
+    InternalError => "internal_error", SERVICE_UNAVAILABLE;
+    InvalidAction => "invalid_action", BAD_REQUEST;
+    InvalidBody => "invalid_body", BAD_REQUEST;
+    InvalidChoice => "invalid_choice", BAD_REQUEST;
+    InvalidDefinition => "invalid_definition", BAD_REQUEST;
+    InvalidElectionId => "invalid_election_id", BAD_REQUEST;
+    InvalidForm => "invalid_form", BAD_REQUEST;
+    InvalidJson => "invalid_json", BAD_REQUEST;
+    InvalidName => "invalid_name", BAD_REQUEST;
+    InvalidPath => "invalid_path", BAD_REQUEST;
+    InvalidProofRequest => "invalid_proof_request", BAD_REQUEST;
+    InvalidQuery => "invalid_query", BAD_REQUEST;
+    InvalidRange => "invalid_range", BAD_REQUEST;
+    InvalidRole => "invalid_role", BAD_REQUEST;
+    InvalidRoster => "invalid_roster", BAD_REQUEST;
+    InvalidUsername => "invalid_username", BAD_REQUEST;
+    LogBehindSignedHead => "log_behind_signed_head", SERVICE_UNAVAILABLE;
+    MemberNotFound => "member_not_found", NOT_FOUND;
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
+    NotFound => "not_found", NOT_FOUND;
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE;
+    ReceiptUnknown => "receipt_unknown", NOT_FOUND;
+    RosterMissing => "roster_missing", CONFLICT;
+    RosterTooLarge => "roster_too_large", BAD_REQUEST;
+    Server => "server", SERVICE_UNAVAILABLE;
+    SizeBeyondLog => "size_beyond_log", BAD_REQUEST;
+    TokenFormat => "token_format", BAD_REQUEST;
+    TokenNameTaken => "token_name_taken", CONFLICT;
+    TokenNotFound => "token_not_found", NOT_FOUND;
+    TokenRevoked => "token_revoked", CONFLICT;
+    TokenUnknown => "token_unknown", NOT_FOUND;
+    TokenUsed => "token_used", CONFLICT;
+    TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
+    Unauthorized => "unauthorized", UNAUTHORIZED;
+    Unavailable => "unavailable", SERVICE_UNAVAILABLE;
+    UsernameTaken => "username_taken", CONFLICT;
+    WeakPassword => "weak_password", BAD_REQUEST;
+    WindowPassed => "window_passed", CONFLICT;
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why an operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,7 +115,7 @@ pub enum Error {
     #[error("{message}")]
     NotFound {
         /// Machine-readable code, e.g. `election_not_found`.
-        code: &'static str,
+        code: ErrorCode,
         /// Plain-language explanation.
         message: String,
     },
@@ -23,7 +123,7 @@ pub enum Error {
     #[error("{message}")]
     BadInput {
         /// Machine-readable code, e.g. `invalid_definition`.
-        code: &'static str,
+        code: ErrorCode,
         /// Plain-language explanation, listing every problem found.
         message: String,
     },
@@ -31,7 +131,7 @@ pub enum Error {
     #[error("{message}")]
     Conflict {
         /// Machine-readable code, e.g. `election_not_draft`.
-        code: &'static str,
+        code: ErrorCode,
         /// Plain-language explanation.
         message: String,
     },
@@ -67,7 +167,7 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a `BadInput`.
-    pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_input(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::BadInput {
             code,
             message: message.into(),
@@ -75,7 +175,7 @@ impl Error {
     }
 
     /// Shorthand for a `Conflict`.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::Conflict {
             code,
             message: message.into(),
@@ -83,7 +183,7 @@ impl Error {
     }
 
     /// Shorthand for a `NotFound`.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::NotFound {
             code,
             message: message.into(),
@@ -91,20 +191,20 @@ impl Error {
     }
 
     /// The machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::NotFound { code, .. }
             | Error::BadInput { code, .. }
-            | Error::Conflict { code, .. } => code,
-            Error::Unauthorized(_) => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::TooManyRequests(_) => "too_many_requests",
-            Error::PayloadTooLarge => "payload_too_large",
-            Error::MethodNotAllowed(_) => "method_not_allowed",
-            Error::Database(_) => "database_error",
-            Error::Unavailable(_) => "unavailable",
-            Error::LogForked(_) => "log_behind_signed_head",
-            Error::Internal(_) => "internal_error",
+            | Error::Conflict { code, .. } => *code,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Error::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Error::Database(_) => ErrorCode::DatabaseError,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
+            Error::LogForked(_) => ErrorCode::LogBehindSignedHead,
+            Error::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -133,9 +233,32 @@ impl From<r2d2::Error> for Error {
 
 impl From<strikevote_core::id::InvalidElectionId> for Error {
     fn from(e: strikevote_core::id::InvalidElectionId) -> Self {
-        Error::bad_input("invalid_election_id", e.to_string())
+        Error::bad_input(ErrorCode::InvalidElectionId, e.to_string())
     }
 }
 
 /// Result with the domain error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_has_one_distinct_snake_case_name() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        let before = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), before, "two codes share a name");
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::TokenUsed).unwrap(),
+            "\"token_used\""
+        );
+    }
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::db::DbConnection;
 use crate::db::schema::{accounts, api_tokens, sessions};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Consecutive failed logins before an account is locked.
 pub const MAX_FAILED_LOGINS: i32 = 5;
@@ -60,7 +60,7 @@ impl Role {
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
                 Error::bad_input(
-                    "invalid_role",
+                    ErrorCode::InvalidRole,
                     format!("unknown role `{s}`: use admin, observer or auditor"),
                 )
             })
@@ -116,7 +116,7 @@ pub fn check_username(username: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::bad_input(
-            "invalid_username",
+            ErrorCode::InvalidUsername,
             "a username is 2 to 64 lowercase letters, digits, `.`, `_` or `-`",
         ))
     }
@@ -127,13 +127,13 @@ pub fn check_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if !(12..=1024).contains(&n) {
         return Err(Error::bad_input(
-            "weak_password",
+            ErrorCode::WeakPassword,
             "a password needs at least 12 characters (a few unrelated words make a good one)",
         ));
     }
     if is_common_password(password) {
         return Err(Error::bad_input(
-            "common_password",
+            ErrorCode::CommonPassword,
             "that password is on lists of common passwords that attackers try first; choose \
              another (a few unrelated words make a good one)",
         ));
@@ -235,7 +235,7 @@ pub fn create(
         .get_result(conn)?;
     if exists > 0 {
         return Err(Error::conflict(
-            "username_taken",
+            ErrorCode::UsernameTaken,
             format!("there is already an account named `{username}`"),
         ));
     }
@@ -408,7 +408,7 @@ fn account_id(conn: &mut DbConnection, username: &str) -> Result<String> {
         .optional()?;
     id.ok_or_else(|| {
         Error::not_found(
-            "account_not_found",
+            ErrorCode::AccountNotFound,
             format!("there is no account `{username}`"),
         )
     })
@@ -419,7 +419,7 @@ pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(Error::bad_input(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "a token name is 1 to 100 characters",
         ));
     }
@@ -431,7 +431,7 @@ pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
         .get_result(conn)?;
     if taken > 0 {
         return Err(Error::conflict(
-            "token_name_taken",
+            ErrorCode::TokenNameTaken,
             format!("`{username}` already has a token named `{name}`"),
         ));
     }
@@ -460,7 +460,7 @@ pub fn revoke_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
     .execute(conn)?;
     if n == 0 {
         return Err(Error::not_found(
-            "token_not_found",
+            ErrorCode::TokenNotFound,
             format!("`{username}` has no live token named `{name}`"),
         ));
     }

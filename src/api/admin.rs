@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{read_body, with_conn};
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::roster;
 use crate::startup::AppState;
 use crate::token::store as token_store;
@@ -64,7 +64,7 @@ pub async fn show(
 
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes)
-        .map_err(|_| Error::bad_input("invalid_body", "the body is not UTF-8 text"))
+        .map_err(|_| Error::bad_input(ErrorCode::InvalidBody, "the body is not UTF-8 text"))
 }
 
 /// `POST /api/v1/elections` with the TOML definition as the body: 201 `{"id"}`.
@@ -76,7 +76,7 @@ pub async fn create(
     let by = who.0.username;
     let text = utf8(read_body(body, state.settings.upload_limit_bytes).await?)?;
     let definition = Definition::from_toml(&text)
-        .map_err(|e| Error::bad_input("invalid_definition", e.to_string()))?;
+        .map_err(|e| Error::bad_input(ErrorCode::InvalidDefinition, e.to_string()))?;
     let (url, signer) = (state.public_url.clone(), state.signer.clone());
     let id = with_conn(&state, move |c| {
         election::create(c, &definition, &url, &signer, &by)

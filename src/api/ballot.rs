@@ -7,7 +7,7 @@ use serde_json::json;
 use super::with_conn;
 use crate::ballot::{self, Cast, CastRequest};
 use crate::election::{self, Choice, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::{merkle, store};
 use crate::startup::AppState;
 use crate::token::{PlainToken, parse_receipt};
@@ -25,7 +25,7 @@ pub struct CastBody {
 pub fn parse_token(text: &str) -> Result<crate::token::HashedToken> {
     PlainToken::parse(text).map(|t| t.hash()).map_err(|_| {
         Error::bad_input(
-            "token_unknown",
+            ErrorCode::TokenUnknown,
             "this is not a ballot token: a token looks like SV-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX",
         )
     })
@@ -35,7 +35,7 @@ pub fn parse_token(text: &str) -> Result<crate::token::HashedToken> {
 pub fn parse_choice(text: &str) -> Result<Choice> {
     Choice::parse(text.trim()).ok_or_else(|| {
         Error::bad_input(
-            "invalid_choice",
+            ErrorCode::InvalidChoice,
             "choose \"yes\" or \"no\" (or \"abstain\" where the election allows it)",
         )
     })
@@ -117,7 +117,7 @@ pub struct FoundReceipt {
 pub fn lookup_receipt(c: &mut crate::db::DbConnection, typed: &str) -> Result<FoundReceipt> {
     let not_found = || {
         Error::not_found(
-            "receipt_unknown",
+            ErrorCode::ReceiptUnknown,
             "no ballot with this receipt is in any election's log",
         )
     };

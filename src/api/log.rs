@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::with_conn;
 use crate::election::{self, ElectionId, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::merkle::{self, Hash};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
 use crate::startup::AppState;
@@ -77,13 +77,13 @@ pub async fn entries(
         let end = query.end.unwrap_or(size);
         if end > size {
             return Err(Error::bad_input(
-                "size_beyond_log",
+                ErrorCode::SizeBeyondLog,
                 format!("end {end} is beyond the log, which has {size} entries"),
             ));
         }
         if start > end {
             return Err(Error::bad_input(
-                "invalid_range",
+                ErrorCode::InvalidRange,
                 format!("start {start} is after end {end}"),
             ));
         }

@@ -7,7 +7,7 @@ pub mod log;
 use actix_web::web;
 
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::startup::AppState;
 
 /// Runs blocking diesel work on a pooled connection, off the async workers.
@@ -31,7 +31,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8
     use futures_util::StreamExt;
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Error::bad_input("invalid_body", e.to_string()))?;
+        let chunk = chunk.map_err(|e| Error::bad_input(ErrorCode::InvalidBody, e.to_string()))?;
         if body.len() + chunk.len() > limit {
             return Err(Error::PayloadTooLarge);
         }

@@ -10,7 +10,7 @@ pub use strikevote_core::verify::{
 
 use crate::db::DbConnection;
 use crate::election::{self, ElectionId, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
 use crate::log::{LogKey, Verifier};
 
@@ -31,7 +31,7 @@ pub fn bundle_files(
     let election = election::find(conn, id)?;
     if election.state == State::Open {
         return Err(Error::conflict(
-            "embargoed",
+            ErrorCode::Embargoed,
             "the vote is open: the log's ballots are embargoed until it closes, so no bundle is exported before then",
         ));
     }

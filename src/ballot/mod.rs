@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Choice, Election, ElectionId, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::merkle::{self, Hash};
 use crate::log::{self, LogKey, entry};
 use crate::token::store::{LIVE, REVOKED, USED};
@@ -55,21 +55,21 @@ pub struct Cast {
 
 fn token_unknown() -> Error {
     Error::not_found(
-        "token_unknown",
+        ErrorCode::TokenUnknown,
         "this ballot token is not known: check it against your ballot notice",
     )
 }
 
 fn token_used() -> Error {
     Error::conflict(
-        "token_used",
+        ErrorCode::TokenUsed,
         "this ballot token has already been used to vote; if you did not vote, contact your election officials",
     )
 }
 
 fn token_revoked() -> Error {
     Error::conflict(
-        "token_revoked",
+        ErrorCode::TokenRevoked,
         "this ballot token was replaced by a newer one; use the token of your latest notice",
     )
 }
@@ -86,7 +86,7 @@ fn status_error(status: &str) -> Error {
 pub fn ensure_accepting(election: &Election) -> Result<()> {
     let now = Utc::now();
     let d = &election.definition;
-    let closed = |why: String| Err(Error::conflict("election_not_open", why));
+    let closed = |why: String| Err(Error::conflict(ErrorCode::ElectionNotOpen, why));
     match election.state {
         State::Open if now < d.opens_at => closed(format!(
             "voting has not started: it opens at {}",
@@ -174,7 +174,10 @@ fn cast_in_election(
     let mut out = Vec::with_capacity(indexes.len());
     if let Err(e) = ensure_accepting(&election) {
         for &i in indexes {
-            out.push((i, Err(Error::conflict("election_not_open", e.to_string()))));
+            out.push((
+                i,
+                Err(Error::conflict(ErrorCode::ElectionNotOpen, e.to_string())),
+            ));
         }
         return Ok(out);
     }
@@ -186,7 +189,7 @@ fn cast_in_election(
             out.push((
                 i,
                 Err(Error::bad_input(
-                    "invalid_choice",
+                    ErrorCode::InvalidChoice,
                     format!(
                         "`{}` is not a choice in this election",
                         requests[i].choice.as_str()

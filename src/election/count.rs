@@ -10,7 +10,7 @@ use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
 use crate::db::schema::{elections, members, tokens};
 use crate::election::definition::Choice;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Kind};
 use crate::log::store::{self, StoredCheckpoint};
@@ -72,7 +72,10 @@ pub fn turnout(conn: &mut DbConnection, id: ElectionId) -> Result<Turnout> {
 }
 
 fn embargoed() -> Error {
-    Error::conflict("embargoed", "results are embargoed until the vote closes")
+    Error::conflict(
+        ErrorCode::Embargoed,
+        "results are embargoed until the vote closes",
+    )
 }
 
 /// The results, recounted from the log; refused until the vote has closed.
@@ -127,7 +130,7 @@ pub fn certify(
             State::Closed => {}
             State::Certified => {
                 return Err(Error::conflict(
-                    "already_certified",
+                    ErrorCode::AlreadyCertified,
                     format!("election {id} is already certified"),
                 ));
             }

@@ -18,7 +18,7 @@ pub use definition::{
 
 use crate::db::DbConnection;
 use crate::db::schema::{elections, locals, members, tokens};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::store::StoredCheckpoint;
 use crate::log::{self, LogKey, entry};
 use crate::settings::PublicUrl;
@@ -86,7 +86,7 @@ impl Transition {
             "close" => Ok(Self::Close),
             "certify" => Ok(Self::Certify),
             _ => Err(Error::bad_input(
-                "invalid_action",
+                ErrorCode::InvalidAction,
                 "the action is open, close or certify",
             )),
         }
@@ -269,7 +269,7 @@ pub fn open(
         let election = lock(conn, id)?;
         if election.state != State::Draft {
             return Err(Error::conflict(
-                "election_not_draft",
+                ErrorCode::ElectionNotDraft,
                 format!("election {id} cannot be opened: it is {}", election.state),
             ));
         }
@@ -279,13 +279,13 @@ pub fn open(
             .get_result(conn)?;
         if members == 0 {
             return Err(Error::conflict(
-                "roster_missing",
+                ErrorCode::RosterMissing,
                 format!("election {id} cannot be opened: import its roster first"),
             ));
         }
         if Utc::now() >= election.definition.closes_at {
             return Err(Error::conflict(
-                "window_passed",
+                ErrorCode::WindowPassed,
                 format!(
                     "election {id} cannot be opened: its voting window ended at {}",
                     definition::format_time(&election.definition.closes_at)
@@ -317,7 +317,7 @@ pub fn close(
         let election = lock(conn, id)?;
         if election.state != State::Open {
             return Err(Error::conflict(
-                "election_not_open",
+                ErrorCode::ElectionNotOpen,
                 format!("election {id} cannot be closed: it is {}", election.state),
             ));
         }
@@ -386,7 +386,7 @@ pub fn ensure_draft(election: &Election, action: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::conflict(
-            "election_not_draft",
+            ErrorCode::ElectionNotDraft,
             format!(
                 "cannot {action}: election {} is {}, and its definition and roster are frozen once the vote opens",
                 election.id, election.state
@@ -397,7 +397,7 @@ pub fn ensure_draft(election: &Election, action: &str) -> Result<()> {
 
 fn not_found(id: ElectionId) -> Error {
     Error::not_found(
-        "election_not_found",
+        ErrorCode::ElectionNotFound,
         format!("there is no election with id {id}"),
     )
 }

@@ -13,7 +13,7 @@ use super::note::Checkpoint;
 use crate::db::DbConnection;
 use crate::db::schema::{checkpoints, elections, log_entries, log_nodes};
 use crate::election::{Election, ElectionId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Rows per multi-row INSERT.
 const CHUNK: usize = 500;
@@ -319,7 +319,7 @@ fn resolve(conn: &mut DbConnection, eid: &str, plan: &[(u64, u64)]) -> Result<Ve
 fn check_size(election: &Election, size: u64) -> Result<()> {
     if size > election.log_size {
         return Err(Error::bad_input(
-            "size_beyond_log",
+            ErrorCode::SizeBeyondLog,
             format!(
                 "tree size {size} is beyond the log, which has {} entries",
                 election.log_size
@@ -354,7 +354,7 @@ pub fn inclusion_proof(
 ) -> Result<Vec<Hash>> {
     check_size(election, size)?;
     let plan = merkle::inclusion_plan(index, size)
-        .map_err(|e| Error::bad_input("invalid_proof_request", e.to_string()))?;
+        .map_err(|e| Error::bad_input(ErrorCode::InvalidProofRequest, e.to_string()))?;
     resolve(conn, &election.id.to_string(), &plan)
 }
 
@@ -367,7 +367,7 @@ pub fn consistency_proof(
 ) -> Result<Vec<Hash>> {
     check_size(election, to)?;
     let plan = merkle::consistency_plan(from, to)
-        .map_err(|e| Error::bad_input("invalid_proof_request", e.to_string()))?;
+        .map_err(|e| Error::bad_input(ErrorCode::InvalidProofRequest, e.to_string()))?;
     resolve(conn, &election.id.to_string(), &plan)
 }
 

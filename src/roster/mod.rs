@@ -11,7 +11,7 @@ pub use self::csv::{LineProblem, RosterError, RosterRow, parse_roster};
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{self, Kind, NewEntry};
 use crate::log::{self, LogKey};
 
@@ -64,7 +64,7 @@ pub fn import(
         let rows = count_rows(bytes);
         if rows > max {
             return Err(Error::bad_input(
-                "roster_too_large",
+                ErrorCode::RosterTooLarge,
                 format!(
                     "the roster has {rows} rows; an upload may have at most {max} \
                      (upload_max_rows). Import a larger roster with `strikevote roster import`"
@@ -82,7 +82,7 @@ pub fn import(
         .map(|l| l.code.as_str())
         .collect();
     let rows = parse_roster(bytes, &codes)
-        .map_err(|e| Error::bad_input("invalid_roster", e.to_string()))?;
+        .map_err(|e| Error::bad_input(ErrorCode::InvalidRoster, e.to_string()))?;
 
     crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;

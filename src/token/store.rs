@@ -10,7 +10,7 @@ use super::PlainToken;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::{self, LogKey, entry};
 
 /// Rows written per INSERT.
@@ -69,7 +69,7 @@ fn ensure_issuable(election: &Election) -> Result<()> {
     match election.state {
         State::Draft | State::Open => Ok(()),
         state => Err(Error::conflict(
-            "election_closed",
+            ErrorCode::ElectionClosed,
             format!("cannot issue tokens: election {} is {state}", election.id),
         )),
     }
@@ -178,7 +178,7 @@ pub fn reissue(
             .optional()?;
         let Some((row_id, local, name, email)) = member else {
             return Err(Error::not_found(
-                "member_not_found",
+                ErrorCode::MemberNotFound,
                 format!("member `{member_id}` is not on the roster of election {id}"),
             ));
         };
@@ -189,7 +189,7 @@ pub fn reissue(
             .get_result(conn)?;
         if used > 0 {
             return Err(Error::conflict(
-                "token_used",
+                ErrorCode::TokenUsed,
                 format!(
                     "member `{member_id}` has already cast a ballot; a new token cannot be issued"
                 ),

@@ -19,7 +19,7 @@ use crate::api::admin::{issue_csv, tokens_download, transition};
 use crate::api::with_conn;
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::log::entry::Kind;
 use crate::log::store;
 use crate::roster;
@@ -133,13 +133,19 @@ async fn read_multipart(
     let mut total = 0usize;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| {
-            Error::bad_input("invalid_form", format!("the form could not be read: {e}"))
+            Error::bad_input(
+                ErrorCode::InvalidForm,
+                format!("the form could not be read: {e}"),
+            )
         })?;
         let name = field.name().unwrap_or_default().to_owned();
         let mut value = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| {
-                Error::bad_input("invalid_form", format!("the form could not be read: {e}"))
+                Error::bad_input(
+                    ErrorCode::InvalidForm,
+                    format!("the form could not be read: {e}"),
+                )
             })?;
             total += chunk.len();
             if total > limit {

@@ -1,5 +1,6 @@
 //! The member pages' words, in English and Spanish. Chosen by `?lang=`, else Accept-Language.
 
+use crate::error::ErrorCode;
 use actix_web::HttpRequest;
 use actix_web::http::header::ACCEPT_LANGUAGE;
 
@@ -244,17 +245,17 @@ impl Text {
     }
 
     /// The member-facing sentence for an error code.
-    pub fn error(&self, code: &str) -> &'static str {
+    pub fn error(&self, code: ErrorCode) -> &'static str {
         match code {
-            "token_format" => self.err_token_format,
-            "token_unknown" => self.err_token_unknown,
-            "token_used" => self.err_token_used,
-            "token_revoked" => self.err_token_revoked,
-            "election_not_open" => self.err_not_open,
-            "choice_missing" => self.err_choice_missing,
-            "invalid_choice" => self.err_choice_invalid,
-            "form_expired" => self.err_form_expired,
-            "receipt_unknown" => self.err_receipt_unknown,
+            ErrorCode::TokenFormat => self.err_token_format,
+            ErrorCode::TokenUnknown => self.err_token_unknown,
+            ErrorCode::TokenUsed => self.err_token_used,
+            ErrorCode::TokenRevoked => self.err_token_revoked,
+            ErrorCode::ElectionNotOpen => self.err_not_open,
+            ErrorCode::ChoiceMissing => self.err_choice_missing,
+            ErrorCode::InvalidChoice => self.err_choice_invalid,
+            ErrorCode::FormExpired => self.err_form_expired,
+            ErrorCode::ReceiptUnknown => self.err_receipt_unknown,
             _ => self.err_server,
         }
     }

@@ -13,7 +13,7 @@ use crate::api::ballot::{lookup_receipt, public_status};
 use crate::api::with_conn;
 use crate::ballot::{self, CastRequest};
 use crate::election::Choice;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::startup::AppState;
 use crate::token::{HashedToken, PlainToken};
 
@@ -159,17 +159,7 @@ pub(crate) fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
         && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "token_unknown" | "receipt_unknown" => StatusCode::NOT_FOUND,
-        "token_used" | "token_revoked" | "election_not_open" => StatusCode::CONFLICT,
-        "form_expired" => StatusCode::FORBIDDEN,
-        "server" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-fn start_page(lang: Lang, error: Option<&str>, token: String) -> StartPage {
+fn start_page(lang: Lang, error: Option<ErrorCode>, token: String) -> StartPage {
     let t = lang.text();
     StartPage {
         t,
@@ -201,7 +191,11 @@ pub async fn vote_page(
     let Ok(token) = PlainToken::parse(typed) else {
         return html(
             StatusCode::BAD_REQUEST,
-            &start_page(lang, Some("token_format"), typed.chars().take(64).collect()),
+            &start_page(
+                lang,
+                Some(ErrorCode::TokenFormat),
+                typed.chars().take(64).collect(),
+            ),
             None,
         );
     };
@@ -213,7 +207,7 @@ async fn ballot_page(
     state: &web::Data<AppState>,
     lang: Lang,
     token: PlainToken,
-    error: Option<&'static str>,
+    error: Option<ErrorCode>,
 ) -> HttpResponse {
     let hash = token.hash();
     let found = with_conn(state, move |c| ballot::ballot_for(c, &hash)).await;
@@ -222,7 +216,7 @@ async fn ballot_page(
         Err(e) => {
             let code = e.code();
             return html(
-                status_of(code),
+                code.page_status(),
                 &start_page(lang, Some(code), token.expose().to_owned()),
                 None,
             );
@@ -278,25 +272,28 @@ pub async fn cast_vote(
     let lang = Lang::pick(form.lang.as_deref(), &req);
     if !csrf_ok(&req, &form.csrf) {
         return html(
-            status_of("form_expired"),
-            &start_page(lang, Some("form_expired"), String::new()),
+            ErrorCode::FormExpired.page_status(),
+            &start_page(lang, Some(ErrorCode::FormExpired), String::new()),
             None,
         );
     }
     let Ok(token) = PlainToken::parse(&form.token) else {
         return html(
             StatusCode::BAD_REQUEST,
-            &start_page(lang, Some("token_format"), String::new()),
+            &start_page(lang, Some(ErrorCode::TokenFormat), String::new()),
             None,
         );
     };
     let choice = match form.choice.as_deref().map(str::trim) {
         None | Some("") => {
-            return ballot_page(&req, &state, lang, token, Some("choice_missing")).await;
+            return ballot_page(&req, &state, lang, token, Some(ErrorCode::ChoiceMissing)).await;
         }
         Some(c) => match Choice::parse(c) {
             Some(choice) => choice,
-            None => return ballot_page(&req, &state, lang, token, Some("invalid_choice")).await,
+            None => {
+                return ballot_page(&req, &state, lang, token, Some(ErrorCode::InvalidChoice))
+                    .await;
+            }
         },
     };
     let request = CastRequest {
@@ -325,19 +322,19 @@ pub async fn cast_vote(
             };
             html(StatusCode::OK, &page, None)
         }
-        Err(e) if e.code() == "invalid_choice" => {
-            ballot_page(&req, &state, lang, token, Some("invalid_choice")).await
+        Err(e) if e.code() == ErrorCode::InvalidChoice => {
+            ballot_page(&req, &state, lang, token, Some(ErrorCode::InvalidChoice)).await
         }
         Err(e) => {
             let code = match &e {
                 Error::Unavailable(_)
                 | Error::Database(_)
                 | Error::Internal(_)
-                | Error::LogForked(_) => "server",
+                | Error::LogForked(_) => ErrorCode::Server,
                 other => other.code(),
             };
             html(
-                status_of(code),
+                code.page_status(),
                 &start_page(lang, Some(code), String::new()),
                 None,
             )
@@ -354,7 +351,7 @@ pub struct LangQuery {
 fn status_page(
     lang: Lang,
     csrf: String,
-    error: Option<&str>,
+    error: Option<ErrorCode>,
     status: Option<&'static str>,
 ) -> StatusPage {
     let t = lang.text();
@@ -400,14 +397,14 @@ pub async fn token_status(
     if !csrf_ok(&req, &form.csrf) {
         return html(
             StatusCode::FORBIDDEN,
-            &status_page(lang, csrf, Some("form_expired"), None),
+            &status_page(lang, csrf, Some(ErrorCode::FormExpired), None),
             cookie,
         );
     }
     let Ok(token) = PlainToken::parse(&form.token) else {
         return html(
             StatusCode::BAD_REQUEST,
-            &status_page(lang, csrf, Some("token_format"), None),
+            &status_page(lang, csrf, Some(ErrorCode::TokenFormat), None),
             cookie,
         );
     };
@@ -426,7 +423,7 @@ pub async fn token_status(
             )
         }
         Err(e) => html(
-            status_of(e.code()),
+            e.code().page_status(),
             &status_page(lang, csrf, Some(e.code()), None),
             cookie,
         ),
@@ -476,7 +473,7 @@ pub async fn verify_page(
         Err(e) => {
             let code = e.code();
             page.error = Some(t.error(code));
-            html(status_of(code), &page, None)
+            html(code.page_status(), &page, None)
         }
     }
 }

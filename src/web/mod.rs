@@ -18,7 +18,7 @@ use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// Registers every route and the extractor limits.
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize, limits: &limit::Limits) {
@@ -34,11 +34,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize, limits: &limit
                 .error_handler(|e, req| extractor_error(req, form_error(e))),
         )
         .app_data(web::QueryConfig::default().error_handler(|e, req| {
-            extractor_error(req, Error::bad_input("invalid_query", e.to_string()))
+            extractor_error(
+                req,
+                Error::bad_input(ErrorCode::InvalidQuery, e.to_string()),
+            )
         }))
         .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _| Error::bad_input("invalid_path", e.to_string()).into()),
+            web::PathConfig::default().error_handler(|e, _| {
+                Error::bad_input(ErrorCode::InvalidPath, e.to_string()).into()
+            }),
         )
         .configure(|cfg| crate::routes::configure(cfg, limits))
         .default_service(web::to(not_found));
@@ -49,14 +53,14 @@ fn json_error(e: JsonPayloadError) -> Error {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             Error::PayloadTooLarge
         }
-        other => Error::bad_input("invalid_json", other.to_string()),
+        other => Error::bad_input(ErrorCode::InvalidJson, other.to_string()),
     }
 }
 
 fn form_error(e: UrlencodedError) -> Error {
     match e {
         UrlencodedError::Overflow { .. } => Error::PayloadTooLarge,
-        other => Error::bad_input("invalid_form", other.to_string()),
+        other => Error::bad_input(ErrorCode::InvalidForm, other.to_string()),
     }
 }
 
@@ -77,7 +81,7 @@ pub(crate) fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Err
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
-    let error = Error::not_found("not_found", format!("nothing here: {}", req.path()));
+    let error = Error::not_found(ErrorCode::NotFound, format!("nothing here: {}", req.path()));
     if wants_html(&req) {
         return Ok(member::error_page(&req, error.status(), error.to_string()));
     }
