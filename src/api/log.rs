@@ -1,6 +1,6 @@
 //! Read-only log routes: key, checkpoint, entries, inclusion and consistency proofs.
 //!
-//! Embargo (DESIGN.md invariant 5): until the vote closes, a ballot entry's content is never
+//! Embargo (docs/DESIGN.md invariant 5): until the vote closes, a ballot entry's content is never
 //! served; `entries` gives a sealed line with its index and leaf hash instead, which reveals
 //! nothing (every ballot carries a 128-bit random receipt) yet lets anyone recompute the root.
 

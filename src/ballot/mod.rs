@@ -1,4 +1,4 @@
-//! Casting: a batch of ballot requests committed as one transaction (DESIGN.md "Casting path").
+//! Casting: a batch of ballot requests committed as one transaction (docs/DESIGN.md "Casting path").
 //!
 //! [`commit_batch`] redeems every token of the batch (refusing used, revoked, unknown ones
 //! individually), appends the ballots to each election's log sorted by leaf hash, signs one

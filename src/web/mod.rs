@@ -167,7 +167,7 @@ pub fn is_https(req: &HttpRequest, state: &crate::startup::AppState) -> bool {
     state.public_url.is_https()
 }
 
-/// Security headers on every answer (DESIGN.md "Security baseline").
+/// Security headers on every answer (docs/DESIGN.md "Security baseline").
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((

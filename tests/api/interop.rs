@@ -1,4 +1,4 @@
-//! Interoperability: an independent verifier, written in Python from DESIGN.md alone and
+//! Interoperability: an independent verifier, written in Python from docs/DESIGN.md alone and
 //! sharing no code with strikevote, accepts our bundles and refuses a tampered one.
 
 use std::process::Command;

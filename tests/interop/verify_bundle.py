@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle, written from DESIGN.md alone.
+"""An independent verifier of a strikevote audit bundle, written from docs/DESIGN.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json) and the
 RFC 8032 reference arithmetic for Ed25519.
@@ -116,7 +116,7 @@ def parse_vkey(vkey):
 
 
 def pinned_vkey(bundle, key, origin, trust_bundle_key):
-    """The verifier key to trust, from outside the bundle (DESIGN.md invariant 8)."""
+    """The verifier key to trust, from outside the bundle (docs/DESIGN.md invariant 8)."""
     shipped = None
     try:
         shipped = open(bundle + "/key.vkey", encoding="utf-8").read().strip()

@@ -1,4 +1,4 @@
-//! The offline verifier: checks a bundle against DESIGN.md's log format v1 with nothing but
+//! The offline verifier: checks a bundle against docs/DESIGN.md's log format v1 with nothing but
 //! the three files. The first failure is named; nothing is trusted that the files do not prove.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -306,7 +306,7 @@ enum Phase {
     Closed,
 }
 
-/// The order rules of DESIGN.md, checked entry by entry.
+/// The order rules of docs/DESIGN.md, checked entry by entry.
 #[derive(Default)]
 struct Rules {
     election: Option<String>,

@@ -203,7 +203,7 @@ pub fn tally(
 }
 
 impl Results {
-    /// The body of the log's `result` entry (DESIGN.md): `locals` (code → eligible, yes, no,
+    /// The body of the log's `result` entry (docs/DESIGN.md): `locals` (code → eligible, yes, no,
     /// abstain, delegates_yes, delegates_no, passed), `popular`, `delegates`, `outcome`.
     pub fn entry_body(&self) -> serde_json::Value {
         let locals: serde_json::Map<String, serde_json::Value> = self
