@@ -2,6 +2,23 @@
 
 use std::path::Path;
 
+/// Prints a line for the operator while serving. A closed standard output (a supervisor that
+/// stopped reading) must not turn into a panic in a running or stopping server.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// As [`say!`], on standard error.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use crate::account;
 use crate::db;
 use crate::error::Error;
@@ -18,28 +35,28 @@ pub(super) fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             let signer = app.state().signer.clone();
             let mut conn = app.state().pool.get().map_err(Error::from)?;
             let (id, sample) = crate::demo::seed(&mut conn, &app.state().public_url, &signer)?;
-            println!("demo election {id} is open; try these ballot links:");
+            say!("demo election {id} is open; try these ballot links:");
             for t in &sample {
-                println!("  local {:<4} {}", t.local, t.ballot_url);
+                say!("  local {:<4} {}", t.local, t.ballot_url);
             }
-            println!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+            say!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
         }
         let has_admin = db::connect(&database, 1)
             .ok()
             .and_then(|pool| pool.get().ok())
             .and_then(|mut conn| account::any_admin(&mut conn).ok());
         if has_admin == Some(false) {
-            eprintln!(
+            say_err!(
                 "No admin account yet. Create one with:\n  strikevote admin create --username NAME --database-url {database}"
             );
         }
         let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
-        println!(
+        say!(
             "strikevote listening on http://{host}:{} (database {database}); Ctrl-C or SIGTERM stops it",
             app.port()
         );
         app.run_until_stopped().await?;
-        println!("strikevote stopped; the database is closed and checkpointed");
+        say!("strikevote stopped; the database is closed and checkpointed");
         Ok(())
     })
 }

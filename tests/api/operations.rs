@@ -320,3 +320,33 @@ fn the_deployment_files_use_only_known_variables() {
     }
     assert!(seen >= 5, "{seen}");
 }
+
+both_backends! {
+    fn a_server_whose_output_is_no_longer_read_still_stops_cleanly(db: &TestDb) {
+        use std::io::BufRead;
+        let port = free_port();
+        let mut child = bare(db)
+            .env("STRIKEVOTE_BIND", format!("127.0.0.1:{port}"))
+            .env("STRIKEVOTE_DATABASE_URL", &db.url)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Read the "listening" line, then stop reading: the pipe closes, as under a supervisor
+        // that went away.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "{line}");
+        // Stop it once it serves (its signal handlers are in place by then).
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "serve did not stop cleanly: {status}");
+    }
+}
