@@ -7,7 +7,7 @@
 //! signed unless the database's tree extends the recorded one.
 //!
 //! Layout: the directory `<signing key file>.heads/` (mode 0700) holds one file per election,
-//! named by its UUID, containing `<size> <root hex>\n` (mode 0600). Records only move forward,
+//! named by its UUID, containing `<size, 20 digits> <root hex>\n` (mode 0600). Records only move forward,
 //! under an exclusive file lock, so processes sharing the key directory never step back.
 
 use std::cell::RefCell;
@@ -138,6 +138,7 @@ impl HeadStore {
     /// recorded size with another root: that is a fork, whatever caused it.
     pub fn record(&self, id: ElectionId, head: Head) -> Result<()> {
         let path = self.file(id);
+        let created = !path.exists();
         let mut file = self.open_locked(id)?;
         match Self::read(&path, &mut file)? {
             Some(old) if old.size > head.size => return Ok(()),
@@ -150,16 +151,19 @@ impl HeadStore {
             }
             _ => {}
         }
-        let line = format!("{} {}\n", head.size, hex::encode(head.root));
+        // Fixed width (86 bytes, one disk sector), written over the old record in place: a crash
+        // mid-write cannot leave the file empty or half of two records.
+        let line = format!("{:020} {}\n", head.size, hex::encode(head.root));
         let write = |f: &mut File| -> std::io::Result<()> {
-            f.set_len(0)?;
             f.seek(SeekFrom::Start(0))?;
             f.write_all(line.as_bytes())?;
+            f.set_len(line.len() as u64)?;
             f.sync_all()
         };
         write(&mut file).map_err(|e| io_error(&path, &e))?;
-        // The first record of an election adds a name to the directory: make it durable too.
-        if let Ok(dir) = File::open(&self.dir) {
+        // The first record of an election adds a name to the directory: make that durable too
+        // (later records rewrite the file in place, and its own fsync covers them).
+        if created && let Ok(dir) = File::open(&self.dir) {
             let _ = dir.sync_all();
         }
         Ok(())
