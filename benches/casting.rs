@@ -3,7 +3,8 @@
 //! Asserts nothing about time; it does check every ballot was answered and counted.
 //!
 //! Run: `cargo bench --bench casting`. Knobs (environment): BENCH_BALLOTS (default 30000),
-//! BENCH_CLIENTS (concurrent clients, default 1000), BENCH_PERIOD_MS (the pool's batch period,
+//! BENCH_CLIENTS (concurrent clients, default 1000), BENCH_POOL (database connections of the
+//! server, default 4), BENCH_PERIOD_MS (the pool's batch period,
 //! default 100), BENCH_BACKENDS (default "sqlite,postgres"), STRIKEVOTE_TEST_POSTGRES_URL.
 
 use std::io::{BufRead, BufReader};
@@ -142,7 +143,10 @@ fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url])
         .current_dir(dir)
         .env("STRIKEVOTE_BATCH_PERIOD_MS", period.to_string())
-        .env("STRIKEVOTE_DB_POOL_SIZE", "4")
+        .env(
+            "STRIKEVOTE_DB_POOL_SIZE",
+            std::env::var("BENCH_POOL").unwrap_or_else(|_| "4".into()),
+        )
         // Every simulated member comes from 127.0.0.1: no per-address limit here.
         .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
