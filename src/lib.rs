@@ -16,6 +16,7 @@ pub mod roster;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub use strikevote_core::{tally, text};
 pub mod token;
 pub mod web;

@@ -12,23 +12,9 @@ use std::time::{Duration, Instant};
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
 use crate::log::{LogKey, key};
-use crate::settings::{PublicUrl, Settings};
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::web;
-
-/// Shared, read-only state every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// Database connections.
-    pub pool: Pool,
-    /// The settings the server started with.
-    pub settings: Arc<Settings>,
-    /// The checkpoint signing key.
-    pub signer: Arc<LogKey>,
-    /// Where ballots wait for their batch.
-    pub casting: CastingPool,
-    /// The public URL of this deployment (new elections' origin and ballot links).
-    pub public_url: PublicUrl,
-}
 
 /// A bound, not yet running HTTP server.
 pub struct Application {

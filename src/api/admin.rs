@@ -12,7 +12,7 @@ use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::roster;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::token::store as token_store;
 use crate::web::auth::Official;
 

@@ -9,7 +9,7 @@ use crate::ballot::{self, Cast, CastRequest};
 use crate::election::{self, Choice, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{merkle, store};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::token::{PlainToken, parse_receipt};
 use crate::web::auth::Official;
 

@@ -16,7 +16,7 @@ use crate::election::{self, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::merkle::{self, Hash};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()

@@ -8,7 +8,7 @@ use actix_web::web;
 
 use crate::db::DbConnection;
 use crate::error::{Error, ErrorCode, Result};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Runs blocking diesel work on a pooled connection, off the async workers.
 pub async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T>

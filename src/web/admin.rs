@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode};
 use crate::log::entry::Kind;
 use crate::log::store;
 use crate::roster;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tally::Share;
 use crate::token::store as token_store;
 

@@ -16,7 +16,7 @@ use crate::account::Role;
 use crate::account::{self, Account};
 use crate::api::with_conn;
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The session cookie, on a plain-HTTP (local trial) deployment.
 pub const SESSION_COOKIE: &str = "sv_session";

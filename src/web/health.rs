@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::db;
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Liveness: the process answers.
 pub async fn healthz() -> HttpResponse {

@@ -14,7 +14,7 @@ use crate::api::with_conn;
 use crate::ballot::{self, CastRequest};
 use crate::election::Choice;
 use crate::error::{Error, ErrorCode};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::token::{HashedToken, PlainToken};
 
 const CSRF_COOKIE: &str = "sv_csrf";

@@ -157,7 +157,7 @@ pub fn client_address_among(
 
 /// Whether the request reached us over TLS: always when the public URL is https and the peer
 /// is a trusted proxy saying `X-Forwarded-Proto: https`, or the public URL is https itself.
-pub fn is_https(req: &HttpRequest, state: &crate::startup::AppState) -> bool {
+pub fn is_https(req: &HttpRequest, state: &crate::state::AppState) -> bool {
     let proxied = req
         .peer_addr()
         .is_some_and(|p| state.settings.trusted_proxies.contains(&p.ip()));
@@ -236,7 +236,7 @@ pub async fn privacy_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let https = req
-        .app_data::<web::Data<crate::startup::AppState>>()
+        .app_data::<web::Data<crate::state::AppState>>()
         .is_some_and(|state| is_https(req.request(), state));
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();

@@ -12,7 +12,7 @@ use crate::audit;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, Result};
 use crate::log::store;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tally::Results;
 
 /// `GET /`: to the ballot.

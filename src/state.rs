@@ -1,0 +1,24 @@
+//! The state every handler shares: built once by [`crate::startup::Application`], read by the
+//! pages (`web/`) and the API (`api/`) alike, so neither borrows it from the other.
+
+use std::sync::Arc;
+
+use crate::ballot::pool::CastingPool;
+use crate::db::Pool;
+use crate::log::LogKey;
+use crate::settings::{PublicUrl, Settings};
+
+/// Shared, read-only state every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database connections.
+    pub pool: Pool,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+    /// The checkpoint signing key.
+    pub signer: Arc<LogKey>,
+    /// Where ballots wait for their batch.
+    pub casting: CastingPool,
+    /// The public URL of this deployment (new elections' origin and ballot links).
+    pub public_url: PublicUrl,
+}
