@@ -40,6 +40,10 @@ impl Application {
 
     /// Builds the server over an existing pool and signing key.
     pub fn build_with(settings: Settings, pool: Pool, signer: LogKey) -> anyhow::Result<Self> {
+        // Refuse a public address without a public URL before listening on it at all.
+        if settings.public_url.is_none() {
+            settings.serving_public_url(0)?;
+        }
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

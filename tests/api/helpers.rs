@@ -742,3 +742,16 @@ impl Served {
         stderr
     }
 }
+
+/// Casts one ballot through the library, with the key file the CLI and server use.
+pub fn cast_directly(db: &TestDb, token: &str) -> String {
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let request = strikevote::ballot::CastRequest {
+        token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
+        choice: strikevote::election::Choice::Yes,
+    };
+    let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &[request]).unwrap();
+    answers.into_iter().next().unwrap().unwrap().receipt
+}

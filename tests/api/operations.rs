@@ -4,10 +4,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use strikevote::ballot::{CastRequest, commit_batch};
-use strikevote::election::Choice;
-use strikevote::token::PlainToken;
-
 use crate::both_backends;
 use crate::helpers::*;
 
@@ -242,19 +238,6 @@ both_backends! {
             }
         }
     }
-}
-
-/// Casts one ballot through the library, with the key file the CLI and server use.
-fn cast_directly(db: &TestDb, token: &str) -> String {
-    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
-    let pool = db.pool();
-    let mut conn = pool.get().unwrap();
-    let request = CastRequest {
-        token: PlainToken::parse(token).unwrap().hash(),
-        choice: Choice::Yes,
-    };
-    let answers = commit_batch(&mut conn, &signer, &[request]).unwrap();
-    answers.into_iter().next().unwrap().unwrap().receipt
 }
 
 both_backends! {
