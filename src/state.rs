@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use actix_web::web;
+
 use crate::ballot::pool::CastingPool;
-use crate::db::Pool;
+use crate::db::{DbConnection, Pool};
+use crate::error::{Error, Result};
 use crate::log::LogKey;
 use crate::settings::{PublicUrl, Settings};
 
@@ -21,4 +24,19 @@ pub struct AppState {
     pub casting: CastingPool,
     /// The public URL of this deployment (new elections' origin and ballot links).
     pub public_url: PublicUrl,
+}
+
+/// Runs blocking diesel work on a pooled connection, off the async workers.
+pub async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("worker failed: {e}")))?
 }

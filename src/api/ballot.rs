@@ -5,12 +5,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::with_conn;
+use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, Cast, CastRequest};
 use crate::election::{self, Choice, State};
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::{merkle, store};
 use crate::state::AppState;
-use crate::token::{PlainToken, parse_receipt};
+use crate::token::PlainToken;
 use crate::web::auth::Official;
 
 /// Body of `POST /api/v1/ballots`.
@@ -91,70 +91,6 @@ pub async fn receipt(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// A ballot found by its receipt, with its proof checked against the latest checkpoint.
-pub struct FoundReceipt {
-    /// The election.
-    pub election: crate::election::ElectionId,
-    /// The election's title.
-    pub title: String,
-    /// Where the ballot stands.
-    pub index: u64,
-    /// The entry's exact text.
-    pub entry: String,
-    /// Spaces that make the answer the same length whatever the entry's choice.
-    pub pad: String,
-    /// The latest checkpoint's size.
-    pub tree_size: u64,
-    /// The latest signed checkpoint.
-    pub checkpoint: String,
-    /// Inclusion proof in that tree.
-    pub proof: Vec<merkle::Hash>,
-    /// Whether the proof leads from the entry to the checkpoint's root.
-    pub verified: bool,
-}
-
-/// Finds a receipt's ballot and proves it into the latest checkpoint.
-pub fn lookup_receipt(c: &mut crate::db::DbConnection, typed: &str) -> Result<FoundReceipt> {
-    let not_found = || {
-        Error::not_found(
-            ErrorCode::ReceiptUnknown,
-            "no ballot with this receipt is in any election's log",
-        )
-    };
-    let receipt = parse_receipt(typed).ok_or_else(not_found)?;
-    let (id, index) = store::find_receipt(c, &receipt)?.ok_or_else(not_found)?;
-    let election = election::find(c, id)?;
-    let checkpoint = store::latest_checkpoint(c, id)?;
-    let entry = store::entries(c, id, index, index + 1)?
-        .pop()
-        .ok_or_else(not_found)?;
-    let proof = store::inclusion_proof(c, &election, index, checkpoint.size)?;
-    let verified = merkle::verify_inclusion(
-        index,
-        checkpoint.size,
-        &merkle::leaf_hash(&entry.bytes),
-        &proof,
-        &checkpoint.root,
-    );
-    let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
-    // The entry names the choice: pad so the answer's length does not.
-    let choice_len = serde_json::from_str::<serde_json::Value>(&entry)
-        .ok()
-        .and_then(|v| v["choice"].as_str().map(str::len))
-        .unwrap_or(Choice::WIRE_WIDTH);
-    Ok(FoundReceipt {
-        election: id,
-        title: election.definition.title,
-        index,
-        pad: " ".repeat(Choice::WIRE_WIDTH.saturating_sub(choice_len)),
-        entry,
-        tree_size: checkpoint.size,
-        checkpoint: checkpoint.note,
-        proof,
-        verified,
-    })
-}
-
 /// Body of `POST /api/v1/token-status`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,15 +106,6 @@ pub async fn token_status(
     let token = parse_token(&body.token)?;
     let status = with_conn(&state, move |c| ballot::token_status(c, &token)).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": public_status(&status) })))
-}
-
-/// The member-facing name of a token status.
-pub fn public_status(stored: &str) -> &'static str {
-    match stored {
-        crate::token::store::LIVE => "not_used",
-        crate::token::store::USED => "used",
-        _ => "revoked",
-    }
 }
 
 /// `GET /api/v1/elections/{id}/turnout`: ballots cast per local; no choices, ever.

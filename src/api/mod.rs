@@ -6,24 +6,9 @@ pub mod log;
 
 use actix_web::web;
 
-use crate::db::DbConnection;
 use crate::error::{Error, ErrorCode, Result};
-use crate::state::AppState;
 
-/// Runs blocking diesel work on a pooled connection, off the async workers.
-pub async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-{
-    let pool = state.pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("worker failed: {e}")))?
-}
+pub use crate::state::with_conn;
 
 /// Reads a whole request body of at most `limit` bytes (for uploads larger than the
 /// JSON/form limit: rosters and definitions).

@@ -6,6 +6,7 @@
 //! before anyone is answered. [`pool::CastingPool`] gathers requests into such batches.
 
 pub mod pool;
+pub mod receipt;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

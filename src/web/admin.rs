@@ -12,11 +12,10 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::auth::Official;
-use super::member::{csrf, csrf_ok, html};
+use super::page::{csrf, csrf_ok, html};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
 use crate::api::admin::{issue_csv, tokens_download, transition};
-use crate::api::with_conn;
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
@@ -24,6 +23,7 @@ use crate::log::entry::Kind;
 use crate::log::store;
 use crate::roster;
 use crate::state::AppState;
+use crate::state::with_conn;
 use crate::tally::Share;
 use crate::token::store as token_store;
 
@@ -78,7 +78,7 @@ async fn elections_view(
 }
 
 fn failure(req: &HttpRequest, e: &Error) -> HttpResponse {
-    super::member::error_page(req, e.status(), e.to_string())
+    super::page::error_page(req, e.status(), e.to_string())
 }
 
 /// The signed-in official and the election named in the path, or the error page.

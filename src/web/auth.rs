@@ -11,12 +11,12 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::member::{csrf, csrf_ok, html};
+use super::page::{csrf, csrf_ok, html};
 use crate::account::Role;
 use crate::account::{self, Account};
-use crate::api::with_conn;
 use crate::error::Error;
 use crate::state::AppState;
+use crate::state::with_conn;
 
 /// The session cookie, on a plain-HTTP (local trial) deployment.
 pub const SESSION_COOKIE: &str = "sv_session";
@@ -122,7 +122,7 @@ fn deny<B>(req: ServiceRequest, api: bool, error: Error) -> ServiceResponse<Eith
     let res = if api {
         error.error_response()
     } else {
-        super::member::error_page(req.request(), error.status(), error.to_string())
+        super::page::error_page(req.request(), error.status(), error.to_string())
     };
     req.into_response(res).map_into_right_body()
 }
@@ -292,7 +292,7 @@ pub async fn logout(
     form: web::Form<LogoutForm>,
 ) -> HttpResponse {
     if !csrf_ok(&req, &form.csrf) {
-        return super::member::error_page(
+        return super::page::error_page(
             &req,
             StatusCode::FORBIDDEN,
             "This form has expired.".into(),

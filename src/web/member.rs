@@ -2,22 +2,20 @@
 //! that works without JavaScript; every error re-renders the form with the message tied to its
 //! field and a 4xx status, and changes nothing.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
-use crate::api::ballot::{lookup_receipt, public_status};
-use crate::api::with_conn;
+use super::page::{csrf, csrf_ok, html};
+use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, CastRequest};
 use crate::election::Choice;
 use crate::error::{Error, ErrorCode};
 use crate::state::AppState;
+use crate::state::with_conn;
 use crate::token::{HashedToken, PlainToken};
-
-const CSRF_COOKIE: &str = "sv_csrf";
 
 #[derive(Template)]
 #[template(path = "start.html")]
@@ -92,71 +90,6 @@ struct VerifyPage {
     error_field: &'static str,
     found: Option<FoundView>,
     receipt: String,
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    t: &'static Text,
-    lang: &'static str,
-    switch_href: String,
-    heading: &'static str,
-    message: String,
-}
-
-/// Renders a page with a status; pages carrying a token are never cached.
-pub(crate) fn html(
-    status: StatusCode,
-    page: &impl Template,
-    cookie: Option<Cookie<'static>>,
-) -> HttpResponse {
-    match page.render() {
-        Ok(body) => {
-            let mut res = HttpResponse::build(status);
-            res.content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"));
-            if let Some(c) = cookie {
-                res.cookie(c);
-            }
-            res.body(body)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            HttpResponse::InternalServerError().body("the page could not be rendered")
-        }
-    }
-}
-
-/// The form's CSRF value: the cookie's if it has one, else a new one (and the cookie to set).
-pub(crate) fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
-    if let Some(c) = req.cookie(CSRF_COOKIE)
-        && c.value().len() == 32
-    {
-        return (c.value().to_owned(), None);
-    }
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        return (String::new(), None);
-    }
-    let value = hex::encode(bytes);
-    let cookie = Cookie::build(CSRF_COOKIE, value.clone())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.public_url.is_https())
-        .finish();
-    (value, Some(cookie))
-}
-
-/// Double-submit check: the form's value equals the cookie's, compared in constant time.
-pub(crate) fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
-    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
-        return false;
-    };
-    let (a, b) = (cookie.value().as_bytes(), submitted.as_bytes());
-    a.len() == 32
-        && a.len() == b.len()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn start_page(lang: Lang, error: Option<ErrorCode>, token: String) -> StartPage {
@@ -476,18 +409,4 @@ pub async fn verify_page(
             html(code.page_status(), &page, None)
         }
     }
-}
-
-/// An HTML error page for a browser path (the API answers JSON instead).
-pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> HttpResponse {
-    let lang = Lang::pick(None, req);
-    let t = lang.text();
-    let page = ErrorPage {
-        t,
-        lang: lang.code(),
-        switch_href: format!("/vote?lang={}", t.other_lang_code),
-        heading: t.err_title,
-        message,
-    };
-    html(status, &page, None)
 }

@@ -6,6 +6,7 @@ pub mod health;
 pub mod i18n;
 pub mod limit;
 pub mod member;
+pub mod page;
 pub mod public;
 
 use std::time::Instant;
@@ -74,7 +75,7 @@ pub fn wants_html(req: &HttpRequest) -> bool {
 /// An extractor failure, as HTML for pages and as JSON for the API.
 pub(crate) fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Error {
     if wants_html(req) {
-        let page = member::error_page(req, error.status(), error.to_string());
+        let page = page::error_page(req, error.status(), error.to_string());
         return actix_web::error::InternalError::from_response(error, page).into();
     }
     error.into()
@@ -83,7 +84,7 @@ pub(crate) fn extractor_error(req: &HttpRequest, error: Error) -> actix_web::Err
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     let error = Error::not_found(ErrorCode::NotFound, format!("nothing here: {}", req.path()));
     if wants_html(&req) {
-        return Ok(member::error_page(&req, error.status(), error.to_string()));
+        return Ok(page::error_page(&req, error.status(), error.to_string()));
     }
     Err(error)
 }
@@ -92,7 +93,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
 pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
     let error = Error::MethodNotAllowed(req.method().to_string());
     if wants_html(&req) {
-        return Ok(member::error_page(&req, error.status(), error.to_string()));
+        return Ok(page::error_page(&req, error.status(), error.to_string()));
     }
     Err(error)
 }

@@ -6,13 +6,13 @@ use actix_web::http::header::ContentDisposition;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::member::{error_page, html};
-use crate::api::with_conn;
+use super::page::{error_page, html};
 use crate::audit;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, Result};
 use crate::log::store;
 use crate::state::AppState;
+use crate::state::with_conn;
 use crate::tally::Results;
 
 /// `GET /`: to the ballot.

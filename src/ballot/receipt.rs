@@ -1,0 +1,81 @@
+//! A member's own look-ups: their ballot by receipt (with its proof against the latest
+//! checkpoint) and the public name of their token's status. Shared by the pages and the API.
+
+use crate::db::DbConnection;
+use crate::election::{self, Choice};
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::{merkle, store};
+use crate::token::parse_receipt;
+
+/// A ballot found by its receipt, with its proof checked against the latest checkpoint.
+pub struct FoundReceipt {
+    /// The election.
+    pub election: crate::election::ElectionId,
+    /// The election's title.
+    pub title: String,
+    /// Where the ballot stands.
+    pub index: u64,
+    /// The entry's exact text.
+    pub entry: String,
+    /// Spaces that make the answer the same length whatever the entry's choice.
+    pub pad: String,
+    /// The latest checkpoint's size.
+    pub tree_size: u64,
+    /// The latest signed checkpoint.
+    pub checkpoint: String,
+    /// Inclusion proof in that tree.
+    pub proof: Vec<merkle::Hash>,
+    /// Whether the proof leads from the entry to the checkpoint's root.
+    pub verified: bool,
+}
+
+/// Finds a receipt's ballot and proves it into the latest checkpoint.
+pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt> {
+    let not_found = || {
+        Error::not_found(
+            ErrorCode::ReceiptUnknown,
+            "no ballot with this receipt is in any election's log",
+        )
+    };
+    let receipt = parse_receipt(typed).ok_or_else(not_found)?;
+    let (id, index) = store::find_receipt(c, &receipt)?.ok_or_else(not_found)?;
+    let election = election::find(c, id)?;
+    let checkpoint = store::latest_checkpoint(c, id)?;
+    let entry = store::entries(c, id, index, index + 1)?
+        .pop()
+        .ok_or_else(not_found)?;
+    let proof = store::inclusion_proof(c, &election, index, checkpoint.size)?;
+    let verified = merkle::verify_inclusion(
+        index,
+        checkpoint.size,
+        &merkle::leaf_hash(&entry.bytes),
+        &proof,
+        &checkpoint.root,
+    );
+    let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
+    // The entry names the choice: pad so the answer's length does not.
+    let choice_len = serde_json::from_str::<serde_json::Value>(&entry)
+        .ok()
+        .and_then(|v| v["choice"].as_str().map(str::len))
+        .unwrap_or(Choice::WIRE_WIDTH);
+    Ok(FoundReceipt {
+        election: id,
+        title: election.definition.title,
+        index,
+        pad: " ".repeat(Choice::WIRE_WIDTH.saturating_sub(choice_len)),
+        entry,
+        tree_size: checkpoint.size,
+        checkpoint: checkpoint.note,
+        proof,
+        verified,
+    })
+}
+
+/// The member-facing name of a token status.
+pub fn public_status(stored: &str) -> &'static str {
+    match stored {
+        crate::token::store::LIVE => "not_used",
+        crate::token::store::USED => "used",
+        _ => "revoked",
+    }
+}
