@@ -176,7 +176,7 @@ pub async fn reissue(
 }
 
 /// Opens, closes or certifies; answers the new state and log size.
-pub async fn transition(
+async fn transition(
     state: &web::Data<AppState>,
     id: ElectionId,
     action: Transition,
@@ -184,11 +184,7 @@ pub async fn transition(
 ) -> Result<serde_json::Value> {
     let signer = state.signer.clone();
     with_conn(state, move |c| {
-        let checkpoint = match action {
-            Transition::Open => election::open(c, id, &signer, &by)?,
-            Transition::Close => election::close(c, id, &signer, &by)?,
-            Transition::Certify => election::count::certify(c, id, &signer, &by)?.1,
-        };
+        let checkpoint = election::apply(c, id, action, &signer, &by)?;
         let e = election::find(c, id)?;
         Ok(json!({ "id": id, "state": e.state, "log_size": checkpoint.size }))
     })

@@ -335,6 +335,21 @@ pub fn close(
     })
 }
 
+/// Opens, closes or certifies, as an official asked; returns the checkpoint that covers it.
+pub fn apply(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    action: Transition,
+    signer: &LogKey,
+    actor: &str,
+) -> Result<StoredCheckpoint> {
+    match action {
+        Transition::Open => open(conn, id, signer, actor),
+        Transition::Close => close(conn, id, signer, actor),
+        Transition::Certify => Ok(count::certify(conn, id, signer, actor)?.1),
+    }
+}
+
 fn set_state(conn: &mut DbConnection, id: ElectionId, state: State) -> Result<()> {
     diesel::update(elections::table.find(id.to_string()))
         .set(elections::state.eq(state.as_str()))

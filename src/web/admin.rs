@@ -15,7 +15,7 @@ use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
-use crate::api::admin::{issue_csv, tokens_download, transition};
+use crate::api::admin::{issue_csv, tokens_download};
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
@@ -598,7 +598,12 @@ pub async fn change_state(
         )
         .await;
     };
-    match transition(&state, id, action, who.username.clone()).await {
+    let (signer, by) = (state.signer.clone(), who.username.clone());
+    match with_conn(&state, move |c| {
+        election::apply(c, id, action, &signer, &by)
+    })
+    .await
+    {
         Ok(_) => redirect(format!("/admin/elections/{id}")),
         Err(e) => refused(&req, &state, &who, id, &e).await,
     }
