@@ -39,21 +39,13 @@ pub enum KeyError {
 #[derive(Debug)]
 pub struct LogKey {
     signer: LogSigner,
-    heads: Option<HeadStore>,
+    heads: HeadStore,
 }
 
 impl LogKey {
-    /// A key kept in memory only (tests, the demo): its heads are recorded nowhere.
-    pub fn in_memory(signer: LogSigner) -> Self {
-        Self {
-            signer,
-            heads: None,
-        }
-    }
-
-    /// Where the heads it signed are recorded, if anywhere.
-    pub fn heads(&self) -> Option<&HeadStore> {
-        self.heads.as_ref()
+    /// Where the heads it signs are recorded.
+    pub fn heads(&self) -> &HeadStore {
+        &self.heads
     }
 }
 
@@ -127,7 +119,7 @@ pub fn load_or_create(path: &Path) -> Result<LogKey, KeyError> {
     let heads = HeadStore::open(&heads::dir_for_key(path)).map_err(|e| unusable(e.to_string()))?;
     Ok(LogKey {
         signer: LogSigner::from_seed(&seed),
-        heads: Some(heads),
+        heads,
     })
 }
 

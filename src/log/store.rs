@@ -83,9 +83,7 @@ pub fn transaction<T>(
 /// Refuses unless every election's log in the database extends the head its signing key
 /// recorded (run at start, so a restored old database is noticed before anything else).
 pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
-    let Some(store) = signer.heads() else {
-        return Ok(());
-    };
+    let store = signer.heads();
     for election in crate::election::list(conn)? {
         let root = root_at(conn, &election, election.log_size)?;
         store.check(election.id, election.log_size, root, |n| {
@@ -119,11 +117,9 @@ pub fn append(
     }
     // Never sign a tree that does not extend what this key already signed (a restored
     // database would otherwise fork the published log).
-    if let Some(store) = signer.heads() {
-        store.check(election.id, size, tree.root(), |n| {
-            root_at(conn, election, n)
-        })?;
-    }
+    signer.heads().check(election.id, size, tree.root(), |n| {
+        root_at(conn, election, n)
+    })?;
 
     let mut entry_rows = Vec::with_capacity(entries.len());
     let mut node_rows = Vec::with_capacity(entries.len() * 2);
@@ -182,16 +178,14 @@ pub fn append(
             checkpoints::created_at.eq(stored.created_at),
         ))
         .execute(conn)?;
-    if let Some(store) = signer.heads() {
-        heads::note(
-            store,
-            election.id,
-            heads::Head {
-                size: new_size,
-                root: stored.root,
-            },
-        );
-    }
+    heads::note(
+        signer.heads(),
+        election.id,
+        heads::Head {
+            size: new_size,
+            root: stored.root,
+        },
+    );
     Ok(Appended {
         checkpoint: stored,
         first_index: size,
