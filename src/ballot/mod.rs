@@ -17,8 +17,9 @@ use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::{self, NewEntry};
 use crate::log::merkle::{self, Hash};
-use crate::log::{self, LogKey, entry};
+use crate::log::{self, LogKey};
 use crate::token::store::{LIVE, REVOKED, USED};
 use crate::token::{HashedToken, random_receipt};
 
@@ -162,6 +163,8 @@ pub fn commit_batch(
         .collect())
 }
 
+/// One election's share of a batch, under its lock: refuses what cannot be cast, redeems the
+/// tokens, appends the ballots in one signed append and proves each one's inclusion.
 fn cast_in_election(
     conn: &mut DbConnection,
     signer: &LogKey,
@@ -173,48 +176,11 @@ fn cast_in_election(
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     let election = election::lock(conn, id)?;
     let mut out = Vec::with_capacity(indexes.len());
-    if let Err(e) = ensure_accepting(&election) {
-        for &i in indexes {
-            out.push((
-                i,
-                Err(Error::conflict(ErrorCode::ElectionNotOpen, e.to_string())),
-            ));
-        }
-        return Ok(out);
-    }
-    let mut candidates = Vec::with_capacity(indexes.len());
-    for &i in indexes {
-        if election.definition.allows(requests[i].choice) {
-            candidates.push(i);
-        } else {
-            out.push((
-                i,
-                Err(Error::bad_input(
-                    ErrorCode::InvalidChoice,
-                    format!(
-                        "`{}` is not a choice in this election",
-                        requests[i].choice.as_str()
-                    ),
-                )),
-            ));
-        }
-    }
+    let candidates = castable(&election, requests, indexes, &mut out);
     if candidates.is_empty() {
         return Ok(out);
     }
-    // The redemption itself: only tokens still live flip to used, atomically.
-    let wanted: Vec<&Vec<u8>> = candidates.iter().map(|&i| &hashes[i]).collect();
-    let redeemed: HashSet<Vec<u8>> = crate::on_backend!(conn, |c| diesel::update(
-        tokens::table
-            .filter(tokens::hash.eq_any(&wanted))
-            .filter(tokens::status.eq(LIVE))
-    )
-    .set(tokens::status.eq(USED))
-    .returning(tokens::hash)
-    .get_results::<Vec<u8>>(c))?
-    .into_iter()
-    .collect();
-
+    let redeemed = redeem(conn, candidates.iter().map(|&i| &hashes[i]).collect())?;
     let mut ballots = Vec::with_capacity(redeemed.len());
     for &i in &candidates {
         if !redeemed.contains(&hashes[i]) {
@@ -229,39 +195,106 @@ fn cast_in_election(
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
         let entry = entry::ballot(&id, &local, requests[i].choice, &receipt);
-        ballots.push((merkle::leaf_hash(&entry.bytes), i, local, receipt, entry));
+        ballots.push(Pending {
+            leaf: merkle::leaf_hash(&entry.bytes),
+            request: i,
+            local,
+            receipt,
+            entry,
+        });
     }
-    if ballots.is_empty() {
-        return Ok(out);
+    if !ballots.is_empty() {
+        out.extend(append_ballots(conn, signer, &election, requests, ballots)?);
     }
-    // Within a batch, ballots stand in leaf-hash order, not arrival order.
-    ballots.sort_by_key(|b| b.0);
-    let entries: Vec<_> = ballots.iter().map(|b| b.4.clone()).collect();
-    let appended = log::store::append(conn, &election, &entries, signer)?;
+    Ok(out)
+}
+
+/// The requests that may be cast now; the others are answered in `out`.
+fn castable(
+    election: &Election,
+    requests: &[CastRequest],
+    indexes: &[usize],
+    out: &mut Vec<(usize, Result<Cast>)>,
+) -> Vec<usize> {
+    if let Err(e) = ensure_accepting(election) {
+        let closed = |_| Err(Error::conflict(ErrorCode::ElectionNotOpen, e.to_string()));
+        out.extend(indexes.iter().map(|&i| (i, closed(i))));
+        return Vec::new();
+    }
+    let (allowed, refused): (Vec<usize>, Vec<usize>) = indexes
+        .iter()
+        .partition(|&&i| election.definition.allows(requests[i].choice));
+    for i in refused {
+        let choice = requests[i].choice.as_str();
+        out.push((
+            i,
+            Err(Error::bad_input(
+                ErrorCode::InvalidChoice,
+                format!("`{choice}` is not a choice in this election"),
+            )),
+        ));
+    }
+    allowed
+}
+
+/// The redemption itself: only tokens still live flip to used, atomically; returns those.
+fn redeem(conn: &mut DbConnection, wanted: Vec<&Vec<u8>>) -> Result<HashSet<Vec<u8>>> {
+    Ok(crate::on_backend!(conn, |c| diesel::update(
+        tokens::table
+            .filter(tokens::hash.eq_any(&wanted))
+            .filter(tokens::status.eq(LIVE))
+    )
+    .set(tokens::status.eq(USED))
+    .returning(tokens::hash)
+    .get_results::<Vec<u8>>(c))?
+    .into_iter()
+    .collect())
+}
+
+/// A ballot about to be appended.
+struct Pending {
+    leaf: merkle::Hash,
+    request: usize,
+    local: String,
+    receipt: String,
+    entry: NewEntry,
+}
+
+/// Appends the ballots (in leaf-hash order, not arrival order) and answers each request with
+/// its receipt and inclusion proof.
+fn append_ballots(
+    conn: &mut DbConnection,
+    signer: &LogKey,
+    election: &Election,
+    requests: &[CastRequest],
+    mut ballots: Vec<Pending>,
+) -> Result<Vec<(usize, Result<Cast>)>> {
+    ballots.sort_by_key(|b| b.leaf);
+    let entries: Vec<NewEntry> = ballots.iter().map(|b| b.entry.clone()).collect();
+    let appended = log::store::append(conn, election, &entries, signer)?;
     let size = appended.checkpoint.size;
     let positions: Vec<u64> = (0..ballots.len() as u64)
         .map(|k| appended.first_index + k)
         .collect();
-    let proofs = log::store::inclusion_proofs(conn, &election, size, &positions, &appended.made)?;
-    for ((_, i, local, receipt, _), (leaf_index, proof)) in
-        ballots.into_iter().zip(positions.into_iter().zip(proofs))
-    {
-        out.push((
-            i,
-            Ok(Cast {
-                election: id,
+    let proofs = log::store::inclusion_proofs(conn, election, size, &positions, &appended.made)?;
+    Ok(ballots
+        .into_iter()
+        .zip(positions.into_iter().zip(proofs))
+        .map(|(b, (leaf_index, proof))| {
+            let cast = Cast {
+                election: election.id,
                 title: election.definition.title.clone(),
-                local,
-                choice: requests[i].choice,
-                receipt,
+                local: b.local,
+                choice: requests[b.request].choice,
+                receipt: b.receipt,
                 leaf_index,
                 checkpoint: appended.checkpoint.note.clone(),
                 tree_size: size,
                 inclusion_proof: proof,
-            }),
-        ));
-    }
-    Ok(out)
+            };
+            (b.request, Ok(cast))
+        })
+        .collect())
 }
 
 /// What a member may learn of their own token: `live` (not used), `used` or `revoked`.

@@ -4,6 +4,7 @@
 use crate::db::DbConnection;
 use crate::election::{self, Choice};
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::{Body, Entry};
 use crate::log::{merkle, store};
 use crate::token::parse_receipt;
 
@@ -52,12 +53,12 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
         &proof,
         &checkpoint.root,
     );
-    let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
     // The entry names the choice: pad so the answer's length does not.
-    let choice_len = serde_json::from_str::<serde_json::Value>(&entry)
-        .ok()
-        .and_then(|v| v["choice"].as_str().map(str::len))
-        .unwrap_or(Choice::WIRE_WIDTH);
+    let choice_len = match Entry::parse(&entry.bytes).map(|e| e.body) {
+        Ok(Body::Ballot(ballot)) => ballot.choice.as_str().len(),
+        _ => Choice::WIRE_WIDTH,
+    };
+    let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
     Ok(FoundReceipt {
         election: id,
         title: election.definition.title,

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{cli_actor, connect, signer};
-use crate::election::{self, Definition, Election, ElectionId};
+use crate::election::{self, Definition, Election, ElectionId, Transition};
 use crate::log::LogKey;
 use crate::settings::Settings;
 
@@ -63,113 +63,119 @@ pub(super) enum ElectionCommand {
 /// Runs one `election` command.
 pub(super) fn run(command: ElectionCommand, settings: &Settings) -> anyhow::Result<()> {
     match command {
-        ElectionCommand::Check { file } => {
-            let definition = read_definition(&file)?;
-            println!(
-                "{}: valid ({} locals, rule {})",
-                file.display(),
-                definition.locals.len(),
-                definition.rule.as_str()
-            );
-            Ok(())
+        ElectionCommand::Check { file } => check(&file),
+        ElectionCommand::Create { file, json } => create(&file, json, settings),
+        ElectionCommand::List { json } => list(json, settings),
+        ElectionCommand::Show { id, json } => show(&id, json, settings),
+        ElectionCommand::Open { id } => change(&id, Transition::Open, settings),
+        ElectionCommand::Close { id } => change(&id, Transition::Close, settings),
+        ElectionCommand::Certify { id } => change(&id, Transition::Certify, settings),
+    }
+}
+
+fn check(file: &Path) -> anyhow::Result<()> {
+    let definition = read_definition(file)?;
+    println!(
+        "{}: valid ({} locals, rule {})",
+        file.display(),
+        definition.locals.len(),
+        definition.rule.as_str()
+    );
+    Ok(())
+}
+
+fn create(file: &Path, json: bool, settings: &Settings) -> anyhow::Result<()> {
+    let definition = read_definition(file)?;
+    let public_url = settings.require_public_url("create an election")?;
+    let signer = signer(settings)?;
+    let mut conn = connect(settings)?;
+    let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
+    let origin = election::origin(&public_url, id);
+    let fingerprint = crate::log::note::fingerprint(&signer.public_key());
+    if json {
+        println!(
+            "{}",
+            json!({ "id": id, "title": definition.title, "origin": origin,
+                    "key_fingerprint": fingerprint })
+        );
+    } else {
+        println!("{id}");
+        eprintln!("log origin:      {origin}");
+        eprintln!("key fingerprint: {fingerprint}");
+        eprintln!("(print both on the ballot notices: auditors check the log against them)");
+    }
+    Ok(())
+}
+
+fn list(json: bool, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    let all = election::list(&mut conn)?;
+    if json {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "title": e.definition.title,
+                    "state": e.state,
+                    "created_at": e.created_at.and_utc().to_rfc3339(),
+                    "opens_at": election::definition::format_time(&e.definition.opens_at),
+                    "closes_at": election::definition::format_time(&e.definition.closes_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if all.is_empty() {
+        println!("no elections yet: create one with `strikevote election create --file FILE`");
+    } else {
+        for e in &all {
+            println!("{}  {:<9}  {}", e.id, e.state.as_str(), e.definition.title);
         }
-        ElectionCommand::Create { file, json } => {
-            let definition = read_definition(&file)?;
-            let public_url = settings.require_public_url("create an election")?;
-            let signer = signer(settings)?;
-            let mut conn = connect(settings)?;
-            let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
-            let origin = election::origin(&public_url, id);
-            let fingerprint = crate::log::note::fingerprint(&signer.public_key());
-            if json {
-                println!(
-                    "{}",
-                    json!({ "id": id, "title": definition.title, "origin": origin,
-                            "key_fingerprint": fingerprint })
-                );
+    }
+    Ok(())
+}
+
+fn show(id: &str, json: bool, settings: &Settings) -> anyhow::Result<()> {
+    let id = ElectionId::parse(id)?;
+    let signer = signer(settings)?;
+    let mut conn = connect(settings)?;
+    let election = election::find(&mut conn, id)?;
+    let counts = election::local_counts(&mut conn, &election)?;
+    if json {
+        let value = crate::api::admin::election_json(&election, &counts, &signer);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_election(&election, &counts, &signer);
+    }
+    Ok(())
+}
+
+/// Opens, closes or certifies.
+fn change(id: &str, action: Transition, settings: &Settings) -> anyhow::Result<()> {
+    let id = ElectionId::parse(id)?;
+    let signer = signer(settings)?;
+    let mut conn = connect(settings)?;
+    let actor = cli_actor();
+    match action {
+        Transition::Open | Transition::Close => {
+            let checkpoint = election::apply(&mut conn, id, action, &signer, &actor)?;
+            let now = if action == Transition::Open {
+                "open"
             } else {
-                println!("{id}");
-                eprintln!("log origin:      {origin}");
-                eprintln!("key fingerprint: {fingerprint}");
-                eprintln!(
-                    "(print both on the ballot notices: auditors check the log against them)"
-                );
-            }
-            Ok(())
+                "closed"
+            };
+            println!("election {id} is {now} (log size {})", checkpoint.size);
         }
-        ElectionCommand::List { json } => {
-            let mut conn = connect(settings)?;
-            let all = election::list(&mut conn)?;
-            if json {
-                let rows: Vec<_> = all
-                    .iter()
-                    .map(|e| {
-                        json!({
-                            "id": e.id,
-                            "title": e.definition.title,
-                            "state": e.state,
-                            "created_at": e.created_at.and_utc().to_rfc3339(),
-                            "opens_at": election::definition::format_time(&e.definition.opens_at),
-                            "closes_at": election::definition::format_time(&e.definition.closes_at),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else if all.is_empty() {
-                println!(
-                    "no elections yet: create one with `strikevote election create --file FILE`"
-                );
-            } else {
-                for e in &all {
-                    println!("{}  {:<9}  {}", e.id, e.state.as_str(), e.definition.title);
-                }
-            }
-            Ok(())
-        }
-        ElectionCommand::Show { id, json } => {
-            let id = ElectionId::parse(&id)?;
-            let signer = signer(settings)?;
-            let mut conn = connect(settings)?;
-            let election = election::find(&mut conn, id)?;
-            let counts = election::local_counts(&mut conn, &election)?;
-            if json {
-                let value = crate::api::admin::election_json(&election, &counts, &signer);
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print_election(&election, &counts, &signer);
-            }
-            Ok(())
-        }
-        ElectionCommand::Open { id } => {
-            let id = ElectionId::parse(&id)?;
-            let signer = signer(settings)?;
-            let mut conn = connect(settings)?;
-            let checkpoint = election::open(&mut conn, id, &signer, &cli_actor())?;
-            println!("election {id} is open (log size {})", checkpoint.size);
-            Ok(())
-        }
-        ElectionCommand::Close { id } => {
-            let id = ElectionId::parse(&id)?;
-            let signer = signer(settings)?;
-            let mut conn = connect(settings)?;
-            let checkpoint = election::close(&mut conn, id, &signer, &cli_actor())?;
-            println!("election {id} is closed (log size {})", checkpoint.size);
-            Ok(())
-        }
-        ElectionCommand::Certify { id } => {
-            let id = ElectionId::parse(&id)?;
-            let signer = signer(settings)?;
-            let mut conn = connect(settings)?;
-            let (results, checkpoint) =
-                election::count::certify(&mut conn, id, &signer, &cli_actor())?;
+        Transition::Certify => {
+            let (results, checkpoint) = election::count::certify(&mut conn, id, &signer, &actor)?;
             println!(
                 "election {id} is certified: {} (result entry {} of the log)",
                 if results.passed { "PASSED" } else { "FAILED" },
                 checkpoint.size - 1
             );
-            Ok(())
         }
     }
+    Ok(())
 }
 
 fn read_definition(file: &Path) -> anyhow::Result<Definition> {

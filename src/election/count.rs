@@ -4,17 +4,16 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
-use crate::db::schema::{elections, members, tokens};
-use crate::election::definition::Choice;
+use crate::db::schema::{members, tokens};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Kind};
 use crate::log::store::{self, StoredCheckpoint};
-use crate::tally::{self, ChoiceCounts, Results};
+use crate::tally::{LogCount, Results};
 
 /// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -87,33 +86,15 @@ pub fn results(conn: &mut DbConnection, id: ElectionId) -> Result<Results> {
     recount(conn, id, &election.definition)
 }
 
+/// The count of the log's own roster and ballot entries — the same count the offline
+/// verifier makes ([`LogCount`]).
 fn recount(
     conn: &mut DbConnection,
     id: ElectionId,
     definition: &super::Definition,
 ) -> Result<Results> {
-    #[derive(Deserialize)]
-    struct Roster {
-        local: String,
-        eligible: u64,
-    }
-    #[derive(Deserialize)]
-    struct Ballot {
-        local: String,
-        choice: Choice,
-    }
-    let unreadable = |e: serde_json::Error| Error::Internal(format!("unreadable log entry: {e}"));
-    let mut eligible = BTreeMap::new();
-    for bytes in store::entries_of_kind(conn, id, Kind::Roster)? {
-        let r: Roster = serde_json::from_slice(&bytes).map_err(unreadable)?;
-        eligible.insert(r.local, r.eligible);
-    }
-    let mut ballots: BTreeMap<String, ChoiceCounts> = BTreeMap::new();
-    for bytes in store::entries_of_kind(conn, id, Kind::Ballot)? {
-        let b: Ballot = serde_json::from_slice(&bytes).map_err(unreadable)?;
-        ballots.entry(b.local).or_default().add(b.choice);
-    }
-    Ok(tally::tally(definition, &eligible, &ballots))
+    let entries = store::entries_of_kind(conn, id, &[Kind::Roster, Kind::Ballot])?;
+    Ok(LogCount::of(&entries).results(definition))
 }
 
 /// Certifies a closed election: appends the `result` entry, recounted from the log under the
@@ -137,18 +118,15 @@ pub fn certify(
             _ => return Err(embargoed()),
         }
         let results = recount(conn, id, &election.definition)?;
-        let appended = store::append(
+        let result = entry::result(&id, &results.entry_body());
+        let checkpoint = super::enter(
             conn,
             &election,
-            &[
-                entry::admin(&id, "certify", actor),
-                entry::result(&id, &results.entry_body()),
-            ],
+            State::Certified,
+            (actor, "certify"),
+            result,
             signer,
         )?;
-        diesel::update(elections::table.find(id.to_string()))
-            .set(elections::state.eq(State::Certified.as_str()))
-            .execute(conn)?;
-        Ok((results, appended.checkpoint))
+        Ok((results, checkpoint))
     })
 }

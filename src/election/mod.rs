@@ -19,8 +19,9 @@ pub use definition::{
 use crate::db::DbConnection;
 use crate::db::schema::{elections, locals, members, tokens};
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::{self, NewEntry};
 use crate::log::store::StoredCheckpoint;
-use crate::log::{self, LogKey, entry};
+use crate::log::{self, LogKey};
 use crate::settings::PublicUrl;
 
 pub use strikevote_core::ElectionId;
@@ -292,17 +293,15 @@ pub fn open(
                 ),
             ));
         }
-        set_state(conn, id, State::Open)?;
-        Ok(log::store::append(
+        let opened = entry::open(&id, Utc::now());
+        enter(
             conn,
             &election,
-            &[
-                entry::admin(&id, "open", actor),
-                entry::open(&id, Utc::now()),
-            ],
+            State::Open,
+            (actor, "open"),
+            opened,
             signer,
-        )?
-        .checkpoint)
+        )
     })
 }
 
@@ -321,17 +320,15 @@ pub fn close(
                 format!("election {id} cannot be closed: it is {}", election.state),
             ));
         }
-        set_state(conn, id, State::Closed)?;
-        Ok(log::store::append(
+        let closed = entry::close(&id, Utc::now());
+        enter(
             conn,
             &election,
-            &[
-                entry::admin(&id, "close", actor),
-                entry::close(&id, Utc::now()),
-            ],
+            State::Closed,
+            (actor, "close"),
+            closed,
             signer,
-        )?
-        .checkpoint)
+        )
     })
 }
 
@@ -350,11 +347,21 @@ pub fn apply(
     }
 }
 
-fn set_state(conn: &mut DbConnection, id: ElectionId, state: State) -> Result<()> {
-    diesel::update(elections::table.find(id.to_string()))
+/// Moves a locked election to `state` and logs, in one append, the official's action
+/// (`(who, action)`) and the entry that the change makes.
+pub(crate) fn enter(
+    conn: &mut DbConnection,
+    election: &Election,
+    state: State,
+    (actor, action): (&str, &str),
+    made: NewEntry,
+    signer: &LogKey,
+) -> Result<StoredCheckpoint> {
+    diesel::update(elections::table.find(election.id.to_string()))
         .set(elections::state.eq(state.as_str()))
         .execute(conn)?;
-    Ok(())
+    let entries = [entry::admin(&election.id, action, actor), made];
+    Ok(log::store::append(conn, election, &entries, signer)?.checkpoint)
 }
 
 /// Every election, newest first.

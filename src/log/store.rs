@@ -103,43 +103,84 @@ pub fn append(
     entries: &[NewEntry],
     signer: &LogKey,
 ) -> Result<Appended> {
-    let eid = election.id.to_string();
-    let size = election.log_size;
-    let edge_ids = merkle::range_nodes(0, size);
-    let edge_map = fetch_nodes(conn, &eid, &edge_ids)?;
-    let edge = edge_ids.iter().map(|id| edge_map[id]).collect();
-    let mut tree = CompactRange::from_edge(size, edge)
-        .ok_or_else(|| Error::Internal("the stored tree edge is inconsistent".into()))?;
     if !heads::collecting() {
         return Err(Error::Internal(
             "log append outside log::store::transaction: its head would go unrecorded".into(),
         ));
     }
+    let eid = election.id.to_string();
+    let size = election.log_size;
+    let mut tree = stored_edge(conn, &eid, size)?;
     // Never sign a tree that does not extend what this key already signed (a restored
     // database would otherwise fork the published log).
     signer.heads().check(election.id, size, tree.root(), |n| {
         root_at(conn, election, n)
     })?;
+    let made = insert_entries(conn, &eid, size, entries, &mut tree)?;
+    let checkpoint = sign_head(conn, election, &tree, signer)?;
+    Ok(Appended {
+        checkpoint,
+        first_index: size,
+        made,
+    })
+}
 
+/// The right edge of the stored tree of `size` entries, ready to push onto.
+fn stored_edge(conn: &mut DbConnection, eid: &str, size: u64) -> Result<CompactRange> {
+    let edge_ids = merkle::range_nodes(0, size);
+    let edge_map = fetch_nodes(conn, eid, &edge_ids)?;
+    let edge = edge_ids.iter().map(|id| edge_map[id]).collect();
+    CompactRange::from_edge(size, edge)
+        .ok_or_else(|| Error::Internal("the stored tree edge is inconsistent".into()))
+}
+
+/// A row of `log_entries`.
+#[derive(Insertable)]
+#[diesel(table_name = log_entries)]
+struct EntryRow<'a> {
+    election_id: &'a str,
+    idx: i64,
+    kind: &'a str,
+    body: &'a [u8],
+    receipt: Option<&'a str>,
+}
+
+/// A row of `log_nodes`.
+#[derive(Insertable)]
+#[diesel(table_name = log_nodes)]
+struct NodeRow<'a> {
+    election_id: &'a str,
+    level: i32,
+    idx: i64,
+    hash: Vec<u8>,
+}
+
+/// Stores the entries and every tree node they complete; returns those nodes.
+fn insert_entries(
+    conn: &mut DbConnection,
+    eid: &str,
+    size: u64,
+    entries: &[NewEntry],
+    tree: &mut CompactRange,
+) -> Result<HashMap<NodeId, Hash>> {
     let mut entry_rows = Vec::with_capacity(entries.len());
     let mut node_rows = Vec::with_capacity(entries.len() * 2);
     let mut made = HashMap::with_capacity(entries.len() * 2);
     for (i, entry) in entries.iter().enumerate() {
-        let index = to_i64(size + i as u64)?;
-        entry_rows.push((
-            log_entries::election_id.eq(eid.as_str()),
-            log_entries::idx.eq(index),
-            log_entries::kind.eq(entry.kind.as_str()),
-            log_entries::body.eq(entry.bytes.as_slice()),
-            log_entries::receipt.eq(entry.receipt.as_deref()),
-        ));
+        entry_rows.push(EntryRow {
+            election_id: eid,
+            idx: to_i64(size + i as u64)?,
+            kind: entry.kind.as_str(),
+            body: &entry.bytes,
+            receipt: entry.receipt.as_deref(),
+        });
         for (node, hash) in tree.push(merkle::leaf_hash(&entry.bytes)) {
-            node_rows.push((
-                log_nodes::election_id.eq(eid.as_str()),
-                log_nodes::level.eq(i32::from(node.level)),
-                log_nodes::idx.eq(to_i64(node.index)?),
-                log_nodes::hash.eq(hash.to_vec()),
-            ));
+            node_rows.push(NodeRow {
+                election_id: eid,
+                level: i32::from(node.level),
+                idx: to_i64(node.index)?,
+                hash: hash.to_vec(),
+            });
             made.insert(node, hash);
         }
     }
@@ -153,11 +194,22 @@ pub fn append(
             .values(chunk)
             .execute(c))?;
     }
+    Ok(made)
+}
+
+/// Signs the new head, stores the checkpoint and the new size, and notes the head for
+/// [`transaction`] to record once the transaction commits.
+fn sign_head(
+    conn: &mut DbConnection,
+    election: &Election,
+    tree: &CompactRange,
+    signer: &LogKey,
+) -> Result<StoredCheckpoint> {
+    let eid = election.id.to_string();
     let new_size = tree.size();
     diesel::update(elections::table.find(&eid))
         .set(elections::log_size.eq(to_i64(new_size)?))
         .execute(conn)?;
-
     let checkpoint = Checkpoint {
         origin: election.origin.clone(),
         size: new_size,
@@ -178,19 +230,12 @@ pub fn append(
             checkpoints::created_at.eq(stored.created_at),
         ))
         .execute(conn)?;
-    heads::note(
-        signer.heads(),
-        election.id,
-        heads::Head {
-            size: new_size,
-            root: stored.root,
-        },
-    );
-    Ok(Appended {
-        checkpoint: stored,
-        first_index: size,
-        made,
-    })
+    let head = heads::Head {
+        size: new_size,
+        root: stored.root,
+    };
+    heads::note(signer.heads(), election.id, head);
+    Ok(stored)
 }
 
 /// Inclusion proofs of several entries in the tree of `size`, using `known` nodes (from an
@@ -391,18 +436,27 @@ pub fn entries(
         .collect()
 }
 
-/// Every entry of `kind`, in order.
+/// Every entry of the given types, in log order, read as format v1 entries.
 pub fn entries_of_kind(
     conn: &mut DbConnection,
     id: ElectionId,
-    kind: super::entry::Kind,
-) -> Result<Vec<Vec<u8>>> {
-    Ok(log_entries::table
+    kinds: &[super::entry::Kind],
+) -> Result<Vec<super::entry::Body>> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let stored: Vec<Vec<u8>> = log_entries::table
         .filter(log_entries::election_id.eq(id.to_string()))
-        .filter(log_entries::kind.eq(kind.as_str()))
+        .filter(log_entries::kind.eq_any(names))
         .order(log_entries::idx)
         .select(log_entries::body)
-        .load(conn)?)
+        .load(conn)?;
+    stored
+        .iter()
+        .map(|bytes| {
+            super::entry::Entry::parse(bytes)
+                .map(|e| e.body)
+                .map_err(|e| Error::Internal(format!("unreadable log entry: {e}")))
+        })
+        .collect()
 }
 
 type CheckpointRow = (i64, Vec<u8>, String, NaiveDateTime);

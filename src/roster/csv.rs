@@ -81,53 +81,7 @@ pub fn parse_roster(
         .has_headers(true)
         .flexible(true)
         .from_reader(bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| RosterError::File(csv_reason(&e)))?
-        .clone();
-    if header.is_empty() || (header.len() == 1 && header[0].trim().is_empty()) {
-        return Err(RosterError::File(format!(
-            "the file is empty; the first line must be the header {}",
-            COLUMNS.join(",")
-        )));
-    }
-    let mut index = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        let name = name.trim().to_ascii_lowercase();
-        if index.insert(name.clone(), i).is_some() {
-            return Err(RosterError::File(format!(
-                "line 1: column `{name}` appears twice in the header"
-            )));
-        }
-    }
-    let missing: Vec<_> = COLUMNS
-        .iter()
-        .filter(|c| !index.contains_key(**c))
-        .copied()
-        .collect();
-    if !missing.is_empty() {
-        return Err(RosterError::File(format!(
-            "line 1: the header lacks column(s) {}; it must name {}",
-            missing.join(", "),
-            COLUMNS.join(",")
-        )));
-    }
-    let unknown: Vec<_> = header
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| !COLUMNS.contains(&h.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(RosterError::File(format!(
-            "line 1: unknown column(s) {}; the header must name exactly {}",
-            unknown.join(", "),
-            COLUMNS.join(",")
-        )));
-    }
-    let col = |name: &str| index[name];
-    let (c_id, c_local, c_name, c_email) =
-        (col("member_id"), col("local"), col("name"), col("email"));
-
+    let columns = Columns::read(&mut reader)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
@@ -151,68 +105,9 @@ pub fn parse_roster(
         if record.len() == 1 && record[0].trim().is_empty() {
             continue; // a blank line
         }
-        if record.len() != header.len() {
-            problems.push(LineProblem {
-                line,
-                reason: format!(
-                    "has {} field(s), the header has {}",
-                    record.len(),
-                    header.len()
-                ),
-            });
-            continue;
-        }
-        let member_id = record[c_id].trim().to_owned();
-        let local = record[c_local].trim().to_owned();
-        let name = record[c_name].trim().to_owned();
-        let email = record[c_email].trim().to_owned();
-        let mut reasons = Vec::new();
-        if member_id.is_empty() {
-            reasons.push("member_id is empty".to_owned());
-        } else if member_id.chars().count() > MAX_MEMBER_ID {
-            reasons.push(format!(
-                "member_id is longer than {MAX_MEMBER_ID} characters"
-            ));
-        } else if let Some(why) = crate::text::unsafe_character(&member_id) {
-            reasons.push(format!("member_id {why}"));
-        } else if let Some(first) = first_seen.get(&member_id) {
-            reasons.push(format!(
-                "member_id `{member_id}` is a duplicate of line {first}"
-            ));
-        } else {
-            first_seen.insert(member_id.clone(), line);
-        }
-        if local.is_empty() {
-            reasons.push("local is empty".to_owned());
-        } else if !local_codes.contains(local.as_str()) {
-            reasons.push(format!(
-                "local `{}` is not one of the election's locals",
-                crate::text::shown(&local)
-            ));
-        }
-        if name.chars().count() > MAX_NAME {
-            reasons.push(format!("name is longer than {MAX_NAME} characters"));
-        } else if let Some(why) = crate::text::unsafe_character(&name) {
-            reasons.push(format!("name {why}"));
-        }
-        if !email.is_empty() && (email.len() > MAX_EMAIL || !EmailAddress::is_valid(&email)) {
-            reasons.push(format!(
-                "email `{}` is not a valid address",
-                crate::text::shown(&email)
-            ));
-        }
-        if reasons.is_empty() {
-            rows.push(RosterRow {
-                member_id,
-                local,
-                name,
-                email,
-            });
-        } else {
-            problems.push(LineProblem {
-                line,
-                reason: reasons.join("; "),
-            });
+        match columns.row(&record, local_codes, &mut first_seen, line) {
+            Ok(row) => rows.push(row),
+            Err(reason) => problems.push(LineProblem { line, reason }),
         }
     }
     if !problems.is_empty() {
@@ -224,6 +119,147 @@ pub fn parse_roster(
         ));
     }
     Ok(rows)
+}
+
+/// Where each of [`COLUMNS`] stands in the file.
+struct Columns {
+    width: usize,
+    member_id: usize,
+    local: usize,
+    name: usize,
+    email: usize,
+}
+
+impl Columns {
+    /// Reads line 1: exactly the four columns, in any order, any case.
+    fn read(reader: &mut csv::Reader<&[u8]>) -> Result<Self, RosterError> {
+        let header = reader
+            .headers()
+            .map_err(|e| RosterError::File(csv_reason(&e)))?;
+        if header.is_empty() || (header.len() == 1 && header[0].trim().is_empty()) {
+            return Err(RosterError::File(format!(
+                "the file is empty; the first line must be the header {}",
+                COLUMNS.join(",")
+            )));
+        }
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let mut index = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            if index.insert(name.as_str(), i).is_some() {
+                return Err(RosterError::File(format!(
+                    "line 1: column `{name}` appears twice in the header"
+                )));
+            }
+        }
+        let missing: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|c| !index.contains_key(**c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(RosterError::File(format!(
+                "line 1: the header lacks column(s) {}; it must name {}",
+                missing.join(", "),
+                COLUMNS.join(",")
+            )));
+        }
+        let unknown: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|h| !COLUMNS.contains(h))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(RosterError::File(format!(
+                "line 1: unknown column(s) {}; the header must name exactly {}",
+                unknown.join(", "),
+                COLUMNS.join(",")
+            )));
+        }
+        Ok(Self {
+            width: names.len(),
+            member_id: index["member_id"],
+            local: index["local"],
+            name: index["name"],
+            email: index["email"],
+        })
+    }
+
+    /// One member's line, or every reason it is refused, joined.
+    fn row(
+        &self,
+        record: &csv::StringRecord,
+        local_codes: &HashSet<&str>,
+        first_seen: &mut HashMap<String, u64>,
+        line: u64,
+    ) -> Result<RosterRow, String> {
+        if record.len() != self.width {
+            return Err(format!(
+                "has {} field(s), the header has {}",
+                record.len(),
+                self.width
+            ));
+        }
+        let row = RosterRow {
+            member_id: record[self.member_id].trim().to_owned(),
+            local: record[self.local].trim().to_owned(),
+            name: record[self.name].trim().to_owned(),
+            email: record[self.email].trim().to_owned(),
+        };
+        let mut reasons = Vec::new();
+        reasons.extend(member_id_problem(&row.member_id, first_seen, line));
+        if row.local.is_empty() {
+            reasons.push("local is empty".to_owned());
+        } else if !local_codes.contains(row.local.as_str()) {
+            reasons.push(format!(
+                "local `{}` is not one of the election's locals",
+                crate::text::shown(&row.local)
+            ));
+        }
+        if row.name.chars().count() > MAX_NAME {
+            reasons.push(format!("name is longer than {MAX_NAME} characters"));
+        } else if let Some(why) = crate::text::unsafe_character(&row.name) {
+            reasons.push(format!("name {why}"));
+        }
+        let email = &row.email;
+        if !email.is_empty() && (email.len() > MAX_EMAIL || !EmailAddress::is_valid(email)) {
+            reasons.push(format!(
+                "email `{}` is not a valid address",
+                crate::text::shown(email)
+            ));
+        }
+        if reasons.is_empty() {
+            Ok(row)
+        } else {
+            Err(reasons.join("; "))
+        }
+    }
+}
+
+/// What is wrong with a member id, if anything; a good one is remembered for duplicates.
+fn member_id_problem(
+    member_id: &str,
+    first_seen: &mut HashMap<String, u64>,
+    line: u64,
+) -> Option<String> {
+    if member_id.is_empty() {
+        Some("member_id is empty".to_owned())
+    } else if member_id.chars().count() > MAX_MEMBER_ID {
+        Some(format!(
+            "member_id is longer than {MAX_MEMBER_ID} characters"
+        ))
+    } else if let Some(why) = crate::text::unsafe_character(member_id) {
+        Some(format!("member_id {why}"))
+    } else if let Some(first) = first_seen.get(member_id) {
+        Some(format!(
+            "member_id `{member_id}` is a duplicate of line {first}"
+        ))
+    } else {
+        first_seen.insert(member_id.to_owned(), line);
+        None
+    }
 }
 
 fn csv_reason(e: &csv::Error) -> String {

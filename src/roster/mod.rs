@@ -12,7 +12,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::entry::{self, Kind, NewEntry};
+use crate::log::entry::{self, Body, Kind, NewEntry};
 use crate::log::{self, LogKey};
 
 /// Rows written per INSERT: well under both backends' bound-parameter limits.
@@ -102,17 +102,11 @@ fn changed_roster_entries(
     election: &Election,
     rows: &[RosterRow],
 ) -> Result<Vec<NewEntry>> {
-    #[derive(serde::Deserialize)]
-    struct Logged {
-        local: String,
-        eligible: u64,
-        digest: String,
-    }
     let mut latest: HashMap<String, (u64, String)> = HashMap::new();
-    for bytes in log::store::entries_of_kind(conn, election.id, Kind::Roster)? {
-        let logged: Logged = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Internal(format!("unreadable roster entry: {e}")))?;
-        latest.insert(logged.local, (logged.eligible, logged.digest));
+    for body in log::store::entries_of_kind(conn, election.id, &[Kind::Roster])? {
+        if let Body::Roster(logged) = body {
+            latest.insert(logged.local, (logged.eligible, logged.digest));
+        }
     }
     let mut by_local: HashMap<&str, Vec<&str>> = HashMap::new();
     for row in rows {

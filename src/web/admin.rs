@@ -19,7 +19,7 @@ use crate::api::admin::{issue_csv, tokens_download};
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
-use crate::log::entry::Kind;
+use crate::log::entry::{Body, Kind};
 use crate::log::store;
 use crate::roster;
 use crate::state::AppState;
@@ -265,13 +265,10 @@ async fn dashboard_view(
             _ => None,
         };
         let mut actions = Vec::new();
-        for bytes in store::entries_of_kind(c, id, Kind::Admin)? {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            actions.push(format!(
-                "{} by {}",
-                v["action"].as_str().unwrap_or("?"),
-                v["by"].as_str().unwrap_or("?")
-            ));
+        for body in store::entries_of_kind(c, id, &[Kind::Admin])? {
+            if let Body::Admin(admin) = body {
+                actions.push(format!("{} by {}", admin.action, admin.by));
+            }
         }
         Ok((e, t, cp, results, actions))
     })

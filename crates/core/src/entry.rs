@@ -1,20 +1,29 @@
-//! Log entries (format v1): compact JSON objects with `v`, `type` and `election` first.
-//! The bytes built here are stored and hashed as they are; nothing re-serializes them.
+//! Log entries (format v1): compact JSON objects with `v`, `type` and `election` first, then
+//! the fields of their type. [`Entry`] is the one description of them: the service writes
+//! entries with it, reads them back with it for the recount, and the verifier reads them with
+//! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
+//! this module would write for the entry read is an error. The bytes built here are stored and
+//! hashed as they are; nothing re-serializes them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::ElectionId;
-use crate::definition::{Choice, Definition, format_time};
+use crate::definition::{Choice, Definition, rfc3339_seconds};
 
 /// The format version every entry carries.
 pub const VERSION: u8 = 1;
 
+/// The longest receipt a ballot entry may carry.
+pub const MAX_RECEIPT_LEN: usize = 128;
+
 /// Entry types written so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// The frozen definition; always entry 0.
     Election,
@@ -37,6 +46,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every type, in the order format v1 lists them.
+    pub const ALL: [Kind; 9] = [
+        Kind::Election,
+        Kind::Roster,
+        Kind::TokensIssued,
+        Kind::TokenReissued,
+        Kind::Open,
+        Kind::Ballot,
+        Kind::Close,
+        Kind::Result,
+        Kind::Admin,
+    ];
+
     /// The `type` value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +71,260 @@ impl Kind {
             Kind::Close => "close",
             Kind::Result => "result",
             Kind::Admin => "admin",
+        }
+    }
+
+    /// The type named by a `type` value, if format v1 has it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A `roster` entry: how many members of a local are eligible and a digest committing to who.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    /// The local's code.
+    pub local: String,
+    /// Members eligible.
+    pub eligible: u64,
+    /// [`roster_digest`] of its member ids, 64 lowercase hex digits.
+    pub digest: String,
+}
+
+/// A `tokens_issued` entry: tokens issued in one action, counted per local.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensIssued {
+    /// The sum over `locals`.
+    pub count: u64,
+    /// Tokens issued per local code.
+    pub locals: BTreeMap<String, u64>,
+}
+
+/// A `token_reissued` entry: one token replaced, naming only the local.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenReissued {
+    /// The local's code.
+    pub local: String,
+}
+
+/// An `open` or `close` entry: when it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct At {
+    /// RFC 3339, UTC, whole seconds.
+    #[serde(with = "rfc3339_seconds")]
+    pub at: DateTime<Utc>,
+}
+
+/// A `ballot` entry: exactly local, choice and receipt — no member, no token, no time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ballot {
+    /// The voter's local.
+    pub local: String,
+    /// The choice.
+    pub choice: Choice,
+    /// The receipt the voter was given.
+    pub receipt: String,
+}
+
+/// An `admin` entry: an official's action, naming the official — never a member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// What was done (`create`, `open`, `tokens_issue`, …).
+    pub action: String,
+    /// The official's username.
+    pub by: String,
+}
+
+/// What an entry says, by type.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    /// Entry 0: the definition, field for field as the official wrote it.
+    Election(Definition),
+    /// A local's roster.
+    Roster(Roster),
+    /// Tokens issued.
+    TokensIssued(TokensIssued),
+    /// A token replaced.
+    TokenReissued(TokenReissued),
+    /// Voting opened.
+    Open(At),
+    /// A ballot.
+    Ballot(Ballot),
+    /// Voting closed.
+    Close(At),
+    /// The certified result: [`crate::tally::Results::entry_body`].
+    Result(Map<String, Value>),
+    /// An official's action.
+    Admin(Admin),
+}
+
+impl Body {
+    /// Its type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Election(_) => Kind::Election,
+            Body::Roster(_) => Kind::Roster,
+            Body::TokensIssued(_) => Kind::TokensIssued,
+            Body::TokenReissued(_) => Kind::TokenReissued,
+            Body::Open(_) => Kind::Open,
+            Body::Ballot(_) => Kind::Ballot,
+            Body::Close(_) => Kind::Close,
+            Body::Result(_) => Kind::Result,
+            Body::Admin(_) => Kind::Admin,
+        }
+    }
+
+    /// Reads the fields of a `kind` entry (the envelope already taken off).
+    fn from_fields(kind: Kind, fields: Map<String, Value>) -> Result<Self, serde_json::Error> {
+        fn read<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, serde_json::Error> {
+            serde_json::from_value(Value::Object(fields))
+        }
+        Ok(match kind {
+            Kind::Election => Body::Election(read(fields)?),
+            Kind::Roster => Body::Roster(read(fields)?),
+            Kind::TokensIssued => Body::TokensIssued(read(fields)?),
+            Kind::TokenReissued => Body::TokenReissued(read(fields)?),
+            Kind::Open => Body::Open(read(fields)?),
+            Kind::Ballot => Body::Ballot(read(fields)?),
+            Kind::Close => Body::Close(read(fields)?),
+            Kind::Result => Body::Result(fields),
+            Kind::Admin => Body::Admin(read(fields)?),
+        })
+    }
+}
+
+/// One log entry: the election it belongs to and what it says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The election (every entry names it).
+    pub election: ElectionId,
+    /// Its type and fields.
+    pub body: Body,
+}
+
+/// Why bytes are not a format v1 entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Not JSON, or not an object.
+    #[error("not a JSON object: {0}")]
+    NotAnObject(String),
+    /// Whitespace, duplicate keys or escapes that compact JSON would not write.
+    #[error("not compact JSON with unique keys")]
+    NotCompact,
+    /// `v` is missing or not 1.
+    #[error("`v` is not {VERSION}")]
+    Version,
+    /// `type` is missing or not a string.
+    #[error("no `type`")]
+    NoType,
+    /// A type format v1 does not have.
+    #[error("unknown entry type `{0}` (format v1 has {types})", types = kind_list())]
+    UnknownType(String),
+    /// `election` is missing or not an election id.
+    #[error("`election` is missing or not an election id")]
+    Election,
+    /// The type's fields are missing, extra or of the wrong kind.
+    #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
+    Fields(Kind, String),
+    /// The fields read are right, but not written in format v1's order and form.
+    #[error(
+        "a `{kind}` entry must be written as {expected}",
+        kind = .0.as_str(),
+        expected = .1
+    )]
+    NotCanonical(Kind, String),
+}
+
+fn kind_list() -> String {
+    Kind::ALL.map(Kind::as_str).join(", ")
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    v: u8,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    election: &'a ElectionId,
+    #[serde(flatten)]
+    body: &'a Body,
+}
+
+impl Entry {
+    /// An entry of `election`.
+    pub fn new(election: ElectionId, body: Body) -> Self {
+        Self { election, body }
+    }
+
+    /// Its type.
+    pub fn kind(&self) -> Kind {
+        self.body.kind()
+    }
+
+    /// The exact bytes format v1 gives this entry.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let envelope = Envelope {
+            v: VERSION,
+            kind: self.kind().as_str(),
+            election: &self.election,
+            body: &self.body,
+        };
+        // Structs of strings, integers and JSON values always serialize.
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+
+    /// Reads an entry, refusing anything but the exact bytes [`Entry::to_bytes`] would write
+    /// for what was read.
+    pub fn parse(bytes: &[u8]) -> Result<Self, EntryError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EntryError::NotAnObject(e.to_string()))?;
+        // Compact and canonical: what we read re-serializes to the same bytes (this also
+        // refuses duplicate keys, which different parsers would read differently).
+        if serde_json::to_vec(&value).ok().as_deref() != Some(bytes) {
+            return Err(EntryError::NotCompact);
+        }
+        let Value::Object(mut fields) = value else {
+            return Err(EntryError::NotAnObject("an array or a scalar".into()));
+        };
+        if fields.shift_remove("v") != Some(Value::from(VERSION)) {
+            return Err(EntryError::Version);
+        }
+        let kind = match fields.shift_remove("type") {
+            Some(Value::String(t)) => Kind::parse(&t).ok_or(EntryError::UnknownType(t))?,
+            _ => return Err(EntryError::NoType),
+        };
+        let election = match fields.shift_remove("election") {
+            Some(Value::String(e)) => ElectionId::parse(&e).map_err(|_| EntryError::Election)?,
+            _ => return Err(EntryError::Election),
+        };
+        let body =
+            Body::from_fields(kind, fields).map_err(|e| EntryError::Fields(kind, e.to_string()))?;
+        let entry = Entry { election, body };
+        let canonical = entry.to_bytes();
+        if canonical != bytes {
+            return Err(EntryError::NotCanonical(
+                kind,
+                String::from_utf8_lossy(&canonical).into_owned(),
+            ));
+        }
+        Ok(entry)
+    }
+
+    /// Ready to append.
+    pub fn to_new(&self) -> NewEntry {
+        NewEntry {
+            kind: self.kind(),
+            bytes: self.to_bytes(),
+            receipt: match &self.body {
+                Body::Ballot(b) => Some(b.receipt.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -64,144 +340,100 @@ pub struct NewEntry {
     pub receipt: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    v: u8,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    election: &'a ElectionId,
-    #[serde(flatten)]
-    body: T,
-}
-
-fn encode<T: Serialize>(election: &ElectionId, kind: Kind, body: T) -> NewEntry {
-    let envelope = Envelope {
-        v: VERSION,
-        kind: kind.as_str(),
-        election,
-        body,
-    };
-    // Serializing plain structs of strings and integers to a Vec cannot fail.
-    let bytes = serde_json::to_vec(&envelope).unwrap_or_default();
-    NewEntry {
-        kind,
-        bytes,
-        receipt: None,
-    }
+fn new(id: &ElectionId, body: Body) -> NewEntry {
+    Entry::new(*id, body).to_new()
 }
 
 /// A ballot: exactly local, choice and receipt — no member, no token, no time.
 pub fn ballot(id: &ElectionId, local: &str, choice: Choice, receipt: &str) -> NewEntry {
-    #[derive(Serialize)]
-    struct Ballot<'a> {
-        local: &'a str,
-        choice: &'static str,
-        receipt: &'a str,
-    }
-    let mut entry = encode(
+    new(
         id,
-        Kind::Ballot,
-        Ballot {
-            local,
-            choice: choice.as_str(),
-            receipt,
-        },
-    );
-    entry.receipt = Some(receipt.to_owned());
-    entry
+        Body::Ballot(Ballot {
+            local: local.to_owned(),
+            choice,
+            receipt: receipt.to_owned(),
+        }),
+    )
 }
 
 /// The certified result (body from [`crate::tally::Results::entry_body`]).
-pub fn result(id: &ElectionId, body: &serde_json::Value) -> NewEntry {
-    encode(id, Kind::Result, body)
+pub fn result(id: &ElectionId, body: &Value) -> NewEntry {
+    let fields = body.as_object().cloned().unwrap_or_default();
+    new(id, Body::Result(fields))
 }
 
 /// Entry 0: the definition, field for field as the official wrote it.
 pub fn election(id: &ElectionId, definition: &Definition) -> NewEntry {
-    encode(id, Kind::Election, definition)
+    new(id, Body::Election(definition.clone()))
 }
 
 /// A local's roster: how many members are eligible and a digest committing to who.
 pub fn roster(id: &ElectionId, local: &str, eligible: u64, digest: &[u8; 32]) -> NewEntry {
-    #[derive(Serialize)]
-    struct Roster<'a> {
-        local: &'a str,
-        eligible: u64,
-        digest: String,
-    }
-    encode(
+    new(
         id,
-        Kind::Roster,
-        Roster {
-            local,
+        Body::Roster(Roster {
+            local: local.to_owned(),
             eligible,
             digest: hex::encode(digest),
-        },
+        }),
     )
 }
 
 /// Tokens issued, counted per local.
 pub fn tokens_issued(id: &ElectionId, locals: &BTreeMap<String, u64>) -> NewEntry {
-    #[derive(Serialize)]
-    struct Issued<'a> {
-        count: u64,
-        locals: &'a BTreeMap<String, u64>,
-    }
-    encode(
+    new(
         id,
-        Kind::TokensIssued,
-        Issued {
+        Body::TokensIssued(TokensIssued {
             count: locals.values().sum(),
-            locals,
-        },
+            locals: locals.clone(),
+        }),
     )
 }
 
 /// An official's action, naming the official — never a member. It stands in the same append
 /// as the entries the action writes (right before them; after entry 0 for the creation).
 pub fn admin(id: &ElectionId, action: &str, by: &str) -> NewEntry {
-    #[derive(Serialize)]
-    struct Admin<'a> {
-        action: &'a str,
-        by: &'a str,
-    }
-    encode(id, Kind::Admin, Admin { action, by })
+    new(
+        id,
+        Body::Admin(Admin {
+            action: action.to_owned(),
+            by: by.to_owned(),
+        }),
+    )
 }
 
 /// One token replaced in `local`.
 pub fn token_reissued(id: &ElectionId, local: &str) -> NewEntry {
-    #[derive(Serialize)]
-    struct Reissued<'a> {
-        local: &'a str,
-    }
-    encode(id, Kind::TokenReissued, Reissued { local })
-}
-
-#[derive(Serialize)]
-struct At {
-    at: String,
-}
-
-/// Voting opened at `at`.
-pub fn open(id: &ElectionId, at: DateTime<Utc>) -> NewEntry {
-    encode(
+    new(
         id,
-        Kind::Open,
-        At {
-            at: format_time(&at),
-        },
+        Body::TokenReissued(TokenReissued {
+            local: local.to_owned(),
+        }),
+    )
+}
+
+/// Voting opened at `at` (kept to the whole second, as written).
+pub fn open(id: &ElectionId, at: DateTime<Utc>) -> NewEntry {
+    new(
+        id,
+        Body::Open(At {
+            at: whole_seconds(at),
+        }),
     )
 }
 
 /// Voting closed at `at`.
 pub fn close(id: &ElectionId, at: DateTime<Utc>) -> NewEntry {
-    encode(
+    new(
         id,
-        Kind::Close,
-        At {
-            at: format_time(&at),
-        },
+        Body::Close(At {
+            at: whole_seconds(at),
+        }),
     )
+}
+
+fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }
 
 /// The roster commitment of one local: SHA-256 over its member ids sorted bytewise, each

@@ -1,7 +1,7 @@
 //! The offline verifier: checks a bundle against docs/DESIGN.md's log format v1 with nothing but
 //! the three files. The first failure is named; nothing is trusted that the files do not prove.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -9,10 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use crate::definition::{Choice, Definition};
+use crate::ElectionId;
+use crate::definition::Definition;
+use crate::entry::{self, Body, Entry, Kind};
 use crate::merkle;
 use crate::note::Verifier;
-use crate::tally::{self, ChoiceCounts, Results};
+use crate::tally::{ChoiceCounts, LogCount, Results};
 
 /// File names inside a bundle: every entry, one per line.
 pub const LOG_FILE: &str = "log.jsonl";
@@ -49,8 +51,8 @@ pub struct Report {
     pub types: BTreeMap<String, u64>,
     /// Eligible members per local (latest roster entry).
     pub eligible: BTreeMap<String, u64>,
-    /// Ballots per local and choice.
-    pub ballots: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Ballots per local.
+    pub ballots: BTreeMap<String, ChoiceCounts>,
     /// `draft`, `open` or `closed`, as far as the log goes.
     pub phase: &'static str,
     /// The recount, once the log holds a result entry that agrees with it.
@@ -67,16 +69,17 @@ impl fmt::Display for Report {
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(f, "types     {}", types.join(", "))?;
         for (local, eligible) in &self.eligible {
-            let cast: u64 = self
-                .ballots
-                .get(local)
-                .map(|c| c.values().sum())
-                .unwrap_or(0);
-            let choices: Vec<String> = self
-                .ballots
-                .get(local)
-                .map(|c| c.iter().map(|(k, n)| format!("{k} {n}")).collect())
-                .unwrap_or_default();
+            let counts = self.ballots.get(local).copied().unwrap_or_default();
+            let cast = counts.cast();
+            let choices: Vec<String> = [
+                ("yes", counts.yes),
+                ("no", counts.no),
+                ("abstain", counts.abstain),
+            ]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
             writeln!(
                 f,
                 "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {}",
@@ -251,29 +254,24 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
         ));
     }
 
-    let mut rules = Rules::default();
-    for (index, line) in lines.iter().enumerate() {
-        rules
-            .check(index, line, &checkpoint.origin)
-            .map_err(|Failure(m)| Failure(format!("entry {index}: {m}")))?;
-    }
-    if lines.is_empty() {
+    let at = |index: usize| move |Failure(m)| Failure(format!("entry {index}: {m}"));
+    let Some((first, rest)) = lines.split_first() else {
         return fail(format!("{LOG_FILE} is empty: entry 0 must be the election"));
+    };
+    let mut rules = Rules::start(first, &checkpoint.origin).map_err(at(0))?;
+    for (index, line) in rest.iter().enumerate() {
+        rules.check(line).map_err(at(index + 1))?;
     }
     Ok(Report {
-        election: rules.election.clone().unwrap_or_default(),
-        title: rules
-            .definition
-            .as_ref()
-            .map(|d| d.title.clone())
-            .unwrap_or_default(),
+        election: rules.election.to_string(),
+        title: rules.definition.title,
         origin: checkpoint.origin,
         key_fingerprint: crate::note::fingerprint(&verifier.public_key()),
         size: checkpoint.size,
         root: B64.encode(checkpoint.root),
         types: rules.types,
-        eligible: rules.eligible,
-        ballots: rules.ballots,
+        eligible: rules.count.eligible,
+        ballots: rules.count.ballots,
         phase: match rules.phase {
             Phase::Setup => "draft",
             Phase::Open => "open",
@@ -306,258 +304,294 @@ enum Phase {
     Closed,
 }
 
-/// The order rules of docs/DESIGN.md, checked entry by entry.
-#[derive(Default)]
+/// The order rules of docs/DESIGN.md, checked entry by entry: one method per entry type.
 struct Rules {
-    election: Option<String>,
-    definition: Option<Definition>,
+    election: ElectionId,
+    definition: Definition,
     phase: Phase,
-    eligible: BTreeMap<String, u64>,
-    ballots: BTreeMap<String, BTreeMap<String, u64>>,
+    count: LogCount,
     receipts: HashSet<String>,
     types: BTreeMap<String, u64>,
     certified: Option<Results>,
 }
 
-const BALLOT_KEYS: [&str; 6] = ["v", "type", "election", "local", "choice", "receipt"];
-
 impl Rules {
-    fn check(&mut self, index: usize, line: &[u8], origin: &str) -> Result<(), Failure> {
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| Failure(format!("not JSON: {e}")))?;
-        let Value::Object(obj) = &value else {
-            return fail("not a JSON object");
+    /// Entry 0, which must be the election named by the checkpoint's origin.
+    fn start(line: &[u8], origin: &str) -> Result<Self, Failure> {
+        let entry = parse(line)?;
+        let Body::Election(definition) = entry.body else {
+            return fail(format!(
+                "entry 0 must be the election, not `{}`",
+                entry.kind().as_str()
+            ));
         };
-        // Compact and canonical: what we read re-serializes to the same bytes (this also
-        // refuses duplicate keys, which different parsers would read differently).
-        if serde_json::to_vec(&value).ok().as_deref() != Some(line) {
-            return fail("not compact JSON with unique keys");
+        if !origin.ends_with(&format!("/elections/{}", entry.election)) {
+            return fail(format!(
+                "the checkpoint's origin `{origin}` does not name election {}",
+                entry.election
+            ));
         }
-        if obj.get("v") != Some(&Value::from(1)) {
-            return fail("`v` is not 1");
+        let mut seen = HashSet::new();
+        if let Some(twice) = definition.locals.iter().find(|l| !seen.insert(&l.code)) {
+            return fail(format!("local {} is defined twice", twice.code));
         }
-        let Some(kind) = obj.get("type").and_then(Value::as_str) else {
-            return fail("no `type`");
-        };
-        let Some(election) = obj.get("election").and_then(Value::as_str) else {
-            return fail("no `election`");
-        };
-        *self.types.entry(kind.to_owned()).or_default() += 1;
+        Ok(Self {
+            election: entry.election,
+            definition,
+            phase: Phase::Setup,
+            count: LogCount::default(),
+            receipts: HashSet::new(),
+            types: BTreeMap::from([(Kind::Election.as_str().to_owned(), 1)]),
+            certified: None,
+        })
+    }
 
-        if index == 0 {
-            if kind != "election" {
-                return fail(format!("entry 0 must be the election, not `{kind}`"));
-            }
-            if !origin.ends_with(&format!("/elections/{election}")) {
-                return fail(format!(
-                    "the checkpoint's origin `{origin}` does not name election {election}"
-                ));
-            }
-            self.election = Some(election.to_owned());
-            self.definition = Some(parse_definition(obj)?);
-            return Ok(());
+    /// Every entry after entry 0.
+    fn check(&mut self, line: &[u8]) -> Result<(), Failure> {
+        let entry = parse(line)?;
+        *self
+            .types
+            .entry(entry.kind().as_str().to_owned())
+            .or_default() += 1;
+        if entry.election != self.election {
+            return fail(format!("names election {}, not the log's", entry.election));
         }
-        if Some(election) != self.election.as_deref() {
-            return fail(format!("names election {election}, not the log's"));
+        match &entry.body {
+            Body::Election(_) => fail("a second election entry"),
+            Body::Roster(roster) => self.roster(roster),
+            Body::Open(_) => self.open(),
+            Body::Ballot(ballot) => self.ballot(ballot),
+            Body::Close(_) => self.close(),
+            Body::Result(claimed) => self.result(claimed),
+            Body::TokensIssued(_) | Body::TokenReissued(_) => self.token_note(entry.kind()),
+            // An official's action may stand anywhere after entry 0; it may not name a
+            // member, which no verifier can check.
+            Body::Admin(_) => Ok(()),
+        }?;
+        self.count.add(&entry.body);
+        Ok(())
+    }
+
+    fn roster(&mut self, roster: &entry::Roster) -> Result<(), Failure> {
+        if self.phase != Phase::Setup {
+            return fail("a roster entry after the vote opened");
         }
-        let Some(definition) = &self.definition else {
-            return fail("no election definition before it");
-        };
-        match kind {
-            "election" => fail("a second election entry"),
-            "roster" => {
-                if self.phase != Phase::Setup {
-                    return fail("a roster entry after the vote opened");
-                }
-                let local = local_of(obj, definition)?;
-                let eligible = obj
-                    .get("eligible")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| Failure("roster `eligible` is not a whole number".into()))?;
-                let digest_ok = obj
-                    .get("digest")
-                    .and_then(Value::as_str)
-                    .is_some_and(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()));
-                if !digest_ok {
-                    return fail("roster `digest` is not 64 hex digits");
-                }
-                self.eligible.insert(local, eligible);
-                Ok(())
-            }
-            "open" => {
-                if self.phase != Phase::Setup {
-                    return fail("the vote opens twice");
-                }
-                if let Some(missing) = definition
-                    .locals
-                    .iter()
-                    .find(|l| !self.eligible.contains_key(l.code.as_str()))
-                {
-                    return fail(format!(
-                        "the vote opens before local {} has a roster entry",
-                        missing.code
-                    ));
-                }
-                check_time(obj)?;
-                self.phase = Phase::Open;
-                Ok(())
-            }
-            "ballot" => {
-                if self.phase != Phase::Open {
-                    return fail("a ballot outside the voting period");
-                }
-                let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-                if keys.len() != BALLOT_KEYS.len()
-                    || !BALLOT_KEYS.iter().all(|k| obj.contains_key(*k))
-                {
-                    return fail(format!(
-                        "a ballot must carry exactly local, choice and receipt; it has {}",
-                        keys.join(", ")
-                    ));
-                }
-                let local = local_of(obj, definition)?;
-                let choice = obj
-                    .get("choice")
-                    .and_then(Value::as_str)
-                    .and_then(Choice::parse)
-                    .filter(|c| definition.allows(*c))
-                    .ok_or_else(|| {
-                        Failure("the ballot's choice is not one the election offers".into())
-                    })?;
-                let receipt = obj
-                    .get("receipt")
-                    .and_then(Value::as_str)
-                    .filter(|r| !r.is_empty() && r.len() <= 128)
-                    .ok_or_else(|| {
-                        Failure("the ballot's receipt is missing or malformed".into())
-                    })?;
-                if !self.receipts.insert(receipt.to_owned()) {
-                    return fail(format!("receipt {receipt} appears twice"));
-                }
-                let per_local = self.ballots.entry(local.clone()).or_default();
-                *per_local.entry(choice.as_str().to_owned()).or_default() += 1;
-                let cast: u64 = per_local.values().sum();
-                let eligible = self.eligible.get(&local).copied().unwrap_or(0);
-                if cast > eligible {
-                    return fail(format!(
-                        "local {local} has more ballots ({cast}) than eligible members ({eligible})"
-                    ));
-                }
-                Ok(())
-            }
-            "close" => {
-                if self.phase != Phase::Open {
-                    return fail("the vote closes without being open, or twice");
-                }
-                check_time(obj)?;
-                self.phase = Phase::Closed;
-                Ok(())
-            }
-            "result" => {
-                if self.phase != Phase::Closed {
-                    return fail("a result before the vote closed");
-                }
-                if self.certified.is_some() {
-                    return fail("a second result entry");
-                }
-                // Recount every ballot of the log and compare, field for field.
-                let counts: BTreeMap<String, ChoiceCounts> = self
-                    .ballots
-                    .iter()
-                    .map(|(local, by_choice)| {
-                        let get = |c: &str| by_choice.get(c).copied().unwrap_or(0);
-                        (
-                            local.clone(),
-                            ChoiceCounts {
-                                yes: get("yes"),
-                                no: get("no"),
-                                abstain: get("abstain"),
-                            },
-                        )
-                    })
-                    .collect();
-                let recount = tally::tally(definition, &self.eligible, &counts);
-                let claimed: Map<String, Value> = obj
-                    .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "v" | "type" | "election"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if Value::Object(claimed) != recount.entry_body() {
-                    return fail(format!(
-                        "the result entry disagrees with the recount of the log's ballots, which gives {}",
-                        recount.entry_body()
-                    ));
-                }
-                self.certified = Some(recount);
-                Ok(())
-            }
-            "tokens_issued" | "token_reissued" if self.phase == Phase::Closed => {
-                fail(format!("`{kind}` after the vote closed"))
-            }
-            // Admin notes (token issue and reissue, and types newer than this verifier) may
-            // stand anywhere after entry 0; none may name a member, which no verifier can check.
-            _ => Ok(()),
+        known_local(&self.definition, &roster.local)?;
+        let hex = roster
+            .digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if roster.digest.len() != 64 || !hex {
+            return fail("roster `digest` is not 64 lowercase hex digits");
         }
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<(), Failure> {
+        if self.phase != Phase::Setup {
+            return fail("the vote opens twice");
+        }
+        if let Some(missing) = self
+            .definition
+            .locals
+            .iter()
+            .find(|l| !self.count.eligible.contains_key(l.code.as_str()))
+        {
+            return fail(format!(
+                "the vote opens before local {} has a roster entry",
+                missing.code
+            ));
+        }
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    fn ballot(&mut self, ballot: &entry::Ballot) -> Result<(), Failure> {
+        if self.phase != Phase::Open {
+            return fail("a ballot outside the voting period");
+        }
+        let definition = &self.definition;
+        known_local(definition, &ballot.local)?;
+        if !definition.allows(ballot.choice) {
+            return fail("the ballot's choice is not one the election offers");
+        }
+        let receipt = &ballot.receipt;
+        if receipt.is_empty() || receipt.len() > entry::MAX_RECEIPT_LEN {
+            return fail("the ballot's receipt is missing or malformed");
+        }
+        let local = &ballot.local;
+        let cast = self.count.cast(local) + 1;
+        let eligible = self.count.eligible.get(local).copied().unwrap_or(0);
+        if cast > eligible {
+            return fail(format!(
+                "local {local} has more ballots ({cast}) than eligible members ({eligible})"
+            ));
+        }
+        if !self.receipts.insert(receipt.clone()) {
+            return fail(format!("receipt {receipt} appears twice"));
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), Failure> {
+        if self.phase != Phase::Open {
+            return fail("the vote closes without being open, or twice");
+        }
+        self.phase = Phase::Closed;
+        Ok(())
+    }
+
+    fn result(&mut self, claimed: &Map<String, Value>) -> Result<(), Failure> {
+        if self.phase != Phase::Closed {
+            return fail("a result before the vote closed");
+        }
+        if self.certified.is_some() {
+            return fail("a second result entry");
+        }
+        // Recount every ballot of the log and compare, field for field.
+        let recount = self.count.results(&self.definition);
+        if Value::Object(claimed.clone()) != recount.entry_body() {
+            return fail(format!(
+                "the result entry disagrees with the recount of the log's ballots, which gives {}",
+                recount.entry_body()
+            ));
+        }
+        self.certified = Some(recount);
+        Ok(())
+    }
+
+    fn token_note(&self, kind: Kind) -> Result<(), Failure> {
+        if self.phase == Phase::Closed {
+            return fail(format!("`{}` after the vote closed", kind.as_str()));
+        }
+        Ok(())
     }
 }
 
-fn local_of(obj: &Map<String, Value>, definition: &Definition) -> Result<String, Failure> {
-    let local = obj
-        .get("local")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure("no `local`".into()))?;
+/// Strict: an unknown type, a missing or extra field, or bytes other than those format v1
+/// writes for what was read, is refused.
+fn parse(line: &[u8]) -> Result<Entry, Failure> {
+    Entry::parse(line).map_err(|e| Failure(e.to_string()))
+}
+
+fn known_local(definition: &Definition, local: &str) -> Result<(), Failure> {
     if definition.local(local).is_none() {
         return fail(format!("local `{local}` is not one of the election's"));
     }
-    Ok(local.to_owned())
+    Ok(())
 }
 
-fn check_time(obj: &Map<String, Value>) -> Result<(), Failure> {
-    let ok = obj
-        .get("at")
-        .and_then(Value::as_str)
-        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        fail("`at` is not an RFC 3339 time")
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::{Checkpoint, LogSigner};
+    use crate::worked_example::{E, entries};
 
-/// Entry 0's fields, exactly those of the definition.
-fn parse_definition(obj: &Map<String, Value>) -> Result<Definition, Failure> {
-    const FIELDS: [&str; 10] = [
-        "title",
-        "question",
-        "choices",
-        "rule",
-        "threshold",
-        "local_threshold",
-        "quorum",
-        "locals",
-        "opens_at",
-        "closes_at",
-    ];
-    let body: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "v" | "type" | "election"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if body.len() != FIELDS.len() || !FIELDS.iter().all(|f| body.contains_key(*f)) {
-        let keys: Vec<&str> = body.keys().map(String::as_str).collect();
-        return fail(format!(
-            "the election entry must carry exactly {}; it has {}",
-            FIELDS.join(", "),
-            keys.join(", ")
-        ));
+    /// Signs `lines` as a complete log, the way the service would.
+    fn verify(lines: &[String]) -> Result<Report, Failure> {
+        let signer = LogSigner::from_seed(&[7; 32]);
+        let origin = format!("vote.example.org/elections/{E}");
+        let leaves: Vec<merkle::Hash> = lines
+            .iter()
+            .map(|l| merkle::leaf_hash(l.as_bytes()))
+            .collect();
+        let note = signer.sign_checkpoint(&Checkpoint {
+            origin: origin.clone(),
+            size: lines.len() as u64,
+            root: merkle::root_of(&leaves),
+        });
+        let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        verify_bundle(log.as_bytes(), &note, &signer.verifier(&origin).to_string())
     }
-    let definition: Definition = serde_json::from_value(Value::Object(body))
-        .map_err(|e| Failure(format!("the election definition is malformed: {e}")))?;
-    let mut seen = HashMap::new();
-    for l in &definition.locals {
-        if seen.insert(l.code.as_str(), ()).is_some() {
-            return fail(format!("local {} is defined twice", l.code));
-        }
+
+    fn with(extra: &str, at: usize) -> Vec<String> {
+        let mut lines = entries();
+        lines.insert(at, extra.to_owned());
+        lines
     }
-    Ok(definition)
+
+    #[test]
+    fn the_worked_example_verifies_and_counts_its_ballot() {
+        let report = verify(&entries()).unwrap();
+        assert_eq!(report.phase, "closed");
+        assert_eq!(report.eligible["1"], 2);
+        assert_eq!(report.ballots["1"].yes, 1);
+        assert_eq!(report.types["ballot"], 1);
+    }
+
+    #[test]
+    fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
+        let line = format!(r#"{{"v":1,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+        let err = verify(&with(&line, 3)).unwrap_err();
+        assert!(
+            err.0.starts_with("entry 3: unknown entry type `note`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_ballot_with_a_field_too_many_or_too_few_is_refused() {
+        let extra = format!(
+            r#"{{"v":1,"type":"ballot","election":"{E}","local":"1","choice":"no","receipt":"R","member":"M2"}}"#
+        );
+        let err = verify(&with(&extra, 4)).unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 4: a `ballot` entry is malformed: unknown field `member`"),
+            "{err}"
+        );
+        let short =
+            format!(r#"{{"v":1,"type":"ballot","election":"{E}","local":"1","choice":"no"}}"#);
+        let err = verify(&with(&short, 4)).unwrap_err();
+        assert!(err.0.contains("missing field `receipt`"), "{err}");
+    }
+
+    #[test]
+    fn fields_out_of_order_are_refused_though_they_say_the_same() {
+        let moved = format!(
+            r#"{{"v":1,"type":"ballot","election":"{E}","choice":"no","local":"1","receipt":"R"}}"#
+        );
+        let err = verify(&with(&moved, 4)).unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 4: a `ballot` entry must be written as"),
+            "{err}"
+        );
+        let envelope_last =
+            format!(r#"{{"type":"open","v":1,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        assert!(verify(&with(&envelope_last, 2)).is_err());
+    }
+
+    #[test]
+    fn a_result_is_certified_only_when_it_is_the_recount() {
+        let definition = match Entry::parse(entries()[0].as_bytes()).unwrap().body {
+            Body::Election(d) => d,
+            _ => unreachable!(),
+        };
+        let count = LogCount::of(
+            entries()
+                .iter()
+                .map(|l| Entry::parse(l.as_bytes()).unwrap().body)
+                .collect::<Vec<_>>()
+                .iter(),
+        );
+        let id = ElectionId::parse(E).unwrap();
+        let right = entry::result(&id, &count.results(&definition).entry_body());
+        let mut lines = entries();
+        lines.push(String::from_utf8(right.bytes.clone()).unwrap());
+        let report = verify(&lines).unwrap();
+        assert!(report.certified.unwrap().passed);
+
+        let wrong = String::from_utf8(right.bytes)
+            .unwrap()
+            .replace(r#""yes":1"#, r#""yes":2"#);
+        let mut lines = entries();
+        lines.push(wrong);
+        let err = verify(&lines).unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 5: the result entry disagrees with the recount"),
+            "{err}"
+        );
+    }
 }

@@ -7,9 +7,9 @@ use crate::merkle::{leaf_hash, node_hash, root_of};
 use crate::note::{Checkpoint, LogSigner};
 
 const DOC: &str = include_str!("../../../docs/LOG_FORMAT.md");
-const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
+pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 
-fn entries() -> Vec<String> {
+pub(crate) fn entries() -> Vec<String> {
     vec![
         format!(
             r#"{{"v":1,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z"}}"#

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::definition::{Choice, Definition, Fraction, Rule};
+use crate::entry::Body;
 
 /// Ballots of one local by choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -123,6 +124,53 @@ pub struct Results {
     pub quorum_met: bool,
     /// The decision under the election's rule, quorum included.
     pub passed: bool,
+}
+
+/// What a log's entries add up to: the latest `roster` entry of each local and every
+/// `ballot`. The service's recount and the offline verifier both count with it, so the two
+/// cannot disagree about what an entry means.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogCount {
+    /// Eligible members per local (the latest roster entry wins).
+    pub eligible: BTreeMap<String, u64>,
+    /// Ballots per local.
+    pub ballots: BTreeMap<String, ChoiceCounts>,
+}
+
+impl LogCount {
+    /// Counts every entry of `bodies` in order.
+    pub fn of<'a>(bodies: impl IntoIterator<Item = &'a Body>) -> Self {
+        let mut count = Self::default();
+        for body in bodies {
+            count.add(body);
+        }
+        count
+    }
+
+    /// Counts one entry; types that carry no roster or ballot change nothing.
+    pub fn add(&mut self, body: &Body) {
+        match body {
+            Body::Roster(r) => {
+                self.eligible.insert(r.local.clone(), r.eligible);
+            }
+            Body::Ballot(b) => self
+                .ballots
+                .entry(b.local.clone())
+                .or_default()
+                .add(b.choice),
+            _ => {}
+        }
+    }
+
+    /// Ballots counted in `local` so far.
+    pub fn cast(&self, local: &str) -> u64 {
+        self.ballots.get(local).map_or(0, ChoiceCounts::cast)
+    }
+
+    /// The results under `definition`.
+    pub fn results(&self, definition: &Definition) -> Results {
+        tally(definition, &self.eligible, &self.ballots)
+    }
 }
 
 /// Counts the vote.
