@@ -2,7 +2,6 @@
 //! pages, so a union can script an election end to end. Every action is logged with the
 //! token's username.
 
-use actix_web::http::header::ContentDisposition;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,25 +14,7 @@ use crate::roster;
 use crate::state::AppState;
 use crate::token::store as token_store;
 use crate::web::auth::Official;
-
-/// An election as the API shows it.
-pub fn election_json(
-    e: &election::Election,
-    counts: &std::collections::BTreeMap<String, election::LocalCounts>,
-    signer: &crate::log::LogKey,
-) -> serde_json::Value {
-    json!({
-        "id": e.id,
-        "state": e.state,
-        "created_at": e.created_at.and_utc().to_rfc3339(),
-        "origin": e.origin,
-        "public_url": e.public_url,
-        "key_fingerprint": crate::log::note::fingerprint(&signer.public_key()),
-        "log_size": e.log_size,
-        "definition": e.definition,
-        "locals": counts,
-    })
-}
+use crate::web::page::mailing_download;
 
 /// `GET /api/v1/elections`.
 pub async fn list(_who: Official, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -56,7 +37,7 @@ pub async fn show(
     let body = with_conn(&state, move |c| {
         let e = election::find(c, id)?;
         let counts = election::local_counts(c, &e)?;
-        Ok(election_json(&e, &counts, &signer))
+        Ok(election::summary_json(&e, &counts, &signer))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -103,34 +84,6 @@ pub async fn roster(
     Ok(HttpResponse::Ok().json(summary))
 }
 
-/// Issues every missing token; returns the CSV (the only copy, once).
-pub async fn issue_csv(
-    state: &web::Data<AppState>,
-    id: ElectionId,
-    by: String,
-) -> Result<(usize, Vec<u8>)> {
-    let signer = state.signer.clone();
-    with_conn(state, move |c| {
-        let mut csv = Vec::new();
-        let n = token_store::issue_missing(c, id, &signer, &by, &mut |issued| {
-            csv = token_store::mailing_csv(issued)?;
-            Ok(())
-        })?;
-        Ok((n, csv))
-    })
-    .await
-}
-
-/// The mailing CSV as a one-time download (never cached), saying how many tokens it holds.
-pub fn tokens_download(id: ElectionId, issued: usize, csv: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(ContentDisposition::attachment(format!("tokens-{id}.csv")))
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Strikevote-Issued", issued.to_string()))
-        .body(csv)
-}
-
 /// `POST /api/v1/elections/{id}/tokens`: issues every missing token; answers the mailing CSV.
 pub async fn issue(
     who: Official,
@@ -139,8 +92,12 @@ pub async fn issue(
 ) -> Result<HttpResponse> {
     let by = who.0.username;
     let id = ElectionId::parse(&id)?;
-    let (n, csv) = issue_csv(&state, id, by).await?;
-    Ok(tokens_download(id, n, csv))
+    let signer = state.signer.clone();
+    let (n, csv) = with_conn(&state, move |c| {
+        token_store::issue_mailing(c, id, &signer, &by)
+    })
+    .await?;
+    Ok(mailing_download(id, n, csv))
 }
 
 /// Body of `POST /api/v1/elections/{id}/tokens/reissue`.

@@ -142,7 +142,7 @@ fn show(id: &str, json: bool, settings: &Settings) -> anyhow::Result<()> {
     let election = election::find(&mut conn, id)?;
     let counts = election::local_counts(&mut conn, &election)?;
     if json {
-        let value = crate::api::admin::election_json(&election, &counts, &signer);
+        let value = election::summary_json(&election, &counts, &signer);
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_election(&election, &counts, &signer);

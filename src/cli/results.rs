@@ -17,18 +17,17 @@ pub(super) fn turnout(settings: &Settings, id: &str, json: bool) -> anyhow::Resu
             "{:<12} {:>9} {:>9} {:>8}",
             "local", "cast", "eligible", "turnout"
         );
-        for (code, l) in &t.locals {
+        let locals = t
+            .locals
+            .iter()
+            .map(|(code, l)| (code.as_str(), l.cast, l.eligible));
+        for (code, cast, eligible) in locals.chain([("total", t.cast, t.eligible)]) {
             let share = tally::Share {
-                part: l.cast,
-                whole: l.eligible,
+                part: cast,
+                whole: eligible,
             };
-            println!("{code:<12} {:>9} {:>9} {share:>8}", l.cast, l.eligible);
+            println!("{code:<12} {cast:>9} {eligible:>9} {share:>8}");
         }
-        let share = tally::Share {
-            part: t.cast,
-            whole: t.eligible,
-        };
-        println!("{:<12} {:>9} {:>9} {share:>8}", "total", t.cast, t.eligible);
     }
     Ok(())
 }
@@ -60,7 +59,7 @@ fn print_results(r: &tally::Results) {
         "pass",
         "delegates"
     );
-    for l in &r.locals {
+    for l in r.rows() {
         println!(
             "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
             l.code,
@@ -77,20 +76,6 @@ fn print_results(r: &tally::Results) {
         );
     }
     let p = &r.popular;
-    println!(
-        "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
-        "total",
-        p.eligible,
-        p.counts.cast(),
-        p.turnout,
-        p.counts.yes,
-        p.counts.no,
-        p.counts.abstain,
-        p.authorization,
-        if p.passed { "yes" } else { "no" },
-        r.delegates.yes,
-        r.delegates.yes + r.delegates.no
-    );
     println!();
     println!(
         "popular vote:  {} yes — {}",

@@ -364,6 +364,25 @@ pub(crate) fn enter(
     Ok(log::store::append(conn, election, &entries, signer)?.checkpoint)
 }
 
+/// An election as the API and `election show --json` show it.
+pub fn summary_json(
+    e: &Election,
+    counts: &BTreeMap<String, LocalCounts>,
+    signer: &crate::log::LogKey,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "state": e.state,
+        "created_at": e.created_at.and_utc().to_rfc3339(),
+        "origin": e.origin,
+        "public_url": e.public_url,
+        "key_fingerprint": crate::log::note::fingerprint(&signer.public_key()),
+        "log_size": e.log_size,
+        "definition": e.definition,
+        "locals": counts,
+    })
+}
+
 /// Every election, newest first.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Election>> {
     elections::table

@@ -75,6 +75,22 @@ fn ensure_issuable(election: &Election) -> Result<()> {
     }
 }
 
+/// Issues every missing token ([`issue_missing`]) and returns how many, with the mailing CSV
+/// of them (the only copy: the tokens are stored hashed).
+pub fn issue_mailing(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogKey,
+    actor: &str,
+) -> Result<(usize, Vec<u8>)> {
+    let mut csv = Vec::new();
+    let n = issue_missing(conn, id, signer, actor, &mut |issued| {
+        csv = mailing_csv(issued)?;
+        Ok(())
+    })?;
+    Ok((n, csv))
+}
+
 /// Issues a token to every member who has neither a live nor a used one, in one transaction.
 ///
 /// `deliver` receives the new tokens before the transaction commits (the CLI writes the CSV

@@ -12,10 +12,9 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::auth::Official;
-use super::page::{csrf, csrf_ok, html};
+use super::page::{csrf, csrf_ok, html, mailing_download};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
-use crate::api::admin::{issue_csv, tokens_download};
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
@@ -81,36 +80,79 @@ fn failure(req: &HttpRequest, e: &Error) -> HttpResponse {
     super::page::error_page(req, e.status(), e.to_string())
 }
 
-/// The signed-in official and the election named in the path, or the error page.
-fn official_and_election(
-    req: &HttpRequest,
-    who: Official,
-    id: &str,
-) -> Result<(Account, ElectionId), HttpResponse> {
-    let id = ElectionId::parse(id).map_err(|e| failure(req, &e.into()))?;
-    Ok((who.0, id))
+/// An official at an election's dashboard: who, which election (the path's `{id}`), and the
+/// request being answered. Every election action takes one, so none repeats the sign-in and
+/// election checks, and every refusal shows the dashboard again with the reason.
+pub struct Desk {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Account,
+    id: ElectionId,
 }
 
-/// The dashboard again, with the reason an action was refused.
-async fn refused(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    who: &Account,
-    id: ElectionId,
-    e: &Error,
-) -> HttpResponse {
-    dashboard_view(req, state, who, id, e.status(), vec![e.to_string()], None).await
+impl actix_web::FromRequest for Desk {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Self::of(req).map_err(|e| super::extractor_error(req, e)))
+    }
 }
 
-/// The dashboard again, saying the form's CSRF value did not match.
-async fn expired(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    who: &Account,
-    id: ElectionId,
-) -> HttpResponse {
-    let problem = vec!["This form has expired. Please try again.".to_owned()];
-    dashboard_view(req, state, who, id, StatusCode::FORBIDDEN, problem, None).await
+impl Desk {
+    fn of(req: &HttpRequest) -> Result<Self, Error> {
+        let who = super::auth::signed_in(req)?;
+        let id = ElectionId::parse(req.match_info().get("id").unwrap_or_default())?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("the application state is missing".into()))?;
+        Ok(Self {
+            req: req.clone(),
+            state,
+            who,
+            id,
+        })
+    }
+
+    /// Whether the form's CSRF value is this browser's.
+    fn fresh(&self, csrf: &str) -> bool {
+        csrf_ok(&self.req, csrf)
+    }
+
+    /// The log key and the official's name, for an action that logs.
+    fn actor(&self) -> (std::sync::Arc<crate::log::LogKey>, String) {
+        (self.state.signer.clone(), self.who.username.clone())
+    }
+
+    /// Runs a database action on the pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        action: impl FnOnce(&mut crate::db::DbConnection) -> crate::error::Result<T> + Send + 'static,
+    ) -> crate::error::Result<T> {
+        with_conn(&self.state, action).await
+    }
+
+    /// The dashboard with a notice (`None`: none).
+    async fn show(&self, notice: Option<String>) -> HttpResponse {
+        dashboard_view(self, StatusCode::OK, Vec::new(), notice).await
+    }
+
+    /// The dashboard again, with the problems that stopped an action.
+    async fn problems(&self, status: StatusCode, problems: Vec<String>) -> HttpResponse {
+        dashboard_view(self, status, problems, None).await
+    }
+
+    /// The dashboard again, with the reason an action was refused.
+    async fn refused(&self, e: &Error) -> HttpResponse {
+        self.problems(e.status(), vec![e.to_string()]).await
+    }
+
+    /// The dashboard again, saying the form's CSRF value did not match.
+    async fn expired(&self) -> HttpResponse {
+        let problem = vec!["This form has expired. Please try again.".to_owned()];
+        self.problems(StatusCode::FORBIDDEN, problem).await
+    }
 }
 
 /// `GET /admin`: the elections.
@@ -247,41 +289,54 @@ struct Dashboard {
     is_admin: bool,
 }
 
+/// What the dashboard shows, read in one go.
+struct Snapshot {
+    election: election::Election,
+    turnout: election::count::Turnout,
+    checkpoint: store::StoredCheckpoint,
+    results: Option<crate::tally::Results>,
+    actions: Vec<String>,
+}
+
+fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
+    let election = election::find(c, id)?;
+    let results = match election.state {
+        State::Closed | State::Certified => Some(election::count::results(c, id)?),
+        _ => None,
+    };
+    let mut actions = Vec::new();
+    for body in store::entries_of_kind(c, id, &[Kind::Admin])? {
+        if let Body::Admin(admin) = body {
+            actions.push(format!("{} by {}", admin.action, admin.by));
+        }
+    }
+    Ok(Snapshot {
+        turnout: election::count::turnout(c, id)?,
+        checkpoint: store::latest_checkpoint(c, id)?,
+        election,
+        results,
+        actions,
+    })
+}
+
 async fn dashboard_view(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    who: &Account,
-    id: ElectionId,
+    desk: &Desk,
     status: StatusCode,
     problems: Vec<String>,
     notice: Option<String>,
 ) -> HttpResponse {
-    let found = with_conn(state, move |c| {
-        let e = election::find(c, id)?;
-        let t = election::count::turnout(c, id)?;
-        let cp = store::latest_checkpoint(c, id)?;
-        let results = match e.state {
-            State::Closed | State::Certified => Some(election::count::results(c, id)?),
-            _ => None,
-        };
-        let mut actions = Vec::new();
-        for body in store::entries_of_kind(c, id, &[Kind::Admin])? {
-            if let Body::Admin(admin) = body {
-                actions.push(format!("{} by {}", admin.action, admin.by));
-            }
-        }
-        Ok((e, t, cp, results, actions))
-    })
-    .await;
-    let (e, t, cp, results, actions) = match found {
-        Ok(x) => x,
-        Err(e) => return failure(req, &e),
+    let id = desk.id;
+    let s = match desk.run(move |c| snapshot(c, id)).await {
+        Ok(s) => s,
+        Err(e) => return failure(&desk.req, &e),
     };
-    let (csrf, cookie) = csrf(req, state);
-    let bars = turnout_bars(&t);
+    let (csrf, cookie) = csrf(&desk.req, &desk.state);
+    let (e, t) = (&s.election, &s.turnout);
+    let bars = turnout_bars(t);
+    let share = |part, whole| Share { part, whole }.to_string();
     let page = Dashboard {
-        username: who.username.clone(),
-        role: who.role.to_string(),
+        username: desk.who.username.clone(),
+        role: desk.who.role.to_string(),
         csrf,
         problems,
         notice,
@@ -292,96 +347,55 @@ async fn dashboard_view(
         closes_at: election::definition::format_time(&e.definition.closes_at),
         rule: e.definition.rule.as_str().to_owned(),
         log_size: e.log_size,
-        checkpoint_time: cp.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        checkpoint_time: s
+            .checkpoint
+            .created_at
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         turnout: t
             .locals
             .iter()
-            .map(|(code, l)| {
-                (
-                    code.clone(),
-                    l.cast,
-                    l.eligible,
-                    Share {
-                        part: l.cast,
-                        whole: l.eligible,
-                    }
-                    .to_string(),
-                )
-            })
+            .map(|(code, l)| (code.clone(), l.cast, l.eligible, share(l.cast, l.eligible)))
             .collect(),
         cast_total: t.cast,
         eligible_total: t.eligible,
-        turnout_total: Share {
-            part: t.cast,
-            whole: t.eligible,
-        }
-        .to_string(),
+        turnout_total: share(t.cast, t.eligible),
         chart_height: bars.len() as u32 * 28 + 4,
         turnout_bars: bars,
-        results: results.map(ResultView::new),
-        actions,
-        is_admin: who.role == Role::Admin,
+        results: s.results.map(ResultView::new),
+        actions: s.actions,
+        is_admin: desk.who.role == Role::Admin,
     };
     html(status, &page, cookie)
 }
 
 /// `GET /admin/elections/{id}`: the dashboard.
-pub async fn dashboard(
-    req: HttpRequest,
-    who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, who, &id) {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    dashboard_view(&req, &state, &who, id, StatusCode::OK, Vec::new(), None).await
+pub async fn dashboard(desk: Desk) -> HttpResponse {
+    desk.show(None).await
 }
 
 /// `POST /admin/elections/{id}/roster` (multipart: `roster`, `csrf`).
-pub async fn upload_roster(
-    req: HttpRequest,
-    who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, who, &id) {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    let fields = match read_multipart(&req, payload, state.settings.upload_limit_bytes).await {
+pub async fn upload_roster(desk: Desk, payload: web::Payload) -> HttpResponse {
+    let limit = desk.state.settings.upload_limit_bytes;
+    let fields = match read_multipart(&desk.req, payload, limit).await {
         Ok(f) => f,
-        Err(e) => {
-            return refused(&req, &state, &who, id, &e).await;
-        }
+        Err(e) => return desk.refused(&e).await,
     };
-    if !csrf_ok(&req, &field_text(&fields, "csrf")) {
-        return expired(&req, &state, &who, id).await;
+    if !desk.fresh(&field_text(&fields, "csrf")) {
+        return desk.expired().await;
     }
     let bytes = fields.get("roster").cloned().unwrap_or_default();
-    let (signer, by) = (state.signer.clone(), who.username.clone());
-    let max_rows = state.settings.upload_max_rows;
-    match with_conn(&state, move |c| {
-        roster::import(c, id, &bytes, &signer, &by, Some(max_rows), &|_, _| {})
-    })
-    .await
-    {
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    let max_rows = desk.state.settings.upload_max_rows;
+    let imported = desk
+        .run(move |c| roster::import(c, id, &bytes, &signer, &by, Some(max_rows), &|_, _| {}))
+        .await;
+    match imported {
         Ok(s) => {
-            let notice = format!(
+            desk.show(Some(format!(
                 "Roster imported: {} members ({} added, {} updated, {} removed).",
                 s.members, s.added, s.updated, s.removed
-            );
-            dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                StatusCode::OK,
-                Vec::new(),
-                Some(notice),
-            )
+            )))
             .await
         }
         Err(e) => {
@@ -392,7 +406,7 @@ pub async fn upload_roster(
                 .map(|l| l.trim().to_owned())
                 .filter(|l| !l.is_empty())
                 .collect();
-            dashboard_view(&req, &state, &who, id, e.status(), problems, None).await
+            desk.problems(e.status(), problems).await
         }
     }
 }
@@ -404,35 +418,21 @@ pub struct CsrfForm {
 }
 
 /// `POST /admin/elections/{id}/tokens`: issues the missing tokens; the CSV downloads once.
-pub async fn issue_tokens(
-    req: HttpRequest,
-    who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, who, &id) {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    if !csrf_ok(&req, &form.csrf) {
-        return expired(&req, &state, &who, id).await;
+pub async fn issue_tokens(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
     }
-    match issue_csv(&state, id, who.username.clone()).await {
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    match desk
+        .run(move |c| token_store::issue_mailing(c, id, &signer, &by))
+        .await
+    {
         Ok((0, _)) => {
-            dashboard_view(
-                &req,
-                &state,
-                &who,
-                id,
-                StatusCode::OK,
-                Vec::new(),
-                Some("Every member already has a token; nothing was issued.".into()),
-            )
-            .await
+            let nothing = "Every member already has a token; nothing was issued.";
+            desk.show(Some(nothing.into())).await
         }
-        Ok((n, csv)) => tokens_download(id, n, csv),
-        Err(e) => refused(&req, &state, &who, id, &e).await,
+        Ok((n, csv)) => mailing_download(id, n, csv),
+        Err(e) => desk.refused(&e).await,
     }
 }
 
@@ -453,41 +453,27 @@ pub struct ReissueForm {
 }
 
 /// `POST /admin/elections/{id}/reissue`: revokes the member's token; shows the new one once.
-pub async fn reissue_token(
-    req: HttpRequest,
-    who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    form: web::Form<ReissueForm>,
-) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, who, &id) {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    if !csrf_ok(&req, &form.csrf) {
-        return expired(&req, &state, &who, id).await;
+pub async fn reissue_token(desk: Desk, form: web::Form<ReissueForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
     }
     let member = form.member.trim().to_owned();
-    let (signer, by) = (state.signer.clone(), who.username.clone());
-    match with_conn(&state, move |c| {
-        token_store::reissue(c, id, &member, &signer, &by)
-    })
-    .await
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    match desk
+        .run(move |c| token_store::reissue(c, id, &member, &signer, &by))
+        .await
     {
-        Ok(t) => {
-            let url = t.ballot_url.clone();
-            html(
-                StatusCode::OK,
-                &Reissued {
-                    id: id.to_string(),
-                    member: t.member_id,
-                    token: t.token.expose().to_owned(),
-                    url,
-                },
-                None,
-            )
-        }
-        Err(e) => refused(&req, &state, &who, id, &e).await,
+        Ok(t) => html(
+            StatusCode::OK,
+            &Reissued {
+                id: id.to_string(),
+                member: t.member_id,
+                token: t.token.expose().to_owned(),
+                url: t.ballot_url,
+            },
+            None,
+        ),
+        Err(e) => desk.refused(&e).await,
     }
 }
 
@@ -530,27 +516,17 @@ pub struct ActionQuery {
 }
 
 /// `GET /admin/elections/{id}/confirm?action=open|close|certify`: the confirmation step.
-pub async fn confirm_page(
-    req: HttpRequest,
-    _who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    query: web::Query<ActionQuery>,
-) -> HttpResponse {
-    let id = match ElectionId::parse(&id) {
-        Ok(id) => id,
-        Err(e) => return failure(&req, &e.into()),
-    };
+pub async fn confirm_page(desk: Desk, query: web::Query<ActionQuery>) -> HttpResponse {
     let action = match Transition::parse(&query.action) {
         Ok(a) => a,
-        Err(e) => return failure(&req, &e),
+        Err(e) => return failure(&desk.req, &e),
     };
     let (heading, explanation, button) = confirmation(action);
-    let (csrf, cookie) = csrf(&req, &state);
+    let (csrf, cookie) = csrf(&desk.req, &desk.state);
     html(
         StatusCode::OK,
         &Confirm {
-            id: id.to_string(),
+            id: desk.id.to_string(),
             csrf,
             action: action.as_str(),
             heading,
@@ -569,39 +545,20 @@ pub struct StateForm {
 }
 
 /// `POST /admin/elections/{id}/state`: open, close or certify (after the confirmation step).
-pub async fn change_state(
-    req: HttpRequest,
-    who: Official,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    form: web::Form<StateForm>,
-) -> HttpResponse {
-    let (who, id) = match official_and_election(&req, who, &id) {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    if !csrf_ok(&req, &form.csrf) {
-        return expired(&req, &state, &who, id).await;
+pub async fn change_state(desk: Desk, form: web::Form<StateForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
     }
     let Ok(action) = Transition::parse(&form.action) else {
-        return dashboard_view(
-            &req,
-            &state,
-            &who,
-            id,
-            StatusCode::BAD_REQUEST,
-            vec!["Unknown action.".into()],
-            None,
-        )
-        .await;
+        let unknown = vec!["Unknown action.".to_owned()];
+        return desk.problems(StatusCode::BAD_REQUEST, unknown).await;
     };
-    let (signer, by) = (state.signer.clone(), who.username.clone());
-    match with_conn(&state, move |c| {
-        election::apply(c, id, action, &signer, &by)
-    })
-    .await
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    match desk
+        .run(move |c| election::apply(c, id, action, &signer, &by))
+        .await
     {
         Ok(_) => redirect(format!("/admin/elections/{id}")),
-        Err(e) => refused(&req, &state, &who, id, &e).await,
+        Err(e) => desk.refused(&e).await,
     }
 }

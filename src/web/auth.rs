@@ -111,11 +111,20 @@ impl actix_web::FromRequest for Official {
     type Future = std::future::Ready<Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(official(req).map(Official).map_err(|e| {
-            tracing::error!(path = %req.path(), "a protected handler ran without a signed-in official");
-            super::extractor_error(req, e)
-        }))
+        std::future::ready(
+            signed_in(req)
+                .map(Official)
+                .map_err(|e| super::extractor_error(req, e)),
+        )
     }
+}
+
+/// The official [`require`] let in, for a protected handler's extractor; its absence (a route
+/// that lost its check) is refused and logged.
+pub(crate) fn signed_in(req: &HttpRequest) -> Result<Account, Error> {
+    official(req).inspect_err(|_| {
+        tracing::error!(path = %req.path(), "a protected handler ran without a signed-in official");
+    })
 }
 
 fn deny<B>(req: ServiceRequest, api: bool, error: Error) -> ServiceResponse<EitherBody<B>> {
@@ -225,46 +234,24 @@ pub async fn login(
         .unwrap_or_else(|| "unknown".into());
     let (username, password) = (form.username.trim().to_owned(), form.password.clone());
     let (user, addr) = (username.clone(), address.clone());
-    let result = with_conn(&state, move |c| {
-        if !account::reserve_address_attempt(c, &addr)? {
-            return Ok(Err(()));
-        }
-        let outcome = account::login(c, &user, &password).and_then(|account| {
-            let secret = account::start_session(c, &account)?;
-            Ok((account, secret))
-        });
-        // Only failed password checks count against the address: give the attempt back on
-        // success, and when the account was locked (no password was checked).
-        if matches!(outcome, Ok(_) | Err(Error::TooManyRequests(_))) {
-            account::release_address_attempt(c, &addr)?;
-        }
-        Ok(Ok(outcome))
-    })
-    .await;
+    let result = with_conn(&state, move |c| attempt(c, &addr, &user, &password)).await;
     let shown_user: String = username.chars().take(64).collect();
     match result {
-        Ok(Err(())) => {
+        Ok(Attempt::Throttled) => {
             tracing::warn!(username = ?shown_user, address = %address, "login throttled: too many failures from this address");
             page(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed logins from your address. Wait 15 minutes.".into(),
             )
         }
-        Ok(Ok(Ok((account, secret)))) => {
+        Ok(Attempt::Checked(Ok((account, secret)))) => {
             tracing::info!(username = ?account.username, address = %address, "official signed in");
-            let https = state.public_url.is_https();
-            let session = Cookie::build(session_cookie_name(https), secret)
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(https)
-                .finish();
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, next.clone()))
-                .cookie(session)
+                .cookie(session_cookie(&state, secret))
                 .finish()
         }
-        Ok(Ok(Err(e))) | Err(e) => {
+        Ok(Attempt::Checked(Err(e))) | Err(e) => {
             match &e {
                 Error::Unauthorized(_) => {
                     tracing::warn!(username = ?shown_user, address = %address, "login failed: wrong username or password");
@@ -277,6 +264,47 @@ pub async fn login(
             page(e.status(), e.to_string())
         }
     }
+}
+
+/// One sign-in attempt from `address`.
+fn attempt(
+    c: &mut crate::db::DbConnection,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> crate::error::Result<Attempt> {
+    if !account::reserve_address_attempt(c, address)? {
+        return Ok(Attempt::Throttled);
+    }
+    let outcome = account::login(c, username, password).and_then(|account| {
+        let secret = account::start_session(c, &account)?;
+        Ok((account, secret))
+    });
+    // Only failed password checks count against the address: give the attempt back on
+    // success, and when the account was locked (no password was checked).
+    if matches!(outcome, Ok(_) | Err(Error::TooManyRequests(_))) {
+        account::release_address_attempt(c, address)?;
+    }
+    Ok(Attempt::Checked(outcome))
+}
+
+/// What a sign-in attempt came to.
+enum Attempt {
+    /// Too many failures from the address: no password was checked.
+    Throttled,
+    /// The password was checked: the account and a new session secret, or why not.
+    Checked(crate::error::Result<(Account, String)>),
+}
+
+/// The session cookie: host-only, HTTP only, same-site strict, secure on HTTPS.
+fn session_cookie(state: &AppState, secret: String) -> Cookie<'static> {
+    let https = state.public_url.is_https();
+    Cookie::build(session_cookie_name(https), secret)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(https)
+        .finish()
 }
 
 /// Form of `POST /logout`.

@@ -90,3 +90,20 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> Htt
     };
     html(status, &page, None)
 }
+
+/// The mailing CSV as a one-time download (never cached), saying how many tokens it holds;
+/// the admin page and the API answer it alike.
+pub fn mailing_download(
+    id: crate::election::ElectionId,
+    issued: usize,
+    csv: Vec<u8>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(actix_web::http::header::ContentDisposition::attachment(
+            format!("tokens-{id}.csv"),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Strikevote-Issued", issued.to_string()))
+        .body(csv)
+}

@@ -267,29 +267,40 @@ pub async fn results_csv(
         Ok(r) => r,
         Err(e) => return page_error(&req, e),
     };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut rows: Vec<Vec<String>> = vec![
-        [
-            "local",
-            "name",
-            "eligible",
-            "cast",
-            "turnout",
-            "yes",
-            "no",
-            "abstain",
-            "authorization",
-            "passed",
-            "delegates",
-            "delegates_yes",
-            "delegates_no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+    let Some(body) = results_table(&r) else {
+        return error_page(
+            &req,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot write the CSV".into(),
+        );
+    };
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition::attachment("results.csv"))
+        .body(body)
+}
+
+/// The CSV of [`crate::tally::Results::rows`], names neutralised for spreadsheets.
+fn results_table(r: &crate::tally::Results) -> Option<Vec<u8>> {
+    const HEADER: [&str; 13] = [
+        "local",
+        "name",
+        "eligible",
+        "cast",
+        "turnout",
+        "yes",
+        "no",
+        "abstain",
+        "authorization",
+        "passed",
+        "delegates",
+        "delegates_yes",
+        "delegates_no",
     ];
-    for l in &r.locals {
-        rows.push(vec![
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(HEADER).ok()?;
+    for l in r.rows() {
+        w.write_record([
             crate::text::spreadsheet_cell(&l.code).into_owned(),
             crate::text::spreadsheet_cell(&l.name).into_owned(),
             l.eligible.to_string(),
@@ -303,38 +314,10 @@ pub async fn results_csv(
             l.delegates.to_string(),
             l.delegates_yes.to_string(),
             l.delegates_no.to_string(),
-        ]);
+        ])
+        .ok()?;
     }
-    let p = &r.popular;
-    rows.push(vec![
-        "total".into(),
-        String::new(),
-        p.eligible.to_string(),
-        p.counts.cast().to_string(),
-        p.turnout.to_string(),
-        p.counts.yes.to_string(),
-        p.counts.no.to_string(),
-        p.counts.abstain.to_string(),
-        p.authorization.to_string(),
-        r.passed.to_string(),
-        (r.delegates.yes + r.delegates.no).to_string(),
-        r.delegates.yes.to_string(),
-        r.delegates.no.to_string(),
-    ]);
-    for row in rows {
-        if w.write_record(&row).is_err() {
-            return error_page(
-                &req,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot write the CSV".into(),
-            );
-        }
-    }
-    let body = w.into_inner().unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(ContentDisposition::attachment("results.csv"))
-        .body(body)
+    w.into_inner().ok()
 }
 
 /// Turnout bars for the dashboard.

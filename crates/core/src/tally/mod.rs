@@ -251,6 +251,26 @@ pub fn tally(
 }
 
 impl Results {
+    /// The results as a table: one row per local, in the definition's order, then a `total`
+    /// row (all locals; `passed` is the decision, the delegates all the locals carry). The
+    /// CSV download and the CLI print exactly these rows.
+    pub fn rows(&self) -> Vec<LocalResult> {
+        let p = &self.popular;
+        let total = LocalResult {
+            code: "total".to_owned(),
+            name: String::new(),
+            eligible: p.eligible,
+            counts: p.counts,
+            turnout: p.turnout,
+            authorization: p.authorization,
+            passed: self.passed,
+            delegates: self.delegates.yes + self.delegates.no,
+            delegates_yes: self.delegates.yes,
+            delegates_no: self.delegates.no,
+        };
+        self.locals.iter().cloned().chain([total]).collect()
+    }
+
     /// The body of the log's `result` entry (docs/DESIGN.md): `locals` (code → eligible, yes, no,
     /// abstain, delegates_yes, delegates_no, passed), `popular`, `delegates`, `outcome`.
     pub fn entry_body(&self) -> serde_json::Value {
