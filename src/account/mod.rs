@@ -28,8 +28,11 @@ pub const SESSION_HOURS: i64 = 12;
 /// API tokens start with this, so scanners and people recognise one.
 pub const API_TOKEN_PREFIX: &str = "svapi_";
 
-/// What an official may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// What an official may do (stored as its word).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Runs elections.
@@ -67,6 +70,17 @@ impl Role {
     }
 }
 
+impl crate::db::types::Word for Role {
+    const WHAT: &'static str = "role";
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn word(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+crate::stored_as_word!(Role);
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -74,7 +88,7 @@ impl fmt::Display for Role {
 }
 
 /// A signed-in official.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Queryable)]
 pub struct Account {
     /// Row id.
     #[serde(skip)]
@@ -85,15 +99,9 @@ pub struct Account {
     pub role: Role,
 }
 
-type AccountRow = (String, String, String);
-
-fn to_account((id, username, role): AccountRow) -> Result<Account> {
-    Ok(Account {
-        id,
-        username,
-        role: Role::parse(&role)?,
-    })
-}
+/// The columns an [`Account`] is read from, in its fields' order.
+const ACCOUNT: (accounts::id, accounts::username, accounts::role) =
+    (accounts::id, accounts::username, accounts::role);
 
 fn sha256(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
@@ -244,7 +252,7 @@ pub fn create(
             accounts::id.eq(&id),
             accounts::username.eq(username),
             accounts::password_hash.eq(&hash),
-            accounts::role.eq(role.as_str()),
+            accounts::role.eq(role),
             accounts::created_at.eq(Utc::now().naive_utc()),
             accounts::failed_logins.eq(0),
         ))
@@ -260,17 +268,15 @@ pub fn create(
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Account>> {
     accounts::table
         .order(accounts::username)
-        .select((accounts::id, accounts::username, accounts::role))
-        .load::<AccountRow>(conn)?
-        .into_iter()
-        .map(to_account)
-        .collect()
+        .select(ACCOUNT)
+        .load(conn)
+        .map_err(Into::into)
 }
 
 /// Whether any admin exists (the first start asks for one).
 pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
     let n: i64 = accounts::table
-        .filter(accounts::role.eq(Role::Admin.as_str()))
+        .filter(accounts::role.eq(Role::Admin))
         .count()
         .get_result(conn)?;
     Ok(n > 0)
@@ -288,17 +294,12 @@ fn invalid_login() -> Error {
 /// requests arrive at once, on however many instances, at most five passwords are checked
 /// before the lock.
 pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
-    let row: Option<(String, String, String, String)> = accounts::table
+    let row: Option<(Account, String)> = accounts::table
         .filter(accounts::username.eq(username))
-        .select((
-            accounts::id,
-            accounts::username,
-            accounts::role,
-            accounts::password_hash,
-        ))
+        .select((ACCOUNT, accounts::password_hash))
         .first(conn)
         .optional()?;
-    let Some((id, name, role, stored)) = row else {
+    let Some((account, stored)) = row else {
         // Spend the same effort as a real check, so timing does not reveal usernames.
         let _ = hash_password(password);
         return Err(invalid_login());
@@ -311,7 +312,7 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
     };
     let reserved = diesel::update(
         accounts::table
-            .find(&id)
+            .find(&account.id)
             .filter(accounts::failed_logins.lt(MAX_FAILED_LOGINS))
             .filter(
                 accounts::locked_until
@@ -324,7 +325,7 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
     if reserved == 0 {
         // Every try is used (or in flight): make sure a lock stands, whatever interrupted the
         // attempts that used them.
-        lock_if_exhausted(conn, &id, now)?;
+        lock_if_exhausted(conn, &account.id, now)?;
         return Err(locked());
     }
     let good = PasswordHash::new(&stored)
@@ -335,16 +336,16 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
         })
         .unwrap_or(false);
     if !good {
-        lock_if_exhausted(conn, &id, now)?;
+        lock_if_exhausted(conn, &account.id, now)?;
         return Err(invalid_login());
     }
-    diesel::update(accounts::table.find(&id))
+    diesel::update(accounts::table.find(&account.id))
         .set((
             accounts::failed_logins.eq(0),
             accounts::locked_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    to_account((id, name, role))
+    Ok(account)
 }
 
 /// Locks the account for [`LOCK_MINUTES`] once its tries are used up.
@@ -384,14 +385,13 @@ pub fn start_session(conn: &mut DbConnection, account: &Account) -> Result<Strin
 
 /// The account of a live session.
 pub fn session_account(conn: &mut DbConnection, secret: &str) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = sessions::table
+    Ok(sessions::table
         .inner_join(accounts::table)
         .filter(sessions::hash.eq(sha256(secret)))
         .filter(sessions::expires_at.gt(Utc::now().naive_utc()))
-        .select((accounts::id, accounts::username, accounts::role))
+        .select(ACCOUNT)
         .first(conn)
-        .optional()?;
-    row.map(to_account).transpose()
+        .optional()?)
 }
 
 /// Ends a session.
@@ -472,12 +472,11 @@ pub fn api_token_account(conn: &mut DbConnection, token: &str) -> Result<Option<
     if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 100 {
         return Ok(None);
     }
-    let row: Option<AccountRow> = api_tokens::table
+    Ok(api_tokens::table
         .inner_join(accounts::table)
         .filter(api_tokens::hash.eq(sha256(token)))
         .filter(api_tokens::revoked_at.is_null())
-        .select((accounts::id, accounts::username, accounts::role))
+        .select(ACCOUNT)
         .first(conn)
-        .optional()?;
-    row.map(to_account).transpose()
+        .optional()?)
 }

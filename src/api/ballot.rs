@@ -105,7 +105,7 @@ pub async fn token_status(
 ) -> Result<HttpResponse> {
     let token = parse_token(&body.token)?;
     let status = with_conn(&state, move |c| ballot::token_status(c, &token)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": public_status(&status) })))
+    Ok(HttpResponse::Ok().json(json!({ "status": public_status(status) })))
 }
 
 /// `GET /api/v1/elections/{id}/turnout`: ballots cast per local; no choices, ever.

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{self, NewEntry};
 use crate::log::merkle::{self, Hash};
 use crate::log::{self, LogKey};
-use crate::token::store::{LIVE, REVOKED, USED};
+use crate::token::store::TokenStatus;
 use crate::token::{HashedToken, random_receipt};
 
 /// One member's request to cast a ballot.
@@ -76,11 +76,11 @@ fn token_revoked() -> Error {
     )
 }
 
-fn status_error(status: &str) -> Error {
+fn status_error(status: TokenStatus) -> Error {
     match status {
-        USED => token_used(),
-        REVOKED => token_revoked(),
-        _ => token_unknown(),
+        TokenStatus::Used => token_used(),
+        TokenStatus::Revoked => token_revoked(),
+        TokenStatus::Live => token_unknown(),
     }
 }
 
@@ -105,7 +105,7 @@ pub fn ensure_accepting(election: &Election) -> Result<()> {
 }
 
 /// The token's election, status and local.
-type TokenInfo = (String, String, String);
+type TokenInfo = (String, TokenStatus, String);
 
 /// Commits a batch of requests; the answer for request `i` is at position `i`. An outer error
 /// means the whole batch failed and nothing of it was committed.
@@ -116,7 +116,7 @@ pub fn commit_batch(
 ) -> Result<Vec<Result<Cast>>> {
     let mut answers: Vec<Option<Result<Cast>>> = (0..requests.len()).map(|_| None).collect();
     let hashes: Vec<Vec<u8>> = requests.iter().map(|r| r.token.0.to_vec()).collect();
-    let found: Vec<(Vec<u8>, String, String, String)> = tokens::table
+    let found: Vec<(Vec<u8>, String, TokenStatus, String)> = tokens::table
         .inner_join(members::table)
         .filter(tokens::hash.eq_any(&hashes))
         .select((
@@ -138,7 +138,9 @@ pub fn commit_batch(
         let answer = match info.get(hash) {
             None => Some(Err(token_unknown())),
             Some(_) if !seen.insert(hash.clone()) => Some(Err(token_used())),
-            Some((_, status, _)) if status != LIVE => Some(Err(status_error(status))),
+            Some((_, status, _)) if *status != TokenStatus::Live => {
+                Some(Err(status_error(*status)))
+            }
             Some((election, _, _)) => {
                 by_election.entry(election.clone()).or_default().push(i);
                 None
@@ -242,9 +244,9 @@ fn redeem(conn: &mut DbConnection, wanted: Vec<&Vec<u8>>) -> Result<HashSet<Vec<
     Ok(crate::on_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::hash.eq_any(&wanted))
-            .filter(tokens::status.eq(LIVE))
+            .filter(tokens::status.eq(TokenStatus::Live))
     )
-    .set(tokens::status.eq(USED))
+    .set(tokens::status.eq(TokenStatus::Used))
     .returning(tokens::hash)
     .get_results::<Vec<u8>>(c))?
     .into_iter()
@@ -298,26 +300,26 @@ fn append_ballots(
 }
 
 /// What a member may learn of their own token: `live` (not used), `used` or `revoked`.
-pub fn token_status(conn: &mut DbConnection, token: &HashedToken) -> Result<String> {
+pub fn token_status(conn: &mut DbConnection, token: &HashedToken) -> Result<TokenStatus> {
     tokens::table
         .filter(tokens::hash.eq(token.0.to_vec()))
         .select(tokens::status)
-        .first::<String>(conn)
+        .first::<TokenStatus>(conn)
         .optional()?
         .ok_or_else(token_unknown)
 }
 
 /// The ballot page's view of a token: its election and the member's local, if it can vote.
 pub fn ballot_for(conn: &mut DbConnection, token: &HashedToken) -> Result<(Election, String)> {
-    let row: Option<(String, String, String)> = tokens::table
+    let row: Option<(String, TokenStatus, String)> = tokens::table
         .inner_join(members::table)
         .filter(tokens::hash.eq(token.0.to_vec()))
         .select((tokens::election_id, tokens::status, members::local_code))
         .first(conn)
         .optional()?;
     let (election_id, status, local) = row.ok_or_else(token_unknown)?;
-    if status != LIVE {
-        return Err(status_error(&status));
+    if status != TokenStatus::Live {
+        return Err(status_error(status));
     }
     let election = election::find(conn, ElectionId::parse(&election_id)?)?;
     ensure_accepting(&election)?;

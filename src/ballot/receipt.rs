@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{Body, Entry};
 use crate::log::{merkle, store};
 use crate::token::parse_receipt;
+use crate::token::store::TokenStatus;
 
 /// A ballot found by its receipt, with its proof checked against the latest checkpoint.
 pub struct FoundReceipt {
@@ -73,10 +74,10 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
 }
 
 /// The member-facing name of a token status.
-pub fn public_status(stored: &str) -> &'static str {
+pub fn public_status(stored: TokenStatus) -> &'static str {
     match stored {
-        crate::token::store::LIVE => "not_used",
-        crate::token::store::USED => "used",
-        _ => "revoked",
+        TokenStatus::Live => "not_used",
+        TokenStatus::Used => "used",
+        TokenStatus::Revoked => "revoked",
     }
 }

@@ -47,17 +47,7 @@ pub(super) fn results(settings: &Settings, id: &str, json: bool) -> anyhow::Resu
 
 fn print_results(r: &tally::Results) {
     println!(
-        "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>9}",
-        "local",
-        "eligible",
-        "cast",
-        "turnout",
-        "yes",
-        "no",
-        "abstain",
-        "yes %",
-        "pass",
-        "delegates"
+        "local      eligible    cast  turnout     yes      no abstain    yes %   pass delegates"
     );
     for l in r.rows() {
         println!(

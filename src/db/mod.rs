@@ -4,6 +4,7 @@
 //! is PostgreSQL, `sqlite://PATH`, `sqlite:PATH` or a bare path is a SQLite file.
 
 pub mod schema;
+pub mod types;
 
 use std::fmt;
 use std::time::Duration;

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
-use crate::db::schema::{members, tokens};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Kind};
@@ -38,31 +36,16 @@ pub struct LocalTurnout {
 /// Turnout per local, at any time (it reveals no choice).
 pub fn turnout(conn: &mut DbConnection, id: ElectionId) -> Result<Turnout> {
     let election = find(conn, id)?;
-    let mut locals: BTreeMap<String, LocalTurnout> = election
-        .definition
-        .locals
-        .iter()
-        .map(|l| (l.code.to_string(), LocalTurnout::default()))
+    let locals: BTreeMap<String, LocalTurnout> = super::local_counts(conn, &election)?
+        .into_iter()
+        .map(|(code, c)| {
+            let turnout = LocalTurnout {
+                cast: c.tokens_used.unsigned_abs(),
+                eligible: c.eligible.unsigned_abs(),
+            };
+            (code, turnout)
+        })
         .collect();
-    let eid = id.to_string();
-    let eligible: Vec<(String, i64)> = members::table
-        .filter(members::election_id.eq(&eid))
-        .group_by(members::local_code)
-        .select((members::local_code, diesel::dsl::count_star()))
-        .load(conn)?;
-    for (code, n) in eligible {
-        locals.entry(code).or_default().eligible = n.unsigned_abs();
-    }
-    let used: Vec<(String, i64)> = tokens::table
-        .inner_join(members::table)
-        .filter(tokens::election_id.eq(&eid))
-        .filter(tokens::status.eq(crate::token::store::USED))
-        .group_by(members::local_code)
-        .select((members::local_code, diesel::dsl::count_star()))
-        .load(conn)?;
-    for (code, n) in used {
-        locals.entry(code).or_default().cast = n.unsigned_abs();
-    }
     Ok(Turnout {
         cast: locals.values().map(|l| l.cast).sum(),
         eligible: locals.values().map(|l| l.eligible).sum(),

@@ -23,11 +23,15 @@ use crate::log::entry::{self, NewEntry};
 use crate::log::store::StoredCheckpoint;
 use crate::log::{self, LogKey};
 use crate::settings::PublicUrl;
+use crate::token::store::TokenStatus;
 
 pub use strikevote_core::ElectionId;
 
-/// Where an election is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where an election is in its life (stored as its word).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Being prepared: definition and roster may change.
@@ -50,17 +54,18 @@ impl State {
             State::Certified => "certified",
         }
     }
+}
 
-    fn from_stored(s: &str) -> Result<Self> {
-        match s {
-            "draft" => Ok(State::Draft),
-            "open" => Ok(State::Open),
-            "closed" => Ok(State::Closed),
-            "certified" => Ok(State::Certified),
-            other => Err(Error::Internal(format!("unknown election state `{other}`"))),
-        }
+impl crate::db::types::Word for State {
+    const WHAT: &'static str = "election state";
+    const ALL: &'static [Self] = &[Self::Draft, Self::Open, Self::Closed, Self::Certified];
+
+    fn word(self) -> &'static str {
+        self.as_str()
     }
 }
+
+crate::stored_as_word!(State);
 
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,7 +138,7 @@ impl Election {
 struct ElectionRow {
     id: String,
     definition: String,
-    state: String,
+    state: State,
     created_at: NaiveDateTime,
     origin: String,
     log_size: i64,
@@ -163,7 +168,7 @@ impl ElectionRow {
         .map_err(|e| Error::Internal(format!("stored public URL of {id}: {e}")))?;
         Ok(Election {
             id,
-            state: State::from_stored(&self.state)?,
+            state: self.state,
             created_at: self.created_at,
             definition,
             public_url,
@@ -216,7 +221,7 @@ pub fn create(
                 elections::id.eq(id.to_string()),
                 elections::title.eq(&definition.title),
                 elections::definition.eq(&json),
-                elections::state.eq(State::Draft.as_str()),
+                elections::state.eq(State::Draft),
                 elections::created_at.eq(now),
                 elections::lock_version.eq(0_i64),
                 elections::origin.eq(origin(public_url, id)),
@@ -268,12 +273,12 @@ pub fn open(
 ) -> Result<StoredCheckpoint> {
     crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
-        if election.state != State::Draft {
-            return Err(Error::conflict(
-                ErrorCode::ElectionNotDraft,
-                format!("election {id} cannot be opened: it is {}", election.state),
-            ));
-        }
+        require(
+            &election,
+            State::Draft,
+            ErrorCode::ElectionNotDraft,
+            "opened",
+        )?;
         let members: i64 = members::table
             .filter(members::election_id.eq(id.to_string()))
             .count()
@@ -293,15 +298,8 @@ pub fn open(
                 ),
             ));
         }
-        let opened = entry::open(&id, Utc::now());
-        enter(
-            conn,
-            &election,
-            State::Open,
-            (actor, "open"),
-            opened,
-            signer,
-        )
+        let (opened, by) = (entry::open(&id, Utc::now()), (actor, "open"));
+        enter(conn, &election, State::Open, by, opened, signer)
     })
 }
 
@@ -314,21 +312,9 @@ pub fn close(
 ) -> Result<StoredCheckpoint> {
     crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
-        if election.state != State::Open {
-            return Err(Error::conflict(
-                ErrorCode::ElectionNotOpen,
-                format!("election {id} cannot be closed: it is {}", election.state),
-            ));
-        }
-        let closed = entry::close(&id, Utc::now());
-        enter(
-            conn,
-            &election,
-            State::Closed,
-            (actor, "close"),
-            closed,
-            signer,
-        )
+        require(&election, State::Open, ErrorCode::ElectionNotOpen, "closed")?;
+        let (closed, by) = (entry::close(&id, Utc::now()), (actor, "close"));
+        enter(conn, &election, State::Closed, by, closed, signer)
     })
 }
 
@@ -347,6 +333,20 @@ pub fn apply(
     }
 }
 
+/// Refuses unless the election is in `state` (the action would leave it `done`).
+fn require(election: &Election, state: State, code: ErrorCode, done: &str) -> Result<()> {
+    if election.state != state {
+        return Err(Error::conflict(
+            code,
+            format!(
+                "election {} cannot be {done}: it is {}",
+                election.id, election.state
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Moves a locked election to `state` and logs, in one append, the official's action
 /// (`(who, action)`) and the entry that the change makes.
 pub(crate) fn enter(
@@ -358,7 +358,7 @@ pub(crate) fn enter(
     signer: &LogKey,
 ) -> Result<StoredCheckpoint> {
     diesel::update(elections::table.find(election.id.to_string()))
-        .set(elections::state.eq(state.as_str()))
+        .set(elections::state.eq(state))
         .execute(conn)?;
     let entries = [entry::admin(&election.id, action, actor), made];
     Ok(log::store::append(conn, election, &entries, signer)?.checkpoint)
@@ -476,7 +476,7 @@ pub fn local_counts(
     for (code, n) in eligible {
         counts.entry(code).or_default().eligible = n;
     }
-    let by_status: Vec<(String, String, i64)> = tokens::table
+    let by_status: Vec<(String, TokenStatus, i64)> = tokens::table
         .inner_join(members::table)
         .filter(tokens::election_id.eq(&eid))
         .group_by((members::local_code, tokens::status))
@@ -484,10 +484,10 @@ pub fn local_counts(
         .load(conn)?;
     for (code, status, n) in by_status {
         let entry = counts.entry(code).or_default();
-        match status.as_str() {
-            "live" => entry.tokens_live = n,
-            "used" => entry.tokens_used = n,
-            _ => entry.tokens_revoked = n,
+        match status {
+            TokenStatus::Live => entry.tokens_live = n,
+            TokenStatus::Used => entry.tokens_used = n,
+            TokenStatus::Revoked => entry.tokens_revoked = n,
         }
     }
     Ok(counts)

@@ -459,14 +459,21 @@ pub fn entries_of_kind(
         .collect()
 }
 
-type CheckpointRow = (i64, Vec<u8>, String, NaiveDateTime);
+/// A row of `checkpoints`, as read ([`CHECKPOINT_COLUMNS`]).
+#[derive(Queryable)]
+struct CheckpointRow {
+    size: i64,
+    root: Vec<u8>,
+    note: String,
+    created_at: NaiveDateTime,
+}
 
 fn to_checkpoint(row: CheckpointRow) -> Result<StoredCheckpoint> {
     Ok(StoredCheckpoint {
-        size: u64::try_from(row.0).map_err(|_| Error::Internal("negative tree size".into()))?,
-        root: to_hash(row.1)?,
-        note: row.2,
-        created_at: row.3,
+        size: u64::try_from(row.size).map_err(|_| Error::Internal("negative tree size".into()))?,
+        root: to_hash(row.root)?,
+        note: row.note,
+        created_at: row.created_at,
     })
 }
 

@@ -133,7 +133,82 @@ fn changed_roster_entries(
     Ok(out)
 }
 
-type MemberRow = (String, String, String, String, String);
+/// A member as stored: its row id and what the roster file gave.
+#[derive(Clone, Debug, Queryable)]
+pub(crate) struct StoredMember {
+    pub row_id: String,
+    pub member_id: String,
+    pub local: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// The columns a [`StoredMember`] is read from, in its fields' order.
+pub(crate) const MEMBER: (
+    members::id,
+    members::member_id,
+    members::local_code,
+    members::name,
+    members::email,
+) = (
+    members::id,
+    members::member_id,
+    members::local_code,
+    members::name,
+    members::email,
+);
+
+/// A new row of `members`.
+#[derive(Insertable)]
+#[diesel(table_name = members)]
+struct NewMember<'a> {
+    id: String,
+    election_id: &'a str,
+    member_id: &'a str,
+    local_code: &'a str,
+    name: &'a str,
+    email: &'a str,
+}
+
+/// What a new roster changes: members to add, rows to update, rows to remove.
+struct Changes<'a> {
+    inserts: Vec<NewMember<'a>>,
+    updates: Vec<(String, &'a RosterRow)>,
+    removed: Vec<String>,
+}
+
+fn changes<'a>(eid: &'a str, existing: Vec<StoredMember>, rows: &'a [RosterRow]) -> Changes<'a> {
+    let mut existing: HashMap<String, StoredMember> = existing
+        .into_iter()
+        .map(|m| (m.member_id.clone(), m))
+        .collect();
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    for row in rows {
+        match existing.remove(&row.member_id) {
+            None => inserts.push(NewMember {
+                id: Uuid::now_v7().to_string(),
+                election_id: eid,
+                member_id: &row.member_id,
+                local_code: &row.local,
+                name: &row.name,
+                email: &row.email,
+            }),
+            Some(m) => {
+                if m.local != row.local || m.name != row.name || m.email != row.email {
+                    updates.push((m.row_id, row));
+                }
+            }
+        }
+    }
+    // Whatever is left in `existing` is no longer on the roster.
+    let removed = existing.into_values().map(|m| m.row_id).collect();
+    Changes {
+        inserts,
+        updates,
+        removed,
+    }
+}
 
 fn replace(
     conn: &mut DbConnection,
@@ -142,42 +217,15 @@ fn replace(
     progress: &dyn Fn(usize, usize),
 ) -> Result<ImportSummary> {
     let eid = id.to_string();
-    let existing: Vec<MemberRow> = members::table
+    let existing: Vec<StoredMember> = members::table
         .filter(members::election_id.eq(&eid))
-        .select((
-            members::id,
-            members::member_id,
-            members::local_code,
-            members::name,
-            members::email,
-        ))
+        .select(MEMBER)
         .load(conn)?;
-    let mut existing: HashMap<String, MemberRow> = existing
-        .into_iter()
-        .map(|row| (row.1.clone(), row))
-        .collect();
-
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
-    for row in rows {
-        match existing.remove(&row.member_id) {
-            None => inserts.push((
-                members::id.eq(Uuid::now_v7().to_string()),
-                members::election_id.eq(eid.as_str()),
-                members::member_id.eq(row.member_id.as_str()),
-                members::local_code.eq(row.local.as_str()),
-                members::name.eq(row.name.as_str()),
-                members::email.eq(row.email.as_str()),
-            )),
-            Some((row_id, _, local, name, email)) => {
-                if local != row.local || name != row.name || email != row.email {
-                    updates.push((row_id, row));
-                }
-            }
-        }
-    }
-    // Whatever is left in `existing` is no longer on the roster.
-    let removed: Vec<String> = existing.into_values().map(|r| r.0).collect();
+    let Changes {
+        inserts,
+        updates,
+        removed,
+    } = changes(&eid, existing, rows);
     let total = removed.len() + updates.len() + inserts.len();
     let mut done = 0;
     for chunk in removed.chunks(CHUNK) {

@@ -1,6 +1,6 @@
 //! Issuing and reissuing tokens in the database.
 
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
@@ -9,19 +9,41 @@ use std::collections::BTreeMap;
 use super::PlainToken;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
+use crate::db::types::Word;
 use crate::election::{self, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{self, LogKey, entry};
+use crate::roster::{MEMBER, StoredMember};
 
 /// Rows written per INSERT.
 const CHUNK: usize = 500;
 
-/// Token status as stored.
-pub const LIVE: &str = "live";
-/// A token whose ballot was cast.
-pub const USED: &str = "used";
-/// A token withdrawn by a reissue.
-pub const REVOKED: &str = "revoked";
+/// Where a ballot token is in its life (stored as `live`, `used` or `revoked`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum TokenStatus {
+    /// Issued and not yet used.
+    Live,
+    /// Its ballot was cast.
+    Used,
+    /// Withdrawn by a reissue.
+    Revoked,
+}
+
+impl Word for TokenStatus {
+    const WHAT: &'static str = "token status";
+    const ALL: &'static [Self] = &[Self::Live, Self::Used, Self::Revoked];
+
+    fn word(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Used => "used",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+crate::stored_as_word!(TokenStatus);
 
 /// A token just issued, with what the mailing needs. The only place its plaintext exists.
 #[derive(Debug, Clone)]
@@ -108,39 +130,20 @@ pub fn issue_missing(
         let eid = id.to_string();
         let holding = tokens::table
             .filter(tokens::member.eq(members::id))
-            .filter(tokens::status.eq_any([LIVE, USED]));
-        let needy: Vec<(String, String, String, String, String)> = members::table
+            .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]));
+        let needy: Vec<StoredMember> = members::table
             .filter(members::election_id.eq(&eid))
             .filter(not(exists(holding)))
-            .select((
-                members::id,
-                members::member_id,
-                members::local_code,
-                members::name,
-                members::email,
-            ))
+            .select(MEMBER)
             .order((members::local_code, members::member_id))
             .load(conn)?;
         let now = Utc::now().naive_utc();
         let mut issued = Vec::with_capacity(needy.len());
         let mut rows = Vec::with_capacity(needy.len());
-        for (row_id, member_id, local, name, email) in needy {
+        for member in needy {
             let token = fresh_token()?;
-            rows.push((
-                tokens::hash.eq(token.hash().0.to_vec()),
-                tokens::election_id.eq(eid.clone()),
-                tokens::member.eq(row_id),
-                tokens::status.eq(LIVE),
-                tokens::issued_at.eq(now),
-            ));
-            issued.push(IssuedToken {
-                member_id,
-                local,
-                name,
-                email,
-                ballot_url: election.ballot_url(&token),
-                token,
-            });
+            rows.push(NewToken::live(&token, &eid, member.row_id.clone(), now));
+            issued.push(IssuedToken::new(member, token, &election));
         }
         for chunk in rows.chunks(CHUNK) {
             crate::on_backend!(conn, |c| diesel::insert_into(tokens::table)
@@ -152,19 +155,51 @@ pub fn issue_missing(
             for t in &issued {
                 *per_local.entry(t.local.clone()).or_default() += 1;
             }
-            log::store::append(
-                conn,
-                &election,
-                &[
-                    entry::admin(&id, "tokens_issue", actor),
-                    entry::tokens_issued(&id, &per_local),
-                ],
-                signer,
-            )?;
+            let entries = [
+                entry::admin(&id, "tokens_issue", actor),
+                entry::tokens_issued(&id, &per_local),
+            ];
+            log::store::append(conn, &election, &entries, signer)?;
         }
         deliver(&issued)?;
         Ok(issued.len())
     })
+}
+
+/// A new row of `tokens`: only the token's hash is stored.
+#[derive(Insertable)]
+#[diesel(table_name = tokens)]
+struct NewToken<'a> {
+    hash: Vec<u8>,
+    election_id: &'a str,
+    member: String,
+    status: TokenStatus,
+    issued_at: NaiveDateTime,
+}
+
+impl<'a> NewToken<'a> {
+    fn live(token: &PlainToken, election_id: &'a str, member: String, at: NaiveDateTime) -> Self {
+        Self {
+            hash: token.hash().0.to_vec(),
+            election_id,
+            member,
+            status: TokenStatus::Live,
+            issued_at: at,
+        }
+    }
+}
+
+impl IssuedToken {
+    fn new(member: StoredMember, token: PlainToken, election: &Election) -> Self {
+        Self {
+            member_id: member.member_id,
+            local: member.local,
+            name: member.name,
+            email: member.email,
+            ballot_url: election.ballot_url(&token),
+            token,
+        }
+    }
 }
 
 /// Revokes a member's live token (if any) and issues a new one.
@@ -181,26 +216,21 @@ pub fn reissue(
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
         let eid = id.to_string();
-        let member: Option<(String, String, String, String)> = members::table
+        let member: Option<StoredMember> = members::table
             .filter(members::election_id.eq(&eid))
             .filter(members::member_id.eq(member_id))
-            .select((
-                members::id,
-                members::local_code,
-                members::name,
-                members::email,
-            ))
+            .select(MEMBER)
             .first(conn)
             .optional()?;
-        let Some((row_id, local, name, email)) = member else {
+        let Some(member) = member else {
             return Err(Error::not_found(
                 ErrorCode::MemberNotFound,
                 format!("member `{member_id}` is not on the roster of election {id}"),
             ));
         };
         let used: i64 = tokens::table
-            .filter(tokens::member.eq(&row_id))
-            .filter(tokens::status.eq(USED))
+            .filter(tokens::member.eq(&member.row_id))
+            .filter(tokens::status.eq(TokenStatus::Used))
             .count()
             .get_result(conn)?;
         if used > 0 {
@@ -213,38 +243,22 @@ pub fn reissue(
         }
         diesel::update(
             tokens::table
-                .filter(tokens::member.eq(&row_id))
-                .filter(tokens::status.eq(LIVE)),
+                .filter(tokens::member.eq(&member.row_id))
+                .filter(tokens::status.eq(TokenStatus::Live)),
         )
-        .set(tokens::status.eq(REVOKED))
+        .set(tokens::status.eq(TokenStatus::Revoked))
         .execute(conn)?;
         let token = fresh_token()?;
+        let now = Utc::now().naive_utc();
         diesel::insert_into(tokens::table)
-            .values((
-                tokens::hash.eq(token.hash().0.to_vec()),
-                tokens::election_id.eq(&eid),
-                tokens::member.eq(&row_id),
-                tokens::status.eq(LIVE),
-                tokens::issued_at.eq(Utc::now().naive_utc()),
-            ))
+            .values(NewToken::live(&token, &eid, member.row_id.clone(), now))
             .execute(conn)?;
-        log::store::append(
-            conn,
-            &election,
-            &[
-                entry::admin(&id, "token_reissue", actor),
-                entry::token_reissued(&id, &local),
-            ],
-            signer,
-        )?;
-        Ok(IssuedToken {
-            member_id: member_id.to_owned(),
-            local,
-            name,
-            email,
-            ballot_url: election.ballot_url(&token),
-            token,
-        })
+        let entries = [
+            entry::admin(&id, "token_reissue", actor),
+            entry::token_reissued(&id, &member.local),
+        ];
+        log::store::append(conn, &election, &entries, signer)?;
+        Ok(IssuedToken::new(member, token, &election))
     })
 }
 

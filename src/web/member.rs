@@ -344,7 +344,7 @@ pub async fn token_status(
     let hash: HashedToken = token.hash();
     match with_conn(&state, move |c| ballot::token_status(c, &hash)).await {
         Ok(stored) => {
-            let sentence = match public_status(&stored) {
+            let sentence = match public_status(stored) {
                 "not_used" => t.status_not_used,
                 "used" => t.status_used,
                 _ => t.status_revoked,

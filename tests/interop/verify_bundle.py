@@ -196,10 +196,13 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
     phase = "setup"
+    TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close", "result"}
     for e in entries[1:]:
         if e.get("election") != election or e.get("v") != 1:
             fail("entry of another election or version")
-        t = e["type"]
+        t = e.get("type")
+        if t not in TYPES:
+            fail("unknown entry type %r" % (t,))
         if t == "ballot":
             if phase != "open" or set(e) != {"v", "type", "election", "local", "choice", "receipt"}:
                 fail("bad ballot entry")

@@ -300,6 +300,20 @@ struct RawLocal {
     delegates: Option<i64>,
 }
 
+fn check_rule(p: &mut Problems, rule: &str) -> Option<Rule> {
+    match rule {
+        "popular" => Some(Rule::Popular),
+        "delegates" => Some(Rule::Delegates),
+        other => {
+            p.add(
+                "rule",
+                format!("unknown rule `{other}`: use \"popular\" or \"delegates\""),
+            );
+            None
+        }
+    }
+}
+
 /// Collects problems while a definition is checked.
 #[derive(Default)]
 struct Problems(Vec<Problem>);
@@ -326,41 +340,46 @@ impl Definition {
         let raw: RawDefinition =
             toml::from_str(text).map_err(|e| DefinitionError::Syntax(e.to_string()))?;
         let mut p = Problems::default();
+        let definition = Self::check(&mut p, raw);
+        match definition {
+            Some(d) if p.0.is_empty() => Ok(d),
+            // Every missing field recorded a problem, so the list is never empty in practice;
+            // it stays an error rather than a panic.
+            _ if p.0.is_empty() => Err(DefinitionError::Invalid(vec![Problem {
+                field: "definition".into(),
+                message: "is incomplete".into(),
+            }])),
+            _ => Err(DefinitionError::Invalid(p.0)),
+        }
+    }
 
+    /// Checks every field (each problem is recorded), then builds the definition if all of
+    /// the required ones are there.
+    fn check(p: &mut Problems, raw: RawDefinition) -> Option<Self> {
         let title = p
             .required("title", raw.title)
-            .and_then(|t| text_field(&mut p, "title", t, 200));
+            .and_then(|t| text_field(p, "title", t, 200));
         let question = p
             .required("question", raw.question)
-            .and_then(|q| text_field(&mut p, "question", q, 2000));
+            .and_then(|q| text_field(p, "question", q, 2000));
         let choices = p
             .required("choices", raw.choices)
-            .and_then(|c| check_choices(&mut p, c));
-        let rule = p.required("rule", raw.rule).and_then(|r| match r.as_str() {
-            "popular" => Some(Rule::Popular),
-            "delegates" => Some(Rule::Delegates),
-            other => {
-                p.add(
-                    "rule",
-                    format!("unknown rule `{other}`: use \"popular\" or \"delegates\""),
-                );
-                None
-            }
-        });
+            .and_then(|c| check_choices(p, c));
+        let rule = p.required("rule", raw.rule).and_then(|r| check_rule(p, &r));
         let threshold = p
             .required("threshold", raw.threshold)
-            .and_then(|f| check_fraction(&mut p, "threshold", f));
+            .and_then(|f| check_fraction(p, "threshold", f));
         let local_threshold_given = raw.local_threshold.is_some();
         let local_threshold = raw
             .local_threshold
-            .and_then(|f| check_fraction(&mut p, "local_threshold", f));
-        let quorum = raw.quorum.and_then(|f| check_fraction(&mut p, "quorum", f));
+            .and_then(|f| check_fraction(p, "local_threshold", f));
+        let quorum = raw.quorum.and_then(|f| check_fraction(p, "quorum", f));
         let opens_at = p
             .required("opens_at", raw.opens_at)
-            .and_then(|v| check_time(&mut p, "opens_at", v));
+            .and_then(|v| check_time(p, "opens_at", v));
         let closes_at = p
             .required("closes_at", raw.closes_at)
-            .and_then(|v| check_time(&mut p, "closes_at", v));
+            .and_then(|v| check_time(p, "closes_at", v));
         if let (Some(open), Some(close)) = (opens_at, closes_at)
             && close <= open
         {
@@ -374,42 +393,19 @@ impl Definition {
         }
         let locals = p
             .required("locals", raw.locals)
-            .and_then(|l| check_locals(&mut p, l, rule));
-
-        if !p.0.is_empty() {
-            return Err(DefinitionError::Invalid(p.0));
-        }
-        match (
-            title, question, choices, rule, threshold, locals, opens_at, closes_at,
-        ) {
-            (
-                Some(title),
-                Some(question),
-                Some(choices),
-                Some(rule),
-                Some(threshold),
-                Some(locals),
-                Some(opens_at),
-                Some(closes_at),
-            ) => Ok(Definition {
-                title,
-                question,
-                choices,
-                rule,
-                threshold,
-                local_threshold,
-                quorum,
-                locals,
-                opens_at,
-                closes_at,
-            }),
-            // Every None above recorded a problem, so this arm is unreachable in practice; it
-            // stays an error rather than a panic.
-            _ => Err(DefinitionError::Invalid(vec![Problem {
-                field: "definition".into(),
-                message: "is incomplete".into(),
-            }])),
-        }
+            .and_then(|l| check_locals(p, l, rule));
+        Some(Definition {
+            title: title?,
+            question: question?,
+            choices: choices?,
+            rule: rule?,
+            threshold: threshold?,
+            local_threshold,
+            quorum,
+            locals: locals?,
+            opens_at: opens_at?,
+            closes_at: closes_at?,
+        })
     }
 
     /// The local with this code, if the election has it.
@@ -578,33 +574,7 @@ fn check_locals(p: &mut Problems, raw: Vec<RawLocal>, rule: Option<Rule>) -> Opt
         let name = p
             .required(&format!("{at}.name"), l.name)
             .and_then(|n| text_field(p, &format!("{at}.name"), n, 200));
-        let delegates = match (l.delegates, rule) {
-            (None, Some(Rule::Delegates)) => {
-                p.add(
-                    format!("{at}.delegates"),
-                    "is required under the delegates rule",
-                );
-                None
-            }
-            (None, _) => Some(0),
-            (Some(d), Some(Rule::Delegates)) if d <= 0 => {
-                p.add(
-                    format!("{at}.delegates"),
-                    "must be at least 1 under the delegates rule",
-                );
-                None
-            }
-            (Some(d), _) => match u32::try_from(d) {
-                Ok(d) if d <= 1_000_000 => Some(d),
-                _ => {
-                    p.add(
-                        format!("{at}.delegates"),
-                        "must be a whole number from 0 to 1000000",
-                    );
-                    None
-                }
-            },
-        };
+        let delegates = check_delegates(p, &at, l.delegates, rule);
         if let (Some(code), Some(name), Some(delegates)) = (code, name, delegates) {
             locals.push(Local {
                 code,
@@ -614,6 +584,42 @@ fn check_locals(p: &mut Problems, raw: Vec<RawLocal>, rule: Option<Rule>) -> Opt
         }
     }
     (p.0.len() == before).then_some(locals)
+}
+
+/// A local's delegates: required and positive under the delegates rule, else 0 if not given.
+fn check_delegates(
+    p: &mut Problems,
+    at: &str,
+    given: Option<i64>,
+    rule: Option<Rule>,
+) -> Option<u32> {
+    match (given, rule) {
+        (None, Some(Rule::Delegates)) => {
+            p.add(
+                format!("{at}.delegates"),
+                "is required under the delegates rule",
+            );
+            None
+        }
+        (None, _) => Some(0),
+        (Some(d), Some(Rule::Delegates)) if d <= 0 => {
+            p.add(
+                format!("{at}.delegates"),
+                "must be at least 1 under the delegates rule",
+            );
+            None
+        }
+        (Some(d), _) => match u32::try_from(d) {
+            Ok(d) if d <= 1_000_000 => Some(d),
+            _ => {
+                p.add(
+                    format!("{at}.delegates"),
+                    "must be a whole number from 0 to 1000000",
+                );
+                None
+            }
+        },
+    }
 }
 
 /// RFC 3339 in UTC with whole seconds and a `Z`, the one form the log uses.

@@ -1,0 +1,275 @@
+//! The CLI and the fixtures made with it: elections, rosters, tokens, officials, bundles.
+
+use super::*;
+
+/// What a CLI run printed and how it exited.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "command failed\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts a clean failure (exit 1, a message, no panic) and returns stderr.
+    pub fn fails(self) -> String {
+        assert_eq!(
+            self.code, 1,
+            "expected exit 1\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "stderr: {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "stderr: {}", self.stderr);
+        self.stderr
+    }
+}
+
+/// Runs `strikevote ARGS --database-url URL` in the test's scratch directory.
+pub fn sv(db: &TestDb, args: &[&str]) -> Run {
+    sv_with_env(db, args, &[])
+}
+
+/// As [`sv`], with extra environment variables.
+pub fn sv_with_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strikevote"));
+    command
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .current_dir(db.dir())
+        .env_remove("STRIKEVOTE_CONFIG")
+        .env_remove("STRIKEVOTE_DATABASE_URL")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("run the strikevote binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The public URL the tests' elections are created under.
+pub const PUBLIC_URL: &str = "http://localhost:8080";
+
+/// A delegate-rule definition with the given locals as (code, delegates).
+pub fn definition_toml(locals: &[(&str, u32)]) -> String {
+    let mut text = String::from(
+        r#"title = "Strike authorization 2026"
+question = "Do you authorize a strike if the producers do not reach an agreement?"
+choices = ["yes", "no"]
+rule = "delegates"
+threshold = { num = 1, den = 2, cmp = "more_than" }
+local_threshold = { num = 3, den = 4, cmp = "at_least" }
+opens_at = "2026-01-01T00:00:00Z"
+closes_at = "2036-01-01T00:00:00Z"
+"#,
+    );
+    for (code, delegates) in locals {
+        text.push_str(&format!(
+            "\n[[locals]]\ncode = \"{code}\"\nname = \"Local {code}\"\ndelegates = {delegates}\n"
+        ));
+    }
+    text
+}
+
+/// Creates an election with locals 600, 700 and 871 through the CLI; returns its id.
+pub fn create_election(db: &TestDb) -> String {
+    let file = db.path("election.toml");
+    std::fs::write(
+        &file,
+        definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
+    )
+    .unwrap();
+    sv(
+        db,
+        &[
+            "election",
+            "create",
+            "--file",
+            file.to_str().unwrap(),
+            "--public-url",
+            PUBLIC_URL,
+        ],
+    )
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+/// Writes a roster CSV of `(member_id, local)` pairs and returns its path.
+pub fn write_roster(db: &TestDb, name: &str, members: &[(&str, &str)]) -> String {
+    let mut text = String::from("member_id,local,name,email\n");
+    for (id, local) in members {
+        text.push_str(&format!(
+            "{id},{local},Member {id},{}@example.org\n",
+            id.to_lowercase()
+        ));
+    }
+    let path = db.path(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Reads an issuance CSV into rows keyed by column name.
+pub fn read_token_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("token CSV");
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_owned)
+                .zip(r.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// `election show --json` parsed.
+pub fn show(db: &TestDb, id: &str) -> serde_json::Value {
+    serde_json::from_str(&sv(db, &["election", "show", id, "--json"]).ok()).unwrap()
+}
+
+/// Creates an election with a roster of `members` (member `Mk` in local 600, 700 or 871 as
+/// k mod 3) and issued tokens; returns the id and the tokens as (member_id, token), in the
+/// CSV's order (by local, then member id).
+pub fn prepared_election(db: &TestDb, members: usize) -> (String, Vec<(String, String)>) {
+    let id = create_election(db);
+    let ids: Vec<String> = (0..members).map(|i| format!("M{i}")).collect();
+    let pairs: Vec<(&str, &str)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), ["600", "700", "871"][i % 3]))
+        .collect();
+    let roster = write_roster(db, "roster.csv", &pairs);
+    sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+    let out = db.path("tokens.csv");
+    sv(
+        db,
+        &[
+            "tokens",
+            "issue",
+            "--election",
+            &id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let tokens = read_token_csv(&out)
+        .into_iter()
+        .map(|r| (r["member_id"].clone(), r["token"].clone()))
+        .collect();
+    std::fs::remove_file(out).unwrap();
+    (id, tokens)
+}
+
+/// The three files of an exported bundle.
+pub struct Bundle {
+    pub log: Vec<u8>,
+    pub checkpoint: String,
+    pub key: String,
+}
+
+/// Exports the election's bundle through the CLI and reads it back.
+pub fn export_bundle(db: &TestDb, id: &str, name: &str) -> Bundle {
+    let dir = db.path(name);
+    sv(
+        db,
+        &[
+            "audit",
+            "export",
+            "--election",
+            id,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    Bundle {
+        log: std::fs::read(dir.join("log.jsonl")).unwrap(),
+        checkpoint: std::fs::read_to_string(dir.join("checkpoint")).unwrap(),
+        key: std::fs::read_to_string(dir.join("key.vkey")).unwrap(),
+    }
+}
+
+/// The password every test official gets.
+pub const PASSWORD: &str = "tellers count every ballot twice";
+
+/// Runs `strikevote admin create` with `password` on standard input.
+pub fn create_account(db: &TestDb, username: &str, role: &str, password: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+        .args(["admin", "create", "--username", username, "--role", role])
+        .args(["--database-url", &db.url])
+        .current_dir(db.dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Creates an official through the CLI (password on standard input) and returns an API
+/// token for them.
+pub fn official(db: &TestDb, username: &str, role: &str) -> String {
+    create_account(db, username, role, PASSWORD).ok();
+    sv(
+        db,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--username",
+            username,
+            "--name",
+            "tests",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+/// Casts one ballot through the library, with the key file the CLI and server use.
+pub fn cast_directly(db: &TestDb, token: &str) -> String {
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let request = strikevote::ballot::CastRequest {
+        token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
+        choice: strikevote::election::Choice::Yes,
+    };
+    let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &[request]).unwrap();
+    answers.into_iter().next().unwrap().unwrap().receipt
+}

@@ -1,0 +1,57 @@
+//! Talking to pages like a browser: cookies, forms, CSRF values, receipts.
+
+use super::*;
+
+/// An HTTP client that keeps cookies like a browser and does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        // A refusal sent before the request body is read closes the connection; a pooled
+        // connection could then be reused just as it closes (a browser would retry).
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// GET a page: status and body.
+pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let res = client.get(url).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// POST a form: status and body.
+pub async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let res = client.post(url).form(form).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// The value of `name="csrf"` in a page.
+pub fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field");
+    page[at + 19..at + 19 + 32].to_owned()
+}
+
+/// The receipt on a confirmation page.
+pub fn receipt_of(page: &str) -> String {
+    let at = page
+        .find("<code id=\"receipt\">")
+        .expect("the receipt element");
+    page[at + 19..at + 19 + 34].to_owned()
+}
+
+/// Votes through the HTML form like a member: open the ballot link, submit the choice.
+pub async fn vote_by_form(app: &TestApp, token: &str, choice: &str) -> String {
+    let client = browser();
+    let (status, page) = get(&client, &format!("{}/vote?token={token}", app.address)).await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = csrf_of(&page);
+    let (status, page) = post(
+        &client,
+        &format!("{}/vote", app.address),
+        &[("token", token), ("choice", choice), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    receipt_of(&page)
+}
