@@ -2,8 +2,6 @@
 //! and API tokens. Secrets the client holds (session cookie, API token) are stored only as
 //! SHA-256; passwords only as argon2id PHC strings.
 
-use std::fmt;
-
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -43,23 +41,18 @@ pub enum Role {
     Auditor,
 }
 
+crate::stored_as_word!(Role, "role", {
+    Admin => "admin",
+    Observer => "observer",
+    Auditor => "auditor",
+});
+
 impl Role {
-    /// Every role.
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Observer, Role::Auditor];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Observer => "observer",
-            Role::Auditor => "auditor",
-        }
-    }
-
     /// Parses a stored or typed name.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
                 Error::bad_input(
@@ -70,25 +63,9 @@ impl Role {
     }
 }
 
-impl crate::db::types::Word for Role {
-    const WHAT: &'static str = "role";
-    const ALL: &'static [Self] = &Self::ALL;
-
-    fn word(self) -> &'static str {
-        self.as_str()
-    }
-}
-
-crate::stored_as_word!(Role);
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A signed-in official.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Queryable)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
 pub struct Account {
     /// Row id.
     #[serde(skip)]
@@ -98,10 +75,6 @@ pub struct Account {
     /// Its role.
     pub role: Role,
 }
-
-/// The columns an [`Account`] is read from, in its fields' order.
-const ACCOUNT: (accounts::id, accounts::username, accounts::role) =
-    (accounts::id, accounts::username, accounts::role);
 
 fn sha256(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
@@ -268,7 +241,7 @@ pub fn create(
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Account>> {
     accounts::table
         .order(accounts::username)
-        .select(ACCOUNT)
+        .select(Account::as_select())
         .load(conn)
         .map_err(Into::into)
 }
@@ -296,7 +269,7 @@ fn invalid_login() -> Error {
 pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
     let row: Option<(Account, String)> = accounts::table
         .filter(accounts::username.eq(username))
-        .select((ACCOUNT, accounts::password_hash))
+        .select((Account::as_select(), accounts::password_hash))
         .first(conn)
         .optional()?;
     let Some((account, stored)) = row else {
@@ -389,7 +362,7 @@ pub fn session_account(conn: &mut DbConnection, secret: &str) -> Result<Option<A
         .inner_join(accounts::table)
         .filter(sessions::hash.eq(sha256(secret)))
         .filter(sessions::expires_at.gt(Utc::now().naive_utc()))
-        .select(ACCOUNT)
+        .select(Account::as_select())
         .first(conn)
         .optional()?)
 }
@@ -476,7 +449,7 @@ pub fn api_token_account(conn: &mut DbConnection, token: &str) -> Result<Option<
         .inner_join(accounts::table)
         .filter(api_tokens::hash.eq(sha256(token)))
         .filter(api_tokens::revoked_at.is_null())
-        .select(ACCOUNT)
+        .select(Account::as_select())
         .first(conn)
         .optional()?)
 }

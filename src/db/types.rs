@@ -20,10 +20,39 @@ pub trait Word: Sized + Copy + 'static {
     }
 }
 
-/// Writes a [`Word`] type to TEXT and reads it back, on every backend.
+/// Gives an enum its words: `as_str`, [`Word`], `Display`, and TEXT storage on every backend.
+/// The enum itself derives `diesel::AsExpression` and `diesel::FromSqlRow` with
+/// `#[diesel(sql_type = diesel::sql_types::Text)]`.
 #[macro_export]
 macro_rules! stored_as_word {
-    ($t:ty) => {
+    ($t:ident, $what:literal, { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $t {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$t] = &[$($t::$variant),+];
+
+            /// The stored (and shown) word.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($t::$variant => $word),+
+                }
+            }
+        }
+
+        impl $crate::db::types::Word for $t {
+            const WHAT: &'static str = $what;
+            const ALL: &'static [Self] = $t::ALL;
+
+            fn word(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
         impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $t
         where
             DB: diesel::backend::Backend,

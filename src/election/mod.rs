@@ -4,7 +4,6 @@ pub mod count;
 pub use strikevote_core::definition;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::dsl::count_star;
@@ -44,34 +43,12 @@ pub enum State {
     Certified,
 }
 
-impl State {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Draft => "draft",
-            State::Open => "open",
-            State::Closed => "closed",
-            State::Certified => "certified",
-        }
-    }
-}
-
-impl crate::db::types::Word for State {
-    const WHAT: &'static str = "election state";
-    const ALL: &'static [Self] = &[Self::Draft, Self::Open, Self::Closed, Self::Certified];
-
-    fn word(self) -> &'static str {
-        self.as_str()
-    }
-}
-
-crate::stored_as_word!(State);
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+crate::stored_as_word!(State, "election state", {
+    Draft => "draft",
+    Open => "open",
+    Closed => "closed",
+    Certified => "certified",
+});
 
 /// A change of state an official asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +111,8 @@ impl Election {
     }
 }
 
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = elections)]
 struct ElectionRow {
     id: String,
     definition: String,
@@ -178,24 +156,6 @@ impl ElectionRow {
         })
     }
 }
-
-const ROW_COLUMNS: (
-    elections::id,
-    elections::definition,
-    elections::state,
-    elections::created_at,
-    elections::origin,
-    elections::log_size,
-    elections::public_url,
-) = (
-    elections::id,
-    elections::definition,
-    elections::state,
-    elections::created_at,
-    elections::origin,
-    elections::log_size,
-    elections::public_url,
-);
 
 /// The origin of an election's log: `<public host>/elections/<uuid>`.
 pub fn origin(public_url: &PublicUrl, id: ElectionId) -> String {
@@ -386,7 +346,7 @@ pub fn summary_json(
 /// Every election, newest first.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Election>> {
     elections::table
-        .select(ROW_COLUMNS)
+        .select(ElectionRow::as_select())
         .order((elections::created_at.desc(), elections::id))
         .load::<ElectionRow>(conn)?
         .into_iter()
@@ -398,7 +358,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Election>> {
 pub fn find(conn: &mut DbConnection, id: ElectionId) -> Result<Election> {
     elections::table
         .find(id.to_string())
-        .select(ROW_COLUMNS)
+        .select(ElectionRow::as_select())
         .first::<ElectionRow>(conn)
         .optional()?
         .ok_or_else(|| not_found(id))?

@@ -459,8 +459,9 @@ pub fn entries_of_kind(
         .collect()
 }
 
-/// A row of `checkpoints`, as read ([`CHECKPOINT_COLUMNS`]).
-#[derive(Queryable)]
+/// A row of `checkpoints`, as read.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = checkpoints)]
 struct CheckpointRow {
     size: i64,
     root: Vec<u8>,
@@ -477,24 +478,12 @@ fn to_checkpoint(row: CheckpointRow) -> Result<StoredCheckpoint> {
     })
 }
 
-const CHECKPOINT_COLUMNS: (
-    checkpoints::size,
-    checkpoints::root,
-    checkpoints::note,
-    checkpoints::created_at,
-) = (
-    checkpoints::size,
-    checkpoints::root,
-    checkpoints::note,
-    checkpoints::created_at,
-);
-
 /// The newest signed checkpoint.
 pub fn latest_checkpoint(conn: &mut DbConnection, id: ElectionId) -> Result<StoredCheckpoint> {
     let row: Option<CheckpointRow> = checkpoints::table
         .filter(checkpoints::election_id.eq(id.to_string()))
         .order(checkpoints::size.desc())
-        .select(CHECKPOINT_COLUMNS)
+        .select(CheckpointRow::as_select())
         .first(conn)
         .optional()?;
     to_checkpoint(row.ok_or_else(|| Error::Internal(format!("election {id} has no checkpoint")))?)
@@ -505,7 +494,7 @@ pub fn all_checkpoints(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<St
     let rows: Vec<CheckpointRow> = checkpoints::table
         .filter(checkpoints::election_id.eq(id.to_string()))
         .order(checkpoints::size)
-        .select(CHECKPOINT_COLUMNS)
+        .select(CheckpointRow::as_select())
         .load(conn)?;
     rows.into_iter().map(to_checkpoint).collect()
 }

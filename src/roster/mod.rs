@@ -134,29 +134,17 @@ fn changed_roster_entries(
 }
 
 /// A member as stored: its row id and what the roster file gave.
-#[derive(Clone, Debug, Queryable)]
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = members)]
 pub(crate) struct StoredMember {
+    #[diesel(column_name = id)]
     pub row_id: String,
     pub member_id: String,
+    #[diesel(column_name = local_code)]
     pub local: String,
     pub name: String,
     pub email: String,
 }
-
-/// The columns a [`StoredMember`] is read from, in its fields' order.
-pub(crate) const MEMBER: (
-    members::id,
-    members::member_id,
-    members::local_code,
-    members::name,
-    members::email,
-) = (
-    members::id,
-    members::member_id,
-    members::local_code,
-    members::name,
-    members::email,
-);
 
 /// A new row of `members`.
 #[derive(Insertable)]
@@ -219,7 +207,7 @@ fn replace(
     let eid = id.to_string();
     let existing: Vec<StoredMember> = members::table
         .filter(members::election_id.eq(&eid))
-        .select(MEMBER)
+        .select(StoredMember::as_select())
         .load(conn)?;
     let Changes {
         inserts,

@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use super::PlainToken;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
-use crate::db::types::Word;
 use crate::election::{self, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{self, LogKey, entry};
-use crate::roster::{MEMBER, StoredMember};
+use crate::roster::StoredMember;
 
 /// Rows written per INSERT.
 const CHUNK: usize = 500;
@@ -30,20 +29,11 @@ pub enum TokenStatus {
     Revoked,
 }
 
-impl Word for TokenStatus {
-    const WHAT: &'static str = "token status";
-    const ALL: &'static [Self] = &[Self::Live, Self::Used, Self::Revoked];
-
-    fn word(self) -> &'static str {
-        match self {
-            Self::Live => "live",
-            Self::Used => "used",
-            Self::Revoked => "revoked",
-        }
-    }
-}
-
-crate::stored_as_word!(TokenStatus);
+crate::stored_as_word!(TokenStatus, "token status", {
+    Live => "live",
+    Used => "used",
+    Revoked => "revoked",
+});
 
 /// A token just issued, with what the mailing needs. The only place its plaintext exists.
 #[derive(Debug, Clone)]
@@ -134,7 +124,7 @@ pub fn issue_missing(
         let needy: Vec<StoredMember> = members::table
             .filter(members::election_id.eq(&eid))
             .filter(not(exists(holding)))
-            .select(MEMBER)
+            .select(StoredMember::as_select())
             .order((members::local_code, members::member_id))
             .load(conn)?;
         let now = Utc::now().naive_utc();
@@ -219,7 +209,7 @@ pub fn reissue(
         let member: Option<StoredMember> = members::table
             .filter(members::election_id.eq(&eid))
             .filter(members::member_id.eq(member_id))
-            .select(MEMBER)
+            .select(StoredMember::as_select())
             .first(conn)
             .optional()?;
         let Some(member) = member else {
