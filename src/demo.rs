@@ -66,6 +66,6 @@ pub fn seed(
         }
         Ok(())
     })?;
-    election::open(conn, id, signer, "demo")?;
+    election::apply(conn, id, election::Transition::Open, signer, "demo")?;
     Ok((id, sample))
 }

@@ -223,62 +223,11 @@ pub fn create(
     Ok(id)
 }
 
-/// Opens the vote: freezes the definition and roster and appends the `open` entry.
-/// Refused unless the election is a draft with a roster.
-pub fn open(
-    conn: &mut DbConnection,
-    id: ElectionId,
-    signer: &LogKey,
-    actor: &str,
-) -> Result<StoredCheckpoint> {
-    crate::log::store::transaction(conn, |conn| {
-        let election = lock(conn, id)?;
-        require(
-            &election,
-            State::Draft,
-            ErrorCode::ElectionNotDraft,
-            "opened",
-        )?;
-        let members: i64 = members::table
-            .filter(members::election_id.eq(id.to_string()))
-            .count()
-            .get_result(conn)?;
-        if members == 0 {
-            return Err(Error::conflict(
-                ErrorCode::RosterMissing,
-                format!("election {id} cannot be opened: import its roster first"),
-            ));
-        }
-        if Utc::now() >= election.definition.closes_at {
-            return Err(Error::conflict(
-                ErrorCode::WindowPassed,
-                format!(
-                    "election {id} cannot be opened: its voting window ended at {}",
-                    definition::format_time(&election.definition.closes_at)
-                ),
-            ));
-        }
-        let (opened, by) = (entry::open(&id, Utc::now()), (actor, "open"));
-        enter(conn, &election, State::Open, by, opened, signer)
-    })
-}
-
-/// Closes the vote and appends the `close` entry. Refused unless the vote is open.
-pub fn close(
-    conn: &mut DbConnection,
-    id: ElectionId,
-    signer: &LogKey,
-    actor: &str,
-) -> Result<StoredCheckpoint> {
-    crate::log::store::transaction(conn, |conn| {
-        let election = lock(conn, id)?;
-        require(&election, State::Open, ErrorCode::ElectionNotOpen, "closed")?;
-        let (closed, by) = (entry::close(&id, Utc::now()), (actor, "close"));
-        enter(conn, &election, State::Closed, by, closed, signer)
-    })
-}
-
 /// Opens, closes or certifies, as an official asked; returns the checkpoint that covers it.
+///
+/// Opening freezes the definition and roster and appends `open`; refused unless the election
+/// is a draft with a roster whose window has not ended. Closing appends `close`; refused unless
+/// the vote is open. Certifying is [`count::certify`].
 pub fn apply(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -286,11 +235,59 @@ pub fn apply(
     signer: &LogKey,
     actor: &str,
 ) -> Result<StoredCheckpoint> {
-    match action {
-        Transition::Open => open(conn, id, signer, actor),
-        Transition::Close => close(conn, id, signer, actor),
-        Transition::Certify => Ok(count::certify(conn, id, signer, actor)?.1),
+    if action == Transition::Certify {
+        return Ok(count::certify(conn, id, signer, actor)?.1);
     }
+    crate::log::store::transaction(conn, |conn| {
+        let election = lock(conn, id)?;
+        let (state, made) = if action == Transition::Open {
+            openable(conn, &election)?;
+            (State::Open, entry::open(&id, Utc::now()))
+        } else {
+            require(&election, State::Open, ErrorCode::ElectionNotOpen, "closed")?;
+            (State::Closed, entry::close(&id, Utc::now()))
+        };
+        enter(
+            conn,
+            &election,
+            state,
+            (actor, action.as_str()),
+            made,
+            signer,
+        )
+    })
+}
+
+/// Refuses to open a locked election that is not a draft, has no roster, or whose voting
+/// window has already ended.
+fn openable(conn: &mut DbConnection, election: &Election) -> Result<()> {
+    let id = election.id;
+    require(
+        election,
+        State::Draft,
+        ErrorCode::ElectionNotDraft,
+        "opened",
+    )?;
+    let members: i64 = members::table
+        .filter(members::election_id.eq(id.to_string()))
+        .count()
+        .get_result(conn)?;
+    if members == 0 {
+        return Err(Error::conflict(
+            ErrorCode::RosterMissing,
+            format!("election {id} cannot be opened: import its roster first"),
+        ));
+    }
+    if Utc::now() >= election.definition.closes_at {
+        return Err(Error::conflict(
+            ErrorCode::WindowPassed,
+            format!(
+                "election {id} cannot be opened: its voting window ended at {}",
+                definition::format_time(&election.definition.closes_at)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses unless the election is in `state` (the action would leave it `done`).
