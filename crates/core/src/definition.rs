@@ -79,15 +79,6 @@ pub struct Fraction {
 }
 
 impl Rule {
-    /// Width of a choice on the wire: forms and API clients send the name padded with spaces
-    /// to this many characters (`"no     "`), so a request's length does not tell the choice.
-    pub const WIRE_WIDTH: usize = 7;
-
-    /// The name padded with spaces to [`Choice::WIRE_WIDTH`]: what the ballot form submits.
-    pub fn padded(self) -> String {
-        format!("{:<width$}", self.as_str(), width = Self::WIRE_WIDTH)
-    }
-
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,15 +89,6 @@ impl Rule {
 }
 
 impl Comparison {
-    /// Width of a choice on the wire: forms and API clients send the name padded with spaces
-    /// to this many characters (`"no     "`), so a request's length does not tell the choice.
-    pub const WIRE_WIDTH: usize = 7;
-
-    /// The name padded with spaces to [`Choice::WIRE_WIDTH`]: what the ballot form submits.
-    pub fn padded(self) -> String {
-        format!("{:<width$}", self.as_str(), width = Self::WIRE_WIDTH)
-    }
-
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
