@@ -3,6 +3,7 @@
 //! tree (`cargo tree -p strikevote-core` shows it). The service (the root package) builds on it;
 //! the `strikevote-verify` binary is built from it alone.
 
+pub mod crypto;
 pub mod definition;
 pub mod entry;
 pub mod id;

@@ -1,0 +1,362 @@
+//! The key ceremony: a committed Pedersen DKG (`elastic_elgamal::dkg`) in which every teller
+//! deals a random polynomial, so the election key is the sum of all of theirs and no machine
+//! or person ever holds its secret. Three rounds, each waiting for every teller:
+//!
+//! 1. each teller publishes a **commitment** to its public key share (SHA-256 of the share's
+//!    encoding and a random opening), so nobody can choose theirs after seeing the others';
+//! 2. each publishes its **polynomial** (the public coefficients, a proof of possession of the
+//!    secret ones, and the opening);
+//! 3. each sends every other teller a **secret share**, encrypted to the recipient (by the
+//!    caller: this module sees only plaintext shares), and checks the ones it receives against
+//!    the sender's polynomial.
+//!
+//! Rounds 1 and 2 are public (log entries); [`election_key`] rebuilds the key set from them
+//! alone, so an auditor needs no teller's help to know the election key and every key share.
+
+use elastic_elgamal::dkg::{
+    ParticipantCollectingCommitments, ParticipantCollectingPolynomials,
+    ParticipantExchangingSecrets, PublicInfo,
+};
+use elastic_elgamal::group::ElementOps;
+use elastic_elgamal::{PublicKey, SecretKey};
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{ActiveTeller, Group, KeySet, TellerParams};
+
+/// A teller's public polynomial message (round 2).
+pub type Polynomial = PublicInfo<'static, Group>;
+
+/// Why the ceremony cannot go on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CeremonyError {
+    /// A teller's public message or secret share does not check out.
+    #[error("teller {teller}: {reason}")]
+    Teller {
+        /// The teller at fault (1-based, as tellers are named).
+        teller: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The board's shape does not match the election's tellers.
+    #[error("{0}")]
+    Board(String),
+}
+
+fn teller_fault(index: usize, reason: impl std::fmt::Display) -> CeremonyError {
+    CeremonyError::Teller {
+        teller: index + 1,
+        reason: reason.to_string(),
+    }
+}
+
+/// What the ceremony has produced so far, as one teller sees it: the public messages of
+/// every teller (by 0-based index) and the secret shares sent to this teller, decrypted.
+#[derive(Clone, Debug, Default)]
+pub struct Board {
+    /// Round 1: each teller's commitment.
+    pub commitments: Vec<Option<[u8; 32]>>,
+    /// Round 2: each teller's polynomial.
+    pub polynomials: Vec<Option<Polynomial>>,
+    /// Round 3: the share each teller sent to this one.
+    pub shares: Vec<Option<SecretKey<Group>>>,
+}
+
+impl Board {
+    /// An empty board for `params.count` tellers.
+    pub fn new(params: TellerParams) -> Self {
+        Self {
+            commitments: vec![None; params.count],
+            polynomials: vec![None; params.count],
+            shares: vec![None; params.count],
+        }
+    }
+}
+
+/// A teller's private state between commands (to be kept encrypted at rest by the caller).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "stage", content = "state", rename_all = "snake_case")]
+pub enum Teller {
+    /// Round 1: waiting for every commitment.
+    Committing(ParticipantCollectingCommitments<Group>),
+    /// Round 2: waiting for every polynomial.
+    Publishing(ParticipantCollectingPolynomials<Group>),
+    /// Round 3: waiting for the secret shares sent to this teller.
+    Exchanging(ParticipantExchangingSecrets<Group>),
+    /// Done: holds this teller's key share.
+    Ready(ActiveTeller),
+}
+
+/// What a teller has to publish or send in its current round.
+#[derive(Clone, Debug)]
+pub enum Outgoing {
+    /// Its commitment (round 1).
+    Commitment([u8; 32]),
+    /// Its polynomial (round 2).
+    Polynomial(Box<Polynomial>),
+    /// The secret share for each other teller, by 0-based index (round 3).
+    Shares(Vec<(usize, SecretKey<Group>)>),
+    /// The key set it computed (the ceremony is over for it).
+    Ready(Box<KeySet>),
+}
+
+impl Teller {
+    /// Teller `index` (0-based) starts the ceremony with fresh randomness.
+    pub fn new<R: CryptoRng + RngCore>(
+        params: TellerParams,
+        index: usize,
+        rng: &mut R,
+    ) -> Result<Self, CeremonyError> {
+        if index >= params.count {
+            return Err(CeremonyError::Board(format!(
+                "teller {} does not exist: the election has {} tellers",
+                index + 1,
+                params.count
+            )));
+        }
+        Ok(Self::Committing(ParticipantCollectingCommitments::new(
+            params.library(),
+            index,
+            rng,
+        )))
+    }
+
+    /// This teller's 0-based index.
+    pub fn index(&self) -> usize {
+        match self {
+            Self::Committing(p) => p.index(),
+            Self::Publishing(p) => p.index(),
+            Self::Exchanging(p) => p.index(),
+            Self::Ready(p) => p.index(),
+        }
+    }
+
+    /// What this teller has to publish or send now.
+    pub fn outgoing(&self) -> Outgoing {
+        match self {
+            Self::Committing(p) => Outgoing::Commitment(p.commitment()),
+            Self::Publishing(p) => Outgoing::Polynomial(Box::new(p.public_info().into_owned())),
+            Self::Exchanging(p) => {
+                let n = p.params().shares;
+                let shares = (0..n)
+                    .filter(|&j| j != p.index())
+                    .map(|j| (j, p.secret_share_for_participant(j)))
+                    .collect();
+                Outgoing::Shares(shares)
+            }
+            Self::Ready(p) => Outgoing::Ready(Box::new(p.key_set().clone())),
+        }
+    }
+
+    /// Whether the ceremony is over for this teller.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Self::Ready(_))
+    }
+
+    /// Goes through every round the board allows; returns the new state and whether it moved.
+    /// A message that does not check out is an error naming its teller, and the state is
+    /// returned unchanged inside nothing: the caller keeps its saved state.
+    pub fn advance(self, board: &Board) -> Result<(Self, bool), CeremonyError> {
+        let mut state = self;
+        let mut moved = false;
+        loop {
+            let (next, stepped) = state.step(board)?;
+            state = next;
+            if !stepped {
+                return Ok((state, moved));
+            }
+            moved = true;
+        }
+    }
+
+    fn step(self, board: &Board) -> Result<(Self, bool), CeremonyError> {
+        match self {
+            Self::Committing(mut p) => {
+                let n = p.params().shares;
+                check_len(board.commitments.len(), n)?;
+                if board.commitments.iter().any(Option::is_none) {
+                    return Ok((Self::Committing(p), false));
+                }
+                for (j, c) in board.commitments.iter().enumerate() {
+                    if let (true, Some(c)) = (j != p.index(), c) {
+                        p.insert_commitment(j, *c);
+                    }
+                }
+                Ok((Self::Publishing(p.finish_commitment_phase()), true))
+            }
+            Self::Publishing(mut p) => {
+                let n = p.params().shares;
+                check_len(board.polynomials.len(), n)?;
+                if board.polynomials.iter().any(Option::is_none) {
+                    return Ok((Self::Publishing(p), false));
+                }
+                for (j, info) in board.polynomials.iter().enumerate() {
+                    if let (true, Some(info)) = (j != p.index(), info) {
+                        p.insert_public_polynomial(j, info.clone())
+                            .map_err(|e| teller_fault(j, e))?;
+                    }
+                }
+                Ok((Self::Exchanging(p.finish_polynomials_phase()), true))
+            }
+            Self::Exchanging(mut p) => {
+                let n = p.params().shares;
+                check_len(board.shares.len(), n)?;
+                let me = p.index();
+                if (0..n).any(|j| j != me && board.shares[j].is_none()) {
+                    return Ok((Self::Exchanging(p), false));
+                }
+                for (j, share) in board.shares.iter().enumerate() {
+                    if let (true, Some(share)) = (j != me, share) {
+                        p.insert_secret_share(j, share.clone())
+                            .map_err(|e| teller_fault(j, e))?;
+                    }
+                }
+                let ready = p
+                    .complete()
+                    .map_err(|e| CeremonyError::Board(e.to_string()))?;
+                Ok((Self::Ready(ready), true))
+            }
+            ready @ Self::Ready(_) => Ok((ready, false)),
+        }
+    }
+
+    /// This teller's key share, once the ceremony is over.
+    pub fn active(&self) -> Option<&ActiveTeller> {
+        match self {
+            Self::Ready(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+fn check_len(got: usize, want: usize) -> Result<(), CeremonyError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(CeremonyError::Board(format!(
+            "the board lists {got} tellers, the election has {want}"
+        )))
+    }
+}
+
+/// The commitment a polynomial message must match: SHA-256 over the 32-byte encoding of its
+/// constant coefficient followed by the 32-byte opening.
+pub fn commitment_of(polynomial: &Polynomial, opening: &[u8]) -> Option<[u8; 32]> {
+    let first = polynomial.polynomial.first()?;
+    let mut encoded = [0_u8; 32];
+    Group::serialize_element(first, &mut encoded);
+    let mut h = Sha256::new();
+    h.update(encoded);
+    h.update(opening);
+    Some(h.finalize().into())
+}
+
+/// The opening inside a polynomial message, as published (the library keeps it private; its
+/// serialization is the public form).
+pub fn opening_of(polynomial: &Polynomial) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let value = serde_json::to_value(polynomial).ok()?;
+    let text = value.get("opening")?.as_str()?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}
+
+/// The election's key set, rebuilt from the ceremony's public messages alone: every
+/// polynomial must match its teller's commitment and carry a valid proof of possession; the
+/// key shares are the sums of every teller's polynomial at each teller's point, and the
+/// library checks they lie on one polynomial of the threshold's degree.
+pub fn election_key(
+    params: TellerParams,
+    commitments: &[[u8; 32]],
+    polynomials: &[Polynomial],
+) -> Result<KeySet, CeremonyError> {
+    check_len(commitments.len(), params.count)?;
+    check_len(polynomials.len(), params.count)?;
+    let mut shares: Vec<Option<<Group as ElementOps>::Element>> = vec![None; params.count];
+    for (j, (commitment, poly)) in commitments.iter().zip(polynomials).enumerate() {
+        let opening = opening_of(poly).ok_or_else(|| teller_fault(j, "no readable opening"))?;
+        if commitment_of(poly, &opening).as_ref() != Some(commitment) {
+            return Err(teller_fault(
+                j,
+                "the polynomial does not match the commitment",
+            ));
+        }
+        let own = KeySet::new(
+            params.library(),
+            poly.polynomial.clone(),
+            &poly.proof_of_possession,
+        )
+        .map_err(|e| teller_fault(j, e))?;
+        for (i, key) in own.participant_keys().iter().enumerate() {
+            let element = key.as_element();
+            shares[i] = Some(shares[i].map_or(element, |sum| sum + element));
+        }
+    }
+    let keys = shares
+        .into_iter()
+        .map(|sum| {
+            let mut encoded = [0_u8; 32];
+            Group::serialize_element(&sum?, &mut encoded);
+            PublicKey::from_bytes(&encoded).ok()
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| CeremonyError::Board("a key share is missing or invalid".into()))?;
+    KeySet::from_participants(params.library(), keys)
+        .map_err(|e| CeremonyError::Board(e.to_string()))
+}
+
+/// A ceremony run in one process: every teller's final state and the public messages.
+#[derive(Clone, Debug)]
+pub struct LocalCeremony {
+    /// Each teller's state (all ready).
+    pub tellers: Vec<Teller>,
+    /// Round 1's commitments, by teller.
+    pub commitments: Vec<[u8; 32]>,
+    /// Round 2's polynomials, by teller.
+    pub polynomials: Vec<Polynomial>,
+}
+
+/// Runs a whole ceremony in one process (the demo and tests; a real election runs it across
+/// the tellers' own machines).
+pub fn run_locally<R: CryptoRng + RngCore>(
+    params: TellerParams,
+    rng: &mut R,
+) -> Result<LocalCeremony, CeremonyError> {
+    let mut tellers = (0..params.count)
+        .map(|i| Teller::new(params, i, rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut boards = vec![Board::new(params); params.count];
+    for _round in 0..4 {
+        let outgoing: Vec<Outgoing> = tellers.iter().map(Teller::outgoing).collect();
+        for (from, out) in outgoing.into_iter().enumerate() {
+            for (to, board) in boards.iter_mut().enumerate() {
+                match &out {
+                    Outgoing::Commitment(c) => board.commitments[from] = Some(*c),
+                    Outgoing::Polynomial(p) => board.polynomials[from] = Some((**p).clone()),
+                    Outgoing::Shares(shares) => {
+                        if let Some((_, s)) = shares.iter().find(|(j, _)| *j == to) {
+                            board.shares[from] = Some(s.clone());
+                        }
+                    }
+                    Outgoing::Ready(_) => {}
+                }
+            }
+        }
+        tellers = tellers
+            .into_iter()
+            .zip(&boards)
+            .map(|(t, b)| t.advance(b).map(|(t, _)| t))
+            .collect::<Result<Vec<_>, _>>()?;
+        if tellers.iter().all(Teller::is_ready) {
+            break;
+        }
+    }
+    let board = &boards[0];
+    Ok(LocalCeremony {
+        tellers,
+        commitments: board.commitments.iter().flatten().copied().collect(),
+        polynomials: board.polynomials.iter().flatten().cloned().collect(),
+    })
+}
