@@ -17,6 +17,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod teller;
 pub use strikevote_core::{tally, text};
 pub mod token;
 pub mod web;

@@ -19,6 +19,8 @@ pub type Group = Ristretto;
 pub type Ciphertext = elastic_elgamal::Ciphertext<Group>;
 /// The tellers' public keys: the election key and each teller's key share.
 pub type KeySet = elastic_elgamal::sharing::PublicKeySet<Group>;
+/// A teller's secret key share, or a share of it dealt to another teller in the ceremony.
+pub type SecretShare = elastic_elgamal::SecretKey<Group>;
 /// A teller after the ceremony: its secret key share and the key set.
 pub type ActiveTeller = elastic_elgamal::sharing::ActiveParticipant<Group>;
 

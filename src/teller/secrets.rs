@@ -1,0 +1,205 @@
+//! A teller's state file and the secret shares tellers send each other, with `age`:
+//! the file is encrypted with the teller's passphrase (scrypt), each share to its recipient's
+//! X25519 key. Nothing here is stored or sent in plaintext.
+
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use age::secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use strikevote_core::crypto::SecretShare;
+use strikevote_core::crypto::ceremony::Teller;
+
+use crate::election::ElectionId;
+
+/// Why a teller's secrets cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The passphrase does not open the file (or the file is not a teller file).
+    #[error("the passphrase does not open {0}, or it is not a teller state file")]
+    WrongPassphrase(String),
+    /// A share was not encrypted to this teller, or was altered.
+    #[error("a secret share sent to this teller cannot be decrypted with its key: {0}")]
+    Share(String),
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Encryption failed (an OS random source failure).
+    #[error("cannot encrypt: {0}")]
+    Encrypt(String),
+}
+
+/// Everything a teller keeps between commands.
+#[derive(Serialize, Deserialize)]
+pub struct TellerFile {
+    /// The election's id.
+    pub election: String,
+    /// The teller's number (1-based, as on the invitation).
+    pub teller: usize,
+    /// The teller's age identity, which the other tellers encrypt shares to.
+    identity: String,
+    /// The ceremony state (and, once ready, the key share).
+    pub state: Teller,
+}
+
+impl TellerFile {
+    /// A new file for teller `teller` of `election`, with a fresh age identity.
+    pub fn new(election: ElectionId, teller: usize, state: Teller) -> Self {
+        let identity = age::x25519::Identity::generate();
+        Self {
+            election: election.to_string(),
+            teller,
+            identity: identity.to_string().expose_secret().to_owned(),
+            state,
+        }
+    }
+
+    fn identity(&self) -> Result<age::x25519::Identity, SecretsError> {
+        age::x25519::Identity::from_str(&self.identity)
+            .map_err(|e| SecretsError::Share(format!("the state file's key is unreadable: {e}")))
+    }
+
+    /// The public key other tellers encrypt shares to (`age1…`).
+    pub fn recipient(&self) -> Result<String, SecretsError> {
+        Ok(self.identity()?.to_public().to_string())
+    }
+
+    /// Writes the file encrypted with `passphrase` (mode 0600, written whole then renamed).
+    /// `work_factor` is scrypt's log₂ N; `None` lets age pick about one second's work.
+    pub fn save(
+        &self,
+        path: &Path,
+        passphrase: &str,
+        work_factor: Option<u8>,
+    ) -> Result<(), SecretsError> {
+        let plain =
+            Zeroing(serde_json::to_vec(self).map_err(|e| SecretsError::Encrypt(e.to_string()))?);
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+        if let Some(log_n) = work_factor {
+            recipient.set_work_factor(log_n.clamp(1, 30));
+        }
+        let sealed =
+            age::encrypt(&recipient, &plain.0).map_err(|e| SecretsError::Encrypt(e.to_string()))?;
+        let file_error = |source| SecretsError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        let partial = path.with_extension("partial");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&partial).map_err(file_error)?;
+        file.write_all(&sealed).map_err(file_error)?;
+        file.sync_all().map_err(file_error)?;
+        std::fs::rename(&partial, path).map_err(file_error)
+    }
+
+    /// Reads a file written by [`TellerFile::save`].
+    pub fn load(path: &Path, passphrase: &str) -> Result<Self, SecretsError> {
+        let sealed = std::fs::read(path).map_err(|source| SecretsError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        let wrong = || SecretsError::WrongPassphrase(path.display().to_string());
+        let plain = Zeroing(age::decrypt(&identity, &sealed).map_err(|_| wrong())?);
+        serde_json::from_slice(&plain.0).map_err(|_| wrong())
+    }
+
+    /// Decrypts a share another teller encrypted to this one.
+    pub fn open_share(&self, sealed: &[u8]) -> Result<SecretShare, SecretsError> {
+        let plain = Zeroing(
+            age::decrypt(&self.identity()?, sealed)
+                .map_err(|e| SecretsError::Share(e.to_string()))?,
+        );
+        SecretShare::from_bytes(&plain.0)
+            .ok_or_else(|| SecretsError::Share("not a key share".into()))
+    }
+}
+
+/// Encrypts `share` to the teller whose public key is `recipient` (`age1…`).
+pub fn seal_share(recipient: &str, share: &SecretShare) -> Result<Vec<u8>, SecretsError> {
+    let recipient = age::x25519::Recipient::from_str(recipient)
+        .map_err(|e| SecretsError::Encrypt(format!("not a teller key: {e}")))?;
+    let plain = Zeroing(share.expose_scalar().to_bytes().to_vec());
+    age::encrypt(&recipient, &plain.0).map_err(|e| SecretsError::Encrypt(e.to_string()))
+}
+
+/// Plaintext secret bytes, wiped when dropped.
+struct Zeroing(Vec<u8>);
+
+impl Drop for Zeroing {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use strikevote_core::crypto::TellerParams;
+    use strikevote_core::crypto::ceremony::Teller;
+
+    use super::*;
+
+    fn file(teller: usize) -> TellerFile {
+        let params = TellerParams::new(2, 2).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(teller as u64);
+        let state = Teller::new(params, teller - 1, &mut rng).unwrap();
+        let id = ElectionId::parse("0192c7a0-0000-4000-8000-000000000001").unwrap();
+        TellerFile::new(id, teller, state)
+    }
+
+    #[test]
+    fn the_state_file_opens_only_with_its_passphrase_and_holds_no_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("teller-1.state");
+        let f = file(1);
+        f.save(&path, "correct horse battery staple", Some(4))
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.starts_with("age-encryption.org/v1"), "{text}");
+        for secret in ["stage", "committing", "AGE-SECRET-KEY", &f.identity] {
+            assert!(!text.contains(secret), "`{secret}` in the file");
+        }
+        #[cfg(unix)]
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&path).unwrap().permissions()
+            ) & 0o777,
+            0o600
+        );
+        let back = TellerFile::load(&path, "correct horse battery staple").unwrap();
+        assert_eq!((back.teller, &back.election), (1, &f.election));
+        assert_eq!(back.recipient().unwrap(), f.recipient().unwrap());
+        let err = TellerFile::load(&path, "wrong horse").err().unwrap();
+        assert!(
+            err.to_string().contains("the passphrase does not open"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_share_opens_only_for_the_teller_it_was_sealed_to() {
+        let (one, two) = (file(1), file(2));
+        let share = SecretShare::generate(&mut rand::rngs::StdRng::seed_from_u64(5));
+        let sealed = seal_share(&two.recipient().unwrap(), &share).unwrap();
+        let opened = two.open_share(&sealed).unwrap();
+        assert_eq!(opened.expose_scalar(), share.expose_scalar());
+        assert!(one.open_share(&sealed).is_err());
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert!(two.open_share(&altered).is_err());
+        assert!(seal_share("age1notakey", &share).is_err());
+    }
+}
