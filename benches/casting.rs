@@ -98,7 +98,8 @@ fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
         "title = \"Bench\"\nquestion = \"Strike?\"\nchoices = [\"yes\", \"no\"]\nrule = \"delegates\"\n\
          threshold = { num = 1, den = 2, cmp = \"more_than\" }\n\
          local_threshold = { num = 3, den = 4, cmp = \"at_least\" }\n\
-         opens_at = \"2026-01-01T00:00:00Z\"\ncloses_at = \"2036-01-01T00:00:00Z\"\n",
+         opens_at = \"2026-01-01T00:00:00Z\"\ncloses_at = \"2036-01-01T00:00:00Z\"\n\
+         tellers = { count = 1, threshold = 1 }\n",
     );
     for i in 0..36 {
         toml.push_str(&format!(

@@ -33,7 +33,8 @@ pub fn seed(
          threshold = {{ num = 1, den = 2, cmp = \"more_than\" }}\n\
          local_threshold = {{ num = 3, den = 4, cmp = \"at_least\" }}\n\
          quorum = {{ num = 1, den = 2, cmp = \"at_least\" }}\n\
-         opens_at = \"{}\"\ncloses_at = \"{}\"\n",
+         opens_at = \"{}\"\ncloses_at = \"{}\"\n\
+         tellers = {{ count = 3, threshold = 2, names = [\"Demo teller 1\", \"Demo teller 2\", \"Demo teller 3\"] }}\n",
         (now - Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
         (now + Duration::days(7)).to_rfc3339_opts(SecondsFormat::Secs, true),
     );

@@ -66,7 +66,10 @@ fn main() {
     let one = rate(n, checked_one);
     let all = rate(n, checked_all);
     println!("ballots ({OPTIONS} options, {n} of them, {cores} cores)");
-    println!("  seal + prove, one core:     {:>8.0} ballots/s", rate(n, sealed));
+    println!(
+        "  seal + prove, one core:     {:>8.0} ballots/s",
+        rate(n, sealed)
+    );
     println!("  verify, one core:           {one:>8.0} ballots/s");
     println!(
         "  verify, {cores} cores:            {all:>8.0} ballots/s ({:.2} × cores × one core)",

@@ -212,6 +212,34 @@ pub struct Definition {
     /// When voting closes.
     #[serde(with = "rfc3339_seconds")]
     pub closes_at: DateTime<Utc>,
+    /// Who holds the election key between them, and how many of them it takes to decrypt.
+    pub tellers: Tellers,
+}
+
+/// The election's tellers: `count` people, any `threshold` of whom can decrypt the totals
+/// after the vote closes (and fewer cannot decrypt anything).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tellers {
+    /// Tellers in all.
+    pub count: u32,
+    /// Tellers needed to decrypt.
+    pub threshold: u32,
+    /// Their names, in teller order (empty when the definition gives none).
+    pub names: Vec<String>,
+}
+
+impl Tellers {
+    /// The most tellers an election may have.
+    pub const MAX: u32 = 20;
+
+    /// Teller `n`'s (1-based) name, or `teller n`.
+    pub fn name(&self, n: u32) -> String {
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| self.names.get(n.checked_sub(1)?))
+            .cloned()
+            .unwrap_or_else(|| format!("teller {n}"))
+    }
 }
 
 /// The most locals an election may have: far above any real union, low enough to bound work.
@@ -264,6 +292,15 @@ struct RawDefinition {
     opens_at: Option<toml::Value>,
     closes_at: Option<toml::Value>,
     locals: Option<Vec<RawLocal>>,
+    tellers: Option<RawTellers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTellers {
+    count: Option<i64>,
+    threshold: Option<i64>,
+    names: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +317,56 @@ struct RawLocal {
     code: Option<String>,
     name: Option<String>,
     delegates: Option<i64>,
+}
+
+fn check_tellers(p: &mut Problems, raw: RawTellers) -> Option<Tellers> {
+    let max = i64::from(Tellers::MAX);
+    let count = p.required("tellers.count", raw.count).and_then(|c| {
+        let ok = (1..=max).contains(&c);
+        if !ok {
+            p.add(
+                "tellers.count",
+                format!("must be a whole number from 1 to {max}"),
+            );
+        }
+        u32::try_from(c).ok().filter(|_| ok)
+    });
+    let threshold = p
+        .required("tellers.threshold", raw.threshold)
+        .and_then(|t| {
+            let ok = t >= 1 && count.is_none_or(|c| t <= i64::from(c));
+            if !ok {
+                p.add(
+                    "tellers.threshold",
+                    "must be at least 1 and at most the number of tellers",
+                );
+            }
+            u32::try_from(t).ok().filter(|_| ok)
+        });
+    let names = raw.names.unwrap_or_default();
+    let before = p.0.len();
+    if let Some(count) = count
+        && !names.is_empty()
+        && names.len() != count as usize
+    {
+        p.add(
+            "tellers.names",
+            format!("lists {} names for {count} tellers", names.len()),
+        );
+    }
+    let names: Vec<String> = names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, n)| text_field(p, &format!("tellers.names[{i}]"), n, 100))
+        .collect();
+    if p.0.len() != before {
+        return None;
+    }
+    Some(Tellers {
+        count: count?,
+        threshold: threshold?,
+        names,
+    })
 }
 
 fn check_rule(p: &mut Problems, rule: &str) -> Option<Rule> {
@@ -376,6 +463,9 @@ impl Definition {
         let locals = p
             .required("locals", raw.locals)
             .and_then(|l| check_locals(p, l, rule));
+        let tellers = p
+            .required("tellers", raw.tellers)
+            .and_then(|t| check_tellers(p, t));
         Some(Definition {
             title: title?,
             question: question?,
@@ -387,6 +477,7 @@ impl Definition {
             locals: locals?,
             opens_at: opens_at?,
             closes_at: closes_at?,
+            tellers: tellers?,
         })
     }
 
@@ -664,7 +755,7 @@ mod tests {
         assert!(json.contains(r#""locals":[{"code":"600","name":"International Cinematographers Guild","delegates":76}"#), "{json}");
         assert!(
             json.ends_with(
-                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z"}"#
+                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z","tellers":{"count":3,"threshold":2,"names":["Ana Ruiz","Bo Chen","Cy Diaz"]}}"#
             ),
             "{json}"
         );
@@ -683,6 +774,7 @@ mod tests {
             local_threshold = { num = 2, den = 2, cmp = "more_than" }
             opens_at = "2026-10-04T07:00:00Z"
             closes_at = "2026-10-04T07:00:00Z"
+            tellers = { count = 2, threshold = 3, names = ["Ana"] }
             [[locals]]
             code = "A"
             name = "a"
@@ -703,7 +795,9 @@ mod tests {
                 "local_threshold",
                 "closes_at",
                 "locals[0].delegates",
-                "locals[1].code"
+                "locals[1].code",
+                "tellers.threshold",
+                "tellers.names",
             ]
         );
     }
@@ -718,11 +812,13 @@ mod tests {
             threshold = { num = 1, den = 2, cmp = "more_than" }
             opens_at = 2026-10-01T07:00:00Z
             closes_at = "2026-10-04T09:00:00+02:00"
+            tellers = { count = 1, threshold = 1 }
             [[locals]]
             code = "80"
             name = "Grips"
         "#;
         let d = Definition::from_toml(text).unwrap();
+        assert_eq!(d.tellers.name(1), "teller 1");
         assert_eq!(d.locals[0].delegates, 0);
         assert!(d.allows(Choice::Abstain));
         assert_eq!(format_time(&d.closes_at), "2026-10-04T07:00:00Z");
@@ -785,9 +881,32 @@ mod tests {
             proptest::collection::btree_set("[A-Za-z0-9._-]{1,8}", 1..20),
             0i64..2_000_000_000,
             1i64..10_000_000,
+            (1u32..6, 0u32..6, any::<bool>()),
         )
             .prop_map(
-                |(title, question, abstain, delegates, threshold, lt, quorum, codes, open, len)| {
+                |(
+                    title,
+                    question,
+                    abstain,
+                    delegates,
+                    threshold,
+                    lt,
+                    quorum,
+                    codes,
+                    open,
+                    len,
+                    t,
+                )| {
+                    let (count, extra, named) = t;
+                    let tellers = Tellers {
+                        count,
+                        threshold: 1 + extra % count,
+                        names: if named {
+                            (1..=count).map(|n| format!("Teller {n}")).collect()
+                        } else {
+                            Vec::new()
+                        },
+                    };
                     let mut choices = vec![Choice::Yes, Choice::No];
                     if abstain {
                         choices.push(Choice::Abstain);
@@ -818,6 +937,7 @@ mod tests {
                         locals,
                         opens_at,
                         closes_at: opens_at + chrono::Duration::seconds(len),
+                        tellers,
                     }
                 },
             )

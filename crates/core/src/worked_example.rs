@@ -12,7 +12,7 @@ pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 pub(crate) fn entries() -> Vec<String> {
     vec![
         format!(
-            r#"{{"v":1,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z"}}"#
+            r#"{{"v":1,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}}}}"#
         ),
         format!(
             r#"{{"v":1,"type":"roster","election":"{E}","local":"1","eligible":2,"digest":"{}"}}"#,
@@ -58,6 +58,11 @@ fn the_documented_example_is_what_the_code_computes() {
     });
     shown.push(note);
     shown.push(signer.verifier(&origin).to_string());
+    if std::env::var("SHOW_WORKED_EXAMPLE").is_ok() {
+        for s in &shown {
+            eprintln!("SHOWN\t{}", s.replace('\n', "\\n"));
+        }
+    }
     let missing: Vec<_> = shown.iter().filter(|s| !DOC.contains(s.as_str())).collect();
     assert!(
         missing.is_empty(),

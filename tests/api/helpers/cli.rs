@@ -78,6 +78,7 @@ threshold = { num = 1, den = 2, cmp = "more_than" }
 local_threshold = { num = 3, den = 4, cmp = "at_least" }
 opens_at = "2026-01-01T00:00:00Z"
 closes_at = "2036-01-01T00:00:00Z"
+tellers = { count = 1, threshold = 1 }
 "#,
     );
     for (code, delegates) in locals {

@@ -28,6 +28,11 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
             .collect(),
         opens_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
         closes_at: chrono::DateTime::from_timestamp(1, 0).unwrap(),
+        tellers: crate::definition::Tellers {
+            count: 1,
+            threshold: 1,
+            names: Vec::new(),
+        },
     }
 }
 
