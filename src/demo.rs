@@ -67,6 +67,9 @@ pub fn seed(
         }
         Ok(())
     })?;
+    // The demo's three tellers run the key ceremony here, in memory (INSECURE: one process
+    // plays every teller; a real election's tellers each run `strikevote teller setup`).
+    crate::teller::ceremony::run_all(conn, signer, id)?;
     election::apply(conn, id, election::Transition::Open, signer, "demo")?;
     Ok((id, sample))
 }

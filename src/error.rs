@@ -50,6 +50,7 @@ error_codes! {
     CommonPassword => "common_password", BAD_REQUEST;
     DatabaseError => "database_error", SERVICE_UNAVAILABLE;
     ElectionClosed => "election_closed", CONFLICT;
+    CeremonyRefused => "ceremony_refused", CONFLICT;
     ElectionNotDraft => "election_not_draft", CONFLICT;
     ElectionNotFound => "election_not_found", NOT_FOUND;
     ElectionNotOpen => "election_not_open", CONFLICT;
@@ -63,6 +64,7 @@ error_codes! {
     InvalidDefinition => "invalid_definition", BAD_REQUEST;
     InvalidElectionId => "invalid_election_id", BAD_REQUEST;
     InvalidForm => "invalid_form", BAD_REQUEST;
+    KeyNotReady => "key_not_ready", CONFLICT;
     InvalidJson => "invalid_json", BAD_REQUEST;
     InvalidName => "invalid_name", BAD_REQUEST;
     InvalidPath => "invalid_path", BAD_REQUEST;

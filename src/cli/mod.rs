@@ -9,6 +9,7 @@ mod election;
 mod ops;
 mod results;
 mod roster;
+mod teller;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ enum Command {
     /// Export and verify audit bundles.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// A teller's part: the key ceremony before the vote.
+    #[command(subcommand)]
+    Teller(teller::TellerCommand),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -153,6 +157,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Admin(c) => admin::run(c, &settings),
         Command::Key(c) => admin::run_key(c, &settings),
         Command::Audit(c) => audit::run(c, &settings),
+        Command::Teller(c) => teller::run(c, &settings),
     }
 }
 

@@ -141,3 +141,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens
 );
 diesel::allow_columns_to_appear_in_same_group_by_clause!(members::local_code, tokens::status);
+
+diesel::table! {
+    /// Key-ceremony secret shares, each age-encrypted to its recipient teller.
+    teller_shares (election_id, from_teller, to_teller) {
+        election_id -> Text,
+        from_teller -> Integer,
+        to_teller -> Integer,
+        sealed -> Binary,
+    }
+}

@@ -1,5 +1,6 @@
 //! Elections: the definition (pure, in [`definition`]), the lifecycle state, and the store.
 
+pub mod ceremony;
 pub mod count;
 pub use strikevote_core::definition;
 
@@ -276,6 +277,19 @@ fn openable(conn: &mut DbConnection, election: &Election) -> Result<()> {
         return Err(Error::conflict(
             ErrorCode::RosterMissing,
             format!("election {id} cannot be opened: import its roster first"),
+        ));
+    }
+    let ceremony = ceremony::record(conn, election)?;
+    if !ceremony.is_complete() {
+        let count = election.definition.tellers.count;
+        return Err(Error::conflict(
+            ErrorCode::KeyNotReady,
+            format!(
+                "election {id} cannot be opened: its election key is not ready ({} of {count} \
+                 tellers have finished the key ceremony; each teller runs `strikevote teller \
+                 setup`, see docs/TELLERS.md)",
+                ceremony.ready().len()
+            ),
         ));
     }
     if Utc::now() >= election.definition.closes_at {

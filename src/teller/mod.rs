@@ -4,4 +4,6 @@
 //! passes it on cannot read it). The cryptography of the ceremony itself is the core's
 //! (`strikevote_core::crypto`).
 
+pub mod ceremony;
 pub mod secrets;
+pub mod store;

@@ -266,6 +266,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     assert_eq!(text_of(&c, "state").await, "draft");
     let url = c.current_url().await.unwrap();
     let id = url.path().rsplit('/').next().unwrap().to_owned();
+    run_ceremony(db, &id);
 
     let bad = db.path("bad.csv");
     std::fs::write(&bad, "member_id,local,name,email\nM1,600,A,\nM2,999,B,\n").unwrap();

@@ -19,6 +19,7 @@ both_backends! {
         let file = db.path("e.toml");
         std::fs::write(&file, definition_toml(&[("600", 2), ("700", 1)]).replace("name = \"Local 600\"", "name = \"=HYPERLINK(\\\"http://evil.example\\\")\"")).unwrap();
         let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL]).ok().trim().to_owned();
+        run_ceremony(db, &id);
         let mut csv = String::from("member_id,local,name,email\n");
         for (i, name) in FORMULAS.iter().enumerate() {
             csv.push_str(&format!("M{i},600,\"{}\",\n", name.replace('"', "\"\"")));
@@ -76,6 +77,7 @@ both_backends! {
         let ok = definition_toml(&[("600", 2)]).replace("question = \"Do you authorize", "question = \"\"\"Do you\nauthorize").replace("agreement?\"", "agreement?\"\"\"");
         std::fs::write(&file, ok).unwrap();
         let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL]).ok().trim().to_owned();
+        run_ceremony(db, &id);
 
         let roster = "member_id,local,name,email\nM1,600,\"Ann \u{1b}[31mRed\",\n\u{202e}M2,600,Bo,\nM3,600,\"Cy\u{200b}\",\nM4,\u{1b}[2J600,Di,\nM5,600,Ed,\n";
         std::fs::write(db.path("r.csv"), roster).unwrap();

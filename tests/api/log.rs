@@ -45,8 +45,9 @@ both_backends! {
         assert_eq!(
             types_of(&bundle.log),
             [
-                "election", "admin", "admin", "roster", "roster", "roster", "admin", "tokens_issued",
-                "admin", "token_reissued", "admin", "open", "admin", "close"
+                "election", "admin", "teller_key", "teller_polynomial", "election_key", "teller_ready",
+                "admin", "roster", "roster", "roster", "admin", "tokens_issued", "admin",
+                "token_reissued", "admin", "open", "admin", "close"
             ]
         );
         // Every admin action names who took it, never a member.
@@ -67,18 +68,18 @@ both_backends! {
         assert!(first.starts_with(&format!(r#"{{"v":1,"type":"election","election":"{id}","title":"Strike authorization 2026","#)), "{first}");
         let note_lines: Vec<&str> = bundle.checkpoint.split('\n').collect();
         assert_eq!(note_lines[0], format!("localhost:8080/elections/{id}"));
-        assert_eq!(note_lines[1], "14");
+        assert_eq!(note_lines[1], "18");
         assert!(bundle.key.starts_with(&format!("localhost:8080/elections/{id}+")));
 
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
-        assert_eq!(report.size, 14);
+        assert_eq!(report.size, 18);
         assert_eq!(report.phase, "closed");
         assert_eq!(report.eligible["600"], 3);
 
         let pinned = sv(db, &["key", "show", "--election", &id]).ok();
         let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap(), "--key", pinned.trim()]).ok();
         assert!(out.contains("OK: signature, root and entry rules verified"), "{out}");
-        assert!(out.contains("entries   14"), "{out}");
+        assert!(out.contains("entries   18"), "{out}");
         // The verifier key printed by the CLI is the bundle's.
         assert_eq!(sv(db, &["key", "show", "--election", &id]).ok(), bundle.key);
     }
@@ -118,7 +119,7 @@ both_backends! {
         let mut dropped = lines.clone();
         dropped.remove(5);
         let err = verify_bundle(&join(&dropped), &b.checkpoint, &b.key).unwrap_err();
-        assert!(err.0.contains("has 13 entries but the checkpoint is for a tree of 14"), "{err}");
+        assert!(err.0.contains("has 17 entries but the checkpoint is for a tree of 18"), "{err}");
 
         // Two entries swapped.
         let mut swapped = lines.clone();
@@ -130,7 +131,7 @@ both_backends! {
         let origin = b.checkpoint.lines().next().unwrap().to_owned();
         let root: Hash = B64.decode(b.checkpoint.lines().nth(2).unwrap()).unwrap().try_into().unwrap();
         let other = LogSigner::from_seed(&[9; 32]);
-        let forged = other.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 14, root });
+        let forged = other.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 18, root });
         let err = verify_bundle(&b.log, &forged, &b.key).unwrap_err();
         assert!(err.0.contains("carries no signature by key"), "{err}");
         // ... even with that key's own vkey beside it, if the log is not the one it signed.
@@ -138,21 +139,21 @@ both_backends! {
 
         // A genuine checkpoint for a different size (signed by the real key).
         let leaves: Vec<Hash> = lines.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();
-        let short = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 13, root: merkle::root_of(&leaves[..13]) });
+        let short = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 17, root: merkle::root_of(&leaves[..17]) });
         let err = verify_bundle(&b.log, &short, &b.key).unwrap_err();
-        assert!(err.0.contains("has 14 entries but the checkpoint is for a tree of 13"), "{err}");
+        assert!(err.0.contains("has 18 entries but the checkpoint is for a tree of 17"), "{err}");
         // The prefix it does sign verifies.
-        verify_bundle(&join(&lines[..13]), &short, &b.key).unwrap();
+        verify_bundle(&join(&lines[..17]), &short, &b.key).unwrap();
 
         // Correctly signed logs that break the order rules are still refused.
         let mut reordered = lines.clone();
-        let close = reordered.remove(13);
-        reordered.insert(11, close);
+        let close = reordered.remove(17);
+        reordered.insert(15, close);
         let log = join(&reordered);
         let leaves: Vec<Hash> = reordered.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();
-        let signed = real.sign_checkpoint(&Checkpoint { origin, size: 14, root: merkle::root_of(&leaves) });
+        let signed = real.sign_checkpoint(&Checkpoint { origin, size: 18, root: merkle::root_of(&leaves) });
         let err = verify_bundle(&log, &signed, &b.key).unwrap_err();
-        assert!(err.0.contains("entry 11: the vote closes without being open"), "{err}");
+        assert!(err.0.contains("entry 15: the vote closes without being open"), "{err}");
 
         // The CLI exits non-zero and names the failure.
         let dir = db.path("bundle");
@@ -191,7 +192,10 @@ both_backends! {
         let bundle = export_bundle(db, &id, "b");
         assert_eq!(
             types_of(&bundle.log),
-            ["election", "admin", "admin", "roster", "roster", "roster", "admin", "open", "admin", "close"]
+            [
+                "election", "admin", "teller_key", "teller_polynomial", "election_key", "teller_ready",
+                "admin", "roster", "roster", "roster", "admin", "open", "admin", "close"
+            ]
         );
     }
 }
@@ -260,9 +264,9 @@ both_backends! {
         sv(db, &["election", "close", &id]).ok();
         let bundle = export_bundle(db, &id, "b");
         let types = types_of(&bundle.log);
-        // election + admin, admin + 3 rosters, admin + tokens_issued, 24 × (admin + reissue),
-        // admin + open, admin + close.
-        assert_eq!(types.len(), 60);
+        // election + admin, the key ceremony (4), admin + 3 rosters, admin + tokens_issued,
+        // 24 × (admin + reissue), admin + open, admin + close.
+        assert_eq!(types.len(), 64);
         assert_eq!(types.iter().filter(|t| *t == "token_reissued").count(), 24);
         verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
 
@@ -273,7 +277,9 @@ both_backends! {
         let all = store::all_checkpoints(&mut conn, election_id).unwrap();
         let sizes: Vec<u64> = all.iter().map(|c| c.size).collect();
         // One checkpoint per append batch; each batch is an action's entries together.
-        let expected: Vec<u64> = [2, 6, 8].into_iter().chain((10..=60).step_by(2)).collect();
+        // Creation (2), the ceremony's appends (1, 2 — the last polynomial and the election
+        // key together —, 1), then the actions.
+        let expected: Vec<u64> = [2, 3, 5, 6, 10, 12].into_iter().chain((14..=64).step_by(2)).collect();
         assert_eq!(sizes, expected, "one checkpoint per append, no gaps, no forks");
         let last = all.last().unwrap();
         for cp in &all {
@@ -308,7 +314,7 @@ both_backends! {
         let leaves: Vec<Hash> = lines.iter().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
         let root = merkle::root_of(&leaves);
         let n = leaves.len() as u64;
-        assert_eq!(n, 14);
+        assert_eq!(n, 18);
         for index in 0..n {
             let (status, proof) = app.get_json(&format!("{base}/proof/inclusion?index={index}&size={n}")).await;
             assert_eq!(status, 200, "{proof}");
@@ -338,19 +344,20 @@ both_backends! {
         let (id, _) = prepared_election(db, 3);
         let app = spawn_app(db).await;
         let base = format!("/api/v1/elections/{id}");
-        // The log has 8 entries: election, admin, admin, 3 rosters, admin, tokens_issued.
+        // The log has 12 entries: election, admin, the key ceremony (4), admin, 3 rosters,
+        // admin, tokens_issued.
         for (path, code) in [
-            ("/proof/inclusion?index=8&size=8", "invalid_proof_request"),
-            ("/proof/inclusion?index=0&size=9", "size_beyond_log"),
+            ("/proof/inclusion?index=12&size=12", "invalid_proof_request"),
+            ("/proof/inclusion?index=0&size=13", "size_beyond_log"),
             ("/proof/inclusion?index=-1&size=5", "invalid_query"),
             ("/proof/inclusion?index=abc", "invalid_query"),
             ("/proof/inclusion", "invalid_query"),
             ("/proof/consistency?from=4&to=3", "invalid_proof_request"),
             ("/proof/consistency?from=0&to=3", "invalid_proof_request"),
-            ("/proof/consistency?from=1&to=9", "size_beyond_log"),
+            ("/proof/consistency?from=1&to=13", "size_beyond_log"),
             ("/proof/consistency?from=x&to=3", "invalid_query"),
             ("/entries?start=3&end=2", "invalid_range"),
-            ("/entries?end=9", "size_beyond_log"),
+            ("/entries?end=13", "size_beyond_log"),
             ("/entries?start=1e3", "invalid_query"),
         ] {
             let (status, body) = app.get_json(&format!("{base}{path}")).await;

@@ -14,5 +14,6 @@ mod operations;
 mod roles;
 mod roster;
 mod security;
+mod tellers;
 mod tokens;
 mod voting;

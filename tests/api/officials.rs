@@ -25,6 +25,7 @@ both_backends! {
         let res = c.post(url("/api/v1/elections")).bearer_auth(&alice).body(definition()).send().await.unwrap();
         assert_eq!(res.status(), 201);
         let id = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        run_ceremony(db, &id);
 
         // A roster with a bad line names it and imports nothing.
         let bad = "member_id,local,name,email\nM1,600,A,\nM2,999,B,\n";
@@ -157,6 +158,7 @@ both_backends! {
         assert_eq!(res.status(), 303);
         let dashboard = res.headers()["location"].to_str().unwrap().to_owned();
         let id = dashboard.rsplit('/').next().unwrap().to_owned();
+        run_ceremony(db, &id);
 
         // A roster with a bad line: named, nothing imported. Then a good one.
         let roster = |text: &str| Form::new().text("csrf", csrf.clone()).part("roster", Part::bytes(text.as_bytes().to_vec()).file_name("roster.csv"));

@@ -337,6 +337,7 @@ both_backends! {
         let file = db.path("e.toml");
         std::fs::write(&file, definition_toml(&[("600", 3)]).replace("choices = [\"yes\", \"no\"]", "choices = [\"yes\", \"no\", \"abstain\"]")).unwrap();
         let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL]).ok().trim().to_owned();
+        run_ceremony(db, &id);
         let members: Vec<String> = (0..12).map(|i| format!("M{i:02}")).collect();
         let pairs: Vec<(&str, &str)> = members.iter().map(|m| (m.as_str(), "600")).collect();
         let roster = write_roster(db, "r.csv", &pairs);

@@ -196,7 +196,8 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
     phase = "setup"
-    TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close", "result"}
+    TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close", "result",
+             "teller_key", "teller_polynomial", "election_key", "teller_ready"}
     for e in entries[1:]:
         if e.get("election") != election or e.get("v") != 1:
             fail("entry of another election or version")

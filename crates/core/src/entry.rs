@@ -43,11 +43,19 @@ pub enum Kind {
     Result,
     /// An official's action and who took it.
     Admin,
+    /// Key ceremony round 1: a teller's age key and its commitment.
+    TellerKey,
+    /// Key ceremony round 2: a teller's public polynomial.
+    TellerPolynomial,
+    /// The election key, rebuilt from every teller's polynomial.
+    ElectionKey,
+    /// A teller checked the shares it received: the ceremony is over for it.
+    TellerReady,
 }
 
 impl Kind {
     /// Every type, in the order format v1 lists them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Election,
         Kind::Roster,
         Kind::TokensIssued,
@@ -57,6 +65,10 @@ impl Kind {
         Kind::Close,
         Kind::Result,
         Kind::Admin,
+        Kind::TellerKey,
+        Kind::TellerPolynomial,
+        Kind::ElectionKey,
+        Kind::TellerReady,
     ];
 
     /// The `type` value.
@@ -71,6 +83,10 @@ impl Kind {
             Kind::Close => "close",
             Kind::Result => "result",
             Kind::Admin => "admin",
+            Kind::TellerKey => "teller_key",
+            Kind::TellerPolynomial => "teller_polynomial",
+            Kind::ElectionKey => "election_key",
+            Kind::TellerReady => "teller_ready",
         }
     }
 
@@ -141,6 +157,48 @@ pub struct Admin {
     pub by: String,
 }
 
+/// A `teller_key` entry (ceremony round 1): the key other tellers encrypt secret shares to,
+/// and the teller's commitment to its public key share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TellerKey {
+    /// The teller's number, 1-based.
+    pub teller: u32,
+    /// Its age X25519 recipient (`age1…`).
+    pub recipient: String,
+    /// SHA-256 commitment, 64 lowercase hex digits ([`crate::crypto::ceremony::commitment_of`]).
+    pub commitment: String,
+}
+
+/// A `teller_polynomial` entry (ceremony round 2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TellerPolynomial {
+    /// The teller's number, 1-based.
+    pub teller: u32,
+    /// The polynomial message as the library writes it: `polynomial` (the public
+    /// coefficients), `proof_of_possession`, `opening`.
+    pub polynomial: Value,
+}
+
+/// An `election_key` entry: the key set every ballot is encrypted to and every decryption
+/// share is checked against, as the library writes it (`params`, `shared_key`,
+/// `participant_keys`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElectionKey {
+    /// The key set.
+    pub keys: Value,
+}
+
+/// A `teller_ready` entry: the teller holds a key share that matches the election key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TellerReady {
+    /// The teller's number, 1-based.
+    pub teller: u32,
+}
+
 /// What an entry says, by type.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -163,6 +221,14 @@ pub enum Body {
     Result(Map<String, Value>),
     /// An official's action.
     Admin(Admin),
+    /// Ceremony round 1.
+    TellerKey(TellerKey),
+    /// Ceremony round 2.
+    TellerPolynomial(TellerPolynomial),
+    /// The election key.
+    ElectionKey(ElectionKey),
+    /// A teller is ready.
+    TellerReady(TellerReady),
 }
 
 impl Body {
@@ -178,6 +244,10 @@ impl Body {
             Body::Close(_) => Kind::Close,
             Body::Result(_) => Kind::Result,
             Body::Admin(_) => Kind::Admin,
+            Body::TellerKey(_) => Kind::TellerKey,
+            Body::TellerPolynomial(_) => Kind::TellerPolynomial,
+            Body::ElectionKey(_) => Kind::ElectionKey,
+            Body::TellerReady(_) => Kind::TellerReady,
         }
     }
 
@@ -196,6 +266,10 @@ impl Body {
             Kind::Close => Body::Close(read(fields)?),
             Kind::Result => Body::Result(fields),
             Kind::Admin => Body::Admin(read(fields)?),
+            Kind::TellerKey => Body::TellerKey(read(fields)?),
+            Kind::TellerPolynomial => Body::TellerPolynomial(read(fields)?),
+            Kind::ElectionKey => Body::ElectionKey(read(fields)?),
+            Kind::TellerReady => Body::TellerReady(read(fields)?),
         })
     }
 }
@@ -434,6 +508,53 @@ pub fn close(id: &ElectionId, at: DateTime<Utc>) -> NewEntry {
 
 fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}
+
+/// Ceremony round 1 for `teller` (1-based).
+pub fn teller_key(
+    id: &ElectionId,
+    teller: u32,
+    recipient: &str,
+    commitment: &[u8; 32],
+) -> NewEntry {
+    new(
+        id,
+        Body::TellerKey(TellerKey {
+            teller,
+            recipient: recipient.to_owned(),
+            commitment: hex::encode(commitment),
+        }),
+    )
+}
+
+/// Ceremony round 2 for `teller` (1-based).
+pub fn teller_polynomial(
+    id: &ElectionId,
+    teller: u32,
+    polynomial: &crate::crypto::ceremony::Polynomial,
+) -> NewEntry {
+    new(
+        id,
+        Body::TellerPolynomial(TellerPolynomial {
+            teller,
+            polynomial: serde_json::to_value(polynomial).unwrap_or_default(),
+        }),
+    )
+}
+
+/// The election key set.
+pub fn election_key(id: &ElectionId, keys: &crate::crypto::KeySet) -> NewEntry {
+    new(
+        id,
+        Body::ElectionKey(ElectionKey {
+            keys: serde_json::to_value(keys).unwrap_or_default(),
+        }),
+    )
+}
+
+/// `teller` (1-based) holds a key share that matches the election key.
+pub fn teller_ready(id: &ElectionId, teller: u32) -> NewEntry {
+    new(id, Body::TellerReady(TellerReady { teller }))
 }
 
 /// The roster commitment of one local: SHA-256 over its member ids sorted bytewise, each

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
 use crate::ElectionId;
+use crate::crypto::TellerParams;
+use crate::crypto::ceremony::Record;
 use crate::definition::Definition;
 use crate::entry::{self, Body, Entry, Kind};
 use crate::merkle;
@@ -310,6 +312,7 @@ struct Rules {
     definition: Definition,
     phase: Phase,
     count: LogCount,
+    ceremony: Record,
     receipts: HashSet<String>,
     types: BTreeMap<String, u64>,
     certified: Option<Results>,
@@ -335,8 +338,12 @@ impl Rules {
         if let Some(twice) = definition.locals.iter().find(|l| !seen.insert(&l.code)) {
             return fail(format!("local {} is defined twice", twice.code));
         }
+        let tellers = &definition.tellers;
+        let params = TellerParams::new(tellers.count as usize, tellers.threshold as usize)
+            .map_err(|e| Failure(format!("the election's {e}")))?;
         Ok(Self {
             election: entry.election,
+            ceremony: Record::new(params),
             definition,
             phase: Phase::Setup,
             count: LogCount::default(),
@@ -367,6 +374,10 @@ impl Rules {
             // An official's action may stand anywhere after entry 0; it may not name a
             // member, which no verifier can check.
             Body::Admin(_) => Ok(()),
+            Body::TellerKey(_)
+            | Body::TellerPolynomial(_)
+            | Body::ElectionKey(_)
+            | Body::TellerReady(_) => self.ceremony_step(&entry.body),
         }?;
         self.count.add(&entry.body);
         Ok(())
@@ -390,6 +401,12 @@ impl Rules {
     fn open(&mut self) -> Result<(), Failure> {
         if self.phase != Phase::Setup {
             return fail("the vote opens twice");
+        }
+        if !self.ceremony.is_complete() {
+            return fail(
+                "the vote opens before the key ceremony is complete (the election key and \
+                 every teller's `teller_ready`)",
+            );
         }
         if let Some(missing) = self
             .definition
@@ -460,6 +477,16 @@ impl Rules {
         Ok(())
     }
 
+    fn ceremony_step(&mut self, body: &Body) -> Result<(), Failure> {
+        if self.phase != Phase::Setup {
+            return fail(format!(
+                "a `{}` entry after the vote opened: the key ceremony ends before it",
+                body.kind().as_str()
+            ));
+        }
+        self.ceremony.add(body).map_err(Failure)
+    }
+
     fn token_note(&self, kind: Kind) -> Result<(), Failure> {
         if self.phase == Phase::Closed {
             return fail(format!("`{}` after the vote closed", kind.as_str()));
@@ -485,7 +512,7 @@ fn known_local(definition: &Definition, local: &str) -> Result<(), Failure> {
 mod tests {
     use super::*;
     use crate::note::{Checkpoint, LogSigner};
-    use crate::worked_example::{E, entries};
+    use crate::worked_example::{self, E};
 
     /// Signs `lines` as a complete log, the way the service would.
     fn verify(lines: &[String]) -> Result<Report, Failure> {
@@ -504,6 +531,30 @@ mod tests {
         verify_bundle(log.as_bytes(), &note, &signer.verifier(&origin).to_string())
     }
 
+    /// The worked example with a 1-of-1 key ceremony logged after entry 0 (four entries), so
+    /// that it is a complete log: roster at 5, open at 6, ballot at 7, close at 8.
+    fn entries() -> Vec<String> {
+        use rand::SeedableRng;
+        let params = crate::crypto::TellerParams::new(1, 1).unwrap();
+        let c =
+            crate::crypto::ceremony::run_locally(params, &mut rand::rngs::StdRng::seed_from_u64(1))
+                .unwrap();
+        let id = ElectionId::parse(E).unwrap();
+        let keys = c.tellers[0].active().unwrap().key_set().clone();
+        let text = |e: entry::NewEntry| String::from_utf8(e.bytes).unwrap();
+        let ceremony = vec![
+            text(entry::teller_key(&id, 1, "age1example", &c.commitments[0])),
+            text(entry::teller_polynomial(&id, 1, &c.polynomials[0])),
+            text(entry::election_key(&id, &keys)),
+            text(entry::teller_ready(&id, 1)),
+        ];
+        let mut lines = worked_example::entries();
+        for (k, line) in ceremony.into_iter().enumerate() {
+            lines.insert(1 + k, line);
+        }
+        lines
+    }
+
     fn with(extra: &str, at: usize) -> Vec<String> {
         let mut lines = entries();
         lines.insert(at, extra.to_owned());
@@ -517,6 +568,19 @@ mod tests {
         assert_eq!(report.eligible["1"], 2);
         assert_eq!(report.ballots["1"].yes, 1);
         assert_eq!(report.types["ballot"], 1);
+    }
+
+    #[test]
+    fn a_ceremony_entry_after_the_vote_opened_is_refused() {
+        let mut lines = entries();
+        let again = lines[4].clone();
+        lines.insert(7, again);
+        let err = verify(&lines).unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 7: a `teller_ready` entry after the vote opened"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -562,6 +626,67 @@ mod tests {
         assert!(verify(&with(&envelope_last, 2)).is_err());
     }
 
+    fn with_ceremony(tamper: impl Fn(&mut Vec<String>)) -> Result<Report, Failure> {
+        let mut lines = entries();
+        tamper(&mut lines);
+        verify(&lines)
+    }
+
+    #[test]
+    fn a_logged_key_ceremony_verifies_and_a_forged_one_does_not() {
+        assert!(with_ceremony(|_| {}).is_ok());
+        // A key set other than the one the polynomial gives.
+        let err = with_ceremony(|lines| {
+            use rand::SeedableRng;
+            let params = crate::crypto::TellerParams::new(1, 1).unwrap();
+            let other = crate::crypto::ceremony::run_locally(
+                params,
+                &mut rand::rngs::StdRng::seed_from_u64(2),
+            )
+            .unwrap();
+            let keys = other.tellers[0].active().unwrap().key_set().clone();
+            let id = ElectionId::parse(E).unwrap();
+            lines[3] = String::from_utf8(entry::election_key(&id, &keys).bytes).unwrap();
+        })
+        .unwrap_err();
+        assert!(
+            err.0.contains("entry 3: the election key is not the one"),
+            "{err}"
+        );
+        // A polynomial before the commitment, a teller who does not exist, a second key.
+        let err = with_ceremony(|lines| lines.swap(1, 2)).unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 1: a polynomial before every teller's commitment"),
+            "{err}"
+        );
+        let err =
+            with_ceremony(|lines| lines[1] = lines[1].replace(r#""teller":1"#, r#""teller":2"#))
+                .unwrap_err();
+        assert!(
+            err.0
+                .contains("teller 2 is not one of the election's 1 tellers"),
+            "{err}"
+        );
+        let err = with_ceremony(|lines| {
+            let again = lines[4].clone();
+            lines.insert(5, again);
+        })
+        .unwrap_err();
+        assert!(err.0.contains("entry 5: teller 1 is ready twice"), "{err}");
+        // After the vote opened, no ceremony entry.
+        let err = with_ceremony(|lines| {
+            let ready = lines.remove(4);
+            lines.insert(6, ready);
+        })
+        .unwrap_err();
+        assert!(
+            err.0
+                .contains("entry 5: the vote opens before the key ceremony is complete"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_result_is_certified_only_when_it_is_the_recount() {
         let definition = match Entry::parse(entries()[0].as_bytes()).unwrap().body {
@@ -590,7 +715,7 @@ mod tests {
         let err = verify(&lines).unwrap_err();
         assert!(
             err.0
-                .contains("entry 5: the result entry disagrees with the recount"),
+                .contains("entry 9: the result entry disagrees with the recount"),
             "{err}"
         );
     }

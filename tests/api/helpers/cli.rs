@@ -89,8 +89,26 @@ tellers = { count = 1, threshold = 1 }
     text
 }
 
-/// Creates an election with locals 600, 700 and 871 through the CLI; returns its id.
+/// Runs the election's key ceremony in this process, every teller's state in memory, through
+/// the same store as `strikevote teller setup` (with the CLI's key file).
+pub fn run_ceremony(db: &TestDb, id: &str) {
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let id = strikevote::election::ElectionId::parse(id).unwrap();
+    strikevote::teller::ceremony::run_all(&mut conn, &signer, id).unwrap();
+}
+
+/// Creates an election with locals 600, 700 and 871 through the CLI and runs its key
+/// ceremony (one teller); returns its id.
 pub fn create_election(db: &TestDb) -> String {
+    let id = create_election_only(db);
+    run_ceremony(db, &id);
+    id
+}
+
+/// Creates an election with locals 600, 700 and 871 through the CLI, and no more.
+pub fn create_election_only(db: &TestDb) -> String {
     let file = db.path("election.toml");
     std::fs::write(
         &file,

@@ -154,20 +154,13 @@ impl Teller {
         matches!(self, Self::Ready(_))
     }
 
-    /// Goes through every round the board allows; returns the new state and whether it moved.
-    /// A message that does not check out is an error naming its teller, and the state is
-    /// returned unchanged inside nothing: the caller keeps its saved state.
+    /// Finishes the current round if the board holds everything it waits for; returns the
+    /// new state and whether it moved. One round at a time: what the next round has to
+    /// publish or send ([`Teller::outgoing`]) must go out before the round after it, so a
+    /// caller publishes between calls. A message that does not check out is an error naming
+    /// its teller; the caller keeps its saved state.
     pub fn advance(self, board: &Board) -> Result<(Self, bool), CeremonyError> {
-        let mut state = self;
-        let mut moved = false;
-        loop {
-            let (next, stepped) = state.step(board)?;
-            state = next;
-            if !stepped {
-                return Ok((state, moved));
-            }
-            moved = true;
-        }
+        self.step(board)
     }
 
     fn step(self, board: &Board) -> Result<(Self, bool), CeremonyError> {
@@ -359,4 +352,173 @@ pub fn run_locally<R: CryptoRng + RngCore>(
         commitments: board.commitments.iter().flatten().copied().collect(),
         polynomials: board.polynomials.iter().flatten().cloned().collect(),
     })
+}
+
+/// The ceremony as the log records it, entry by entry: what may come next, and what it has
+/// produced. The service checks each ceremony entry with it before appending, and the
+/// verifier replays the log through it, so both apply the same rules:
+///
+/// - `teller_key`: once per teller, for a teller of the election;
+/// - `teller_polynomial`: once per teller, only after every teller's key (so nobody chooses a
+///   polynomial after seeing the others'), matching its commitment, with a valid proof;
+/// - `election_key`: once, after every polynomial, equal to the key set rebuilt from them;
+/// - `teller_ready`: once per teller, after the election key.
+#[derive(Clone, Debug)]
+pub struct Record {
+    params: TellerParams,
+    keys: std::collections::BTreeMap<u32, crate::entry::TellerKey>,
+    polynomials: std::collections::BTreeMap<u32, Polynomial>,
+    election_key: Option<KeySet>,
+    ready: std::collections::BTreeSet<u32>,
+}
+
+impl Record {
+    /// An empty record for an election with these tellers.
+    pub fn new(params: TellerParams) -> Self {
+        Self {
+            params,
+            keys: Default::default(),
+            polynomials: Default::default(),
+            election_key: None,
+            ready: Default::default(),
+        }
+    }
+
+    fn teller(&self, teller: u32) -> Result<(), String> {
+        if teller == 0 || teller as usize > self.params.count {
+            return Err(format!(
+                "teller {teller} is not one of the election's {} tellers",
+                self.params.count
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds a ceremony entry if the rules allow it here (other entry types change nothing).
+    pub fn add(&mut self, body: &crate::entry::Body) -> Result<(), String> {
+        use crate::entry::Body;
+        match body {
+            Body::TellerKey(k) => {
+                self.teller(k.teller)?;
+                let hex = k.commitment.len() == 64
+                    && k.commitment
+                        .bytes()
+                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                if !hex {
+                    return Err("the commitment is not 64 lowercase hex digits".into());
+                }
+                if !k.recipient.starts_with("age1") {
+                    return Err("the recipient is not an age X25519 key (age1…)".into());
+                }
+                if self.keys.insert(k.teller, k.clone()).is_some() {
+                    return Err(format!("teller {} publishes a second key", k.teller));
+                }
+            }
+            Body::TellerPolynomial(p) => {
+                self.teller(p.teller)?;
+                if self.keys.len() < self.params.count {
+                    return Err("a polynomial before every teller's commitment".into());
+                }
+                if self.polynomials.contains_key(&p.teller) {
+                    return Err(format!("teller {} publishes a second polynomial", p.teller));
+                }
+                let poly: Polynomial = serde_json::from_value(p.polynomial.clone())
+                    .map_err(|e| format!("teller {}'s polynomial is malformed: {e}", p.teller))?;
+                let index = p.teller as usize - 1;
+                let commitment: [u8; 32] = hex::decode(&self.keys[&p.teller].commitment)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or_default();
+                let opening = opening_of(&poly).unwrap_or_default();
+                if commitment_of(&poly, &opening) != Some(commitment) {
+                    return Err(teller_fault(
+                        index,
+                        "the polynomial does not match the commitment",
+                    )
+                    .to_string());
+                }
+                KeySet::new(
+                    self.params.library(),
+                    poly.polynomial.clone(),
+                    &poly.proof_of_possession,
+                )
+                .map_err(|e| teller_fault(index, e).to_string())?;
+                self.polynomials.insert(p.teller, poly);
+            }
+            Body::ElectionKey(k) => {
+                if self.election_key.is_some() {
+                    return Err("a second election key".into());
+                }
+                let rebuilt = self
+                    .rebuilt_key()
+                    .ok_or("the election key before every teller's polynomial")??;
+                let logged: KeySet = serde_json::from_value(k.keys.clone())
+                    .map_err(|e| format!("the election key is malformed: {e}"))?;
+                let same = logged.params() == rebuilt.params()
+                    && logged.shared_key() == rebuilt.shared_key()
+                    && logged.participant_keys() == rebuilt.participant_keys();
+                if !same {
+                    return Err(
+                        "the election key is not the one the tellers' polynomials give".into(),
+                    );
+                }
+                self.election_key = Some(rebuilt);
+            }
+            Body::TellerReady(r) => {
+                self.teller(r.teller)?;
+                if self.election_key.is_none() {
+                    return Err("a teller is ready before the election key".into());
+                }
+                if !self.ready.insert(r.teller) {
+                    return Err(format!("teller {} is ready twice", r.teller));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The key set the logged polynomials give, once every teller's is in.
+    pub fn rebuilt_key(&self) -> Option<Result<KeySet, String>> {
+        if self.polynomials.len() < self.params.count {
+            return None;
+        }
+        let commitments: Vec<[u8; 32]> = self
+            .keys
+            .values()
+            .map(|k| {
+                hex::decode(&k.commitment)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let polynomials: Vec<Polynomial> = self.polynomials.values().cloned().collect();
+        Some(election_key(self.params, &commitments, &polynomials).map_err(|e| e.to_string()))
+    }
+
+    /// The logged election key, if any.
+    pub fn election_key(&self) -> Option<&KeySet> {
+        self.election_key.as_ref()
+    }
+
+    /// The tellers' published keys and commitments, by teller number.
+    pub fn teller_keys(&self) -> &std::collections::BTreeMap<u32, crate::entry::TellerKey> {
+        &self.keys
+    }
+
+    /// The tellers' logged polynomials, by teller number.
+    pub fn polynomials(&self) -> &std::collections::BTreeMap<u32, Polynomial> {
+        &self.polynomials
+    }
+
+    /// Tellers who reported ready.
+    pub fn ready(&self) -> &std::collections::BTreeSet<u32> {
+        &self.ready
+    }
+
+    /// Whether the election key is logged and every teller is ready.
+    pub fn is_complete(&self) -> bool {
+        self.election_key.is_some() && self.ready.len() == self.params.count
+    }
 }

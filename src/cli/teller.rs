@@ -1,0 +1,148 @@
+//! `strikevote teller …`: a teller's part of the key ceremony, run on the teller's own
+//! machine or, with `--database-url`, beside the server. Scriptable: with `--passphrase-file`
+//! nothing is asked.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use strikevote_core::crypto::ceremony::Teller;
+
+use super::{connect, signer};
+use crate::election::{self, ElectionId};
+use crate::settings::Settings;
+use crate::teller::secrets::TellerFile;
+use crate::teller::{ceremony, store};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum TellerCommand {
+    /// Do this teller's part of the key ceremony that can be done now. Run it again (every
+    /// teller, in any order) until it says the election key is ready.
+    Setup {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// This teller's number (1 to the number of tellers), as on the invitation.
+        #[arg(long)]
+        teller: u32,
+        /// This teller's state file (created on the first run; keep it, and a copy, safe).
+        #[arg(long)]
+        state: PathBuf,
+        /// A file holding the state file's passphrase (otherwise it is asked for).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// scrypt work factor (log₂ N) for a new state file; the default costs about a
+        /// second. Lower it only for tests and demonstrations.
+        #[arg(long, hide = true)]
+        work_factor: Option<u8>,
+    },
+}
+
+/// Runs one `teller` command.
+pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        TellerCommand::Setup {
+            election,
+            teller,
+            state,
+            passphrase_file,
+            work_factor,
+        } => {
+            let id = ElectionId::parse(&election)?;
+            let passphrase = passphrase(passphrase_file.as_deref(), !state.exists())?;
+            let me = Me {
+                id,
+                teller,
+                state,
+                passphrase,
+                work_factor,
+            };
+            setup(&me, settings)
+        }
+    }
+}
+
+/// Who is running the command, and where its secrets are.
+struct Me {
+    id: ElectionId,
+    teller: u32,
+    state: PathBuf,
+    passphrase: String,
+    work_factor: Option<u8>,
+}
+
+fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
+        None => {
+            let first = rpassword::prompt_password("State file passphrase: ")?;
+            if new && rpassword::prompt_password("The same passphrase again: ")? != first {
+                bail!("the two passphrases differ");
+            }
+            first
+        }
+    };
+    let text = text.trim_end_matches(['\r', '\n']).to_owned();
+    if text.chars().count() < 12 {
+        bail!("the passphrase must be at least 12 characters");
+    }
+    Ok(text)
+}
+
+fn setup(me: &Me, settings: &Settings) -> anyhow::Result<()> {
+    let signer = signer(settings)?;
+    let mut conn = connect(settings)?;
+    let election = election::find(&mut conn, me.id)?;
+    let params = store::params(&election)?;
+    if me.teller == 0 || me.teller as usize > params.count {
+        bail!(
+            "teller {} does not exist: election {} has {} tellers",
+            me.teller,
+            me.id,
+            params.count
+        );
+    }
+    let created = !me.state.exists();
+    let mut file = if !created {
+        let file = TellerFile::load(&me.state, &me.passphrase)?;
+        if file.election != me.id.to_string() || file.teller != me.teller as usize {
+            bail!(
+                "{} is teller {}'s state for election {}, not teller {}'s for {}",
+                me.state.display(),
+                file.teller,
+                file.election,
+                me.teller,
+                me.id
+            );
+        }
+        file
+    } else {
+        let state = Teller::new(params, me.teller as usize - 1, &mut rand::rngs::OsRng)?;
+        let file = TellerFile::new(me.id, me.teller as usize, state);
+        file.save(&me.state, &me.passphrase, me.work_factor)?;
+        file
+    };
+    let mut save = |f: &TellerFile| {
+        f.save(&me.state, &me.passphrase, me.work_factor)
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))
+    };
+    let progress = match ceremony::take_part(&mut conn, &signer, me.id, &mut file, &mut save) {
+        Ok(p) => p,
+        Err(e) => {
+            // A new state file that never took part is no use to anyone: do not leave it.
+            // (One whose key is logged is kept whatever happened next.)
+            let published = store::record(&mut conn, &election).is_ok_and(|r| {
+                r.teller_keys()
+                    .get(&me.teller)
+                    .is_some_and(|k| file.recipient().is_ok_and(|mine| mine == k.recipient))
+            });
+            if created && !published {
+                let _ = std::fs::remove_file(&me.state);
+            }
+            return Err(e.into());
+        }
+    };
+    println!("{}", progress.message);
+    Ok(())
+}

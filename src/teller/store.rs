@@ -1,0 +1,110 @@
+//! The key ceremony through the database. Public messages (each teller's key and commitment,
+//! polynomial, readiness, and the election key the service rebuilds from the polynomials)
+//! are log entries, checked with the core's `ceremony::Record` before they are appended —
+//! the rules the offline verifier replays. Secret shares, age-encrypted to their recipient,
+//! wait in `teller_shares` until the recipient fetches them.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::teller_shares;
+use crate::election::{self, ElectionId, State};
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::LogKey;
+use crate::log::entry::{self, Body, NewEntry};
+use crate::log::store;
+
+pub use crate::election::ceremony::{params, record};
+
+/// Appends a teller's public ceremony message, if the ceremony's rules allow it now; after
+/// the last polynomial, also the election key rebuilt from all of them.
+pub fn publish(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    message: NewEntry,
+    signer: &LogKey,
+) -> Result<()> {
+    store::transaction(conn, |conn| {
+        let election = election::lock(conn, id)?;
+        if election.state != State::Draft {
+            return Err(Error::conflict(
+                ErrorCode::ElectionNotDraft,
+                format!(
+                    "the key ceremony of election {id} is over: the election is {}",
+                    election.state
+                ),
+            ));
+        }
+        let mut record = record(conn, &election)?;
+        let body = entry::Entry::parse(&message.bytes)
+            .map_err(|e| Error::Internal(format!("a ceremony message is malformed: {e}")))?
+            .body;
+        record
+            .add(&body)
+            .map_err(|e| Error::conflict(ErrorCode::CeremonyRefused, e))?;
+        let mut entries = vec![message];
+        if matches!(body, Body::TellerPolynomial(_))
+            && let Some(rebuilt) = record.rebuilt_key()
+        {
+            let keys = rebuilt.map_err(|e| Error::conflict(ErrorCode::CeremonyRefused, e))?;
+            entries.push(entry::election_key(&id, &keys));
+        }
+        store::append(conn, &election, &entries, signer)?;
+        Ok(())
+    })
+}
+
+/// Stores secret shares sent by `from` (1-based), each sealed to its recipient; shares
+/// already stored are kept as they are (a teller may run its command again).
+pub fn send_shares(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    from: u32,
+    sealed: &[(u32, Vec<u8>)],
+) -> Result<()> {
+    let eid = id.to_string();
+    conn.transaction(|conn| {
+        for (to, bytes) in sealed {
+            let present: i64 = teller_shares::table
+                .filter(teller_shares::election_id.eq(&eid))
+                .filter(teller_shares::from_teller.eq(from as i32))
+                .filter(teller_shares::to_teller.eq(*to as i32))
+                .count()
+                .get_result(conn)?;
+            if present == 0 {
+                diesel::insert_into(teller_shares::table)
+                    .values((
+                        teller_shares::election_id.eq(&eid),
+                        teller_shares::from_teller.eq(from as i32),
+                        teller_shares::to_teller.eq(*to as i32),
+                        teller_shares::sealed.eq(bytes),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The sealed shares waiting for teller `to` (1-based), by sender.
+pub fn shares_for(conn: &mut DbConnection, id: ElectionId, to: u32) -> Result<Vec<(u32, Vec<u8>)>> {
+    let rows: Vec<(i32, Vec<u8>)> = teller_shares::table
+        .filter(teller_shares::election_id.eq(id.to_string()))
+        .filter(teller_shares::to_teller.eq(to as i32))
+        .select((teller_shares::from_teller, teller_shares::sealed))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(from, s)| u32::try_from(from).ok().map(|f| (f, s)))
+        .collect())
+}
+
+/// Whether teller `from` already sent its shares.
+pub fn has_sent(conn: &mut DbConnection, id: ElectionId, from: u32) -> Result<bool> {
+    let n: i64 = teller_shares::table
+        .filter(teller_shares::election_id.eq(id.to_string()))
+        .filter(teller_shares::from_teller.eq(from as i32))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

@@ -1,0 +1,128 @@
+//! The key ceremony through `strikevote teller setup`, as tellers run it: three tellers, any two
+//! needed; the vote cannot open before the election key is ready; mistakes get plain errors.
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A definition with three tellers, two needed.
+fn three_tellers(db: &TestDb) -> String {
+    let file = db.path("tellers.toml");
+    let text = definition_toml(&[("600", 3)]).replace(
+        "tellers = { count = 1, threshold = 1 }",
+        "tellers = { count = 3, threshold = 2, names = [\"Ana\", \"Bo\", \"Cy\"] }",
+    );
+    std::fs::write(&file, text).unwrap();
+    sv(
+        db,
+        &[
+            "election",
+            "create",
+            "--file",
+            file.to_str().unwrap(),
+            "--public-url",
+            PUBLIC_URL,
+        ],
+    )
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
+    let pass = db.path(&format!("pass-{teller}"));
+    std::fs::write(&pass, format!("the passphrase of teller {teller}\n")).unwrap();
+    let state = db.path(&format!("teller-{teller}.state"));
+    let n = teller.to_string();
+    sv(
+        db,
+        &[
+            "teller",
+            "setup",
+            "--election",
+            id,
+            "--teller",
+            &n,
+            "--state",
+            state.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--work-factor",
+            "2",
+        ],
+    )
+}
+
+both_backends! {
+    fn three_tellers_make_one_election_key_and_only_then_the_vote_opens(db: &TestDb) {
+        let id = three_tellers(db);
+        let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let err = sv(db, &["election", "open", &id]).fails();
+        assert!(err.contains("its election key is not ready (0 of 3 tellers"), "{err}");
+
+        assert_eq!(setup(db, &id, 1).ok().trim(), "teller 1: round 1 done; waiting for the keys of tellers 2, 3");
+        assert_eq!(setup(db, &id, 2).ok().trim(), "teller 2: round 1 done; waiting for the keys of tellers 3");
+        assert_eq!(setup(db, &id, 3).ok().trim(), "teller 3: round 2 done; waiting for the polynomials of tellers 1, 2");
+        let mut last = String::new();
+        for _round in 0..3 {
+            for t in 1..=3 {
+                last = setup(db, &id, t).ok();
+            }
+        }
+        assert_eq!(last.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        // Running again is harmless.
+        assert_eq!(setup(db, &id, 2).ok().trim(), "the election key is ready: all 3 tellers hold their key shares");
+
+        // The state files and the shares passed through the server are encrypted.
+        for t in 1..=3 {
+            let state = std::fs::read(db.path(&format!("teller-{t}.state"))).unwrap();
+            assert!(state.starts_with(b"age-encryption.org/v1\n-> scrypt "), "teller {t}");
+            let text = String::from_utf8_lossy(&state);
+            assert!(!text.contains("AGE-SECRET-KEY") && !text.contains("stage"), "teller {t}");
+        }
+        let shares: Vec<Vec<u8>> = {
+            use diesel::prelude::*;
+            use strikevote::db::schema::teller_shares;
+            teller_shares::table.select(teller_shares::sealed).load(&mut db.conn()).unwrap()
+        };
+        assert_eq!(shares.len(), 6, "each teller sends each other one share");
+        assert!(shares.iter().all(|s| s.starts_with(b"age-encryption.org/v1\n-> X25519 ")));
+
+        sv(db, &["election", "open", &id]).ok();
+        // After the vote opened, the ceremony is over for good.
+        let fresh = db.path("late.state");
+        let pass = db.path("pass-1");
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", fresh.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2"]).fails();
+        assert!(err.contains("teller 1 already took part in the key ceremony") && err.contains("use that file"), "{err}");
+        assert!(!fresh.exists(), "the unused state file is removed");
+        sv(db, &["election", "close", &id]).ok();
+        let bundle = export_bundle(db, &id, "b");
+        let report = strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.types["teller_key"], 3);
+        assert_eq!(report.types["teller_polynomial"], 3);
+        assert_eq!(report.types["election_key"], 1);
+        assert_eq!(report.types["teller_ready"], 3);
+    }
+}
+
+both_backends! {
+    fn teller_mistakes_get_plain_errors_and_change_nothing(db: &TestDb) {
+        let id = three_tellers(db);
+        setup(db, &id, 1).ok();
+        let before = export_bundle(db, &id, "before").log;
+        let state = db.path("teller-1.state");
+        let wrong = db.path("wrong");
+        std::fs::write(&wrong, "not the right passphrase\n").unwrap();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", state.to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
+        assert!(err.contains("the passphrase does not open"), "{err}");
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", state.to_str().unwrap(), "--passphrase-file", db.path("pass-1").to_str().unwrap()]).fails();
+        assert!(err.contains("is teller 1's state for election"), "{err}");
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "4", "--state", db.path("t4").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
+        assert!(err.contains("teller 4 does not exist: election") && err.contains("has 3 tellers"), "{err}");
+        std::fs::write(&wrong, "short\n").unwrap();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", db.path("t2").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
+        assert!(err.contains("at least 12 characters"), "{err}");
+        assert!(!db.path("t2").exists() && !db.path("t4").exists());
+        assert_eq!(export_bundle(db, &id, "after").log, before, "nothing was logged");
+    }
+}
