@@ -126,3 +126,51 @@ both_backends! {
         assert_eq!(export_bundle(db, &id, "after").log, before, "nothing was logged");
     }
 }
+
+both_backends! {
+    fn the_service_refuses_ceremony_messages_out_of_turn_and_logs_nothing(db: &TestDb) {
+        use rand::SeedableRng;
+        use strikevote::log::entry;
+        use strikevote_core::crypto::TellerParams;
+        use strikevote_core::crypto::ceremony::run_locally;
+
+        let id = three_tellers(db);
+        let eid = strikevote::election::ElectionId::parse(&id).unwrap();
+        let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+        let mut conn = db.conn();
+        // Messages from a ceremony held elsewhere, by the rules' own shape.
+        let params = TellerParams::new(3, 2).unwrap();
+        let other = run_locally(params, &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap();
+        let publish = |conn: &mut _, m| strikevote::teller::store::publish(conn, eid, m, &signer);
+        let before = export_bundle(db, &id, "before").log;
+
+        // A polynomial before every teller's commitment.
+        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[0])).unwrap_err();
+        assert!(err.to_string().contains("a polynomial before every teller's commitment"), "{err}");
+        // A teller the election does not have.
+        let err = publish(&mut conn, entry::teller_key(&eid, 4, "age1x", &other.commitments[0])).unwrap_err();
+        assert!(err.to_string().contains("teller 4 is not one of the election's 3 tellers"), "{err}");
+        assert_eq!(export_bundle(db, &id, "mid").log, before, "nothing was logged");
+
+        // Commitments in, then a polynomial that is not the committed one.
+        for t in 0..3 {
+            publish(&mut conn, entry::teller_key(&eid, t + 1, "age1x", &other.commitments[t as usize])).unwrap();
+        }
+        let err = publish(&mut conn, entry::teller_key(&eid, 2, "age1x", &other.commitments[1])).unwrap_err();
+        assert!(err.to_string().contains("teller 2 publishes a second key"), "{err}");
+        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[1])).unwrap_err();
+        assert!(err.to_string().contains("teller 1: the polynomial does not match the commitment"), "{err}");
+        // The right ones: the service adds the election key after the last.
+        for t in 0..3 {
+            publish(&mut conn, entry::teller_polynomial(&eid, t + 1, &other.polynomials[t as usize])).unwrap();
+        }
+        let bundle = export_bundle(db, &id, "after");
+        let types: Vec<String> = bundle.log.split(|&b| b == b'\n').filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(&types[types.len() - 4..], ["teller_polynomial", "teller_polynomial", "teller_polynomial", "election_key"]);
+        let roster = write_roster(db, "r.csv", &[("M1", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let err = sv(db, &["election", "open", &id]).fails();
+        assert!(err.contains("(0 of 3 tellers have finished"), "{err}");
+    }
+}
