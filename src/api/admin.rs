@@ -37,7 +37,8 @@ pub async fn show(
     let body = with_conn(&state, move |c| {
         let e = election::find(c, id)?;
         let counts = election::local_counts(c, &e)?;
-        Ok(election::summary_json(&e, &counts, &signer))
+        let ceremony = election::ceremony::status(c, &e)?;
+        Ok(election::summary_json(&e, &counts, &ceremony, &signer))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -141,11 +141,13 @@ fn show(id: &str, json: bool, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let election = election::find(&mut conn, id)?;
     let counts = election::local_counts(&mut conn, &election)?;
+    let ceremony = election::ceremony::status(&mut conn, &election)?;
     if json {
-        let value = election::summary_json(&election, &counts, &signer);
+        let value = election::summary_json(&election, &counts, &ceremony, &signer);
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_election(&election, &counts, &signer);
+        println!("  key ceremony: {ceremony}");
     }
     Ok(())
 }

@@ -32,3 +32,70 @@ pub fn record(conn: &mut DbConnection, election: &Election) -> Result<Record> {
     }
     Ok(record)
 }
+
+/// Where an election's key ceremony stands, for officials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// Tellers in all.
+    pub tellers: usize,
+    /// Tellers needed to decrypt.
+    pub threshold: usize,
+    /// Tellers whose key and commitment are logged (round 1).
+    pub keys: usize,
+    /// Tellers whose polynomial is logged (round 2).
+    pub polynomials: usize,
+    /// Tellers who hold a checked key share (round 3).
+    pub ready: usize,
+    /// The election key is logged and every teller is ready: the vote may open.
+    pub complete: bool,
+}
+
+impl Status {
+    /// The status the logged ceremony gives.
+    pub fn of(record: &Record, params: TellerParams) -> Self {
+        Self {
+            tellers: params.count,
+            threshold: params.threshold,
+            keys: record.teller_keys().len(),
+            polynomials: record.polynomials().len(),
+            ready: record.ready().len(),
+            complete: record.is_complete(),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.tellers;
+        if self.complete {
+            write!(
+                f,
+                "complete: the election key is ready ({} of {n} tellers needed to decrypt)",
+                self.threshold
+            )
+        } else if self.keys < n {
+            write!(
+                f,
+                "round 1 of 3: {} of {n} tellers have published their keys",
+                self.keys
+            )
+        } else if self.polynomials < n {
+            write!(
+                f,
+                "round 2 of 3: {} of {n} tellers have published their polynomials",
+                self.polynomials
+            )
+        } else {
+            write!(
+                f,
+                "round 3 of 3: {} of {n} tellers hold a checked key share",
+                self.ready
+            )
+        }
+    }
+}
+
+/// The election's ceremony status.
+pub fn status(conn: &mut DbConnection, election: &Election) -> Result<Status> {
+    Ok(Status::of(&record(conn, election)?, params(election)?))
+}

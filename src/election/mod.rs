@@ -339,6 +339,7 @@ pub(crate) fn enter(
 pub fn summary_json(
     e: &Election,
     counts: &BTreeMap<String, LocalCounts>,
+    ceremony: &ceremony::Status,
     signer: &crate::log::LogKey,
 ) -> serde_json::Value {
     serde_json::json!({
@@ -351,6 +352,7 @@ pub fn summary_json(
         "log_size": e.log_size,
         "definition": e.definition,
         "locals": counts,
+        "key_ceremony": ceremony,
     })
 }
 

@@ -286,6 +286,7 @@ struct Dashboard {
     chart_height: u32,
     results: Option<ResultView>,
     actions: Vec<String>,
+    ceremony: String,
     is_admin: bool,
 }
 
@@ -296,6 +297,7 @@ struct Snapshot {
     checkpoint: store::StoredCheckpoint,
     results: Option<crate::tally::Results>,
     actions: Vec<String>,
+    ceremony: election::ceremony::Status,
 }
 
 fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
@@ -311,6 +313,7 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
         }
     }
     Ok(Snapshot {
+        ceremony: election::ceremony::status(c, &election)?,
         turnout: election::count::turnout(c, id)?,
         checkpoint: store::latest_checkpoint(c, id)?,
         election,
@@ -364,6 +367,7 @@ async fn dashboard_view(
         turnout_bars: bars,
         results: s.results.map(ResultView::new),
         actions: s.actions,
+        ceremony: s.ceremony.to_string(),
         is_admin: desk.who.role == Role::Admin,
     };
     html(status, &page, cookie)

@@ -264,6 +264,10 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         .unwrap();
     submit(&c, "/admin/elections").await;
     assert_eq!(text_of(&c, "state").await, "draft");
+    assert_eq!(
+        text_of(&c, "key-ceremony").await,
+        "round 1 of 3: 0 of 1 tellers have published their keys"
+    );
     let url = c.current_url().await.unwrap();
     let id = url.path().rsplit('/').next().unwrap().to_owned();
     run_ceremony(db, &id);
@@ -303,6 +307,11 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         text_of(&c, "notice")
             .await
             .contains("Roster imported: 6 members")
+    );
+    assert!(
+        text_of(&c, "key-ceremony")
+            .await
+            .starts_with("complete: the election key is ready")
     );
 
     submit(&c, &format!("/admin/elections/{id}/tokens")).await;

@@ -59,6 +59,8 @@ both_backends! {
         sv(db, &["roster", "import", "--election", &id, &roster]).ok();
         let err = sv(db, &["election", "open", &id]).fails();
         assert!(err.contains("its election key is not ready (0 of 3 tellers"), "{err}");
+        let shown = sv(db, &["election", "show", &id]).ok();
+        assert!(shown.contains("key ceremony: round 1 of 3: 0 of 3 tellers have published their keys"), "{shown}");
 
         assert_eq!(setup(db, &id, 1).ok().trim(), "teller 1: round 1 done; waiting for the keys of tellers 2, 3");
         assert_eq!(setup(db, &id, 2).ok().trim(), "teller 2: round 1 done; waiting for the keys of tellers 3");
@@ -70,6 +72,10 @@ both_backends! {
             }
         }
         assert_eq!(last.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        let json = show(db, &id);
+        assert_eq!(json["key_ceremony"]["complete"], true, "{json}");
+        assert_eq!(json["key_ceremony"]["ready"], 3, "{json}");
+        assert!(sv(db, &["election", "show", &id]).ok().contains("key ceremony: complete: the election key is ready (2 of 3 tellers needed to decrypt)"));
         // Running again is harmless.
         assert_eq!(setup(db, &id, 2).ok().trim(), "the election key is ready: all 3 tellers hold their key shares");
 
