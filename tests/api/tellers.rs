@@ -4,28 +4,13 @@
 use crate::both_backends;
 use crate::helpers::*;
 
-/// A definition with three tellers, two needed.
+/// An election with three tellers, two needed (no ceremony yet).
 fn three_tellers(db: &TestDb) -> String {
-    let file = db.path("tellers.toml");
     let text = definition_toml(&[("600", 3)]).replace(
         "tellers = { count = 1, threshold = 1 }",
         "tellers = { count = 3, threshold = 2, names = [\"Ana\", \"Bo\", \"Cy\"] }",
     );
-    std::fs::write(&file, text).unwrap();
-    sv(
-        db,
-        &[
-            "election",
-            "create",
-            "--file",
-            file.to_str().unwrap(),
-            "--public-url",
-            PUBLIC_URL,
-        ],
-    )
-    .ok()
-    .trim()
-    .to_owned()
+    create_election_from(db, &text)
 }
 
 fn setup(db: &TestDb, id: &str, teller: u32) -> Run {

@@ -109,19 +109,24 @@ pub fn create_election(db: &TestDb) -> String {
 
 /// Creates an election with locals 600, 700 and 871 through the CLI, and no more.
 pub fn create_election_only(db: &TestDb) -> String {
-    let file = db.path("election.toml");
-    std::fs::write(
-        &file,
-        definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
+    create_election_from(
+        db,
+        &definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
     )
-    .unwrap();
+}
+
+/// Creates an election from definition text through the CLI (no key ceremony); returns its id.
+pub fn create_election_from(db: &TestDb, definition: &str) -> String {
+    let file = db.path("election.toml");
+    std::fs::write(&file, definition).unwrap();
+    let file = file.to_str().unwrap();
     sv(
         db,
         &[
             "election",
             "create",
             "--file",
-            file.to_str().unwrap(),
+            file,
             "--public-url",
             PUBLIC_URL,
         ],
