@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use strikevote_core::crypto::ballot::{open_proofs, seal};
+use strikevote_core::crypto::ballot::{open_proofs, seal, seal_many};
 use strikevote_core::crypto::ceremony::run_locally;
 use strikevote_core::crypto::tally::{decrypt, sums, verify};
 use strikevote_core::crypto::{Ciphertext, TellerParams};
@@ -32,6 +32,12 @@ fn main() {
         .map(|i| seal(&key, OPTIONS, i % OPTIONS, &mut rng).expect("a valid choice"))
         .collect();
     let sealed = started.elapsed();
+
+    let choices: Vec<usize> = (0..n).map(|i| i % OPTIONS).collect();
+    let started = Instant::now();
+    let many = seal_many(&key, OPTIONS, &choices).expect("valid choices");
+    let sealed_all = started.elapsed();
+    assert_eq!(many.len(), n);
 
     let started = Instant::now();
     let opened: Vec<&[Ciphertext]> = ballots
@@ -69,6 +75,10 @@ fn main() {
     println!(
         "  seal + prove, one core:     {:>8.0} ballots/s",
         rate(n, sealed)
+    );
+    println!(
+        "  seal + prove, {cores} cores:      {:>8.0} ballots/s",
+        rate(n, sealed_all)
     );
     println!("  verify, one core:           {one:>8.0} ballots/s");
     println!(

@@ -235,3 +235,20 @@ fn a_teller_state_survives_being_saved_between_rounds() {
     assert!(TellerParams::new(0, 0).is_err());
     assert!(Teller::new(params, 2, &mut rng).is_err());
 }
+
+#[test]
+fn a_batch_sealed_on_every_core_holds_each_choice_in_order() {
+    let c = ceremony(2, 2, 8);
+    let keys = key_set(&c);
+    let choices: Vec<usize> = (0..25).map(|i| (i * 7) % OPTIONS).collect();
+    let sealed = ballot::seal_many(keys.shared_key(), OPTIONS, &choices).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    for (ballot, &choice) in sealed.iter().zip(&choices) {
+        let opened = open_proofs(keys.shared_key(), OPTIONS, ballot).unwrap();
+        let one = count_with(&c, &[0, 1], opened, 1, &mut rng).unwrap();
+        let mut expected = vec![0u64; OPTIONS];
+        expected[choice] = 1;
+        assert_eq!(one, expected);
+    }
+    assert!(ballot::seal_many(keys.shared_key(), OPTIONS, &[0, 3]).is_none());
+}
