@@ -18,6 +18,10 @@ pub enum Access {
     Public,
     /// Signed-in officials with one of these roles (pages: session cookie; API: bearer token).
     Roles(&'static [Role]),
+    /// A teller of the election in the path, by its invitation code
+    /// (`Authorization: Teller <code>`), checked by the handler against the teller number in
+    /// the path.
+    Teller,
 }
 
 /// One method on a path.
@@ -45,6 +49,7 @@ const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const OFFICIALS: Access = Access::Roles(&[Role::Admin, Role::Observer]);
 const ANY_ROLE: Access = Access::Roles(&[Role::Admin, Role::Observer, Role::Auditor]);
 const PUBLIC: Access = Access::Public;
+const TELLER: Access = Access::Teller;
 
 /// The route with its access check attached: the check runs on the route actix actually
 /// matched (after percent-decoding), never on the raw path.
@@ -52,7 +57,7 @@ const PUBLIC: Access = Access::Public;
 /// comes from the registered pattern, not from however the request spelled the path.
 fn guarded(route: Route, access: Access, api: bool) -> Route {
     match access {
-        Access::Public => route,
+        Access::Public | Access::Teller => route,
         Access::Roles(roles) => route.wrap(actix_web::middleware::from_fn(
             move |req, next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
                 auth::require(roles, api, req, next)
@@ -287,6 +292,22 @@ pub static ROUTES: &[Resource] = &[
         path: "/api/v1/elections/{id}/certify",
         limited: false,
         endpoints: &[post!(ADMIN, api::admin::certify)],
+    },
+    // JSON API: tellers (invitation code), for the key ceremony from their own machines.
+    Resource {
+        path: "/api/v1/elections/{id}/tellers/{teller}/board",
+        limited: true,
+        endpoints: &[get!(TELLER, api::tellers::board)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/tellers/{teller}/messages",
+        limited: true,
+        endpoints: &[post!(TELLER, api::tellers::message)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/tellers/{teller}/shares",
+        limited: true,
+        endpoints: &[post!(TELLER, api::tellers::shares)],
     },
     Resource {
         path: "/api/v1/elections/{id}/turnout",

@@ -60,11 +60,19 @@ pub async fn create(
     let definition = Definition::from_toml(&text)
         .map_err(|e| Error::bad_input(ErrorCode::InvalidDefinition, e.to_string()))?;
     let (url, signer) = (state.public_url.clone(), state.signer.clone());
-    let id = with_conn(&state, move |c| {
-        election::create(c, &definition, &url, &signer, &by)
+    let (id, invitations) = with_conn(&state, move |c| {
+        let id = election::create(c, &definition, &url, &signer, &by)?;
+        let codes: Vec<_> = crate::teller::invitations::issue(c, id)?
+            .into_iter()
+            .map(|(t, code)| json!({ "teller": t, "name": definition.tellers.name(t), "code": code }))
+            .collect();
+        Ok((id, codes))
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "id": id })))
+    // The invitation codes exist in plain text only in this answer.
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "id": id, "teller_invitations": invitations })))
 }
 
 /// `POST /api/v1/elections/{id}/roster` with the CSV as the body.

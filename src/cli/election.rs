@@ -92,17 +92,29 @@ fn create(file: &Path, json: bool, settings: &Settings) -> anyhow::Result<()> {
     let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
     let origin = election::origin(&public_url, id);
     let fingerprint = crate::log::note::fingerprint(&signer.public_key());
+    let invitations = crate::teller::invitations::issue(&mut conn, id)?;
     if json {
+        let codes: Vec<_> = invitations
+            .iter()
+            .map(|(t, code)| json!({ "teller": t, "name": definition.tellers.name(*t), "code": code }))
+            .collect();
         println!(
             "{}",
             json!({ "id": id, "title": definition.title, "origin": origin,
-                    "key_fingerprint": fingerprint })
+                    "key_fingerprint": fingerprint, "teller_invitations": codes })
         );
     } else {
         println!("{id}");
         eprintln!("log origin:      {origin}");
         eprintln!("key fingerprint: {fingerprint}");
         eprintln!("(print both on the ballot notices: auditors check the log against them)");
+        for (t, code) in &invitations {
+            eprintln!(
+                "teller {t} ({}) invitation: {code}",
+                definition.tellers.name(*t)
+            );
+        }
+        eprintln!("(give each teller their number and code privately: see docs/TELLERS.md)");
     }
     Ok(())
 }

@@ -11,8 +11,10 @@ use strikevote_core::crypto::ceremony::Teller;
 use super::{connect, signer};
 use crate::election::{self, ElectionId};
 use crate::settings::Settings;
+use crate::teller::ceremony::{self, Channel};
+use crate::teller::invitations;
+use crate::teller::remote::Remote;
 use crate::teller::secrets::TellerFile;
-use crate::teller::{ceremony, store};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum TellerCommand {
@@ -35,6 +37,19 @@ pub(super) enum TellerCommand {
         /// second. Lower it only for tests and demonstrations.
         #[arg(long, hide = true)]
         work_factor: Option<u8>,
+        /// Reach the service over HTTPS (a teller on their own machine), e.g.
+        /// https://vote.example.org; without it, the database in the settings is used.
+        #[arg(long, requires = "invitation_file")]
+        server: Option<String>,
+        /// A file holding this teller's invitation code (with --server).
+        #[arg(long, requires = "server")]
+        invitation_file: Option<PathBuf>,
+    },
+    /// Issue (or issue again) every teller's invitation code and print them.
+    Invite {
+        /// Election id.
+        #[arg(long)]
+        election: String,
     },
 }
 
@@ -47,6 +62,8 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
             state,
             passphrase_file,
             work_factor,
+            server,
+            invitation_file,
         } => {
             let id = ElectionId::parse(&election)?;
             let passphrase = passphrase(passphrase_file.as_deref(), !state.exists())?;
@@ -57,8 +74,15 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                 passphrase,
                 work_factor,
             };
-            setup(&me, settings)
+            let server = server
+                .zip(invitation_file)
+                .map(|(url, invitation_file)| Server {
+                    url,
+                    invitation_file,
+                });
+            setup(&me, server.as_ref(), settings)
         }
+        TellerCommand::Invite { election } => invite(&election, settings),
     }
 }
 
@@ -90,11 +114,40 @@ fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn setup(me: &Me, settings: &Settings) -> anyhow::Result<()> {
-    let signer = signer(settings)?;
-    let mut conn = connect(settings)?;
-    let election = election::find(&mut conn, me.id)?;
-    let params = store::params(&election)?;
+fn setup(me: &Me, server: Option<&Server>, settings: &Settings) -> anyhow::Result<()> {
+    match server {
+        Some(server) => {
+            let code = std::fs::read_to_string(&server.invitation_file).with_context(|| {
+                format!(
+                    "cannot read the invitation file {}",
+                    server.invitation_file.display()
+                )
+            })?;
+            let mut channel = Remote::new(&server.url, me.id, me.teller, &code);
+            take_part(me, &mut channel)
+        }
+        None => {
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let mut channel = ceremony::Direct {
+                conn: &mut conn,
+                signer: &signer,
+                id: me.id,
+                teller: me.teller,
+            };
+            take_part(me, &mut channel)
+        }
+    }
+}
+
+/// Where a teller on its own machine reaches the service.
+struct Server {
+    url: String,
+    invitation_file: PathBuf,
+}
+
+fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
+    let params = channel.params()?;
     if me.teller == 0 || me.teller as usize > params.count {
         bail!(
             "teller {} does not exist: election {} has {} tellers",
@@ -127,12 +180,12 @@ fn setup(me: &Me, settings: &Settings) -> anyhow::Result<()> {
         f.save(&me.state, &me.passphrase, me.work_factor)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))
     };
-    let progress = match ceremony::take_part(&mut conn, &signer, me.id, &mut file, &mut save) {
+    let progress = match ceremony::take_part(channel, me.id, &mut file, &mut save) {
         Ok(p) => p,
         Err(e) => {
             // A new state file that never took part is no use to anyone: do not leave it.
             // (One whose key is logged is kept whatever happened next.)
-            let published = store::record(&mut conn, &election).is_ok_and(|r| {
+            let published = channel.record().is_ok_and(|r| {
                 r.teller_keys()
                     .get(&me.teller)
                     .is_some_and(|k| file.recipient().is_ok_and(|mine| mine == k.recipient))
@@ -144,5 +197,18 @@ fn setup(me: &Me, settings: &Settings) -> anyhow::Result<()> {
         }
     };
     println!("{}", progress.message);
+    Ok(())
+}
+
+/// Issues fresh invitation codes for every teller (earlier ones stop working) and prints them.
+fn invite(id: &str, settings: &Settings) -> anyhow::Result<()> {
+    let id = ElectionId::parse(id)?;
+    let mut conn = connect(settings)?;
+    let election = election::find(&mut conn, id)?;
+    for (teller, code) in invitations::issue(&mut conn, id)? {
+        let name = election.definition.tellers.name(teller);
+        println!("teller {teller} ({name}): {code}");
+    }
+    eprintln!("(give each teller their number and code privately; issuing again replaces them)");
     Ok(())
 }

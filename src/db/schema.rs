@@ -151,3 +151,12 @@ diesel::table! {
         sealed -> Binary,
     }
 }
+
+diesel::table! {
+    /// Teller invitation codes, stored only as SHA-256.
+    teller_invitations (election_id, teller) {
+        election_id -> Text,
+        teller -> Integer,
+        code_hash -> Binary,
+    }
+}

@@ -3,6 +3,7 @@
 //! The `teller setup` command runs a pass with the state file; the demo and the tests run
 //! every teller's passes in one process ([`run_all`]).
 
+use strikevote_core::crypto::TellerParams;
 use strikevote_core::crypto::ceremony::{Board, Outgoing, Record, Teller};
 
 use super::secrets::{TellerFile, seal_share};
@@ -11,7 +12,63 @@ use crate::db::DbConnection;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
-use crate::log::entry;
+use crate::log::entry::{self, NewEntry};
+
+/// How a teller reaches the ceremony: directly in the database (beside the server, the demo,
+/// the tests) or over HTTPS with its invitation code ([`super::remote::Remote`]).
+pub trait Channel {
+    /// The election's teller parameters.
+    fn params(&mut self) -> Result<TellerParams>;
+    /// The ceremony as logged so far (replayed and checked by the teller itself).
+    fn record(&mut self) -> Result<Record>;
+    /// Appends one of this teller's public messages.
+    fn publish(&mut self, message: NewEntry) -> Result<()>;
+    /// Whether this teller's secret shares are stored.
+    fn has_sent(&mut self) -> Result<bool>;
+    /// Stores this teller's secret shares, each sealed to its recipient.
+    fn send_shares(&mut self, sealed: &[(u32, Vec<u8>)]) -> Result<()>;
+    /// The sealed shares sent to this teller, by sender.
+    fn shares(&mut self) -> Result<Vec<(u32, Vec<u8>)>>;
+}
+
+/// The ceremony in the database, as teller `teller`.
+pub struct Direct<'a> {
+    /// The connection.
+    pub conn: &'a mut DbConnection,
+    /// The log key.
+    pub signer: &'a LogKey,
+    /// The election.
+    pub id: ElectionId,
+    /// The teller (1-based).
+    pub teller: u32,
+}
+
+impl Channel for Direct<'_> {
+    fn params(&mut self) -> Result<TellerParams> {
+        store::params(&election::find(self.conn, self.id)?)
+    }
+
+    fn record(&mut self) -> Result<Record> {
+        let election = election::find(self.conn, self.id)?;
+        store::record(self.conn, &election)
+    }
+
+    fn publish(&mut self, message: NewEntry) -> Result<()> {
+        store::publish(self.conn, self.id, message, self.signer)
+    }
+
+    fn has_sent(&mut self) -> Result<bool> {
+        store::has_sent(self.conn, self.id, self.teller)
+    }
+
+    fn send_shares(&mut self, sealed: &[(u32, Vec<u8>)]) -> Result<()> {
+        store::send_shares(self.conn, self.id, self.teller, sealed)
+    }
+
+    fn shares(&mut self) -> Result<Vec<(u32, Vec<u8>)>> {
+        store::shares_for(self.conn, self.id, self.teller)
+    }
+}
 
 /// Where the ceremony stands after a pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,16 +82,14 @@ pub struct Progress {
 /// Runs passes for teller `file.teller` until nothing more can be done now; `save` is called
 /// whenever the state moved on (before anything that depends on it is published).
 pub fn take_part(
-    conn: &mut DbConnection,
-    signer: &LogKey,
+    channel: &mut dyn Channel,
     id: ElectionId,
     file: &mut TellerFile,
     save: &mut dyn FnMut(&TellerFile) -> Result<()>,
 ) -> Result<Progress> {
-    let election = election::find(conn, id)?;
-    let count = store::params(&election)?.count;
+    let count = channel.params()?.count;
     let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
-    let logged = store::record(conn, &election)?;
+    let logged = channel.record()?;
     if let Some(key) = logged.teller_keys().get(&me) {
         let mine = file
             .recipient()
@@ -50,14 +105,10 @@ pub fn take_part(
         }
     }
     loop {
-        let record = store::record(conn, &election)?;
-        let published = publish_mine(conn, signer, id, me, file, &record)?;
-        let record = if published {
-            store::record(conn, &election)?
-        } else {
-            record
-        };
-        let board = board(conn, id, me, file, &record, count)?;
+        let record = channel.record()?;
+        let published = publish_mine(channel, id, me, file, &record)?;
+        let record = if published { channel.record()? } else { record };
+        let board = board(channel, file, &record, count)?;
         let (next, moved) = file
             .state
             .clone()
@@ -75,8 +126,7 @@ pub fn take_part(
 
 /// Publishes (or sends) whatever this teller owes the ceremony now; whether it did.
 fn publish_mine(
-    conn: &mut DbConnection,
-    signer: &LogKey,
+    channel: &mut dyn Channel,
     id: ElectionId,
     me: u32,
     file: &TellerFile,
@@ -92,7 +142,7 @@ fn publish_mine(
         Outgoing::Polynomial(p) if !record.polynomials().contains_key(&me) => {
             Some(entry::teller_polynomial(&id, me, &p))
         }
-        Outgoing::Shares(shares) if !store::has_sent(conn, id, me)? => {
+        Outgoing::Shares(shares) if !channel.has_sent()? => {
             let mut sealed = Vec::with_capacity(shares.len());
             for (to, share) in shares {
                 let to = to as u32 + 1;
@@ -106,7 +156,7 @@ fn publish_mine(
                 })?;
                 sealed.push((to, bytes));
             }
-            store::send_shares(conn, id, me, &sealed)?;
+            channel.send_shares(&sealed)?;
             return Ok(true);
         }
         Outgoing::Ready(keys) if !record.ready().contains(&me) => {
@@ -128,7 +178,7 @@ fn publish_mine(
     };
     match message {
         Some(m) => {
-            store::publish(conn, id, m, signer)?;
+            channel.publish(m)?;
             Ok(true)
         }
         None => Ok(false),
@@ -137,9 +187,7 @@ fn publish_mine(
 
 /// The ceremony as this teller sees it: the public messages and its own secret shares.
 fn board(
-    conn: &mut DbConnection,
-    id: ElectionId,
-    me: u32,
+    channel: &mut dyn Channel,
     file: &TellerFile,
     record: &Record,
     count: usize,
@@ -159,7 +207,7 @@ fn board(
     for (t, p) in record.polynomials() {
         board.polynomials[*t as usize - 1] = Some(p.clone());
     }
-    for (from, sealed) in store::shares_for(conn, id, me)? {
+    for (from, sealed) in channel.shares()? {
         let share = file.open_share(&sealed).map_err(|e| {
             Error::conflict(ErrorCode::CeremonyRefused, format!("teller {from}: {e}"))
         })?;
@@ -223,7 +271,14 @@ pub fn run_all(conn: &mut DbConnection, signer: &LogKey, id: ElectionId) -> Resu
     for _round in 0..4 {
         let mut complete = false;
         for file in &mut files {
-            complete = take_part(conn, signer, id, file, &mut |_| Ok(()))?.complete;
+            let teller = u32::try_from(file.teller).unwrap_or(u32::MAX);
+            let mut channel = Direct {
+                conn: &mut *conn,
+                signer,
+                id,
+                teller,
+            };
+            complete = take_part(&mut channel, id, file, &mut |_| Ok(()))?.complete;
         }
         if complete {
             return Ok(());

@@ -5,5 +5,7 @@
 //! (`strikevote_core::crypto`).
 
 pub mod ceremony;
+pub mod invitations;
+pub mod remote;
 pub mod secrets;
 pub mod store;

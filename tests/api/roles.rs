@@ -71,6 +71,7 @@ fn concrete(path: &str, id: &str) -> String {
     path.replace("{id}", id)
         .replace("{receipt}", "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE")
         .replace("{file}", "checkpoint")
+        .replace("{teller}", "1")
 }
 
 async fn call(
@@ -151,6 +152,11 @@ both_backends! {
                 let auth_refusal = status == 401 || to_login || body.contains("may not do this");
                 match (access, caller) {
                     (Access::Public, _) => assert!(!auth_refusal, "public route refused: {what}"),
+                    // Nobody here holds an invitation code: every caller is refused.
+                    (Access::Teller, _) => {
+                        assert_eq!(status, 401, "{what}");
+                        assert!(body.contains("\"error\":\"unauthorized\""), "{what}");
+                    }
                     (Access::Roles(_), Caller::Anonymous | Caller::MemberToken) if api => {
                         assert_eq!(status, 401, "{what}");
                         assert!(body.contains("\"error\":\"unauthorized\""), "{what}");

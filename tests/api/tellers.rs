@@ -165,3 +165,71 @@ both_backends! {
         assert!(err.contains("(0 of 3 tellers have finished"), "{err}");
     }
 }
+
+both_backends! {
+    fn tellers_on_their_own_machines_run_the_ceremony_over_http_with_their_invitations(db: &TestDb) {
+        let text = definition_toml(&[("600", 3)]).replace(
+            "tellers = { count = 1, threshold = 1 }",
+            "tellers = { count = 2, threshold = 2 }",
+        );
+        let file = db.path("e.toml");
+        std::fs::write(&file, text).unwrap();
+        let created = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL, "--json"]).ok();
+        let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let codes: Vec<String> = created["teller_invitations"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(codes.len(), 2);
+        // A real server process: the tellers' commands talk to it over HTTP.
+        let served = serve_process(db, &["--database-url", &db.url], &[]);
+        let address = format!("http://127.0.0.1:{}", served.port);
+        let remote = |teller: u32, code: &str| {
+            let invitation = db.path(&format!("invitation-{teller}"));
+            std::fs::write(&invitation, format!("{code}\n")).unwrap();
+            let pass = db.path(&format!("pass-{teller}"));
+            std::fs::write(&pass, "a teller's own passphrase\n").unwrap();
+            let state = db.path(&format!("remote-{teller}.state"));
+            let n = teller.to_string();
+            let args = [
+                "teller", "setup", "--election", &id, "--teller", &n, "--state", state.to_str().unwrap(),
+                "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2",
+                "--server", &address, "--invitation-file", invitation.to_str().unwrap(),
+            ];
+            // No database settings: the teller's machine reaches only the server.
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+                .args(args)
+                .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
+                .current_dir(db.dir())
+                .output()
+                .unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        };
+        // A wrong code is refused and creates nothing.
+        let (ok, out) = remote(1, &codes[1]);
+        assert!(!ok && out.contains("this is not the invitation code of this teller"), "{out}");
+        assert!(!db.path("remote-1.state").exists());
+        let mut last = String::new();
+        for _round in 0..3 {
+            for t in 1..=2u32 {
+                let (ok, out) = remote(t, &codes[t as usize - 1]);
+                assert!(ok, "{out}");
+                last = out;
+            }
+        }
+        assert_eq!(last.trim(), "the election key is ready: all 2 tellers hold their key shares");
+        // Issuing codes again replaces them: the old one stops working, the new one works.
+        let fresh = sv(db, &["teller", "invite", "--election", &id]).ok();
+        let new1 = fresh.lines().find(|l| l.starts_with("teller 1 ")).unwrap().rsplit(' ').next().unwrap().to_owned();
+        let (ok, out) = remote(1, &codes[0]);
+        assert!(!ok && out.contains("this is not the invitation code of this teller"), "{out}");
+        let (ok, out) = remote(1, &new1);
+        assert!(ok && out.contains("the election key is ready"), "{out}");
+        let roster = write_roster(db, "r.csv", &[("M1", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        sv(db, &["election", "open", &id]).ok();
+
+        // After open, issuing codes is refused.
+        let err = sv(db, &["teller", "invite", "--election", &id]).fails();
+        assert!(err.contains("is over"), "{err}");
+        served.stop();
+    }
+}

@@ -1,0 +1,174 @@
+//! The key ceremony for tellers on their own machines: each request carries the teller's
+//! invitation code (`Authorization: Teller <code>`) and its number in the path. A teller reads
+//! the ceremony's log entries and replays them itself (it trusts the server for nothing but
+//! delivery), publishes its own messages, and stores and fetches age-sealed secret shares.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::with_conn;
+use crate::election::{self, ElectionId};
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::{Body, Entry, Kind};
+use crate::log::store as log_store;
+use crate::state::AppState;
+use crate::teller::{invitations, store};
+
+/// The election and teller of the path, once the invitation code checks out.
+async fn teller(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    path: &(String, String),
+) -> Result<(ElectionId, u32)> {
+    let id = ElectionId::parse(&path.0)?;
+    let teller: u32 = path.1.parse().map_err(|_| {
+        Error::bad_input(
+            ErrorCode::InvalidQuery,
+            "the teller number is a whole number",
+        )
+    })?;
+    let code = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Teller "))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::Unauthorized("a teller sends `Authorization: Teller <invitation code>`".into())
+        })?;
+    with_conn(state, move |c| invitations::check(c, id, teller, &code)).await?;
+    Ok((id, teller))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::bad_input(
+            ErrorCode::InvalidJson,
+            format!("the body is not the expected JSON: {e}"),
+        )
+    })
+}
+
+/// `GET /api/v1/elections/{id}/tellers/{teller}/board`: the tellers' numbers, the ceremony's
+/// log entries (exact bytes), whether this teller's shares are stored, and the shares sent to it.
+pub async fn board(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (id, me) = teller(&req, &state, &path).await?;
+    let body = with_conn(&state, move |c| {
+        let e = election::find(c, id)?;
+        let kinds = [Kind::TellerKey, Kind::TellerPolynomial, Kind::ElectionKey, Kind::TellerReady];
+        let entries: Vec<String> = log_store::entries_of_kind(c, id, &kinds)?
+            .into_iter()
+            .map(|body| String::from_utf8_lossy(&Entry::new(id, body).to_bytes()).into_owned())
+            .collect();
+        let shares: Vec<_> = store::shares_for(c, id, me)?
+            .into_iter()
+            .map(|(from, sealed)| json!({ "from": from, "sealed": B64.encode(sealed) }))
+            .collect();
+        Ok(json!({
+            "tellers": { "count": e.definition.tellers.count, "threshold": e.definition.tellers.threshold },
+            "entries": entries,
+            "sent": store::has_sent(c, id, me)?,
+            "shares": shares,
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+/// Body of `POST …/messages`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    entry: String,
+}
+
+/// `POST /api/v1/elections/{id}/tellers/{teller}/messages` `{"entry"}`: one of this teller's
+/// public messages (`teller_key`, `teller_polynomial`, `teller_ready` naming this teller).
+pub async fn message(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    // The invitation is checked before the body is read: nobody learns more without one.
+    let (id, me) = teller(&req, &state, &path).await?;
+    let body: MessageBody = json_body(&body)?;
+    let bytes = body.entry.into_bytes();
+    let entry = Entry::parse(&bytes).map_err(|e| {
+        Error::bad_input(ErrorCode::CeremonyRefused, format!("not a log entry: {e}"))
+    })?;
+    let own = match &entry.body {
+        Body::TellerKey(k) => k.teller == me,
+        Body::TellerPolynomial(p) => p.teller == me,
+        Body::TellerReady(r) => r.teller == me,
+        _ => false,
+    };
+    if entry.election != id || !own {
+        return Err(Error::bad_input(
+            ErrorCode::CeremonyRefused,
+            format!("teller {me} may publish only its own ceremony messages for this election"),
+        ));
+    }
+    let signer = state.signer.clone();
+    let message = entry.to_new();
+    with_conn(&state, move |c| store::publish(c, id, message, &signer)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "published": entry.kind().as_str() })))
+}
+
+/// Body of `POST …/shares`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharesBody {
+    shares: Vec<SealedShare>,
+}
+
+/// One sealed share.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedShare {
+    to: u32,
+    sealed: String,
+}
+
+/// `POST /api/v1/elections/{id}/tellers/{teller}/shares`: this teller's secret shares, each
+/// age-encrypted to its recipient (the server cannot read them).
+pub async fn shares(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (id, me) = teller(&req, &state, &path).await?;
+    let body: SharesBody = json_body(&body)?;
+    let mut sealed = Vec::new();
+    for s in body.shares {
+        let bytes = B64
+            .decode(s.sealed.as_bytes())
+            .ok()
+            .filter(|b| b.starts_with(b"age-encryption.org/v1\n") && b.len() <= 4096);
+        let Some(bytes) = bytes else {
+            return Err(Error::bad_input(
+                ErrorCode::CeremonyRefused,
+                "each share is an age-encrypted file, base64-encoded",
+            ));
+        };
+        if s.to == me || s.to == 0 || s.to > crate::election::definition::Tellers::MAX {
+            return Err(Error::bad_input(
+                ErrorCode::CeremonyRefused,
+                "a share for no other teller",
+            ));
+        }
+        sealed.push((s.to, bytes));
+    }
+    with_conn(&state, move |c| store::send_shares(c, id, me, &sealed)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "stored": true })))
+}

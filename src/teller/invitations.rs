@@ -1,0 +1,70 @@
+//! Teller invitation codes: one per teller, printed once when issued, stored only as SHA-256.
+//! With its code a teller reaches the key ceremony over HTTPS (`teller setup --server`);
+//! issuing codes again replaces every earlier one.
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::DbConnection;
+use crate::db::schema::teller_invitations;
+use crate::election::{self, ElectionId, State};
+use crate::error::{Error, ErrorCode, Result};
+
+fn digest(code: &str) -> Vec<u8> {
+    let canonical: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    Sha256::digest(canonical.as_bytes()).to_vec()
+}
+
+/// A fresh code for every teller of a draft election, replacing any earlier ones; returns
+/// `(teller, code)` pairs — the only time the codes exist in plain text.
+pub fn issue(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<(u32, String)>> {
+    conn.transaction(|conn| {
+        let election = election::lock(conn, id)?;
+        if election.state != State::Draft {
+            return Err(Error::conflict(
+                ErrorCode::ElectionNotDraft,
+                format!(
+                    "the key ceremony of election {id} is over: the election is {}",
+                    election.state
+                ),
+            ));
+        }
+        let eid = id.to_string();
+        diesel::delete(teller_invitations::table.filter(teller_invitations::election_id.eq(&eid)))
+            .execute(conn)?;
+        let mut codes = Vec::new();
+        for teller in 1..=election.definition.tellers.count {
+            let code = strikevote_core::token::random_receipt()
+                .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+            diesel::insert_into(teller_invitations::table)
+                .values((
+                    teller_invitations::election_id.eq(&eid),
+                    teller_invitations::teller.eq(teller as i32),
+                    teller_invitations::code_hash.eq(digest(&code)),
+                ))
+                .execute(conn)?;
+            codes.push((teller, code));
+        }
+        Ok(codes)
+    })
+}
+
+/// Whether `code` is teller `teller`'s current invitation for the election.
+pub fn check(conn: &mut DbConnection, id: ElectionId, teller: u32, code: &str) -> Result<()> {
+    let stored: Option<Vec<u8>> = teller_invitations::table
+        .filter(teller_invitations::election_id.eq(id.to_string()))
+        .filter(teller_invitations::teller.eq(i32::try_from(teller).unwrap_or(-1)))
+        .select(teller_invitations::code_hash)
+        .first(conn)
+        .optional()?;
+    if code.len() > 128 || stored.as_deref() != Some(digest(code).as_slice()) {
+        return Err(Error::Unauthorized(
+            "this is not the invitation code of this teller for this election".into(),
+        ));
+    }
+    Ok(())
+}
