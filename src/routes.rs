@@ -193,6 +193,11 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, admin::reissue_token)],
     },
     Resource {
+        path: "/admin/elections/{id}/invitations",
+        limited: false,
+        endpoints: &[post!(ADMIN, admin::issue_invitations)],
+    },
+    Resource {
         path: "/admin/elections/{id}/confirm",
         limited: false,
         endpoints: &[get!(ADMIN, admin::confirm_page)],

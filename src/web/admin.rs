@@ -482,6 +482,44 @@ pub async fn reissue_token(desk: Desk, form: web::Form<ReissueForm>) -> HttpResp
 }
 
 #[derive(Template)]
+#[template(path = "invitations.html")]
+struct Invitations {
+    id: String,
+    title: String,
+    rows: Vec<(u32, String, String)>,
+}
+
+/// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once.
+pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    let id = desk.id;
+    let issued = desk
+        .run(move |c| {
+            let e = election::find(c, id)?;
+            let codes = crate::teller::invitations::issue(c, id)?;
+            Ok((e, codes))
+        })
+        .await;
+    match issued {
+        Ok((e, codes)) => html(
+            StatusCode::OK,
+            &Invitations {
+                id: id.to_string(),
+                title: e.definition.title.clone(),
+                rows: codes
+                    .into_iter()
+                    .map(|(t, code)| (t, e.definition.tellers.name(t), code))
+                    .collect(),
+            },
+            None,
+        ),
+        Err(e) => desk.refused(&e).await,
+    }
+}
+
+#[derive(Template)]
 #[template(path = "confirm.html")]
 struct Confirm {
     id: String,

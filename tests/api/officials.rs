@@ -181,6 +181,24 @@ both_backends! {
         let tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
         assert_eq!(tokens.len(), 6);
 
+        // Teller invitation codes from the page, shown once; each opens its teller's board.
+        let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        let code = page.split("<code>").nth(1).and_then(|rest| rest.split("</code>").next()).unwrap().to_owned();
+        assert_eq!(code.len(), 34, "{page}");
+        let res = reqwest::Client::new()
+            .get(format!("{base}/api/v1/elections/{id}/tellers/1/board"))
+            .header("authorization", format!("Teller {code}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let board: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(board["tellers"]["count"], 1, "{board}");
+        let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", "forged")]).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+
         // Open with its confirmation step.
         let (status, page) = get(&client, &format!("{base}{dashboard}/confirm?action=open")).await;
         assert_eq!(status, 200);
