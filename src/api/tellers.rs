@@ -43,13 +43,22 @@ async fn teller(
     Ok((id, teller))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// The teller of the path and its request body, read only once the invitation checks out
+/// (nobody learns anything about the body's form without one).
+async fn authorised<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    path: &(String, String),
+    body: &[u8],
+) -> Result<(ElectionId, u32, T)> {
+    let (id, me) = teller(req, state, path).await?;
+    let body = serde_json::from_slice(body).map_err(|e| {
         Error::bad_input(
             ErrorCode::InvalidJson,
             format!("the body is not the expected JSON: {e}"),
         )
-    })
+    })?;
+    Ok((id, me, body))
 }
 
 /// `GET /api/v1/elections/{id}/tellers/{teller}/board`: the tellers' numbers, the ceremony's
@@ -99,9 +108,7 @@ pub async fn message(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    // The invitation is checked before the body is read: nobody learns more without one.
-    let (id, me) = teller(&req, &state, &path).await?;
-    let body: MessageBody = json_body(&body)?;
+    let (id, me, body): (_, _, MessageBody) = authorised(&req, &state, &path, &body).await?;
     let bytes = body.entry.into_bytes();
     let entry = Entry::parse(&bytes).map_err(|e| {
         Error::bad_input(ErrorCode::CeremonyRefused, format!("not a log entry: {e}"))
@@ -147,8 +154,7 @@ pub async fn shares(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    let (id, me) = teller(&req, &state, &path).await?;
-    let body: SharesBody = json_body(&body)?;
+    let (id, me, body): (_, _, SharesBody) = authorised(&req, &state, &path, &body).await?;
     let mut sealed = Vec::new();
     for s in body.shares {
         let bytes = B64

@@ -99,3 +99,17 @@ impl std::fmt::Display for Status {
 pub fn status(conn: &mut DbConnection, election: &Election) -> Result<Status> {
     Ok(Status::of(&record(conn, election)?, params(election)?))
 }
+
+/// Refuses once the election has left its draft: the key ceremony happens before the vote.
+pub fn still_open(election: &Election) -> Result<()> {
+    if election.state != super::State::Draft {
+        return Err(Error::conflict(
+            crate::error::ErrorCode::ElectionNotDraft,
+            format!(
+                "the key ceremony of election {} is over: the election is {}",
+                election.id, election.state
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 
 use crate::db::DbConnection;
 use crate::db::schema::teller_invitations;
-use crate::election::{self, ElectionId, State};
-use crate::error::{Error, ErrorCode, Result};
+use crate::election::{self, ElectionId};
+use crate::error::{Error, Result};
 
 fn digest(code: &str) -> Vec<u8> {
     let canonical: String = code
@@ -24,15 +24,7 @@ fn digest(code: &str) -> Vec<u8> {
 pub fn issue(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<(u32, String)>> {
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
-        if election.state != State::Draft {
-            return Err(Error::conflict(
-                ErrorCode::ElectionNotDraft,
-                format!(
-                    "the key ceremony of election {id} is over: the election is {}",
-                    election.state
-                ),
-            ));
-        }
+        crate::election::ceremony::still_open(&election)?;
         let eid = id.to_string();
         diesel::delete(teller_invitations::table.filter(teller_invitations::election_id.eq(&eid)))
             .execute(conn)?;

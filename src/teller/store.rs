@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::teller_shares;
-use crate::election::{self, ElectionId, State};
+use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Body, NewEntry};
@@ -26,15 +26,7 @@ pub fn publish(
 ) -> Result<()> {
     store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
-        if election.state != State::Draft {
-            return Err(Error::conflict(
-                ErrorCode::ElectionNotDraft,
-                format!(
-                    "the key ceremony of election {id} is over: the election is {}",
-                    election.state
-                ),
-            ));
-        }
+        crate::election::ceremony::still_open(&election)?;
         let mut record = record(conn, &election)?;
         let body = entry::Entry::parse(&message.bytes)
             .map_err(|e| Error::Internal(format!("a ceremony message is malformed: {e}")))?

@@ -398,72 +398,9 @@ impl Record {
     pub fn add(&mut self, body: &crate::entry::Body) -> Result<(), String> {
         use crate::entry::Body;
         match body {
-            Body::TellerKey(k) => {
-                self.teller(k.teller)?;
-                let hex = k.commitment.len() == 64
-                    && k.commitment
-                        .bytes()
-                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-                if !hex {
-                    return Err("the commitment is not 64 lowercase hex digits".into());
-                }
-                if !k.recipient.starts_with("age1") {
-                    return Err("the recipient is not an age X25519 key (age1…)".into());
-                }
-                if self.keys.insert(k.teller, k.clone()).is_some() {
-                    return Err(format!("teller {} publishes a second key", k.teller));
-                }
-            }
-            Body::TellerPolynomial(p) => {
-                self.teller(p.teller)?;
-                if self.keys.len() < self.params.count {
-                    return Err("a polynomial before every teller's commitment".into());
-                }
-                if self.polynomials.contains_key(&p.teller) {
-                    return Err(format!("teller {} publishes a second polynomial", p.teller));
-                }
-                let poly: Polynomial = serde_json::from_value(p.polynomial.clone())
-                    .map_err(|e| format!("teller {}'s polynomial is malformed: {e}", p.teller))?;
-                let index = p.teller as usize - 1;
-                let commitment: [u8; 32] = hex::decode(&self.keys[&p.teller].commitment)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .unwrap_or_default();
-                let opening = opening_of(&poly).unwrap_or_default();
-                if commitment_of(&poly, &opening) != Some(commitment) {
-                    return Err(teller_fault(
-                        index,
-                        "the polynomial does not match the commitment",
-                    )
-                    .to_string());
-                }
-                KeySet::new(
-                    self.params.library(),
-                    poly.polynomial.clone(),
-                    &poly.proof_of_possession,
-                )
-                .map_err(|e| teller_fault(index, e).to_string())?;
-                self.polynomials.insert(p.teller, poly);
-            }
-            Body::ElectionKey(k) => {
-                if self.election_key.is_some() {
-                    return Err("a second election key".into());
-                }
-                let rebuilt = self
-                    .rebuilt_key()
-                    .ok_or("the election key before every teller's polynomial")??;
-                let logged: KeySet = serde_json::from_value(k.keys.clone())
-                    .map_err(|e| format!("the election key is malformed: {e}"))?;
-                let same = logged.params() == rebuilt.params()
-                    && logged.shared_key() == rebuilt.shared_key()
-                    && logged.participant_keys() == rebuilt.participant_keys();
-                if !same {
-                    return Err(
-                        "the election key is not the one the tellers' polynomials give".into(),
-                    );
-                }
-                self.election_key = Some(rebuilt);
-            }
+            Body::TellerKey(k) => self.add_key(k),
+            Body::TellerPolynomial(p) => self.add_polynomial(p),
+            Body::ElectionKey(k) => self.add_election_key(k),
             Body::TellerReady(r) => {
                 self.teller(r.teller)?;
                 if self.election_key.is_none() {
@@ -472,9 +409,76 @@ impl Record {
                 if !self.ready.insert(r.teller) {
                     return Err(format!("teller {} is ready twice", r.teller));
                 }
+                Ok(())
             }
-            _ => {}
+            _ => Ok(()),
         }
+    }
+
+    fn add_key(&mut self, k: &crate::entry::TellerKey) -> Result<(), String> {
+        self.teller(k.teller)?;
+        let hex = k.commitment.len() == 64
+            && k.commitment
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex {
+            return Err("the commitment is not 64 lowercase hex digits".into());
+        }
+        if !k.recipient.starts_with("age1") {
+            return Err("the recipient is not an age X25519 key (age1…)".into());
+        }
+        if self.keys.insert(k.teller, k.clone()).is_some() {
+            return Err(format!("teller {} publishes a second key", k.teller));
+        }
+        Ok(())
+    }
+
+    fn add_polynomial(&mut self, p: &crate::entry::TellerPolynomial) -> Result<(), String> {
+        self.teller(p.teller)?;
+        if self.keys.len() < self.params.count {
+            return Err("a polynomial before every teller's commitment".into());
+        }
+        if self.polynomials.contains_key(&p.teller) {
+            return Err(format!("teller {} publishes a second polynomial", p.teller));
+        }
+        let poly: Polynomial = serde_json::from_value(p.polynomial.clone())
+            .map_err(|e| format!("teller {}'s polynomial is malformed: {e}", p.teller))?;
+        let index = p.teller as usize - 1;
+        let commitment: [u8; 32] = hex::decode(&self.keys[&p.teller].commitment)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default();
+        let opening = opening_of(&poly).unwrap_or_default();
+        if commitment_of(&poly, &opening) != Some(commitment) {
+            let fault = teller_fault(index, "the polynomial does not match the commitment");
+            return Err(fault.to_string());
+        }
+        KeySet::new(
+            self.params.library(),
+            poly.polynomial.clone(),
+            &poly.proof_of_possession,
+        )
+        .map_err(|e| teller_fault(index, e).to_string())?;
+        self.polynomials.insert(p.teller, poly);
+        Ok(())
+    }
+
+    fn add_election_key(&mut self, k: &crate::entry::ElectionKey) -> Result<(), String> {
+        if self.election_key.is_some() {
+            return Err("a second election key".into());
+        }
+        let rebuilt = self
+            .rebuilt_key()
+            .ok_or("the election key before every teller's polynomial")??;
+        let logged: KeySet = serde_json::from_value(k.keys.clone())
+            .map_err(|e| format!("the election key is malformed: {e}"))?;
+        let same = logged.params() == rebuilt.params()
+            && logged.shared_key() == rebuilt.shared_key()
+            && logged.participant_keys() == rebuilt.participant_keys();
+        if !same {
+            return Err("the election key is not the one the tellers' polynomials give".into());
+        }
+        self.election_key = Some(rebuilt);
         Ok(())
     }
 
