@@ -65,29 +65,16 @@ fn print_results(r: &tally::Results) {
             l.delegates
         );
     }
-    let p = &r.popular;
+    let v = r.verdicts();
     println!();
     println!(
         "popular vote:  {} yes — {}",
-        p.authorization,
-        if p.passed { "passes" } else { "fails" }
+        r.popular.authorization, v.popular
     );
     println!(
         "delegate vote: {} yes, {} no — {}",
-        r.delegates.yes,
-        r.delegates.no,
-        if r.delegates.passed {
-            "passes"
-        } else {
-            "fails"
-        }
+        r.delegates.yes, r.delegates.no, v.delegates
     );
-    println!(
-        "quorum:        {}",
-        if r.quorum_met { "met" } else { "missed" }
-    );
-    println!(
-        "decision:      {}",
-        if r.passed { "PASSED" } else { "FAILED" }
-    );
+    println!("quorum:        {}", v.quorum);
+    println!("decision:      {}", v.decision);
 }

@@ -89,20 +89,17 @@ impl fmt::Display for Report {
             )?;
         }
         if let Some(r) = &self.certified {
+            let v = r.verdicts();
             writeln!(
                 f,
                 "result    recounted and certified: {} (popular {} yes, {}; delegates {}–{}, {}; quorum {})",
-                if r.passed { "PASSED" } else { "FAILED" },
+                v.decision,
                 r.popular.authorization,
-                if r.popular.passed { "passes" } else { "fails" },
+                v.popular,
                 r.delegates.yes,
                 r.delegates.no,
-                if r.delegates.passed {
-                    "passes"
-                } else {
-                    "fails"
-                },
-                if r.quorum_met { "met" } else { "missed" },
+                v.delegates,
+                v.quorum,
             )?;
         }
         Ok(())

@@ -250,7 +250,31 @@ pub fn tally(
     }
 }
 
+/// The outcomes in the words the CLI and the verifier print them with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdicts {
+    /// `PASSED` or `FAILED`: the decision under the election's rule, quorum included.
+    pub decision: &'static str,
+    /// `passes` or `fails`: the popular vote against the threshold.
+    pub popular: &'static str,
+    /// `passes` or `fails`: the delegate vote.
+    pub delegates: &'static str,
+    /// `met` or `missed`.
+    pub quorum: &'static str,
+}
+
 impl Results {
+    /// The outcomes in words.
+    pub fn verdicts(&self) -> Verdicts {
+        let passes = |p: bool| if p { "passes" } else { "fails" };
+        Verdicts {
+            decision: if self.passed { "PASSED" } else { "FAILED" },
+            popular: passes(self.popular.passed),
+            delegates: passes(self.delegates.passed),
+            quorum: if self.quorum_met { "met" } else { "missed" },
+        }
+    }
+
     /// The results as a table: one row per local, in the definition's order, then a `total`
     /// row (all locals; `passed` is the decision, the delegates all the locals carry). The
     /// CSV download and the CLI print exactly these rows.
