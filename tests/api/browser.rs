@@ -203,14 +203,19 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
+/// The text of element `#id`, once the page has it. A navigation that replaces the page between
+/// finding the element and reading it ("aborted by navigation") is waited out, not failed.
 async fn text_of(c: &Client, id: &str) -> String {
-    c.wait()
-        .for_element(Locator::Id(id))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..10 {
+        let wait = c.wait().at_most(Duration::from_secs(5));
+        if let Ok(element) = wait.for_element(Locator::Id(id)).await
+            && let Ok(text) = element.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never showed #{id}");
 }
 
 async fn submit(c: &Client, form_action: &str) {
