@@ -19,6 +19,28 @@ const LOCALS: [(&str, &str, u32, usize); 4] = [
     ("80", "Grips", 20, 20),
 ];
 
+/// Where the demo keeps its tellers' state files — INSECURE by design: the passphrases are
+/// written beside them, so the demo can decrypt its own totals.
+pub const TELLERS_DIR: &str = "demo-tellers";
+
+fn keep_demo_tellers(tellers: &[crate::teller::secrets::TellerFile]) -> Result<()> {
+    let dir = std::path::Path::new(TELLERS_DIR);
+    let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("{TELLERS_DIR}: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    let mut readme = String::from(
+        "INSECURE DEMO: these teller state files and their passphrases sit side by side, so the\n\
+         demo can decrypt its own totals. A real election's tellers each keep their own file and\n\
+         passphrase on their own machine (docs/TELLERS.md).\n\n",
+    );
+    for t in tellers {
+        let passphrase = format!("insecure demo passphrase {}", t.teller);
+        let path = dir.join(format!("teller-{}.state", t.teller));
+        t.save(&path, &passphrase, Some(4)).map_err(|e| fail(&e))?;
+        readme.push_str(&format!("{}: {passphrase}\n", path.display()));
+    }
+    std::fs::write(dir.join("README.txt"), readme).map_err(|e| fail(&e))
+}
+
 /// Creates, fills and opens the demo election; returns its id and a few issued tokens.
 pub fn seed(
     conn: &mut DbConnection,
@@ -69,7 +91,8 @@ pub fn seed(
     })?;
     // The demo's three tellers run the key ceremony here, in memory (INSECURE: one process
     // plays every teller; a real election's tellers each run `strikevote teller setup`).
-    crate::teller::ceremony::run_all(conn, signer, id)?;
+    let tellers = crate::teller::ceremony::run_all(conn, signer, id)?;
+    keep_demo_tellers(&tellers)?;
     election::apply(conn, id, election::Transition::Open, signer, "demo")?;
     Ok((id, sample))
 }

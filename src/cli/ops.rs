@@ -40,6 +40,10 @@ pub(super) fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
                 say!("  local {:<4} {}", t.local, t.ballot_url);
             }
             say!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
+            say!(
+                "its three tellers' state files are in {}/ (INSECURE demo: passphrases in README.txt there)",
+                crate::demo::TELLERS_DIR
+            );
         }
         let has_admin = db::connect(&database, 1)
             .ok()

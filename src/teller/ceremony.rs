@@ -258,7 +258,11 @@ fn progress_line(record: &Record, count: usize, me: u32) -> String {
 
 /// Runs the whole ceremony in this process with every teller's state in memory (the demo and
 /// the tests: a real election has each teller run `teller setup` on their own machine).
-pub fn run_all(conn: &mut DbConnection, signer: &LogKey, id: ElectionId) -> Result<()> {
+pub fn run_all(
+    conn: &mut DbConnection,
+    signer: &LogKey,
+    id: ElectionId,
+) -> Result<Vec<TellerFile>> {
     let election = election::find(conn, id)?;
     let params = store::params(&election)?;
     let mut files = (0..params.count)
@@ -281,7 +285,7 @@ pub fn run_all(conn: &mut DbConnection, signer: &LogKey, id: ElectionId) -> Resu
             complete = take_part(&mut channel, id, file, &mut |_| Ok(()))?.complete;
         }
         if complete {
-            return Ok(());
+            return Ok(files);
         }
     }
     Err(Error::Internal(

@@ -233,3 +233,27 @@ both_backends! {
         served.stop();
     }
 }
+
+both_backends! {
+    fn the_demo_keeps_its_tellers_state_where_the_teller_command_opens_it(db: &TestDb) {
+        let served = serve_process(db, &["--demo", "--database-url", &db.url], &[]);
+        let dir = db.dir().join("demo-tellers");
+        // The socket listens before the demo is seeded: wait for the seeding to finish.
+        for _ in 0..100 {
+            if sv(db, &["election", "list", "--json"]).ok().contains("\"open\"") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let readme = std::fs::read_to_string(dir.join("README.txt")).unwrap();
+        assert!(readme.starts_with("INSECURE DEMO"), "{readme}");
+        let listed: serde_json::Value = serde_json::from_str(&sv(db, &["election", "list", "--json"]).ok()).unwrap();
+        let id = listed[0]["id"].as_str().unwrap().to_owned();
+        let pass = db.path("demo-pass");
+        std::fs::write(&pass, "insecure demo passphrase 3\n").unwrap();
+        let state = dir.join("teller-3.state");
+        let out = sv(db, &["teller", "setup", "--election", &id, "--teller", "3", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()]).ok();
+        assert_eq!(out.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        served.stop();
+    }
+}
