@@ -31,6 +31,16 @@ pub fn publish(
         let body = entry::Entry::parse(&message.bytes)
             .map_err(|e| Error::Internal(format!("a ceremony message is malformed: {e}")))?
             .body;
+        // The core checks only the recipient's form; the service checks it is a key the other
+        // tellers can encrypt to, before anyone depends on it.
+        if let Body::TellerKey(k) = &body
+            && <age::x25519::Recipient as std::str::FromStr>::from_str(&k.recipient).is_err()
+        {
+            return Err(Error::conflict(
+                ErrorCode::CeremonyRefused,
+                format!("teller {}'s recipient is not an age X25519 key", k.teller),
+            ));
+        }
         record
             .add(&body)
             .map_err(|e| Error::conflict(ErrorCode::CeremonyRefused, e))?;

@@ -134,20 +134,24 @@ both_backends! {
         let other = run_locally(params, &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap();
         let publish = |conn: &mut _, m| strikevote::teller::store::publish(conn, eid, m, &signer);
         let before = export_bundle(db, &id, "before").log;
+        let key = || age::x25519::Identity::generate().to_public().to_string();
 
+        // A recipient nobody could encrypt a share to.
+        let err = publish(&mut conn, entry::teller_key(&eid, 1, "age1x", &other.commitments[0])).unwrap_err();
+        assert!(err.to_string().contains("teller 1's recipient is not an age X25519 key"), "{err}");
         // A polynomial before every teller's commitment.
         let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[0])).unwrap_err();
         assert!(err.to_string().contains("a polynomial before every teller's commitment"), "{err}");
         // A teller the election does not have.
-        let err = publish(&mut conn, entry::teller_key(&eid, 4, "age1x", &other.commitments[0])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_key(&eid, 4, &key(), &other.commitments[0])).unwrap_err();
         assert!(err.to_string().contains("teller 4 is not one of the election's 3 tellers"), "{err}");
         assert_eq!(export_bundle(db, &id, "mid").log, before, "nothing was logged");
 
         // Commitments in, then a polynomial that is not the committed one.
         for t in 0..3 {
-            publish(&mut conn, entry::teller_key(&eid, t + 1, "age1x", &other.commitments[t as usize])).unwrap();
+            publish(&mut conn, entry::teller_key(&eid, t + 1, &key(), &other.commitments[t as usize])).unwrap();
         }
-        let err = publish(&mut conn, entry::teller_key(&eid, 2, "age1x", &other.commitments[1])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_key(&eid, 2, &key(), &other.commitments[1])).unwrap_err();
         assert!(err.to_string().contains("teller 2 publishes a second key"), "{err}");
         let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[1])).unwrap_err();
         assert!(err.to_string().contains("teller 1: the polynomial does not match the commitment"), "{err}");
