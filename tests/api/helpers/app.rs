@@ -117,8 +117,19 @@ pub struct Served {
 
 /// Starts `strikevote serve ARGS` in the scratch directory with no inherited `STRIKEVOTE_*`
 /// variables besides `env`, on a free port unless `env` or `args` choose one; returns once it
-/// accepts connections.
+/// accepts connections. The free port is found by binding port 0 and letting it go, so another
+/// test may take it first: a server that then fails to bind is started again on another port.
 pub fn serve_process(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Served {
+    for _attempt in 0..5 {
+        if let Some(served) = try_serve(db, args, env) {
+            return served;
+        }
+    }
+    panic!("serve could not bind a free port in five attempts");
+}
+
+/// One attempt: `None` if the server exited because its port was taken meanwhile.
+fn try_serve(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Option<Served> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -143,13 +154,31 @@ pub fn serve_process(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Serv
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "serve exited ({status}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+    let exited = |child: &mut std::process::Child| -> Option<String> {
+        child.try_wait().unwrap()?;
+        let mut err = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+        }
+        Some(err)
+    };
+    loop {
+        if let Some(err) = exited(&mut child) {
+            if err.contains("Address already in use") || err.contains("address in use") {
+                return None;
+            }
+            panic!("serve exited: {err}");
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Whoever answered, our server must still be running (not beaten to the port).
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if let Some(err) = exited(&mut child) {
+                if err.contains("Address already in use") || err.contains("address in use") {
+                    return None;
+                }
+                panic!("serve exited: {err}");
+            }
+            return Some(Served { child, port });
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(30),
@@ -157,7 +186,6 @@ pub fn serve_process(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Serv
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Served { child, port }
 }
 
 impl Served {
