@@ -46,6 +46,9 @@ macro_rules! error_codes {
 error_codes! {
     AccountNotFound => "account_not_found", NOT_FOUND;
     AlreadyCertified => "already_certified", CONFLICT;
+    AlreadyDecrypted => "already_decrypted", CONFLICT;
+    AwaitingTellers => "awaiting_tellers", CONFLICT;
+    BadShare => "bad_share", BAD_REQUEST;
     ChoiceMissing => "choice_missing", BAD_REQUEST;
     CommonPassword => "common_password", BAD_REQUEST;
     DatabaseError => "database_error", SERVICE_UNAVAILABLE;

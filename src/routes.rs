@@ -314,6 +314,13 @@ pub static ROUTES: &[Resource] = &[
         limited: true,
         endpoints: &[post!(TELLER, api::tellers::shares)],
     },
+    // JSON API: a teller's decryption shares, after close (accepted from anyone whose proofs
+    // verify against the teller's key share).
+    Resource {
+        path: "/api/v1/elections/{id}/tally-shares",
+        limited: true,
+        endpoints: &[post!(PUBLIC, api::tellers::tally_share)],
+    },
     Resource {
         path: "/api/v1/elections/{id}/turnout",
         limited: false,

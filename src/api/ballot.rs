@@ -41,15 +41,14 @@ pub fn parse_choice(text: &str) -> Result<Choice> {
     })
 }
 
-/// The JSON answer for a cast ballot. `pad` holds spaces that make the answer the same length
-/// whatever the choice (the choice's name plus `pad` is always [`Choice::WIRE_WIDTH`] long).
+/// The JSON answer for a cast ballot: the receipt and the ballot's tracker, never the choice
+/// (the answer is the same length whatever it was).
 pub fn cast_json(cast: &Cast) -> serde_json::Value {
     json!({
         "receipt": cast.receipt,
+        "tracker": cast.tracker,
         "election": cast.election,
         "local": cast.local,
-        "choice": cast.choice,
-        "pad": " ".repeat(Choice::WIRE_WIDTH - cast.choice.as_str().len()),
         "leaf_index": cast.leaf_index,
         "tree_size": cast.tree_size,
         "checkpoint": cast.checkpoint,
@@ -80,7 +79,7 @@ pub async fn receipt(
             "election": found.election,
             "leaf_index": found.index,
             "entry": found.entry,
-            "pad": found.pad,
+            "tracker": found.tracker,
             "tree_size": found.tree_size,
             "checkpoint": found.checkpoint,
             "inclusion_proof": found.proof.iter().map(hex::encode).collect::<Vec<_>>(),

@@ -1,8 +1,8 @@
 //! Read-only log routes: key, checkpoint, entries, inclusion and consistency proofs.
 //!
-//! Embargo (docs/DESIGN.md invariant 5): until the vote closes, a ballot entry's content is never
-//! served; `entries` gives a sealed line with its index and leaf hash instead, which reveals
-//! nothing (every ballot carries a 128-bit random receipt) yet lets anyone recompute the root.
+//! The whole log is public at every moment, ballots included: a ballot entry holds only its
+//! local, its ballot sealed to the tellers' election key, and a random receipt, so anyone can
+//! check the log while the vote runs and nobody can count it before the tellers decrypt.
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::with_conn;
-use crate::election::{self, ElectionId, State};
+use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::merkle::{self, Hash};
+use crate::log::merkle::Hash;
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
 use crate::state::AppState;
 
@@ -70,7 +70,7 @@ pub async fn entries(
     query: web::Query<EntriesQuery>,
 ) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
-    let (body, sealed) = with_conn(&state, move |c| {
+    let body = with_conn(&state, move |c| {
         let election = election::find(c, id)?;
         let size = election.log_size;
         let start = query.start.unwrap_or(0);
@@ -88,32 +88,17 @@ pub async fn entries(
             ));
         }
         let end = end.min(start.saturating_add(MAX_ENTRIES_PER_READ));
-        let embargoed = matches!(election.state, State::Draft | State::Open);
         let mut body = Vec::new();
-        let mut sealed = 0u64;
         for entry in store::entries(c, id, start, end)? {
-            if embargoed && entry.kind == "ballot" {
-                sealed += 1;
-                let line = json!({
-                    "sealed": "ballot",
-                    "index": entry.index,
-                    "leaf_hash": hex::encode(merkle::leaf_hash(&entry.bytes)),
-                });
-                body.extend(line.to_string().into_bytes());
-            } else {
-                body.extend(entry.bytes);
-            }
+            body.extend(entry.bytes);
             body.push(b'\n');
         }
-        Ok((body, sealed))
+        Ok(body)
     })
     .await?;
-    let mut response = HttpResponse::Ok();
-    response.content_type("application/jsonl");
-    if sealed > 0 {
-        response.insert_header(("X-Strikevote-Sealed", sealed.to_string()));
-    }
-    Ok(response.body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/jsonl")
+        .body(body))
 }
 
 /// Query of `proof/inclusion`.

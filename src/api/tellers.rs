@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::with_conn;
-use crate::election::{self, ElectionId};
+use crate::election::{self, ElectionId, decryption};
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::entry::{Body, Entry, Kind};
+use crate::log::entry::{Body, Entry, Kind, TallyShare};
 use crate::log::store as log_store;
 use crate::state::AppState;
 use crate::teller::{invitations, store};
@@ -177,4 +177,29 @@ pub async fn shares(
     }
     with_conn(&state, move |c| store::send_shares(c, id, me, &sealed)).await?;
     Ok(HttpResponse::Ok().json(json!({ "stored": true })))
+}
+
+/// `POST /api/v1/elections/{id}/tally-shares` `{"teller", "shares"}` (a `tally_share` entry's
+/// fields): after close, a teller's decryption shares of every local's sums. Accepted from
+/// anyone if every proof verifies against that teller's key share; the `threshold`-th opens
+/// the result, logged in the same append.
+pub async fn tally_share(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let share: TallyShare = serde_json::from_slice(&body).map_err(|e| {
+        Error::bad_input(
+            ErrorCode::InvalidJson,
+            format!("the body is not a `tally_share` entry's fields: {e}"),
+        )
+    })?;
+    let signer = state.signer.clone();
+    let accepted = with_conn(&state, move |c| decryption::submit(c, id, share, &signer)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "message": accepted.status.to_string(),
+        "decryption": accepted.status,
+        "checkpoint": accepted.checkpoint.note,
+    })))
 }

@@ -9,8 +9,8 @@ pub use strikevote_core::verify::{
 };
 
 use crate::db::DbConnection;
-use crate::election::{self, ElectionId, State};
-use crate::error::{Error, ErrorCode, Result};
+use crate::election::{self, ElectionId};
+use crate::error::{Error, Result};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
 use crate::log::{LogKey, Verifier};
 
@@ -22,19 +22,13 @@ pub struct Exported {
 }
 
 /// The three files of an election's bundle, in memory: `log.jsonl`, `checkpoint`, `key.vkey`.
-/// Refused while the vote is open: ballot entries are embargoed until it closes.
+/// Available at any time: ballots are sealed, so an open vote's log reveals no count.
 pub fn bundle_files(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogKey,
 ) -> Result<(Vec<u8>, String, String)> {
     let election = election::find(conn, id)?;
-    if election.state == State::Open {
-        return Err(Error::conflict(
-            ErrorCode::Embargoed,
-            "the vote is open: the log's ballots are embargoed until it closes, so no bundle is exported before then",
-        ));
-    }
     // The checkpoint first: entries below its size are immutable, so later appends cannot
     // make the bundle inconsistent.
     let checkpoint = store::latest_checkpoint(conn, id)?;

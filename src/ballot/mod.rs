@@ -15,6 +15,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
+use strikevote_core::crypto::PublicKey;
+use strikevote_core::crypto::ballot::seal_many;
+
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{self, NewEntry};
@@ -32,6 +35,36 @@ pub struct CastRequest {
     pub choice: Choice,
 }
 
+/// Each election's key, read from its log once (it never changes after the ceremony).
+#[derive(Default)]
+pub struct ElectionKeys(std::sync::Mutex<HashMap<ElectionId, PublicKey>>);
+
+impl ElectionKeys {
+    /// The key ballots of `election` are sealed to.
+    pub fn get(&self, conn: &mut DbConnection, election: &Election) -> Result<PublicKey> {
+        let cached = self
+            .0
+            .lock()
+            .map_err(|_| Error::Internal("the election key cache is poisoned".into()))?
+            .get(&election.id)
+            .cloned();
+        if let Some(key) = cached {
+            return Ok(key);
+        }
+        let record = election::ceremony::record(conn, election)?;
+        let key = record
+            .election_key()
+            .map(|k| k.shared_key().clone())
+            .ok_or_else(|| {
+                Error::Internal(format!("election {} is open without an election key", election.id))
+            })?;
+        if let Ok(mut keys) = self.0.lock() {
+            keys.insert(election.id, key.clone());
+        }
+        Ok(key)
+    }
+}
+
 /// A cast ballot, as the member is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cast {
@@ -41,8 +74,8 @@ pub struct Cast {
     pub title: String,
     /// The member's local.
     pub local: String,
-    /// The choice recorded.
-    pub choice: Choice,
+    /// The ballot's tracker: SHA-256 of its ciphertexts, 64 hex digits (never the choice).
+    pub tracker: String,
     /// The receipt.
     pub receipt: String,
     /// The ballot's index in the log.
@@ -112,6 +145,7 @@ type TokenInfo = (String, TokenStatus, String);
 pub fn commit_batch(
     conn: &mut DbConnection,
     signer: &LogKey,
+    keys: &ElectionKeys,
     requests: &[CastRequest],
 ) -> Result<Vec<Result<Cast>>> {
     let mut answers: Vec<Option<Result<Cast>>> = (0..requests.len()).map(|_| None).collect();
@@ -153,7 +187,12 @@ pub fn commit_batch(
     for (election_id, indexes) in by_election {
         let id = ElectionId::parse(&election_id)?;
         let outcome = crate::log::store::transaction(conn, |conn| {
-            cast_in_election(conn, signer, id, requests, &hashes, &info, &indexes)
+            let batch = Batch {
+                requests,
+                hashes: &hashes,
+                info: &info,
+            };
+            cast_in_election(conn, signer, keys, id, &batch, &indexes)
         })?;
         for (i, answer) in outcome {
             answers[i] = Some(answer);
@@ -165,49 +204,70 @@ pub fn commit_batch(
         .collect())
 }
 
+/// What the batch's requests are and what their tokens were found to be.
+struct Batch<'a> {
+    requests: &'a [CastRequest],
+    hashes: &'a [Vec<u8>],
+    info: &'a HashMap<Vec<u8>, TokenInfo>,
+}
+
 /// One election's share of a batch, under its lock: refuses what cannot be cast, redeems the
-/// tokens, appends the ballots in one signed append and proves each one's inclusion.
+/// tokens, seals the choices (on every core; the plain choice goes no further than this), appends
+/// the ballots in one signed append and proves each one's inclusion.
 fn cast_in_election(
     conn: &mut DbConnection,
     signer: &LogKey,
+    keys: &ElectionKeys,
     id: ElectionId,
-    requests: &[CastRequest],
-    hashes: &[Vec<u8>],
-    info: &HashMap<Vec<u8>, TokenInfo>,
+    batch: &Batch,
     indexes: &[usize],
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     let election = election::lock(conn, id)?;
     let mut out = Vec::with_capacity(indexes.len());
-    let candidates = castable(&election, requests, indexes, &mut out);
+    let candidates = castable(&election, batch.requests, indexes, &mut out);
     if candidates.is_empty() {
         return Ok(out);
     }
-    let redeemed = redeem(conn, candidates.iter().map(|&i| &hashes[i]).collect())?;
-    let mut ballots = Vec::with_capacity(redeemed.len());
-    for &i in &candidates {
-        if !redeemed.contains(&hashes[i]) {
-            // Used or revoked by another instance since the look-up.
-            out.push((i, Err(token_used())));
-            continue;
-        }
-        let local = info
-            .get(&hashes[i])
+    let redeemed = redeem(conn, candidates.iter().map(|&i| &batch.hashes[i]).collect())?;
+    let (casting, taken): (Vec<usize>, Vec<usize>) = candidates
+        .into_iter()
+        .partition(|&i| redeemed.contains(&batch.hashes[i]));
+    // Used or revoked by another instance since the look-up.
+    out.extend(taken.into_iter().map(|i| (i, Err(token_used()))));
+    if casting.is_empty() {
+        return Ok(out);
+    }
+    let key = keys.get(conn, &election)?;
+    let choices = &election.definition.choices;
+    // `castable` let only the election's choices through.
+    let options = casting
+        .iter()
+        .map(|&i| choices.iter().position(|c| *c == batch.requests[i].choice))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| Error::Internal("a choice the election lacks passed the check".into()))?;
+    let sealed = seal_many(&key, choices.len(), &options)
+        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
+    let mut ballots = Vec::with_capacity(casting.len());
+    for (i, sealed) in casting.into_iter().zip(sealed) {
+        let local = batch
+            .info
+            .get(&batch.hashes[i])
             .map(|t| t.2.clone())
             .unwrap_or_default();
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
-        let entry = entry::ballot(&id, &local, requests[i].choice, &receipt);
+        let tracker = hex::encode(strikevote_core::crypto::ballot::tracker(&sealed));
+        let entry = entry::ballot(&id, &local, sealed, &receipt);
         ballots.push(Pending {
             leaf: merkle::leaf_hash(&entry.bytes),
             request: i,
             local,
             receipt,
+            tracker,
             entry,
         });
     }
-    if !ballots.is_empty() {
-        out.extend(append_ballots(conn, signer, &election, requests, ballots)?);
-    }
+    out.extend(append_ballots(conn, signer, &election, ballots)?);
     Ok(out)
 }
 
@@ -259,6 +319,7 @@ struct Pending {
     request: usize,
     local: String,
     receipt: String,
+    tracker: String,
     entry: NewEntry,
 }
 
@@ -268,7 +329,6 @@ fn append_ballots(
     conn: &mut DbConnection,
     signer: &LogKey,
     election: &Election,
-    requests: &[CastRequest],
     mut ballots: Vec<Pending>,
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     ballots.sort_by_key(|b| b.leaf);
@@ -287,7 +347,7 @@ fn append_ballots(
                 election: election.id,
                 title: election.definition.title.clone(),
                 local: b.local,
-                choice: requests[b.request].choice,
+                tracker: b.tracker,
                 receipt: b.receipt,
                 leaf_index,
                 checkpoint: appended.checkpoint.note.clone(),

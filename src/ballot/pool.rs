@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Cast, CastRequest, commit_batch};
+use super::{Cast, CastRequest, ElectionKeys, commit_batch};
 use crate::db::Pool;
 use crate::error::{Error, Result};
 use crate::log::LogKey;
@@ -64,6 +64,7 @@ impl CastingPool {
 }
 
 fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, max: usize) {
+    let keys = ElectionKeys::default();
     while let Ok(first) = inbox.recv() {
         let deadline = Instant::now() + period;
         let mut batch = vec![first];
@@ -78,7 +79,7 @@ fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, 
         let outcome = pool
             .get()
             .map_err(Error::from)
-            .and_then(|mut conn| commit_batch(&mut conn, &signer, &requests));
+            .and_then(|mut conn| commit_batch(&mut conn, &signer, &keys, &requests));
         match outcome {
             Ok(answers) => {
                 let accepted = answers.iter().filter(|a| a.is_ok()).count();

@@ -2,7 +2,7 @@
 //! checkpoint) and the public name of their token's status. Shared by the pages and the API.
 
 use crate::db::DbConnection;
-use crate::election::{self, Choice};
+use crate::election;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{Body, Entry};
 use crate::log::{merkle, store};
@@ -17,10 +17,10 @@ pub struct FoundReceipt {
     pub title: String,
     /// Where the ballot stands.
     pub index: u64,
-    /// The entry's exact text.
+    /// The entry's exact text (it holds the sealed ballot, never a choice).
     pub entry: String,
-    /// Spaces that make the answer the same length whatever the entry's choice.
-    pub pad: String,
+    /// The ballot's tracker.
+    pub tracker: String,
     /// The latest checkpoint's size.
     pub tree_size: u64,
     /// The latest signed checkpoint.
@@ -54,17 +54,16 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
         &proof,
         &checkpoint.root,
     );
-    // The entry names the choice: pad so the answer's length does not.
-    let choice_len = match Entry::parse(&entry.bytes).map(|e| e.body) {
-        Ok(Body::Ballot(ballot)) => ballot.choice.as_str().len(),
-        _ => Choice::WIRE_WIDTH,
+    let tracker = match Entry::parse(&entry.bytes).map(|e| e.body) {
+        Ok(Body::Ballot(ballot)) => ballot.tracker(),
+        _ => return Err(not_found()),
     };
     let entry = String::from_utf8_lossy(&entry.bytes).into_owned();
     Ok(FoundReceipt {
         election: id,
         title: election.definition.title,
         index,
-        pad: " ".repeat(Choice::WIRE_WIDTH.saturating_sub(choice_len)),
+        tracker,
         entry,
         tree_size: checkpoint.size,
         checkpoint: checkpoint.note,

@@ -45,7 +45,7 @@ pub(super) enum ElectionCommand {
         /// Election id.
         id: String,
     },
-    /// Certify a closed vote: recounts the log and appends the `result` entry.
+    /// Certify a closed vote whose tellers have decrypted the result (logs `certify`).
     Certify {
         /// Election id.
         id: String,
@@ -183,7 +183,7 @@ fn change(id: &str, action: Transition, settings: &Settings) -> anyhow::Result<(
         Transition::Certify => {
             let (results, checkpoint) = election::count::certify(&mut conn, id, &signer, &actor)?;
             println!(
-                "election {id} is certified: {} (result entry {} of the log)",
+                "election {id} is certified: {} (the tellers' decrypted result; certification is entry {} of the log)",
                 if results.passed { "PASSED" } else { "FAILED" },
                 checkpoint.size - 1
             );

@@ -12,6 +12,7 @@ use super::{connect, signer};
 use crate::election::{self, ElectionId};
 use crate::settings::Settings;
 use crate::teller::ceremony::{self, Channel};
+use crate::teller::decrypt;
 use crate::teller::invitations;
 use crate::teller::remote::Remote;
 use crate::teller::secrets::TellerFile;
@@ -44,6 +45,24 @@ pub(super) enum TellerCommand {
         /// A file holding this teller's invitation code (with --server).
         #[arg(long, requires = "server")]
         invitation_file: Option<PathBuf>,
+    },
+    /// After the vote closes: check the election's log, then compute and submit this teller's
+    /// decryption shares of each local's totals (never of a single ballot). Run once; when
+    /// enough tellers have, the result is decrypted.
+    Decrypt {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// This teller's state file from the key ceremony.
+        #[arg(long)]
+        state: PathBuf,
+        /// A file holding the state file's passphrase (otherwise it is asked for).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Reach the service over HTTPS, e.g. https://vote.example.org; without it, the
+        /// database in the settings is used.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Issue (or issue again) every teller's invitation code and print them.
     Invite {
@@ -81,6 +100,27 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                     invitation_file,
                 });
             setup(&me, server.as_ref(), settings)
+        }
+        TellerCommand::Decrypt {
+            election,
+            state,
+            passphrase_file,
+            server,
+        } => {
+            let id = ElectionId::parse(&election)?;
+            if !state.exists() {
+                bail!("there is no state file {}", state.display());
+            }
+            let passphrase = passphrase(passphrase_file.as_deref(), false)?;
+            let file = TellerFile::load(&state, &passphrase)?;
+            if file.election != id.to_string() {
+                bail!(
+                    "{} is a state file for election {}, not {id}",
+                    state.display(),
+                    file.election
+                );
+            }
+            decrypt(id, &file, server.as_deref(), settings)
         }
         TellerCommand::Invite { election } => invite(&election, settings),
     }
@@ -197,6 +237,36 @@ fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
         }
     };
     println!("{}", progress.message);
+    Ok(())
+}
+
+fn decrypt(
+    id: ElectionId,
+    file: &TellerFile,
+    server: Option<&str>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let teller = u32::try_from(file.teller).unwrap_or(u32::MAX);
+    let outcome = match server {
+        Some(url) => decrypt::decrypt(&mut Remote::new(url, id, teller, ""), id, file)?,
+        None => {
+            let signer = signer(settings)?;
+            let mut conn = connect(settings)?;
+            let mut channel = decrypt::DirectTally {
+                conn: &mut conn,
+                signer: &signer,
+                id,
+            };
+            decrypt::decrypt(&mut channel, id, file)?
+        }
+    };
+    match outcome {
+        decrypt::Outcome::Submitted(status) => {
+            println!("teller {teller}: the log checks out; shares submitted");
+            println!("{status}");
+        }
+        decrypt::Outcome::NothingToDo(why) => println!("teller {teller}: {why}"),
+    }
     Ok(())
 }
 

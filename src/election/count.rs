@@ -1,5 +1,5 @@
-//! Counting from the log: turnout during the vote (no choices), results after it, and the
-//! certification that writes the result into the log.
+//! Counting: turnout during the vote (counts of ballots, never choices), the results once the
+//! tellers have decrypted them after close, and the officials' certification.
 
 use std::collections::BTreeMap;
 
@@ -9,9 +9,11 @@ use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
-use crate::log::entry::{self, Kind};
+use super::decryption;
+use crate::log::entry::{Body, Kind};
 use crate::log::store::{self, StoredCheckpoint};
-use crate::tally::{LogCount, Results};
+use crate::tally::opened;
+use crate::tally::{Results, tally};
 
 /// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,28 +62,29 @@ fn embargoed() -> Error {
     )
 }
 
-/// The results, recounted from the log; refused until the vote has closed.
+/// The results the tellers' decryption gave (the log's `result` entry, counted under the
+/// election's rules); refused before close, and until `threshold` tellers have decrypted.
 pub fn results(conn: &mut DbConnection, id: ElectionId) -> Result<Results> {
     let election = find(conn, id)?;
     if !matches!(election.state, State::Closed | State::Certified) {
         return Err(embargoed());
     }
-    recount(conn, id, &election.definition)
+    decrypted(conn, &election)
 }
 
-/// The count of the log's own roster and ballot entries — the same count the offline
-/// verifier makes ([`LogCount`]).
-fn recount(
-    conn: &mut DbConnection,
-    id: ElectionId,
-    definition: &super::Definition,
-) -> Result<Results> {
-    let entries = store::entries_of_kind(conn, id, &[Kind::Roster, Kind::Ballot])?;
-    Ok(LogCount::of(&entries).results(definition))
+fn decrypted(conn: &mut DbConnection, election: &super::Election) -> Result<Results> {
+    let logged = store::entries_of_kind(conn, election.id, &[Kind::Result])?;
+    let Some(Body::Result(body)) = logged.into_iter().next() else {
+        let status = decryption::status(conn, election)?;
+        return Err(decryption::awaiting(&status));
+    };
+    let (eligible, counts) = opened::stated_counts(&body)
+        .ok_or_else(|| Error::Internal("the logged result does not state its counts".into()))?;
+    Ok(tally(&election.definition, &eligible, &counts))
 }
 
-/// Certifies a closed election: appends the `result` entry, recounted from the log under the
-/// election's lock, and marks it certified.
+/// Certifies a closed election whose tellers have decrypted the result: logs the official's
+/// `certify` and marks it certified.
 pub fn certify(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -100,14 +103,13 @@ pub fn certify(
             }
             _ => return Err(embargoed()),
         }
-        let results = recount(conn, id, &election.definition)?;
-        let result = entry::result(&id, &results.entry_body());
+        let results = decrypted(conn, &election)?;
         let checkpoint = super::enter(
             conn,
             &election,
             State::Certified,
             (actor, "certify"),
-            result,
+            None,
             signer,
         )?;
         Ok((results, checkpoint))

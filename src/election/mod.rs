@@ -2,6 +2,7 @@
 
 pub mod ceremony;
 pub mod count;
+pub mod decryption;
 pub use strikevote_core::definition;
 
 use std::collections::BTreeMap;
@@ -253,7 +254,7 @@ pub fn apply(
             &election,
             state,
             (actor, action.as_str()),
-            made,
+            Some(made),
             signer,
         )
     })
@@ -325,13 +326,14 @@ pub(crate) fn enter(
     election: &Election,
     state: State,
     (actor, action): (&str, &str),
-    made: NewEntry,
+    made: Option<NewEntry>,
     signer: &LogKey,
 ) -> Result<StoredCheckpoint> {
     diesel::update(elections::table.find(election.id.to_string()))
         .set(elections::state.eq(state))
         .execute(conn)?;
-    let entries = [entry::admin(&election.id, action, actor), made];
+    let mut entries = vec![entry::admin(&election.id, action, actor)];
+    entries.extend(made);
     Ok(log::store::append(conn, election, &entries, signer)?.checkpoint)
 }
 

@@ -5,6 +5,7 @@
 //! (`strikevote_core::crypto`).
 
 pub mod ceremony;
+pub mod decrypt;
 pub mod invitations;
 pub mod remote;
 pub mod secrets;

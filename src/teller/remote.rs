@@ -9,6 +9,9 @@ use strikevote_core::crypto::TellerParams;
 use strikevote_core::crypto::ceremony::Record;
 
 use super::ceremony::Channel;
+use super::decrypt::TallyChannel;
+use crate::election::decryption::Status;
+use crate::log::entry::TallyShare;
 use crate::election::ElectionId;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{Entry, NewEntry};
@@ -16,6 +19,9 @@ use crate::log::entry::{Entry, NewEntry};
 /// Teller `teller` of election `id` at `server`.
 pub struct Remote {
     agent: ureq::Agent,
+    /// `<server>/api/v1/elections/<id>`.
+    election: String,
+    /// The teller's routes under it.
     base: String,
     code: String,
 }
@@ -46,12 +52,11 @@ impl Remote {
         let agent = ureq::AgentBuilder::new()
             .timeout(std::time::Duration::from_secs(30))
             .build();
+        let election = format!("{}/api/v1/elections/{id}", server.trim_end_matches('/'));
         Self {
             agent,
-            base: format!(
-                "{}/api/v1/elections/{id}/tellers/{teller}",
-                server.trim_end_matches('/')
-            ),
+            base: format!("{election}/tellers/{teller}"),
+            election,
             code: code.trim().to_owned(),
         }
     }
@@ -91,6 +96,50 @@ impl Remote {
             .post(&format!("{}/{what}", self.base))
             .set("Authorization", &format!("Teller {}", self.code));
         Self::answer(request.send_json(body)).map(|_| ())
+    }
+}
+
+impl Remote {
+    fn text(&self, path: &str) -> Result<String> {
+        let request = self.agent.get(&format!("{}/{path}", self.election));
+        Self::answer(request.call())?
+            .into_string()
+            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))
+    }
+}
+
+impl TallyChannel for Remote {
+    /// The checkpoint first, then exactly the entries it covers, page by page (later appends
+    /// cannot make the two disagree).
+    fn bundle(&mut self) -> Result<(Vec<u8>, String, String)> {
+        let checkpoint = self.text("checkpoint")?;
+        let size: u64 = checkpoint
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| Error::Internal("the server's checkpoint is malformed".into()))?;
+        let mut log = Vec::new();
+        let mut next = 0u64;
+        while next < size {
+            let page = self.text(&format!("entries?start={next}&end={size}"))?;
+            let lines = page.lines().count() as u64;
+            if lines == 0 {
+                return Err(Error::Internal(format!("the server's log ends at {next}")));
+            }
+            log.extend_from_slice(page.as_bytes());
+            next += lines;
+        }
+        let key = self.text("key")?;
+        Ok((log, checkpoint, key))
+    }
+
+    fn submit(&mut self, share: &TallyShare) -> Result<Status> {
+        let request = self.agent.post(&format!("{}/tally-shares", self.election));
+        let answer: serde_json::Value = Self::answer(request.send_json(share))?
+            .into_json()
+            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))?;
+        serde_json::from_value(answer["decryption"].clone())
+            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))
     }
 }
 

@@ -287,6 +287,7 @@ struct Dashboard {
     results: Option<ResultView>,
     actions: Vec<String>,
     ceremony: String,
+    decryption: Option<String>,
     is_admin: bool,
 }
 
@@ -298,13 +299,21 @@ struct Snapshot {
     results: Option<crate::tally::Results>,
     actions: Vec<String>,
     ceremony: election::ceremony::Status,
+    decryption: Option<election::decryption::Status>,
 }
 
 fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
     let election = election::find(c, id)?;
-    let results = match election.state {
-        State::Closed | State::Certified => Some(election::count::results(c, id)?),
-        _ => None,
+    let (results, decryption) = match election.state {
+        State::Closed | State::Certified => {
+            let status = election::decryption::status(c, &election)?;
+            let results = match status.decrypted {
+                true => Some(election::count::results(c, id)?),
+                false => None,
+            };
+            (results, Some(status))
+        }
+        _ => (None, None),
     };
     let mut actions = Vec::new();
     for body in store::entries_of_kind(c, id, &[Kind::Admin])? {
@@ -319,6 +328,7 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
         election,
         results,
         actions,
+        decryption,
     })
 }
 
@@ -368,6 +378,7 @@ async fn dashboard_view(
         results: s.results.map(ResultView::new),
         actions: s.actions,
         ceremony: s.ceremony.to_string(),
+        decryption: s.decryption.map(|d| d.to_string()),
         is_admin: desk.who.role == Role::Admin,
     };
     html(status, &page, cookie)
@@ -540,12 +551,12 @@ fn confirmation(action: Transition) -> (&'static str, &'static str, &'static str
         ),
         Transition::Close => (
             "Close the vote?",
-            "No more ballots will be accepted, and the results become visible to officials, observers and the public log. This cannot be undone.",
+            "No more ballots will be accepted. The tellers then decrypt the totals (each runs `strikevote teller decrypt`), and the results become visible to officials, observers and the public. This cannot be undone.",
             "Yes, close the vote",
         ),
         Transition::Certify => (
             "Certify the result?",
-            "The result is recounted from the log and written into it as the certified result. This cannot be undone.",
+            "The result the tellers decrypted, already in the log, is certified in your name. This cannot be undone.",
             "Yes, certify",
         ),
     }

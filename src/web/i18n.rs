@@ -79,7 +79,8 @@ pub struct Text {
     pub done_title: &'static str,
     pub done_intro: &'static str,
     pub receipt_label: &'static str,
-    pub recorded_choice: &'static str,
+    pub tracker_label: &'static str,
+    pub tracker_hint: &'static str,
     pub checkpoint_label: &'static str,
     pub position_label: &'static str,
     pub keep_receipt: &'static str,
@@ -97,6 +98,7 @@ pub struct Text {
     pub verify_found: &'static str,
     pub verify_proof_ok: &'static str,
     pub verify_proof_bad: &'static str,
+    pub verify_sealed: &'static str,
     pub err_title: &'static str,
     pub err_token_format: &'static str,
     pub err_token_unknown: &'static str,
@@ -127,17 +129,18 @@ static EN: Text = Text {
     your_local: "Your local",
     choose: "Choose one",
     cast_button: "Cast my vote",
-    cast_note: "Your vote is secret: it is recorded without your name or token. You cannot change it once cast.",
+    cast_note: "Your vote is secret. It is encrypted before it is stored, never with your name or token, and it can only be counted together with everyone else's, by the election's tellers, after voting closes. You cannot change it once cast.",
     yes: "Yes",
     no: "No",
     abstain: "Abstain",
     done_title: "Your vote is recorded",
-    done_intro: "Thank you. Your ballot is in the election's public, signed log.",
+    done_intro: "Thank you. Your ballot was encrypted and added to the election's public, signed log. Nobody can read it on its own: after voting closes, the tellers open only the totals.",
     receipt_label: "Your receipt",
-    recorded_choice: "Recorded choice",
+    tracker_label: "Ballot tracker",
+    tracker_hint: "A fingerprint of your encrypted ballot, shown beside it in the public log. It does not show your choice.",
     checkpoint_label: "Included in checkpoint",
     position_label: "Position in the log",
-    keep_receipt: "Write down or save your receipt. It does not reveal your vote to anyone else, and nobody can link it to you.",
+    keep_receipt: "Write down or save your receipt. With it you can check that your ballot is in the log. It does not show how you voted, and nobody, not even the officials running the vote, can read your ballot on its own.",
     check_later: "Check later that your ballot is in the log",
     status_title: "Has my token been used?",
     status_intro: "If your token shows as used and you did not vote, contact your election officials at once.",
@@ -152,6 +155,7 @@ static EN: Text = Text {
     verify_found: "Your ballot is in the log.",
     verify_proof_ok: "Its inclusion proof checks out against the latest signed checkpoint.",
     verify_proof_bad: "Its inclusion proof does NOT check out. Report this to the election auditors.",
+    verify_sealed: "Your ballot is encrypted, so this page cannot show your choice, and nor can anyone else. It is counted when the tellers open the totals after voting closes.",
     err_title: "There is a problem",
     err_token_format: "That does not look like a ballot token. A token starts with SV followed by 28 letters and digits.",
     err_token_unknown: "We do not know this ballot token. Check it against your ballot notice.",
@@ -182,17 +186,18 @@ static ES: Text = Text {
     your_local: "Su local",
     choose: "Elija una opción",
     cast_button: "Emitir mi voto",
-    cast_note: "Su voto es secreto: se registra sin su nombre ni su código. No se puede cambiar una vez emitido.",
+    cast_note: "Su voto es secreto. Se cifra antes de guardarse, nunca junto a su nombre ni a su código, y solo puede contarse junto con los demás, por los escrutadores de la elección, después del cierre. No se puede cambiar una vez emitido.",
     yes: "Sí",
     no: "No",
     abstain: "Abstención",
     done_title: "Su voto quedó registrado",
-    done_intro: "Gracias. Su papeleta está en el registro público y firmado de la elección.",
+    done_intro: "Gracias. Su papeleta se cifró y se añadió al registro público y firmado de la elección. Nadie puede leerla por separado: después del cierre, los escrutadores abren solo los totales.",
     receipt_label: "Su comprobante",
-    recorded_choice: "Opción registrada",
+    tracker_label: "Huella de la papeleta",
+    tracker_hint: "Una huella de su papeleta cifrada, que aparece junto a ella en el registro público. No muestra su opción.",
     checkpoint_label: "Incluida en el punto de control",
     position_label: "Posición en el registro",
-    keep_receipt: "Anote o guarde su comprobante. No revela su voto a nadie y nadie puede vincularlo con usted.",
+    keep_receipt: "Anote o guarde su comprobante. Con él puede comprobar que su papeleta está en el registro. No muestra cómo votó, y nadie, ni siquiera quienes administran la votación, puede leer su papeleta por separado.",
     check_later: "Compruebe más tarde que su papeleta está en el registro",
     status_title: "¿Se ha usado mi código?",
     status_intro: "Si su código aparece como usado y usted no votó, avise de inmediato a los responsables de la elección.",
@@ -207,6 +212,7 @@ static ES: Text = Text {
     verify_found: "Su papeleta está en el registro.",
     verify_proof_ok: "Su prueba de inclusión es correcta frente al último punto de control firmado.",
     verify_proof_bad: "Su prueba de inclusión NO es correcta. Avise a los auditores de la elección.",
+    verify_sealed: "Su papeleta está cifrada: esta página no puede mostrar su opción, ni nadie más. Se cuenta cuando los escrutadores abren los totales después del cierre.",
     err_title: "Hay un problema",
     err_token_format: "Eso no parece un código de votación. Un código empieza con SV seguido de 28 letras y cifras.",
     err_token_unknown: "No conocemos este código de votación. Compárelo con su aviso.",
@@ -231,17 +237,6 @@ impl Text {
             crate::election::Choice::No => self.no,
             crate::election::Choice::Abstain => self.abstain,
         }
-    }
-
-    /// Spaces after the choice's label so that every label takes as many bytes as the longest
-    /// in this language: the confirmation page is then the same length whatever the choice.
-    pub fn choice_padding(&self, choice: crate::election::Choice) -> String {
-        let widest = crate::election::Choice::ALL
-            .iter()
-            .map(|c| self.choice(*c).len())
-            .max()
-            .unwrap_or(0);
-        " ".repeat(widest - self.choice(choice).len())
     }
 
     /// The member-facing sentence for an error code.

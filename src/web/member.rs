@@ -52,9 +52,7 @@ struct DonePage {
     lang: &'static str,
     switch_href: String,
     receipt: String,
-    choice: &'static str,
-    /// Spaces that make the page the same length whatever the choice.
-    choice_pad: String,
+    tracker: String,
     checkpoint_size: u64,
     checkpoint_root: String,
     leaf_index: u64,
@@ -77,7 +75,7 @@ struct FoundView {
     index: u64,
     tree_size: u64,
     entry: String,
-    pad: String,
+    tracker: String,
 }
 
 #[derive(Template)]
@@ -247,8 +245,7 @@ pub async fn cast_vote(
                 lang: lang.code(),
                 switch_href: format!("/vote?lang={}", t.other_lang_code),
                 receipt: cast.receipt,
-                choice: t.choice(cast.choice),
-                choice_pad: t.choice_padding(cast.choice),
+                tracker: cast.tracker,
                 checkpoint_size: cast.tree_size,
                 checkpoint_root: root,
                 leaf_index: cast.leaf_index,
@@ -399,7 +396,7 @@ pub async fn verify_page(
                 index: found.index,
                 tree_size: found.tree_size,
                 entry: found.entry,
-                pad: found.pad,
+                tracker: found.tracker,
             });
             html(StatusCode::OK, &page, None)
         }

@@ -51,11 +51,14 @@ both_backends! {
         let (status, page) = post(&client, &vote, &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Your vote is recorded"));
-        // Padded to the longest label ("Abstain"), so the page is one length whatever the choice.
-        assert!(page.contains(r#"<dd id="choice">Yes    </dd>"#), "{page}");
+        // The page shows the receipt and the ballot's tracker, never the choice.
+        assert!(!page.contains("id=\"choice\"") && !page.contains(">Yes<"), "{page}");
+        assert!(page.contains("It does not show your choice."), "{page}");
         let receipt = receipt_of(&page);
         let (_, found) = app.get_json(&format!("/api/v1/receipts/{receipt}")).await;
         assert_eq!(found["verified"], true);
+        let tracker = found["tracker"].as_str().unwrap();
+        assert!(page.contains(&format!("<code id=\"tracker\" class=\"tracker\">{tracker}</code>")), "{page}");
         assert!(page.contains(&format!("<dd id=\"leaf-index\">{}</dd>", found["leaf_index"])));
 
         // Again: refused with whom to contact.
@@ -72,6 +75,7 @@ both_backends! {
         let (status, page) = get(&client, &format!("{}/verify?receipt={}", app.address, receipt.replace('-', " "))).await;
         assert_eq!(status, 200);
         assert!(page.contains("Your ballot is in the log.") && page.contains("checks out against the latest signed checkpoint"), "{page}");
+        assert!(page.contains(&format!("<code id=\"found-tracker\" class=\"tracker\">{tracker}</code>")) && page.contains("this page cannot show your choice"), "{page}");
         let (status, page) = get(&client, &format!("{}/verify?receipt=AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG", app.address)).await;
         assert_eq!(status, 404);
         assert!(page.contains("No ballot with this receipt is in the log."), "{page}");

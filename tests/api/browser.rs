@@ -131,8 +131,8 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
 
     let receipt = text_of(&c, "receipt").await;
     assert_eq!(receipt.len(), 34, "{receipt}");
-    let choice = text_of(&c, "choice").await;
-    assert_eq!(choice, "Yes");
+    let tracker = text_of(&c, "tracker").await;
+    assert_eq!(tracker.len(), 64, "the ballot's tracker, not its choice: {tracker}");
 
     // Later: the member types the receipt at /verify.
     c.goto(&format!("{}/verify", app.address)).await.unwrap();
@@ -148,9 +148,11 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     let entry = text_of(&c, "found-entry").await;
     assert!(
         entry.contains(&format!("\"receipt\":\"{receipt}\""))
-            && entry.contains("\"choice\":\"yes\""),
+            && entry.contains("\"ballot\":{\"choices\":")
+            && !entry.contains("\"yes\""),
         "{entry}"
     );
+    assert_eq!(text_of(&c, "found-tracker").await, tracker);
 
     // The same link again: the plain-language refusal.
     c.goto(&format!("{}/vote?token={token}", app.address))
@@ -355,6 +357,11 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     }
 
     confirm(&c, &base, &id, "close").await;
+    assert!(
+        text_of(&c, "decryption").await.starts_with("waiting for the tellers"),
+        "after close the dashboard waits for the tellers"
+    );
+    decrypt(db, &id);
     confirm(&c, &base, &id, "certify").await;
     assert_eq!(text_of(&c, "state").await, "certified");
     c.goto(&format!("{base}/elections/{id}/result"))

@@ -46,6 +46,7 @@ both_backends! {
         let app = spawn_app(db).await;
         assert_eq!(app.cast(&rows[0]["token"], "yes").await.0, 200);
         sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
         let (status, text) = app.get(&format!("/elections/{id}/results.csv")).await;
         assert_eq!(status, 200);
         let mut reader = csv::Reader::from_reader(text.as_bytes());

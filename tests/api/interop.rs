@@ -144,6 +144,7 @@ both_backends! {
             cast_directly(db, token);
         }
         sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
         sv(db, &["election", "certify", &id]).ok();
         export_bundle(db, &id, "bundle");
         let shown = show(db, &id);

@@ -70,6 +70,9 @@ both_backends! {
             assert_eq!(status, 200);
         }
         for action in ["close", "certify"] {
+            if action == "certify" {
+                decrypt(db, &id);
+            }
             let res = c.post(url(&format!("/api/v1/elections/{id}/{action}"))).bearer_auth(&alice).send().await.unwrap();
             assert_eq!(res.status(), 200, "{action}");
         }
@@ -79,7 +82,7 @@ both_backends! {
 
         let bundle = export_bundle(db, &id, "bundle");
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
-        assert!(report.certified.is_some());
+        assert!(report.result.is_some());
         let log = String::from_utf8(bundle.log).unwrap();
         for action in ["create", "roster_import", "tokens_issue", "token_reissue", "open", "close", "certify"] {
             assert!(log.contains(&format!("\"type\":\"admin\",\"election\":\"{id}\",\"action\":\"{action}\",\"by\":\"alice\"")), "{action} not logged as alice");
@@ -211,6 +214,11 @@ both_backends! {
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("<td id=\"cast-total\">6</td>") && !page.contains("Results by local"), "{page}");
         for action in ["close", "certify"] {
+            if action == "certify" {
+                let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+                assert!(page.contains("waiting for the tellers: 0 of the 1 decryptions needed are in"), "{page}");
+                decrypt(db, &id);
+            }
             let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", action)]).send().await.unwrap();
             assert_eq!(res.status(), 303, "{action}");
         }

@@ -37,6 +37,21 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
     )
 }
 
+fn teller_decrypt(db: &TestDb, id: &str, teller: u32) -> Run {
+    let pass = db.path(&format!("pass-{teller}"));
+    let state = db.path(&format!("teller-{teller}.state"));
+    sv(db, &["teller", "decrypt", "--election", id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()])
+}
+
+/// Issues every member a token and casts a `yes` ballot with the first `n`.
+fn cast_some(db: &TestDb, id: &str, n: usize) {
+    let out = db.path("tokens.csv");
+    sv(db, &["tokens", "issue", "--election", id, "--out", out.to_str().unwrap()]).ok();
+    for row in read_token_csv(&out).iter().take(n) {
+        cast_directly(db, &row["token"]);
+    }
+}
+
 both_backends! {
     fn three_tellers_make_one_election_key_and_only_then_the_vote_opens(db: &TestDb) {
         let id = three_tellers(db);
@@ -86,13 +101,32 @@ both_backends! {
         let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", fresh.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2"]).fails();
         assert!(err.contains("teller 1 already took part in the key ceremony") && err.contains("use that file"), "{err}");
         assert!(!fresh.exists(), "the unused state file is removed");
+        cast_some(db, &id, 2);
+        // Before close, a teller decrypts nothing.
+        let err = teller_decrypt(db, &id, 2).fails();
+        assert!(err.contains("has not closed") && err.contains("tellers decrypt only after close"), "{err}");
         sv(db, &["election", "close", &id]).ok();
+        // Any two of the three: here 2 and 3. One alone opens nothing.
+        let out = teller_decrypt(db, &id, 2).ok();
+        assert!(out.contains("waiting for the tellers: 1 of the 2 decryptions needed are in (1 more)"), "{out}");
+        let out = teller_decrypt(db, &id, 2).ok();
+        assert!(out.contains("teller 2's shares are already in"), "{out}");
+        let err = sv(db, &["results", &id]).fails();
+        assert!(err.contains("1 of the 2 decryptions needed are in"), "{err}");
+        let out = teller_decrypt(db, &id, 3).ok();
+        assert!(out.contains("decrypted by teller(s) 2, 3"), "{out}");
+        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 2, "no": 0, "abstain": 0}));
+        let out = teller_decrypt(db, &id, 1).ok();
+        assert!(out.contains("already decrypted"), "{out}");
         let bundle = export_bundle(db, &id, "b");
         let report = strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
         assert_eq!(report.types["teller_key"], 3);
         assert_eq!(report.types["teller_polynomial"], 3);
         assert_eq!(report.types["election_key"], 1);
         assert_eq!(report.types["teller_ready"], 3);
+        assert_eq!(report.types["tally_share"], 2);
+        assert_eq!(report.result.unwrap().1.tellers, [2, 3]);
     }
 }
 
@@ -227,13 +261,34 @@ both_backends! {
         assert!(!ok && out.contains("this is not the invitation code of this teller"), "{out}");
         let (ok, out) = remote(1, &new1);
         assert!(ok && out.contains("the election key is ready"), "{out}");
-        let roster = write_roster(db, "r.csv", &[("M1", "600")]);
+        let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
         sv(db, &["roster", "import", "--election", &id, &roster]).ok();
         sv(db, &["election", "open", &id]).ok();
 
         // After open, issuing codes is refused.
         let err = sv(db, &["teller", "invite", "--election", &id]).fails();
         assert!(err.contains("is over"), "{err}");
+
+        // After close, each teller decrypts from its own machine, checking the log it is sent.
+        cast_some(db, &id, 1);
+        sv(db, &["election", "close", &id]).ok();
+        let decrypt_remote = |teller: u32| {
+            let state = db.path(&format!("remote-{teller}.state"));
+            let pass = db.path(&format!("pass-{teller}"));
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+                .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--server", &address])
+                .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
+                .current_dir(db.dir())
+                .output()
+                .unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        };
+        let (ok, out) = decrypt_remote(1);
+        assert!(ok && out.contains("1 of the 2 decryptions needed are in"), "{out}");
+        let (ok, out) = decrypt_remote(2);
+        assert!(ok && out.contains("decrypted by teller(s) 1, 2"), "{out}");
+        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 1, "no": 0, "abstain": 0}));
         served.stop();
     }
 }

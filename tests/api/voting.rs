@@ -33,22 +33,31 @@ both_backends! {
         assert_eq!(status, 200, "{cast}");
         assert_eq!(cast["election"], id.as_str());
         assert_eq!(cast["local"], "700");
-        assert_eq!(cast["choice"], "yes");
+        assert!(cast.get("choice").is_none() && !cast.to_string().contains("yes"), "the answer names no choice: {cast}");
         let receipt = cast["receipt"].as_str().unwrap();
         assert_eq!(receipt.len(), 34);
+        let tracker = cast["tracker"].as_str().unwrap();
+        assert_eq!(tracker.len(), 64);
 
         // The checkpoint is signed by the election's key and the proof leads to its root.
         let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
         let checkpoint = Verifier::parse(&vkey).unwrap().verify_checkpoint(cast["checkpoint"].as_str().unwrap()).unwrap();
         assert_eq!(checkpoint.size, cast["tree_size"].as_u64().unwrap());
-        let entry = format!(r#"{{"v":1,"type":"ballot","election":"{id}","local":"700","choice":"yes","receipt":"{receipt}"}}"#);
         let index = cast["leaf_index"].as_u64().unwrap();
+        // The entry at that index is the sealed ballot: its tracker is the one the member got.
+        let (_, entry) = app.get(&format!("/api/v1/elections/{id}/entries?start={index}&end={}", index + 1)).await;
+        let entry = entry.trim_end().to_owned();
+        let parsed = strikevote::log::entry::Entry::parse(entry.as_bytes()).unwrap();
+        let strikevote::log::entry::Body::Ballot(ballot) = parsed.body else { panic!("not a ballot: {entry}") };
+        assert_eq!((ballot.local.as_str(), ballot.receipt.as_str(), ballot.tracker()), ("700", receipt, tracker.to_owned()));
         assert!(merkle::verify_inclusion(index, checkpoint.size, &merkle::leaf_hash(entry.as_bytes()), &hashes(&cast["inclusion_proof"]), &checkpoint.root));
 
-        // The member finds their own entry by receipt, even during the embargo.
+        // The member finds their own entry by receipt while the vote runs, and no choice.
         let (status, found) = app.get_json(&format!("/api/v1/receipts/{}", receipt.to_lowercase())).await;
         assert_eq!(status, 200, "{found}");
         assert_eq!(found["entry"], entry.as_str());
+        assert_eq!(found["tracker"], tracker);
+        assert!(!found.to_string().contains("\"yes\"") && found.get("choice").is_none(), "{found}");
         assert_eq!(found["leaf_index"], index);
         assert_eq!(found["verified"], true);
 
@@ -157,12 +166,12 @@ both_backends! {
         let (_, turnout) = a.get_json_as(&format!("/api/v1/elections/{id}/turnout"), &observer).await;
         assert_eq!(turnout["cast"], 1);
         let (_, entries) = a.get(&format!("/api/v1/elections/{id}/entries")).await;
-        assert_eq!(entries.matches("\"sealed\":\"ballot\"").count(), 1, "one ballot in the log");
+        assert_eq!(entries.matches("\"type\":\"ballot\"").count(), 1, "one ballot in the log");
     }
 }
 
 both_backends! {
-    async fn nothing_reveals_choices_before_the_vote_closes(db: &TestDb) {
+    async fn the_log_is_public_while_the_vote_runs_and_nobody_can_count_it_before_the_tellers(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 6);
         sv(db, &["election", "open", &id]).ok();
         let app = spawn_app(db).await;
@@ -170,40 +179,59 @@ both_backends! {
             let (status, _) = app.cast(token, if i < 4 { "yes" } else { "no" }).await;
             assert_eq!(status, 200);
         }
-        let res = app.client.get(format!("{}/api/v1/elections/{id}/entries", app.address)).send().await.unwrap();
-        assert_eq!(res.headers()["x-strikevote-sealed"], "6");
-        let entries = res.text().await.unwrap();
-        assert!(!entries.contains("\"choice\""), "a ballot's content leaked: {entries}");
-        assert_eq!(entries.matches("\"sealed\":\"ballot\"").count(), 6);
-        // The sealed lines still let anyone recompute the signed root.
-        let leaves: Vec<Hash> = entries
+        // Every entry is served whole while the vote runs; a ballot holds no choice.
+        let entries = app.get(&format!("/api/v1/elections/{id}/entries")).await.1;
+        let ballots: Vec<serde_json::Value> = entries
             .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                match v["leaf_hash"].as_str() {
-                    Some(h) => hex::decode(h).unwrap().try_into().unwrap(),
-                    None => merkle::leaf_hash(l.as_bytes()),
-                }
-            })
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["type"] == "ballot")
             .collect();
+        assert_eq!(ballots.len(), 6);
+        for b in &ballots {
+            let keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, ["v", "type", "election", "local", "ballot", "receipt"], "{b}");
+            assert_eq!(b["v"], 2);
+            assert_eq!(b["ballot"]["choices"].as_array().unwrap().len(), 2, "one ciphertext per choice");
+        }
+        for b in &ballots {
+            let text = b.to_string();
+            assert!(!text.contains("\"choice\"") && !text.contains("\"yes\"") && !text.contains("\"no\""), "{text}");
+        }
+        // Anyone can recompute the signed root from them.
+        let leaves: Vec<Hash> = entries.lines().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
         let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
         let (_, note) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
         let cp = Verifier::parse(&vkey).unwrap().verify_checkpoint(&note).unwrap();
         assert_eq!(merkle::root_of(&leaves), cp.root);
+        // An auditor can check the open vote's bundle, ballots' proofs included.
+        let bundle = export_bundle(db, &id, "live");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!((report.phase, report.ballots.values().sum::<u64>()), ("open", 6));
+        assert!(report.result.is_none());
 
         let (status, body) = app.get_json(&format!("/api/v1/elections/{id}/results")).await;
         assert_eq!((status, body["error"].as_str()), (409, Some("embargoed")));
-        assert!(!body.to_string().contains("\"yes\""));
         let err = sv(db, &["results", &id]).fails();
         assert!(err.contains("results are embargoed until the vote closes"), "{err}");
         let turnout = sv(db, &["turnout", &id, "--json"]).ok();
         assert!(turnout.contains("\"cast\": 6") && !turnout.contains("yes"), "{turnout}");
-        let err = sv(db, &["election", "certify", &id]).fails();
-        assert!(err.contains("embargoed"), "{err}");
 
+        // Closed, the count still waits for the tellers: nobody, an admin included, has it.
         sv(db, &["election", "close", &id]).ok();
-        let (_, entries) = app.get(&format!("/api/v1/elections/{id}/entries")).await;
-        assert_eq!(entries.matches("\"choice\":\"yes\"").count(), 4, "after close the log is public");
+        let (status, body) = app.get_json(&format!("/api/v1/elections/{id}/results")).await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("awaiting_tellers")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("0 of the 1 decryptions needed are in (1 more)"), "{body}");
+        let err = sv(db, &["election", "certify", &id]).fails();
+        assert!(err.contains("the results are not decrypted yet"), "{err}");
+
+        let said = decrypt(db, &id);
+        assert!(said.contains("decrypted by teller(s) 1"), "{said}");
+        let (status, body) = app.get_json(&format!("/api/v1/elections/{id}/results")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["results"]["popular"]["counts"], serde_json::json!({"yes": 4, "no": 2, "abstain": 0}));
+        // The teller's second run has nothing to do.
+        let again = sv(db, &["teller", "decrypt", "--election", &id, "--state", teller_state(db, 1).to_str().unwrap(), "--passphrase-file", db.path("teller.pass").to_str().unwrap()]).ok();
+        assert!(again.contains("already decrypted"), "{again}");
     }
 }
 
@@ -231,6 +259,7 @@ both_backends! {
             }
         }
         sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
         let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
         let locals = results["locals"].as_array().unwrap();
         assert_eq!(locals[0]["counts"], serde_json::json!({"yes": 8, "no": 2, "abstain": 0}));
@@ -250,12 +279,12 @@ both_backends! {
 
         let bundle = export_bundle(db, &id, "bundle");
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
-        let recount = report.certified.expect("the result entry was recounted");
+        let (recount, _) = report.result.expect("the result entry was opened again");
         assert_eq!(serde_json::to_value(&recount).unwrap(), results, "the auditor's recount is the service's result");
         let shown = show(db, &id);
         let (fingerprint, origin) = (shown["key_fingerprint"].as_str().unwrap(), shown["origin"].as_str().unwrap());
         let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap(), "--key", fingerprint, "--origin", origin]).ok();
-        assert!(out.contains("result    recounted and certified: PASSED"), "{out}");
+        assert!(out.contains("result    opened by teller(s) 1 and checked: PASSED"), "{out}");
 
         // A result entry that disagrees with the ballots is caught, even correctly signed.
         let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
@@ -264,7 +293,7 @@ both_backends! {
         let origin = bundle.checkpoint.lines().next().unwrap().to_owned();
         let note = real.sign_checkpoint(&strikevote::log::Checkpoint { origin, size: leaves.len() as u64, root: merkle::root_of(&leaves) });
         let err = verify_bundle(forged_log.as_bytes(), &note, &bundle.key).unwrap_err();
-        assert!(err.0.contains("disagrees with the recount"), "{err}");
+        assert!(err.0.contains("is not what the tellers' shares open"), "{err}");
 
         // The independent verifier accepts the certified bundle too.
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_bundle.py");

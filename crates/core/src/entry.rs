@@ -1,4 +1,4 @@
-//! Log entries (format v1): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v2): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -14,10 +14,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::ElectionId;
-use crate::definition::{Choice, Definition, rfc3339_seconds};
+use crate::crypto::ballot::SealedBallot;
+use crate::definition::{Definition, rfc3339_seconds};
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -51,11 +52,13 @@ pub enum Kind {
     ElectionKey,
     /// A teller checked the shares it received: the ceremony is over for it.
     TellerReady,
+    /// After close, a teller's decryption shares of every local's sums, with proofs.
+    TallyShare,
 }
 
 impl Kind {
-    /// Every type, in the order format v1 lists them.
-    pub const ALL: [Kind; 13] = [
+    /// Every type, in the order format v2 lists them.
+    pub const ALL: [Kind; 14] = [
         Kind::Election,
         Kind::Roster,
         Kind::TokensIssued,
@@ -69,6 +72,7 @@ impl Kind {
         Kind::TellerPolynomial,
         Kind::ElectionKey,
         Kind::TellerReady,
+        Kind::TallyShare,
     ];
 
     /// The `type` value.
@@ -87,10 +91,11 @@ impl Kind {
             Kind::TellerPolynomial => "teller_polynomial",
             Kind::ElectionKey => "election_key",
             Kind::TellerReady => "teller_ready",
+            Kind::TallyShare => "tally_share",
         }
     }
 
-    /// The type named by a `type` value, if format v1 has it.
+    /// The type named by a `type` value, if format v2 has it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -135,16 +140,52 @@ pub struct At {
     pub at: DateTime<Utc>,
 }
 
-/// A `ballot` entry: exactly local, choice and receipt — no member, no token, no time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A `ballot` entry: exactly local, sealed ballot and receipt — no member, no token, no time,
+/// and no choice anyone but the tellers together could read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ballot {
     /// The voter's local.
     pub local: String,
-    /// The choice.
-    pub choice: Choice,
+    /// The choice, encrypted to the election key, with its validity proofs.
+    pub ballot: SealedBallot,
     /// The receipt the voter was given.
     pub receipt: String,
+}
+
+impl Ballot {
+    /// The ballot's tracker ([`crate::crypto::ballot::tracker`]), 64 lowercase hex digits.
+    pub fn tracker(&self) -> String {
+        hex::encode(crate::crypto::ballot::tracker(&self.ballot))
+    }
+}
+
+/// Equal when they encode alike (the library's types have no `PartialEq`).
+fn same_json<T: Serialize>(a: &T, b: &T) -> bool {
+    serde_json::to_vec(a).ok() == serde_json::to_vec(b).ok()
+}
+
+impl PartialEq for Ballot {
+    fn eq(&self, other: &Self) -> bool {
+        same_json(self, other)
+    }
+}
+
+/// A `tally_share` entry: after close, one teller's decryption share of every sum — for each
+/// local of the definition, one per option in the definition's order — each with its proof.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TallyShare {
+    /// The teller's number, 1-based.
+    pub teller: u32,
+    /// Local code → that local's shares, one per option.
+    pub shares: BTreeMap<String, Vec<crate::crypto::tally::Share>>,
+}
+
+impl PartialEq for TallyShare {
+    fn eq(&self, other: &Self) -> bool {
+        same_json(self, other)
+    }
 }
 
 /// An `admin` entry: an official's action, naming the official — never a member.
@@ -229,6 +270,8 @@ pub enum Body {
     ElectionKey(ElectionKey),
     /// A teller is ready.
     TellerReady(TellerReady),
+    /// A teller's decryption shares.
+    TallyShare(TallyShare),
 }
 
 impl Body {
@@ -248,6 +291,7 @@ impl Body {
             Body::TellerPolynomial(_) => Kind::TellerPolynomial,
             Body::ElectionKey(_) => Kind::ElectionKey,
             Body::TellerReady(_) => Kind::TellerReady,
+            Body::TallyShare(_) => Kind::TallyShare,
         }
     }
 
@@ -270,6 +314,7 @@ impl Body {
             Kind::TellerPolynomial => Body::TellerPolynomial(read(fields)?),
             Kind::ElectionKey => Body::ElectionKey(read(fields)?),
             Kind::TellerReady => Body::TellerReady(read(fields)?),
+            Kind::TallyShare => Body::TallyShare(read(fields)?),
         })
     }
 }
@@ -283,7 +328,7 @@ pub struct Entry {
     pub body: Body,
 }
 
-/// Why bytes are not a format v1 entry.
+/// Why bytes are not a format v2 entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Not JSON, or not an object.
@@ -298,8 +343,8 @@ pub enum EntryError {
     /// `type` is missing or not a string.
     #[error("no `type`")]
     NoType,
-    /// A type format v1 does not have.
-    #[error("unknown entry type `{0}` (format v1 has {types})", types = kind_list())]
+    /// A type format v2 does not have.
+    #[error("unknown entry type `{0}` (format v2 has {types})", types = kind_list())]
     UnknownType(String),
     /// `election` is missing or not an election id.
     #[error("`election` is missing or not an election id")]
@@ -307,7 +352,7 @@ pub enum EntryError {
     /// The type's fields are missing, extra or of the wrong kind.
     #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
     Fields(Kind, String),
-    /// The fields read are right, but not written in format v1's order and form.
+    /// The fields read are right, but not written in format v2's order and form.
     #[error(
         "a `{kind}` entry must be written as {expected}",
         kind = .0.as_str(),
@@ -341,7 +386,7 @@ impl Entry {
         self.body.kind()
     }
 
-    /// The exact bytes format v1 gives this entry.
+    /// The exact bytes format v2 gives this entry.
     pub fn to_bytes(&self) -> Vec<u8> {
         let envelope = Envelope {
             v: VERSION,
@@ -418,16 +463,25 @@ fn new(id: &ElectionId, body: Body) -> NewEntry {
     Entry::new(*id, body).to_new()
 }
 
-/// A ballot: exactly local, choice and receipt — no member, no token, no time.
-pub fn ballot(id: &ElectionId, local: &str, choice: Choice, receipt: &str) -> NewEntry {
+/// A ballot: exactly local, sealed ballot and receipt — no member, no token, no time.
+pub fn ballot(id: &ElectionId, local: &str, ballot: SealedBallot, receipt: &str) -> NewEntry {
     new(
         id,
         Body::Ballot(Ballot {
             local: local.to_owned(),
-            choice,
+            ballot,
             receipt: receipt.to_owned(),
         }),
     )
+}
+
+/// Teller `teller`'s (1-based) decryption shares, per local.
+pub fn tally_share(
+    id: &ElectionId,
+    teller: u32,
+    shares: BTreeMap<String, Vec<crate::crypto::tally::Share>>,
+) -> NewEntry {
+    new(id, Body::TallyShare(TallyShare { teller, shares }))
 }
 
 /// The certified result (body from [`crate::tally::Results::entry_body`]).
@@ -582,14 +636,14 @@ mod tests {
             .to_utc();
         assert_eq!(
             String::from_utf8(open(&id, at).bytes).unwrap(),
-            r#"{"v":1,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
+            r#"{"v":2,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
         );
         let digest = roster_digest(["b", "a"]);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"a\nb\n")));
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":1,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":2,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -598,7 +652,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":1,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":2,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

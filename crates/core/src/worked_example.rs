@@ -3,27 +3,186 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::ElectionId;
+use crate::crypto::ballot::seal;
+use crate::crypto::ceremony::{LocalCeremony, run_locally};
+use crate::crypto::{KeySet, TellerParams};
+use crate::definition::Definition;
+use crate::entry::{self, Body, Entry, TallyShare};
 use crate::merkle::{leaf_hash, node_hash, root_of};
 use crate::note::{Checkpoint, LogSigner};
+use crate::tally::LogCount;
+use crate::tally::opened;
 
 const DOC: &str = include_str!("../../../docs/LOG_FORMAT.md");
 pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 
+/// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
+fn election_line() -> String {
+    format!(
+        r#"{{"v":2,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}}}}"#
+    )
+}
+
+/// The age recipient the worked example's teller publishes (the example key of age's own
+/// documentation; nothing is ever encrypted to it here).
+const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
+
+/// A complete log built the way the service builds one, from fixed seeds: entry 0, the key
+/// ceremony, rosters, open, ballots, close, the tellers' shares and the result. Tests change
+/// one part of it and check what the verifier says.
+pub(crate) struct LogBuilder {
+    pub(crate) id: ElectionId,
+    pub(crate) definition: Definition,
+    pub(crate) ceremony: LocalCeremony,
+    pub(crate) lines: Vec<String>,
+    rng: StdRng,
+}
+
+impl LogBuilder {
+    /// Entry 0 (the worked example's election with `tellers` and `locals` — code, eligible —
+    /// instead of its own), the ceremony, each local's roster and the open entry.
+    pub(crate) fn open(tellers: (usize, usize), locals: &[(&str, u64)], seed: u64) -> Self {
+        let locals_json: Vec<String> = locals
+            .iter()
+            .map(|(code, _)| format!(r#"{{"code":"{code}","name":"L{code}","delegates":1}}"#))
+            .collect();
+        let first = election_line()
+            .replace(
+                r#""tellers":{"count":1,"threshold":1,"names":[]}"#,
+                &format!(
+                    r#""tellers":{{"count":{},"threshold":{},"names":[]}}"#,
+                    tellers.0, tellers.1
+                ),
+            )
+            .replace(
+                r#""locals":[{"code":"1","name":"One","delegates":0}]"#,
+                &format!(r#""locals":[{}]"#, locals_json.join(",")),
+            );
+        Self::open_with(first, locals, seed)
+    }
+
+    /// The same with entry 0 as given.
+    pub(crate) fn open_with(first: String, locals: &[(&str, u64)], seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let entry = Entry::parse(first.as_bytes()).expect("the example's entry 0");
+        let (id, Body::Election(definition)) = (entry.election, entry.body) else {
+            unreachable!("entry 0 is an election")
+        };
+        let tellers = (
+            definition.tellers.count as usize,
+            definition.tellers.threshold as usize,
+        );
+        let params = TellerParams::new(tellers.0, tellers.1).expect("teller parameters");
+        let ceremony = run_locally(params, &mut rng).expect("a local ceremony");
+        let mut log = Self {
+            id,
+            definition,
+            ceremony,
+            lines: vec![first],
+            rng,
+        };
+        let c = &log.ceremony;
+        let mut made = Vec::new();
+        for (k, commitment) in c.commitments.iter().enumerate() {
+            made.push(entry::teller_key(&id, k as u32 + 1, RECIPIENT, commitment));
+        }
+        for (k, polynomial) in c.polynomials.iter().enumerate() {
+            made.push(entry::teller_polynomial(&id, k as u32 + 1, polynomial));
+        }
+        made.push(entry::election_key(&id, log.keys()));
+        for k in 0..tellers.0 {
+            made.push(entry::teller_ready(&id, k as u32 + 1));
+        }
+        for (code, eligible) in locals {
+            let members: Vec<String> = (1..=*eligible).map(|m| format!("M{code}-{m}")).collect();
+            let digest = entry::roster_digest(members.iter().map(String::as_str));
+            made.push(entry::roster(&id, code, *eligible, &digest));
+        }
+        made.push(entry::open(&id, definition_time("2026-10-01T07:00:00Z")));
+        for e in made {
+            log.push(e);
+        }
+        log
+    }
+
+    pub(crate) fn keys(&self) -> &KeySet {
+        self.ceremony.tellers[0].active().expect("a ready teller").key_set()
+    }
+
+    pub(crate) fn push(&mut self, e: entry::NewEntry) {
+        self.lines.push(String::from_utf8(e.bytes).expect("entries are UTF-8"));
+    }
+
+    /// A ballot for option `choice` (0-based) in `local`.
+    pub(crate) fn ballot(&mut self, local: &str, choice: usize, receipt: &str) {
+        let options = self.definition.choices.len();
+        let key = self.keys().shared_key().clone();
+        let sealed = seal(&key, options, choice, &mut self.rng).expect("a valid choice");
+        let e = entry::ballot(&self.id, local, sealed, receipt);
+        self.push(e);
+    }
+
+    pub(crate) fn close(&mut self) {
+        let e = entry::close(&self.id, definition_time("2026-10-04T07:00:00Z"));
+        self.push(e);
+    }
+
+    /// What the log's entries add up to so far.
+    pub(crate) fn count(&self) -> LogCount {
+        let bodies: Vec<Body> = self
+            .lines
+            .iter()
+            .map(|l| Entry::parse(l.as_bytes()).expect("a built entry").body)
+            .collect();
+        LogCount::of(&bodies)
+    }
+
+    /// Teller `teller`'s (0-based) decryption shares of the sums so far.
+    pub(crate) fn shares(&mut self, teller: usize) {
+        let count = self.count();
+        let active = self.ceremony.tellers[teller].active().expect("ready");
+        let shares = opened::decrypt(&self.definition, &count, active, &mut self.rng)
+            .expect("shares");
+        let e = entry::tally_share(&self.id, teller as u32 + 1, shares);
+        self.push(e);
+    }
+
+    /// The result the logged shares open.
+    pub(crate) fn result(&mut self) {
+        let count = self.count();
+        let shares: Vec<TallyShare> = self
+            .lines
+            .iter()
+            .filter_map(|l| match Entry::parse(l.as_bytes()).ok()?.body {
+                Body::TallyShare(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let opened = opened::open(&self.definition, self.keys(), &count, &shares).expect("opened");
+        let results = crate::tally::tally(&self.definition, &count.eligible, &opened.counts);
+        let body = opened::result_body(&results, &opened, &self.definition, &count);
+        let e = entry::result(&self.id, &serde_json::Value::Object(body));
+        self.push(e);
+    }
+}
+
+fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(at).expect("a time").to_utc()
+}
+
+/// The worked example: one local of two members, one `yes` ballot, its teller's shares and the
+/// result — eleven entries.
 pub(crate) fn entries() -> Vec<String> {
-    vec![
-        format!(
-            r#"{{"v":1,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}}}}"#
-        ),
-        format!(
-            r#"{{"v":1,"type":"roster","election":"{E}","local":"1","eligible":2,"digest":"{}"}}"#,
-            hex::encode(crate::entry::roster_digest(["M1", "M2"]))
-        ),
-        format!(r#"{{"v":1,"type":"open","election":"{E}","at":"2026-10-01T07:00:00Z"}}"#),
-        format!(
-            r#"{{"v":1,"type":"ballot","election":"{E}","local":"1","choice":"yes","receipt":"7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE"}}"#
-        ),
-        format!(r#"{{"v":1,"type":"close","election":"{E}","at":"2026-10-04T07:00:00Z"}}"#),
-    ]
+    let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
+    log.ballot("1", 0, "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE");
+    log.close();
+    log.shares(0);
+    log.result();
+    log.lines
 }
 
 #[test]
@@ -39,7 +198,7 @@ fn the_documented_example_is_what_the_code_computes() {
     let n23 = node_hash(&leaves[2], &leaves[3]);
     let n0123 = node_hash(&n01, &n23);
     let root = node_hash(&n0123, &leaves[4]);
-    assert_eq!(root, root_of(&leaves));
+    assert_eq!(root, root_of(&leaves[..5]));
     assert_eq!(
         crate::merkle::inclusion_plan(3, 5).unwrap(),
         [(2, 3), (0, 2), (4, 5)]
@@ -58,6 +217,14 @@ fn the_documented_example_is_what_the_code_computes() {
     });
     shown.push(note);
     shown.push(signer.verifier(&origin).to_string());
+    // The whole log, as a bundle carries it.
+    let full = root_of(&leaves);
+    shown.push(B64.encode(full));
+    shown.push(signer.sign_checkpoint(&Checkpoint {
+        origin: origin.clone(),
+        size: leaves.len() as u64,
+        root: full,
+    }));
     if std::env::var("SHOW_WORKED_EXAMPLE").is_ok() {
         for s in &shown {
             eprintln!("SHOWN\t{}", s.replace('\n', "\\n"));

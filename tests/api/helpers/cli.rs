@@ -96,7 +96,53 @@ pub fn run_ceremony(db: &TestDb, id: &str) {
     let pool = db.pool();
     let mut conn = pool.get().unwrap();
     let id = strikevote::election::ElectionId::parse(id).unwrap();
-    strikevote::teller::ceremony::run_all(&mut conn, &signer, id).unwrap();
+    let files = strikevote::teller::ceremony::run_all(&mut conn, &signer, id).unwrap();
+    std::fs::write(db.path("teller.pass"), TELLER_PASSPHRASE).unwrap();
+    for file in files {
+        // A low scrypt work factor: the tests open these files many times.
+        file.save(&teller_state(db, file.teller), TELLER_PASSPHRASE, Some(4))
+            .unwrap();
+    }
+}
+
+/// The passphrase of the test tellers' state files (in `teller.pass`).
+pub const TELLER_PASSPHRASE: &str = "test teller passphrase";
+
+/// Where [`run_ceremony`] keeps teller `n`'s state file.
+pub fn teller_state(db: &TestDb, n: usize) -> std::path::PathBuf {
+    db.path(&format!("teller-{n}.state"))
+}
+
+/// After close: every teller of [`run_ceremony`] runs `teller decrypt` (the CLI, beside the
+/// server's database) in turn, until the result is decrypted; returns what the last printed.
+pub fn decrypt(db: &TestDb, id: &str) -> String {
+    let pass = db.path("teller.pass");
+    let mut last = String::new();
+    for n in 1.. {
+        let state = teller_state(db, n);
+        if !state.exists() {
+            break;
+        }
+        last = sv(
+            db,
+            &[
+                "teller",
+                "decrypt",
+                "--election",
+                id,
+                "--state",
+                state.to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+            ],
+        )
+        .ok();
+        if last.contains("decrypted by") {
+            break;
+        }
+    }
+    assert!(last.contains("decrypted by"), "the tellers did not decrypt: {last}");
+    last
 }
 
 /// Creates an election with locals 600, 700 and 871 through the CLI and runs its key
@@ -294,6 +340,8 @@ pub fn cast_directly(db: &TestDb, token: &str) -> String {
         token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
         choice: strikevote::election::Choice::Yes,
     };
-    let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &[request]).unwrap();
+    let keys = strikevote::ballot::ElectionKeys::default();
+    let answers =
+        strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();
     answers.into_iter().next().unwrap().unwrap().receipt
 }

@@ -80,3 +80,27 @@ pub fn seal_many(
         Some(all)
     })
 }
+
+/// Checks many ballots' proofs on every core; the position of the first that fails, if any.
+/// Each must have exactly `options` ciphertexts.
+pub fn first_invalid(key: &PublicKey<Group>, options: usize, ballots: &[&SealedBallot]) -> Option<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = ballots.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = ballots
+            .chunks(chunk)
+            .enumerate()
+            .map(|(k, part)| {
+                let handle = s.spawn(move || {
+                    part.iter()
+                        .position(|b| b.len() != options || open_proofs(key, options, b).is_err())
+                });
+                (k * chunk, handle)
+            })
+            .collect();
+        // A thread that panicked checked nothing: its first ballot counts as the failure.
+        parts
+            .into_iter()
+            .find_map(|(start, p)| p.join().unwrap_or(Some(0)).map(|i| start + i))
+    })
+}

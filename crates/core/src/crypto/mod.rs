@@ -17,6 +17,8 @@ pub use elastic_elgamal::group::Ristretto;
 pub type Group = Ristretto;
 /// An ElGamal ciphertext in [`Group`].
 pub type Ciphertext = elastic_elgamal::Ciphertext<Group>;
+/// The election key (the tellers' joint public key), which ballots are sealed to.
+pub type PublicKey = elastic_elgamal::PublicKey<Group>;
 /// The tellers' public keys: the election key and each teller's key share.
 pub type KeySet = elastic_elgamal::sharing::PublicKeySet<Group>;
 /// A teller's secret key share, or a share of it dealt to another teller in the ceremony.

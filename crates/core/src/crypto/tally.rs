@@ -61,6 +61,12 @@ pub enum TallyError {
         /// 0-based position of the sum.
         sum: usize,
     },
+    /// A teller's shares do not cover exactly the definition's locals, one per option.
+    #[error("teller {teller}'s shares do not cover exactly every local's sums, one per choice")]
+    WrongSums {
+        /// 1-based teller.
+        teller: usize,
+    },
     /// No such teller.
     #[error("there is no teller {0}")]
     NoSuchTeller(usize),

@@ -9,8 +9,11 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::crypto::Ciphertext;
 use crate::definition::{Choice, Definition, Fraction, Rule};
 use crate::entry::Body;
+
+pub mod opened;
 
 /// Ballots of one local by choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -31,6 +34,19 @@ impl ChoiceCounts {
             Choice::No => self.no += 1,
             Choice::Abstain => self.abstain += 1,
         }
+    }
+
+    /// The counts of `choices` (the definition's options) from one decrypted count per option.
+    pub fn of_options(choices: &[Choice], counts: &[u64]) -> Self {
+        let mut all = Self::default();
+        for (choice, n) in choices.iter().zip(counts) {
+            match choice {
+                Choice::Yes => all.yes += n,
+                Choice::No => all.no += n,
+                Choice::Abstain => all.abstain += n,
+            }
+        }
+        all
     }
 
     /// Ballots cast (abstentions included).
@@ -126,15 +142,18 @@ pub struct Results {
     pub passed: bool,
 }
 
-/// What a log's entries add up to: the latest `roster` entry of each local and every
-/// `ballot`. The service's recount and the offline verifier both count with it, so the two
-/// cannot disagree about what an entry means.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a log's entries add up to without opening a ballot: the latest `roster` entry of each
+/// local, and per local the number of ballots and their option-by-option encrypted sums
+/// (ElGamal is additive). The service and the offline verifier both count with it, so the two
+/// cannot disagree about what an entry means; neither can read a count from it.
+#[derive(Clone, Debug, Default)]
 pub struct LogCount {
     /// Eligible members per local (the latest roster entry wins).
     pub eligible: BTreeMap<String, u64>,
     /// Ballots per local.
-    pub ballots: BTreeMap<String, ChoiceCounts>,
+    pub ballots: BTreeMap<String, u64>,
+    /// Per local, the sum of its ballots' ciphertexts, option by option.
+    pub sums: BTreeMap<String, Vec<Ciphertext>>,
 }
 
 impl LogCount {
@@ -153,23 +172,29 @@ impl LogCount {
             Body::Roster(r) => {
                 self.eligible.insert(r.local.clone(), r.eligible);
             }
-            Body::Ballot(b) => self
-                .ballots
-                .entry(b.local.clone())
-                .or_default()
-                .add(b.choice),
+            Body::Ballot(b) => {
+                *self.ballots.entry(b.local.clone()).or_default() += 1;
+                let choices = b.ballot.choices_unchecked();
+                let sum = self
+                    .sums
+                    .entry(b.local.clone())
+                    .or_insert_with(|| vec![Ciphertext::zero(); choices.len()]);
+                for (total, c) in sum.iter_mut().zip(choices) {
+                    *total += *c;
+                }
+            }
             _ => {}
         }
     }
 
     /// Ballots counted in `local` so far.
     pub fn cast(&self, local: &str) -> u64 {
-        self.ballots.get(local).map_or(0, ChoiceCounts::cast)
+        self.ballots.get(local).copied().unwrap_or(0)
     }
 
-    /// The results under `definition`.
-    pub fn results(&self, definition: &Definition) -> Results {
-        tally(definition, &self.eligible, &self.ballots)
+    /// Ballots cast in each local (for turnout; it reveals no choice).
+    pub fn turnout(&self) -> &BTreeMap<String, u64> {
+        &self.ballots
     }
 }
 

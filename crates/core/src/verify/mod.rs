@@ -1,5 +1,8 @@
-//! The offline verifier: checks a bundle against docs/DESIGN.md's log format v1 with nothing but
-//! the three files. The first failure is named; nothing is trusted that the files do not prove.
+//! The offline verifier: checks a bundle against log format v2 (docs/LOG_FORMAT.md) with
+//! nothing but the three files. The first failure is named; nothing is trusted that the files
+//! do not prove. Every ballot's proofs are checked (on every core), each local's sums are
+//! recomputed, every teller's decryption shares are checked against its key share from the
+//! ceremony, and the result must be what those shares open, counted under the election's rules.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -16,7 +19,9 @@ use crate::definition::Definition;
 use crate::entry::{self, Body, Entry, Kind};
 use crate::merkle;
 use crate::note::Verifier;
-use crate::tally::{ChoiceCounts, LogCount, Results};
+use crate::crypto::ballot::SealedBallot;
+use crate::tally::opened::{self, Opened};
+use crate::tally::{LogCount, Results};
 
 /// File names inside a bundle: every entry, one per line.
 pub const LOG_FILE: &str = "log.jsonl";
@@ -53,12 +58,14 @@ pub struct Report {
     pub types: BTreeMap<String, u64>,
     /// Eligible members per local (latest roster entry).
     pub eligible: BTreeMap<String, u64>,
-    /// Ballots per local.
-    pub ballots: BTreeMap<String, ChoiceCounts>,
+    /// Ballots per local (every one's proofs checked).
+    pub ballots: BTreeMap<String, u64>,
     /// `draft`, `open` or `closed`, as far as the log goes.
     pub phase: &'static str,
-    /// The recount, once the log holds a result entry that agrees with it.
-    pub certified: Option<Results>,
+    /// Tellers (1-based) whose decryption shares are in the log, each checked.
+    pub shares: Vec<u32>,
+    /// The result, once the log holds a result entry that is what the tellers' shares open.
+    pub result: Option<(Results, Opened)>,
 }
 
 impl fmt::Display for Report {
@@ -70,29 +77,36 @@ impl fmt::Display for Report {
         writeln!(f, "phase     {}", self.phase)?;
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(f, "types     {}", types.join(", "))?;
+        let counts = self.result.as_ref().map(|(_, o)| &o.counts);
         for (local, eligible) in &self.eligible {
-            let counts = self.ballots.get(local).copied().unwrap_or_default();
-            let cast = counts.cast();
-            let choices: Vec<String> = [
-                ("yes", counts.yes),
-                ("no", counts.no),
-                ("abstain", counts.abstain),
-            ]
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+            let cast = self.ballots.get(local).copied().unwrap_or(0);
+            let choices: Vec<String> = counts
+                .and_then(|c| c.get(local))
+                .map(|c| {
+                    [("yes", c.yes), ("no", c.no), ("abstain", c.abstain)]
+                        .iter()
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(k, n)| format!("{k} {n}"))
+                        .collect()
+                })
+                .unwrap_or_default();
             writeln!(
                 f,
                 "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {}",
                 choices.join(", ")
             )?;
         }
-        if let Some(r) = &self.certified {
+        if !self.shares.is_empty() {
+            let tellers: Vec<String> = self.shares.iter().map(u32::to_string).collect();
+            writeln!(f, "shares    checked from teller(s) {}", tellers.join(", "))?;
+        }
+        if let Some((r, opened)) = &self.result {
             let v = r.verdicts();
+            let tellers: Vec<String> = opened.tellers.iter().map(u32::to_string).collect();
             writeln!(
                 f,
-                "result    recounted and certified: {} (popular {} yes, {}; delegates {}–{}, {}; quorum {})",
+                "result    opened by teller(s) {} and checked: {} (popular {} yes, {}; delegates {}–{}, {}; quorum {})",
+                tellers.join(", "),
                 v.decision,
                 r.popular.authorization,
                 v.popular,
@@ -253,14 +267,14 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
         ));
     }
 
-    let at = |index: usize| move |Failure(m)| Failure(format!("entry {index}: {m}"));
     let Some((first, rest)) = lines.split_first() else {
         return fail(format!("{LOG_FILE} is empty: entry 0 must be the election"));
     };
     let mut rules = Rules::start(first, &checkpoint.origin).map_err(at(0))?;
     for (index, line) in rest.iter().enumerate() {
-        rules.check(line).map_err(at(index + 1))?;
+        rules.check(index + 1, line)?;
     }
+    rules.check_ballots()?;
     Ok(Report {
         election: rules.election.to_string(),
         title: rules.definition.title,
@@ -276,8 +290,14 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
             Phase::Open => "open",
             Phase::Closed => "closed",
         },
-        certified: rules.certified,
+        shares: rules.shares.iter().map(|s| s.teller).collect(),
+        result: rules.result,
     })
+}
+
+/// Names the entry a failure is about.
+fn at(index: usize) -> impl Fn(Failure) -> Failure {
+    move |Failure(m)| Failure(format!("entry {index}: {m}"))
 }
 
 /// The entries of a `log.jsonl`: every one ends in `\n`, none is empty.
@@ -311,9 +331,16 @@ struct Rules {
     count: LogCount,
     ceremony: Record,
     receipts: HashSet<String>,
+    trackers: HashSet<[u8; 32]>,
+    /// Ballots whose proofs are still to check (in batches, on every core): entry index, ballot.
+    unchecked: Vec<(usize, SealedBallot)>,
+    shares: Vec<entry::TallyShare>,
     types: BTreeMap<String, u64>,
-    certified: Option<Results>,
+    result: Option<(Results, Opened)>,
 }
+
+/// Ballots checked together, on every core.
+const BALLOT_BATCH: usize = 4096;
 
 impl Rules {
     /// Entry 0, which must be the election named by the checkpoint's origin.
@@ -345,13 +372,48 @@ impl Rules {
             phase: Phase::Setup,
             count: LogCount::default(),
             receipts: HashSet::new(),
+            trackers: HashSet::new(),
+            unchecked: Vec::new(),
+            shares: Vec::new(),
             types: BTreeMap::from([(Kind::Election.as_str().to_owned(), 1)]),
-            certified: None,
+            result: None,
         })
     }
 
-    /// Every entry after entry 0.
-    fn check(&mut self, line: &[u8]) -> Result<(), Failure> {
+    /// Entry `index` (after entry 0). Ballots' proofs are checked in batches: a failure may
+    /// name an earlier ballot.
+    fn check(&mut self, index: usize, line: &[u8]) -> Result<(), Failure> {
+        self.entry(index, line).map_err(at(index))?;
+        // Once the vote has closed, every ballot is checked before the shares are.
+        if self.unchecked.len() >= BALLOT_BATCH || self.phase == Phase::Closed {
+            self.check_ballots()?;
+        }
+        Ok(())
+    }
+
+    /// Checks the proofs of the ballots read so far.
+    fn check_ballots(&mut self) -> Result<(), Failure> {
+        if self.unchecked.is_empty() {
+            return Ok(());
+        }
+        let Some(keys) = self.ceremony.election_key() else {
+            return fail("ballots without an election key");
+        };
+        let ballots: Vec<&SealedBallot> = self.unchecked.iter().map(|(_, b)| b).collect();
+        let options = self.definition.choices.len();
+        let bad = crate::crypto::ballot::first_invalid(keys.shared_key(), options, &ballots);
+        if let Some(k) = bad {
+            return Err(at(self.unchecked[k].0)(Failure(
+                "the ballot's proofs do not verify: it is not an encryption of exactly one of \
+                 the election's choices under the election key"
+                    .into(),
+            )));
+        }
+        self.unchecked.clear();
+        Ok(())
+    }
+
+    fn entry(&mut self, index: usize, line: &[u8]) -> Result<(), Failure> {
         let entry = parse(line)?;
         *self
             .types
@@ -364,8 +426,9 @@ impl Rules {
             Body::Election(_) => fail("a second election entry"),
             Body::Roster(roster) => self.roster(roster),
             Body::Open(_) => self.open(),
-            Body::Ballot(ballot) => self.ballot(ballot),
+            Body::Ballot(ballot) => self.ballot(index, ballot),
             Body::Close(_) => self.close(),
+            Body::TallyShare(share) => self.tally_share(share),
             Body::Result(claimed) => self.result(claimed),
             Body::TokensIssued(_) | Body::TokenReissued(_) => self.token_note(entry.kind()),
             // An official's action may stand anywhere after entry 0; it may not name a
@@ -420,14 +483,18 @@ impl Rules {
         Ok(())
     }
 
-    fn ballot(&mut self, ballot: &entry::Ballot) -> Result<(), Failure> {
+    fn ballot(&mut self, index: usize, ballot: &entry::Ballot) -> Result<(), Failure> {
         if self.phase != Phase::Open {
             return fail("a ballot outside the voting period");
         }
         let definition = &self.definition;
         known_local(definition, &ballot.local)?;
-        if !definition.allows(ballot.choice) {
-            return fail("the ballot's choice is not one the election offers");
+        if ballot.ballot.len() != definition.choices.len() {
+            return fail(format!(
+                "the ballot has {} ciphertexts; the election has {} choices",
+                ballot.ballot.len(),
+                definition.choices.len()
+            ));
         }
         let receipt = &ballot.receipt;
         if receipt.is_empty() || receipt.len() > entry::MAX_RECEIPT_LEN {
@@ -444,6 +511,13 @@ impl Rules {
         if !self.receipts.insert(receipt.clone()) {
             return fail(format!("receipt {receipt} appears twice"));
         }
+        if !self.trackers.insert(crate::crypto::ballot::tracker(&ballot.ballot)) {
+            return fail(format!(
+                "the ballot with tracker {} appears twice (a copied ballot)",
+                ballot.tracker()
+            ));
+        }
+        self.unchecked.push((index, ballot.ballot.clone()));
         Ok(())
     }
 
@@ -455,22 +529,44 @@ impl Rules {
         Ok(())
     }
 
+    fn keys(&self) -> Result<&crate::crypto::KeySet, Failure> {
+        self.ceremony
+            .election_key()
+            .ok_or_else(|| Failure("no election key was logged".into()))
+    }
+
+    fn tally_share(&mut self, share: &entry::TallyShare) -> Result<(), Failure> {
+        if self.phase != Phase::Closed || self.result.is_some() {
+            return fail("a decryption share outside the time between close and result");
+        }
+        if self.shares.iter().any(|s| s.teller == share.teller) {
+            return fail(format!("teller {} decrypts twice", share.teller));
+        }
+        opened::check(&self.definition, self.keys()?, &self.count, share)
+            .map_err(|e| Failure(e.to_string()))?;
+        self.shares.push(share.clone());
+        Ok(())
+    }
+
     fn result(&mut self, claimed: &Map<String, Value>) -> Result<(), Failure> {
         if self.phase != Phase::Closed {
             return fail("a result before the vote closed");
         }
-        if self.certified.is_some() {
+        if self.result.is_some() {
             return fail("a second result entry");
         }
-        // Recount every ballot of the log and compare, field for field.
-        let recount = self.count.results(&self.definition);
-        if Value::Object(claimed.clone()) != recount.entry_body() {
+        // Open the sums with the logged shares, count, and compare field for field.
+        let opened = opened::open(&self.definition, self.keys()?, &self.count, &self.shares)
+            .map_err(|e| Failure(format!("the result cannot be opened: {e}")))?;
+        let results = crate::tally::tally(&self.definition, &self.count.eligible, &opened.counts);
+        let expected = opened::result_body(&results, &opened, &self.definition, &self.count);
+        if *claimed != expected {
             return fail(format!(
-                "the result entry disagrees with the recount of the log's ballots, which gives {}",
-                recount.entry_body()
+                "the result entry is not what the tellers' shares open, which is {}",
+                Value::Object(expected)
             ));
         }
-        self.certified = Some(recount);
+        self.result = Some((results, opened));
         Ok(())
     }
 
@@ -492,7 +588,7 @@ impl Rules {
     }
 }
 
-/// Strict: an unknown type, a missing or extra field, or bytes other than those format v1
+/// Strict: an unknown type, a missing or extra field, or bytes other than those format v2
 /// writes for what was read, is refused.
 fn parse(line: &[u8]) -> Result<Entry, Failure> {
     Entry::parse(line).map_err(|e| Failure(e.to_string()))
@@ -506,214 +602,4 @@ fn known_local(definition: &Definition, local: &str) -> Result<(), Failure> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::note::{Checkpoint, LogSigner};
-    use crate::worked_example::{self, E};
-
-    /// Signs `lines` as a complete log, the way the service would.
-    fn verify(lines: &[String]) -> Result<Report, Failure> {
-        let signer = LogSigner::from_seed(&[7; 32]);
-        let origin = format!("vote.example.org/elections/{E}");
-        let leaves: Vec<merkle::Hash> = lines
-            .iter()
-            .map(|l| merkle::leaf_hash(l.as_bytes()))
-            .collect();
-        let note = signer.sign_checkpoint(&Checkpoint {
-            origin: origin.clone(),
-            size: lines.len() as u64,
-            root: merkle::root_of(&leaves),
-        });
-        let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        verify_bundle(log.as_bytes(), &note, &signer.verifier(&origin).to_string())
-    }
-
-    /// The worked example with a 1-of-1 key ceremony logged after entry 0 (four entries), so
-    /// that it is a complete log: roster at 5, open at 6, ballot at 7, close at 8.
-    fn entries() -> Vec<String> {
-        use rand::SeedableRng;
-        let params = crate::crypto::TellerParams::new(1, 1).unwrap();
-        let c =
-            crate::crypto::ceremony::run_locally(params, &mut rand::rngs::StdRng::seed_from_u64(1))
-                .unwrap();
-        let id = ElectionId::parse(E).unwrap();
-        let keys = c.tellers[0].active().unwrap().key_set().clone();
-        let text = |e: entry::NewEntry| String::from_utf8(e.bytes).unwrap();
-        let ceremony = vec![
-            text(entry::teller_key(&id, 1, "age1example", &c.commitments[0])),
-            text(entry::teller_polynomial(&id, 1, &c.polynomials[0])),
-            text(entry::election_key(&id, &keys)),
-            text(entry::teller_ready(&id, 1)),
-        ];
-        let mut lines = worked_example::entries();
-        for (k, line) in ceremony.into_iter().enumerate() {
-            lines.insert(1 + k, line);
-        }
-        lines
-    }
-
-    fn with(extra: &str, at: usize) -> Vec<String> {
-        let mut lines = entries();
-        lines.insert(at, extra.to_owned());
-        lines
-    }
-
-    #[test]
-    fn the_worked_example_verifies_and_counts_its_ballot() {
-        let report = verify(&entries()).unwrap();
-        assert_eq!(report.phase, "closed");
-        assert_eq!(report.eligible["1"], 2);
-        assert_eq!(report.ballots["1"].yes, 1);
-        assert_eq!(report.types["ballot"], 1);
-    }
-
-    #[test]
-    fn a_ceremony_entry_after_the_vote_opened_is_refused() {
-        let mut lines = entries();
-        let again = lines[4].clone();
-        lines.insert(7, again);
-        let err = verify(&lines).unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 7: a `teller_ready` entry after the vote opened"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-        let line = format!(r#"{{"v":1,"type":"note","election":"{E}","text":"M1 voted"}}"#);
-        let err = verify(&with(&line, 3)).unwrap_err();
-        assert!(
-            err.0.starts_with("entry 3: unknown entry type `note`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_ballot_with_a_field_too_many_or_too_few_is_refused() {
-        let extra = format!(
-            r#"{{"v":1,"type":"ballot","election":"{E}","local":"1","choice":"no","receipt":"R","member":"M2"}}"#
-        );
-        let err = verify(&with(&extra, 4)).unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 4: a `ballot` entry is malformed: unknown field `member`"),
-            "{err}"
-        );
-        let short =
-            format!(r#"{{"v":1,"type":"ballot","election":"{E}","local":"1","choice":"no"}}"#);
-        let err = verify(&with(&short, 4)).unwrap_err();
-        assert!(err.0.contains("missing field `receipt`"), "{err}");
-    }
-
-    #[test]
-    fn fields_out_of_order_are_refused_though_they_say_the_same() {
-        let moved = format!(
-            r#"{{"v":1,"type":"ballot","election":"{E}","choice":"no","local":"1","receipt":"R"}}"#
-        );
-        let err = verify(&with(&moved, 4)).unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 4: a `ballot` entry must be written as"),
-            "{err}"
-        );
-        let envelope_last =
-            format!(r#"{{"type":"open","v":1,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
-        assert!(verify(&with(&envelope_last, 2)).is_err());
-    }
-
-    fn with_ceremony(tamper: impl Fn(&mut Vec<String>)) -> Result<Report, Failure> {
-        let mut lines = entries();
-        tamper(&mut lines);
-        verify(&lines)
-    }
-
-    #[test]
-    fn a_logged_key_ceremony_verifies_and_a_forged_one_does_not() {
-        assert!(with_ceremony(|_| {}).is_ok());
-        // A key set other than the one the polynomial gives.
-        let err = with_ceremony(|lines| {
-            use rand::SeedableRng;
-            let params = crate::crypto::TellerParams::new(1, 1).unwrap();
-            let other = crate::crypto::ceremony::run_locally(
-                params,
-                &mut rand::rngs::StdRng::seed_from_u64(2),
-            )
-            .unwrap();
-            let keys = other.tellers[0].active().unwrap().key_set().clone();
-            let id = ElectionId::parse(E).unwrap();
-            lines[3] = String::from_utf8(entry::election_key(&id, &keys).bytes).unwrap();
-        })
-        .unwrap_err();
-        assert!(
-            err.0.contains("entry 3: the election key is not the one"),
-            "{err}"
-        );
-        // A polynomial before the commitment, a teller who does not exist, a second key.
-        let err = with_ceremony(|lines| lines.swap(1, 2)).unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 1: a polynomial before every teller's commitment"),
-            "{err}"
-        );
-        let err =
-            with_ceremony(|lines| lines[1] = lines[1].replace(r#""teller":1"#, r#""teller":2"#))
-                .unwrap_err();
-        assert!(
-            err.0
-                .contains("teller 2 is not one of the election's 1 tellers"),
-            "{err}"
-        );
-        let err = with_ceremony(|lines| {
-            let again = lines[4].clone();
-            lines.insert(5, again);
-        })
-        .unwrap_err();
-        assert!(err.0.contains("entry 5: teller 1 is ready twice"), "{err}");
-        // After the vote opened, no ceremony entry.
-        let err = with_ceremony(|lines| {
-            let ready = lines.remove(4);
-            lines.insert(6, ready);
-        })
-        .unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 5: the vote opens before the key ceremony is complete"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_result_is_certified_only_when_it_is_the_recount() {
-        let definition = match Entry::parse(entries()[0].as_bytes()).unwrap().body {
-            Body::Election(d) => d,
-            _ => unreachable!(),
-        };
-        let count = LogCount::of(
-            entries()
-                .iter()
-                .map(|l| Entry::parse(l.as_bytes()).unwrap().body)
-                .collect::<Vec<_>>()
-                .iter(),
-        );
-        let id = ElectionId::parse(E).unwrap();
-        let right = entry::result(&id, &count.results(&definition).entry_body());
-        let mut lines = entries();
-        lines.push(String::from_utf8(right.bytes.clone()).unwrap());
-        let report = verify(&lines).unwrap();
-        assert!(report.certified.unwrap().passed);
-
-        let wrong = String::from_utf8(right.bytes)
-            .unwrap()
-            .replace(r#""yes":1"#, r#""yes":2"#);
-        let mut lines = entries();
-        lines.push(wrong);
-        let err = verify(&lines).unwrap_err();
-        assert!(
-            err.0
-                .contains("entry 9: the result entry disagrees with the recount"),
-            "{err}"
-        );
-    }
-}
+mod tests;

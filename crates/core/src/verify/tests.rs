@@ -1,0 +1,317 @@
+//! The verifier against logs built as the service builds them (the worked example and
+//! variations of it), each tampered with in one way.
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+use crate::crypto::ballot::SealedBallot;
+use crate::note::{Checkpoint, LogSigner};
+use crate::worked_example::{self, E, LogBuilder};
+
+/// Signs `lines` as a complete log, the way the service would.
+fn verify(lines: &[String]) -> Result<Report, Failure> {
+    let signer = LogSigner::from_seed(&[7; 32]);
+    let origin = format!("vote.example.org/elections/{E}");
+    let leaves: Vec<merkle::Hash> = lines
+        .iter()
+        .map(|l| merkle::leaf_hash(l.as_bytes()))
+        .collect();
+    let note = signer.sign_checkpoint(&Checkpoint {
+        origin: origin.clone(),
+        size: lines.len() as u64,
+        root: merkle::root_of(&leaves),
+    });
+    let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    verify_bundle(log.as_bytes(), &note, &signer.verifier(&origin).to_string())
+}
+
+/// The worked example: ceremony at 1–4, roster at 5, open at 6, ballot at 7, close at 8,
+/// the teller's shares at 9, the result at 10.
+fn entries() -> Vec<String> {
+    worked_example::entries()
+}
+
+fn with(extra: &str, at: usize) -> Vec<String> {
+    let mut lines = entries();
+    lines.insert(at, extra.to_owned());
+    lines
+}
+
+fn refused(lines: &[String], expected: &str) {
+    match verify(lines) {
+        Ok(_) => panic!("accepted; expected a failure containing `{expected}`"),
+        Err(e) => assert!(e.0.contains(expected), "expected `{expected}`, got: {e}"),
+    }
+}
+
+/// The fields of an entry, in order, to rewrite one.
+fn fields(line: &str) -> Map<String, Value> {
+    serde_json::from_str(line).unwrap()
+}
+
+fn line(fields: &Map<String, Value>) -> String {
+    serde_json::to_string(fields).unwrap()
+}
+
+#[test]
+fn the_worked_example_verifies_and_opens_its_ballot() {
+    let report = verify(&entries()).unwrap();
+    assert_eq!(report.phase, "closed");
+    assert_eq!(report.eligible["1"], 2);
+    assert_eq!(report.ballots["1"], 1);
+    assert_eq!(report.types["ballot"], 1);
+    assert_eq!(report.shares, [1]);
+    let (results, opened) = report.result.unwrap();
+    assert_eq!(opened.tellers, [1]);
+    assert_eq!(opened.counts["1"].yes, 1);
+    assert_eq!(opened.counts["1"].no, 0);
+    assert!(results.passed);
+}
+
+#[test]
+fn a_ceremony_entry_after_the_vote_opened_is_refused() {
+    let mut lines = entries();
+    let again = lines[4].clone();
+    lines.insert(7, again);
+    refused(&lines, "entry 7: a `teller_ready` entry after the vote opened");
+}
+
+#[test]
+fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
+    let line = format!(r#"{{"v":2,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let err = verify(&with(&line, 3)).unwrap_err();
+    assert!(
+        err.0.starts_with("entry 3: unknown entry type `note`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_version_1_entry_is_refused() {
+    let mut lines = entries();
+    lines[6] = lines[6].replace(r#"{"v":2,"#, r#"{"v":1,"#);
+    refused(&lines, "entry 6: `v` is not 2");
+}
+
+#[test]
+fn a_ballot_with_a_field_too_many_or_too_few_is_refused() {
+    let mut ballot = fields(&entries()[7]);
+    ballot.insert("member".into(), Value::from("M2"));
+    refused(
+        &with(&line(&ballot), 7),
+        "entry 7: a `ballot` entry is malformed: unknown field `member`",
+    );
+    ballot.remove("member");
+    ballot.remove("receipt");
+    refused(&with(&line(&ballot), 7), "missing field `receipt`");
+    // A plain choice where the sealed ballot belongs.
+    let mut plain = fields(&entries()[7]);
+    plain.insert("ballot".into(), Value::from("yes"));
+    refused(&with(&line(&plain), 7), "entry 7: a `ballot` entry is malformed");
+}
+
+#[test]
+fn fields_out_of_order_are_refused_though_they_say_the_same() {
+    let mut moved = fields(&entries()[7]);
+    let local = moved.shift_remove("local").unwrap();
+    moved.insert("local".into(), local);
+    refused(
+        &with(&line(&moved), 7),
+        "entry 7: a `ballot` entry must be written as",
+    );
+    let envelope_last =
+        format!(r#"{{"type":"open","v":2,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+    assert!(verify(&with(&envelope_last, 2)).is_err());
+}
+
+#[test]
+fn a_logged_key_ceremony_verifies_and_a_forged_one_does_not() {
+    // A key set other than the one the polynomial gives.
+    let other = LogBuilder::open((1, 1), &[("1", 2)], 99);
+    let mut lines = entries();
+    lines[3] = String::from_utf8(entry::election_key(&other.id, other.keys()).bytes).unwrap();
+    refused(&lines, "entry 3: the election key is not the one");
+    // A polynomial before the commitment, a teller who does not exist, a second ready.
+    let mut lines = entries();
+    lines.swap(1, 2);
+    refused(&lines, "entry 1: a polynomial before every teller's commitment");
+    let mut lines = entries();
+    lines[1] = lines[1].replace(r#""teller":1"#, r#""teller":2"#);
+    refused(&lines, "teller 2 is not one of the election's 1 tellers");
+    let mut lines = entries();
+    let again = lines[4].clone();
+    lines.insert(5, again);
+    refused(&lines, "entry 5: teller 1 is ready twice");
+    // The vote opens before the ceremony is over.
+    let mut lines = entries();
+    let ready = lines.remove(4);
+    lines.insert(6, ready);
+    refused(
+        &lines,
+        "entry 5: the vote opens before the key ceremony is complete",
+    );
+}
+
+/// The worked example's ballot replaced by `sealed`.
+fn with_ballot(sealed: SealedBallot) -> Vec<String> {
+    let mut lines = entries();
+    let mut ballot = fields(&lines[7]);
+    ballot.insert("ballot".into(), serde_json::to_value(sealed).unwrap());
+    lines[7] = line(&ballot);
+    lines
+}
+
+#[test]
+fn a_ballot_for_two_choices_or_none_is_refused() {
+    use elastic_elgamal::app::{ChoiceParams, EncryptedChoice};
+    let log = LogBuilder::open((1, 1), &[("1", 2)], 1);
+    let params = ChoiceParams::single(log.keys().shared_key().clone(), 2);
+    let mut rng = StdRng::seed_from_u64(5);
+    for flags in [[true, true], [false, false]] {
+        let sealed = EncryptedChoice::new(&params, &flags, &mut rng);
+        refused(&with_ballot(sealed), "entry 7: the ballot's proofs do not verify");
+    }
+    // A valid ballot, but under a key that is not the election's.
+    let other = LogBuilder::open((1, 1), &[("1", 2)], 99);
+    let sealed =
+        crate::crypto::ballot::seal(other.keys().shared_key(), 2, 0, &mut rng).unwrap();
+    refused(&with_ballot(sealed), "entry 7: the ballot's proofs do not verify");
+    // One ciphertext per choice, no fewer.
+    let sealed = crate::crypto::ballot::seal(log.keys().shared_key(), 3, 0, &mut rng).unwrap();
+    refused(&with_ballot(sealed), "entry 7: the ballot has 3 ciphertexts; the election has 2 choices");
+}
+
+#[test]
+fn a_copied_ballot_is_refused() {
+    let mut lines = entries();
+    let copy = lines[7].replace("7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE", "7K2M-COPY");
+    lines.insert(8, copy);
+    refused(&lines, "entry 8: the ballot with tracker");
+}
+
+#[test]
+fn a_result_is_accepted_only_when_it_is_what_the_shares_open() {
+    let mut lines = entries();
+    lines[10] = lines[10].replacen(r#""yes":1"#, r#""yes":2"#, 1);
+    refused(
+        &lines,
+        "entry 10: the result entry is not what the tellers' shares open",
+    );
+    // Without the shares there is nothing to open.
+    let mut lines = entries();
+    lines.remove(9);
+    refused(
+        &lines,
+        "entry 9: the result cannot be opened: 0 of the 1 teller decryptions needed are in",
+    );
+}
+
+#[test]
+fn a_forged_share_or_one_from_someone_else_is_refused() {
+    // Shares made with another ceremony's key share, labelled as teller 1's.
+    let mut other = LogBuilder::open((1, 1), &[("1", 2)], 99);
+    other.ballot("1", 0, "R");
+    other.close();
+    let mut lines = entries();
+    let forged = {
+        let count = other.count();
+        let mut log = LogBuilder::open_with(lines[0].clone(), &[("1", 2)], 1);
+        log.ceremony = other.ceremony.clone();
+        let active = log.ceremony.tellers[0].active().unwrap();
+        let shares =
+            opened::decrypt(&log.definition, &count, active, &mut StdRng::seed_from_u64(3))
+                .unwrap();
+        String::from_utf8(entry::tally_share(&log.id, 1, shares).bytes).unwrap()
+    };
+    lines[9] = forged;
+    refused(&lines, "entry 9: teller 1's decryption share of sum 0 does not verify");
+    // A teller the election does not have.
+    let mut lines = entries();
+    lines[9] = lines[9].replace(r#""teller":1"#, r#""teller":2"#);
+    refused(&lines, "entry 9: there is no teller 2");
+    // A share for a local the election does not have.
+    let mut lines = entries();
+    lines[9] = lines[9].replace(r#""shares":{"1":"#, r#""shares":{"9":"#);
+    refused(&lines, "entry 9: teller 1's shares do not cover exactly every local's sums");
+    // Before close, and twice.
+    let mut lines = entries();
+    let share = lines.remove(9);
+    lines.insert(8, share);
+    refused(&lines, "entry 8: a decryption share outside the time between close and result");
+    let mut lines = entries();
+    let again = lines[9].clone();
+    lines.insert(10, again);
+    refused(&lines, "entry 10: teller 1 decrypts twice");
+}
+
+/// A closed vote of `ballots` (local, choice) under `tellers`, with the shares of `sharing`
+/// (0-based tellers, in order) and the result they open.
+fn decided(tellers: (usize, usize), ballots: &[(&str, usize)], sharing: &[usize], seed: u64) -> LogBuilder {
+    let mut log = LogBuilder::open(tellers, &[("a", 40), ("b", 40)], seed);
+    for (k, (local, choice)) in ballots.iter().enumerate() {
+        log.ballot(local, *choice, &format!("R{k}"));
+    }
+    log.close();
+    for &t in sharing {
+        log.shares(t);
+    }
+    log.result();
+    log
+}
+
+#[test]
+fn any_two_of_three_tellers_open_the_count_and_one_does_not() {
+    let ballots = [("a", 0), ("a", 1), ("a", 0), ("b", 1)];
+    for pair in [[0, 1], [0, 2], [1, 2], [2, 0]] {
+        let log = decided((3, 2), &ballots, &pair, 7);
+        let (_, opened) = verify(&log.lines).unwrap().result.unwrap();
+        let mut tellers = pair.map(|t| t as u32 + 1).to_vec();
+        assert_eq!(opened.tellers, tellers);
+        tellers.sort_unstable();
+        assert_eq!((opened.counts["a"].yes, opened.counts["a"].no), (2, 1));
+        assert_eq!((opened.counts["b"].yes, opened.counts["b"].no), (0, 1));
+    }
+    let mut log = LogBuilder::open((3, 2), &[("a", 40), ("b", 40)], 7);
+    log.ballot("a", 0, "R");
+    log.close();
+    log.shares(1);
+    let count = log.count();
+    let shares: Vec<entry::TallyShare> = log
+        .lines
+        .iter()
+        .filter_map(|l| match Entry::parse(l.as_bytes()).ok()?.body {
+            Body::TallyShare(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let err = opened::open(&log.definition, log.keys(), &count, &shares).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1 of the 2 teller decryptions needed are in; 1 more needed"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Decrypted per-local counts equal a plaintext recount kept beside the log, for random
+    /// ballots and teller sets from 1-of-1 to 3-of-5, with any `threshold` of the tellers.
+    #[test]
+    fn the_verified_result_is_the_plaintext_recount(
+        tellers in prop_oneof![Just((1usize, 1usize)), Just((2, 2)), Just((3, 2)), Just((5, 3))],
+        ballots in proptest::collection::vec((prop_oneof![Just("a"), Just("b")], 0usize..2), 0..25),
+        order in Just(vec![4usize, 0, 3, 1, 2]).prop_shuffle(),
+        seed in any::<u64>(),
+    ) {
+        let sharing: Vec<usize> = order.into_iter().filter(|&t| t < tellers.0).take(tellers.1).collect();
+        let log = decided(tellers, &ballots, &sharing, seed);
+        let (_, opened) = verify(&log.lines).unwrap().result.unwrap();
+        for local in ["a", "b"] {
+            let yes = ballots.iter().filter(|(l, c)| *l == local && *c == 0).count() as u64;
+            let no = ballots.iter().filter(|(l, c)| *l == local && *c == 1).count() as u64;
+            prop_assert_eq!((opened.counts[local].yes, opened.counts[local].no), (yes, no));
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! After close, the tellers' decryption shares: checked against each teller's key share from
+//! the ceremony and the sums of the log's ballots, logged as `tally_share` entries, and — with
+//! the `threshold`-th — combined into the counts of the `result` entry. No single ballot is
+//! ever decrypted: only each local's sums are.
+
+use strikevote_core::crypto::tally::TallyError;
+
+use super::{Election, ElectionId, State, ceremony, lock};
+use crate::db::DbConnection;
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::LogKey;
+use crate::log::entry::{self, Body, Kind, TallyShare};
+use crate::log::store::{self, StoredCheckpoint};
+use crate::tally::opened;
+use crate::tally::{LogCount, tally};
+
+/// How far the tellers' decryption has gone.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    /// Tellers (1-based) whose shares are logged, in log order.
+    pub shared: Vec<u32>,
+    /// Shares needed.
+    pub threshold: usize,
+    /// Whether the result entry is logged.
+    pub decrypted: bool,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.decrypted {
+            let tellers: Vec<String> = self.shared.iter().map(u32::to_string).collect();
+            write!(f, "decrypted by teller(s) {}", tellers.join(", "))
+        } else {
+            let have = self.shared.len();
+            let need = self.threshold;
+            write!(
+                f,
+                "waiting for the tellers: {have} of the {need} decryptions needed are in ({} more)",
+                need.saturating_sub(have)
+            )
+        }
+    }
+}
+
+/// Where the decryption of `election` stands.
+pub fn status(conn: &mut DbConnection, election: &Election) -> Result<Status> {
+    let logged = store::entries_of_kind(conn, election.id, &[Kind::TallyShare, Kind::Result])?;
+    Ok(Status {
+        shared: logged
+            .iter()
+            .filter_map(|b| match b {
+                Body::TallyShare(s) => Some(s.teller),
+                _ => None,
+            })
+            .collect(),
+        threshold: ceremony::params(election)?.threshold,
+        decrypted: logged.iter().any(|b| matches!(b, Body::Result(_))),
+    })
+}
+
+/// The error for results asked for before the tellers have decrypted them.
+pub fn awaiting(status: &Status) -> Error {
+    Error::conflict(
+        ErrorCode::AwaitingTellers,
+        format!(
+            "the results are not decrypted yet: {status}; each teller runs `strikevote teller \
+             decrypt` (docs/TELLERS.md)"
+        ),
+    )
+}
+
+/// What the log's roster and ballot entries add up to (sums still encrypted).
+pub fn log_count(conn: &mut DbConnection, id: ElectionId) -> Result<LogCount> {
+    let entries = store::entries_of_kind(conn, id, &[Kind::Roster, Kind::Ballot])?;
+    Ok(LogCount::of(&entries))
+}
+
+/// What became of a teller's shares.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// Where the decryption stands now.
+    pub status: Status,
+    /// The checkpoint covering the shares (and the result, if they completed it).
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// Accepts teller `share.teller`'s decryption shares for a closed election from anyone, if
+/// every proof verifies against that teller's key share; logs them and, if they are the
+/// `threshold`-th, the result they open, in the same append.
+pub fn submit(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    share: TallyShare,
+    signer: &LogKey,
+) -> Result<Accepted> {
+    store::transaction(conn, |conn| {
+        let election = lock(conn, id)?;
+        let mut status = status(conn, &election)?;
+        acceptable(&election, &status, share.teller)?;
+        let record = ceremony::record(conn, &election)?;
+        let keys = record
+            .election_key()
+            .ok_or_else(|| Error::Internal("a closed election without an election key".into()))?;
+        let count = log_count(conn, id)?;
+        opened::check(&election.definition, keys, &count, &share).map_err(refused)?;
+        let mut made = vec![entry::tally_share(&id, share.teller, share.shares.clone())];
+        status.shared.push(share.teller);
+        if status.shared.len() >= status.threshold {
+            let mut shares: Vec<TallyShare> = store::entries_of_kind(conn, id, &[Kind::TallyShare])?
+                .into_iter()
+                .filter_map(|b| match b {
+                    Body::TallyShare(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            shares.push(share);
+            let definition = &election.definition;
+            let opened = opened::open(definition, keys, &count, &shares).map_err(refused)?;
+            let results = tally(definition, &count.eligible, &opened.counts);
+            let body = opened::result_body(&results, &opened, definition, &count);
+            made.push(entry::result(&id, &serde_json::Value::Object(body)));
+            status.decrypted = true;
+        }
+        let appended = store::append(conn, &election, &made, signer)?;
+        Ok(Accepted {
+            status,
+            checkpoint: appended.checkpoint,
+        })
+    })
+}
+
+/// Refuses shares for an election that is not closed, already decrypted, or that this teller
+/// has already given.
+fn acceptable(election: &Election, status: &Status, teller: u32) -> Result<()> {
+    let id = election.id;
+    match election.state {
+        State::Closed if status.decrypted => Err(Error::conflict(
+            ErrorCode::AlreadyDecrypted,
+            format!("election {id}'s results are already decrypted: {status}"),
+        )),
+        State::Closed if status.shared.contains(&teller) => Err(Error::conflict(
+            ErrorCode::AlreadyDecrypted,
+            format!("teller {teller} has already decrypted election {id}: {status}"),
+        )),
+        State::Closed => Ok(()),
+        State::Certified => Err(Error::conflict(
+            ErrorCode::AlreadyDecrypted,
+            format!("election {id} is certified: its results were decrypted"),
+        )),
+        State::Draft | State::Open => Err(Error::conflict(
+            ErrorCode::ElectionNotOpen,
+            format!(
+                "election {id} is {}: tellers decrypt only after the vote closes",
+                election.state
+            ),
+        )),
+    }
+}
+
+fn refused(e: TallyError) -> Error {
+    Error::bad_input(
+        ErrorCode::BadShare,
+        format!("the decryption shares are refused: {e}"),
+    )
+}
