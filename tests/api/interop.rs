@@ -1,5 +1,6 @@
-//! Interoperability: an independent verifier, written in Python from docs/DESIGN.md alone and
-//! sharing no code with strikevote, accepts our bundles and refuses a tampered one.
+//! Interoperability: an independent verifier, written in Python from docs/LOG_FORMAT.md alone and
+//! sharing no code with strikevote (its own Ristretto255, Merlin and proof checks), accepts our
+//! bundles and refuses tampered ones, for the same reasons as ours.
 
 use std::process::Command;
 
@@ -153,7 +154,7 @@ both_backends! {
         let out = Command::new(&verifier).arg(db.path("bundle")).args(["--key", fingerprint, "--origin", origin]).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("result    recounted and certified") && stdout.contains(&format!("key       {fingerprint}")), "{stdout}");
+        assert!(stdout.contains("result    opened by teller(s) 1 and checked") && stdout.contains(&format!("key       {fingerprint}")), "{stdout}");
         // One yes ballot in each of the first two locals, recounted from the bundle.
         assert_eq!(stdout.matches("ballots       1  yes 1").count(), 2, "{stdout}");
         // And refuses without a pinned key, or with another one.
@@ -163,5 +164,109 @@ both_backends! {
         let out = Command::new(&verifier).arg(db.path("bundle")).args(["--key", &other, "--origin", origin]).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("pinned fingerprint"));
+    }
+}
+
+/// Writes `log` re-signed with the election's real key into `dir`: only the cryptography
+/// inside the entries can catch what was changed.
+fn resigned(db: &TestDb, log: &str, origin: &str, dir: &str) -> std::path::PathBuf {
+    let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let leaves: Vec<_> = log.lines().map(|l| strikevote::log::merkle::leaf_hash(l.as_bytes())).collect();
+    let note = real.sign_checkpoint(&strikevote::log::Checkpoint {
+        origin: origin.to_owned(),
+        size: leaves.len() as u64,
+        root: strikevote::log::merkle::root_of(&leaves),
+    });
+    let dir = db.path(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("log.jsonl"), log).unwrap();
+    std::fs::write(dir.join("checkpoint"), note).unwrap();
+    std::fs::write(dir.join("key.vkey"), format!("{}\n", real.verifier(origin))).unwrap();
+    dir
+}
+
+/// Rewrites entry `index` of a log with `change`.
+fn edit(log: &str, index: usize, change: impl Fn(&mut serde_json::Value)) -> String {
+    let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    let mut entry: serde_json::Value = serde_json::from_str(&lines[index]).unwrap();
+    change(&mut entry);
+    lines[index] = serde_json::to_string(&entry).unwrap();
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+both_backends! {
+    fn both_verifiers_refuse_forged_ballots_shares_and_results_even_correctly_signed(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 6);
+        sv(db, &["election", "open", &id]).ok();
+        for (_, token) in &tokens[..4] {
+            cast_directly(db, token);
+        }
+        sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
+        let bundle = export_bundle(db, &id, "bundle");
+        let log = String::from_utf8(bundle.log).unwrap();
+        let origin = bundle.checkpoint.lines().next().unwrap().to_owned();
+        let index_of = |kind: &str| log.lines().position(|l| l.contains(&format!("\"type\":\"{kind}\""))).unwrap();
+        let key = sv(db, &["key", "show", "--election", &id]).ok();
+        let key = ["--key", key.trim()];
+        let (ok, out) = python_verify(&db.path("bundle"), &key);
+        assert!(ok, "{out}");
+
+        let ballot = index_of("ballot");
+        let share = index_of("tally_share");
+        let result = index_of("result");
+        let cases: Vec<(&str, String, String, &str)> = vec![
+            (
+                "a ballot whose proof fails",
+                edit(&log, ballot, |e| {
+                    let r = e["ballot"]["range_proof"]["ring_responses"].as_array_mut().unwrap();
+                    r.swap(0, 1);
+                }),
+                format!("entry {ballot}: the ballot's proofs do not verify"),
+                "the ballot's proofs do not verify",
+            ),
+            (
+                "a ballot encrypting two choices (its ciphertexts doubled)",
+                edit(&log, ballot, |e| {
+                    let c = e["ballot"]["choices"][0].clone();
+                    e["ballot"]["choices"][1] = c;
+                }),
+                format!("entry {ballot}: the ballot's proofs do not verify"),
+                "the ballot's proofs do not verify",
+            ),
+            (
+                "a forged decryption share",
+                edit(&log, share, |e| {
+                    let s = e["shares"]["600"].as_array_mut().unwrap();
+                    let (a, b) = (s[0]["share"].clone(), s[1]["share"].clone());
+                    s[0]["share"] = b;
+                    s[1]["share"] = a;
+                }),
+                format!("entry {share}: teller 1's decryption share of sum 0 does not verify"),
+                "teller 1's decryption share does not verify",
+            ),
+            (
+                "a share from a key that is not a teller's",
+                edit(&log, share, |e| e["teller"] = serde_json::json!(2)),
+                format!("entry {share}: there is no teller 2"),
+                "a decryption share out of place",
+            ),
+            (
+                "a result that disagrees",
+                edit(&log, result, |e| {
+                    let yes = e["locals"]["600"]["yes"].as_u64().unwrap();
+                    e["locals"]["600"]["yes"] = serde_json::json!(yes + 1);
+                }),
+                format!("entry {result}: the result entry is not what the tellers' shares open"),
+                "the result for local 600 is not what the shares open",
+            ),
+        ];
+        for (k, (what, forged, ours, theirs)) in cases.into_iter().enumerate() {
+            let dir = resigned(db, &forged, &origin, &format!("forged-{k}"));
+            let err = sv(db, &["audit", "verify", dir.to_str().unwrap(), key[0], key[1]]).fails();
+            assert!(err.contains(&ours), "{what}: {err}");
+            let (ok, out) = python_verify(&dir, &key);
+            assert!(!ok && out.contains(theirs), "{what}: {out}");
+        }
     }
 }

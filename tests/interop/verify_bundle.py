@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle, written from docs/DESIGN.md alone.
+"""An independent verifier of a strikevote audit bundle (log format v2), written from
+docs/LOG_FORMAT.md alone.
 
-It shares no code with strikevote: the standard library only (hashlib, base64, json) and the
-RFC 8032 reference arithmetic for Ed25519.
+It shares no code with strikevote: the standard library only (hashlib, base64, json), the
+RFC 8032 reference arithmetic for Ed25519, and v2crypto.py beside it (Ristretto255, Merlin,
+the ballots' proofs, the key ceremony, the tellers' decryption shares). It checks the
+signature, the tree, every entry's order rule, every ballot's proofs, that the election key is
+the one the tellers' polynomials give, every decryption share's proof, and that the result's
+counts are what the shares open, counted under the election's rule.
 
 Usage: verify_bundle.py BUNDLE_DIR --key KEY [--origin ORIGIN]
        verify_bundle.py BUNDLE_DIR --trust-bundle-key
@@ -15,6 +20,8 @@ import base64
 import hashlib
 import json
 import sys
+
+import v2crypto as v2
 
 # --- Ed25519 verification (RFC 8032 section 5.1, reference arithmetic) ---
 P = 2**255 - 19
@@ -190,28 +197,235 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 1:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 2:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
-    phase = "setup"
-    TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close", "result",
-             "teller_key", "teller_polynomial", "election_key", "teller_ready"}
-    for e in entries[1:]:
-        if e.get("election") != election or e.get("v") != 1:
-            fail("entry of another election or version")
-        t = e.get("type")
-        if t not in TYPES:
-            fail("unknown entry type %r" % (t,))
-        if t == "ballot":
-            if phase != "open" or set(e) != {"v", "type", "election", "local", "choice", "receipt"}:
-                fail("bad ballot entry")
-        elif t == "open":
-            phase = "open"
-        elif t == "close":
-            phase = "closed"
+    try:
+        Rules(entries[0]).check_all(entries)
+    except v2.Invalid as e:
+        fail(str(e))
     print("OK size=%d root=%s election=%s" % (size, root_b64, election))
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def met(fraction, part, whole):
+    """`num/den` with `cmp` at_least or more_than; nothing is met without a whole."""
+    if fraction is None:
+        return True
+    if whole == 0:
+        return False
+    lhs, rhs = part * fraction["den"], fraction["num"] * whole
+    return lhs >= rhs if fraction["cmp"] == "at_least" else lhs > rhs
+
+
+class Rules:
+    """Log format v2's order rules and cryptography, entry by entry."""
+
+    TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
+             "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
+             "tally_share"}
+
+    def __init__(self, definition):
+        self.d = definition
+        self.election = definition["election"]
+        self.choices = definition["choices"]
+        self.locals = [l["code"] for l in definition["locals"]]
+        self.n = definition["tellers"]["count"]
+        self.t = definition["tellers"]["threshold"]
+        self.phase = "setup"
+        self.commitments, self.polynomials, self.ready = {}, {}, set()
+        self.key = self.key_bytes = self.participants = None
+        self.eligible, self.cast, self.trackers, self.receipts = {}, {}, set(), set()
+        zero = (v2.IDENTITY, v2.IDENTITY)
+        self.sums = {code: [zero] * len(self.choices) for code in self.locals}
+        self.shares = []
+        self.opened = False
+
+    def check_all(self, entries):
+        for index, e in enumerate(entries[1:], 1):
+            if e.get("election") != self.election or e.get("v") != 2:
+                raise v2.Invalid("entry %d: of another election or version" % index)
+            t = e.get("type")
+            if t not in self.TYPES:
+                raise v2.Invalid("entry %d: unknown entry type %r" % (index, t))
+            problem = getattr(self, t, lambda e: None)(e)
+            if problem:
+                raise v2.Invalid("entry %d: %s" % (index, problem))
+
+    def teller(self, e):
+        teller = e.get("teller")
+        return teller if isinstance(teller, int) and 1 <= teller <= self.n else None
+
+    def teller_key(self, e):
+        teller = self.teller(e)
+        if self.phase != "setup" or teller is None or teller in self.commitments:
+            return "a teller key out of place"
+        self.commitments[teller] = e["commitment"]
+
+    def teller_polynomial(self, e):
+        teller = self.teller(e)
+        if len(self.commitments) != self.n or teller is None or teller in self.polynomials:
+            return "a polynomial out of place"
+        message = e["polynomial"]
+        poly = [v2.element(x) for x in message["polynomial"]]
+        if len(poly) != self.t:
+            return "a polynomial of the wrong degree"
+        opening = v2.raw(message["opening"])
+        if hashlib.sha256(poly[0][1] + opening).hexdigest() != self.commitments[teller]:
+            return "the polynomial is not the committed one"
+        if not v2.possession(self.n, self.t, poly, message["proof_of_possession"]):
+            return "the proof of possession fails"
+        self.polynomials[teller] = [p for p, _ in poly]
+
+    def election_key(self, e):
+        if len(self.polynomials) != self.n or self.key is not None:
+            return "the election key out of place"
+        polys = list(self.polynomials.values())
+        shared = v2.IDENTITY
+        for poly in polys:
+            shared = v2.add(shared, poly[0])
+        participants = []
+        for i in range(self.n):
+            point = v2.IDENTITY
+            for poly in polys:
+                for k, coefficient in enumerate(poly):
+                    point = v2.add(point, v2.mul(pow(i + 1, k, v2.L), coefficient))
+            participants.append(point)
+        keys = e["keys"]
+        if keys["params"] != {"shares": self.n, "threshold": self.t}:
+            return "the key set's parameters are not the election's"
+        self.key, self.key_bytes = v2.element(keys["shared_key"])
+        logged = [v2.element(k)[0] for k in keys["participant_keys"]]
+        if not v2.same(self.key, shared) or len(logged) != self.n or not all(
+                v2.same(a, b) for a, b in zip(logged, participants)):
+            return "the election key is not the one the polynomials give"
+        self.participants = participants
+
+    def teller_ready(self, e):
+        teller = self.teller(e)
+        if self.key is None or teller is None or teller in self.ready:
+            return "a teller_ready out of place"
+        self.ready.add(teller)
+
+    def roster(self, e):
+        if self.phase != "setup" or e["local"] not in self.locals:
+            return "a roster out of place"
+        self.eligible[e["local"]] = e["eligible"]
+
+    def open(self, e):
+        if self.phase != "setup" or len(self.ready) != self.n:
+            return "the vote opens before the key ceremony is complete"
+        if set(self.eligible) != set(self.locals):
+            return "the vote opens before every local has a roster"
+        self.phase = "open"
+
+    def ballot(self, e):
+        if self.phase != "open" or list(e) != ["v", "type", "election", "local", "ballot", "receipt"]:
+            return "a malformed ballot, or one outside the voting period"
+        local = e["local"]
+        if local not in self.locals or e["receipt"] in self.receipts:
+            return "a ballot of no local, or a receipt twice"
+        self.receipts.add(e["receipt"])
+        cts = v2.ballot_valid(self.key, self.key_bytes, len(self.choices), e["ballot"])
+        if cts is None:
+            return "the ballot's proofs do not verify"
+        tracker = hashlib.sha256(b"".join(v2.encode(r) + v2.encode(b) for r, b in cts)).digest()
+        if tracker in self.trackers:
+            return "a copied ballot"
+        self.trackers.add(tracker)
+        self.cast[local] = self.cast.get(local, 0) + 1
+        if self.cast[local] > self.eligible.get(local, 0):
+            return "more ballots than members in local " + local
+        self.sums[local] = [(v2.add(s[0], c[0]), v2.add(s[1], c[1]))
+                            for s, c in zip(self.sums[local], cts)]
+
+    def close(self, e):
+        if self.phase != "open":
+            return "the vote closes without being open"
+        self.phase = "closed"
+
+    def tally_share(self, e):
+        teller = self.teller(e)
+        if self.phase != "closed" or self.opened or teller is None or any(
+                s[0] == teller for s in self.shares):
+            return "a decryption share out of place"
+        shares = e["shares"]
+        if sorted(shares) != sorted(self.locals):
+            return "the shares do not cover every local"
+        points = {}
+        for code in self.locals:
+            if len(shares[code]) != len(self.choices):
+                return "the shares do not cover every choice"
+            points[code] = []
+            for ct, item in zip(self.sums[code], shares[code]):
+                dh = v2.element(item["share"]["dh_element"])[0]
+                if not v2.share_valid(self.n, self.t, self.key_bytes, teller - 1,
+                                      self.participants[teller - 1], ct, dh, item["proof"]):
+                    return "teller %d's decryption share does not verify" % teller
+                points[code].append(dh)
+        self.shares.append((teller, points))
+
+    def result(self, e):
+        if self.phase != "closed" or self.opened:
+            return "a result out of place"
+        used = self.shares[:self.t]
+        if len(used) < self.t or e["tellers"] != [teller for teller, _ in used]:
+            return "the result is not opened by the first %d tellers' shares" % self.t
+        if e["sums"] != {code: [v2.ciphertext_text(ct) for ct in self.sums[code]]
+                         for code in self.locals}:
+            return "the result's sums are not the ballots' sums"
+        weights = v2.lagrange_at_zero([teller - 1 for teller, _ in used])
+        counts = {}
+        for code in self.locals:
+            counts[code] = {"yes": 0, "no": 0, "abstain": 0}
+            for k, (ct, choice) in enumerate(zip(self.sums[code], self.choices)):
+                combined = v2.IDENTITY
+                for w, (_, points) in zip(weights, used):
+                    combined = v2.add(combined, v2.mul(w, points[code][k]))
+                target, m, acc = v2.sub(ct[1], combined), 0, v2.IDENTITY
+                while not v2.same(acc, target):
+                    m, acc = m + 1, v2.add(acc, v2.G)
+                    if m > self.cast.get(code, 0):
+                        return "local %s's sum does not open to a count" % code
+                counts[code][choice] += m
+        problem = self.outcome(e, counts)
+        self.opened = True
+        return problem
+
+    def outcome(self, e, counts):
+        d = self.d
+        local_rule = d["local_threshold"] or d["threshold"]
+        total = {"yes": 0, "no": 0, "abstain": 0}
+        delegates_yes = delegates_all = eligible_all = 0
+        for local in d["locals"]:
+            code, c = local["code"], counts[local["code"]]
+            passed = met(local_rule, c["yes"], c["yes"] + c["no"])
+            won = local["delegates"] if passed else 0
+            expected = {"eligible": self.eligible[code], **c, "delegates_yes": won,
+                        "delegates_no": local["delegates"] - won, "passed": passed}
+            if e["locals"].get(code) != expected:
+                return "the result for local %s is not what the shares open: %s" % (code, expected)
+            delegates_yes += won
+            delegates_all += local["delegates"]
+            eligible_all += self.eligible[code]
+            for k in total:
+                total[k] += c[k]
+        quorum = met(d["quorum"], sum(total.values()), eligible_all)
+        popular = met(d["threshold"], total["yes"], total["yes"] + total["no"])
+        delegates = met(d["threshold"], delegates_yes, delegates_all)
+        decided = (popular if d["rule"] == "popular" else delegates) and quorum
+        expected = {"eligible": eligible_all, **total, "quorum_met": quorum, "passed": popular}
+        if e["popular"] != expected or e["delegates"] != {
+                "yes": delegates_yes, "no": delegates_all - delegates_yes, "passed": delegates}:
+            return "the result's totals are not what the shares open"
+        if e["outcome"] != ("passed" if decided else "failed"):
+            return "the result's outcome is not the rule's"
+        return None
 
 
 if __name__ == "__main__":
