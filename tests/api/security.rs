@@ -398,3 +398,86 @@ both_backends! {
         assert!(answers.windows(2).all(|w| w[0] == w[1]), "API answers differ beyond the proof: {answers:?}");
     }
 }
+
+/// Where `needle` occurs in `haystack`, if anywhere.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+both_backends! {
+    async fn a_quiet_time_vote_leaves_no_choice_in_the_database_the_wal_the_service_log_or_the_bundle(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 6);
+        sv(db, &["election", "open", &id]).ok();
+        let served = serve_process(db, &["--database-url", &db.url], &[("RUST_LOG", "trace".into())]);
+        let app = served.app();
+        let since = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
+        // One at a time, as at a quiet hour: every batch holds one ballot.
+        let choices = ["yes", "no", "yes", "no", "yes", "yes"];
+        for (k, ((_, token), choice)) in tokens.iter().zip(choices).enumerate() {
+            if k % 2 == 0 {
+                vote_by_form(&app, token, choice).await;
+            } else {
+                let (status, body) = app.cast(token, choice).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }
+        // What a plain choice would look like anywhere: in a v1 entry, a form body, a column.
+        let patterns: [&[u8]; 6] = [b"\"choice\":\"yes", b"\"choice\":\"no", b"\"choice\":", b"choice=yes", b"choice=no", b"choice: Yes"];
+        let searched = |what: &str, bytes: &[u8]| {
+            for p in patterns {
+                assert!(find(bytes, p).is_none(), "{what} holds `{}`", String::from_utf8_lossy(p));
+            }
+        };
+        match db.files_on_disk(since) {
+            Some(files) => {
+                assert!(!files.is_empty());
+                for (path, bytes) in &files {
+                    searched(&path.display().to_string(), bytes);
+                }
+                if db.backend == Backend::Sqlite {
+                    assert!(files.iter().any(|(p, b)| p.to_string_lossy().ends_with("-wal") && !b.is_empty()), "the WAL was searched while it held the ballots");
+                }
+            }
+            None => eprintln!("the PostgreSQL data directory is not reachable from here: searching its rows only"),
+        }
+        searched("the database's rows", &db.everything_stored());
+        let bundle = export_bundle(db, &id, "bundle");
+        searched("the bundle", &bundle.log);
+        let logs = served.stop();
+        assert!(logs.contains("ballot batch committed"), "{logs}");
+        searched("the service's log (trace level)", logs.as_bytes());
+        for (_, token) in &tokens {
+            assert!(!logs.contains(token.as_str()), "the log holds a token");
+        }
+
+        if db.backend == Backend::Postgres {
+            // The transaction-id join still links each token to the entry written with it — and
+            // that entry is a sealed ballot: the link reaches a ciphertext, never a choice.
+            use diesel::prelude::*;
+            #[derive(diesel::QueryableByName)]
+            struct Linked {
+                #[diesel(sql_type = diesel::sql_types::Binary)]
+                body: Vec<u8>,
+            }
+            let linked: Vec<Linked> = diesel::sql_query(
+                "SELECT l.body FROM tokens t JOIN log_entries l ON t.xmin::text = l.xmin::text \
+                 WHERE l.election_id = $1 AND l.kind = 'ballot'",
+            )
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
+            .unwrap();
+            assert_eq!(linked.len(), 6, "quiet-time batches: one token per ballot entry");
+            for row in linked {
+                let entry = strikevote::log::entry::Entry::parse(&row.body).unwrap();
+                let strikevote::log::entry::Body::Ballot(ballot) = entry.body else { panic!("not a ballot") };
+                assert_eq!(ballot.ballot.len(), 2, "one ciphertext per choice");
+                searched("a linked entry", &row.body);
+            }
+        }
+        // The choices were there all along, sealed: the tellers open the totals.
+        sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
+        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 4, "no": 2, "abstain": 0}));
+    }
+}

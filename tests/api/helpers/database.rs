@@ -91,6 +91,49 @@ impl TestDb {
         self.pool().get().expect("a connection")
     }
 
+    /// The database's files as the server's disk holds them: the SQLite file, its WAL and
+    /// shared memory; or, for PostgreSQL, every file of this database's directory and every
+    /// WAL segment written since `since` (`None` if the data directory cannot be read from
+    /// here, e.g. a server on another machine).
+    pub fn files_on_disk(&self, since: std::time::SystemTime) -> Option<Vec<(PathBuf, Vec<u8>)>> {
+        let read_dir = |dir: &Path, since: Option<std::time::SystemTime>| -> Option<Vec<(PathBuf, Vec<u8>)>> {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(dir).ok()? {
+                let path = entry.ok()?.path();
+                let recent = since.is_none_or(|t| {
+                    std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|m| m >= t)
+                });
+                if path.is_file() && recent {
+                    out.push((path.clone(), std::fs::read(&path).ok()?));
+                }
+            }
+            Some(out)
+        };
+        match self.backend {
+            Backend::Sqlite => Some(
+                ["", "-wal", "-shm"]
+                    .iter()
+                    .map(|suffix| self.path(&format!("strikevote.db{suffix}")))
+                    .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+                    .collect(),
+            ),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).unwrap();
+                diesel::sql_query("CHECKPOINT").execute(&mut conn).ok();
+                let setting: Vec<TextRow> = diesel::sql_query(
+                    "SELECT current_setting('data_directory') || '/base/' || \
+                     (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS text \
+                     UNION ALL SELECT current_setting('data_directory') || '/pg_wal' AS text",
+                )
+                .load(&mut conn)
+                .ok()?;
+                let mut files = read_dir(Path::new(&setting[0].text), None)?;
+                files.extend(read_dir(Path::new(&setting[1].text), Some(since))?);
+                Some(files)
+            }
+        }
+    }
+
     /// Everything the database holds, as raw bytes: the SQLite files, or every row of every
     /// PostgreSQL table as text. Used to prove a secret is stored nowhere.
     pub fn everything_stored(&self) -> Vec<u8> {
