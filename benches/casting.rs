@@ -133,6 +133,20 @@ fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
         dir,
         &["tokens", "issue", "--election", &id, "--out", "t.csv"],
     );
+    // The one teller's key ceremony, run beside the server (a few passes).
+    std::fs::write(dir.join("pass"), "bench teller passphrase\n").unwrap();
+    let ready = (0..6).any(|_| {
+        sv(
+            url,
+            dir,
+            &[
+                "teller", "setup", "--election", &id, "--teller", "1", "--state", "t1.state",
+                "--passphrase-file", "pass", "--work-factor", "2",
+            ],
+        )
+        .contains("the election key is ready")
+    });
+    assert!(ready, "the key ceremony did not complete");
     sv(url, dir, &["election", "open", &id]);
     std::fs::write(dir.join("id"), &id).unwrap();
     let mut reader = csv::Reader::from_path(dir.join("t.csv")).unwrap();
