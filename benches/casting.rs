@@ -140,8 +140,18 @@ fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
             url,
             dir,
             &[
-                "teller", "setup", "--election", &id, "--teller", "1", "--state", "t1.state",
-                "--passphrase-file", "pass", "--work-factor", "2",
+                "teller",
+                "setup",
+                "--election",
+                &id,
+                "--teller",
+                "1",
+                "--state",
+                "t1.state",
+                "--passphrase-file",
+                "pass",
+                "--work-factor",
+                "2",
             ],
         )
         .contains("the election key is ready")

@@ -38,6 +38,12 @@ fn keep_demo_tellers(tellers: &[crate::teller::secrets::TellerFile]) -> Result<(
         t.save(&path, &passphrase, Some(4)).map_err(|e| fail(&e))?;
         readme.push_str(&format!("{}: {passphrase}\n", path.display()));
     }
+    readme.push_str(
+        "\nTo see the result: close the vote (`strikevote election close ID`), then, for two of\n\
+         the tellers N, write the passphrase into a file and run\n  \
+         strikevote teller decrypt --election ID --state demo-tellers/teller-N.state \\\n      \
+         --passphrase-file FILE\n",
+    );
     std::fs::write(dir.join("README.txt"), readme).map_err(|e| fail(&e))
 }
 

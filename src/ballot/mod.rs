@@ -56,7 +56,10 @@ impl ElectionKeys {
             .election_key()
             .map(|k| k.shared_key().clone())
             .ok_or_else(|| {
-                Error::Internal(format!("election {} is open without an election key", election.id))
+                Error::Internal(format!(
+                    "election {} is open without an election key",
+                    election.id
+                ))
             })?;
         if let Ok(mut keys) = self.0.lock() {
             keys.insert(election.id, key.clone());

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::decryption;
 use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
-use super::decryption;
 use crate::log::entry::{Body, Kind};
 use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::opened;

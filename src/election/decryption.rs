@@ -106,13 +106,14 @@ pub fn submit(
         let mut made = vec![entry::tally_share(&id, share.teller, share.shares.clone())];
         status.shared.push(share.teller);
         if status.shared.len() >= status.threshold {
-            let mut shares: Vec<TallyShare> = store::entries_of_kind(conn, id, &[Kind::TallyShare])?
-                .into_iter()
-                .filter_map(|b| match b {
-                    Body::TallyShare(s) => Some(s),
-                    _ => None,
-                })
-                .collect();
+            let mut shares: Vec<TallyShare> =
+                store::entries_of_kind(conn, id, &[Kind::TallyShare])?
+                    .into_iter()
+                    .filter_map(|b| match b {
+                        Body::TallyShare(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
             shares.push(share);
             let definition = &election.definition;
             let opened = opened::open(definition, keys, &count, &shares).map_err(refused)?;

@@ -125,7 +125,9 @@ fn read_log(log: &[u8]) -> Result<(election::Definition, LogCount, Record)> {
         .map(|l| Entry::parse(l).map(|e| e.body));
     let unreadable = |e| Error::Internal(format!("a verified entry is unreadable: {e}"));
     let Some(Ok(Body::Election(definition))) = bodies.next() else {
-        return Err(Error::Internal("the log does not start with its election".into()));
+        return Err(Error::Internal(
+            "the log does not start with its election".into(),
+        ));
     };
     let t = &definition.tellers;
     let params = TellerParams::new(t.count as usize, t.threshold as usize)
@@ -136,7 +138,10 @@ fn read_log(log: &[u8]) -> Result<(election::Definition, LogCount, Record)> {
         let body = body.map_err(unreadable)?;
         if matches!(
             body,
-            Body::TellerKey(_) | Body::TellerPolynomial(_) | Body::ElectionKey(_) | Body::TellerReady(_)
+            Body::TellerKey(_)
+                | Body::TellerPolynomial(_)
+                | Body::ElectionKey(_)
+                | Body::TellerReady(_)
         ) {
             record.add(&body).map_err(Error::Internal)?;
         }

@@ -10,10 +10,10 @@ use strikevote_core::crypto::ceremony::Record;
 
 use super::ceremony::Channel;
 use super::decrypt::TallyChannel;
-use crate::election::decryption::Status;
-use crate::log::entry::TallyShare;
 use crate::election::ElectionId;
+use crate::election::decryption::Status;
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::TallyShare;
 use crate::log::entry::{Entry, NewEntry};
 
 /// Teller `teller` of election `id` at `server`.

@@ -132,7 +132,11 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     let receipt = text_of(&c, "receipt").await;
     assert_eq!(receipt.len(), 34, "{receipt}");
     let tracker = text_of(&c, "tracker").await;
-    assert_eq!(tracker.len(), 64, "the ballot's tracker, not its choice: {tracker}");
+    assert_eq!(
+        tracker.len(),
+        64,
+        "the ballot's tracker, not its choice: {tracker}"
+    );
 
     // Later: the member types the receipt at /verify.
     c.goto(&format!("{}/verify", app.address)).await.unwrap();
@@ -358,7 +362,9 @@ async fn run_the_vote_in_browser(db: &TestDb) {
 
     confirm(&c, &base, &id, "close").await;
     assert!(
-        text_of(&c, "decryption").await.starts_with("waiting for the tellers"),
+        text_of(&c, "decryption")
+            .await
+            .starts_with("waiting for the tellers"),
         "after close the dashboard waits for the tellers"
     );
     decrypt(db, &id);

@@ -171,7 +171,10 @@ both_backends! {
 /// inside the entries can catch what was changed.
 fn resigned(db: &TestDb, log: &str, origin: &str, dir: &str) -> std::path::PathBuf {
     let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
-    let leaves: Vec<_> = log.lines().map(|l| strikevote::log::merkle::leaf_hash(l.as_bytes())).collect();
+    let leaves: Vec<_> = log
+        .lines()
+        .map(|l| strikevote::log::merkle::leaf_hash(l.as_bytes()))
+        .collect();
     let note = real.sign_checkpoint(&strikevote::log::Checkpoint {
         origin: origin.to_owned(),
         size: leaves.len() as u64,

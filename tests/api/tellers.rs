@@ -40,13 +40,36 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
 fn teller_decrypt(db: &TestDb, id: &str, teller: u32) -> Run {
     let pass = db.path(&format!("pass-{teller}"));
     let state = db.path(&format!("teller-{teller}.state"));
-    sv(db, &["teller", "decrypt", "--election", id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()])
+    sv(
+        db,
+        &[
+            "teller",
+            "decrypt",
+            "--election",
+            id,
+            "--state",
+            state.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    )
 }
 
 /// Issues every member a token and casts a `yes` ballot with the first `n`.
 fn cast_some(db: &TestDb, id: &str, n: usize) {
     let out = db.path("tokens.csv");
-    sv(db, &["tokens", "issue", "--election", id, "--out", out.to_str().unwrap()]).ok();
+    sv(
+        db,
+        &[
+            "tokens",
+            "issue",
+            "--election",
+            id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
     for row in read_token_csv(&out).iter().take(n) {
         cast_directly(db, &row["token"]);
     }

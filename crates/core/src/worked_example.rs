@@ -110,11 +110,15 @@ impl LogBuilder {
     }
 
     pub(crate) fn keys(&self) -> &KeySet {
-        self.ceremony.tellers[0].active().expect("a ready teller").key_set()
+        self.ceremony.tellers[0]
+            .active()
+            .expect("a ready teller")
+            .key_set()
     }
 
     pub(crate) fn push(&mut self, e: entry::NewEntry) {
-        self.lines.push(String::from_utf8(e.bytes).expect("entries are UTF-8"));
+        self.lines
+            .push(String::from_utf8(e.bytes).expect("entries are UTF-8"));
     }
 
     /// A ballot for option `choice` (0-based) in `local`.
@@ -145,8 +149,8 @@ impl LogBuilder {
     pub(crate) fn shares(&mut self, teller: usize) {
         let count = self.count();
         let active = self.ceremony.tellers[teller].active().expect("ready");
-        let shares = opened::decrypt(&self.definition, &count, active, &mut self.rng)
-            .expect("shares");
+        let shares =
+            opened::decrypt(&self.definition, &count, active, &mut self.rng).expect("shares");
         let e = entry::tally_share(&self.id, teller as u32 + 1, shares);
         self.push(e);
     }
@@ -171,7 +175,9 @@ impl LogBuilder {
 }
 
 fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(at).expect("a time").to_utc()
+    chrono::DateTime::parse_from_rfc3339(at)
+        .expect("a time")
+        .to_utc()
 }
 
 /// The worked example: one local of two members, one `yes` ballot, its teller's shares and the

@@ -141,7 +141,10 @@ pub fn decrypt(db: &TestDb, id: &str) -> String {
             break;
         }
     }
-    assert!(last.contains("decrypted by"), "the tellers did not decrypt: {last}");
+    assert!(
+        last.contains("decrypted by"),
+        "the tellers did not decrypt: {last}"
+    );
     last
 }
 
@@ -341,7 +344,6 @@ pub fn cast_directly(db: &TestDb, token: &str) -> String {
         choice: strikevote::election::Choice::Yes,
     };
     let keys = strikevote::ballot::ElectionKeys::default();
-    let answers =
-        strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();
+    let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();
     answers.into_iter().next().unwrap().unwrap().receipt
 }

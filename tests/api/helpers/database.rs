@@ -96,19 +96,22 @@ impl TestDb {
     /// WAL segment written since `since` (`None` if the data directory cannot be read from
     /// here, e.g. a server on another machine).
     pub fn files_on_disk(&self, since: std::time::SystemTime) -> Option<Vec<(PathBuf, Vec<u8>)>> {
-        let read_dir = |dir: &Path, since: Option<std::time::SystemTime>| -> Option<Vec<(PathBuf, Vec<u8>)>> {
-            let mut out = Vec::new();
-            for entry in std::fs::read_dir(dir).ok()? {
-                let path = entry.ok()?.path();
-                let recent = since.is_none_or(|t| {
-                    std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|m| m >= t)
-                });
-                if path.is_file() && recent {
-                    out.push((path.clone(), std::fs::read(&path).ok()?));
+        let read_dir =
+            |dir: &Path, since: Option<std::time::SystemTime>| -> Option<Vec<(PathBuf, Vec<u8>)>> {
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(dir).ok()? {
+                    let path = entry.ok()?.path();
+                    let recent = since.is_none_or(|t| {
+                        std::fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .is_ok_and(|m| m >= t)
+                    });
+                    if path.is_file() && recent {
+                        out.push((path.clone(), std::fs::read(&path).ok()?));
+                    }
                 }
-            }
-            Some(out)
-        };
+                Some(out)
+            };
         match self.backend {
             Backend::Sqlite => Some(
                 ["", "-wal", "-shm"]

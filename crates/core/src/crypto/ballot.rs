@@ -83,7 +83,11 @@ pub fn seal_many(
 
 /// Checks many ballots' proofs on every core; the position of the first that fails, if any.
 /// Each must have exactly `options` ciphertexts.
-pub fn first_invalid(key: &PublicKey<Group>, options: usize, ballots: &[&SealedBallot]) -> Option<usize> {
+pub fn first_invalid(
+    key: &PublicKey<Group>,
+    options: usize,
+    ballots: &[&SealedBallot],
+) -> Option<usize> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = ballots.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {

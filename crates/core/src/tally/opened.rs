@@ -115,14 +115,24 @@ pub fn open(
     let counts = sums
         .iter()
         .zip(opened.chunks(options.max(1)))
-        .map(|((code, _), n)| (code.clone(), ChoiceCounts::of_options(&definition.choices, n)))
+        .map(|((code, _), n)| {
+            (
+                code.clone(),
+                ChoiceCounts::of_options(&definition.choices, n),
+            )
+        })
         .collect();
     Ok(Opened { tellers, counts })
 }
 
 /// The `result` entry's body: [`Results::entry_body`], then `tellers` (whose shares opened
 /// the count) and `sums` (each local's sums, as the log's ciphertexts are written).
-pub fn result_body(results: &Results, opened: &Opened, definition: &Definition, count: &LogCount) -> Map<String, Value> {
+pub fn result_body(
+    results: &Results,
+    opened: &Opened,
+    definition: &Definition,
+    count: &LogCount,
+) -> Map<String, Value> {
     let mut body = match results.entry_body() {
         Value::Object(map) => map,
         _ => Map::new(),

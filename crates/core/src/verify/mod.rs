@@ -14,12 +14,12 @@ use serde_json::{Map, Value};
 
 use crate::ElectionId;
 use crate::crypto::TellerParams;
+use crate::crypto::ballot::SealedBallot;
 use crate::crypto::ceremony::Record;
 use crate::definition::Definition;
 use crate::entry::{self, Body, Entry, Kind};
 use crate::merkle;
 use crate::note::Verifier;
-use crate::crypto::ballot::SealedBallot;
 use crate::tally::opened::{self, Opened};
 use crate::tally::{LogCount, Results};
 
@@ -511,7 +511,10 @@ impl Rules {
         if !self.receipts.insert(receipt.clone()) {
             return fail(format!("receipt {receipt} appears twice"));
         }
-        if !self.trackers.insert(crate::crypto::ballot::tracker(&ballot.ballot)) {
+        if !self
+            .trackers
+            .insert(crate::crypto::ballot::tracker(&ballot.ballot))
+        {
             return fail(format!(
                 "the ballot with tracker {} appears twice (a copied ballot)",
                 ballot.tracker()

@@ -75,7 +75,10 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
     let mut lines = entries();
     let again = lines[4].clone();
     lines.insert(7, again);
-    refused(&lines, "entry 7: a `teller_ready` entry after the vote opened");
+    refused(
+        &lines,
+        "entry 7: a `teller_ready` entry after the vote opened",
+    );
 }
 
 #[test]
@@ -109,7 +112,10 @@ fn a_ballot_with_a_field_too_many_or_too_few_is_refused() {
     // A plain choice where the sealed ballot belongs.
     let mut plain = fields(&entries()[7]);
     plain.insert("ballot".into(), Value::from("yes"));
-    refused(&with(&line(&plain), 7), "entry 7: a `ballot` entry is malformed");
+    refused(
+        &with(&line(&plain), 7),
+        "entry 7: a `ballot` entry is malformed",
+    );
 }
 
 #[test]
@@ -136,7 +142,10 @@ fn a_logged_key_ceremony_verifies_and_a_forged_one_does_not() {
     // A polynomial before the commitment, a teller who does not exist, a second ready.
     let mut lines = entries();
     lines.swap(1, 2);
-    refused(&lines, "entry 1: a polynomial before every teller's commitment");
+    refused(
+        &lines,
+        "entry 1: a polynomial before every teller's commitment",
+    );
     let mut lines = entries();
     lines[1] = lines[1].replace(r#""teller":1"#, r#""teller":2"#);
     refused(&lines, "teller 2 is not one of the election's 1 tellers");
@@ -171,16 +180,24 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
     let mut rng = StdRng::seed_from_u64(5);
     for flags in [[true, true], [false, false]] {
         let sealed = EncryptedChoice::new(&params, &flags, &mut rng);
-        refused(&with_ballot(sealed), "entry 7: the ballot's proofs do not verify");
+        refused(
+            &with_ballot(sealed),
+            "entry 7: the ballot's proofs do not verify",
+        );
     }
     // A valid ballot, but under a key that is not the election's.
     let other = LogBuilder::open((1, 1), &[("1", 2)], 99);
-    let sealed =
-        crate::crypto::ballot::seal(other.keys().shared_key(), 2, 0, &mut rng).unwrap();
-    refused(&with_ballot(sealed), "entry 7: the ballot's proofs do not verify");
+    let sealed = crate::crypto::ballot::seal(other.keys().shared_key(), 2, 0, &mut rng).unwrap();
+    refused(
+        &with_ballot(sealed),
+        "entry 7: the ballot's proofs do not verify",
+    );
     // One ciphertext per choice, no fewer.
     let sealed = crate::crypto::ballot::seal(log.keys().shared_key(), 3, 0, &mut rng).unwrap();
-    refused(&with_ballot(sealed), "entry 7: the ballot has 3 ciphertexts; the election has 2 choices");
+    refused(
+        &with_ballot(sealed),
+        "entry 7: the ballot has 3 ciphertexts; the election has 2 choices",
+    );
 }
 
 #[test]
@@ -220,13 +237,20 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
         let mut log = LogBuilder::open_with(lines[0].clone(), &[("1", 2)], 1);
         log.ceremony = other.ceremony.clone();
         let active = log.ceremony.tellers[0].active().unwrap();
-        let shares =
-            opened::decrypt(&log.definition, &count, active, &mut StdRng::seed_from_u64(3))
-                .unwrap();
+        let shares = opened::decrypt(
+            &log.definition,
+            &count,
+            active,
+            &mut StdRng::seed_from_u64(3),
+        )
+        .unwrap();
         String::from_utf8(entry::tally_share(&log.id, 1, shares).bytes).unwrap()
     };
     lines[9] = forged;
-    refused(&lines, "entry 9: teller 1's decryption share of sum 0 does not verify");
+    refused(
+        &lines,
+        "entry 9: teller 1's decryption share of sum 0 does not verify",
+    );
     // A teller the election does not have.
     let mut lines = entries();
     lines[9] = lines[9].replace(r#""teller":1"#, r#""teller":2"#);
@@ -234,12 +258,18 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
     // A share for a local the election does not have.
     let mut lines = entries();
     lines[9] = lines[9].replace(r#""shares":{"1":"#, r#""shares":{"9":"#);
-    refused(&lines, "entry 9: teller 1's shares do not cover exactly every local's sums");
+    refused(
+        &lines,
+        "entry 9: teller 1's shares do not cover exactly every local's sums",
+    );
     // Before close, and twice.
     let mut lines = entries();
     let share = lines.remove(9);
     lines.insert(8, share);
-    refused(&lines, "entry 8: a decryption share outside the time between close and result");
+    refused(
+        &lines,
+        "entry 8: a decryption share outside the time between close and result",
+    );
     let mut lines = entries();
     let again = lines[9].clone();
     lines.insert(10, again);
@@ -248,7 +278,12 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
 
 /// A closed vote of `ballots` (local, choice) under `tellers`, with the shares of `sharing`
 /// (0-based tellers, in order) and the result they open.
-fn decided(tellers: (usize, usize), ballots: &[(&str, usize)], sharing: &[usize], seed: u64) -> LogBuilder {
+fn decided(
+    tellers: (usize, usize),
+    ballots: &[(&str, usize)],
+    sharing: &[usize],
+    seed: u64,
+) -> LogBuilder {
     let mut log = LogBuilder::open(tellers, &[("a", 40), ("b", 40)], seed);
     for (k, (local, choice)) in ballots.iter().enumerate() {
         log.ballot(local, *choice, &format!("R{k}"));
