@@ -40,19 +40,7 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
 fn teller_decrypt(db: &TestDb, id: &str, teller: u32) -> Run {
     let pass = db.path(&format!("pass-{teller}"));
     let state = db.path(&format!("teller-{teller}.state"));
-    sv(
-        db,
-        &[
-            "teller",
-            "decrypt",
-            "--election",
-            id,
-            "--state",
-            state.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-    )
+    teller_decrypt_with(db, id, &state, &pass)
 }
 
 /// Issues every member a token and casts a `yes` ballot with the first `n`.

@@ -23,32 +23,10 @@ import sys
 
 import v2crypto as v2
 
-# --- Ed25519 verification (RFC 8032 section 5.1, reference arithmetic) ---
-P = 2**255 - 19
-Q = 2**252 + 27742317777372353535851937790883648493
-D = -121665 * pow(121666, P - 2, P) % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)
-
-
-def _add(a, b):
-    x1, y1, z1, t1 = a
-    x2, y2, z2, t2 = b
-    aa = (y1 - x1) * (y2 - x2) % P
-    bb = (y1 + x1) * (y2 + x2) % P
-    cc = 2 * t1 * t2 * D % P
-    dd = 2 * z1 * z2 % P
-    e, f, g, h = bb - aa, dd - cc, dd + cc, bb + aa
-    return (e * f % P, g * h % P, f * g % P, e * h % P)
-
-
-def _mul(s, pt):
-    acc = (0, 1, 1, 0)
-    while s > 0:
-        if s & 1:
-            acc = _add(acc, pt)
-        pt = _add(pt, pt)
-        s >>= 1
-    return acc
+# --- Ed25519 verification (RFC 8032 section 5.1, reference arithmetic; the Edwards25519
+# arithmetic is v2crypto's, shared with Ristretto255) ---
+P, Q, D, SQRT_M1 = v2.P, v2.L, v2.D, v2.SQRT_M1
+_add, _mul = v2.add, v2.mul
 
 
 def _equal(a, b):

@@ -155,17 +155,21 @@ impl LogBuilder {
         self.push(e);
     }
 
-    /// The result the logged shares open.
-    pub(crate) fn result(&mut self) {
-        let count = self.count();
-        let shares: Vec<TallyShare> = self
-            .lines
+    /// The `tally_share` entries logged so far.
+    pub(crate) fn logged_shares(&self) -> Vec<TallyShare> {
+        self.lines
             .iter()
             .filter_map(|l| match Entry::parse(l.as_bytes()).ok()?.body {
                 Body::TallyShare(s) => Some(s),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// The result the logged shares open.
+    pub(crate) fn result(&mut self) {
+        let count = self.count();
+        let shares = self.logged_shares();
         let opened = opened::open(&self.definition, self.keys(), &count, &shares).expect("opened");
         let results = crate::tally::tally(&self.definition, &count.eligible, &opened.counts);
         let body = opened::result_body(&results, &opened, &self.definition, &count);

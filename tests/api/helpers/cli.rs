@@ -113,6 +113,24 @@ pub fn teller_state(db: &TestDb, n: usize) -> std::path::PathBuf {
     db.path(&format!("teller-{n}.state"))
 }
 
+/// `strikevote teller decrypt` beside the server's database, with this state file and passphrase.
+pub fn teller_decrypt_with(db: &TestDb, id: &str, state: &Path, pass: &Path) -> Run {
+    let (state, pass) = (state.to_str().unwrap(), pass.to_str().unwrap());
+    sv(
+        db,
+        &[
+            "teller",
+            "decrypt",
+            "--election",
+            id,
+            "--state",
+            state,
+            "--passphrase-file",
+            pass,
+        ],
+    )
+}
+
 /// After close: every teller of [`run_ceremony`] runs `teller decrypt` (the CLI, beside the
 /// server's database) in turn, until the result is decrypted; returns what the last printed.
 pub fn decrypt(db: &TestDb, id: &str) -> String {
@@ -123,20 +141,7 @@ pub fn decrypt(db: &TestDb, id: &str) -> String {
         if !state.exists() {
             break;
         }
-        last = sv(
-            db,
-            &[
-                "teller",
-                "decrypt",
-                "--election",
-                id,
-                "--state",
-                state.to_str().unwrap(),
-                "--passphrase-file",
-                pass.to_str().unwrap(),
-            ],
-        )
-        .ok();
+        last = teller_decrypt_with(db, id, &state, &pass).ok();
         if last.contains("decrypted by") {
             break;
         }

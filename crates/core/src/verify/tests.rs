@@ -313,14 +313,7 @@ fn any_two_of_three_tellers_open_the_count_and_one_does_not() {
     log.close();
     log.shares(1);
     let count = log.count();
-    let shares: Vec<entry::TallyShare> = log
-        .lines
-        .iter()
-        .filter_map(|l| match Entry::parse(l.as_bytes()).ok()?.body {
-            Body::TallyShare(s) => Some(s),
-            _ => None,
-        })
-        .collect();
+    let shares = log.logged_shares();
     let err = opened::open(&log.definition, log.keys(), &count, &shares).unwrap_err();
     assert_eq!(
         err.to_string(),
