@@ -83,7 +83,7 @@ pub(super) fn run(command: AuditCommand, settings: &Settings) -> anyhow::Result<
             let report = audit::verify_dir(&dir, &trust)
                 .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
             print!("{report}");
-            println!("OK: signature, root and entry rules verified");
+            println!("OK: signature, root, entry rules and cryptography verified");
             Ok(())
         }
     }

@@ -78,7 +78,7 @@ both_backends! {
 
         let pinned = sv(db, &["key", "show", "--election", &id]).ok();
         let out = sv(db, &["audit", "verify", db.path("bundle").to_str().unwrap(), "--key", pinned.trim()]).ok();
-        assert!(out.contains("OK: signature, root and entry rules verified"), "{out}");
+        assert!(out.contains("OK: signature, root, entry rules and cryptography verified"), "{out}");
         assert!(out.contains("entries   18"), "{out}");
         // The verifier key printed by the CLI is the bundle's.
         assert_eq!(sv(db, &["key", "show", "--election", &id]).ok(), bundle.key);

@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     match verify_dir(std::path::Path::new(&dir), &trust) {
         Ok(report) => {
             print!("{report}");
-            println!("OK: signature, root and entry rules verified");
+            println!("OK: signature, root, entry rules and cryptography verified");
             ExitCode::SUCCESS
         }
         Err(e) => {
