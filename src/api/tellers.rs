@@ -186,9 +186,12 @@ pub async fn shares(
 pub async fn tally_share(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
+    // A share per choice of every local: an election of hundreds of locals needs more than the
+    // ordinary JSON limit, so this body gets the upload limit (like a roster).
+    let body = super::read_body(body, state.settings.upload_limit_bytes).await?;
     let share: TallyShare = serde_json::from_slice(&body).map_err(|e| {
         Error::bad_input(
             ErrorCode::InvalidJson,

@@ -45,21 +45,8 @@ fn teller_decrypt(db: &TestDb, id: &str, teller: u32) -> Run {
 
 /// Issues every member a token and casts a `yes` ballot with the first `n`.
 fn cast_some(db: &TestDb, id: &str, n: usize) {
-    let out = db.path("tokens.csv");
-    sv(
-        db,
-        &[
-            "tokens",
-            "issue",
-            "--election",
-            id,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .ok();
-    for row in read_token_csv(&out).iter().take(n) {
-        cast_directly(db, &row["token"]);
+    for (_, token) in issue_tokens(db, id).iter().take(n) {
+        cast_directly(db, token);
     }
 }
 
@@ -324,6 +311,38 @@ both_backends! {
         let state = dir.join("teller-3.state");
         let out = sv(db, &["teller", "setup", "--election", &id, "--teller", "3", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()]).ok();
         assert_eq!(out.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        served.stop();
+    }
+}
+
+both_backends! {
+    fn shares_for_hundreds_of_locals_reach_the_service_over_http(db: &TestDb) {
+        // 300 locals × 2 choices: the teller's shares are about 120 kB, twice the JSON limit.
+        let codes: Vec<String> = (0..300).map(|i| format!("L{i}")).collect();
+        let locals: Vec<(&str, u32)> = codes.iter().map(|c| (c.as_str(), 1)).collect();
+        let id = create_election_from(db, &definition_toml(&locals));
+        run_ceremony(db, &id);
+        let members: Vec<(String, &str)> = codes.iter().map(|c| (format!("M-{c}"), c.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = members.iter().map(|(m, c)| (m.as_str(), *c)).collect();
+        let roster = write_roster(db, "r.csv", &pairs);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        sv(db, &["election", "open", &id]).ok();
+        cast_some(db, &id, 3);
+        sv(db, &["election", "close", &id]).ok();
+        let served = serve_process(db, &["--database-url", &db.url], &[]);
+        let address = format!("http://127.0.0.1:{}", served.port);
+        let state = teller_state(db, 1);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap()])
+            .args(["--passphrase-file", db.path("teller.pass").to_str().unwrap(), "--server", &address])
+            .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
+            .current_dir(db.dir())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("decrypted by teller(s) 1"), "{text}");
+        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 3, "no": 0, "abstain": 0}));
         served.stop();
     }
 }

@@ -239,25 +239,21 @@ pub fn prepared_election(db: &TestDb, members: usize) -> (String, Vec<(String, S
         .collect();
     let roster = write_roster(db, "roster.csv", &pairs);
     sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+    let tokens = issue_tokens(db, &id);
+    (id, tokens)
+}
+
+/// Issues every member of the roster a token through the CLI; returns (member id, token).
+pub fn issue_tokens(db: &TestDb, id: &str) -> Vec<(String, String)> {
     let out = db.path("tokens.csv");
-    sv(
-        db,
-        &[
-            "tokens",
-            "issue",
-            "--election",
-            &id,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let out_arg = out.to_str().unwrap();
+    sv(db, &["tokens", "issue", "--election", id, "--out", out_arg]).ok();
     let tokens = read_token_csv(&out)
         .into_iter()
         .map(|r| (r["member_id"].clone(), r["token"].clone()))
         .collect();
     std::fs::remove_file(out).unwrap();
-    (id, tokens)
+    tokens
 }
 
 /// The three files of an exported bundle.
