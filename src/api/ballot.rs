@@ -118,7 +118,8 @@ pub async fn turnout(
     Ok(HttpResponse::Ok().json(t))
 }
 
-/// `GET /api/v1/elections/{id}/results`: after close only (409 `embargoed` before).
+/// `GET /api/v1/elections/{id}/results`: once the tellers have decrypted the result (409
+/// `embargoed` while the vote is open, `awaiting_tellers` after close until then).
 pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = election::ElectionId::parse(&id)?;
     let (results, state_now) = with_conn(&state, move |c| {
@@ -129,6 +130,5 @@ pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Resul
     Ok(HttpResponse::Ok().json(json!({
         "certified": state_now == State::Certified,
         "results": results,
-        "result_entry": results.entry_body(),
     })))
 }
