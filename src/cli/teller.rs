@@ -261,8 +261,10 @@ fn decrypt(
         }
     };
     match outcome {
-        decrypt::Outcome::Submitted(status) => {
-            println!("teller {teller}: the log checks out; shares submitted");
+        decrypt::Outcome::Submitted { size, root, status } => {
+            println!(
+                "teller {teller}: the log checks out ({size} entries, root {root}); shares submitted"
+            );
             println!("{status}");
         }
         decrypt::Outcome::NothingToDo(why) => println!("teller {teller}: {why}"),

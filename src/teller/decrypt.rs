@@ -49,8 +49,16 @@ impl TallyChannel for DirectTally<'_> {
 /// What `teller decrypt` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// This teller's shares were accepted; where the decryption stands now.
-    Submitted(Status),
+    /// This teller's shares were accepted: the log they were made from (its size and root, to
+    /// compare with the published checkpoint) and where the decryption stands now.
+    Submitted {
+        /// Entries in the log the teller checked.
+        size: u64,
+        /// Its root, base64 as in the checkpoint.
+        root: String,
+        /// Where the decryption stands.
+        status: Status,
+    },
     /// Nothing to do: this teller's shares are already in, or the result is.
     NothingToDo(String),
 }
@@ -114,7 +122,11 @@ pub fn decrypt(
     let shares = opened::decrypt(&definition, &count, active, &mut rand::rngs::OsRng)
         .ok_or_else(|| Error::Internal("a decryption share could not be made".into()))?;
     let status = channel.submit(&TallyShare { teller: me, shares })?;
-    Ok(Outcome::Submitted(status))
+    Ok(Outcome::Submitted {
+        size: report.size,
+        root: report.root,
+        status,
+    })
 }
 
 /// The definition, the count and the ceremony of a verified log.

@@ -104,8 +104,12 @@ both_backends! {
         let err = teller_decrypt(db, &id, 2).fails();
         assert!(err.contains("has not closed") && err.contains("tellers decrypt only after close"), "{err}");
         sv(db, &["election", "close", &id]).ok();
-        // Any two of the three: here 2 and 3. One alone opens nothing.
+        // Any two of the three: here 2 and 3. One alone opens nothing. Each names the log it
+        // checked, to compare with the published checkpoint.
+        let closed = export_bundle(db, &id, "closed").checkpoint;
+        let (size, root) = (closed.lines().nth(1).unwrap().to_owned(), closed.lines().nth(2).unwrap().to_owned());
         let out = teller_decrypt(db, &id, 2).ok();
+        assert!(out.contains(&format!("teller 2: the log checks out ({size} entries, root {root}); shares submitted")), "{out}");
         assert!(out.contains("waiting for the tellers: 1 of the 2 decryptions needed are in (1 more)"), "{out}");
         let out = teller_decrypt(db, &id, 2).ok();
         assert!(out.contains("teller 2's shares are already in"), "{out}");
