@@ -40,6 +40,8 @@ pub(super) fn results(settings: &Settings, id: &str, json: bool) -> anyhow::Resu
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
+        let definition = election::find(&mut conn, id)?.definition;
+        println!("{}\n", results.explain(&definition).sentence);
         print_results(&results);
     }
     Ok(())

@@ -152,18 +152,31 @@ pub fn bars(rows: &[(String, u64, u64, String)]) -> Vec<Bar> {
             width: if *whole == 0 {
                 0
             } else {
-                ((u128::from(*part) * 300) / u128::from(*whole)) as u32
+                ((u128::from(*part) * u128::from(BAR_WIDTH)) / u128::from(*whole)) as u32
             },
             text: text.clone(),
-            y: i as u32 * 28,
+            y: i as u32 * BAR_ROW,
         })
         .collect()
+}
+
+/// A chart's width in its own units: the bars' full width (labels sit above each bar, so a
+/// phone shows them at a readable size).
+pub const BAR_WIDTH: u32 = 300;
+/// The height of one bar's row (its label line and the bar).
+pub const BAR_ROW: u32 = 44;
+
+/// The height of a chart of `bars`.
+pub fn chart_height(bars: &[Bar]) -> u32 {
+    bars.len() as u32 * BAR_ROW + 4
 }
 
 /// The view of a result shared by the dashboard and the printable page.
 pub struct ResultView {
     /// The results.
     pub r: Results,
+    /// The decision sentence and the thresholds in words.
+    pub e: crate::tally::Explanation,
     /// Yes-share bars per local.
     pub yes_bars: Vec<Bar>,
     /// Chart height.
@@ -171,8 +184,8 @@ pub struct ResultView {
 }
 
 impl ResultView {
-    /// Builds the view.
-    pub fn new(r: Results) -> Self {
+    /// Builds the view of `r`, counted under `definition`.
+    pub fn new(r: Results, definition: &election::Definition) -> Self {
         let rows: Vec<_> = r
             .locals
             .iter()
@@ -186,8 +199,9 @@ impl ResultView {
             })
             .collect();
         let yes_bars = bars(&rows);
-        let chart_height = yes_bars.len() as u32 * 28 + 4;
+        let chart_height = chart_height(&yes_bars);
         Self {
+            e: r.explain(definition),
             r,
             yes_bars,
             chart_height,
@@ -245,7 +259,7 @@ pub async fn result_page(
                 checkpoint: note.unwrap_or_default(),
                 origin: e.origin.clone(),
                 fingerprint,
-                view: ResultView::new(r),
+                view: ResultView::new(r, &e.definition),
             },
             None,
         ),

@@ -373,13 +373,17 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     c.goto(&format!("{base}/elections/{id}/result"))
         .await
         .unwrap();
-    assert_eq!(
-        text_of(&c, "decision").await,
-        "Decision under the election's rule: PASSED"
+    // One sentence leads: the decision and why, naming the local that fell short.
+    let decision = text_of(&c, "decision").await;
+    assert!(
+        decision.starts_with(
+            "PASSED: locals holding 132 of 156 delegates voted yes; more than half needed."
+        ) && decision.contains(": 50.00% yes, at least 75% needed."),
+        "{decision}"
     );
     assert_eq!(
         text_of(&c, "popular-outcome").await,
-        "Popular vote: 83.33% yes — passes"
+        "Popular vote (for information only): 83.33% of the yes and no ballots were yes"
     );
     // Created from the web: the origin is the server's own public URL (here its local port).
     let host = base
@@ -395,6 +399,37 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         format!("{host}/elections/{id}")
     );
     assert_eq!(text_of(&c, "fingerprint").await.len(), 39);
+    // The result fits a 390 px phone and a desktop: no sideways scrolling, chart labels
+    // readable (at least 12 px tall as drawn).
+    for (width, height) in [(390, 844), (1280, 900)] {
+        c.set_window_size(width, height).await.unwrap();
+        c.goto(&format!("{base}/elections/{id}/result"))
+            .await
+            .unwrap();
+        let measured = c
+            .execute(
+                "const t = document.querySelector('svg.chart text').getBoundingClientRect();\
+                 return [document.documentElement.scrollWidth, document.documentElement.clientWidth, t.height];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let m: Vec<f64> = measured
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(
+            m[0] <= m[1],
+            "{width} px: the page scrolls sideways ({m:?})"
+        );
+        assert!(
+            m[2] >= 12.0,
+            "{width} px: chart labels are {} px tall",
+            m[2]
+        );
+    }
     c.close().await.unwrap();
 }
 

@@ -230,7 +230,10 @@ both_backends! {
         let (status, page) = get(&browser(), &format!("{base}/elections/{id}/result")).await;
         assert_eq!(status, 200);
         assert!(page.contains("Certified result.") && page.contains("id=\"certified-checkpoint\""), "{page}");
-        assert!(page.contains("<strong>Popular vote:</strong> 83.33% yes — passes"), "{page}");
+        assert!(page.contains("<strong>Popular vote (for information only):</strong> 83.33% of the yes and no ballots were yes"), "{page}");
+        assert!(page.contains("<strong>Delegate vote (decides):</strong> 80 of 156 delegates yes; more than half needed — reached"), "{page}");
+        assert!(page.contains("<strong>PASSED: locals holding 80 of 156 delegates voted yes; more than half needed. Local 600: 50.00% yes, at least 75% needed.</strong>"), "{page}");
+        assert!(page.contains("50.00% <span class=\"needed\">(at least 75% needed)</span>"), "{page}");
         let (status, csv) = get(&browser(), &format!("{base}/elections/{id}/results.csv")).await;
         assert_eq!(status, 200);
         assert!(csv.lines().last().unwrap().starts_with("total,,6,6,100.00%,5,1,0,83.33%,true"), "{csv}");

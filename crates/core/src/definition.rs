@@ -106,6 +106,29 @@ impl fmt::Display for Fraction {
 }
 
 impl Fraction {
+    /// The threshold in words, as results state it: `more than half`, `at least two-thirds`,
+    /// `at least 75%`, `more than 66.67%` (a percentage with at most two decimals, truncated).
+    pub fn in_words(&self) -> String {
+        let amount = match (self.num, self.den) {
+            (n, d) if n * 2 == d => "half".to_owned(),
+            (n, d) if n * 3 == d => "a third".to_owned(),
+            (n, d) if n * 3 == d * 2 => "two-thirds".to_owned(),
+            (n, d) => {
+                let basis = u128::from(n) * 10_000 / u128::from(d);
+                let (whole, cents) = (basis / 100, basis % 100);
+                match cents {
+                    0 => format!("{whole}%"),
+                    c if c % 10 == 0 => format!("{whole}.{}%", c / 10),
+                    c => format!("{whole}.{c:02}%"),
+                }
+            }
+        };
+        match self.cmp {
+            Comparison::AtLeast => format!("at least {amount}"),
+            Comparison::MoreThan => format!("more than {amount}"),
+        }
+    }
+
     /// Whether `part / whole` meets this threshold, in exact integer arithmetic.
     /// A share of nothing (`whole == 0`) never meets a threshold.
     pub fn is_met(&self, part: u64, whole: u64) -> bool {

@@ -288,7 +288,85 @@ pub struct Verdicts {
     pub quorum: &'static str,
 }
 
+/// A result explained the way officials and members read it: one sentence stating the
+/// decision and why, and each threshold in words, to show beside the percentage it applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// E.g. "FAILED: locals holding 56 of 156 delegates voted yes; more than half needed.
+    /// Local 600: 71.42% yes, at least 75% needed."
+    pub sentence: String,
+    /// What each local's yes share must reach (its own threshold, or the overall one).
+    pub local_needed: String,
+    /// What the deciding vote (popular share, or delegates) must reach.
+    pub overall_needed: String,
+    /// The quorum in words, if there is one.
+    pub quorum_needed: Option<String>,
+    /// Whether the popular vote decides (otherwise the delegates do).
+    pub popular_decides: bool,
+}
+
+/// Locals named one by one in a sentence before the rest are counted.
+const LOCALS_NAMED: usize = 3;
+
 impl Results {
+    /// The result explained under `definition` (the one it was counted with).
+    pub fn explain(&self, definition: &Definition) -> Explanation {
+        let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
+        let overall_needed = definition.threshold.in_words();
+        let mut reasons = Vec::new();
+        if let Some(q) = definition.quorum.filter(|_| !self.quorum_met) {
+            let p = &self.popular;
+            reasons.push(format!(
+                "{} of {} eligible members voted ({}); a quorum of {} is needed",
+                p.counts.cast(),
+                p.eligible,
+                p.turnout,
+                q.in_words()
+            ));
+        }
+        let popular_decides = definition.rule == Rule::Popular;
+        if popular_decides {
+            reasons.push(format!(
+                "{} of the yes and no ballots were yes; {overall_needed} needed",
+                self.popular.authorization
+            ));
+        } else {
+            let all = self.delegates.yes + self.delegates.no;
+            reasons.push(format!(
+                "locals holding {} of {all} delegates voted yes; {overall_needed} needed",
+                self.delegates.yes
+            ));
+        }
+        let verdict = if self.passed { "PASSED" } else { "FAILED" };
+        let mut sentence = format!("{verdict}: {}.", reasons.join("; "));
+        if !popular_decides {
+            let short: Vec<&LocalResult> = self
+                .locals
+                .iter()
+                .filter(|l| !l.passed && l.delegates > 0)
+                .collect();
+            let needed = local_threshold.in_words();
+            for l in short.iter().take(LOCALS_NAMED) {
+                let share = match l.authorization.whole {
+                    0 => "no yes or no ballots".to_owned(),
+                    _ => format!("{} yes", l.authorization),
+                };
+                sentence.push_str(&format!(" {}: {share}, {needed} needed.", l.name));
+            }
+            if short.len() > LOCALS_NAMED {
+                let more = short.len() - LOCALS_NAMED;
+                sentence.push_str(&format!(" {more} more locals did not reach it."));
+            }
+        }
+        Explanation {
+            sentence,
+            local_needed: local_threshold.in_words(),
+            overall_needed,
+            quorum_needed: definition.quorum.map(|q| q.in_words()),
+            popular_decides,
+        }
+    }
+
     /// The outcomes in words.
     pub fn verdicts(&self) -> Verdicts {
         let passes = |p: bool| if p { "passes" } else { "fails" };

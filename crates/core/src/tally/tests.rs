@@ -274,3 +274,79 @@ proptest! {
         prop_assert_eq!(naive_meets(&f, part, part + extra), f.is_met(part, part + extra));
     }
 }
+
+#[test]
+fn thresholds_read_in_words() {
+    assert_eq!(
+        frac(1, 2, Comparison::MoreThan).in_words(),
+        "more than half"
+    );
+    assert_eq!(
+        frac(2, 3, Comparison::AtLeast).in_words(),
+        "at least two-thirds"
+    );
+    assert_eq!(frac(3, 4, Comparison::AtLeast).in_words(), "at least 75%");
+    assert_eq!(
+        frac(1, 3, Comparison::MoreThan).in_words(),
+        "more than a third"
+    );
+    assert_eq!(frac(11, 20, Comparison::AtLeast).in_words(), "at least 55%");
+    assert_eq!(frac(5, 8, Comparison::AtLeast).in_words(), "at least 62.5%");
+    assert_eq!(
+        frac(5, 7, Comparison::MoreThan).in_words(),
+        "more than 71.42%"
+    );
+}
+
+#[test]
+fn the_decision_sentence_says_what_decided_and_which_locals_fell_short() {
+    // The 2021 shape: delegates decide; 600 misses its 75% at 71.42%.
+    let d = definition(Rule::Delegates, &[("600", 56), ("700", 100)]);
+    let r = run(
+        &d,
+        &[("600", 20, counts(5, 2, 0)), ("700", 10, counts(8, 2, 1))],
+    );
+    let e = r.explain(&d);
+    assert_eq!(
+        e.sentence,
+        "PASSED: locals holding 100 of 156 delegates voted yes; more than half needed. \
+         Local 600: 71.42% yes, at least 75% needed."
+    );
+    assert_eq!(
+        (e.local_needed.as_str(), e.overall_needed.as_str()),
+        ("at least 75%", "more than half")
+    );
+    assert!(!e.popular_decides && e.quorum_needed.is_none());
+    let r = run(
+        &d,
+        &[("600", 20, counts(8, 2, 0)), ("700", 10, counts(1, 0, 0))],
+    );
+    assert!(
+        r.explain(&d)
+            .sentence
+            .starts_with("PASSED: locals holding 156 of 156")
+    );
+    let r = run(
+        &d,
+        &[("600", 20, counts(0, 0, 3)), ("700", 10, counts(1, 2, 0))],
+    );
+    assert_eq!(
+        r.explain(&d).sentence,
+        "FAILED: locals holding 0 of 156 delegates voted yes; more than half needed. \
+         Local 600: no yes or no ballots, at least 75% needed. \
+         Local 700: 33.33% yes, at least 75% needed."
+    );
+
+    // Popular rule with a quorum that is missed: both reasons, quorum first.
+    let mut d = definition(Rule::Popular, &[("600", 0)]);
+    d.quorum = Some(frac(1, 2, Comparison::AtLeast));
+    let r = run(&d, &[("600", 20, counts(6, 3, 0))]);
+    let e = r.explain(&d);
+    assert_eq!(
+        e.sentence,
+        "FAILED: 9 of 20 eligible members voted (45.00%); a quorum of at least half is needed; \
+         66.66% of the yes and no ballots were yes; more than half needed."
+    );
+    assert!(e.popular_decides);
+    assert_eq!(e.quorum_needed.as_deref(), Some("at least half"));
+}
