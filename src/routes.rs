@@ -128,7 +128,22 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/verify",
         limited: true,
-        endpoints: &[get!(PUBLIC, member::verify_page)],
+        endpoints: &[
+            get!(PUBLIC, member::verify_page),
+            post!(PUBLIC, member::verify_receipt),
+        ],
+    },
+    // A confirmation page again (its language switch) and the receipt as a file: the receipt
+    // travels in the form body, never in an address.
+    Resource {
+        path: "/receipt",
+        limited: true,
+        endpoints: &[post!(PUBLIC, member::receipt_again)],
+    },
+    Resource {
+        path: "/receipt/file",
+        limited: true,
+        endpoints: &[post!(PUBLIC, member::receipt_file)],
     },
     // Public election pages: the auditor's, and the result once the vote closed.
     Resource {

@@ -372,6 +372,17 @@ pub fn token_status(conn: &mut DbConnection, token: &HashedToken) -> Result<Toke
         .ok_or_else(token_unknown)
 }
 
+/// The election a token belongs to, whatever the token's status.
+pub fn election_of(conn: &mut DbConnection, token: &HashedToken) -> Result<Election> {
+    let id: String = tokens::table
+        .filter(tokens::hash.eq(token.0.to_vec()))
+        .select(tokens::election_id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(token_unknown)?;
+    election::find(conn, ElectionId::parse(&id)?)
+}
+
 /// The ballot page's view of a token: its election and the member's local, if it can vote.
 pub fn ballot_for(conn: &mut DbConnection, token: &HashedToken) -> Result<(Election, String)> {
     let row: Option<(String, TokenStatus, String)> = tokens::table

@@ -15,6 +15,10 @@ pub struct FoundReceipt {
     pub election: crate::election::ElectionId,
     /// The election's title.
     pub title: String,
+    /// The election's public address (members check receipts at `<it>/verify`).
+    pub public_url: String,
+    /// The receipt, as written in the log.
+    pub receipt: String,
     /// Where the ballot stands.
     pub index: u64,
     /// The entry's exact text (it holds the sealed ballot, never a choice).
@@ -62,6 +66,8 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
     Ok(FoundReceipt {
         election: id,
         title: election.definition.title,
+        public_url: election.public_url.to_string(),
+        receipt: receipt.clone(),
         index,
         tracker,
         entry,

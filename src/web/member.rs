@@ -11,7 +11,7 @@ use super::i18n::{Lang, Text};
 use super::page::{csrf, csrf_ok, html};
 use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, CastRequest};
-use crate::election::Choice;
+use crate::election::{Choice, State};
 use crate::error::{Error, ErrorCode};
 use crate::state::AppState;
 use crate::state::with_conn;
@@ -23,7 +23,7 @@ struct StartPage {
     t: &'static Text,
     lang: &'static str,
     switch_href: String,
-    error: Option<&'static str>,
+    error: Option<String>,
     error_field: &'static str,
     token: String,
 }
@@ -50,7 +50,9 @@ struct BallotPage {
 struct DonePage {
     t: &'static Text,
     lang: &'static str,
-    switch_href: String,
+    /// Where the language switch posts the receipt (never in an address).
+    switch_action: &'static str,
+    csrf: String,
     receipt: String,
     tracker: String,
     checkpoint_size: u64,
@@ -84,6 +86,8 @@ struct VerifyPage {
     t: &'static Text,
     lang: &'static str,
     switch_href: String,
+    switch_action: &'static str,
+    csrf: String,
     error: Option<&'static str>,
     error_field: &'static str,
     found: Option<FoundView>,
@@ -92,11 +96,16 @@ struct VerifyPage {
 
 fn start_page(lang: Lang, error: Option<ErrorCode>, token: String) -> StartPage {
     let t = lang.text();
+    start_page_saying(lang, error.map(|c| t.error(c).to_owned()), token)
+}
+
+fn start_page_saying(lang: Lang, error: Option<String>, token: String) -> StartPage {
+    let t = lang.text();
     StartPage {
         t,
         lang: lang.code(),
         switch_href: format!("/vote?lang={}", t.other_lang_code),
-        error: error.map(|c| t.error(c)),
+        error,
         error_field: "token",
         token,
     }
@@ -146,9 +155,10 @@ async fn ballot_page(
         Ok(found) => found,
         Err(e) => {
             let code = e.code();
+            let message = member_error(state, lang, code, token.hash()).await;
             return html(
                 code.page_status(),
-                &start_page(lang, Some(code), token.expose().to_owned()),
+                &start_page_saying(lang, Some(message), token.expose().to_owned()),
                 None,
             );
         }
@@ -233,24 +243,16 @@ pub async fn cast_vote(
     };
     match state.casting.cast(request).await {
         Ok(cast) => {
-            let t = lang.text();
-            let root = cast
-                .checkpoint
-                .lines()
-                .nth(2)
-                .unwrap_or_default()
-                .to_owned();
-            let page = DonePage {
-                t,
-                lang: lang.code(),
-                switch_href: format!("/vote?lang={}", t.other_lang_code),
-                receipt: cast.receipt,
-                tracker: cast.tracker,
-                checkpoint_size: cast.tree_size,
-                checkpoint_root: root,
-                leaf_index: cast.leaf_index,
-            };
-            html(StatusCode::OK, &page, None)
+            let (csrf, cookie) = csrf(&req, &state);
+            let page = done_page(
+                lang,
+                csrf,
+                cast.receipt,
+                cast.tracker,
+                &cast.checkpoint,
+                cast.leaf_index,
+            );
+            html(StatusCode::OK, &page, cookie)
         }
         Err(e) if e.code() == ErrorCode::InvalidChoice => {
             ballot_page(&req, &state, lang, token, Some(ErrorCode::InvalidChoice)).await
@@ -263,9 +265,10 @@ pub async fn cast_vote(
                 | Error::LogForked(_) => ErrorCode::Server,
                 other => other.code(),
             };
+            let message = member_error(&state, lang, code, token.hash()).await;
             html(
                 code.page_status(),
-                &start_page(lang, Some(code), String::new()),
+                &start_page_saying(lang, Some(message), String::new()),
                 None,
             )
         }
@@ -360,34 +363,57 @@ pub async fn token_status(
     }
 }
 
-/// Query of `GET /verify`.
-#[derive(Deserialize)]
-pub struct VerifyQuery {
-    receipt: Option<String>,
-    lang: Option<String>,
-}
-
-/// `GET /verify[?receipt=…]`: whether a receipt's ballot is in the log, its inclusion proof
-/// checked against the latest signed checkpoint.
+/// `GET /verify`: the receipt form (a receipt is looked up only by `POST`, so it never enters
+/// an address the browser keeps).
 pub async fn verify_page(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<VerifyQuery>,
+    query: web::Query<LangQuery>,
 ) -> HttpResponse {
     let lang = Lang::pick(query.lang.as_deref(), &req);
+    let (csrf, cookie) = csrf(&req, &state);
+    html(StatusCode::OK, &verify_view(lang, csrf), cookie)
+}
+
+fn verify_view(lang: Lang, csrf: String) -> VerifyPage {
     let t = lang.text();
-    let mut page = VerifyPage {
+    VerifyPage {
         t,
         lang: lang.code(),
         switch_href: format!("/verify?lang={}", t.other_lang_code),
+        switch_action: "/verify",
+        csrf,
         error: None,
         error_field: "receipt",
         found: None,
         receipt: String::new(),
-    };
-    let Some(typed) = query.receipt.clone().filter(|r| !r.trim().is_empty()) else {
-        return html(StatusCode::OK, &page, None);
-    };
+    }
+}
+
+/// Form of the receipt pages: `POST /verify`, `POST /receipt`, `POST /receipt/file`.
+#[derive(Deserialize)]
+pub struct ReceiptForm {
+    receipt: String,
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /verify`: whether a receipt's ballot is in the log, its inclusion proof checked
+/// against the latest signed checkpoint.
+pub async fn verify_receipt(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ReceiptForm>,
+) -> HttpResponse {
+    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let t = lang.text();
+    let (csrf, cookie) = csrf(&req, &state);
+    let mut page = verify_view(lang, csrf.clone());
+    if !csrf_ok(&req, &form.csrf) {
+        page.error = Some(t.error(ErrorCode::FormExpired));
+        return html(ErrorCode::FormExpired.page_status(), &page, cookie);
+    }
+    let typed = form.receipt.trim().to_owned();
     page.receipt = typed.chars().take(64).collect();
     match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
         Ok(found) => {
@@ -398,12 +424,142 @@ pub async fn verify_page(
                 entry: found.entry,
                 tracker: found.tracker,
             });
-            html(StatusCode::OK, &page, None)
+            html(StatusCode::OK, &page, cookie)
         }
         Err(e) => {
             let code = e.code();
             page.error = Some(t.error(code));
-            html(code.page_status(), &page, None)
+            html(code.page_status(), &page, cookie)
         }
+    }
+}
+
+/// The confirmation page of a cast ballot.
+fn done_page(
+    lang: Lang,
+    csrf: String,
+    receipt: String,
+    tracker: String,
+    checkpoint: &str,
+    leaf_index: u64,
+) -> DonePage {
+    let t = lang.text();
+    let mut lines = checkpoint.lines().skip(1);
+    let size = lines
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_default();
+    DonePage {
+        t,
+        lang: lang.code(),
+        switch_action: "/receipt",
+        csrf,
+        receipt,
+        tracker,
+        checkpoint_size: size,
+        checkpoint_root: lines.next().unwrap_or_default().to_owned(),
+        leaf_index,
+    }
+}
+
+/// `POST /receipt`: the confirmation page again, in the language asked for (its language
+/// switch posts here, carrying the receipt, so it is kept without entering an address).
+pub async fn receipt_again(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ReceiptForm>,
+) -> HttpResponse {
+    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let (csrf, cookie) = csrf(&req, &state);
+    if !csrf_ok(&req, &form.csrf) {
+        let page = start_page(lang, Some(ErrorCode::FormExpired), String::new());
+        return html(ErrorCode::FormExpired.page_status(), &page, cookie);
+    }
+    let typed = form.receipt.clone();
+    match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
+        Ok(f) => {
+            let page = done_page(lang, csrf, f.receipt, f.tracker, &f.checkpoint, f.index);
+            html(StatusCode::OK, &page, cookie)
+        }
+        Err(e) => html(
+            e.code().page_status(),
+            &start_page(lang, Some(e.code()), String::new()),
+            cookie,
+        ),
+    }
+}
+
+/// `POST /receipt/file`: the receipt as a small text file to keep (never the choice).
+pub async fn receipt_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ReceiptForm>,
+) -> HttpResponse {
+    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let t = lang.text();
+    if !csrf_ok(&req, &form.csrf) {
+        let page = start_page(lang, Some(ErrorCode::FormExpired), String::new());
+        return html(ErrorCode::FormExpired.page_status(), &page, None);
+    }
+    let typed = form.receipt.clone();
+    match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
+        Ok(f) => {
+            let text = format!(
+                "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n",
+                t.receipt_file_title,
+                f.title,
+                t.receipt_label,
+                f.receipt,
+                t.tracker_label,
+                f.tracker,
+                t.position_label,
+                f.index,
+                t.checkpoint_label,
+                f.checkpoint.lines().take(3).collect::<Vec<_>>().join(" "),
+                t.keep_receipt,
+                f.public_url,
+            );
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header(actix_web::http::header::ContentDisposition::attachment(
+                    "ballot-receipt.txt",
+                ))
+                .body(text)
+        }
+        Err(e) => html(
+            e.code().page_status(),
+            &start_page(lang, Some(e.code()), String::new()),
+            None,
+        ),
+    }
+}
+
+/// The member's sentence for an error; for a vote that is not open, with the date it opens or
+/// closed (in UTC).
+async fn member_error(
+    state: &web::Data<AppState>,
+    lang: Lang,
+    code: ErrorCode,
+    token: HashedToken,
+) -> String {
+    let t = lang.text();
+    let generic = t.error(code).to_owned();
+    if code != ErrorCode::ElectionNotOpen {
+        return generic;
+    }
+    let Ok(election) = with_conn(state, move |c| ballot::election_of(c, &token)).await else {
+        return generic;
+    };
+    let now = chrono::Utc::now();
+    let d = &election.definition;
+    let date = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    match election.state {
+        State::Draft | State::Open if now < d.opens_at => {
+            t.err_not_started.replace("{date}", &date(&d.opens_at))
+        }
+        State::Open | State::Closed | State::Certified if now >= d.closes_at => {
+            t.err_ended.replace("{date}", &date(&d.closes_at))
+        }
+        _ => generic,
     }
 }

@@ -6,6 +6,44 @@ use std::process::{Command, Stdio};
 use crate::both_backends;
 use crate::helpers::*;
 
+/// No `href` of `page` carries `secret` (what a browser would keep in its history).
+fn assert_no_link_holds(page: &str, secret: &str) {
+    for part in page.split("href=\"").skip(1) {
+        let link = &part[..part.find('"').unwrap_or(part.len())];
+        assert!(!link.contains(secret), "a link holds the secret: {link}");
+    }
+}
+
+both_backends! {
+    async fn a_vote_not_yet_open_or_already_over_says_when(db: &TestDb) {
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let text = definition_toml(&[("600", 1)])
+            .replace("opens_at = \"2026-01-01T00:00:00Z\"", "opens_at = \"2035-06-01T07:00:00Z\"");
+        let later = create_election_from(db, &text);
+        let ending = create_election_from(db, &definition_toml(&[("600", 1)]).replace("closes_at = \"2036-01-01T00:00:00Z\"", &format!("closes_at = \"{soon}\"")));
+        let mut tokens = Vec::new();
+        for (k, id) in [&later, &ending].into_iter().enumerate() {
+            run_ceremony(db, id);
+            let roster = write_roster(db, &format!("r{k}.csv"), &[("M1", "600")]);
+            sv(db, &["roster", "import", "--election", id, &roster]).ok();
+            tokens.push(issue_tokens(db, id)[0].1.clone());
+            sv(db, &["election", "open", id]).ok();
+        }
+        let app = spawn_app(db).await;
+        let client = browser();
+        let (status, page) = get(&client, &format!("{}/vote?token={}", app.address, tokens[0])).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("Voting has not started yet. It opens on 2035-06-01 07:00 UTC."), "{page}");
+        let (_, page) = get(&client, &format!("{}/vote?token={}&lang=es", app.address, tokens[0])).await;
+        assert!(page.contains("La votación aún no ha empezado. Se abre el 2035-06-01 07:00 UTC."), "{page}");
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        let (status, page) = get(&client, &format!("{}/vote?token={}", app.address, tokens[1])).await;
+        assert_eq!(status, 409);
+        let closed = soon.replace('T', " ");
+        assert!(page.contains(&format!("Voting has ended. It closed on {} UTC.", &closed[..16])), "{page}");
+    }
+}
+
 both_backends! {
     async fn a_member_votes_through_the_form_and_checks_the_receipt(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 3);
@@ -59,6 +97,21 @@ both_backends! {
         assert_eq!(found["verified"], true);
         let tracker = found["tracker"].as_str().unwrap();
         assert!(page.contains(&format!("<code id=\"tracker\" class=\"tracker\">{tracker}</code>")), "{page}");
+        assert_no_link_holds(&page, &receipt);
+        // Switching language keeps the receipt (posted, not put in an address).
+        let (status, spanish) = post(&client, &format!("{}/receipt", app.address), &[("receipt", &receipt), ("csrf", &csrf), ("lang", "es")]).await;
+        assert_eq!(status, 200);
+        assert!(spanish.contains("<html lang=\"es\">") && spanish.contains("Su voto quedó registrado"), "{spanish}");
+        assert_eq!(receipt_of(&spanish), receipt);
+        assert!(spanish.contains(&format!("<code id=\"tracker\" class=\"tracker\">{tracker}</code>")), "{spanish}");
+        // Saved as a file: the receipt and tracker, never the choice.
+        let res = client.post(format!("{}/receipt/file", app.address)).form(&[("receipt", receipt.as_str()), ("csrf", csrf.as_str()), ("lang", "en")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().contains("ballot-receipt.txt"));
+        let file = res.text().await.unwrap();
+        assert!(file.contains(&format!("Your receipt: {receipt}")) && file.contains(&format!("Ballot tracker: {tracker}")), "{file}");
+        assert!(file.contains("/verify") && !file.to_lowercase().contains("yes"), "{file}");
         assert!(page.contains(&format!("<dd id=\"leaf-index\">{}</dd>", found["leaf_index"])));
 
         // Again: refused with whom to contact.
@@ -72,13 +125,25 @@ both_backends! {
         let (status, page) = post(&client, &format!("{}/token-status", app.address), &[("token", &token.to_lowercase()), ("csrf", &csrf)]).await;
         assert_eq!(status, 200);
         assert!(page.contains("This token has been used to vote."), "{page}");
-        let (status, page) = get(&client, &format!("{}/verify?receipt={}", app.address, receipt.replace('-', " "))).await;
+        // The receipt is looked up by a form post: it never enters an address.
+        let verify = format!("{}/verify", app.address);
+        let (_, form) = get(&client, &verify).await;
+        assert!(form.contains("<form method=\"post\" action=\"/verify\""), "{form}");
+        let csrf = csrf_of(&form);
+        let (status, page) = post(&client, &verify, &[("receipt", &receipt.replace('-', " ")), ("csrf", &csrf)]).await;
         assert_eq!(status, 200);
         assert!(page.contains("Your ballot is in the log.") && page.contains("checks out against the latest signed checkpoint"), "{page}");
         assert!(page.contains(&format!("<code id=\"found-tracker\" class=\"tracker\">{tracker}</code>")) && page.contains("this page cannot show your choice"), "{page}");
-        let (status, page) = get(&client, &format!("{}/verify?receipt=AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG", app.address)).await;
+        assert_no_link_holds(&page, &receipt);
+        let (status, page) = post(&client, &verify, &[("receipt", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG"), ("csrf", &csrf)]).await;
         assert_eq!(status, 404);
         assert!(page.contains("No ballot with this receipt is in the log."), "{page}");
+        // An old-style link with the receipt in it looks nothing up.
+        let (status, page) = get(&client, &format!("{verify}?receipt={receipt}")).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("Your ballot is in the log."), "{page}");
+        let (status, _) = post(&client, &verify, &[("receipt", &receipt), ("csrf", "forged")]).await;
+        assert_eq!(status, 403);
     }
 }
 

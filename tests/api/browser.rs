@@ -137,6 +137,20 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         64,
         "the ballot's tracker, not its choice: {tracker}"
     );
+    // Switching to Spanish keeps the receipt on screen, and out of the address bar.
+    click(&c, "button.lang").await;
+    assert_eq!(text_of(&c, "receipt").await, receipt);
+    assert_eq!(text_of(&c, "tracker").await, tracker);
+    let url = c.current_url().await.unwrap();
+    assert!(!url.as_str().contains(&receipt), "{url}");
+    let lang = c
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .attr("lang")
+        .await
+        .unwrap();
+    assert_eq!(lang.as_deref(), Some("es"));
 
     // Later: the member types the receipt at /verify.
     c.goto(&format!("{}/verify", app.address)).await.unwrap();

@@ -202,6 +202,10 @@ both_backends! {
         }
         check(client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": tokens[2].1, "choice": "yes"})).send().await.unwrap(), "cast");
         check(client.post(format!("{}/api/v1/token-status", app.address)).json(&serde_json::json!({"token": tokens[2].1})).send().await.unwrap(), "token status");
+        for path in ["/verify", "/receipt", "/receipt/file"] {
+            // Refused for want of the form's cookie, but not cached either.
+            check(client.post(format!("{}{path}", app.address)).form(&[("receipt", receipt), ("csrf", "x")]).send().await.unwrap(), path);
+        }
         sv(db, &["election", "close", &id]).ok();
         decrypt(db, &id);
         for path in [format!("/api/v1/elections/{id}/results"), format!("/elections/{id}/result"), format!("/elections/{id}/results.csv")] {
