@@ -146,6 +146,26 @@ pub(crate) struct StoredMember {
     pub email: String,
 }
 
+/// Member `member_id` of election `id`'s roster, or `member_not_found`.
+pub(crate) fn member(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    member_id: &str,
+) -> Result<StoredMember> {
+    members::table
+        .filter(members::election_id.eq(id.to_string()))
+        .filter(members::member_id.eq(member_id))
+        .select(StoredMember::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            Error::not_found(
+                ErrorCode::MemberNotFound,
+                format!("member `{member_id}` is not on the roster of election {id}"),
+            )
+        })
+}
+
 /// A new row of `members`.
 #[derive(Insertable)]
 #[diesel(table_name = members)]

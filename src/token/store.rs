@@ -206,18 +206,7 @@ pub fn reissue(
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
         let eid = id.to_string();
-        let member: Option<StoredMember> = members::table
-            .filter(members::election_id.eq(&eid))
-            .filter(members::member_id.eq(member_id))
-            .select(StoredMember::as_select())
-            .first(conn)
-            .optional()?;
-        let Some(member) = member else {
-            return Err(Error::not_found(
-                ErrorCode::MemberNotFound,
-                format!("member `{member_id}` is not on the roster of election {id}"),
-            ));
-        };
+        let member = crate::roster::member(conn, id, member_id)?;
         let used: i64 = tokens::table
             .filter(tokens::member.eq(&member.row_id))
             .filter(tokens::status.eq(TokenStatus::Used))

@@ -465,6 +465,19 @@ struct Reissued {
 pub struct ReissueForm {
     csrf: String,
     member: String,
+    /// `yes` once the official has seen whose token it is.
+    confirm: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reissue_confirm.html")]
+struct ReissueConfirm {
+    id: String,
+    title: String,
+    csrf: String,
+    member: String,
+    name: String,
+    local: String,
 }
 
 /// `POST /admin/elections/{id}/reissue`: revokes the member's token; shows the new one once.
@@ -474,6 +487,36 @@ pub async fn reissue_token(desk: Desk, form: web::Form<ReissueForm>) -> HttpResp
     }
     let member = form.member.trim().to_owned();
     let ((signer, by), id) = (desk.actor(), desk.id);
+    if form.confirm.as_deref() != Some("yes") {
+        // First say whose token it is; nothing changes until the official confirms.
+        let who = member.clone();
+        let found = desk
+            .run(move |c| Ok((election::find(c, id)?, crate::roster::member(c, id, &who)?)))
+            .await;
+        return match found {
+            Ok((e, m)) => {
+                let (csrf, cookie) = csrf(&desk.req, &desk.state);
+                let local = e
+                    .definition
+                    .local(&m.local)
+                    .map_or(m.local.clone(), |l| format!("{} — {}", l.code, l.name));
+                let name = match m.name.trim() {
+                    "" => format!("member {}", m.member_id),
+                    name => name.to_owned(),
+                };
+                let page = ReissueConfirm {
+                    id: id.to_string(),
+                    title: e.definition.title,
+                    csrf,
+                    member: m.member_id,
+                    name,
+                    local,
+                };
+                html(StatusCode::OK, &page, cookie)
+            }
+            Err(e) => desk.refused(&e).await,
+        };
+    }
     match desk
         .run(move |c| token_store::reissue(c, id, &member, &signer, &by))
         .await
@@ -534,10 +577,16 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpRes
 #[template(path = "confirm.html")]
 struct Confirm {
     id: String,
+    title: String,
+    state: String,
+    window: String,
     csrf: String,
     action: &'static str,
     heading: &'static str,
     explanation: &'static str,
+    /// A warning in bold before the button (closing early, opening before the window), or
+    /// what is being certified.
+    warning: Option<String>,
     button: &'static str,
 }
 
@@ -562,28 +611,95 @@ fn confirmation(action: Transition) -> (&'static str, &'static str, &'static str
     }
 }
 
+/// "2 days 3 hours" (at least a minute).
+fn span_in_words(d: chrono::Duration) -> String {
+    let (days, hours, minutes) = (
+        d.num_days(),
+        d.num_hours() % 24,
+        (d.num_minutes() % 60).max(1),
+    );
+    let unit = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    match (days, hours) {
+        (0, 0) => unit(minutes, "minute"),
+        (0, h) => format!("{} {}", unit(h, "hour"), unit(minutes, "minute")),
+        (d, h) => format!("{} {}", unit(d, "day"), unit(h, "hour")),
+    }
+}
+
+/// What the official should weigh before `action` on `election` now.
+fn warning(
+    action: Transition,
+    e: &election::Election,
+    results: Option<&crate::tally::Results>,
+) -> Option<String> {
+    let now = chrono::Utc::now();
+    let d = &e.definition;
+    let time = |t: &chrono::DateTime<chrono::Utc>| election::definition::format_time(t);
+    match action {
+        Transition::Close if now < d.closes_at => Some(format!(
+            "The voting window runs until {}: closing now ends it {} early. Members who have not voted yet will not be able to.",
+            time(&d.closes_at),
+            span_in_words(d.closes_at - now)
+        )),
+        Transition::Open if now < d.opens_at => Some(format!(
+            "The voting window starts at {}: members can vote only from then.",
+            time(&d.opens_at)
+        )),
+        Transition::Certify => {
+            results.map(|r| format!("You are certifying: {}", r.explain(d).sentence))
+        }
+        _ => None,
+    }
+}
+
 /// Query of the confirmation page.
 #[derive(Deserialize)]
 pub struct ActionQuery {
     action: String,
 }
 
-/// `GET /admin/elections/{id}/confirm?action=open|close|certify`: the confirmation step.
+/// `GET /admin/elections/{id}/confirm?action=open|close|certify`: the confirmation step, naming
+/// the election and warning of what the action cuts short.
 pub async fn confirm_page(desk: Desk, query: web::Query<ActionQuery>) -> HttpResponse {
     let action = match Transition::parse(&query.action) {
         Ok(a) => a,
         Err(e) => return failure(&desk.req, &e),
     };
+    let id = desk.id;
+    let found = desk
+        .run(move |c| {
+            let e = election::find(c, id)?;
+            let results = match action {
+                Transition::Certify => election::count::results(c, id).ok(),
+                _ => None,
+            };
+            Ok((e, results))
+        })
+        .await;
+    let (e, results) = match found {
+        Ok(found) => found,
+        Err(e) => return failure(&desk.req, &e),
+    };
     let (heading, explanation, button) = confirmation(action);
     let (csrf, cookie) = csrf(&desk.req, &desk.state);
+    let d = &e.definition;
+    let window = format!(
+        "{} → {}",
+        election::definition::format_time(&d.opens_at),
+        election::definition::format_time(&d.closes_at)
+    );
     html(
         StatusCode::OK,
         &Confirm {
-            id: desk.id.to_string(),
+            id: id.to_string(),
+            title: d.title.clone(),
+            state: e.state.to_string(),
+            window,
             csrf,
             action: action.as_str(),
             heading,
             explanation,
+            warning: warning(action, &e, results.as_ref()),
             button,
         },
         cookie,

@@ -259,6 +259,15 @@ async fn confirm(c: &Client, base: &str, id: &str, action: &str) {
         .click()
         .await
         .unwrap();
+    // The step names the election; closing before the window ends says so.
+    assert_eq!(
+        text_of(c, "confirm-election").await,
+        "Strike authorization 2026"
+    );
+    if action == "close" {
+        let warning = text_of(c, "confirm-warning").await;
+        assert!(warning.contains("early"), "{warning}");
+    }
     submit(c, &format!("/admin/elections/{id}/state")).await;
     c.wait().for_element(Locator::Id("state")).await.unwrap();
 }

@@ -181,7 +181,7 @@ both_backends! {
         let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = res.text().await.unwrap();
-        let tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
+        let mut tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
         assert_eq!(tokens.len(), 6);
 
         // Teller invitation codes from the page, shown once; each opens its teller's board.
@@ -206,18 +206,39 @@ both_backends! {
         let (status, page) = get(&client, &format!("{base}{dashboard}/confirm?action=open")).await;
         assert_eq!(status, 200);
         assert!(page.contains("Open the vote?"));
+        assert!(page.contains("<strong id=\"confirm-election\">Strike authorization 2026</strong>"), "{page}");
         let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", "open")]).send().await.unwrap();
         assert_eq!(res.status(), 303);
+
+        // Reissuing names the member first and changes nothing until confirmed.
+        let res = client.post(format!("{base}{dashboard}/reissue")).form(&[("csrf", csrf.as_str()), ("member", "M5")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Replace the token of member M5?") && page.contains("<dd>871 — Local 871</dd>"), "{page}");
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[5]})).await;
+        assert_eq!(st["status"], "not_used", "nothing changed before the confirmation");
+        let res = client.post(format!("{base}{dashboard}/reissue")).form(&[("csrf", csrf.as_str()), ("member", "M5"), ("confirm", "yes")]).send().await.unwrap();
+        let page = res.text().await.unwrap();
+        let fresh = page.split("<code id=\"new-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[5]})).await;
+        assert_eq!(st["status"], "revoked");
+        tokens[5] = fresh;
+
         for (i, token) in tokens.iter().enumerate() {
             vote_by_form(&app, token, if i == 0 { "no" } else { "yes" }).await;
         }
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("<td id=\"cast-total\">6</td>") && !page.contains("Results by local"), "{page}");
+        // Closing before the window ends says how early; certifying says what is certified.
+        let (_, page) = get(&client, &format!("{base}{dashboard}/confirm?action=close")).await;
+        assert!(page.contains("The voting window runs until 2036-01-01T00:00:00Z: closing now ends it") && page.contains("early. Members who have not voted yet will not be able to."), "{page}");
         for action in ["close", "certify"] {
             if action == "certify" {
                 let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
                 assert!(page.contains("waiting for the tellers: 0 of the 1 decryptions needed are in"), "{page}");
                 decrypt(db, &id);
+                let (_, page) = get(&client, &format!("{base}{dashboard}/confirm?action=certify")).await;
+                assert!(page.contains("You are certifying: PASSED: locals holding 80 of 156 delegates voted yes"), "{page}");
             }
             let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", action)]).send().await.unwrap();
             assert_eq!(res.status(), 303, "{action}");
