@@ -18,7 +18,7 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 13] = [
+pub const SETTINGS: [&str; 14] = [
     "database_url",
     "bind",
     "public_url",
@@ -32,6 +32,7 @@ pub const SETTINGS: [&str; 13] = [
     "upload_max_rows",
     "trusted_proxies",
     "rate_limit_per_minute",
+    "schedule_seconds",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -153,6 +154,9 @@ pub struct Settings {
     /// Requests per minute one client address may make to the endpoints that take a token, a
     /// receipt, a password or an upload (0 turns the limit off).
     pub rate_limit_per_minute: u32,
+    /// How often the server opens and closes votes whose time has come (s; 0: never, the
+    /// officials do it by hand).
+    pub schedule_seconds: u64,
 }
 
 impl Default for Settings {
@@ -171,6 +175,7 @@ impl Default for Settings {
             batch_max: 5000,
             trusted_proxies: Vec::new(),
             rate_limit_per_minute: 600,
+            schedule_seconds: 10,
         }
     }
 }

@@ -108,7 +108,11 @@ impl Application {
             casting_thread,
             ..
         } = self;
+        let schedule = start_schedule(&state);
         let served = server.await;
+        if let Some(task) = schedule {
+            task.abort();
+        }
         let url = state.settings.database();
         drop(state);
         if let Some(thread) = casting_thread {
@@ -126,4 +130,35 @@ impl Application {
         }
         served
     }
+}
+
+/// Every `schedule_seconds`, opens and closes the votes whose time has come
+/// ([`crate::election::schedule`]); `None` when the setting is 0.
+fn start_schedule(state: &AppState) -> Option<actix_web::rt::task::JoinHandle<()>> {
+    let every = Duration::from_secs(state.settings.schedule_seconds);
+    if every.is_zero() {
+        return None;
+    }
+    let (pool, signer) = (state.pool.clone(), state.signer.clone());
+    Some(actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let (pool, signer) = (pool.clone(), signer.clone());
+            let done = actix_web::web::block(move || {
+                let mut conn = pool.get().map_err(crate::error::Error::from)?;
+                crate::election::schedule::run_due(&mut conn, &signer)
+            })
+            .await;
+            match done {
+                Ok(Ok(changes)) => {
+                    for (id, action) in changes {
+                        tracing::info!(election = %id, action = action.as_str(), "scheduled change made");
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "the schedule check failed; trying again"),
+                Err(e) => tracing::warn!(error = %e, "the schedule check could not run"),
+            }
+        }
+    }))
 }

@@ -3,6 +3,7 @@
 pub mod ceremony;
 pub mod count;
 pub mod decryption;
+pub mod schedule;
 pub use strikevote_core::definition;
 
 use std::collections::BTreeMap;

@@ -288,6 +288,8 @@ struct Dashboard {
     actions: Vec<String>,
     ceremony: String,
     decryption: Option<String>,
+    /// Whether the server opens and closes votes at their times (`schedule_seconds` > 0).
+    scheduled: bool,
     is_admin: bool,
 }
 
@@ -379,6 +381,7 @@ async fn dashboard_view(
         actions: s.actions,
         ceremony: s.ceremony.to_string(),
         decryption: s.decryption.map(|d| d.to_string()),
+        scheduled: desk.state.settings.schedule_seconds > 0,
         is_admin: desk.who.role == Role::Admin,
     };
     html(status, &page, cookie)

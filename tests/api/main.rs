@@ -13,6 +13,7 @@ mod officials;
 mod operations;
 mod roles;
 mod roster;
+mod schedule;
 mod security;
 mod tellers;
 mod tokens;

@@ -23,6 +23,7 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "upload_max_rows" => "9".into(),
         "trusted_proxies" => "10.0.0.1".into(),
         "rate_limit_per_minute" => "5".into(),
+        "schedule_seconds" => "30".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }

@@ -77,6 +77,8 @@ pub async fn spawn_app_custom(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -
         database_url: db.url.clone(),
         bind: "127.0.0.1:0".into(),
         signing_key_path: db.path("strikevote.key"),
+        // Tests open and close their votes themselves, unless one asks for the schedule.
+        schedule_seconds: 0,
         ..Settings::default()
     };
     adjust(&mut settings);
@@ -143,6 +145,8 @@ fn try_serve(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> Option<Serve
         }
     }
     command.env("STRIKEVOTE_BIND", format!("127.0.0.1:{port}"));
+    // Tests open and close their votes themselves, unless one asks for the schedule.
+    command.env("STRIKEVOTE_SCHEDULE_SECONDS", "0");
     for (k, v) in env {
         command.env(k, v);
     }
