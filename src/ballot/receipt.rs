@@ -19,6 +19,8 @@ pub struct FoundReceipt {
     pub public_url: String,
     /// The receipt, as written in the log.
     pub receipt: String,
+    /// Whether the election's result is certified.
+    pub certified: bool,
     /// Where the ballot stands.
     pub index: u64,
     /// The entry's exact text (it holds the sealed ballot, never a choice).
@@ -68,6 +70,7 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
         title: election.definition.title,
         public_url: election.public_url.to_string(),
         receipt: receipt.clone(),
+        certified: election.state == election::State::Certified,
         index,
         tracker,
         entry,

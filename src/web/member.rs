@@ -26,6 +26,8 @@ struct StartPage {
     error: Option<String>,
     error_field: &'static str,
     token: String,
+    /// The public result, once the token's election is certified.
+    result_link: Option<String>,
 }
 
 #[derive(Template)]
@@ -73,6 +75,8 @@ struct StatusPage {
 }
 
 struct FoundView {
+    /// The public result, once the election is certified.
+    result_link: Option<String>,
     verified: bool,
     index: u64,
     tree_size: u64,
@@ -108,6 +112,7 @@ fn start_page_saying(lang: Lang, error: Option<String>, token: String) -> StartP
         error,
         error_field: "token",
         token,
+        result_link: None,
     }
 }
 
@@ -155,12 +160,10 @@ async fn ballot_page(
         Ok(found) => found,
         Err(e) => {
             let code = e.code();
-            let message = member_error(state, lang, code, token.hash()).await;
-            return html(
-                code.page_status(),
-                &start_page_saying(lang, Some(message), token.expose().to_owned()),
-                None,
-            );
+            let (message, result_link) = member_error(state, lang, code, token.hash()).await;
+            let mut page = start_page_saying(lang, Some(message), token.expose().to_owned());
+            page.result_link = result_link;
+            return html(code.page_status(), &page, None);
         }
     };
     let t = lang.text();
@@ -265,12 +268,10 @@ pub async fn cast_vote(
                 | Error::LogForked(_) => ErrorCode::Server,
                 other => other.code(),
             };
-            let message = member_error(&state, lang, code, token.hash()).await;
-            html(
-                code.page_status(),
-                &start_page_saying(lang, Some(message), String::new()),
-                None,
-            )
+            let (message, result_link) = member_error(&state, lang, code, token.hash()).await;
+            let mut page = start_page_saying(lang, Some(message), String::new());
+            page.result_link = result_link;
+            html(code.page_status(), &page, None)
         }
     }
 }
@@ -418,6 +419,7 @@ pub async fn verify_receipt(
     match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
         Ok(found) => {
             page.found = Some(FoundView {
+                result_link: found.certified.then(|| result_link(found.election, lang)),
                 verified: found.verified,
                 index: found.index,
                 tree_size: found.tree_size,
@@ -534,26 +536,35 @@ pub async fn receipt_file(
     }
 }
 
+/// The public result page of a certified election, in the member's language.
+fn result_link(id: crate::election::ElectionId, lang: Lang) -> String {
+    format!("/elections/{id}/result?lang={}", lang.code())
+}
+
 /// The member's sentence for an error; for a vote that is not open, with the date it opens or
-/// closed (in UTC).
+/// closed (in UTC), and once it is certified, the link to its result.
 async fn member_error(
     state: &web::Data<AppState>,
     lang: Lang,
     code: ErrorCode,
     token: HashedToken,
-) -> String {
+) -> (String, Option<String>) {
     let t = lang.text();
     let generic = t.error(code).to_owned();
-    if code != ErrorCode::ElectionNotOpen {
-        return generic;
+    if !matches!(code, ErrorCode::ElectionNotOpen | ErrorCode::TokenUsed) {
+        return (generic, None);
     }
     let Ok(election) = with_conn(state, move |c| ballot::election_of(c, &token)).await else {
-        return generic;
+        return (generic, None);
     };
+    let link = (election.state == State::Certified).then(|| result_link(election.id, lang));
+    if code != ErrorCode::ElectionNotOpen {
+        return (generic, link);
+    }
     let now = chrono::Utc::now();
     let d = &election.definition;
     let date = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
-    match election.state {
+    let sentence = match election.state {
         State::Draft | State::Open if now < d.opens_at => {
             t.err_not_started.replace("{date}", &date(&d.opens_at))
         }
@@ -561,5 +572,6 @@ async fn member_error(
             t.err_ended.replace("{date}", &date(&d.closes_at))
         }
         _ => generic,
-    }
+    };
+    (sentence, link)
 }

@@ -243,6 +243,7 @@ both_backends! {
         sv(db, &["election", "open", &id]).ok();
         let app = spawn_app(db).await;
         let mut yes_by_local = std::collections::HashMap::new();
+        let mut vote_receipts = Vec::new();
         for (member, token) in &tokens {
             let k: usize = member[1..].parse().unwrap();
             let local = ["600", "700", "871"][k % 3];
@@ -252,7 +253,7 @@ both_backends! {
             *n += 1;
             // Half through the member's HTML form, half through the JSON API.
             if k.is_multiple_of(2) {
-                vote_by_form(&app, token, choice).await;
+                vote_receipts.push(vote_by_form(&app, token, choice).await);
             } else {
                 let (status, body) = app.cast(token, choice).await;
                 assert_eq!(status, 200, "{body}");
@@ -276,6 +277,14 @@ both_backends! {
         assert!(certified.contains("is certified: PASSED"), "{certified}");
         let err = sv(db, &["election", "certify", &id]).fails();
         assert!(err.contains("already certified"), "{err}");
+        // Members who come back find the way to the result, in their language.
+        let (_, page) = get(&browser(), &format!("{}/vote?token={}&lang=es", app.address, tokens[0].1)).await;
+        assert!(page.contains(&format!("<a href=\"/elections/{id}/result?lang=es\">El resultado certificado está publicado")), "{page}");
+        let client = browser();
+        let (_, form) = get(&client, &format!("{}/verify", app.address)).await;
+        let receipt = vote_receipts.first().unwrap();
+        let (_, page) = post(&client, &format!("{}/verify", app.address), &[("receipt", receipt.as_str()), ("csrf", &csrf_of(&form))]).await;
+        assert!(page.contains(&format!("<a href=\"/elections/{id}/result?lang=en\">The certified result is published")), "{page}");
 
         let bundle = export_bundle(db, &id, "bundle");
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
