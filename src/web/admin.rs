@@ -358,8 +358,8 @@ async fn dashboard_view(
         id: e.id.to_string(),
         title: e.definition.title.clone(),
         state: e.state.to_string(),
-        opens_at: election::definition::format_time(&e.definition.opens_at),
-        closes_at: election::definition::format_time(&e.definition.closes_at),
+        opens_at: e.definition.local_time(&e.definition.opens_at),
+        closes_at: e.definition.local_time(&e.definition.closes_at),
         rule: e.definition.rule.as_str().to_owned(),
         log_size: e.log_size,
         checkpoint_time: s
@@ -637,7 +637,7 @@ fn warning(
 ) -> Option<String> {
     let now = chrono::Utc::now();
     let d = &e.definition;
-    let time = |t: &chrono::DateTime<chrono::Utc>| election::definition::format_time(t);
+    let time = |t: &chrono::DateTime<chrono::Utc>| d.local_time(t);
     match action {
         Transition::Close if now < d.closes_at => Some(format!(
             "The voting window runs until {}: closing now ends it {} early. Members who have not voted yet will not be able to.",
@@ -688,8 +688,8 @@ pub async fn confirm_page(desk: Desk, query: web::Query<ActionQuery>) -> HttpRes
     let d = &e.definition;
     let window = format!(
         "{} → {}",
-        election::definition::format_time(&d.opens_at),
-        election::definition::format_time(&d.closes_at)
+        d.local_time(&d.opens_at),
+        d.local_time(&d.closes_at)
     );
     html(
         StatusCode::OK,

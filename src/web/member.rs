@@ -28,6 +28,8 @@ struct StartPage {
     token: String,
     /// The public result, once the token's election is certified.
     result_link: Option<String>,
+    /// Whom to contact about the error, if the token's election says.
+    contact: Option<String>,
 }
 
 #[derive(Template)]
@@ -45,6 +47,8 @@ struct BallotPage {
     choices: Vec<(&'static str, String, &'static str)>,
     token: String,
     csrf: String,
+    /// Whom to contact, if the definition says.
+    contact: Option<String>,
 }
 
 #[derive(Template)]
@@ -113,6 +117,7 @@ fn start_page_saying(lang: Lang, error: Option<String>, token: String) -> StartP
         error_field: "token",
         token,
         result_link: None,
+        contact: None,
     }
 }
 
@@ -160,9 +165,9 @@ async fn ballot_page(
         Ok(found) => found,
         Err(e) => {
             let code = e.code();
-            let (message, result_link) = member_error(state, lang, code, token.hash()).await;
-            let mut page = start_page_saying(lang, Some(message), token.expose().to_owned());
-            page.result_link = result_link;
+            let said = member_error(state, lang, code, token.hash()).await;
+            let mut page = start_page_saying(lang, Some(said.sentence), token.expose().to_owned());
+            (page.result_link, page.contact) = (said.result_link, said.contact);
             return html(code.page_status(), &page, None);
         }
     };
@@ -179,8 +184,9 @@ async fn ballot_page(
         switch_href: format!("/vote?token={}&lang={}", token.expose(), t.other_lang_code),
         error: error.map(|c| t.error(c)),
         error_field: "choices",
-        election_title: d.title.clone(),
-        question: d.question.clone(),
+        election_title: d.texts(lang.code()).0.to_owned(),
+        question: d.texts(lang.code()).1.to_owned(),
+        contact: d.contact.clone(),
         local: local_name,
         choices: d
             .choices
@@ -268,9 +274,9 @@ pub async fn cast_vote(
                 | Error::LogForked(_) => ErrorCode::Server,
                 other => other.code(),
             };
-            let (message, result_link) = member_error(&state, lang, code, token.hash()).await;
-            let mut page = start_page_saying(lang, Some(message), String::new());
-            page.result_link = result_link;
+            let said = member_error(&state, lang, code, token.hash()).await;
+            let mut page = start_page_saying(lang, Some(said.sentence), String::new());
+            (page.result_link, page.contact) = (said.result_link, said.contact);
             html(code.page_status(), &page, None)
         }
     }
@@ -279,7 +285,7 @@ pub async fn cast_vote(
 /// Query carrying only a language.
 #[derive(Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
 }
 
 fn status_page(
@@ -541,37 +547,50 @@ fn result_link(id: crate::election::ElectionId, lang: Lang) -> String {
     format!("/elections/{id}/result?lang={}", lang.code())
 }
 
+/// What a member page says about an error.
+struct Said {
+    sentence: String,
+    result_link: Option<String>,
+    contact: Option<String>,
+}
+
 /// The member's sentence for an error; for a vote that is not open, with the date it opens or
-/// closed (in UTC), and once it is certified, the link to its result.
+/// closed (in the election's time zone); with the election's contact line when the token
+/// names an election, and once it is certified, the link to its result.
 async fn member_error(
     state: &web::Data<AppState>,
     lang: Lang,
     code: ErrorCode,
     token: HashedToken,
-) -> (String, Option<String>) {
+) -> Said {
     let t = lang.text();
-    let generic = t.error(code).to_owned();
-    if !matches!(code, ErrorCode::ElectionNotOpen | ErrorCode::TokenUsed) {
-        return (generic, None);
-    }
-    let Ok(election) = with_conn(state, move |c| ballot::election_of(c, &token)).await else {
-        return (generic, None);
+    let mut said = Said {
+        sentence: t.error(code).to_owned(),
+        result_link: None,
+        contact: None,
     };
-    let link = (election.state == State::Certified).then(|| result_link(election.id, lang));
+    let Ok(election) = with_conn(state, move |c| ballot::election_of(c, &token)).await else {
+        return said;
+    };
+    let d = &election.definition;
+    said.contact = d.contact.clone();
+    if election.state == State::Certified {
+        said.result_link = Some(result_link(election.id, lang));
+    }
     if code != ErrorCode::ElectionNotOpen {
-        return (generic, link);
+        return said;
     }
     let now = chrono::Utc::now();
-    let d = &election.definition;
-    let date = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let sentence = match election.state {
+    match election.state {
         State::Draft | State::Open if now < d.opens_at => {
-            t.err_not_started.replace("{date}", &date(&d.opens_at))
+            said.sentence = t
+                .err_not_started
+                .replace("{date}", &d.local_time(&d.opens_at));
         }
         State::Open | State::Closed | State::Certified if now >= d.closes_at => {
-            t.err_ended.replace("{date}", &date(&d.closes_at))
+            said.sentence = t.err_ended.replace("{date}", &d.local_time(&d.closes_at));
         }
-        _ => generic,
-    };
-    (sentence, link)
+        _ => {}
+    }
+    said
 }

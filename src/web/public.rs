@@ -242,7 +242,10 @@ pub async fn result_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<super::member::LangQuery>,
 ) -> HttpResponse {
+    // The election's own texts in the reader's language (`?lang=`, else the browser's).
+    let lang = super::i18n::Lang::pick(query.lang.as_deref(), &req);
     let found = with_conn(&state, move |c| {
         result_and_checkpoint(c, ElectionId::parse(&id)?)
     })
@@ -253,8 +256,8 @@ pub async fn result_page(
             StatusCode::OK,
             &ResultPage {
                 id: e.id.to_string(),
-                title: e.definition.title.clone(),
-                question: e.definition.question.clone(),
+                title: e.definition.texts(lang.code()).0.to_owned(),
+                question: e.definition.texts(lang.code()).1.to_owned(),
                 certified: note.is_some(),
                 checkpoint: note.unwrap_or_default(),
                 origin: e.origin.clone(),

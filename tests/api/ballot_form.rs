@@ -222,3 +222,51 @@ fn unsafe_kill(child: &mut std::process::Child) {
         .status();
     let _ = child.wait();
 }
+
+both_backends! {
+    async fn the_election_speaks_the_members_language_names_its_contact_and_keeps_its_time_zone(db: &TestDb) {
+        let text = definition_toml(&[("600", 1)])
+            .replace("opens_at = \"2026-01-01T00:00:00Z\"", "opens_at = \"2035-06-01T15:00:00Z\"")
+            .replacen("tellers = {", "time_zone = \"America/Los_Angeles\"\ncontact = \"Election committee: (555) 010-0100\"\ntellers = {", 1)
+            + "\n[translations.es]\ntitle = \"Autorización de huelga\"\nquestion = \"¿Autoriza usted una huelga?\"\n";
+        let id = create_election_from(db, &text);
+        run_ceremony(db, &id);
+        let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let tokens = issue_tokens(db, &id);
+        let app = spawn_app(db).await;
+        let client = browser();
+        // Not open yet: the date in the election's zone, and whom to contact.
+        let (status, page) = get(&client, &format!("{}/vote?token={}", app.address, tokens[0].1)).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("Voting has not started yet. It opens on 2035-06-01 08:00 PDT."), "{page}");
+        assert!(page.contains("<p id=\"contact\">Election committee: (555) 010-0100</p>"), "{page}");
+        sv(db, &["election", "open", &id]).ok();
+        // Until the window opens the ballot is refused, so move it for the ballot page: a
+        // second election whose window is open, with the same texts.
+        let open_text = text.replace("opens_at = \"2035-06-01T15:00:00Z\"", "opens_at = \"2026-01-01T00:00:00Z\"");
+        let open_id = create_election_from(db, &open_text);
+        run_ceremony(db, &open_id);
+        sv(db, &["roster", "import", "--election", &open_id, &roster]).ok();
+        let open_tokens = issue_tokens(db, &open_id);
+        sv(db, &["election", "open", &open_id]).ok();
+        let (status, page) = get(&client, &format!("{}/vote?token={}&lang=es", app.address, open_tokens[0].1)).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Autorización de huelga") && page.contains("¿Autoriza usted una huelga?"), "{page}");
+        assert!(!page.contains("Do you authorize a strike"), "{page}");
+        let (_, page) = get(&client, &format!("{}/vote?token={}&lang=en", app.address, open_tokens[0].1)).await;
+        assert!(page.contains("Do you authorize a strike if the producers do not reach an agreement?"), "{page}");
+        assert!(page.contains("Election committee: (555) 010-0100"), "{page}");
+        // A used token's error names the contact too.
+        vote_by_form(&app, &open_tokens[0].1, "yes").await;
+        let (status, page) = get(&client, &format!("{}/vote?token={}", app.address, open_tokens[0].1)).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("already been used") && page.contains("<p id=\"contact\">Election committee: (555) 010-0100</p>"), "{page}");
+        // The published result reads in the member's language.
+        sv(db, &["election", "close", &open_id]).ok();
+        decrypt(db, &open_id);
+        let (status, page) = get(&client, &format!("{}/elections/{open_id}/result?lang=es", app.address)).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<h1>Autorización de huelga</h1>") && page.contains("¿Autoriza usted una huelga?"), "{page}");
+    }
+}

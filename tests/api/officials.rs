@@ -231,7 +231,7 @@ both_backends! {
         assert!(page.contains("<td id=\"cast-total\">6</td>") && !page.contains("Results by local"), "{page}");
         // Closing before the window ends says how early; certifying says what is certified.
         let (_, page) = get(&client, &format!("{base}{dashboard}/confirm?action=close")).await;
-        assert!(page.contains("The voting window runs until 2036-01-01T00:00:00Z: closing now ends it") && page.contains("early. Members who have not voted yet will not be able to."), "{page}");
+        assert!(page.contains("The voting window runs until 2036-01-01 00:00 UTC: closing now ends it") && page.contains("early. Members who have not voted yet will not be able to."), "{page}");
         for action in ["close", "certify"] {
             if action == "certify" {
                 let (_, page) = get(&client, &format!("{base}{dashboard}")).await;

@@ -1,7 +1,7 @@
 //! The election definition: parsed from the official's TOML file, validated all at once, and
 //! serialized with the same field names as the log's `election` entry. Pure: no I/O.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -237,6 +237,23 @@ pub struct Definition {
     pub closes_at: DateTime<Utc>,
     /// Who holds the election key between them, and how many of them it takes to decrypt.
     pub tellers: Tellers,
+    /// Who members should contact (shown with every member error), if given.
+    pub contact: Option<String>,
+    /// The IANA time zone times are shown in (`UTC` unless given); they are stored in UTC.
+    pub time_zone: String,
+    /// The title and question in other languages, by language code (`es`, …); English (the
+    /// fields above) is the default.
+    pub translations: BTreeMap<String, Translation>,
+}
+
+/// The title and question in one more language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    /// The title.
+    pub title: String,
+    /// The question.
+    pub question: String,
 }
 
 /// The election's tellers: `count` people, any `threshold` of whom can decrypt the totals
@@ -316,6 +333,16 @@ struct RawDefinition {
     closes_at: Option<toml::Value>,
     locals: Option<Vec<RawLocal>>,
     tellers: Option<RawTellers>,
+    contact: Option<String>,
+    time_zone: Option<String>,
+    translations: Option<BTreeMap<String, RawTranslation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTranslation {
+    title: Option<String>,
+    question: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -489,6 +516,9 @@ impl Definition {
         let tellers = p
             .required("tellers", raw.tellers)
             .and_then(|t| check_tellers(p, t));
+        let contact = raw.contact.and_then(|c| text_field(p, "contact", c, 300));
+        let time_zone = check_time_zone(p, raw.time_zone);
+        let translations = check_translations(p, raw.translations.unwrap_or_default());
         Some(Definition {
             title: title?,
             question: question?,
@@ -501,7 +531,30 @@ impl Definition {
             opens_at: opens_at?,
             closes_at: closes_at?,
             tellers: tellers?,
+            contact,
+            time_zone: time_zone?,
+            translations: translations?,
         })
+    }
+
+    /// The title and question in `lang`, or the English ones.
+    pub fn texts(&self, lang: &str) -> (&str, &str) {
+        match self.translations.get(lang) {
+            Some(t) => (&t.title, &t.question),
+            None => (&self.title, &self.question),
+        }
+    }
+
+    /// A time as officials and members read it: in the election's time zone, to the minute,
+    /// with the zone's abbreviation (`2027-03-01 07:00 PST`).
+    pub fn local_time(&self, at: &DateTime<Utc>) -> String {
+        match self.time_zone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => at
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string(),
+            Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
     }
 
     /// The local with this code, if the election has it.
@@ -519,7 +572,7 @@ fn text_field(p: &mut Problems, field: &str, value: String, max: usize) -> Optio
     let value = value.trim().to_owned();
     // Only the question may run over several lines; nothing may carry terminal escapes,
     // carriage returns or bidirectional overrides (printed by the CLI, shown on ballots).
-    let unsafe_char = if field == "question" {
+    let unsafe_char = if field == "question" || field.ends_with(".question") {
         crate::text::unsafe_character(&value.replace('\n', " "))
     } else {
         crate::text::unsafe_character(&value)
@@ -536,6 +589,70 @@ fn text_field(p: &mut Problems, field: &str, value: String, max: usize) -> Optio
     } else {
         Some(value)
     }
+}
+
+fn check_time_zone(p: &mut Problems, raw: Option<String>) -> Option<String> {
+    let Some(name) = raw else {
+        return Some("UTC".to_owned());
+    };
+    let name = name.trim().to_owned();
+    match name.parse::<chrono_tz::Tz>() {
+        Ok(_) => Some(name),
+        Err(_) => {
+            p.add(
+                "time_zone",
+                format!(
+                    "`{}` is not a time zone name: use one like \"America/Los_Angeles\", \"Europe/London\" or \"UTC\"",
+                    crate::text::shown(&name)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The most languages a definition may translate its texts into.
+const MAX_TRANSLATIONS: usize = 20;
+
+fn check_translations(
+    p: &mut Problems,
+    raw: BTreeMap<String, RawTranslation>,
+) -> Option<BTreeMap<String, Translation>> {
+    if raw.len() > MAX_TRANSLATIONS {
+        p.add(
+            "translations",
+            format!("more than {MAX_TRANSLATIONS} languages"),
+        );
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (lang, t) in raw {
+        let field = format!("translations.{}", crate::text::shown(&lang));
+        if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
+            p.add(&field, "a language is a two-letter code such as \"es\"");
+            ok = false;
+            continue;
+        }
+        if lang == "en" {
+            p.add(&field, "English is the title and question themselves");
+            ok = false;
+            continue;
+        }
+        let title = p
+            .required(&format!("{field}.title"), t.title)
+            .and_then(|v| text_field(p, &format!("{field}.title"), v, 200));
+        let question = p
+            .required(&format!("{field}.question"), t.question)
+            .and_then(|v| text_field(p, &format!("{field}.question"), v, 2000));
+        match (title, question) {
+            (Some(title), Some(question)) => {
+                out.insert(lang, Translation { title, question });
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn check_choices(p: &mut Problems, raw: Vec<String>) -> Option<Vec<Choice>> {
@@ -767,6 +884,37 @@ mod tests {
     }
 
     #[test]
+    fn times_read_in_the_elections_zone_and_texts_in_its_languages() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        assert_eq!(d.local_time(&d.opens_at), "2027-02-28 23:00 PST");
+        assert_eq!(d.texts("es").0, "Autorización de huelga 2027");
+        assert_eq!(d.texts("fr").0, "Strike authorization 2027");
+        let bad = EXAMPLE
+            .replace("America/Los_Angeles", "Pacific Time")
+            .replace("[translations.es]", "[translations.spanish]")
+            .replace("contact = \"", "contact = \"\u{202e}");
+        let Err(DefinitionError::Invalid(problems)) = Definition::from_toml(&bad) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["contact", "time_zone", "translations.spanish"],
+            "{problems:?}"
+        );
+        assert!(
+            problems[1]
+                .message
+                .contains("`Pacific Time` is not a time zone name")
+        );
+        let missing = EXAMPLE.replace("question = \"¿Autoriza", "# question = \"¿Autoriza");
+        let Err(DefinitionError::Invalid(problems)) = Definition::from_toml(&missing) else {
+            panic!("accepted");
+        };
+        assert_eq!(problems[0].field, "translations.es.question");
+    }
+
+    #[test]
     fn json_uses_the_log_field_names() {
         let d = Definition::from_toml(EXAMPLE).unwrap();
         let json = serde_json::to_string(&d).unwrap();
@@ -778,7 +926,7 @@ mod tests {
         assert!(json.contains(r#""locals":[{"code":"600","name":"International Cinematographers Guild","delegates":76}"#), "{json}");
         assert!(
             json.ends_with(
-                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z","tellers":{"count":3,"threshold":2,"names":["Ana Ruiz","Bo Chen","Cy Diaz"]}}"#
+                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z","tellers":{"count":3,"threshold":2,"names":["Ana Ruiz","Bo Chen","Cy Diaz"]},"contact":"Election committee: elections@example.org, (555) 010-0100","time_zone":"America/Los_Angeles","translations":{"es":{"title":"Autorización de huelga 2027","question":"¿Autoriza usted una huelga si los productores no llegan a un acuerdo?"}}}"#
             ),
             "{json}"
         );
@@ -961,6 +1109,19 @@ mod tests {
                         opens_at,
                         closes_at: opens_at + chrono::Duration::seconds(len),
                         tellers,
+                        contact: delegates.then(|| "Election committee: 555-0100".to_owned()),
+                        time_zone: if abstain { "America/New_York" } else { "UTC" }.to_owned(),
+                        translations: if abstain {
+                            BTreeMap::from([(
+                                "es".to_owned(),
+                                Translation {
+                                    title: "Votación".to_owned(),
+                                    question: "¿Huelga?".to_owned(),
+                                },
+                            )])
+                        } else {
+                            BTreeMap::new()
+                        },
                     }
                 },
             )

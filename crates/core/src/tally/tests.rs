@@ -33,6 +33,9 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
             threshold: 1,
             names: Vec::new(),
         },
+        contact: None,
+        time_zone: "UTC".into(),
+        translations: BTreeMap::new(),
     }
 }
 
