@@ -9,7 +9,7 @@ use actix_web::{Route, web};
 
 use crate::account::Role;
 use crate::api;
-use crate::web::{admin, auth, health, member, public};
+use crate::web::{admin, auth, builder, health, member, public};
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +186,15 @@ pub static ROUTES: &[Resource] = &[
         path: "/admin/elections",
         limited: true,
         endpoints: &[post!(ADMIN, admin::create_election)],
+    },
+    // The election builder: the same definition, written from a form.
+    Resource {
+        path: "/admin/elections/new",
+        limited: true,
+        endpoints: &[
+            get!(ADMIN, builder::builder_page),
+            post!(ADMIN, builder::build),
+        ],
     },
     Resource {
         path: "/admin/elections/{id}",

@@ -37,9 +37,11 @@ struct ElectionsPage {
     elections: Vec<(String, String, String)>,
     can_watch: bool,
     is_admin: bool,
+    /// The definition text pasted, shown again after a problem.
+    definition: String,
 }
 
-fn redirect(to: String) -> HttpResponse {
+pub(crate) fn redirect(to: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, to))
         .finish()
@@ -51,6 +53,17 @@ async fn elections_view(
     who: &Account,
     status: StatusCode,
     problems: Vec<String>,
+) -> HttpResponse {
+    elections_view_keeping(req, state, who, (status, problems), String::new()).await
+}
+
+/// The elections page with `definition` back in the paste box (after a problem with it).
+async fn elections_view_keeping(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    who: &Account,
+    (status, problems): (StatusCode, Vec<String>),
+    definition: String,
 ) -> HttpResponse {
     let (csrf, cookie) = csrf(req, state);
     let elections = with_conn(state, election::list).await.unwrap_or_default();
@@ -72,6 +85,7 @@ async fn elections_view(
             .collect(),
         can_watch: who.role != Role::Auditor,
         is_admin: who.role == Role::Admin,
+        definition,
     };
     html(status, &page, cookie)
 }
@@ -244,7 +258,8 @@ pub async fn create_election(
                 }
                 other => vec![other.to_string()],
             };
-            return elections_view(&req, &state, &who, StatusCode::BAD_REQUEST, problems).await;
+            let status = (StatusCode::BAD_REQUEST, problems);
+            return elections_view_keeping(&req, &state, &who, status, text).await;
         }
     };
     let (host, signer, by) = (

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod builder;
 pub mod health;
 pub mod i18n;
 pub mod limit;

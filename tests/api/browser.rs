@@ -284,23 +284,63 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     let (_driver, c) = browser_with_downloads(true, Some(downloads.path())).await;
     sign_in(&c, &base, "carol").await;
 
-    let definition = db.path("election.toml");
-    std::fs::write(
-        &definition,
-        definition_toml(&[("600", 76), ("700", 56), ("871", 24)]),
-    )
-    .unwrap();
-    c.find(Locator::Id("definition_file"))
+    // Create the election with the form, no text editor: a mistake first (closing before
+    // opening), which is named while every answer stays as typed.
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    click(&c, "#builder-link").await;
+    let typed = [
+        ("title", "Strike authorization 2026"),
+        (
+            "question",
+            "Do you authorize a strike if the producers do not reach an agreement?",
+        ),
+        (
+            "locals",
+            "600, Local 600, 76\n700, Local 700, 56\n871, Local 871, 24",
+        ),
+        ("contact", "Election committee: (555) 010-0100"),
+    ];
+    for (id, text) in typed {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    let set = |id: &'static str, value: &'static str| {
+        let c = c.clone();
+        async move {
+            c.execute(
+                "document.getElementById(arguments[0]).value = arguments[1];",
+                vec![serde_json::json!(id), serde_json::json!(value)],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    set("opens", "2026-01-01T00:00").await;
+    set("closes", "2025-01-01T00:00").await;
+    submit(&c, "/admin/elections/new").await;
+    let problems = text_of(&c, "error-summary").await;
+    assert!(
+        problems.contains("the vote must close after it opens"),
+        "{problems}"
+    );
+    let kept = c
+        .find(Locator::Id("title"))
         .await
         .unwrap()
-        .send_keys(definition.to_str().unwrap())
+        .prop("value")
         .await
         .unwrap();
-    submit(&c, "/admin/elections").await;
+    assert_eq!(kept.as_deref(), Some("Strike authorization 2026"));
+    set("closes", "2036-01-01T00:00").await;
+    submit(&c, "/admin/elections/new").await;
     assert_eq!(text_of(&c, "state").await, "draft");
     assert_eq!(
         text_of(&c, "key-ceremony").await,
-        "round 1 of 3: 0 of 1 tellers have published their keys"
+        "round 1 of 3: 0 of 3 tellers have published their keys"
     );
     let url = c.current_url().await.unwrap();
     let id = url.path().rsplit('/').next().unwrap().to_owned();

@@ -154,7 +154,53 @@ both_backends! {
         assert_eq!(res.status(), 400);
         let page = res.text().await.unwrap();
         assert!(page.contains("local_threshold: 5/4 is outside (0, 1]"), "{page}");
+        assert!(page.contains("num = 5, den = 4"), "the pasted text is kept to fix: {page}");
         assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+
+        // The builder: the same validation, every answer kept after a problem.
+        let (status, form) = get(&client, &format!("{base}/admin/elections/new")).await;
+        assert_eq!(status, 200);
+        assert!(form.contains("id=\"preset-iatse\" name=\"preset\" value=\"iatse\" checked"), "{form}");
+        let mut answers = vec![
+            ("csrf", csrf.clone()),
+            ("title", "Contract ratification".to_owned()),
+            ("question", "Do you ratify the agreement?".to_owned()),
+            ("abstain", "yes".to_owned()),
+            ("time_zone", "America/New_York".to_owned()),
+            ("opens", "2026-01-01T09:00".to_owned()),
+            ("closes", "2035-06-01T17:00".to_owned()),
+            ("preset", "custom".to_owned()),
+            ("custom_rule", "popular".to_owned()),
+            ("threshold", "150".to_owned()),
+            ("threshold_cmp", "more_than".to_owned()),
+            ("quorum", "40".to_owned()),
+            ("locals", "600, Local 600\n700, Local 700, 0".to_owned()),
+            ("teller_count", "1".to_owned()),
+            ("teller_threshold", "1".to_owned()),
+            ("es_title", "Ratificación del contrato".to_owned()),
+            ("es_question", "¿Ratifica usted el acuerdo?".to_owned()),
+        ];
+        let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Threshold: a percentage from 0.01 to 100"), "{page}");
+        assert!(page.contains("value=\"Contract ratification\"") && page.contains("¿Ratifica usted el acuerdo?</textarea>"), "{page}");
+        assert!(page.contains("id=\"preset-custom\" name=\"preset\" value=\"custom\" checked"), "{page}");
+        assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+        answers.retain(|(k, _)| *k != "threshold");
+        answers.push(("threshold", "50".to_owned()));
+        let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let built = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        let d = &show(db, &built)["definition"];
+        assert_eq!(d["rule"], "popular");
+        assert_eq!(d["threshold"], serde_json::json!({"num": 1, "den": 2, "cmp": "more_than"}));
+        assert_eq!(d["quorum"], serde_json::json!({"num": 2, "den": 5, "cmp": "at_least"}));
+        assert_eq!(d["choices"], serde_json::json!(["yes", "no", "abstain"]));
+        assert_eq!(d["opens_at"], "2026-01-01T14:00:00Z", "09:00 in New York");
+        assert_eq!(d["time_zone"], "America/New_York");
+        assert_eq!(d["translations"]["es"]["title"], "Ratificación del contrato");
+        assert_eq!(d["locals"][0], serde_json::json!({"code": "600", "name": "Local 600", "delegates": 0}));
 
         let file = Part::bytes(definition().into_bytes()).file_name("election.toml");
         let res = client.post(format!("{base}/admin/elections")).multipart(Form::new().text("csrf", csrf.clone()).part("definition_file", file)).send().await.unwrap();

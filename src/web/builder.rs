@@ -1,0 +1,460 @@
+//! Creating an election without a text editor: a form whose answers are written as the same
+//! definition file (TOML) an official could upload, then checked by the same validation
+//! (`Definition::from_toml`). Presets name the usual rules; custom thresholds are percentages.
+//! After an error every answer is shown again as typed, with every problem listed.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::TimeZone;
+use serde::Deserialize;
+
+use super::admin::redirect;
+use super::auth::Official;
+use super::page::{csrf, csrf_ok, html};
+use crate::election::{self, Definition, DefinitionError};
+use crate::state::{AppState, with_conn};
+
+/// The rule presets: form value, label, and the definition's rule lines.
+pub const PRESETS: [(&str, &str); 5] = [
+    (
+        "iatse",
+        "75% yes in each local, delegates decide (more than half of all delegates) — the 2021 IATSE rule",
+    ),
+    ("two_thirds", "Two-thirds of those voting yes or no"),
+    ("majority", "Simple majority of those voting yes or no"),
+    (
+        "uk",
+        "At least 50% turnout, and a simple majority (UK ballots)",
+    ),
+    ("custom", "Custom thresholds (below)"),
+];
+
+/// Everything the form holds, as typed (it comes back as typed after an error).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BuilderForm {
+    csrf: String,
+    title: String,
+    question: String,
+    abstain: Option<String>,
+    opens: String,
+    closes: String,
+    time_zone: String,
+    preset: String,
+    custom_rule: String,
+    threshold: String,
+    threshold_cmp: String,
+    local_threshold: String,
+    quorum: String,
+    locals: String,
+    teller_count: String,
+    teller_threshold: String,
+    teller_names: String,
+    contact: String,
+    es_title: String,
+    es_question: String,
+}
+
+#[derive(Template)]
+#[template(path = "builder.html")]
+struct BuilderPage {
+    username: String,
+    role: String,
+    csrf: String,
+    problems: Vec<String>,
+    notice: Option<String>,
+    f: BuilderForm,
+    presets: &'static [(&'static str, &'static str)],
+}
+
+fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &Official,
+    f: BuilderForm,
+    problems: Vec<String>,
+) -> (BuilderPage, Option<actix_web::cookie::Cookie<'static>>) {
+    let (csrf, cookie) = csrf(req, state);
+    let page = BuilderPage {
+        username: who.0.username.clone(),
+        role: who.0.role.to_string(),
+        csrf,
+        problems,
+        notice: None,
+        f,
+        presets: &PRESETS,
+    };
+    (page, cookie)
+}
+
+/// `GET /admin/elections/new`: the empty form, with the usual answers filled in.
+pub async fn builder_page(
+    req: HttpRequest,
+    who: Official,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let f = BuilderForm {
+        preset: "iatse".into(),
+        time_zone: "UTC".into(),
+        teller_count: "3".into(),
+        teller_threshold: "2".into(),
+        threshold_cmp: "at_least".into(),
+        custom_rule: "popular".into(),
+        ..BuilderForm::default()
+    };
+    let (page, cookie) = page(&req, &state, &who, f, Vec::new());
+    html(StatusCode::OK, &page, cookie)
+}
+
+/// `POST /admin/elections/new`: writes the definition, checks it, creates the election.
+pub async fn build(
+    req: HttpRequest,
+    who: Official,
+    state: web::Data<AppState>,
+    form: web::Form<BuilderForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    if !csrf_ok(&req, &f.csrf) {
+        let problems = vec!["This form has expired. Please try again.".to_owned()];
+        let (page, cookie) = page(&req, &state, &who, f, problems);
+        return html(StatusCode::FORBIDDEN, &page, cookie);
+    }
+    let definition = match definition_of(&f) {
+        Ok(d) => d,
+        Err(problems) => {
+            let (page, cookie) = page(&req, &state, &who, f, problems);
+            return html(StatusCode::BAD_REQUEST, &page, cookie);
+        }
+    };
+    let (url, signer, by) = (
+        state.public_url.clone(),
+        state.signer.clone(),
+        who.0.username.clone(),
+    );
+    match with_conn(&state, move |c| {
+        election::create(c, &definition, &url, &signer, &by)
+    })
+    .await
+    {
+        Ok(id) => redirect(format!("/admin/elections/{id}")),
+        Err(e) => {
+            let (page, cookie) = page(&req, &state, &who, f, vec![e.to_string()]);
+            html(e.status(), &page, cookie)
+        }
+    }
+}
+
+/// The definition the answers describe, or every problem with them.
+pub fn definition_of(f: &BuilderForm) -> Result<Definition, Vec<String>> {
+    let mut problems = Vec::new();
+    let text = definition_text(f, &mut problems);
+    match Definition::from_toml(&text) {
+        Ok(d) if problems.is_empty() => Ok(d),
+        Ok(_) => Err(problems),
+        Err(DefinitionError::Invalid(found)) => {
+            problems.extend(found.iter().map(|p| p.to_string()));
+            Err(problems)
+        }
+        Err(other) => {
+            problems.push(other.to_string());
+            Err(problems)
+        }
+    }
+}
+
+/// The definition file the answers make (problems the file cannot express, such as a date
+/// that does not exist in the time zone, go to `problems`).
+pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
+    let mut t = toml::Table::new();
+    t.insert("title".into(), f.title.trim().into());
+    t.insert("question".into(), f.question.trim().into());
+    let mut choices = vec!["yes", "no"];
+    if f.abstain.is_some() {
+        choices.push("abstain");
+    }
+    t.insert("choices".into(), choices.into());
+    rule_lines(f, &mut t, problems);
+    let zone = f.time_zone.trim();
+    let zone = if zone.is_empty() { "UTC" } else { zone };
+    t.insert("time_zone".into(), zone.into());
+    for (key, field, label) in [
+        ("opens_at", &f.opens, "Opens"),
+        ("closes_at", &f.closes, "Closes"),
+    ] {
+        if let Some(at) = utc_of(field, zone, label, problems) {
+            t.insert(key.into(), at.into());
+        }
+    }
+    let locals = locals_of(&f.locals, problems);
+    t.insert("locals".into(), toml::Value::Array(locals));
+    let mut tellers = toml::Table::new();
+    for (key, value, label) in [
+        ("count", &f.teller_count, "Number of tellers"),
+        (
+            "threshold",
+            &f.teller_threshold,
+            "Tellers needed to decrypt",
+        ),
+    ] {
+        match value.trim().parse::<i64>() {
+            Ok(n) => {
+                tellers.insert(key.into(), n.into());
+            }
+            Err(_) => problems.push(format!("{label}: a whole number, e.g. 3")),
+        }
+    }
+    let names: Vec<&str> = f
+        .teller_names
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !names.is_empty() {
+        tellers.insert("names".into(), names.into());
+    }
+    t.insert("tellers".into(), tellers.into());
+    if !f.contact.trim().is_empty() {
+        t.insert("contact".into(), f.contact.trim().into());
+    }
+    if !f.es_title.trim().is_empty() || !f.es_question.trim().is_empty() {
+        let mut es = toml::Table::new();
+        es.insert("title".into(), f.es_title.trim().into());
+        es.insert("question".into(), f.es_question.trim().into());
+        let mut translations = toml::Table::new();
+        translations.insert("es".into(), es.into());
+        t.insert("translations".into(), translations.into());
+    }
+    toml::to_string(&t).unwrap_or_default()
+}
+
+fn fraction(num: i64, den: i64, cmp: &str) -> toml::Value {
+    let mut f = toml::Table::new();
+    f.insert("num".into(), num.into());
+    f.insert("den".into(), den.into());
+    f.insert("cmp".into(), cmp.into());
+    f.into()
+}
+
+/// The rule, threshold, local threshold and quorum of the chosen preset (or the custom ones).
+fn rule_lines(f: &BuilderForm, t: &mut toml::Table, problems: &mut Vec<String>) {
+    let (rule, threshold, local, quorum) = match f.preset.as_str() {
+        "iatse" => (
+            "delegates",
+            fraction(1, 2, "more_than"),
+            Some(fraction(3, 4, "at_least")),
+            None,
+        ),
+        "two_thirds" => ("popular", fraction(2, 3, "at_least"), None, None),
+        "majority" => ("popular", fraction(1, 2, "more_than"), None, None),
+        "uk" => (
+            "popular",
+            fraction(1, 2, "more_than"),
+            None,
+            Some(fraction(1, 2, "at_least")),
+        ),
+        "custom" => {
+            let rule = if f.custom_rule == "delegates" {
+                "delegates"
+            } else {
+                "popular"
+            };
+            let cmp = if f.threshold_cmp == "more_than" {
+                "more_than"
+            } else {
+                "at_least"
+            };
+            let threshold = percent(&f.threshold, "Threshold", problems)
+                .map(|(n, d)| fraction(n, d, cmp))
+                .unwrap_or_else(|| fraction(1, 2, cmp));
+            let optional = |text: &str, label: &str, problems: &mut Vec<String>| {
+                (!text.trim().is_empty())
+                    .then(|| {
+                        percent(text, label, problems).map(|(n, d)| fraction(n, d, "at_least"))
+                    })
+                    .flatten()
+            };
+            let local = optional(&f.local_threshold, "Threshold in each local", problems);
+            let quorum = optional(&f.quorum, "Quorum", problems);
+            (rule, threshold, local, quorum)
+        }
+        _ => {
+            problems.push("Rule: choose one of the rules".into());
+            ("popular", fraction(1, 2, "more_than"), None, None)
+        }
+    };
+    t.insert("rule".into(), rule.into());
+    t.insert("threshold".into(), threshold);
+    if let Some(local) = local {
+        t.insert("local_threshold".into(), local);
+    }
+    if let Some(quorum) = quorum {
+        t.insert("quorum".into(), quorum);
+    }
+}
+
+/// A percentage as typed (`75`, `66.67`, `50 %`) as a reduced fraction of 100.
+fn percent(text: &str, label: &str, problems: &mut Vec<String>) -> Option<(i64, i64)> {
+    let cleaned = text.trim().trim_end_matches('%').trim();
+    let (whole, cents) = match cleaned.split_once('.') {
+        Some((w, c)) if c.len() <= 2 && c.bytes().all(|b| b.is_ascii_digit()) => {
+            (w, format!("{c:0<2}"))
+        }
+        Some(_) => ("", String::new()),
+        None => (cleaned, "00".to_owned()),
+    };
+    let basis = whole
+        .parse::<i64>()
+        .ok()
+        .zip(cents.parse::<i64>().ok())
+        .map(|(w, c)| w * 100 + c)
+        .filter(|b| (1..=10_000).contains(b));
+    let Some(num) = basis else {
+        problems.push(format!(
+            "{label}: a percentage from 0.01 to 100, at most two decimals (e.g. 75 or 66.67)"
+        ));
+        return None;
+    };
+    let g = gcd(num, 10_000);
+    Some((num / g, 10_000 / g))
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// `2027-03-01T07:00` read in `zone`, as RFC 3339 UTC.
+fn utc_of(text: &str, zone: &str, label: &str, problems: &mut Vec<String>) -> Option<String> {
+    let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M") else {
+        problems.push(format!("{label}: a date and time, e.g. 2027-03-01T07:00"));
+        return None;
+    };
+    // An unknown zone is the definition's problem to name; read the time in UTC meanwhile.
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    match tz.from_local_datetime(&naive).earliest() {
+        Some(at) => Some(
+            at.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        None => {
+            problems.push(format!(
+                "{label}: {} does not exist in {zone} (the clocks skip it)",
+                text.trim()
+            ));
+            None
+        }
+    }
+}
+
+/// Locals, one per line: `code, name, delegates` (the name may hold commas; delegates may be
+/// left out under the popular rule).
+fn locals_of(text: &str, problems: &mut Vec<String>) -> Vec<toml::Value> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (code, rest) = line.split_once(',').unwrap_or((line, ""));
+        let (name, delegates) = match rest.rsplit_once(',') {
+            Some((name, n)) if n.trim().parse::<i64>().is_ok() => {
+                (name.trim(), n.trim().parse::<i64>().unwrap_or(0))
+            }
+            _ => match rest.trim().parse::<i64>() {
+                Ok(n) => ("", n),
+                Err(_) => (rest.trim(), 0),
+            },
+        };
+        if name.is_empty() {
+            problems.push(format!(
+                "Locals, line {}: write `code, name, delegates`, e.g. `600, Local 600, 76`",
+                i + 1
+            ));
+            continue;
+        }
+        let mut local = toml::Table::new();
+        local.insert("code".into(), code.trim().into());
+        local.insert("name".into(), name.into());
+        local.insert("delegates".into(), delegates.into());
+        out.push(local.into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iatse() -> BuilderForm {
+        BuilderForm {
+            title: "Strike authorization 2027".into(),
+            question: "Do you authorize a strike?".into(),
+            opens: "2027-03-01T07:00".into(),
+            closes: "2027-03-04T19:00".into(),
+            time_zone: "America/Los_Angeles".into(),
+            preset: "iatse".into(),
+            locals: "600, International Cinematographers Guild, 76\n\n871, Script Supervisors, Coordinators and Accountants, 24\n".into(),
+            teller_count: "3".into(),
+            teller_threshold: "2".into(),
+            teller_names: "Ana\nBo\nCy\n".into(),
+            ..BuilderForm::default()
+        }
+    }
+
+    #[test]
+    fn the_iatse_preset_writes_the_2021_rule_in_the_election_zone() {
+        let d = definition_of(&iatse()).unwrap();
+        assert_eq!(d.rule, election::Rule::Delegates);
+        assert_eq!(d.threshold.to_string(), "1/2 more_than");
+        assert_eq!(d.local_threshold.unwrap().to_string(), "3/4 at_least");
+        assert_eq!(
+            election::definition::format_time(&d.opens_at),
+            "2027-03-01T15:00:00Z"
+        );
+        assert_eq!(
+            d.locals[1].name,
+            "Script Supervisors, Coordinators and Accountants"
+        );
+        assert_eq!(d.locals[1].delegates, 24);
+        assert_eq!(d.tellers.names, ["Ana", "Bo", "Cy"]);
+    }
+
+    #[test]
+    fn presets_and_custom_percentages_become_exact_fractions() {
+        let mut f = iatse();
+        f.preset = "uk".into();
+        let d = definition_of(&f).unwrap();
+        assert_eq!(
+            (d.threshold.to_string(), d.quorum.unwrap().to_string()),
+            ("1/2 more_than".to_owned(), "1/2 at_least".to_owned())
+        );
+        f.preset = "custom".into();
+        f.threshold = "66.67".into();
+        f.threshold_cmp = "at_least".into();
+        f.quorum = "40 %".into();
+        let d = definition_of(&f).unwrap();
+        assert_eq!(d.threshold.to_string(), "6667/10000 at_least");
+        assert_eq!(d.quorum.unwrap().to_string(), "2/5 at_least");
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let mut f = iatse();
+        f.closes = "2027-02-01T07:00".into();
+        f.locals.push_str("999\n");
+        f.preset = "custom".into();
+        f.threshold = "120".into();
+        f.teller_threshold = "two".into();
+        f.time_zone = "Mars/Olympus".into();
+        let problems = definition_of(&f).unwrap_err();
+        let all = problems.join("\n");
+        for expected in [
+            "Threshold: a percentage",
+            "Locals, line 4",
+            "Tellers needed to decrypt: a whole number",
+            "time_zone: `Mars/Olympus` is not a time zone name",
+        ] {
+            assert!(all.contains(expected), "{expected} missing from:\n{all}");
+        }
+    }
+}
