@@ -9,7 +9,7 @@ use actix_web::{Route, web};
 
 use crate::account::Role;
 use crate::api;
-use crate::web::{admin, auth, builder, health, member, public};
+use crate::web::{admin, auth, builder, certificate, health, member, public};
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +160,11 @@ pub static ROUTES: &[Resource] = &[
         path: "/elections/{id}/result",
         limited: false,
         endpoints: &[get!(PUBLIC, public::result_page)],
+    },
+    Resource {
+        path: "/elections/{id}/certificate.pdf",
+        limited: false,
+        endpoints: &[get!(PUBLIC, certificate::certificate_pdf)],
     },
     Resource {
         path: "/elections/{id}/results.csv",

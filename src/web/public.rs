@@ -215,26 +215,28 @@ struct ResultPage {
     id: String,
     title: String,
     question: String,
-    certified: bool,
-    checkpoint: String,
-    origin: String,
-    fingerprint: String,
+    /// Once certified: everything the certificate states.
+    cert: Option<super::certificate::Certificate>,
     view: ResultView,
 }
 
-/// The result and, once certified, the checkpoint the result entry is in.
-fn result_and_checkpoint(
+/// The result and, once certified, its certificate.
+fn result_and_certificate(
     c: &mut crate::db::DbConnection,
     id: ElectionId,
-) -> Result<(election::Election, Results, Option<String>)> {
+    fingerprint: String,
+) -> Result<(
+    election::Election,
+    Results,
+    Option<super::certificate::Certificate>,
+)> {
     let r = election::count::results(c, id)?;
     let e = election::find(c, id)?;
-    let note = if e.state == State::Certified {
-        Some(store::latest_checkpoint(c, id)?.note)
-    } else {
-        None
+    let cert = match e.state {
+        State::Certified => Some(super::certificate::of(c, id, fingerprint)?),
+        _ => None,
     };
-    Ok((e, r, note))
+    Ok((e, r, cert))
 }
 
 /// `GET /elections/{id}/result`: the printable result (refused until the vote closes).
@@ -246,22 +248,19 @@ pub async fn result_page(
 ) -> HttpResponse {
     // The election's own texts in the reader's language (`?lang=`, else the browser's).
     let lang = super::i18n::Lang::pick(query.lang.as_deref(), &req);
+    let fingerprint = crate::log::note::fingerprint(&state.signer.public_key());
     let found = with_conn(&state, move |c| {
-        result_and_checkpoint(c, ElectionId::parse(&id)?)
+        result_and_certificate(c, ElectionId::parse(&id)?, fingerprint)
     })
     .await;
-    let fingerprint = crate::log::note::fingerprint(&state.signer.public_key());
     match found {
-        Ok((e, r, note)) => html(
+        Ok((e, r, cert)) => html(
             StatusCode::OK,
             &ResultPage {
                 id: e.id.to_string(),
                 title: e.definition.texts(lang.code()).0.to_owned(),
                 question: e.definition.texts(lang.code()).1.to_owned(),
-                certified: note.is_some(),
-                checkpoint: note.unwrap_or_default(),
-                origin: e.origin.clone(),
-                fingerprint,
+                cert,
                 view: ResultView::new(r, &e.definition),
             },
             None,

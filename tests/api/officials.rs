@@ -297,6 +297,23 @@ both_backends! {
         let (status, page) = get(&browser(), &format!("{base}/elections/{id}/result")).await;
         assert_eq!(status, 200);
         assert!(page.contains("Certified result.") && page.contains("id=\"certified-checkpoint\""), "{page}");
+        // A certificate: the window in the election's zone, the rule in words, who certified,
+        // lines for the tellers to sign, and a PDF drawn by the server.
+        assert!(page.contains("<dd id=\"certificate-window\">2026-01-01 00:00 UTC to 2036-01-01 00:00 UTC</dd>"), "{page}");
+        assert!(page.contains("Delegates decide: yes needs more than half of all delegates. A local&#39;s delegates all count yes if at least 75% of its yes and no ballots are yes"), "{page}");
+        assert!(page.contains("<dd id=\"certificate-by\">by carol on "), "{page}");
+        assert!(page.contains("<li><span class=\"signature-line\"></span> teller 1</li>"), "{page}");
+        let res = browser().get(format!("{base}/elections/{id}/certificate.pdf")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let pdf = res.bytes().await.unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+        let text = doc.extract_text(&pages).unwrap();
+        for expected in ["Certificate of the result", "PASSED: locals holding 80 of 156 delegates voted yes", "Certified by carol on", "Signing key fingerprint", "teller 1"] {
+            assert!(text.contains(expected), "the PDF lacks `{expected}`:\n{text}");
+        }
         assert!(page.contains("<strong>Popular vote (for information only):</strong> 83.33% of the yes and no ballots were yes"), "{page}");
         assert!(page.contains("<strong>Delegate vote (decides):</strong> 80 of 156 delegates yes; more than half needed — reached"), "{page}");
         assert!(page.contains("<strong>PASSED: locals holding 80 of 156 delegates voted yes; more than half needed. Local 600: 50.00% yes, at least 75% needed.</strong>"), "{page}");

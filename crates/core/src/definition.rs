@@ -537,6 +537,31 @@ impl Definition {
         })
     }
 
+    /// The rule, thresholds and quorum in words, as a certificate states them.
+    pub fn rule_in_words(&self) -> String {
+        let mut words = match self.rule {
+            Rule::Delegates => format!(
+                "Delegates decide: yes needs {} of all delegates. A local's delegates all count yes if {} of its yes and no ballots are yes, and all no otherwise.",
+                self.threshold.in_words(),
+                self.local_threshold.unwrap_or(self.threshold).in_words()
+            ),
+            Rule::Popular => format!(
+                "The members' vote decides: yes needs {} of the yes and no ballots of all locals together.",
+                self.threshold.in_words()
+            ),
+        };
+        if let Some(q) = self.quorum {
+            words.push_str(&format!(
+                " Quorum: {} of eligible members must vote.",
+                q.in_words()
+            ));
+        }
+        if self.choices.contains(&Choice::Abstain) {
+            words.push_str(" Abstentions count for turnout, not for the yes share.");
+        }
+        words
+    }
+
     /// The title and question in `lang`, or the English ones.
     pub fn texts(&self, lang: &str) -> (&str, &str) {
         match self.translations.get(lang) {

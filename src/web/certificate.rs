@@ -1,0 +1,265 @@
+//! The certificate of a certified result: what the printable page and its PDF state — the
+//! election, question and window (in the election's time zone), the rule in words, the decision
+//! sentence, the per-local table, who certified it and when, the signing key's fingerprint, the
+//! checkpoint that holds the result, where to verify it, and lines for the tellers to sign. The
+//! PDF is drawn by the server (`printpdf`, built-in fonts), no browser needed.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+
+use crate::db::DbConnection;
+use crate::election::{self, ElectionId, State};
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::{Body, Kind};
+use crate::log::store;
+use crate::state::{AppState, with_conn};
+use crate::tally::Results;
+
+/// Everything a certificate states.
+pub struct Certificate {
+    /// The election's id.
+    pub id: ElectionId,
+    /// Its title and question.
+    pub title: String,
+    /// The question put to members.
+    pub question: String,
+    /// The voting window, in the election's time zone.
+    pub window: String,
+    /// The rule, thresholds and quorum in words.
+    pub rule: String,
+    /// The decision and why, in one sentence.
+    pub decision: String,
+    /// The results.
+    pub results: Results,
+    /// Who certified (the official's username).
+    pub certified_by: String,
+    /// When (the checkpoint's signing time, in the election's time zone).
+    pub certified_at: String,
+    /// The signing key's fingerprint.
+    pub fingerprint: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The checkpoint holding the result: its size and root (base64).
+    pub checkpoint: (u64, String),
+    /// The signed note itself.
+    pub note: String,
+    /// Where anyone verifies it.
+    pub audit_url: String,
+    /// The tellers, by name, for the signature lines.
+    pub tellers: Vec<String>,
+}
+
+/// The certificate of a certified election (`409` before certification).
+pub fn of(conn: &mut DbConnection, id: ElectionId, fingerprint: String) -> Result<Certificate> {
+    let e = election::find(conn, id)?;
+    if e.state != State::Certified {
+        return Err(Error::conflict(
+            ErrorCode::Embargoed,
+            format!("election {id} is not certified yet: its certificate exists once it is"),
+        ));
+    }
+    let results = election::count::results(conn, id)?;
+    let certified_by = store::entries_of_kind(conn, id, &[Kind::Admin])?
+        .into_iter()
+        .filter_map(|b| match b {
+            Body::Admin(a) if a.action == "certify" => Some(a.by),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_default();
+    let checkpoint = store::latest_checkpoint(conn, id)?;
+    let d = &e.definition;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(Certificate {
+        id,
+        title: d.title.clone(),
+        question: d.question.clone(),
+        window: format!(
+            "{} to {}",
+            d.local_time(&d.opens_at),
+            d.local_time(&d.closes_at)
+        ),
+        rule: d.rule_in_words(),
+        decision: results.explain(d).sentence,
+        certified_by,
+        certified_at: d.local_time(&checkpoint.created_at.and_utc()),
+        fingerprint,
+        origin: e.origin.clone(),
+        checkpoint: (checkpoint.size, b64.encode(checkpoint.root)),
+        note: checkpoint.note,
+        audit_url: format!("{}/elections/{id}/audit", e.public_url),
+        tellers: (1..=d.tellers.count).map(|n| d.tellers.name(n)).collect(),
+        results,
+    })
+}
+
+/// The certificate's lines, as the PDF prints them (also what the tests read back).
+pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
+    let mut out = vec![
+        (Style::Heading, "Certificate of the result".to_owned()),
+        (Style::Title, c.title.clone()),
+        (Style::Text, format!("Question: {}", c.question)),
+        (Style::Text, format!("Voting window: {}", c.window)),
+        (Style::Text, format!("Rule: {}", c.rule)),
+        (Style::Blank, String::new()),
+        (Style::Strong, c.decision.clone()),
+        (Style::Blank, String::new()),
+        (
+            Style::Mono,
+            "Local       Eligible   Cast   Yes    No  Abst.  Yes share  Reached  Delegates"
+                .to_owned(),
+        ),
+    ];
+    for l in c.results.rows() {
+        let reached = match (l.code.as_str(), l.passed) {
+            ("total", true) => "PASSED",
+            ("total", false) => "FAILED",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        out.push((
+            Style::Mono,
+            format!(
+                "{:<10} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
+                l.code,
+                l.eligible,
+                l.counts.cast(),
+                l.counts.yes,
+                l.counts.no,
+                l.counts.abstain,
+                l.authorization.to_string(),
+                reached,
+                l.delegates_yes,
+                l.delegates
+            ),
+        ));
+    }
+    out.extend([
+        (Style::Blank, String::new()),
+        (
+            Style::Text,
+            format!("Certified by {} on {}.", c.certified_by, c.certified_at),
+        ),
+        (
+            Style::Text,
+            format!(
+                "The result is in the election's signed log {}: checkpoint of size {}, root {}.",
+                c.origin, c.checkpoint.0, c.checkpoint.1
+            ),
+        ),
+        (Style::Text, format!("Signing key fingerprint: {}", c.fingerprint)),
+        (
+            Style::Text,
+            format!(
+                "Verify: download the bundle at {} and run strikevote audit verify FOLDER --key {} --origin {}",
+                c.audit_url, c.fingerprint, c.origin
+            ),
+        ),
+        (Style::Blank, String::new()),
+        (Style::Text, "Signed by the tellers:".to_owned()),
+    ]);
+    for name in &c.tellers {
+        out.push((Style::Blank, String::new()));
+        out.push((
+            Style::Text,
+            format!("______________________________   {name}"),
+        ));
+    }
+    out
+}
+
+/// How a certificate line is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// The page heading.
+    Heading,
+    /// The election's title.
+    Title,
+    /// Body text (wrapped).
+    Text,
+    /// The decision (bold).
+    Strong,
+    /// Table rows (monospace).
+    Mono,
+    /// A blank line.
+    Blank,
+}
+
+/// Wraps `text` at `width` characters, on spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().map_or(0, |l| l.chars().count());
+        if last > 0 && last + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The certificate as a PDF (A4, built-in fonts; characters outside Windows-1252 are dropped
+/// by the font, so the text sticks to it).
+pub fn pdf(c: &Certificate) -> Result<Vec<u8>> {
+    use printpdf::{BuiltinFont, Mm, PdfDocument};
+    let failed = |e: printpdf::Error| Error::Internal(format!("the certificate PDF: {e}"));
+    let title = format!("Certificate: {}", c.title);
+    let (doc, page, layer) = PdfDocument::new(title, Mm(210.0), Mm(297.0), "certificate");
+    let regular = doc
+        .add_builtin_font(BuiltinFont::Helvetica)
+        .map_err(failed)?;
+    let bold = doc
+        .add_builtin_font(BuiltinFont::HelveticaBold)
+        .map_err(failed)?;
+    let mono = doc.add_builtin_font(BuiltinFont::Courier).map_err(failed)?;
+    let mut layer = doc.get_page(page).get_layer(layer);
+    let mut y = 277.0;
+    for (style, text) in lines(c) {
+        let (font, size, width, step) = match style {
+            Style::Heading => (&bold, 18.0, 60, 9.0),
+            Style::Title => (&bold, 14.0, 70, 7.0),
+            Style::Strong => (&bold, 11.0, 85, 5.5),
+            Style::Mono => (&mono, 8.0, 200, 4.2),
+            Style::Text => (&regular, 10.0, 95, 5.0),
+            Style::Blank => (&regular, 10.0, 95, 3.0),
+        };
+        for line in wrap(&text, width) {
+            if y < 20.0 {
+                let (next, next_layer) = doc.add_page(Mm(210.0), Mm(297.0), "certificate");
+                layer = doc.get_page(next).get_layer(next_layer);
+                y = 277.0;
+            }
+            layer.use_text(line, size, Mm(20.0), Mm(y), font);
+            y -= step;
+        }
+    }
+    doc.save_to_bytes().map_err(failed)
+}
+
+/// `GET /elections/{id}/certificate.pdf`: the certificate of a certified result, as a PDF.
+pub async fn certificate_pdf(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let fingerprint = crate::log::note::fingerprint(&state.signer.public_key());
+    let made = with_conn(&state, move |c| {
+        let id = ElectionId::parse(&id)?;
+        pdf(&of(c, id, fingerprint)?)
+    })
+    .await;
+    match made {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header(actix_web::http::header::ContentDisposition::attachment(
+                "certificate.pdf",
+            ))
+            .body(bytes),
+        Err(e) => super::page::error_page(&req, e.status(), e.to_string()),
+    }
+}
