@@ -11,10 +11,17 @@ need=""
 for pkg in chromium chromium-driver libssl-dev libpq-dev pkg-config python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+command -v npm >/dev/null 2>&1 || need="$need nodejs npm"
 if [ -n "$need" ]; then
     echo "installing:$need"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+fi
+
+# The browser tests check every page they visit with axe-core (WCAG 2.1 AA), from npm.
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+    echo "installing axe-core for the browser tests"
+    npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
 # The PostgreSQL tests are never skipped: start the local cluster when none answers

@@ -125,12 +125,18 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         .await
         .unwrap();
     assert_eq!(h1, "Strike authorization 2026");
+    if javascript {
+        assert_accessible(&c, "the ballot page").await;
+    }
     // Choose by clicking the label, as a thumb would.
     click(&c, "label[for=choice-yes]").await;
     click(&c, "button[type=submit]").await;
 
     let receipt = text_of(&c, "receipt").await;
     assert_eq!(receipt.len(), 34, "{receipt}");
+    if javascript {
+        assert_accessible(&c, "the confirmation page").await;
+    }
     let tracker = text_of(&c, "tracker").await;
     assert_eq!(
         tracker.len(),
@@ -151,6 +157,9 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         .await
         .unwrap();
     assert_eq!(lang.as_deref(), Some("es"));
+    if javascript {
+        assert_accessible(&c, "the confirmation page in Spanish").await;
+    }
 
     // Later: the member types the receipt at /verify.
     c.goto(&format!("{}/verify", app.address)).await.unwrap();
@@ -158,6 +167,9 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     field.send_keys(&receipt.to_lowercase()).await.unwrap();
     click(&c, "button[type=submit]").await;
     let result = text_of(&c, "verify-result").await;
+    if javascript {
+        assert_accessible(&c, "the receipt check").await;
+    }
     assert!(result.contains("Your ballot is in the log."), "{result}");
     assert!(
         result.contains("checks out against the latest signed checkpoint"),
@@ -236,6 +248,41 @@ async fn text_of(c: &Client, id: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the page never showed #{id}");
+}
+
+/// What axe-core (WCAG 2.0/2.1, levels A and AA) finds wrong with the page shown: one line
+/// per rule broken, naming the elements. `tests/run.sh` installs axe-core with npm into
+/// tests/browser/node_modules.
+async fn violations(c: &Client) -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/browser/node_modules/axe-core/axe.min.js"
+    );
+    let axe = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; install it with `npm ci --prefix tests/browser` (tests/run.sh does)")
+    });
+    c.execute(&axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})\
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// Fails on any WCAG 2.1 AA violation axe-core finds on the page shown.
+async fn assert_accessible(c: &Client, what: &str) {
+    let found = violations(c).await;
+    assert!(
+        found.is_empty(),
+        "{what}: WCAG 2.1 AA violations:\n{}",
+        found.join("\n")
+    );
 }
 
 async fn submit(c: &Client, form_action: &str) {
@@ -323,6 +370,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     set("closes", "2025-01-01T00:00").await;
     submit(&c, "/admin/elections/new").await;
     let problems = text_of(&c, "error-summary").await;
+    assert_accessible(&c, "the election builder with a problem").await;
     assert!(
         problems.contains("the vote must close after it opens"),
         "{problems}"
@@ -338,6 +386,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     set("closes", "2036-01-01T00:00").await;
     submit(&c, "/admin/elections/new").await;
     assert_eq!(text_of(&c, "state").await, "draft");
+    assert_accessible(&c, "the dashboard of a draft").await;
     assert_eq!(
         text_of(&c, "key-ceremony").await,
         "round 1 of 3: 0 of 3 tellers have published their keys"
@@ -492,6 +541,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
             "{width} px: chart labels are {} px tall",
             m[2]
         );
+        assert_accessible(&c, &format!("the certificate at {width} px")).await;
     }
     c.close().await.unwrap();
 }
@@ -500,4 +550,18 @@ both_backends! {
     async fn officials_run_a_vote_in_chromium(db: &TestDb) {
         run_the_vote_in_browser(db).await;
     }
+}
+
+/// The accessibility check is a real one: a page built to break the rules fails it.
+#[tokio::test]
+async fn the_accessibility_check_finds_what_a_bad_page_breaks() {
+    let (_driver, c) = browser(true).await;
+    c.goto("data:text/html,<html><body><img src='x.png'><input type='text'></body></html>")
+        .await
+        .unwrap();
+    let found = violations(&c).await.join("\n");
+    for rule in ["image-alt", "html-has-lang", "label"] {
+        assert!(found.contains(rule), "axe missed `{rule}`:\n{found}");
+    }
+    c.close().await.unwrap();
 }
