@@ -305,6 +305,7 @@ struct Dashboard {
     decryption: Option<String>,
     /// Whether the server opens and closes votes at their times (`schedule_seconds` > 0).
     scheduled: bool,
+    checklist: super::checklist::Checklist,
     is_admin: bool,
 }
 
@@ -317,6 +318,7 @@ struct Snapshot {
     actions: Vec<String>,
     ceremony: election::ceremony::Status,
     decryption: Option<election::decryption::Status>,
+    counts: std::collections::BTreeMap<String, election::LocalCounts>,
 }
 
 fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
@@ -339,6 +341,7 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
         }
     }
     Ok(Snapshot {
+        counts: election::local_counts(c, &election)?,
         ceremony: election::ceremony::status(c, &election)?,
         turnout: election::count::turnout(c, id)?,
         checkpoint: store::latest_checkpoint(c, id)?,
@@ -377,11 +380,7 @@ async fn dashboard_view(
         closes_at: e.definition.local_time(&e.definition.closes_at),
         rule: e.definition.rule.as_str().to_owned(),
         log_size: e.log_size,
-        checkpoint_time: s
-            .checkpoint
-            .created_at
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
+        checkpoint_time: e.definition.local_time(&s.checkpoint.created_at.and_utc()),
         turnout: t
             .locals
             .iter()
@@ -395,8 +394,15 @@ async fn dashboard_view(
         results: s.results.map(|r| ResultView::new(r, &e.definition)),
         actions: s.actions,
         ceremony: s.ceremony.to_string(),
-        decryption: s.decryption.map(|d| d.to_string()),
+        decryption: s.decryption.as_ref().map(|d| d.to_string()),
         scheduled: desk.state.settings.schedule_seconds > 0,
+        checklist: super::checklist::of(
+            e,
+            &s.counts,
+            &s.ceremony,
+            s.decryption.as_ref(),
+            desk.state.settings.schedule_seconds > 0,
+        ),
         is_admin: desk.who.role == Role::Admin,
     };
     html(status, &page, cookie)

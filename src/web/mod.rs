@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod builder;
 pub mod certificate;
+pub mod checklist;
 pub mod health;
 pub mod i18n;
 pub mod limit;

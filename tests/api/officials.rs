@@ -207,6 +207,10 @@ both_backends! {
         assert_eq!(res.status(), 303);
         let dashboard = res.headers()["location"].to_str().unwrap().to_owned();
         let id = dashboard.rsplit('/').next().unwrap().to_owned();
+        let next_step = |page: &str| page.split("<p id=\"next-step\"><strong>Next:</strong> ").nth(1).and_then(|r| r.split("</p>").next()).unwrap_or_default().to_owned();
+        let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+        assert!(page.contains("<li class=\"todo\"><span class=\"status\">To do:</span> Roster: not imported yet</li>"), "{page}");
+        assert_eq!(next_step(&page), "import the roster (a CSV of member_id, local, name, email).");
         run_ceremony(db, &id);
 
         // A roster with a bad line: named, nothing imported. Then a good one.
@@ -222,13 +226,20 @@ both_backends! {
             .join("\n");
         let res = client.post(format!("{base}{dashboard}/roster")).multipart(roster(&good)).send().await.unwrap();
         assert_eq!(res.status(), 200);
-        assert!(res.text().await.unwrap().contains("Roster imported: 6 members"));
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Roster imported: 6 members"));
+        assert!(page.contains("<span class=\"status\">Done:</span> Roster imported: 6 members in 3 locals"), "{page}");
+        assert_eq!(next_step(&page), "issue ballot tokens: 6 members have none yet.");
 
         let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = res.text().await.unwrap();
         let mut tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
         assert_eq!(tokens.len(), 6);
+        let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+        assert!(page.contains("<span class=\"status\">Done:</span> Ballot tokens issued: 6 of 6 members"), "{page}");
+        assert!(page.contains("<span class=\"status\">Done:</span> Key ceremony: complete"), "{page}");
+        assert_eq!(next_step(&page), "open the vote.");
 
         // Teller invitation codes from the page, shown once; each opens its teller's board.
         let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
@@ -292,6 +303,7 @@ both_backends! {
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("Results by local") && page.contains("id=\"decision\""), "{page}");
         assert!(page.contains("certify by carol"), "the action list names carol: {page}");
+        assert_eq!(next_step(&page), "nothing: the result is certified. Print the certificate and publish the audit page.");
 
         // The printable certified result, and the downloads.
         let (status, page) = get(&browser(), &format!("{base}/elections/{id}/result")).await;
