@@ -217,6 +217,14 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, admin::issue_tokens)],
     },
     Resource {
+        path: "/admin/elections/{id}/reissue-all",
+        limited: false,
+        endpoints: &[
+            get!(ADMIN, admin::reissue_all_page),
+            post!(ADMIN, admin::reissue_all),
+        ],
+    },
+    Resource {
         path: "/admin/elections/{id}/reissue",
         limited: false,
         endpoints: &[post!(ADMIN, admin::reissue_token)],

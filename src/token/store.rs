@@ -117,43 +117,84 @@ pub fn issue_missing(
     crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
-        let eid = id.to_string();
-        let holding = tokens::table
-            .filter(tokens::member.eq(members::id))
-            .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]));
-        let needy: Vec<StoredMember> = members::table
-            .filter(members::election_id.eq(&eid))
-            .filter(not(exists(holding)))
-            .select(StoredMember::as_select())
-            .order((members::local_code, members::member_id))
-            .load(conn)?;
-        let now = Utc::now().naive_utc();
-        let mut issued = Vec::with_capacity(needy.len());
-        let mut rows = Vec::with_capacity(needy.len());
-        for member in needy {
-            let token = fresh_token()?;
-            rows.push(NewToken::live(&token, &eid, member.row_id.clone(), now));
-            issued.push(IssuedToken::new(member, token, &election));
-        }
-        for chunk in rows.chunks(CHUNK) {
-            crate::on_backend!(conn, |c| diesel::insert_into(tokens::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        if !issued.is_empty() {
-            let mut per_local: BTreeMap<String, u64> = BTreeMap::new();
-            for t in &issued {
-                *per_local.entry(t.local.clone()).or_default() += 1;
-            }
-            let entries = [
-                entry::admin(&id, "tokens_issue", actor),
-                entry::tokens_issued(&id, &per_local),
-            ];
-            log::store::append(conn, &election, &entries, signer)?;
-        }
-        deliver(&issued)?;
-        Ok(issued.len())
+        issue_needy(conn, &election, (signer, actor, "tokens_issue"), deliver)
     })
+}
+
+/// The mailing lost: revokes every live token of the election and issues every member who has
+/// not voted a new one, in one transaction (the old tokens stop working the moment the new
+/// ones exist). Returns how many were issued and their mailing CSV.
+pub fn reissue_mailing(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogKey,
+    actor: &str,
+) -> Result<(usize, Vec<u8>)> {
+    let mut csv = Vec::new();
+    let n = crate::log::store::transaction(conn, |conn| {
+        let election = election::lock(conn, id)?;
+        ensure_issuable(&election)?;
+        diesel::update(
+            tokens::table
+                .filter(tokens::election_id.eq(id.to_string()))
+                .filter(tokens::status.eq(TokenStatus::Live)),
+        )
+        .set(tokens::status.eq(TokenStatus::Revoked))
+        .execute(conn)?;
+        let why = (signer, actor, "tokens_reissue_all");
+        issue_needy(conn, &election, why, &mut |issued| {
+            csv = mailing_csv(issued)?;
+            Ok(())
+        })
+    })?;
+    Ok((n, csv))
+}
+
+/// Inside the caller's transaction: a token for every member with neither a live nor a used
+/// one, logged as `(signer, actor, action)`'s `admin` entry and a `tokens_issued` entry.
+fn issue_needy(
+    conn: &mut DbConnection,
+    election: &Election,
+    (signer, actor, action): (&LogKey, &str, &str),
+    deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
+) -> Result<usize> {
+    let id = election.id;
+    let eid = id.to_string();
+    let holding = tokens::table
+        .filter(tokens::member.eq(members::id))
+        .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]));
+    let needy: Vec<StoredMember> = members::table
+        .filter(members::election_id.eq(&eid))
+        .filter(not(exists(holding)))
+        .select(StoredMember::as_select())
+        .order((members::local_code, members::member_id))
+        .load(conn)?;
+    let now = Utc::now().naive_utc();
+    let mut issued = Vec::with_capacity(needy.len());
+    let mut rows = Vec::with_capacity(needy.len());
+    for member in needy {
+        let token = fresh_token()?;
+        rows.push(NewToken::live(&token, &eid, member.row_id.clone(), now));
+        issued.push(IssuedToken::new(member, token, election));
+    }
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(conn, |c| diesel::insert_into(tokens::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    if !issued.is_empty() {
+        let mut per_local: BTreeMap<String, u64> = BTreeMap::new();
+        for t in &issued {
+            *per_local.entry(t.local.clone()).or_default() += 1;
+        }
+        let entries = [
+            entry::admin(&id, action, actor),
+            entry::tokens_issued(&id, &per_local),
+        ];
+        log::store::append(conn, election, &entries, signer)?;
+    }
+    deliver(&issued)?;
+    Ok(issued.len())
 }
 
 /// A new row of `tokens`: only the token's hash is stored.

@@ -476,6 +476,61 @@ pub async fn issue_tokens(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse
 }
 
 #[derive(Template)]
+#[template(path = "reissue_all.html")]
+struct ReissueAll {
+    id: String,
+    title: String,
+    csrf: String,
+    live: i64,
+}
+
+/// `GET /admin/elections/{id}/reissue-all`: the confirmation step, saying how many unused
+/// tokens would stop working.
+pub async fn reissue_all_page(desk: Desk) -> HttpResponse {
+    let id = desk.id;
+    let found = desk
+        .run(move |c| {
+            let e = election::find(c, id)?;
+            let counts = election::local_counts(c, &e)?;
+            Ok((e, counts.values().map(|l| l.tokens_live).sum::<i64>()))
+        })
+        .await;
+    match found {
+        Ok((e, live)) => {
+            let (csrf, cookie) = csrf(&desk.req, &desk.state);
+            let page = ReissueAll {
+                id: id.to_string(),
+                title: e.definition.title,
+                csrf,
+                live,
+            };
+            html(StatusCode::OK, &page, cookie)
+        }
+        Err(e) => desk.refused(&e).await,
+    }
+}
+
+/// `POST /admin/elections/{id}/reissue-all`: revokes every live token, issues new ones to every
+/// member who has not voted, and downloads their mailing.
+pub async fn reissue_all(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    match desk
+        .run(move |c| token_store::reissue_mailing(c, id, &signer, &by))
+        .await
+    {
+        Ok((0, _)) => {
+            let nothing = "Every member has voted; no token was replaced.";
+            desk.show(Some(nothing.into())).await
+        }
+        Ok((n, csv)) => mailing_download(id, n, csv),
+        Err(e) => desk.refused(&e).await,
+    }
+}
+
+#[derive(Template)]
 #[template(path = "reissued.html")]
 struct Reissued {
     id: String,

@@ -281,6 +281,21 @@ both_backends! {
         assert_eq!(st["status"], "revoked");
         tokens[5] = fresh;
 
+        // The mailing file lost: every unused token replaced in one confirmed step.
+        let (status, page) = get(&client, &format!("{base}{dashboard}/reissue-all")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<strong>6 unused tokens will stop working at once</strong>"), "{page}");
+        let res = client.post(format!("{base}{dashboard}/reissue-all")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.headers()["x-strikevote-issued"], "6");
+        let csv = res.text().await.unwrap();
+        let replaced: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
+        assert_eq!(replaced.len(), 6);
+        for old in &tokens {
+            let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": old})).await;
+            assert_eq!(st["status"], "revoked");
+        }
+        tokens = replaced;
+
         for (i, token) in tokens.iter().enumerate() {
             vote_by_form(&app, token, if i == 0 { "no" } else { "yes" }).await;
         }
