@@ -9,7 +9,7 @@ use actix_web::{Route, web};
 
 use crate::account::Role;
 use crate::api;
-use crate::web::{admin, auth, builder, certificate, health, member, public};
+use crate::web::{accounts, admin, auth, builder, certificate, health, member, public};
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +191,15 @@ pub static ROUTES: &[Resource] = &[
         path: "/admin/elections",
         limited: true,
         endpoints: &[post!(ADMIN, admin::create_election)],
+    },
+    // Officials' accounts and API tokens, with their audit trail.
+    Resource {
+        path: "/admin/accounts",
+        limited: true,
+        endpoints: &[
+            get!(ADMIN, accounts::accounts_page),
+            post!(ADMIN, accounts::account_action),
+        ],
     },
     // The election builder: the same definition, written from a form.
     Resource {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::DbConnection;
-use crate::db::schema::{accounts, api_tokens, sessions};
+use crate::db::schema::{account_events, accounts, api_tokens, sessions};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Consecutive failed logins before an account is locked.
@@ -199,12 +199,48 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Internal(format!("cannot hash the password: {e}")))
 }
 
-/// Creates an account.
+/// One line of the accounts audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = account_events)]
+pub struct AccountEvent {
+    /// When (UTC).
+    pub at: chrono::NaiveDateTime,
+    /// Who: an official's username, or `cli:<system user>`.
+    pub actor: String,
+    /// `account_create`, `api_token_create` or `api_token_revoke`.
+    pub action: String,
+    /// Whose account or which token (`username` or `username/token name`).
+    pub subject: String,
+}
+
+fn record(conn: &mut DbConnection, actor: &str, action: &str, subject: &str) -> Result<()> {
+    diesel::insert_into(account_events::table)
+        .values((
+            account_events::id.eq(Uuid::now_v7().to_string()),
+            account_events::at.eq(Utc::now().naive_utc()),
+            account_events::actor.eq(actor),
+            account_events::action.eq(action),
+            account_events::subject.eq(subject),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The latest `limit` lines of the accounts audit trail, newest first.
+pub fn events(conn: &mut DbConnection, limit: i64) -> Result<Vec<AccountEvent>> {
+    account_events::table
+        .order(account_events::id.desc())
+        .limit(limit)
+        .select(AccountEvent::as_select())
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Creates an account, in `actor`'s name (recorded in the audit trail).
 pub fn create(
     conn: &mut DbConnection,
-    username: &str,
-    password: &str,
-    role: Role,
+    (username, password, role): (&str, &str, Role),
+    actor: &str,
 ) -> Result<Account> {
     check_username(username)?;
     check_password(password)?;
@@ -230,6 +266,12 @@ pub fn create(
             accounts::failed_logins.eq(0),
         ))
         .execute(conn)?;
+    record(
+        conn,
+        actor,
+        "account_create",
+        &format!("{username} ({role})"),
+    )?;
     Ok(Account {
         id,
         username: username.to_owned(),
@@ -387,8 +429,13 @@ fn account_id(conn: &mut DbConnection, username: &str) -> Result<String> {
     })
 }
 
-/// Creates an API token for `username`; returns it (the only time it exists in plaintext).
-pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<String> {
+/// Creates an API token for `username` in `actor`'s name; returns it (the only time it exists
+/// in plaintext).
+pub fn create_api_token(
+    conn: &mut DbConnection,
+    (username, name): (&str, &str),
+    actor: &str,
+) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(Error::bad_input(
@@ -417,11 +464,21 @@ pub fn create_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
             api_tokens::created_at.eq(Utc::now().naive_utc()),
         ))
         .execute(conn)?;
+    record(
+        conn,
+        actor,
+        "api_token_create",
+        &format!("{username}/{name}"),
+    )?;
     Ok(token)
 }
 
-/// Revokes `username`'s token named `name`.
-pub fn revoke_api_token(conn: &mut DbConnection, username: &str, name: &str) -> Result<()> {
+/// Revokes `username`'s token named `name`, in `actor`'s name.
+pub fn revoke_api_token(
+    conn: &mut DbConnection,
+    (username, name): (&str, &str),
+    actor: &str,
+) -> Result<()> {
     let id = account_id(conn, username)?;
     let n = diesel::update(
         api_tokens::table
@@ -437,6 +494,12 @@ pub fn revoke_api_token(conn: &mut DbConnection, username: &str, name: &str) -> 
             format!("`{username}` has no live token named `{name}`"),
         ));
     }
+    record(
+        conn,
+        actor,
+        "api_token_revoke",
+        &format!("{username}/{}", name.trim()),
+    )?;
     Ok(())
 }
 

@@ -70,7 +70,8 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
             account::check_username(&username)?;
             let password = read_password()?;
             let mut conn = connect(settings)?;
-            let created = account::create(&mut conn, &username, &password, role)?;
+            let created =
+                account::create(&mut conn, (&username, &password, role), &super::cli_actor())?;
             println!("created {} account `{}`", created.role, created.username);
             Ok(())
         }
@@ -83,7 +84,8 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
         }
         AdminCommand::Token(ApiTokenCommand::Create { username, name }) => {
             let mut conn = connect(settings)?;
-            let token = account::create_api_token(&mut conn, &username, &name)?;
+            let token =
+                account::create_api_token(&mut conn, (&username, &name), &super::cli_actor())?;
             println!("{token}");
             eprintln!(
                 "This is the only time the token is shown. Send it as `Authorization: Bearer <token>`."
@@ -92,7 +94,7 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
         }
         AdminCommand::Token(ApiTokenCommand::Revoke { username, name }) => {
             let mut conn = connect(settings)?;
-            account::revoke_api_token(&mut conn, &username, &name)?;
+            account::revoke_api_token(&mut conn, (&username, &name), &super::cli_actor())?;
             println!("revoked `{name}` of `{username}`");
             Ok(())
         }

@@ -128,6 +128,17 @@ diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(locals -> elections (election_id));
 diesel::joinable!(tokens -> members (member));
+diesel::table! {
+    /// The accounts audit trail (never a password or a token).
+    account_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     elections,
     locals,

@@ -1,5 +1,6 @@
 //! The HTTP surface: middleware, error bodies and the routes registered so far.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod builder;

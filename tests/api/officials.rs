@@ -424,3 +424,55 @@ both_backends! {
         assert!(sv(db, &["election", "list"]).ok().lines().count() == 1, "no election was created");
     }
 }
+
+both_backends! {
+    async fn an_admin_manages_accounts_and_api_tokens_from_the_pages_with_an_audit_trail(db: &TestDb) {
+        official(db, "alice", "admin");
+        let app = spawn_app(db).await;
+        let base = app.address.clone();
+        let client = browser();
+        let (_, form) = get(&client, &format!("{base}/login")).await;
+        let csrf = csrf_of(&form);
+        let res = client.post(format!("{base}/login")).form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let accounts = format!("{base}/admin/accounts");
+        let (status, page) = get(&client, &accounts).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<td>alice</td><td>admin</td>"), "{page}");
+
+        // A weak password is refused, naming why; nothing is created.
+        let weak = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "olive"), ("password", "short"), ("role", "observer")];
+        let res = client.post(&accounts).form(&weak).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains("at least 12 characters"));
+        let good = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "olive"), ("password", "a long enough passphrase"), ("role", "observer")];
+        let page = client.post(&accounts).form(&good).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Account olive (observer) created.") && page.contains("<td>olive</td><td>observer</td>"), "{page}");
+
+        // An API token, shown once, that works until it is revoked.
+        let make = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "olive"), ("name", "turnout script")];
+        let page = client.post(&accounts).form(&make).send().await.unwrap().text().await.unwrap();
+        let token = page.split("<code id=\"api-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
+        assert!(token.starts_with("svapi_"), "{page}");
+        let (status, _) = app.get_json_as("/api/v1/elections", &token).await;
+        assert_eq!(status, 200);
+        let (_, again) = get(&client, &accounts).await;
+        assert!(!again.contains(&token), "the token is shown once");
+        let revoke = [("csrf", csrf.as_str()), ("action", "revoke_token"), ("username", "olive"), ("name", "turnout script")];
+        let page = client.post(&accounts).form(&revoke).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Token olive/turnout script revoked."), "{page}");
+        let (status, _) = app.get_json_as("/api/v1/elections", &token).await;
+        assert_eq!(status, 401);
+
+        // The audit trail: who did what to whom, newest first; the CLI's own actions too.
+        let trail: Vec<String> = page
+            .split("<tbody>").last().unwrap()
+            .split("<tr>").skip(1)
+            .map(|row| row.split("<td>").skip(2).map(|c| c.split("</td>").next().unwrap()).collect::<Vec<_>>().join(" | "))
+            .collect();
+        assert_eq!(trail[..3], ["alice | api_token_revoke | olive/turnout script", "alice | api_token_create | olive/turnout script", "alice | account_create | olive (observer)"], "{trail:?}");
+        assert!(trail[3].starts_with("cli:") && trail[3].ends_with("| api_token_create | alice/tests"), "{trail:?}");
+        assert!(trail[4].starts_with("cli:") && trail[4].ends_with("| account_create | alice (admin)"), "{trail:?}");
+        assert!(!page.contains("a long enough passphrase") && !page.contains(&token), "no secret in the trail");
+    }
+}
