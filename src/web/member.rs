@@ -470,6 +470,28 @@ fn done_page(
     }
 }
 
+/// A receipt form's receipt looked up, once its form checks out; otherwise the token page
+/// saying why (an expired form, or no such receipt).
+async fn posted_receipt(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    form: &ReceiptForm,
+) -> Result<(Lang, crate::ballot::receipt::FoundReceipt), HttpResponse> {
+    let lang = Lang::pick(form.lang.as_deref(), req);
+    let refused = |code: ErrorCode| {
+        let page = start_page(lang, Some(code), String::new());
+        html(code.page_status(), &page, None)
+    };
+    if !csrf_ok(req, &form.csrf) {
+        return Err(refused(ErrorCode::FormExpired));
+    }
+    let typed = form.receipt.clone();
+    match with_conn(state, move |c| lookup_receipt(c, &typed)).await {
+        Ok(found) => Ok((lang, found)),
+        Err(e) => Err(refused(e.code())),
+    }
+}
+
 /// `POST /receipt`: the confirmation page again, in the language asked for (its language
 /// switch posts here, carrying the receipt, so it is kept without entering an address).
 pub async fn receipt_again(
@@ -477,24 +499,13 @@ pub async fn receipt_again(
     state: web::Data<AppState>,
     form: web::Form<ReceiptForm>,
 ) -> HttpResponse {
-    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let (lang, f) = match posted_receipt(&req, &state, &form).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
     let (csrf, cookie) = csrf(&req, &state);
-    if !csrf_ok(&req, &form.csrf) {
-        let page = start_page(lang, Some(ErrorCode::FormExpired), String::new());
-        return html(ErrorCode::FormExpired.page_status(), &page, cookie);
-    }
-    let typed = form.receipt.clone();
-    match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
-        Ok(f) => {
-            let page = done_page(lang, csrf, f.receipt, f.tracker, &f.checkpoint, f.index);
-            html(StatusCode::OK, &page, cookie)
-        }
-        Err(e) => html(
-            e.code().page_status(),
-            &start_page(lang, Some(e.code()), String::new()),
-            cookie,
-        ),
-    }
+    let page = done_page(lang, csrf, f.receipt, f.tracker, &f.checkpoint, f.index);
+    html(StatusCode::OK, &page, cookie)
 }
 
 /// `POST /receipt/file`: the receipt as a small text file to keep (never the choice).
@@ -503,43 +514,32 @@ pub async fn receipt_file(
     state: web::Data<AppState>,
     form: web::Form<ReceiptForm>,
 ) -> HttpResponse {
-    let lang = Lang::pick(form.lang.as_deref(), &req);
+    let (lang, f) = match posted_receipt(&req, &state, &form).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
     let t = lang.text();
-    if !csrf_ok(&req, &form.csrf) {
-        let page = start_page(lang, Some(ErrorCode::FormExpired), String::new());
-        return html(ErrorCode::FormExpired.page_status(), &page, None);
-    }
-    let typed = form.receipt.clone();
-    match with_conn(&state, move |c| lookup_receipt(c, &typed)).await {
-        Ok(f) => {
-            let text = format!(
-                "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n",
-                t.receipt_file_title,
-                f.title,
-                t.receipt_label,
-                f.receipt,
-                t.tracker_label,
-                f.tracker,
-                t.position_label,
-                f.index,
-                t.checkpoint_label,
-                f.checkpoint.lines().take(3).collect::<Vec<_>>().join(" "),
-                t.keep_receipt,
-                f.public_url,
-            );
-            HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
-                .insert_header(actix_web::http::header::ContentDisposition::attachment(
-                    "ballot-receipt.txt",
-                ))
-                .body(text)
-        }
-        Err(e) => html(
-            e.code().page_status(),
-            &start_page(lang, Some(e.code()), String::new()),
-            None,
-        ),
-    }
+    let text = format!(
+        "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n",
+        t.receipt_file_title,
+        f.title,
+        t.receipt_label,
+        f.receipt,
+        t.tracker_label,
+        f.tracker,
+        t.position_label,
+        f.index,
+        t.checkpoint_label,
+        f.checkpoint.lines().take(3).collect::<Vec<_>>().join(" "),
+        t.keep_receipt,
+        f.public_url,
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(actix_web::http::header::ContentDisposition::attachment(
+            "ballot-receipt.txt",
+        ))
+        .body(text)
 }
 
 /// The public result page of a certified election, in the member's language.
