@@ -22,70 +22,95 @@ pub fn of(
     decrypted: Option<&decryption::Status>,
     scheduled: bool,
 ) -> Checklist {
+    let stand = Standing {
+        members: counts.values().map(|c| c.eligible).sum(),
+        with_token: counts.values().map(|c| c.tokens_live + c.tokens_used).sum(),
+        locals: counts.len(),
+        opened: e.state != State::Draft,
+        closed: matches!(e.state, State::Closed | State::Certified),
+        decrypted: decrypted.is_some_and(|s| s.decrypted),
+    };
+    Checklist {
+        steps: steps(e, &stand, key, decrypted),
+        next: next_step(e, &stand, key, scheduled),
+    }
+}
+
+/// The counts and states the checklist is made of.
+struct Standing {
+    members: i64,
+    with_token: i64,
+    locals: usize,
+    opened: bool,
+    closed: bool,
+    decrypted: bool,
+}
+
+fn steps(
+    e: &Election,
+    s: &Standing,
+    key: &ceremony::Status,
+    decrypted: Option<&decryption::Status>,
+) -> Vec<(bool, String)> {
     let d = &e.definition;
-    let members: i64 = counts.values().map(|c| c.eligible).sum();
-    let with_token: i64 = counts.values().map(|c| c.tokens_live + c.tokens_used).sum();
-    let opened = e.state != State::Draft;
-    let closed = matches!(e.state, State::Closed | State::Certified);
-    let is_decrypted = decrypted.is_some_and(|s| s.decrypted);
-    let steps = vec![
+    vec![
         (
-            members > 0,
-            match members {
+            s.members > 0,
+            match s.members {
                 0 => "Roster: not imported yet".to_owned(),
-                n => format!("Roster imported: {n} members in {} locals", counts.len()),
+                n => format!("Roster imported: {n} members in {} locals", s.locals),
             },
         ),
         (
-            members > 0 && with_token == members,
-            format!("Ballot tokens issued: {with_token} of {members} members"),
+            s.members > 0 && s.with_token == s.members,
+            format!(
+                "Ballot tokens issued: {} of {} members",
+                s.with_token, s.members
+            ),
         ),
         (key.complete, format!("Key ceremony: {key}")),
         (
-            opened,
+            s.opened,
             format!(
                 "Vote opened (window {} to {})",
                 d.local_time(&d.opens_at),
                 d.local_time(&d.closes_at)
             ),
         ),
-        (closed, "Vote closed".to_owned()),
+        (s.closed, "Vote closed".to_owned()),
         (
-            is_decrypted,
+            s.decrypted,
             match decrypted {
-                Some(s) => format!("Totals decrypted by the tellers: {s}"),
+                Some(status) => format!("Totals decrypted by the tellers: {status}"),
                 None => "Totals decrypted by the tellers (after close)".to_owned(),
             },
         ),
         (e.state == State::Certified, "Result certified".to_owned()),
-    ];
-    let by_itself = |when: &str| {
-        if scheduled {
-            format!(" (or it {when} by itself)")
-        } else {
-            String::new()
-        }
+    ]
+}
+
+fn next_step(e: &Election, s: &Standing, key: &ceremony::Status, scheduled: bool) -> String {
+    let d = &e.definition;
+    let by_itself = |when: String| match scheduled {
+        true => format!(" (or it {when} by itself)"),
+        false => String::new(),
     };
-    let next = if members == 0 {
+    if s.members == 0 {
         "import the roster (a CSV of member_id, local, name, email).".to_owned()
-    } else if with_token < members {
+    } else if s.with_token < s.members {
         format!(
             "issue ballot tokens: {} members have none yet.",
-            members - with_token
+            s.members - s.with_token
         )
     } else if !key.complete {
         "the tellers run `strikevote teller setup` until the election key is ready (docs/TELLERS.md).".to_owned()
-    } else if !opened {
-        format!(
-            "open the vote{}.",
-            by_itself(&format!("opens at {}", d.local_time(&d.opens_at)))
-        )
-    } else if !closed {
-        format!(
-            "watch turnout; close the vote{}.",
-            by_itself(&format!("closes at {}", d.local_time(&d.closes_at)))
-        )
-    } else if !is_decrypted {
+    } else if !s.opened {
+        let when = format!("opens at {}", d.local_time(&d.opens_at));
+        format!("open the vote{}.", by_itself(when))
+    } else if !s.closed {
+        let when = format!("closes at {}", d.local_time(&d.closes_at));
+        format!("watch turnout; close the vote{}.", by_itself(when))
+    } else if !s.decrypted {
         "the tellers run `strikevote teller decrypt` to unlock the totals (docs/TELLERS.md)."
             .to_owned()
     } else if e.state != State::Certified {
@@ -93,6 +118,5 @@ pub fn of(
     } else {
         "nothing: the result is certified. Print the certificate and publish the audit page."
             .to_owned()
-    };
-    Checklist { steps, next }
+    }
 }
