@@ -452,6 +452,18 @@ async fn run_the_vote_in_browser(db: &TestDb) {
 
     confirm(&c, &base, &id, "open").await;
     assert_eq!(text_of(&c, "state").await, "open");
+    assert_accessible(&c, "the dashboard of an open vote").await;
+    // The confirmation steps and the accounts page pass the same check.
+    c.goto(&format!("{base}/admin/elections/{id}/confirm?action=close"))
+        .await
+        .unwrap();
+    assert_accessible(&c, "the confirmation to close").await;
+    c.goto(&format!("{base}/admin/elections/{id}/reissue-all"))
+        .await
+        .unwrap();
+    assert_accessible(&c, "the confirmation to replace every token").await;
+    c.goto(&format!("{base}/admin/accounts")).await.unwrap();
+    assert_accessible(&c, "the accounts page").await;
     for (i, token) in tokens.iter().enumerate() {
         vote_by_form(&app, token, if i < 5 { "yes" } else { "no" }).await;
     }
@@ -482,6 +494,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     decrypt(db, &id);
     confirm(&c, &base, &id, "certify").await;
     assert_eq!(text_of(&c, "state").await, "certified");
+    assert_accessible(&c, "the dashboard of a certified vote").await;
     c.goto(&format!("{base}/elections/{id}/result"))
         .await
         .unwrap();
