@@ -223,7 +223,10 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/admin/elections/{id}/tokens",
         limited: false,
-        endpoints: &[post!(ADMIN, admin::issue_tokens)],
+        endpoints: &[
+            get!(ADMIN, admin::issue_tokens_page),
+            post!(ADMIN, admin::issue_tokens),
+        ],
     },
     Resource {
         path: "/admin/elections/{id}/reissue-all",

@@ -476,6 +476,49 @@ pub async fn issue_tokens(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse
 }
 
 #[derive(Template)]
+#[template(path = "issue_tokens.html")]
+struct IssueTokens {
+    id: String,
+    title: String,
+    csrf: String,
+    needy: i64,
+    /// Per local: code, members, members with a token, members who will get one.
+    rows: Vec<(String, i64, i64, i64)>,
+}
+
+/// `GET /admin/elections/{id}/tokens`: the confirmation step, saying how many members of each
+/// local will get a token.
+pub async fn issue_tokens_page(desk: Desk) -> HttpResponse {
+    let id = desk.id;
+    let found = desk
+        .run(move |c| {
+            let e = election::find(c, id)?;
+            Ok((e.clone(), election::local_counts(c, &e)?))
+        })
+        .await;
+    let (e, counts) = match found {
+        Ok(found) => found,
+        Err(e) => return desk.refused(&e).await,
+    };
+    let rows: Vec<(String, i64, i64, i64)> = counts
+        .into_iter()
+        .map(|(code, l)| {
+            let have = l.tokens_live + l.tokens_used;
+            (code, l.eligible, have, l.eligible - have)
+        })
+        .collect();
+    let (csrf, cookie) = csrf(&desk.req, &desk.state);
+    let page = IssueTokens {
+        id: id.to_string(),
+        title: e.definition.title,
+        csrf,
+        needy: rows.iter().map(|r| r.3).sum(),
+        rows,
+    };
+    html(StatusCode::OK, &page, cookie)
+}
+
+#[derive(Template)]
 #[template(path = "reissue_all.html")]
 struct ReissueAll {
     id: String,

@@ -437,6 +437,13 @@ async fn run_the_vote_in_browser(db: &TestDb) {
             .starts_with("complete: the election key is ready")
     );
 
+    // Issuing tokens says first how many each local gets.
+    click(&c, "#issue-tokens-link").await;
+    assert_eq!(
+        text_of(&c, "tokens-needed").await,
+        "6 members have no token yet and will get one:"
+    );
+    assert_accessible(&c, "the confirmation to issue tokens").await;
     submit(&c, &format!("/admin/elections/{id}/tokens")).await;
     let csv_path = downloads.path().join(format!("tokens-{id}.csv"));
     let mut waited = 0;

@@ -230,6 +230,9 @@ both_backends! {
         assert!(page.contains("Roster imported: 6 members"));
         assert!(page.contains("<span class=\"status\">Done:</span> Roster imported: 6 members in 3 locals"), "{page}");
         assert_eq!(next_step(&page), "issue ballot tokens: 6 members have none yet.");
+        let (status, page) = get(&client, &format!("{base}{dashboard}/tokens")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<strong>6 members have no token yet</strong>") && page.contains("<tr><th scope=\"row\">600</th><td>2</td><td>0</td><td>2</td></tr>"), "{page}");
 
         let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
