@@ -471,6 +471,22 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     assert_accessible(&c, "the confirmation to replace every token").await;
     c.goto(&format!("{base}/admin/accounts")).await.unwrap();
     assert_accessible(&c, "the accounts page").await;
+    // Reissuing one member's token shows whose it is first (nothing changes until confirmed).
+    c.goto(&format!("{base}/admin/elections/{id}"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("member"))
+        .await
+        .unwrap()
+        .send_keys("M1")
+        .await
+        .unwrap();
+    submit(&c, &format!("/admin/elections/{id}/reissue")).await;
+    assert!(
+        text_of(&c, "reissue-member").await.contains("M1"),
+        "the confirmation names the member"
+    );
+    assert_accessible(&c, "the confirmation to reissue a token").await;
     for (i, token) in tokens.iter().enumerate() {
         vote_by_form(&app, token, if i < 5 { "yes" } else { "no" }).await;
     }
