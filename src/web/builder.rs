@@ -54,6 +54,23 @@ pub struct BuilderForm {
     contact: String,
     es_title: String,
     es_question: String,
+    label_yes: String,
+    label_no: String,
+    label_abstain: String,
+    es_label_yes: String,
+    es_label_no: String,
+    es_label_abstain: String,
+}
+
+impl BuilderForm {
+    /// The choices' own wordings as typed (English, then Spanish), by choice name.
+    fn labels(&self) -> [(&'static str, &str, &str); 3] {
+        [
+            ("yes", &self.label_yes, &self.es_label_yes),
+            ("no", &self.label_no, &self.es_label_no),
+            ("abstain", &self.label_abstain, &self.es_label_abstain),
+        ]
+    }
 }
 
 #[derive(Template)]
@@ -217,10 +234,23 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
     if !f.contact.trim().is_empty() {
         t.insert("contact".into(), f.contact.trim().into());
     }
-    if !f.es_title.trim().is_empty() || !f.es_question.trim().is_empty() {
+    let (mut labels, mut es_labels) = (toml::Table::new(), toml::Table::new());
+    for (choice, en, es) in f.labels() {
+        if !en.trim().is_empty() {
+            labels.insert(choice.into(), en.trim().into());
+        }
+        if !es.trim().is_empty() {
+            es_labels.insert(choice.into(), es.trim().into());
+        }
+    }
+    if !labels.is_empty() {
+        t.insert("labels".into(), labels.into());
+    }
+    if !f.es_title.trim().is_empty() || !f.es_question.trim().is_empty() || !es_labels.is_empty() {
         let mut es = toml::Table::new();
         es.insert("title".into(), f.es_title.trim().into());
         es.insert("question".into(), f.es_question.trim().into());
+        es.insert("labels".into(), es_labels.into());
         let mut translations = toml::Table::new();
         translations.insert("es".into(), es.into());
         t.insert("translations".into(), translations.into());

@@ -43,8 +43,9 @@ struct BallotPage {
     election_title: String,
     question: String,
     local: String,
-    /// (id, submitted value padded to a fixed width, label).
-    choices: Vec<(&'static str, String, &'static str)>,
+    /// (id, submitted value padded to a fixed width, label: the definition's wording, else
+    /// the page's word).
+    choices: Vec<(&'static str, String, String)>,
     token: String,
     csrf: String,
     /// Whom to contact, if the definition says.
@@ -112,7 +113,7 @@ fn start_page_saying(lang: Lang, error: Option<String>, token: String) -> StartP
     StartPage {
         t,
         lang: lang.code(),
-        switch_href: format!("/vote?lang={}", t.other_lang_code),
+        switch_href: "/vote?lang=".to_owned(),
         error,
         error_field: "token",
         token,
@@ -181,7 +182,7 @@ async fn ballot_page(
     let page = BallotPage {
         t,
         lang: lang.code(),
-        switch_href: format!("/vote?token={}&lang={}", token.expose(), t.other_lang_code),
+        switch_href: format!("/vote?token={}&lang=", token.expose()),
         error: error.map(|c| t.error(c)),
         error_field: "choices",
         election_title: d.texts(lang.code()).0.to_owned(),
@@ -191,7 +192,10 @@ async fn ballot_page(
         choices: d
             .choices
             .iter()
-            .map(|c| (c.as_str(), c.padded(), t.choice(*c)))
+            .map(|c| {
+                let label = d.label(lang.code(), *c).unwrap_or(t.choice(*c));
+                (c.as_str(), c.padded(), label.to_owned())
+            })
             .collect(),
         token: token.expose().to_owned(),
         csrf,
@@ -298,7 +302,7 @@ fn status_page(
     StatusPage {
         t,
         lang: lang.code(),
-        switch_href: format!("/token-status?lang={}", t.other_lang_code),
+        switch_href: "/token-status?lang=".to_owned(),
         error: error.map(|c| t.error(c)),
         error_field: "token",
         status,
@@ -387,7 +391,7 @@ fn verify_view(lang: Lang, csrf: String) -> VerifyPage {
     VerifyPage {
         t,
         lang: lang.code(),
-        switch_href: format!("/verify?lang={}", t.other_lang_code),
+        switch_href: "/verify?lang=".to_owned(),
         switch_action: "/verify",
         csrf,
         error: None,

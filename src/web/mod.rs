@@ -9,6 +9,8 @@ pub mod checklist;
 pub mod health;
 pub mod i18n;
 pub mod limit;
+#[cfg(test)]
+mod locale_check;
 pub mod member;
 pub mod page;
 pub mod public;

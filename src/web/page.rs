@@ -84,7 +84,7 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> Htt
     let page = ErrorPage {
         t,
         lang: lang.code(),
-        switch_href: format!("/vote?lang={}", t.other_lang_code),
+        switch_href: "/vote?lang=".to_owned(),
         heading: t.err_title,
         message,
     };

@@ -228,7 +228,9 @@ both_backends! {
         let text = definition_toml(&[("600", 1)])
             .replace("opens_at = \"2026-01-01T00:00:00Z\"", "opens_at = \"2035-06-01T15:00:00Z\"")
             .replacen("tellers = {", "time_zone = \"America/Los_Angeles\"\ncontact = \"Election committee: (555) 010-0100\"\ntellers = {", 1)
-            + "\n[translations.es]\ntitle = \"Autorización de huelga\"\nquestion = \"¿Autoriza usted una huelga?\"\n";
+            + "\n[labels]\nyes = \"Yes, I authorize a strike\"\n"
+            + "\n[translations.es]\ntitle = \"Autorización de huelga\"\nquestion = \"¿Autoriza usted una huelga?\"\n"
+            + "\n[translations.es.labels]\nyes = \"Sí, autorizo la huelga\"\n";
         let id = create_election_from(db, &text);
         run_ceremony(db, &id);
         let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
@@ -254,8 +256,14 @@ both_backends! {
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Autorización de huelga") && page.contains("¿Autoriza usted una huelga?"), "{page}");
         assert!(!page.contains("Do you authorize a strike"), "{page}");
+        // The definition's wording of a choice in Spanish; an unworded choice by the page's word.
+        assert!(page.contains("<label for=\"choice-yes\">Sí, autorizo la huelga</label>"), "{page}");
+        assert!(page.contains("<label for=\"choice-no\">No</label>"), "{page}");
+        assert!(page.contains("hreflang=\"en\" lang=\"en\">English</a>"), "the switch offers English: {page}");
         let (_, page) = get(&client, &format!("{}/vote?token={}&lang=en", app.address, open_tokens[0].1)).await;
         assert!(page.contains("Do you authorize a strike if the producers do not reach an agreement?"), "{page}");
+        assert!(page.contains("<label for=\"choice-yes\">Yes, I authorize a strike</label>"), "{page}");
+        assert!(page.contains("hreflang=\"es\" lang=\"es\">Español</a>"), "{page}");
         assert!(page.contains("Election committee: (555) 010-0100"), "{page}");
         // A used token's error names the contact too.
         vote_by_form(&app, &open_tokens[0].1, "yes").await;

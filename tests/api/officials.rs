@@ -179,16 +179,22 @@ both_backends! {
             ("teller_threshold", "1".to_owned()),
             ("es_title", "Ratificación del contrato".to_owned()),
             ("es_question", "¿Ratifica usted el acuerdo?".to_owned()),
+            ("label_yes", "Yes, I ratify".to_owned()),
+            ("es_label_yes", "Sí, lo ratifico".to_owned()),
+            ("es_label_no", "No, no lo ratifico".to_owned()),
         ];
         let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
         assert_eq!(res.status(), 400);
         let page = res.text().await.unwrap();
         assert!(page.contains("Threshold: a percentage from 0.01 to 100"), "{page}");
+        assert!(page.contains("translations.es.labels.no: has no English wording: give `labels` for this choice first"), "{page}");
+        assert!(page.contains("value=\"No, no lo ratifico\""), "{page}");
         assert!(page.contains("value=\"Contract ratification\"") && page.contains("¿Ratifica usted el acuerdo?</textarea>"), "{page}");
         assert!(page.contains("id=\"preset-custom\" name=\"preset\" value=\"custom\" checked"), "{page}");
         assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
         answers.retain(|(k, _)| *k != "threshold");
         answers.push(("threshold", "50".to_owned()));
+        answers.push(("label_no", "No, I do not ratify".to_owned()));
         let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
         assert_eq!(res.status(), 303);
         let built = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
@@ -200,6 +206,8 @@ both_backends! {
         assert_eq!(d["opens_at"], "2026-01-01T14:00:00Z", "09:00 in New York");
         assert_eq!(d["time_zone"], "America/New_York");
         assert_eq!(d["translations"]["es"]["title"], "Ratificación del contrato");
+        assert_eq!(d["labels"], serde_json::json!({"yes": "Yes, I ratify", "no": "No, I do not ratify"}));
+        assert_eq!(d["translations"]["es"]["labels"], serde_json::json!({"yes": "Sí, lo ratifico", "no": "No, no lo ratifico"}));
         assert_eq!(d["locals"][0], serde_json::json!({"code": "600", "name": "Local 600", "delegates": 0}));
 
         let file = Part::bytes(definition().into_bytes()).file_name("election.toml");

@@ -244,6 +244,9 @@ pub struct Definition {
     /// The title and question in other languages, by language code (`es`, …); English (the
     /// fields above) is the default.
     pub translations: BTreeMap<String, Translation>,
+    /// The ballot's own wording of some choices ("Yes, I authorize a strike"), in English;
+    /// a choice without one is shown by the page's word for it ("Yes").
+    pub labels: BTreeMap<Choice, String>,
 }
 
 /// The title and question in one more language.
@@ -254,6 +257,8 @@ pub struct Translation {
     pub title: String,
     /// The question.
     pub question: String,
+    /// The choices' labels in this language: exactly the choices the English `labels` word.
+    pub labels: BTreeMap<Choice, String>,
 }
 
 /// The election's tellers: `count` people, any `threshold` of whom can decrypt the totals
@@ -336,6 +341,7 @@ struct RawDefinition {
     contact: Option<String>,
     time_zone: Option<String>,
     translations: Option<BTreeMap<String, RawTranslation>>,
+    labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +349,7 @@ struct RawDefinition {
 struct RawTranslation {
     title: Option<String>,
     question: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -518,7 +525,19 @@ impl Definition {
             .and_then(|t| check_tellers(p, t));
         let contact = raw.contact.and_then(|c| text_field(p, "contact", c, 300));
         let time_zone = check_time_zone(p, raw.time_zone);
-        let translations = check_translations(p, raw.translations.unwrap_or_default());
+        // Checked against every choice when `choices` itself is wrong, so that all problems
+        // are still listed at once.
+        let offered = choices.as_deref().unwrap_or(&Choice::ALL);
+        let (labels, labels_ok) = check_labels(
+            p,
+            "labels",
+            raw.labels.unwrap_or_default(),
+            offered,
+            "labels only a choice the ballot offers (see `choices`)",
+        );
+        // Translations word the choices the English labels validly word.
+        let translations = check_translations(p, raw.translations.unwrap_or_default(), &labels);
+        let labels = labels_ok.then_some(labels);
         Some(Definition {
             title: title?,
             question: question?,
@@ -534,6 +553,7 @@ impl Definition {
             contact,
             time_zone: time_zone?,
             translations: translations?,
+            labels: labels?,
         })
     }
 
@@ -560,6 +580,17 @@ impl Definition {
             words.push_str(" Abstentions count for turnout, not for the yes share.");
         }
         words
+    }
+
+    /// How the ballot words `choice` in `lang`: the translation's label, or the English one when
+    /// `lang` has no translation; `None` when the definition does not word it (the page's own
+    /// word for the choice is used).
+    pub fn label(&self, lang: &str, choice: Choice) -> Option<&str> {
+        match self.translations.get(lang) {
+            Some(t) => t.labels.get(&choice),
+            None => self.labels.get(&choice),
+        }
+        .map(String::as_str)
     }
 
     /// The title and question in `lang`, or the English ones.
@@ -639,9 +670,42 @@ fn check_time_zone(p: &mut Problems, raw: Option<String>) -> Option<String> {
 /// The most languages a definition may translate its texts into.
 const MAX_TRANSLATIONS: usize = 20;
 
+/// The most characters in a choice's label.
+const MAX_LABEL: usize = 100;
+
+/// Checks `field`'s labels: each for a choice the ballot offers, each a short safe text.
+/// Gives the valid ones and whether all were.
+fn check_labels(
+    p: &mut Problems,
+    field: &str,
+    raw: BTreeMap<String, String>,
+    choices: &[Choice],
+    refused: &str,
+) -> (BTreeMap<Choice, String>, bool) {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (name, label) in raw {
+        let at = format!("{field}.{}", crate::text::shown(&name));
+        match Choice::parse(&name).filter(|c| choices.contains(c)) {
+            Some(choice) => match text_field(p, &at, label, MAX_LABEL) {
+                Some(label) => {
+                    out.insert(choice, label);
+                }
+                None => ok = false,
+            },
+            None => {
+                p.add(&at, refused);
+                ok = false;
+            }
+        }
+    }
+    (out, ok)
+}
+
 fn check_translations(
     p: &mut Problems,
     raw: BTreeMap<String, RawTranslation>,
+    english_labels: &BTreeMap<Choice, String>,
 ) -> Option<BTreeMap<String, Translation>> {
     if raw.len() > MAX_TRANSLATIONS {
         p.add(
@@ -670,9 +734,34 @@ fn check_translations(
         let question = p
             .required(&format!("{field}.question"), t.question)
             .and_then(|v| text_field(p, &format!("{field}.question"), v, 2000));
-        match (title, question) {
-            (Some(title), Some(question)) => {
-                out.insert(lang, Translation { title, question });
+        let choices: Vec<Choice> = english_labels.keys().copied().collect();
+        let (labels, labels_ok) = check_labels(
+            p,
+            &format!("{field}.labels"),
+            t.labels.unwrap_or_default(),
+            &choices,
+            "has no English wording: give `labels` for this choice first",
+        );
+        if let Some(missing) = choices.iter().find(|c| !labels.contains_key(c)) {
+            p.add(
+                format!("{field}.labels.{}", missing.as_str()),
+                format!(
+                    "is required: `labels.{}` words this choice in English",
+                    missing.as_str()
+                ),
+            );
+            ok = false;
+        }
+        match (title, question, labels_ok.then_some(labels)) {
+            (Some(title), Some(question), Some(labels)) => {
+                out.insert(
+                    lang,
+                    Translation {
+                        title,
+                        question,
+                        labels,
+                    },
+                );
             }
             _ => ok = false,
         }
@@ -916,7 +1005,7 @@ mod tests {
         assert_eq!(d.texts("fr").0, "Strike authorization 2027");
         let bad = EXAMPLE
             .replace("America/Los_Angeles", "Pacific Time")
-            .replace("[translations.es]", "[translations.spanish]")
+            .replace("[translations.es", "[translations.spanish")
             .replace("contact = \"", "contact = \"\u{202e}");
         let Err(DefinitionError::Invalid(problems)) = Definition::from_toml(&bad) else {
             panic!("accepted");
@@ -940,6 +1029,45 @@ mod tests {
     }
 
     #[test]
+    fn choice_labels_are_given_per_language_for_offered_choices() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        assert_eq!(
+            d.label("en", Choice::Yes),
+            Some("Yes, I authorize a strike")
+        );
+        assert_eq!(d.label("es", Choice::No), Some("No, no autorizo la huelga"));
+        // A language without a translation reads the English wording, like the title.
+        assert_eq!(
+            d.label("fr", Choice::Yes),
+            Some("Yes, I authorize a strike")
+        );
+        assert_eq!(d.label("en", Choice::Abstain), None);
+
+        let bad = EXAMPLE
+            .replace(
+                "no = \"No, I do not",
+                "abstain = \"I abstain\"\nmaybe = \"Perhaps\"\nno = \"No, I do not",
+            )
+            .replace(
+                "no = \"No, no autorizo la huelga\"",
+                "abstain = \"Me abstengo\"",
+            );
+        let Err(DefinitionError::Invalid(problems)) = Definition::from_toml(&bad) else {
+            panic!("accepted");
+        };
+        let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            [
+                "labels.abstain: labels only a choice the ballot offers (see `choices`)",
+                "labels.maybe: labels only a choice the ballot offers (see `choices`)",
+                "translations.es.labels.abstain: has no English wording: give `labels` for this choice first",
+                "translations.es.labels.no: is required: `labels.no` words this choice in English",
+            ],
+        );
+    }
+
+    #[test]
     fn json_uses_the_log_field_names() {
         let d = Definition::from_toml(EXAMPLE).unwrap();
         let json = serde_json::to_string(&d).unwrap();
@@ -951,7 +1079,7 @@ mod tests {
         assert!(json.contains(r#""locals":[{"code":"600","name":"International Cinematographers Guild","delegates":76}"#), "{json}");
         assert!(
             json.ends_with(
-                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z","tellers":{"count":3,"threshold":2,"names":["Ana Ruiz","Bo Chen","Cy Diaz"]},"contact":"Election committee: elections@example.org, (555) 010-0100","time_zone":"America/Los_Angeles","translations":{"es":{"title":"Autorización de huelga 2027","question":"¿Autoriza usted una huelga si los productores no llegan a un acuerdo?"}}}"#
+                r#""opens_at":"2027-03-01T07:00:00Z","closes_at":"2027-03-04T07:00:00Z","tellers":{"count":3,"threshold":2,"names":["Ana Ruiz","Bo Chen","Cy Diaz"]},"contact":"Election committee: elections@example.org, (555) 010-0100","time_zone":"America/Los_Angeles","translations":{"es":{"title":"Autorización de huelga 2027","question":"¿Autoriza usted una huelga si los productores no llegan a un acuerdo?","labels":{"yes":"Sí, autorizo la huelga","no":"No, no autorizo la huelga"}}},"labels":{"yes":"Yes, I authorize a strike","no":"No, I do not authorize a strike"}}"#
             ),
             "{json}"
         );
@@ -1142,8 +1270,17 @@ mod tests {
                                 Translation {
                                     title: "Votación".to_owned(),
                                     question: "¿Huelga?".to_owned(),
+                                    labels: BTreeMap::from([(
+                                        Choice::Yes,
+                                        "Sí, autorizo la huelga".to_owned(),
+                                    )]),
                                 },
                             )])
+                        } else {
+                            BTreeMap::new()
+                        },
+                        labels: if abstain {
+                            BTreeMap::from([(Choice::Yes, "Yes, I authorize a strike".to_owned())])
                         } else {
                             BTreeMap::new()
                         },

@@ -23,7 +23,7 @@ pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 /// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
 fn election_line() -> String {
     format!(
-        r#"{{"v":2,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}}}}"#
+        r#"{{"v":2,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
     )
 }
 

@@ -36,6 +36,7 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
         contact: None,
         time_zone: "UTC".into(),
         translations: BTreeMap::new(),
+        labels: BTreeMap::new(),
     }
 }
 
