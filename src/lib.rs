@@ -12,6 +12,7 @@ pub mod demo;
 pub mod election;
 pub mod error;
 pub mod log;
+pub mod metrics;
 pub mod roster;
 pub mod routes;
 pub mod settings;

@@ -98,6 +98,13 @@ pub static ROUTES: &[Resource] = &[
         limited: false,
         endpoints: &[get!(PUBLIC, health::readyz)],
     },
+    // Prometheus: on the public port only with the metrics token (checked by the handler,
+    // like the teller routes), open on the internal metrics listener.
+    Resource {
+        path: "/metrics",
+        limited: false,
+        endpoints: &[get!(PUBLIC, crate::metrics::metrics)],
+    },
     // Member pages.
     Resource {
         path: "/",

@@ -18,7 +18,7 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 14] = [
+pub const SETTINGS: [&str; 16] = [
     "database_url",
     "bind",
     "public_url",
@@ -33,6 +33,8 @@ pub const SETTINGS: [&str; 14] = [
     "trusted_proxies",
     "rate_limit_per_minute",
     "schedule_seconds",
+    "metrics_bind",
+    "metrics_token",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -157,6 +159,12 @@ pub struct Settings {
     /// How often the server opens and closes votes whose time has come (s; 0: never, the
     /// officials do it by hand).
     pub schedule_seconds: u64,
+    /// An internal address (`127.0.0.1:9464`, or a pod address only Prometheus can reach) that
+    /// serves `/metrics` to anyone who reaches it; unset: no internal listener.
+    pub metrics_bind: Option<String>,
+    /// A secret that lets `/metrics` on the public port answer callers who send
+    /// `Authorization: Bearer <metrics_token>`; unset: the public port does not serve metrics.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -176,6 +184,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             rate_limit_per_minute: 600,
             schedule_seconds: 10,
+            metrics_bind: None,
+            metrics_token: None,
         }
     }
 }
@@ -351,6 +361,9 @@ impl Settings {
             .unwrap_or_else(|_| "<invalid>".into());
         let mut value = serde_json::to_value(self).unwrap_or_default();
         value["database_url"] = database.into();
+        if self.metrics_token.is_some() {
+            value["metrics_token"] = "<hidden>".into();
+        }
         value
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
 use crate::log::{LogKey, key};
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::web;
@@ -20,6 +21,8 @@ use crate::web;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The internal `/metrics` listener, when `metrics_bind` is set: its port and server.
+    metrics_server: Option<(u16, Server)>,
     state: AppState,
     casting_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -49,9 +52,15 @@ impl Application {
         let port = listener.local_addr()?.port();
         let public_url = settings.serving_public_url(port)?;
         let signer = Arc::new(signer);
+        let backend = match settings.database()?.backend() {
+            db::Backend::Postgres => "postgres",
+            db::Backend::Sqlite => "sqlite",
+        };
+        let metrics = Metrics::new(backend).context("cannot set up the metrics")?;
         let (casting, casting_thread) = CastingPool::start(
             pool.clone(),
             signer.clone(),
+            metrics.clone(),
             Duration::from_millis(settings.batch_period_ms),
             settings.batch_max,
         );
@@ -61,7 +70,9 @@ impl Application {
             signer,
             casting,
             public_url,
+            metrics,
         };
+        let metrics_server = metrics_server(&state)?;
         let app_state = state.clone();
         let limits = web::limit::Limits::new(
             state.settings.rate_limit_per_minute,
@@ -82,6 +93,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics_server,
             state: app_state,
             casting_thread,
         })
@@ -97,6 +109,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the internal metrics listener, if `metrics_bind` set one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGTERM/SIGINT, then shuts down gracefully: requests in flight finish,
     /// the casting pool commits and answers what it holds, every database connection closes,
     /// and a SQLite write-ahead log is checkpointed into the database file (so a copy of the
@@ -104,12 +121,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
+            metrics_server,
             state,
             casting_thread,
             ..
         } = self;
         let schedule = start_schedule(&state);
+        let internal = metrics_server.map(|(_, s)| {
+            let handle = s.handle();
+            (handle, tokio::spawn(s))
+        });
         let served = server.await;
+        if let Some((handle, task)) = internal {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some(task) = schedule {
             task.abort();
         }
@@ -130,6 +156,31 @@ impl Application {
         }
         served
     }
+}
+
+/// The internal listener that serves only `/metrics`, without credentials (`metrics_bind`).
+fn metrics_server(state: &AppState) -> anyhow::Result<Option<(u16, Server)>> {
+    let Some(bind) = state.settings.metrics_bind.as_deref() else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(bind)
+        .with_context(|| format!("cannot listen on {bind} (metrics_bind)"))?;
+    let port = listener.local_addr()?.port();
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(actix_web::web::Data::new(state.clone()))
+            .app_data(actix_web::web::Data::new(MetricsAccess::Internal))
+            .route(
+                "/metrics",
+                actix_web::web::get().to(crate::metrics::metrics),
+            )
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok(Some((port, server)))
 }
 
 /// Every `schedule_seconds`, opens and closes the votes whose time has come

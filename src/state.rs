@@ -9,6 +9,7 @@ use crate::ballot::pool::CastingPool;
 use crate::db::{DbConnection, Pool};
 use crate::error::{Error, Result};
 use crate::log::LogKey;
+use crate::metrics::Metrics;
 use crate::settings::{PublicUrl, Settings};
 
 /// Shared, read-only state every handler can reach.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub casting: CastingPool,
     /// The public URL of this deployment (new elections' origin and ballot links).
     pub public_url: PublicUrl,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs blocking diesel work on a pooled connection, off the async workers.
@@ -32,9 +35,12 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
 {
-    let pool = state.pool.clone();
+    let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
     web::block(move || {
-        let mut conn = pool.get()?;
+        let waited = std::time::Instant::now();
+        let conn = pool.get();
+        metrics.pool_wait(waited.elapsed());
+        let mut conn = conn?;
         work(&mut conn)
     })
     .await

@@ -14,8 +14,9 @@ use tokio::sync::oneshot;
 
 use super::{Cast, CastRequest, ElectionKeys, commit_batch};
 use crate::db::Pool;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
+use crate::metrics::Metrics;
 
 struct Job {
     request: CastRequest,
@@ -34,13 +35,14 @@ impl CastingPool {
     pub fn start(
         pool: Pool,
         signer: Arc<LogKey>,
+        metrics: Arc<Metrics>,
         period: Duration,
         max_batch: usize,
     ) -> (Self, Option<thread::JoinHandle<()>>) {
         let (jobs, inbox) = mpsc::channel();
         let spawned = thread::Builder::new()
             .name("casting-pool".into())
-            .spawn(move || run(inbox, pool, signer, period, max_batch.max(1)));
+            .spawn(move || run(inbox, pool, signer, metrics, period, max_batch.max(1)));
         let thread = match spawned {
             Ok(t) => Some(t),
             Err(e) => {
@@ -63,7 +65,14 @@ impl CastingPool {
     }
 }
 
-fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, max: usize) {
+fn run(
+    inbox: Receiver<Job>,
+    pool: Pool,
+    signer: Arc<LogKey>,
+    metrics: Arc<Metrics>,
+    period: Duration,
+    max: usize,
+) {
     let keys = ElectionKeys::default();
     while let Ok(first) = inbox.recv() {
         let deadline = Instant::now() + period;
@@ -82,7 +91,12 @@ fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, 
             .and_then(|mut conn| commit_batch(&mut conn, &signer, &keys, &requests));
         match outcome {
             Ok(answers) => {
-                let accepted = answers.iter().filter(|a| a.is_ok()).count();
+                let outcomes: Vec<_> = answers
+                    .iter()
+                    .map(|a| a.as_ref().err().map(Error::code))
+                    .collect();
+                metrics.batch(&outcomes, started.elapsed());
+                let accepted = outcomes.iter().filter(|a| a.is_none()).count();
                 // Counts only: never a token, a choice or a receipt.
                 tracing::info!(
                     batch = batch.len(),
@@ -96,6 +110,7 @@ fn run(inbox: Receiver<Job>, pool: Pool, signer: Arc<LogKey>, period: Duration, 
             }
             Err(e) => {
                 tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
+                metrics.refused(ErrorCode::Server, batch.len() as u64);
                 for job in batch {
                     let _ = job.answer.send(Err(Error::Unavailable(
                         "your ballot was not recorded because of a server error; please try again"

@@ -197,8 +197,18 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let method = req.method().to_string();
     let path = redacted_path(req.match_info().as_str());
+    // The pattern actix matched (`/api/v1/receipts/{receipt}`), never the path itself.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let metrics = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .map(|s| s.metrics.clone());
     let started = Instant::now();
     let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.request(&method, &route, res.status().as_u16(), started.elapsed());
+    }
     tracing::info!(
         method,
         path,

@@ -9,6 +9,7 @@ mod health;
 mod hostile_input;
 mod interop;
 mod log;
+mod metrics;
 mod officials;
 mod operations;
 mod roles;

@@ -24,6 +24,8 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "trusted_proxies" => "10.0.0.1".into(),
         "rate_limit_per_minute" => "5".into(),
         "schedule_seconds" => "30".into(),
+        "metrics_bind" => "127.0.0.1:19464".into(),
+        "metrics_token" => "metrics-secret-for-the-test".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }
@@ -74,7 +76,9 @@ both_backends! {
                 serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>().join(","),
                 other => other.to_string(),
             };
-            if setting != "database_url" {
+            if setting == "metrics_token" {
+                assert_eq!(as_text, "<hidden>", "a secret is never shown");
+            } else if setting != "database_url" {
                 assert_eq!(as_text, value, "{name}");
             }
         }

@@ -6,6 +6,8 @@ use super::*;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The internal metrics listener, when the settings asked for one.
+    pub metrics_address: Option<String>,
 }
 
 /// Starts the service on a free port, with the same database and key file as the CLI runs.
@@ -84,10 +86,14 @@ pub async fn spawn_app_custom(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -
     adjust(&mut settings);
     let app = Application::build(settings).expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        metrics_address,
     }
 }
 
@@ -198,6 +204,7 @@ impl Served {
         TestApp {
             address: format!("http://127.0.0.1:{}", self.port),
             client: reqwest::Client::new(),
+            metrics_address: None,
         }
     }
 

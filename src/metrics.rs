@@ -1,0 +1,261 @@
+//! `/metrics` in Prometheus text format (the `prometheus` crate). What is counted is about the
+//! service, never about a member: no metric has a token, a receipt, a member, a local or a
+//! choice among its labels, and the ballot counters are totals over every election, so they say
+//! nothing the public turnout does not. Labels are drawn from fixed sets (error codes, route
+//! patterns, HTTP methods and statuses) or are election ids.
+//!
+//! Access ([`MetricsAccess`]): served on a separate internal listener (`metrics_bind`) with no
+//! credentials, and/or on the public port to callers with `Authorization: Bearer
+//! <metrics_token>`; with neither set, `/metrics` answers 404 saying how to turn it on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::db::Pool;
+use crate::error::{Error, ErrorCode};
+use crate::state::{AppState, with_conn};
+
+/// Every metric the service keeps, registered in its own registry (one per server, so that
+/// several servers in one test process do not share counts).
+pub struct Metrics {
+    registry: Registry,
+    ballots_accepted: IntCounter,
+    ballots_refused: IntCounterVec,
+    batch_size: Histogram,
+    batch_commit: Histogram,
+    http: HistogramVec,
+    pool_wait: Histogram,
+    pool_connections: IntGaugeVec,
+    log_entries: IntGaugeVec,
+    elections: IntGaugeVec,
+    scrape_errors: IntCounter,
+}
+
+/// Latency buckets, in seconds: 1 ms to 10 s.
+const LATENCY: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Batch-size buckets, in ballots.
+const BATCH: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+];
+
+impl Metrics {
+    /// Builds and registers every metric (and the process metrics: memory, CPU, open files).
+    pub fn new(backend: &str) -> prometheus::Result<Arc<Self>> {
+        let registry = Registry::new();
+        let m = Self {
+            ballots_accepted: IntCounter::new(
+                "strikevote_ballots_accepted_total",
+                "Ballots accepted and logged (all elections).",
+            )?,
+            ballots_refused: IntCounterVec::new(
+                Opts::new(
+                    "strikevote_ballots_refused_total",
+                    "Ballots refused when their batch committed, by reason (an error code).",
+                ),
+                &["reason"],
+            )?,
+            batch_size: Histogram::with_opts(
+                HistogramOpts::new("strikevote_batch_size_ballots", "Ballots per batch commit.")
+                    .buckets(BATCH.to_vec()),
+            )?,
+            batch_commit: Histogram::with_opts(
+                HistogramOpts::new(
+                    "strikevote_batch_commit_seconds",
+                    "Time to commit one batch of ballots (seal, log, sign, fsync).",
+                )
+                .buckets(LATENCY.to_vec()),
+            )?,
+            http: HistogramVec::new(
+                HistogramOpts::new(
+                    "strikevote_http_request_duration_seconds",
+                    "HTTP requests by method, route pattern and status.",
+                )
+                .buckets(LATENCY.to_vec()),
+                &["method", "route", "status"],
+            )?,
+            pool_wait: Histogram::with_opts(
+                HistogramOpts::new(
+                    "strikevote_db_pool_wait_seconds",
+                    "Time a request waited for a database connection.",
+                )
+                .buckets(LATENCY.to_vec()),
+            )?,
+            pool_connections: IntGaugeVec::new(
+                Opts::new(
+                    "strikevote_db_pool_connections",
+                    "Database connections of this process, by state.",
+                ),
+                &["state"],
+            )?,
+            log_entries: IntGaugeVec::new(
+                Opts::new("strikevote_log_entries", "Entries in each election's log."),
+                &["election"],
+            )?,
+            elections: IntGaugeVec::new(
+                Opts::new("strikevote_elections", "Elections by state."),
+                &["state"],
+            )?,
+            scrape_errors: IntCounter::new(
+                "strikevote_metrics_scrape_errors_total",
+                "Scrapes that could not read the database (log sizes may be stale).",
+            )?,
+            registry,
+        };
+        let build = IntGauge::with_opts(
+            Opts::new("strikevote_build_info", "The running build (always 1).")
+                .const_label("version", env!("CARGO_PKG_VERSION"))
+                .const_label("backend", backend),
+        )?;
+        build.set(1);
+        let r = &m.registry;
+        r.register(Box::new(build))?;
+        r.register(Box::new(m.ballots_accepted.clone()))?;
+        r.register(Box::new(m.ballots_refused.clone()))?;
+        r.register(Box::new(m.batch_size.clone()))?;
+        r.register(Box::new(m.batch_commit.clone()))?;
+        r.register(Box::new(m.http.clone()))?;
+        r.register(Box::new(m.pool_wait.clone()))?;
+        r.register(Box::new(m.pool_connections.clone()))?;
+        r.register(Box::new(m.log_entries.clone()))?;
+        r.register(Box::new(m.elections.clone()))?;
+        r.register(Box::new(m.scrape_errors.clone()))?;
+        // process_resident_memory_bytes, process_cpu_seconds_total, … (Linux only).
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Arc::new(m))
+    }
+
+    /// One batch committed: its size, how long it took, and each ballot's outcome.
+    pub fn batch(&self, outcomes: &[Option<ErrorCode>], took: Duration) {
+        self.batch_size.observe(outcomes.len() as f64);
+        self.batch_commit.observe(took.as_secs_f64());
+        for outcome in outcomes {
+            match outcome {
+                None => self.ballots_accepted.inc(),
+                Some(code) => self.refused(*code, 1),
+            }
+        }
+    }
+
+    /// Ballots refused for one reason (a whole failed batch counts as `server_error`).
+    pub fn refused(&self, code: ErrorCode, n: u64) {
+        self.ballots_refused
+            .with_label_values(&[code.as_str()])
+            .inc_by(n);
+    }
+
+    /// One HTTP request answered. `route` is the matched pattern (`/api/v1/elections/{id}`),
+    /// never the path itself, so no id, token or receipt becomes a label.
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.http
+            .with_label_values(&[method, route, &status.to_string()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Time spent waiting for a pooled connection.
+    pub fn pool_wait(&self, took: Duration) {
+        self.pool_wait.observe(took.as_secs_f64());
+    }
+
+    /// The text exposition, after reading the gauges that are read at scrape time.
+    fn render(&self, pool: &Pool, elections: Option<Vec<(String, String, u64)>>) -> String {
+        let state = pool.state();
+        let idle = i64::from(state.idle_connections);
+        self.pool_connections.with_label_values(&["idle"]).set(idle);
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(state.connections) - idle);
+        match elections {
+            Some(list) => {
+                self.log_entries.reset();
+                self.elections.reset();
+                for (id, state, size) in list {
+                    self.log_entries
+                        .with_label_values(&[&id])
+                        .set(i64::try_from(size).unwrap_or(i64::MAX));
+                    self.elections.with_label_values(&[&state]).inc();
+                }
+            }
+            None => self.scrape_errors.inc(),
+        }
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "cannot encode the metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// The internal listener: anyone who can reach it.
+    Internal,
+    /// The public port: only with the bearer token.
+    Public,
+}
+
+/// `GET /metrics`.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let access = req
+        .app_data::<web::Data<MetricsAccess>>()
+        .map_or(MetricsAccess::Public, |a| *a.get_ref());
+    if access == MetricsAccess::Public {
+        let refusal = match state.settings.metrics_token.as_deref() {
+            None | Some("") => Some((
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "metrics are not served on this port: set metrics_bind (an internal address) \
+                 or metrics_token (then send Authorization: Bearer <token>); see docs/OPERATIONS.md",
+            )),
+            Some(token) if !bearer_matches(&req, token) => Some((
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "metrics need Authorization: Bearer <metrics_token>",
+            )),
+            Some(_) => None,
+        };
+        if let Some((status, code, message)) = refusal {
+            return HttpResponse::build(status)
+                .json(serde_json::json!({"error": code.as_str(), "message": message}));
+        }
+    }
+    let elections = with_conn(&state, |c| {
+        Ok(crate::election::list(c)?
+            .into_iter()
+            .map(|e| (e.id.to_string(), e.state.as_str().to_owned(), e.log_size))
+            .collect::<Vec<_>>())
+    })
+    .await
+    .map_err(|e: Error| tracing::warn!(error = %e, "metrics could not read the elections"))
+    .ok();
+    let body = state.metrics.render(&state.pool, elections);
+    HttpResponse::Ok()
+        .content_type(prometheus::TEXT_FORMAT)
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
+    let Some(given) = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    crate::web::page::same_secret(given.trim().as_bytes(), token.as_bytes())
+}
