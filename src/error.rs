@@ -245,6 +245,27 @@ impl From<strikevote_core::id::InvalidElectionId> for Error {
 /// Result with the domain error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A failpoint at one step of a write (feature `failpoints`, tests only): configured as
+/// `return(ELECTION_ID)` with the `fail` crate, the step fails for that election alone, as a
+/// database error would, so tests running in parallel do not disturb each other. Without the
+/// feature it is nothing at all.
+#[cfg(feature = "failpoints")]
+pub fn failpoint(name: &str, election: &impl std::fmt::Display) -> Result<()> {
+    match fail::eval(name, |arg| arg) {
+        Some(Some(target)) if target == election.to_string() => {
+            Err(Error::Unavailable(format!("injected failure at {name}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A failpoint (see the `failpoints` feature): nothing in this build.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn failpoint(_name: &str, _election: &impl std::fmt::Display) -> Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,7 @@ fi
 
 log=$(mktemp)
 status=0
-cargo test --workspace 2>&1 | tee "$log" || status=$?
+cargo test --workspace --features strikevote/failpoints 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"

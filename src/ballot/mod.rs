@@ -196,15 +196,38 @@ pub fn commit_batch(
                 info: &info,
             };
             cast_in_election(conn, signer, keys, id, &batch, &indexes)
-        })?;
-        for (i, answer) in outcome {
-            answers[i] = Some(answer);
+        });
+        match outcome {
+            Ok(outcome) => {
+                for (i, answer) in outcome {
+                    answers[i] = Some(answer);
+                }
+            }
+            // This election's ballots only: another election's, committed in their own
+            // transaction, keep their answers.
+            Err(e) => {
+                tracing::error!(election = %id, ballots = indexes.len(), error = %e, "ballot commit failed");
+                for i in indexes {
+                    answers[i] = Some(Err(unconfirmed()));
+                }
+            }
         }
     }
     Ok(answers
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Err(Error::Internal("a request was not answered".into()))))
         .collect())
+}
+
+/// The answer to a ballot whose commit failed. Almost always nothing was recorded (the
+/// transaction rolled back), but a failure after the commit (recording the signed head beside
+/// the key) leaves the ballot in the log, so the member is sent to the token status, which is
+/// always true.
+pub fn unconfirmed() -> Error {
+    Error::Unavailable(
+        "your ballot could not be confirmed because of a server error: check your token's status, and if it is not used, vote again"
+            .into(),
+    )
 }
 
 /// What the batch's requests are and what their tokens were found to be.
@@ -226,12 +249,14 @@ fn cast_in_election(
     indexes: &[usize],
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     let election = election::lock(conn, id)?;
+    crate::error::failpoint("cast::locked", &id)?;
     let mut out = Vec::with_capacity(indexes.len());
     let candidates = castable(&election, batch.requests, indexes, &mut out);
     if candidates.is_empty() {
         return Ok(out);
     }
     let redeemed = redeem(conn, candidates.iter().map(|&i| &batch.hashes[i]).collect())?;
+    crate::error::failpoint("cast::redeemed", &id)?;
     let (casting, taken): (Vec<usize>, Vec<usize>) = candidates
         .into_iter()
         .partition(|&i| redeemed.contains(&batch.hashes[i]));
@@ -250,6 +275,7 @@ fn cast_in_election(
         .ok_or_else(|| Error::Internal("a choice the election lacks passed the check".into()))?;
     let sealed = seal_many(&key, choices.len(), &options)
         .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
+    crate::error::failpoint("cast::sealed", &id)?;
     let mut ballots = Vec::with_capacity(casting.len());
     for (i, sealed) in casting.into_iter().zip(sealed) {
         let local = batch

@@ -110,12 +110,9 @@ fn run(
             }
             Err(e) => {
                 tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
-                metrics.refused(ErrorCode::Server, batch.len() as u64);
+                metrics.refused(ErrorCode::Unavailable, batch.len() as u64);
                 for job in batch {
-                    let _ = job.answer.send(Err(Error::Unavailable(
-                        "your ballot was not recorded because of a server error; please try again"
-                            .into(),
-                    )));
+                    let _ = job.answer.send(Err(super::unconfirmed()));
                 }
             }
         }

@@ -75,6 +75,7 @@ pub fn transaction<T>(
     let signed = heads::finish();
     let value = outcome?;
     for (store, id, head) in signed {
+        crate::error::failpoint("log::committed", &id)?;
         store.record(id, head)?;
     }
     Ok(value)
@@ -117,7 +118,9 @@ pub fn append(
         root_at(conn, election, n)
     })?;
     let made = insert_entries(conn, &eid, size, entries, &mut tree)?;
+    crate::error::failpoint("log::entries_stored", &election.id)?;
     let checkpoint = sign_head(conn, election, &tree, signer)?;
+    crate::error::failpoint("log::head_signed", &election.id)?;
     Ok(Appended {
         checkpoint,
         first_index: size,

@@ -5,6 +5,7 @@ mod helpers;
 mod ballot_form;
 mod browser;
 mod cli;
+mod crashes;
 mod health;
 mod hostile_input;
 mod interop;

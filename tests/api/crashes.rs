@@ -1,0 +1,255 @@
+//! Failures in the middle of casting: an error injected at each step of the batch commit
+//! (failpoints, the `fail` crate; `bash tests/run.sh` builds with them) and the server killed
+//! with SIGKILL under load. Nobody is told "accepted" for a ballot the log lacks, nothing is
+//! half-written, and the log still verifies.
+
+use strikevote::audit::verify_bundle;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// The size line of the election's latest checkpoint, and the whole note.
+#[cfg(feature = "failpoints")]
+async fn checkpoint(app: &TestApp, id: &str) -> (u64, String) {
+    let (status, note) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
+    assert_eq!(status, 200, "{note}");
+    (note.lines().nth(1).unwrap().parse().unwrap(), note)
+}
+
+async fn token_status(app: &TestApp, token: &str) -> String {
+    let (_, st) = app
+        .post_json("/api/v1/token-status", &serde_json::json!({"token": token}))
+        .await;
+    st["status"].as_str().unwrap().to_owned()
+}
+
+/// The steps of the batch commit, in order, each with a failpoint.
+#[cfg(feature = "failpoints")]
+const STEPS: [&str; 5] = [
+    "cast::locked",
+    "cast::redeemed",
+    "cast::sealed",
+    "log::entries_stored",
+    "log::head_signed",
+];
+
+#[cfg(feature = "failpoints")]
+both_backends! {
+    async fn an_error_at_any_step_of_the_batch_commit_accepts_nobody_and_writes_nothing(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 2 * STEPS.len() + 1);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        // Failpoints are global to the process: one scenario at a time (each targets only its
+        // own election, so the other tests never notice).
+        let scenario = fail::FailScenario::setup();
+        for (n, step) in STEPS.iter().enumerate() {
+            let (before, note_before) = checkpoint(&app, &id).await;
+            fail::cfg(*step, &format!("return({id})")).unwrap();
+            let pair = [&tokens[2 * n].1, &tokens[2 * n + 1].1];
+            let (a, b) = tokio::join!(app.cast(pair[0], "yes"), app.cast(pair[1], "no"));
+            fail::remove(*step);
+            for (status, body) in [a, b] {
+                assert_eq!(status, 503, "{step}: {body}");
+                assert_eq!(body["error"], "unavailable", "{step}: {body}");
+                assert!(body.get("receipt").is_none(), "{step}: nobody is given a receipt: {body}");
+                assert!(body["message"].as_str().unwrap().contains("check your token's status"), "{body}");
+            }
+            let (after, note_after) = checkpoint(&app, &id).await;
+            assert_eq!((after, &note_after), (before, &note_before), "{step}: the log did not move");
+            for token in pair {
+                assert_eq!(token_status(&app, token).await, "not_used", "{step}: the token is still live");
+            }
+            // The same members then vote, and are counted once.
+            for token in pair {
+                let (status, cast) = app.cast(token, "yes").await;
+                assert_eq!(status, 200, "{step}: {cast}");
+            }
+            assert_eq!(checkpoint(&app, &id).await.0, before + 2, "{step}");
+        }
+        // After the commit, recording the signed head beside the key fails: the ballot is in
+        // the log, whole, and the member is not told "accepted" but sent to the token status,
+        // which says the truth.
+        let last = &tokens[2 * STEPS.len()].1;
+        let (before, _) = checkpoint(&app, &id).await;
+        fail::cfg("log::committed", &format!("return({id})")).unwrap();
+        let (status, body) = app.cast(last, "no").await;
+        fail::remove("log::committed");
+        assert_eq!(status, 503, "{body}");
+        assert!(body.get("receipt").is_none(), "{body}");
+        assert_eq!(token_status(&app, last).await, "used");
+        assert_eq!(checkpoint(&app, &id).await.0, before + 1);
+        scenario.teardown();
+
+        // Every ballot in the log is a used token's, and the log verifies.
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.types["ballot"], 2 * STEPS.len() as u64 + 1);
+        let mut used = 0;
+        for (_, token) in &tokens {
+            used += u64::from(token_status(&app, token).await == "used");
+        }
+        assert_eq!(used, report.types["ballot"]);
+        // A restart accepts the database and the recorded heads (the log is ahead of the
+        // head recorded before the last failure, which is allowed: it extends it).
+        let again = spawn_app(db).await;
+        assert_eq!(checkpoint(&again, &id).await.0, before + 1);
+    }
+}
+
+/// What a member was told: accepted, with this receipt, tracker and signed checkpoint.
+struct Acknowledged {
+    receipt: String,
+    tracker: String,
+    checkpoint: String,
+}
+
+fn hashes(v: &serde_json::Value) -> Vec<strikevote::log::merkle::Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Casts the queued tokens from `clients` concurrent clients until the queue is empty or the
+/// server stops answering; acknowledged ballots go to `acks`, the others back to the queue.
+async fn cast_until_gone(
+    address: String,
+    queue: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    acks: std::sync::Arc<std::sync::Mutex<Vec<Acknowledged>>>,
+    clients: usize,
+) {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (address, queue, acks) = (address.clone(), queue.clone(), acks.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let Some(token) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let sent = client
+                    .post(format!("{address}/api/v1/ballots"))
+                    .json(&serde_json::json!({"token": token, "choice": "yes"}))
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(res) if res.status() == 200 => res.json::<serde_json::Value>().await.ok(),
+                    // 409 token_used: its ballot was committed before a crash took the answer.
+                    Ok(res) if res.status() == 409 => continue,
+                    // Unconfirmed: the token status tells, and the next try.
+                    Ok(res) if res.status() == 503 => None,
+                    Ok(res) => panic!(
+                        "cast answered {}: {}",
+                        res.status(),
+                        res.text().await.unwrap_or_default()
+                    ),
+                    // No answer: the server died.
+                    Err(_) => None,
+                };
+                match answer {
+                    Some(cast) => acks.lock().unwrap().push(Acknowledged {
+                        receipt: cast["receipt"].as_str().unwrap().to_owned(),
+                        tracker: cast["tracker"].as_str().unwrap().to_owned(),
+                        checkpoint: cast["checkpoint"].as_str().unwrap().to_owned(),
+                    }),
+                    None => {
+                        // Not answered (the server died): try again on the next server.
+                        queue.lock().unwrap().insert(0, token);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+both_backends! {
+    async fn five_sigkills_under_load_lose_no_acknowledged_ballot(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 600);
+        sv(db, &["election", "open", &id]).ok();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(tokens.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>()));
+        let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Request lines would fill the unread stderr pipe: warnings only.
+        // Every client comes from 127.0.0.1: no per-address limit.
+        let env = [
+            ("RUST_LOG", "warn".to_owned()),
+            ("STRIKEVOTE_DATABASE_URL", db.url.clone()),
+            ("STRIKEVOTE_BATCH_PERIOD_MS", "20".to_owned()),
+            ("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+        ];
+        for round in 0..5u64 {
+            let served = serve_process(db, &[], &env);
+            let load = tokio::spawn(cast_until_gone(served.app().address, queue.clone(), acks.clone(), 24));
+            // Kill it mid-load, once this round has had some ballots acknowledged.
+            let target = 80 * (round as usize + 1);
+            let started = std::time::Instant::now();
+            while acks.lock().unwrap().len() < target && started.elapsed() < std::time::Duration::from_secs(30) {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            let mut child = served.child;
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            load.await.unwrap();
+        }
+        let acked = acks.lock().unwrap().len();
+        assert!(acked > 0, "some ballots were acknowledged before the kills");
+        assert!(!queue.lock().unwrap().is_empty(), "the load was still running at the last kill");
+
+        // A sixth start: the database and the recorded heads are accepted; finish the vote.
+        let served = serve_process(db, &[], &env);
+        let app = served.app();
+        cast_until_gone(app.address.clone(), queue.clone(), acks.clone(), 8).await;
+        assert!(queue.lock().unwrap().is_empty());
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+
+        // Every acknowledged ballot is in the log as it was acknowledged.
+        let logged: std::collections::HashMap<String, String> = String::from_utf8(bundle.log.clone())
+            .unwrap()
+            .lines()
+            .filter_map(|line| {
+                let entry = strikevote::log::entry::Entry::parse(line.as_bytes()).ok()?;
+                match entry.body {
+                    strikevote::log::entry::Body::Ballot(b) => Some((b.receipt.clone(), b.tracker())),
+                    _ => None,
+                }
+            })
+            .collect();
+        let acks = std::mem::take(&mut *acks.lock().unwrap());
+        for ack in acks.iter() {
+            assert_eq!(logged.get(&ack.receipt), Some(&ack.tracker), "acknowledged receipt {} is in the log as cast", ack.receipt);
+        }
+        // One ballot per token: every token was used exactly once, and nothing else is there.
+        assert_eq!(report.types["ballot"], tokens.len() as u64);
+        assert_eq!(logged.len(), tokens.len());
+        let mut used = 0;
+        for (_, token) in &tokens {
+            used += u64::from(token_status(&app, token).await == "used");
+        }
+        assert_eq!(used, report.types["ballot"], "ballots equal tokens used");
+
+        // Every checkpoint a member was given is consistent with the final log.
+        let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
+        let verifier = strikevote::log::Verifier::parse(&vkey).unwrap();
+        let last = verifier.verify_checkpoint(&bundle.checkpoint).unwrap();
+        let mut sizes = std::collections::BTreeMap::new();
+        for ack in acks.iter() {
+            let c = verifier.verify_checkpoint(&ack.checkpoint).unwrap();
+            sizes.insert(c.size, c.root);
+        }
+        for (size, root) in sizes {
+            let (_, proof) = app.get_json(&format!("/api/v1/elections/{id}/proof/consistency?from={size}&to={}", last.size)).await;
+            assert!(strikevote::log::merkle::verify_consistency(size, last.size, &root, &last.root, &hashes(&proof["hashes"])), "checkpoint of size {size} is consistent with the final log");
+        }
+        served.stop();
+    }
+}
