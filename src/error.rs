@@ -86,6 +86,7 @@ error_codes! {
     RosterMissing => "roster_missing", CONFLICT;
     RosterTooLarge => "roster_too_large", BAD_REQUEST;
     Server => "server", SERVICE_UNAVAILABLE;
+    StorageFull => "storage_full", SERVICE_UNAVAILABLE;
     SizeBeyondLog => "size_beyond_log", BAD_REQUEST;
     TokenFormat => "token_format", BAD_REQUEST;
     TokenNameTaken => "token_name_taken", CONFLICT;
@@ -146,6 +147,11 @@ pub enum Error {
     /// No database connection could be had.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk is full: the write was refused and rolled back.
+    #[error(
+        "the server's storage is full, so nothing was recorded: try again later (the operators have been alerted)"
+    )]
+    StorageFull,
     /// Not signed in (or a wrong password): 401.
     #[error("{0}")]
     Unauthorized(String),
@@ -195,6 +201,22 @@ impl Error {
         }
     }
 
+    /// Whether the database refused a write because its disk is full (SQLite: "database or
+    /// disk is full"; PostgreSQL: SQLSTATE 53100 "could not extend file … No space left on
+    /// device"). The transaction was rolled back.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::StorageFull => true,
+            Error::Database(diesel::result::Error::DatabaseError(_, info)) => {
+                let m = info.message();
+                m.contains("database or disk is full")
+                    || m.contains("No space left on device")
+                    || m.contains("could not extend file")
+            }
+            _ => false,
+        }
+    }
+
     /// The machine-readable code.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -206,6 +228,8 @@ impl Error {
             Error::TooManyRequests(_) => ErrorCode::TooManyRequests,
             Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Error::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Error::StorageFull => ErrorCode::StorageFull,
+            e @ Error::Database(_) if e.is_storage_full() => ErrorCode::StorageFull,
             Error::Database(_) => ErrorCode::DatabaseError,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::LogForked(_) => ErrorCode::LogBehindSignedHead,
@@ -224,7 +248,10 @@ impl Error {
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Unavailable(_) | Error::LogForked(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::LogForked(_) | Error::StorageFull => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            e @ Error::Database(_) if e.is_storage_full() => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

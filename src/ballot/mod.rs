@@ -208,7 +208,11 @@ pub fn commit_batch(
             Err(e) => {
                 tracing::error!(election = %id, ballots = indexes.len(), error = %e, "ballot commit failed");
                 for i in indexes {
-                    answers[i] = Some(Err(unconfirmed()));
+                    answers[i] = Some(Err(if e.is_storage_full() {
+                        Error::StorageFull
+                    } else {
+                        unconfirmed()
+                    }));
                 }
             }
         }

@@ -127,6 +127,7 @@ pub struct Text {
     pub err_form_expired: &'static str,
     pub err_receipt_unknown: &'static str,
     pub err_server: &'static str,
+    pub err_storage_full: &'static str,
     pub links_vote: &'static str,
     pub links_status: &'static str,
     pub links_verify: &'static str,
@@ -158,6 +159,7 @@ impl Text {
             ErrorCode::InvalidChoice => self.err_choice_invalid,
             ErrorCode::FormExpired => self.err_form_expired,
             ErrorCode::ReceiptUnknown => self.err_receipt_unknown,
+            ErrorCode::StorageFull => self.err_storage_full,
             _ => self.err_server,
         }
     }

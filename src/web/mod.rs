@@ -111,6 +111,10 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
+            e if e.is_storage_full() => {
+                tracing::error!(error = %self, "the database's storage is full");
+                Error::StorageFull.to_string()
+            }
             // Internal details go to the server log, not to the client.
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");

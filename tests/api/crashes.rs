@@ -9,7 +9,6 @@ use crate::both_backends;
 use crate::helpers::*;
 
 /// The size line of the election's latest checkpoint, and the whole note.
-#[cfg(feature = "failpoints")]
 async fn checkpoint(app: &TestApp, id: &str) -> (u64, String) {
     let (status, note) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
     assert_eq!(status, 200, "{note}");
@@ -251,5 +250,144 @@ both_backends! {
             assert!(strikevote::log::merkle::verify_consistency(size, last.size, &root, &last.root, &hashes(&proof["hashes"])), "checkpoint of size {size} is consistent with the final log");
         }
         served.stop();
+    }
+}
+
+/// A tmpfs of `megabytes` mounted at `dir` for the test's life (lazily unmounted on drop, even
+/// when the test fails). Needs root, as CI and this machine run the tests.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, megabytes: u32) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={megabytes}m,mode=0777"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a small tmpfs for the full-disk test needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir.to_owned())
+    }
+
+    /// Fills what is left with a file; returns its path (remove it to free the space).
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let small = vec![0u8; 512];
+        while file.write_all(&small).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Moves the log's tables of a PostgreSQL test database to a tablespace on `dir` (and back).
+fn log_tables_to(db: &TestDb, dir: Option<&std::path::Path>) {
+    use diesel::RunQueryDsl;
+    let mut conn = db.conn();
+    let name = format!("sv_small_{}", db.url.rsplit('_').next().unwrap());
+    let target = match dir {
+        Some(dir) => {
+            std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(dir)
+                .status()
+                .unwrap();
+            diesel::sql_query(format!(
+                "CREATE TABLESPACE {name} LOCATION '{}'",
+                dir.display()
+            ))
+            .execute(&mut conn)
+            .unwrap();
+            name.clone()
+        }
+        None => "pg_default".to_owned(),
+    };
+    for table in ["log_entries", "log_nodes", "checkpoints"] {
+        diesel::sql_query(format!("ALTER TABLE {table} SET TABLESPACE {target}"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!(
+            "DO $$ DECLARE i text; BEGIN FOR i IN SELECT indexname FROM pg_indexes WHERE tablename = '{table}' LOOP EXECUTE format('ALTER INDEX %I SET TABLESPACE {target}', i); END LOOP; END $$"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    if dir.is_none() {
+        diesel::sql_query(format!("DROP TABLESPACE {name}"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+}
+
+both_backends! {
+    async fn a_full_disk_answers_503_says_so_and_acknowledges_nothing(db: &TestDb) {
+        // SQLite: the whole scratch directory (database, key) on a small disk, mounted before
+        // anything is in it. PostgreSQL: the log's tables in a tablespace on one.
+        let sqlite = db.backend == Backend::Sqlite;
+        let disk = if sqlite { SmallDisk::mount(db.dir(), 24) } else { SmallDisk::mount(&db.path("pgspace"), 4) };
+        let (id, tokens) = prepared_election(db, 40);
+        if !sqlite {
+            log_tables_to(db, Some(&db.path("pgspace")));
+        }
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let (status, cast) = app.cast(&tokens[0].1, "yes").await;
+        assert_eq!(status, 200, "{cast}");
+
+        let filler = disk.fill();
+        // Whatever still fits in pages already allocated goes in; then the disk refuses.
+        let mut refused = None;
+        for (_, token) in &tokens[1..] {
+            let (before, _) = checkpoint(&app, &id).await;
+            let (status, body) = app.cast(token, "no").await;
+            if status == 200 {
+                continue;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert_eq!(body["error"], "storage_full", "{body}");
+            assert!(body["message"].as_str().unwrap().contains("storage is full, so nothing was recorded"), "{body}");
+            assert!(body.get("receipt").is_none());
+            assert_eq!(checkpoint(&app, &id).await.0, before, "the log did not move");
+            assert_eq!(token_status(&app, token).await, "not_used");
+            refused = Some(token.clone());
+            break;
+        }
+        let refused = refused.expect("a full disk refused a ballot");
+        // Space again: the same member votes.
+        std::fs::remove_file(filler).unwrap();
+        let (status, cast) = app.cast(&refused, "no").await;
+        assert_eq!(status, 200, "{cast}");
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        let mut used = 0;
+        for (_, token) in &tokens {
+            used += u64::from(token_status(&app, token).await == "used");
+        }
+        assert_eq!(used, report.types["ballot"]);
+        if !sqlite {
+            log_tables_to(db, None);
+        }
     }
 }
