@@ -7,19 +7,14 @@
 //! server, default 4), BENCH_PERIOD_MS (the pool's batch period,
 //! default 100), BENCH_BACKENDS (default "sqlite,postgres"), STRIKEVOTE_TEST_POSTGRES_URL.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{database, env_or, prepare, psql, serve, turnout};
 
 fn main() {
     let ballots = env_or("BENCH_BALLOTS", 30_000);
@@ -33,21 +28,7 @@ fn main() {
         .unwrap();
     for backend in backends.split(',') {
         let dir = tempfile::tempdir().unwrap();
-        let (url, cleanup) = match backend {
-            "sqlite" => (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            ),
-            "postgres" => {
-                let admin = std::env::var("STRIKEVOTE_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let name = format!("sv_bench_{}", uuid::Uuid::new_v4().simple());
-                psql(&admin, &format!("CREATE DATABASE {name}"));
-                let (base, _) = admin.rsplit_once('/').unwrap();
-                (format!("{base}/{name}"), Some((admin, name)))
-            }
-            other => panic!("unknown backend {other}"),
-        };
+        let (url, cleanup) = database(backend, dir.path());
         let tokens = prepare(&url, dir.path(), ballots);
         let mut server = serve(&url, dir.path(), period);
         let address = server.1.clone();
@@ -75,121 +56,6 @@ fn main() {
             psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
         }
     }
-}
-
-fn sv(url: &str, dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_strikevote"))
-        .args(args)
-        .args(["--database-url", url])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// An open election with `n` members; returns their tokens.
-fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
-    let mut toml = String::from(
-        "title = \"Bench\"\nquestion = \"Strike?\"\nchoices = [\"yes\", \"no\"]\nrule = \"delegates\"\n\
-         threshold = { num = 1, den = 2, cmp = \"more_than\" }\n\
-         local_threshold = { num = 3, den = 4, cmp = \"at_least\" }\n\
-         opens_at = \"2026-01-01T00:00:00Z\"\ncloses_at = \"2036-01-01T00:00:00Z\"\n\
-         tellers = { count = 1, threshold = 1 }\n",
-    );
-    for i in 0..36 {
-        toml.push_str(&format!(
-            "\n[[locals]]\ncode = \"L{i}\"\nname = \"Local {i}\"\ndelegates = {}\n",
-            10 + i
-        ));
-    }
-    std::fs::write(dir.join("e.toml"), toml).unwrap();
-    let mut csv = String::from("member_id,local,name,email\n");
-    for i in 0..n {
-        csv.push_str(&format!("M{i},L{},,\n", (i * i) % 36));
-    }
-    std::fs::write(dir.join("r.csv"), csv).unwrap();
-    let id = sv(
-        url,
-        dir,
-        &[
-            "election",
-            "create",
-            "--file",
-            "e.toml",
-            "--public-url",
-            "http://localhost:8080",
-        ],
-    )
-    .trim()
-    .to_owned();
-    sv(url, dir, &["roster", "import", "--election", &id, "r.csv"]);
-    sv(
-        url,
-        dir,
-        &["tokens", "issue", "--election", &id, "--out", "t.csv"],
-    );
-    // The one teller's key ceremony, run beside the server (a few passes).
-    std::fs::write(dir.join("pass"), "bench teller passphrase\n").unwrap();
-    let ready = (0..6).any(|_| {
-        sv(
-            url,
-            dir,
-            &[
-                "teller",
-                "setup",
-                "--election",
-                &id,
-                "--teller",
-                "1",
-                "--state",
-                "t1.state",
-                "--passphrase-file",
-                "pass",
-                "--work-factor",
-                "2",
-            ],
-        )
-        .contains("the election key is ready")
-    });
-    assert!(ready, "the key ceremony did not complete");
-    sv(url, dir, &["election", "open", &id]);
-    std::fs::write(dir.join("id"), &id).unwrap();
-    let mut reader = csv::Reader::from_path(dir.join("t.csv")).unwrap();
-    reader.records().map(|r| r.unwrap()[4].to_owned()).collect()
-}
-
-fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url])
-        .current_dir(dir)
-        .env("STRIKEVOTE_BATCH_PERIOD_MS", period.to_string())
-        .env(
-            "STRIKEVOTE_DB_POOL_SIZE",
-            std::env::var("BENCH_POOL").unwrap_or_else(|_| "4".into()),
-        )
-        // Every simulated member comes from 127.0.0.1: no per-address limit here.
-        .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    (child, address)
 }
 
 async fn cast_all(
@@ -242,17 +108,4 @@ async fn cast_all(
         failures += f;
     }
     (started.elapsed(), all, failures)
-}
-
-fn turnout(url: &str, dir: &Path) -> usize {
-    let id = std::fs::read_to_string(dir.join("id")).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&sv(url, dir, &["turnout", &id, "--json"])).unwrap();
-    json["cast"].as_u64().unwrap() as usize
-}
-
-fn psql(admin: &str, sql: &str) {
-    use diesel::{Connection, PgConnection, RunQueryDsl};
-    let mut conn = PgConnection::establish(admin).expect("PostgreSQL reachable");
-    diesel::sql_query(sql).execute(&mut conn).expect(sql);
 }
