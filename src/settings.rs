@@ -18,11 +18,12 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 16] = [
+pub const SETTINGS: [&str; 17] = [
     "database_url",
     "bind",
     "public_url",
     "signing_key_path",
+    "heads_dir",
     "db_pool_size",
     "body_limit_bytes",
     "log_format",
@@ -137,6 +138,10 @@ pub struct Settings {
     /// Where the Ed25519 signing key lives (created on first use, mode 0600). The signed
     /// heads of every log are kept beside it, in `<signing_key_path>.heads/`.
     pub signing_key_path: PathBuf,
+    /// Where the signed heads are recorded (default: beside the key, `<signing_key_path>.heads/`).
+    /// Every instance signing with the key must share it (a ReadWriteMany volume with POSIX
+    /// locks when the key is a read-only Kubernetes Secret).
+    pub heads_dir: Option<PathBuf>,
     /// Database connections per process.
     pub db_pool_size: u32,
     /// Largest request body accepted, in bytes.
@@ -174,6 +179,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             signing_key_path: PathBuf::from("strikevote.key"),
+            heads_dir: None,
             db_pool_size: 8,
             body_limit_bytes: 64 * 1024,
             log_format: "text".into(),

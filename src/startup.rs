@@ -33,7 +33,8 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = db::connect(&url, settings.db_pool_size)?;
-        let signer = key::load_or_create(&settings.signing_key_path)?;
+        let signer =
+            key::load_or_create(&settings.signing_key_path, settings.heads_dir.as_deref())?;
         // A database restored from an older backup is refused before anything is served.
         let mut conn = pool.get().map_err(crate::error::Error::from)?;
         crate::log::store::check_heads(&mut conn, &signer)?;

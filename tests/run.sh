@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # README's test command: makes sure what the tests need is there (PostgreSQL running, Debian's
-# chromium and chromium-driver for the browser tests), then runs the whole suite on SQLite and
-# PostgreSQL and prints one total line. Run from anywhere: bash tests/run.sh
+# chromium and chromium-driver for the browser tests, haproxy for the several-instances test,
+# Python tools in tests/.venv), then runs the whole suite on SQLite and PostgreSQL and prints
+# one total line. Run from anywhere: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need=""
-for pkg in chromium chromium-driver libssl-dev libpq-dev pkg-config python3; do
+for pkg in chromium chromium-driver haproxy libssl-dev libpq-dev pkg-config python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 command -v npm >/dev/null 2>&1 || need="$need nodejs npm"
@@ -22,6 +23,14 @@ fi
 if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
     echo "installing axe-core for the browser tests"
     npm ci --prefix tests/browser --no-audit --no-fund --silent
+fi
+
+# Python tools the tests run (the Kubernetes schema validator), pinned, in tests/.venv.
+if [ ! -x tests/.venv/bin/python ] || ! cmp -s tests/requirements.txt tests/.venv/requirements.txt; then
+    echo "installing the Python test tools into tests/.venv"
+    python3 -m venv tests/.venv
+    tests/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+    cp tests/requirements.txt tests/.venv/requirements.txt
 fi
 
 # The PostgreSQL tests are never skipped: start the local cluster when none answers

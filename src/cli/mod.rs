@@ -173,7 +173,10 @@ fn cli_actor() -> String {
 }
 
 fn signer(settings: &Settings) -> anyhow::Result<LogKey> {
-    Ok(key::load_or_create(&settings.signing_key_path)?)
+    Ok(key::load_or_create(
+        &settings.signing_key_path,
+        settings.heads_dir.as_deref(),
+    )?)
 }
 
 fn connect(settings: &Settings) -> anyhow::Result<PooledConn> {

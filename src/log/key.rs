@@ -59,7 +59,8 @@ impl std::ops::Deref for LogKey {
 
 /// Loads the signing key at `path`, creating it (from the OS CSPRNG, mode 0600) if missing.
 /// Two processes starting at once end up with the same key: creation is an atomic link.
-pub fn load_or_create(path: &Path) -> Result<LogKey, KeyError> {
+/// Its signed heads are recorded in `heads_dir`, or beside the key (`<path>.heads/`).
+pub fn load_or_create(path: &Path, heads_dir: Option<&Path>) -> Result<LogKey, KeyError> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| KeyError::Io {
         path: shown.clone(),
@@ -116,7 +117,8 @@ pub fn load_or_create(path: &Path) -> Result<LogKey, KeyError> {
         .and_then(|l| B64.decode(l.trim()).ok())
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| unusable("the key line is not 32 bytes of base64".into()))?;
-    let heads = HeadStore::open(&heads::dir_for_key(path)).map_err(|e| unusable(e.to_string()))?;
+    let heads_dir = heads_dir.map_or_else(|| heads::dir_for_key(path), Path::to_path_buf);
+    let heads = HeadStore::open(&heads_dir).map_err(|e| unusable(e.to_string()))?;
     Ok(LogKey {
         signer: LogSigner::from_seed(&seed),
         heads,
@@ -131,10 +133,10 @@ mod tests {
     fn the_key_is_created_once_private_and_reloaded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("signing.key");
-        let first = load_or_create(&path).unwrap();
+        let first = load_or_create(&path, None).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let again = load_or_create(&path).unwrap();
+        let again = load_or_create(&path, None).unwrap();
         assert_eq!(first.public_key(), again.public_key());
     }
 
@@ -142,13 +144,13 @@ mod tests {
     fn a_key_readable_by_others_or_garbage_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("signing.key");
-        load_or_create(&path).unwrap();
+        load_or_create(&path, None).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = load_or_create(&path).unwrap_err().to_string();
+        let err = load_or_create(&path, None).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
         fs::write(&path, "hello").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(load_or_create(&path).is_err());
+        assert!(load_or_create(&path, None).is_err());
     }
 
     #[test]
@@ -157,7 +159,7 @@ mod tests {
         let path = dir.path().join("signing.key");
         let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| load_or_create(&path).map(|k| k.public_key())))
+                .map(|_| s.spawn(|| load_or_create(&path, None).map(|k| k.public_key())))
                 .collect();
             handles
                 .into_iter()

@@ -391,3 +391,163 @@ both_backends! {
         }
     }
 }
+
+/// haproxy (Debian's) in front of `servers`, on a free port: round robin, health checks on
+/// `/readyz`, and a retry on another server only when the connection failed (a ballot is never
+/// sent twice by the proxy).
+fn haproxy(dir: &std::path::Path, servers: &[u16]) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backends: String = servers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("  server s{i} 127.0.0.1:{p} check\n"))
+        .collect();
+    let config = format!(
+        "global\n  maxconn 4096\n\
+         defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  retries 3\n  option redispatch\n  retry-on conn-failure\n\
+         frontend vote\n  bind 127.0.0.1:{port}\n  default_backend strikevote\n\
+         backend strikevote\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n  default-server inter 200ms fall 1 rise 2\n{backends}"
+    );
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let child = std::process::Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haproxy (Debian's package; tests/run.sh installs it)");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "haproxy did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The ballots one instance accepted, from its own /metrics.
+async fn accepted_by(port: u16) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth("instances-metrics-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("strikevote_ballots_accepted_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn three_instances_behind_haproxy_lose_nothing_when_one_is_killed() {
+    // Several instances share one PostgreSQL (SQLite is one process's database).
+    let db = TestDb::new(Backend::Postgres);
+    let (id, tokens) = prepared_election(&db, 900);
+    sv(&db, &["election", "open", &id]).ok();
+    let env = [
+        ("RUST_LOG", "warn".to_owned()),
+        ("STRIKEVOTE_DATABASE_URL", db.url.clone()),
+        ("STRIKEVOTE_BATCH_PERIOD_MS", "20".to_owned()),
+        ("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+        (
+            "STRIKEVOTE_METRICS_TOKEN",
+            "instances-metrics-token".to_owned(),
+        ),
+    ];
+    let mut instances: Vec<Served> = (0..3).map(|_| serve_process(&db, &[], &env)).collect();
+    let ports: Vec<u16> = instances.iter().map(|s| s.port).collect();
+    let (mut proxy, address) = haproxy(db.dir(), &ports);
+
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+        tokens.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+    ));
+    let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let load = tokio::spawn(cast_until_gone(
+        address.clone(),
+        queue.clone(),
+        acks.clone(),
+        32,
+    ));
+    // Mid-load, SIGKILL the first instance.
+    let started = std::time::Instant::now();
+    while acks.lock().unwrap().len() < 250 && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut killed = instances.remove(0);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    load.await.unwrap();
+    // Clients whose request died with the instance try again through the proxy.
+    for _ in 0..5 {
+        if queue.lock().unwrap().is_empty() {
+            break;
+        }
+        cast_until_gone(address.clone(), queue.clone(), acks.clone(), 8).await;
+    }
+    assert!(
+        queue.lock().unwrap().is_empty(),
+        "every member voted through the proxy"
+    );
+    // The proxy spread the load: both survivors accepted ballots themselves.
+    for port in &ports[1..] {
+        assert!(
+            accepted_by(*port).await > 0.0,
+            "instance on {port} took no ballots"
+        );
+    }
+
+    let bundle = export_bundle(&db, &id, "bundle");
+    let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+    let logged: std::collections::HashMap<String, String> = String::from_utf8(bundle.log.clone())
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            match strikevote::log::entry::Entry::parse(line.as_bytes())
+                .ok()?
+                .body
+            {
+                strikevote::log::entry::Body::Ballot(b) => Some((b.receipt.clone(), b.tracker())),
+                _ => None,
+            }
+        })
+        .collect();
+    let acks = std::mem::take(&mut *acks.lock().unwrap());
+    for ack in &acks {
+        assert_eq!(
+            logged.get(&ack.receipt),
+            Some(&ack.tracker),
+            "acknowledged receipt {} is in the log as cast",
+            ack.receipt
+        );
+    }
+    // No token used twice: one ballot per token, as many ballots as tokens used.
+    assert_eq!(report.types["ballot"], tokens.len() as u64);
+    assert_eq!(logged.len(), tokens.len(), "receipts are unique");
+    let app = instances[0].app();
+    let mut used = 0;
+    for (_, token) in &tokens {
+        used += u64::from(token_status(&app, token).await == "used");
+    }
+    assert_eq!(used, report.types["ballot"]);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    for served in instances {
+        served.stop();
+    }
+}

@@ -170,7 +170,7 @@ both_backends! {
 /// Writes `log` re-signed with the election's real key into `dir`: only the cryptography
 /// inside the entries can catch what was changed.
 fn resigned(db: &TestDb, log: &str, origin: &str, dir: &str) -> std::path::PathBuf {
-    let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let real = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
     let leaves: Vec<_> = log
         .lines()
         .map(|l| strikevote::log::merkle::leaf_hash(l.as_bytes()))

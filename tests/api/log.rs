@@ -135,7 +135,7 @@ both_backends! {
         let err = verify_bundle(&b.log, &forged, &b.key).unwrap_err();
         assert!(err.0.contains("carries no signature by key"), "{err}");
         // ... even with that key's own vkey beside it, if the log is not the one it signed.
-        let real = key::load_or_create(&db.path("strikevote.key")).unwrap();
+        let real = key::load_or_create(&db.path("strikevote.key"), None).unwrap();
 
         // A genuine checkpoint for a different size (signed by the real key).
         let leaves: Vec<Hash> = lines.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();

@@ -25,6 +25,7 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "rate_limit_per_minute" => "5".into(),
         "schedule_seconds" => "30".into(),
         "metrics_bind" => "127.0.0.1:19464".into(),
+        "heads_dir" => db.path("env.heads").display().to_string(),
         "metrics_token" => "metrics-secret-for-the-test".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
@@ -292,6 +293,7 @@ fn the_deployment_files_use_only_known_variables() {
         "deploy/Dockerfile",
         "deploy/compose.yaml",
         "deploy/systemd/strikevote.service",
+        "deploy/k8s/strikevote.yaml",
     ] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         for (at, _) in text.match_indices("STRIKEVOTE_") {
@@ -336,5 +338,63 @@ both_backends! {
         assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
         let status = child.wait().unwrap();
         assert!(status.success(), "serve did not stop cleanly: {status}");
+    }
+}
+
+/// The Python of tests/.venv (tests/run.sh makes it from tests/requirements.txt).
+fn test_python() -> std::path::PathBuf {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "tests/.venv is missing: run the suite with `bash tests/run.sh`, which creates it"
+    );
+    python
+}
+
+#[test]
+fn the_kubernetes_manifests_pass_the_schemas_and_the_deployment_policy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = |file: &std::path::Path| {
+        Command::new(test_python())
+            .arg(root.join("tests/deploy/check_k8s.py"))
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let manifest = root.join("deploy/k8s/strikevote.yaml");
+    let out = check(&manifest);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("7 resources valid against Kubernetes 1.30"),
+        "{said}"
+    );
+
+    // The checker catches a schema error and each policy it holds the file to.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let broken = text
+        .replace("replicas: 3", "replicas: 1")
+        .replace(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        )
+        .replace("defaultMode: 0400", "defaultMode: 0444")
+        .replace(
+            "protocol: TCP}\n            - {name: metrics",
+            "protocl: TCP}\n            - {name: metrics",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let out = check(&path);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    for problem in [
+        "the Deployment runs fewer than 2 replicas",
+        "container strikevote: root filesystem is writable",
+        "is not mode 0400",
+        "Additional properties are not allowed ('protocl' was unexpected)",
+    ] {
+        assert!(said.contains(problem), "{problem} not in {said}");
     }
 }

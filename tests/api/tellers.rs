@@ -163,7 +163,7 @@ both_backends! {
 
         let id = three_tellers(db);
         let eid = strikevote::election::ElectionId::parse(&id).unwrap();
-        let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+        let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
         let mut conn = db.conn();
         // Messages from a ceremony held elsewhere, by the rules' own shape.
         let params = TellerParams::new(3, 2).unwrap();

@@ -296,7 +296,7 @@ both_backends! {
         assert!(out.contains("result    opened by teller(s) 1 and checked: PASSED"), "{out}");
 
         // A result entry that disagrees with the ballots is caught, even correctly signed.
-        let real = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+        let real = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
         let forged_log = String::from_utf8(bundle.log.clone()).unwrap().replace("\"delegates\":{\"yes\":100,\"no\":56", "\"delegates\":{\"yes\":156,\"no\":0");
         let leaves: Vec<Hash> = forged_log.lines().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
         let origin = bundle.checkpoint.lines().next().unwrap().to_owned();

@@ -92,7 +92,7 @@ tellers = { count = 1, threshold = 1 }
 /// Runs the election's key ceremony in this process, every teller's state in memory, through
 /// the same store as `strikevote teller setup` (with the CLI's key file).
 pub fn run_ceremony(db: &TestDb, id: &str) {
-    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
     let pool = db.pool();
     let mut conn = pool.get().unwrap();
     let id = strikevote::election::ElectionId::parse(id).unwrap();
@@ -337,7 +337,7 @@ pub fn official(db: &TestDb, username: &str, role: &str) -> String {
 
 /// Casts one ballot through the library, with the key file the CLI and server use.
 pub fn cast_directly(db: &TestDb, token: &str) -> String {
-    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key")).unwrap();
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
     let pool = db.pool();
     let mut conn = pool.get().unwrap();
     let request = strikevote::ballot::CastRequest {
