@@ -14,11 +14,21 @@ use crate::token::PlainToken;
 use crate::web::auth::Official;
 
 /// Body of `POST /api/v1/ballots`.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CastBody {
     token: String,
     choice: String,
+}
+
+impl CastBody {
+    /// The request it asks for, or the API error naming what is wrong.
+    pub fn request(&self) -> Result<CastRequest> {
+        Ok(CastRequest {
+            token: parse_token(&self.token)?,
+            choice: parse_choice(&self.choice)?,
+        })
+    }
 }
 
 /// Parses what a member typed into a hashed token, or the API's `token_unknown`.
@@ -59,11 +69,7 @@ pub fn cast_json(cast: &Cast) -> serde_json::Value {
 /// `POST /api/v1/ballots` `{"token", "choice"}`: casts a ballot; answers after its batch
 /// commits with the receipt, the leaf index, the signed checkpoint and the inclusion proof.
 pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
-    let request = CastRequest {
-        token: parse_token(&body.token)?,
-        choice: parse_choice(&body.choice)?,
-    };
-    let cast = state.casting.cast(request).await?;
+    let cast = state.casting.cast(body.request()?).await?;
     Ok(HttpResponse::Ok().json(cast_json(&cast)))
 }
 
