@@ -5,11 +5,13 @@
 //! Run: `cargo bench --bench roster_scale` (PostgreSQL from STRIKEVOTE_TEST_POSTGRES_URL,
 //! default postgres://postgres@127.0.0.1:5432/postgres; set BENCH_MEMBERS to change the size).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const LOCALS: usize = 36;
+use common::{LOCALS, definition_toml, psql};
 
 fn main() {
     let members: usize = std::env::var("BENCH_MEMBERS")
@@ -18,7 +20,11 @@ fn main() {
         .unwrap_or(60_000);
     let dir = tempfile::tempdir().expect("temporary directory");
     let definition = dir.path().join("election.toml");
-    std::fs::write(&definition, definition_toml()).expect("write definition");
+    std::fs::write(
+        &definition,
+        definition_toml("2026-10-01T07:00:00Z", "2026-10-04T07:00:00Z"),
+    )
+    .expect("write definition");
     let roster = dir.path().join("roster.csv");
     std::fs::write(&roster, roster_csv(members)).expect("write roster");
 
@@ -100,32 +106,8 @@ fn timed(url: &str, dir: &std::path::Path, args: &[&str]) -> (String, Duration) 
     (String::from_utf8_lossy(&out.stdout).into_owned(), elapsed)
 }
 
-fn psql(admin: &str, sql: &str) {
-    use diesel::{Connection, PgConnection, RunQueryDsl};
-    let mut conn = PgConnection::establish(admin).expect("PostgreSQL reachable");
-    diesel::sql_query(sql).execute(&mut conn).expect(sql);
-}
-
 fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("UTF-8 path")
-}
-
-fn definition_toml() -> String {
-    let mut text = String::from(
-        "title = \"Bench\"\nquestion = \"Strike?\"\nchoices = [\"yes\", \"no\"]\nrule = \"delegates\"\n\
-         threshold = { num = 1, den = 2, cmp = \"more_than\" }\n\
-         local_threshold = { num = 3, den = 4, cmp = \"at_least\" }\n\
-         opens_at = \"2026-10-01T07:00:00Z\"\ncloses_at = \"2026-10-04T07:00:00Z\"\n\
-         tellers = { count = 1, threshold = 1 }\n",
-    );
-    for i in 0..LOCALS {
-        let _ = write!(
-            text,
-            "\n[[locals]]\ncode = \"L{i}\"\nname = \"Local {i}\"\ndelegates = {}\n",
-            10 + i
-        );
-    }
-    text
 }
 
 fn roster_csv(members: usize) -> String {

@@ -48,20 +48,29 @@ pub fn sv(url: &str, dir: &Path, args: &[&str]) -> String {
 }
 
 /// An open election with `n` members; returns their tokens.
-pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
-    let mut toml = String::from(
+/// Locals in every benchmark election (as IATSE in 2021).
+pub const LOCALS: usize = 36;
+
+/// The benchmark election's definition: IATSE's rule, `LOCALS` locals `L0`…, the window given.
+pub fn definition_toml(opens_at: &str, closes_at: &str) -> String {
+    let mut toml = format!(
         "title = \"Bench\"\nquestion = \"Strike?\"\nchoices = [\"yes\", \"no\"]\nrule = \"delegates\"\n\
-         threshold = { num = 1, den = 2, cmp = \"more_than\" }\n\
-         local_threshold = { num = 3, den = 4, cmp = \"at_least\" }\n\
-         opens_at = \"2026-01-01T00:00:00Z\"\ncloses_at = \"2036-01-01T00:00:00Z\"\n\
-         tellers = { count = 1, threshold = 1 }\n",
+         threshold = {{ num = 1, den = 2, cmp = \"more_than\" }}\n\
+         local_threshold = {{ num = 3, den = 4, cmp = \"at_least\" }}\n\
+         opens_at = \"{opens_at}\"\ncloses_at = \"{closes_at}\"\n\
+         tellers = {{ count = 1, threshold = 1 }}\n",
     );
-    for i in 0..36 {
+    for i in 0..LOCALS {
         toml.push_str(&format!(
             "\n[[locals]]\ncode = \"L{i}\"\nname = \"Local {i}\"\ndelegates = {}\n",
             10 + i
         ));
     }
+    toml
+}
+
+pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
+    let toml = definition_toml("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z");
     std::fs::write(dir.join("e.toml"), toml).unwrap();
     let mut csv = String::from("member_id,local,name,email\n");
     for i in 0..n {

@@ -102,19 +102,6 @@ struct Acknowledged {
     checkpoint: String,
 }
 
-fn hashes(v: &serde_json::Value) -> Vec<strikevote::log::merkle::Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            hex::decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect()
-}
-
 /// Casts the queued tokens from `clients` concurrent clients until the queue is empty or the
 /// server stops answering; acknowledged ballots go to `acks`, the others back to the queue.
 async fn cast_until_gone(

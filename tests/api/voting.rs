@@ -8,19 +8,6 @@ use strikevote::log::merkle::{self, Hash};
 use crate::both_backends;
 use crate::helpers::*;
 
-fn hashes(v: &serde_json::Value) -> Vec<Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            hex::decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect()
-}
-
 both_backends! {
     async fn a_cast_ballot_comes_back_with_a_receipt_that_proves_into_a_signed_checkpoint(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 3);

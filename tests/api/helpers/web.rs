@@ -55,3 +55,17 @@ pub async fn vote_by_form(app: &TestApp, token: &str, choice: &str) -> String {
     assert_eq!(status, 200, "{page}");
     receipt_of(&page)
 }
+
+/// The hex hashes of a JSON proof (`inclusion_proof`, `hashes`) as Merkle hashes.
+pub fn hashes(v: &serde_json::Value) -> Vec<strikevote::log::merkle::Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
