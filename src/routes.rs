@@ -263,6 +263,12 @@ pub static ROUTES: &[Resource] = &[
         limited: false,
         endpoints: &[post!(ADMIN, admin::change_state)],
     },
+    // JSON API: its OpenAPI document.
+    Resource {
+        path: "/api/v1/openapi.json",
+        limited: false,
+        endpoints: &[get!(PUBLIC, api::openapi::openapi_json)],
+    },
     // JSON API: the log (public).
     Resource {
         path: "/api/v1/key",
@@ -397,7 +403,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limit
         for endpoint in resource.endpoints {
             r = r.route(guarded((endpoint.route)(), endpoint.access, api));
         }
-        let r = r.default_service(web::to(crate::web::method_not_allowed));
+        // The path's methods, for the `Allow` header of a 405.
+        let allow: std::sync::Arc<str> = resource
+            .endpoints
+            .iter()
+            .map(|e| e.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+            .into();
+        let r = r.default_service(web::to(move |req| {
+            crate::web::method_not_allowed(req, allow.clone())
+        }));
         match limits.for_path(resource.path).filter(|_| resource.limited) {
             Some(governor) => cfg.service(r.wrap(governor)),
             None => cfg.service(r),

@@ -25,7 +25,7 @@ if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
     npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
-# Python tools the tests run (the Kubernetes schema validator), pinned, in tests/.venv.
+# Python tools the tests run (the Kubernetes schema validator, schemathesis), pinned, in tests/.venv.
 if [ ! -x tests/.venv/bin/python ] || ! cmp -s tests/requirements.txt tests/.venv/requirements.txt; then
     echo "installing the Python test tools into tests/.venv"
     python3 -m venv tests/.venv

@@ -3,9 +3,10 @@
 //! token's username.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::ElectionPath;
 use super::{read_body, with_conn};
 use crate::election::Transition;
 use crate::election::{self, Definition, ElectionId};
@@ -16,17 +17,36 @@ use crate::token::store as token_store;
 use crate::web::auth::Official;
 use crate::web::page::mailing_download;
 
+/// One election in the list.
+#[derive(Serialize, ToSchema)]
+pub struct ElectionItem {
+    /// Its id.
+    id: ElectionId,
+    /// Its title.
+    title: String,
+    /// Its state.
+    state: election::State,
+}
+
 /// `GET /api/v1/elections`.
+#[utoipa::path(get, path = "/api/v1/elections", tag = "officials",
+    responses((status = 200, description = "Every election, newest first", body = Vec<ElectionItem>)))]
 pub async fn list(_who: Official, state: web::Data<AppState>) -> Result<HttpResponse> {
     let all = with_conn(&state, election::list).await?;
     let rows: Vec<_> = all
-        .iter()
-        .map(|e| json!({ "id": e.id, "title": e.definition.title, "state": e.state }))
+        .into_iter()
+        .map(|e| ElectionItem {
+            id: e.id,
+            title: e.definition.title,
+            state: e.state,
+        })
         .collect();
     Ok(HttpResponse::Ok().json(rows))
 }
 
 /// `GET /api/v1/elections/{id}`.
+#[utoipa::path(get, path = "/api/v1/elections/{id}", tag = "officials", params(ElectionPath),
+    responses((status = 200, description = "The election, its counts per local and its key ceremony", body = election::Summary)))]
 pub async fn show(
     _who: Official,
     state: web::Data<AppState>,
@@ -49,7 +69,32 @@ fn utf8(bytes: Vec<u8>) -> Result<String> {
         .map_err(|_| Error::bad_input(ErrorCode::InvalidBody, "the body is not UTF-8 text"))
 }
 
+/// A new election's id and its tellers' invitation codes.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    /// The new election's id.
+    id: ElectionId,
+    /// One invitation per teller: the code exists in plain text only in this answer.
+    teller_invitations: Vec<Invitation>,
+}
+
+/// A teller's invitation to the key ceremony.
+#[derive(Serialize, ToSchema)]
+pub struct Invitation {
+    /// The teller's number, 1-based.
+    teller: u32,
+    /// The teller's name from the definition.
+    name: String,
+    /// The invitation code (`Authorization: Teller <code>`).
+    code: String,
+}
+
 /// `POST /api/v1/elections` with the TOML definition as the body: 201 `{"id"}`.
+#[utoipa::path(post, path = "/api/v1/elections", tag = "officials",
+    request_body(content = String, content_type = "text/plain", description = "The election definition, TOML (docs/ELECTION_DEFINITION.md); any content type is read as TOML"),
+    responses(
+        (status = 201, description = "The election is created as a draft, entry 0 logged", body = Created),
+        (status = 400, description = "invalid_definition invalid_body")))]
 pub async fn create(
     who: Official,
     state: web::Data<AppState>,
@@ -64,7 +109,11 @@ pub async fn create(
         let id = election::create(c, &definition, &url, &signer, &by)?;
         let codes: Vec<_> = crate::teller::invitations::issue(c, id)?
             .into_iter()
-            .map(|(t, code)| json!({ "teller": t, "name": definition.tellers.name(t), "code": code }))
+            .map(|(teller, code)| Invitation {
+                teller,
+                name: definition.tellers.name(teller),
+                code,
+            })
             .collect();
         Ok((id, codes))
     })
@@ -72,10 +121,19 @@ pub async fn create(
     // The invitation codes exist in plain text only in this answer.
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "id": id, "teller_invitations": invitations })))
+        .json(Created {
+            id,
+            teller_invitations: invitations,
+        }))
 }
 
 /// `POST /api/v1/elections/{id}/roster` with the CSV as the body.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/roster", tag = "officials", params(ElectionPath),
+    request_body(content = String, content_type = "text/csv", description = "The roster, CSV with the header `member_id,local,name,email` (docs/ROSTER.md)"),
+    responses(
+        (status = 200, description = "The roster is stored and logged", body = roster::ImportSummary),
+        (status = 400, description = "invalid_roster roster_too_large"),
+        (status = 409, description = "election_not_draft")))]
 pub async fn roster(
     who: Official,
     state: web::Data<AppState>,
@@ -94,6 +152,12 @@ pub async fn roster(
 }
 
 /// `POST /api/v1/elections/{id}/tokens`: issues every missing token; answers the mailing CSV.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tokens", tag = "officials", params(ElectionPath),
+    responses(
+        (status = 200, description = "The mailing file: one row per token issued now; the tokens exist in plain text only here",
+            body = String, content_type = "text/csv",
+            headers(("X-Strikevote-Issued" = u64, description = "Tokens issued by this request"))),
+        (status = 409, description = "roster_missing election_closed")))]
 pub async fn issue(
     who: Official,
     state: web::Data<AppState>,
@@ -110,13 +174,33 @@ pub async fn issue(
 }
 
 /// Body of `POST /api/v1/elections/{id}/tokens/reissue`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReissueBody {
+    /// The member's id on the roster.
     member: String,
 }
 
+/// A reissued token.
+#[derive(Serialize, ToSchema)]
+pub struct Reissued {
+    /// The member's id.
+    member_id: String,
+    /// The member's local.
+    local: String,
+    /// The new token (the old one is revoked); shown only here.
+    token: String,
+    /// The member's ballot address.
+    ballot_url: String,
+}
+
 /// `POST /api/v1/elections/{id}/tokens/reissue` `{"member"}`: the new token, once.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tokens/reissue", tag = "officials", params(ElectionPath),
+    request_body = ReissueBody,
+    responses(
+        (status = 200, description = "The member's new token", body = Reissued),
+        (status = 404, description = "member_not_found"),
+        (status = 409, description = "token_used election_closed")))]
 pub async fn reissue(
     who: Official,
     state: web::Data<AppState>,
@@ -133,12 +217,23 @@ pub async fn reissue(
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "member_id": t.member_id,
-            "local": t.local,
-            "token": t.token.expose(),
-            "ballot_url": t.ballot_url,
-        })))
+        .json(Reissued {
+            member_id: t.member_id,
+            local: t.local,
+            token: t.token.expose().to_owned(),
+            ballot_url: t.ballot_url,
+        }))
+}
+
+/// An election's state after an official's action.
+#[derive(Serialize, ToSchema)]
+pub struct Transitioned {
+    /// The election.
+    id: ElectionId,
+    /// Its state now.
+    state: election::State,
+    /// The log's size after the action's entries.
+    log_size: u64,
 }
 
 /// Opens, closes or certifies; answers the new state and log size.
@@ -147,12 +242,16 @@ async fn transition(
     id: ElectionId,
     action: Transition,
     by: String,
-) -> Result<serde_json::Value> {
+) -> Result<Transitioned> {
     let signer = state.signer.clone();
     with_conn(state, move |c| {
         let checkpoint = election::apply(c, id, action, &signer, &by)?;
         let e = election::find(c, id)?;
-        Ok(json!({ "id": id, "state": e.state, "log_size": checkpoint.size }))
+        Ok(Transitioned {
+            id,
+            state: e.state,
+            log_size: checkpoint.size,
+        })
     })
     .await
 }
@@ -169,6 +268,10 @@ async fn act(
 }
 
 /// `POST /api/v1/elections/{id}/open`.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/open", tag = "officials", params(ElectionPath),
+    responses(
+        (status = 200, description = "Opens the vote (the key ceremony must be complete)", body = Transitioned),
+        (status = 409, description = "election_not_draft roster_missing key_not_ready window_passed")))]
 pub async fn open(
     who: Official,
     state: web::Data<AppState>,
@@ -178,6 +281,10 @@ pub async fn open(
 }
 
 /// `POST /api/v1/elections/{id}/close`.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/close", tag = "officials", params(ElectionPath),
+    responses(
+        (status = 200, description = "Closes the vote", body = Transitioned),
+        (status = 409, description = "election_not_open")))]
 pub async fn close(
     who: Official,
     state: web::Data<AppState>,
@@ -187,6 +294,10 @@ pub async fn close(
 }
 
 /// `POST /api/v1/elections/{id}/certify`.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/certify", tag = "officials", params(ElectionPath),
+    responses(
+        (status = 200, description = "Certifies the decrypted result", body = Transitioned),
+        (status = 409, description = "embargoed awaiting_tellers already_certified")))]
 pub async fn certify(
     who: Official,
     state: web::Data<AppState>,

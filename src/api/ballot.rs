@@ -1,23 +1,28 @@
 //! Casting over JSON, a member's receipt look-up and token status.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::ElectionPath;
 use super::with_conn;
 use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, Cast, CastRequest};
-use crate::election::{self, Choice, State};
+use crate::election::{self, Choice, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
 use crate::token::PlainToken;
 use crate::web::auth::Official;
 
 /// Body of `POST /api/v1/ballots`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CastBody {
+    /// The member's ballot token, `SV-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`.
+    #[schema(example = "SV-ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-2345")]
     token: String,
+    /// `yes`, `no`, or `abstain` where the election allows it.
+    #[schema(example = "yes")]
     choice: String,
 }
 
@@ -51,69 +56,142 @@ pub fn parse_choice(text: &str) -> Result<Choice> {
     })
 }
 
-/// The JSON answer for a cast ballot: the receipt and the ballot's tracker, never the choice
-/// (the answer is the same length whatever it was).
-pub fn cast_json(cast: &Cast) -> serde_json::Value {
-    json!({
-        "receipt": cast.receipt,
-        "tracker": cast.tracker,
-        "election": cast.election,
-        "local": cast.local,
-        "leaf_index": cast.leaf_index,
-        "tree_size": cast.tree_size,
-        "checkpoint": cast.checkpoint,
-        "inclusion_proof": cast.inclusion_proof.iter().map(hex::encode).collect::<Vec<_>>(),
-    })
+/// The answer for a cast ballot: the receipt and the ballot's tracker, never the choice (the
+/// answer is the same length whatever it was).
+#[derive(Serialize, ToSchema)]
+pub struct CastAnswer {
+    /// The receipt: keep it to check the ballot later (`GET /api/v1/receipts/{receipt}`).
+    receipt: String,
+    /// The ballot's tracker: SHA-256 of its ciphertexts, 64 hex digits.
+    tracker: String,
+    /// The election.
+    election: ElectionId,
+    /// The member's local.
+    local: String,
+    /// The ballot's index in the log.
+    leaf_index: u64,
+    /// The size of the tree the checkpoint signs.
+    tree_size: u64,
+    /// The signed checkpoint of the batch that holds the ballot.
+    checkpoint: String,
+    /// Inclusion proof of the ballot in that tree, hex, RFC 9162 order.
+    inclusion_proof: Vec<String>,
+}
+
+impl From<&Cast> for CastAnswer {
+    fn from(cast: &Cast) -> Self {
+        Self {
+            receipt: cast.receipt.clone(),
+            tracker: cast.tracker.clone(),
+            election: cast.election,
+            local: cast.local.clone(),
+            leaf_index: cast.leaf_index,
+            tree_size: cast.tree_size,
+            checkpoint: cast.checkpoint.clone(),
+            inclusion_proof: cast.inclusion_proof.iter().map(hex::encode).collect(),
+        }
+    }
 }
 
 /// `POST /api/v1/ballots` `{"token", "choice"}`: casts a ballot; answers after its batch
 /// commits with the receipt, the leaf index, the signed checkpoint and the inclusion proof.
+#[utoipa::path(post, path = "/api/v1/ballots", tag = "members", request_body = CastBody,
+    responses(
+        (status = 200, description = "The ballot is in the log", body = CastAnswer),
+        (status = 400, description = "invalid_choice choice_missing token_unknown"),
+        (status = 404, description = "token_unknown"),
+        (status = 409, description = "token_used token_revoked election_not_open"),
+        (status = 503, description = "storage_full")))]
 pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
     let cast = state.casting.cast(body.request()?).await?;
-    Ok(HttpResponse::Ok().json(cast_json(&cast)))
+    Ok(HttpResponse::Ok().json(CastAnswer::from(&cast)))
+}
+
+/// A member's ballot found by its receipt.
+#[derive(Serialize, ToSchema)]
+pub struct ReceiptAnswer {
+    /// The election.
+    election: ElectionId,
+    /// The ballot's index in the log.
+    leaf_index: u64,
+    /// The ballot's log entry, exact text (a sealed ballot, never a choice).
+    entry: String,
+    /// The ballot's tracker.
+    tracker: String,
+    /// The latest checkpoint's size.
+    tree_size: u64,
+    /// The latest signed checkpoint.
+    checkpoint: String,
+    /// Inclusion proof of the entry in that tree, hex, RFC 9162 order.
+    inclusion_proof: Vec<String>,
+    /// Whether the proof leads from the entry to the checkpoint's root.
+    verified: bool,
 }
 
 /// `GET /api/v1/receipts/{receipt}`: a member's own ballot entry and its inclusion proof
 /// against the latest checkpoint (allowed during the embargo: the member holds the receipt).
+#[utoipa::path(get, path = "/api/v1/receipts/{receipt}", tag = "members",
+    params(("receipt" = String, Path, description = "The receipt the member was given")),
+    responses(
+        (status = 200, description = "The ballot and its proof", body = ReceiptAnswer),
+        (status = 404, description = "receipt_unknown")))]
 pub async fn receipt(
     state: web::Data<AppState>,
     receipt: web::Path<String>,
 ) -> Result<HttpResponse> {
     let body = with_conn(&state, move |c| {
         let found = lookup_receipt(c, &receipt)?;
-        Ok(json!({
-            "election": found.election,
-            "leaf_index": found.index,
-            "entry": found.entry,
-            "tracker": found.tracker,
-            "tree_size": found.tree_size,
-            "checkpoint": found.checkpoint,
-            "inclusion_proof": found.proof.iter().map(hex::encode).collect::<Vec<_>>(),
-            "verified": found.verified,
-        }))
+        Ok(ReceiptAnswer {
+            election: found.election,
+            leaf_index: found.index,
+            entry: found.entry,
+            tracker: found.tracker,
+            tree_size: found.tree_size,
+            checkpoint: found.checkpoint,
+            inclusion_proof: found.proof.iter().map(hex::encode).collect(),
+            verified: found.verified,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
 /// Body of `POST /api/v1/token-status`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// The member's ballot token.
     token: String,
 }
 
+/// A token's status, and nothing more.
+#[derive(Serialize, ToSchema)]
+pub struct TokenStatusAnswer {
+    /// `not_used`, `used` or `revoked`.
+    #[schema(pattern = "^(not_used|used|revoked)$")]
+    status: &'static str,
+}
+
 /// `POST /api/v1/token-status` `{"token"}`: `not_used`, `used` or `revoked` — nothing more.
+#[utoipa::path(post, path = "/api/v1/token-status", tag = "members", request_body = TokenBody,
+    responses(
+        (status = 200, description = "The token's status", body = TokenStatusAnswer),
+        (status = 400, description = "token_unknown"),
+        (status = 404, description = "token_unknown")))]
 pub async fn token_status(
     state: web::Data<AppState>,
     body: web::Json<TokenBody>,
 ) -> Result<HttpResponse> {
     let token = parse_token(&body.token)?;
     let status = with_conn(&state, move |c| ballot::token_status(c, &token)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": public_status(status) })))
+    Ok(HttpResponse::Ok().json(TokenStatusAnswer {
+        status: public_status(status),
+    }))
 }
 
 /// `GET /api/v1/elections/{id}/turnout`: ballots cast per local; no choices, ever.
+#[utoipa::path(get, path = "/api/v1/elections/{id}/turnout", tag = "officials", params(ElectionPath),
+    responses((status = 200, description = "Ballots cast and members eligible, per local and in all", body = election::count::Turnout)))]
 pub async fn turnout(
     _who: Official,
     state: web::Data<AppState>,
@@ -126,6 +204,10 @@ pub async fn turnout(
 
 /// `GET /api/v1/elections/{id}/results`: once the tellers have decrypted the result (409
 /// `embargoed` while the vote is open, `awaiting_tellers` after close until then).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/results", tag = "results", params(ElectionPath),
+    responses(
+        (status = 200, description = "The decrypted result, counted under the election's rules", body = ResultsAnswer),
+        (status = 409, description = "embargoed awaiting_tellers")))]
 pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = election::ElectionId::parse(&id)?;
     let (results, state_now) = with_conn(&state, move |c| {
@@ -133,8 +215,17 @@ pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Resul
         Ok((r, election::find(c, id)?.state))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "certified": state_now == State::Certified,
-        "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(ResultsAnswer {
+        certified: state_now == State::Certified,
+        results,
+    }))
+}
+
+/// The result.
+#[derive(Serialize, ToSchema)]
+pub struct ResultsAnswer {
+    /// Whether the officials have certified it.
+    certified: bool,
+    /// The result.
+    results: crate::tally::Results,
 }

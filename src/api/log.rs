@@ -8,9 +8,10 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ElectionPath;
 use super::with_conn;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
@@ -22,15 +23,30 @@ fn hexes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
 }
 
+/// The log's signing key.
+#[derive(Serialize, ToSchema)]
+pub struct PublicKey {
+    /// Always `ed25519`.
+    #[schema(pattern = "^ed25519$")]
+    algorithm: &'static str,
+    /// The 32-byte public key, standard base64.
+    public_key: String,
+}
+
 /// `GET /api/v1/key`: the bare Ed25519 public key that signs every election's checkpoints.
+#[utoipa::path(get, path = "/api/v1/key", tag = "log",
+    responses((status = 200, description = "The key that signs every checkpoint", body = PublicKey)))]
 pub async fn public_key(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "algorithm": "ed25519",
-        "public_key": B64.encode(state.signer.public_key()),
-    }))
+    HttpResponse::Ok().json(PublicKey {
+        algorithm: "ed25519",
+        public_key: B64.encode(state.signer.public_key()),
+    })
 }
 
 /// `GET /api/v1/elections/{id}/key`: the election's verifier key, as in the bundle's key.vkey.
+#[utoipa::path(get, path = "/api/v1/elections/{id}/key", tag = "log", params(ElectionPath),
+    responses((status = 200, description = "The verifier key (`<origin>+<key hash>+<base64 key>`, one line), as in the audit bundle's key.vkey",
+        body = String, content_type = "text/plain")))]
 pub async fn verifier_key(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -43,6 +59,9 @@ pub async fn verifier_key(
 }
 
 /// `GET /api/v1/elections/{id}/checkpoint`: the latest signed note.
+#[utoipa::path(get, path = "/api/v1/elections/{id}/checkpoint", tag = "log", params(ElectionPath),
+    responses((status = 200, description = "The latest checkpoint, a signed note (docs/LOG_FORMAT.md)",
+        body = String, content_type = "text/plain")))]
 pub async fn checkpoint(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
     let checkpoint = with_conn(&state, move |c| {
@@ -56,14 +75,22 @@ pub async fn checkpoint(state: web::Data<AppState>, id: web::Path<String>) -> Re
 }
 
 /// Query of `entries`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
+    /// First entry (default 0).
     start: Option<u64>,
+    /// One past the last entry (default: the log's size); at most 1000 entries are answered.
     end: Option<u64>,
 }
 
 /// `GET /api/v1/elections/{id}/entries?start=&end=`: entries `[start, end)` as JSON lines, the
 /// exact stored bytes, at most 1000 per answer (continue from the last index + 1).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/entries", tag = "log", params(ElectionPath, EntriesQuery),
+    responses(
+        (status = 200, description = "The entries, one JSON object per line, byte for byte as hashed into the log (docs/LOG_FORMAT.md)",
+            body = String, content_type = "application/jsonl"),
+        (status = 400, description = "size_beyond_log invalid_range")))]
 pub async fn entries(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -102,14 +129,36 @@ pub async fn entries(
 }
 
 /// Query of `proof/inclusion`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The entry's index.
     index: u64,
+    /// The tree's size (default: the latest checkpoint's).
     size: Option<u64>,
+}
+
+/// An RFC 9162 inclusion proof.
+#[derive(Serialize, ToSchema)]
+pub struct InclusionProof {
+    /// The entry's index.
+    index: u64,
+    /// The tree's size.
+    size: u64,
+    /// The entry's leaf hash, hex.
+    leaf_hash: String,
+    /// The tree's root, hex.
+    root: String,
+    /// The proof's hashes, hex, RFC 9162 order.
+    hashes: Vec<String>,
 }
 
 /// `GET /api/v1/elections/{id}/proof/inclusion?index=&size=`: RFC 9162 inclusion proof of
 /// entry `index` in the tree of `size` entries (default: the latest checkpoint's).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/proof/inclusion", tag = "log", params(ElectionPath, InclusionQuery),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProof),
+        (status = 400, description = "invalid_proof_request size_beyond_log")))]
 pub async fn inclusion(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -120,27 +169,49 @@ pub async fn inclusion(
         let election = election::find(c, id)?;
         let size = query.size.unwrap_or(election.log_size);
         let proof = store::inclusion_proof(c, &election, query.index, size)?;
-        Ok(json!({
-            "index": query.index,
-            "size": size,
-            "leaf_hash": hex::encode(store::leaf_hash(c, &election, query.index)?),
-            "root": hex::encode(store::root_at(c, &election, size)?),
-            "hashes": hexes(&proof),
-        }))
+        Ok(InclusionProof {
+            index: query.index,
+            size,
+            leaf_hash: hex::encode(store::leaf_hash(c, &election, query.index)?),
+            root: hex::encode(store::root_at(c, &election, size)?),
+            hashes: hexes(&proof),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
 /// Query of `proof/consistency`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The older tree's size.
     from: u64,
+    /// The newer tree's size (default: the latest checkpoint's).
     to: Option<u64>,
+}
+
+/// An RFC 9162 consistency proof.
+#[derive(Serialize, ToSchema)]
+pub struct ConsistencyProof {
+    /// The older tree's size.
+    from: u64,
+    /// The newer tree's size.
+    to: u64,
+    /// The older tree's root, hex.
+    from_root: String,
+    /// The newer tree's root, hex.
+    to_root: String,
+    /// The proof's hashes, hex, RFC 9162 order.
+    hashes: Vec<String>,
 }
 
 /// `GET /api/v1/elections/{id}/proof/consistency?from=&to=`: RFC 9162 consistency proof
 /// between the trees of `from` and `to` entries (default `to`: the latest).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/proof/consistency", tag = "log", params(ElectionPath, ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyProof),
+        (status = 400, description = "invalid_proof_request size_beyond_log")))]
 pub async fn consistency(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -151,13 +222,13 @@ pub async fn consistency(
         let election = election::find(c, id)?;
         let to = query.to.unwrap_or(election.log_size);
         let proof = store::consistency_proof(c, &election, query.from, to)?;
-        Ok(json!({
-            "from": query.from,
-            "to": to,
-            "from_root": hex::encode(store::root_at(c, &election, query.from)?),
-            "to_root": hex::encode(store::root_at(c, &election, to)?),
-            "hashes": hexes(&proof),
-        }))
+        Ok(ConsistencyProof {
+            from: query.from,
+            to,
+            from_root: hex::encode(store::root_at(c, &election, query.from)?),
+            to_root: hex::encode(store::root_at(c, &election, to)?),
+            hashes: hexes(&proof),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

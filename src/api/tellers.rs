@@ -6,8 +6,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::with_conn;
 use crate::election::{self, ElectionId, decryption};
@@ -61,8 +61,54 @@ async fn authorised<T: serde::de::DeserializeOwned>(
     Ok((id, me, body))
 }
 
+/// The path of the teller routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read: handlers parse the path themselves
+pub struct TellerPath {
+    /// The election's id.
+    #[param(value_type = String, format = "uuid")]
+    id: String,
+    /// The teller's number, 1-based.
+    #[param(value_type = u32, minimum = 1)]
+    teller: String,
+}
+
+/// What a teller sees of the ceremony.
+#[derive(Serialize, ToSchema)]
+pub struct Board {
+    /// The tellers' count and threshold.
+    tellers: TellerCount,
+    /// The ceremony's log entries, exact text, in log order.
+    entries: Vec<String>,
+    /// Whether this teller's secret shares are stored.
+    sent: bool,
+    /// The shares other tellers sent to this one.
+    shares: Vec<ShareFrom>,
+}
+
+/// How many tellers there are and how many decrypt.
+#[derive(Serialize, ToSchema)]
+pub struct TellerCount {
+    /// Tellers in all.
+    count: u32,
+    /// Tellers needed to decrypt.
+    threshold: u32,
+}
+
+/// A secret share sent to this teller.
+#[derive(Serialize, ToSchema)]
+pub struct ShareFrom {
+    /// The sending teller's number.
+    from: u32,
+    /// The age-encrypted share, standard base64.
+    sealed: String,
+}
+
 /// `GET /api/v1/elections/{id}/tellers/{teller}/board`: the tellers' numbers, the ceremony's
 /// log entries (exact bytes), whether this teller's shares are stored, and the shares sent to it.
+#[utoipa::path(get, path = "/api/v1/elections/{id}/tellers/{teller}/board", tag = "tellers", params(TellerPath),
+    responses((status = 200, description = "The ceremony as this teller sees it", body = Board)))]
 pub async fn board(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -71,21 +117,32 @@ pub async fn board(
     let (id, me) = teller(&req, &state, &path).await?;
     let body = with_conn(&state, move |c| {
         let e = election::find(c, id)?;
-        let kinds = [Kind::TellerKey, Kind::TellerPolynomial, Kind::ElectionKey, Kind::TellerReady];
+        let kinds = [
+            Kind::TellerKey,
+            Kind::TellerPolynomial,
+            Kind::ElectionKey,
+            Kind::TellerReady,
+        ];
         let entries: Vec<String> = log_store::entries_of_kind(c, id, &kinds)?
             .into_iter()
             .map(|body| String::from_utf8_lossy(&Entry::new(id, body).to_bytes()).into_owned())
             .collect();
         let shares: Vec<_> = store::shares_for(c, id, me)?
             .into_iter()
-            .map(|(from, sealed)| json!({ "from": from, "sealed": B64.encode(sealed) }))
+            .map(|(from, sealed)| ShareFrom {
+                from,
+                sealed: B64.encode(sealed),
+            })
             .collect();
-        Ok(json!({
-            "tellers": { "count": e.definition.tellers.count, "threshold": e.definition.tellers.threshold },
-            "entries": entries,
-            "sent": store::has_sent(c, id, me)?,
-            "shares": shares,
-        }))
+        Ok(Board {
+            tellers: TellerCount {
+                count: e.definition.tellers.count,
+                threshold: e.definition.tellers.threshold,
+            },
+            entries,
+            sent: store::has_sent(c, id, me)?,
+            shares,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -94,14 +151,28 @@ pub async fn board(
 }
 
 /// Body of `POST …/messages`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    /// The log entry, exact text (docs/LOG_FORMAT.md).
     entry: String,
+}
+
+/// What was published.
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    /// The entry's type.
+    published: &'static str,
 }
 
 /// `POST /api/v1/elections/{id}/tellers/{teller}/messages` `{"entry"}`: one of this teller's
 /// public messages (`teller_key`, `teller_polynomial`, `teller_ready` naming this teller).
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tellers/{teller}/messages", tag = "tellers", params(TellerPath),
+    request_body = MessageBody,
+    responses(
+        (status = 200, description = "The message is in the log", body = Published),
+        (status = 400, description = "ceremony_refused"),
+        (status = 409, description = "ceremony_refused election_not_draft")))]
 pub async fn message(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -128,26 +199,44 @@ pub async fn message(
     let signer = state.signer.clone();
     let message = entry.to_new();
     with_conn(&state, move |c| store::publish(c, id, message, &signer)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "published": entry.kind().as_str() })))
+    Ok(HttpResponse::Ok().json(Published {
+        published: entry.kind().as_str(),
+    }))
 }
 
 /// Body of `POST …/shares`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharesBody {
+    /// One share per other teller.
     shares: Vec<SealedShare>,
 }
 
 /// One sealed share.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SealedShare {
+    /// The receiving teller's number.
     to: u32,
+    /// The share, an age-encrypted file to the receiver's key, standard base64.
     sealed: String,
+}
+
+/// The shares are stored.
+#[derive(Serialize, ToSchema)]
+pub struct Stored {
+    /// Always true.
+    stored: bool,
 }
 
 /// `POST /api/v1/elections/{id}/tellers/{teller}/shares`: this teller's secret shares, each
 /// age-encrypted to its recipient (the server cannot read them).
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tellers/{teller}/shares", tag = "tellers", params(TellerPath),
+    request_body = SharesBody,
+    responses(
+        (status = 200, description = "The shares are stored", body = Stored),
+        (status = 400, description = "ceremony_refused"),
+        (status = 409, description = "ceremony_refused election_not_draft")))]
 pub async fn shares(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -176,13 +265,19 @@ pub async fn shares(
         sealed.push((s.to, bytes));
     }
     with_conn(&state, move |c| store::send_shares(c, id, me, &sealed)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "stored": true })))
+    Ok(HttpResponse::Ok().json(Stored { stored: true }))
 }
 
 /// `POST /api/v1/elections/{id}/tally-shares` `{"teller", "shares"}` (a `tally_share` entry's
 /// fields): after close, a teller's decryption shares of every local's sums. Accepted from
 /// anyone if every proof verifies against that teller's key share; the `threshold`-th opens
 /// the result, logged in the same append.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tally-shares", tag = "tellers", params(super::openapi::ElectionPath),
+    request_body = TallyShareBody,
+    responses(
+        (status = 200, description = "The shares are logged (and, with the threshold-th, the result)", body = TallyAccepted),
+        (status = 400, description = "bad_share"),
+        (status = 409, description = "election_not_open already_decrypted")))]
 pub async fn tally_share(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -200,9 +295,59 @@ pub async fn tally_share(
     })?;
     let signer = state.signer.clone();
     let accepted = with_conn(&state, move |c| decryption::submit(c, id, share, &signer)).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "message": accepted.status.to_string(),
-        "decryption": accepted.status,
-        "checkpoint": accepted.checkpoint.note,
-    })))
+    Ok(HttpResponse::Ok().json(TallyAccepted {
+        message: accepted.status.to_string(),
+        decryption: accepted.status,
+        checkpoint: accepted.checkpoint.note,
+    }))
+}
+
+/// Decryption shares accepted.
+#[derive(Serialize, ToSchema)]
+pub struct TallyAccepted {
+    /// Where the decryption stands, in words.
+    message: String,
+    /// Where the decryption stands.
+    decryption: decryption::Status,
+    /// The checkpoint covering the shares (and the result, if they completed it).
+    checkpoint: String,
+}
+
+/// The body of `POST …/tally-shares`, for the document: a `tally_share` entry's fields
+/// (docs/LOG_FORMAT.md), read as [`TallyShare`].
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TallyShareBody {
+    /// The teller's number, 1-based.
+    teller: u32,
+    /// Local code → one share per choice, in the definition's order of choices.
+    shares: std::collections::BTreeMap<String, Vec<DecryptionShare>>,
+}
+
+/// One decryption share with its proof (elastic-elgamal 0.3's form: base64url, no padding).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DecryptionShare {
+    /// The share.
+    share: DhElement,
+    /// The proof that it used the teller's secret key share.
+    proof: EqualityProof,
+}
+
+/// A group element.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DhElement {
+    /// The element, base64url.
+    dh_element: String,
+}
+
+/// A Chaum–Pedersen proof.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EqualityProof {
+    /// The challenge, base64url.
+    challenge: String,
+    /// The response, base64url.
+    response: String,
 }

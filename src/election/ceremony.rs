@@ -34,7 +34,8 @@ pub fn record(conn: &mut DbConnection, election: &Election) -> Result<Record> {
 }
 
 /// Where an election's key ceremony stands, for officials.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = KeyCeremony)]
 pub struct Status {
     /// Tellers in all.
     pub tellers: usize,

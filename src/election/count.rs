@@ -16,7 +16,7 @@ use crate::tally::opened;
 use crate::tally::{Results, tally};
 
 /// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Turnout {
     /// Per local code: (cast, eligible).
     pub locals: BTreeMap<String, LocalTurnout>,
@@ -27,7 +27,7 @@ pub struct Turnout {
 }
 
 /// One local's turnout.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LocalTurnout {
     /// Ballots cast.
     pub cast: u64,

@@ -15,7 +15,8 @@ use crate::tally::opened;
 use crate::tally::{LogCount, tally};
 
 /// How far the tellers' decryption has gone.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = Decryption)]
 pub struct Status {
     /// Tellers (1-based) whose shares are logged, in log order.
     pub shared: Vec<u32>,

@@ -31,7 +31,15 @@ pub use strikevote_core::ElectionId;
 
 /// Where an election is in its life (stored as its word).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+    utoipa::ToSchema,
 )]
 #[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
@@ -344,19 +352,45 @@ pub fn summary_json(
     counts: &BTreeMap<String, LocalCounts>,
     ceremony: &ceremony::Status,
     signer: &crate::log::LogKey,
-) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id,
-        "state": e.state,
-        "created_at": e.created_at.and_utc().to_rfc3339(),
-        "origin": e.origin,
-        "public_url": e.public_url,
-        "key_fingerprint": crate::log::note::fingerprint(&signer.public_key()),
-        "log_size": e.log_size,
-        "definition": e.definition,
-        "locals": counts,
-        "key_ceremony": ceremony,
-    })
+) -> Summary {
+    Summary {
+        id: e.id,
+        state: e.state,
+        created_at: e.created_at.and_utc().to_rfc3339(),
+        origin: e.origin.clone(),
+        public_url: e.public_url.to_string(),
+        key_fingerprint: crate::log::note::fingerprint(&signer.public_key()),
+        log_size: e.log_size,
+        definition: e.definition.clone(),
+        locals: counts.clone(),
+        key_ceremony: *ceremony,
+    }
+}
+
+/// An election as officials see it (`GET /api/v1/elections/{id}`, `strikevote election show`).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// Its id.
+    pub id: ElectionId,
+    /// Its state.
+    pub state: State,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// The log's origin line.
+    pub origin: String,
+    /// The address members vote at.
+    pub public_url: String,
+    /// The signing key's fingerprint.
+    pub key_fingerprint: String,
+    /// Entries in the log.
+    pub log_size: u64,
+    /// The definition as frozen in entry 0 (docs/ELECTION_DEFINITION.md).
+    #[schema(value_type = Object)]
+    pub definition: Definition,
+    /// Roster and token counts per local code.
+    pub locals: BTreeMap<String, LocalCounts>,
+    /// Where the tellers' key ceremony stands.
+    pub key_ceremony: ceremony::Status,
 }
 
 /// Every election, newest first.
@@ -420,7 +454,7 @@ fn not_found(id: ElectionId) -> Error {
 }
 
 /// Roster and token counts of one local, as shown to officials before and during the vote.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LocalCounts {
     /// Members on the roster.
     pub eligible: i64,

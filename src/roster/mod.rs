@@ -19,7 +19,7 @@ use crate::log::{self, LogKey};
 const CHUNK: usize = 500;
 
 /// What an import changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     /// Members in the roster now.
     pub members: usize,

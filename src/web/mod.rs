@@ -95,13 +95,21 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     Err(error)
 }
 
-/// The answer for a known path with a wrong method.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Error> {
+/// The answer for a known path with a wrong method, with the `Allow` header RFC 9110 requires
+/// (`allow`: the path's methods, e.g. `GET, POST`).
+pub async fn method_not_allowed(req: HttpRequest, allow: std::sync::Arc<str>) -> HttpResponse {
     let error = Error::MethodNotAllowed(req.method().to_string());
-    if wants_html(&req) {
-        return Ok(page::error_page(&req, error.status(), error.to_string()));
+    let mut response = if wants_html(&req) {
+        page::error_page(&req, error.status(), error.to_string())
+    } else {
+        error.error_response()
+    };
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
     }
-    Err(error)
+    response
 }
 
 impl ResponseError for Error {

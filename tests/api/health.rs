@@ -39,9 +39,18 @@ both_backends! {
 
         let res = app.client.post(format!("{}/healthz", app.address)).body("x").send().await.unwrap();
         assert_eq!(res.status(), 405);
+        // RFC 9110: a 405 lists the methods the path has.
+        assert_eq!(res.headers()["allow"], "GET");
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "method_not_allowed");
         assert_eq!(body["message"], "method POST is not allowed here");
+        let res = app.client.delete(format!("{}/api/v1/elections", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()["allow"], "GET, POST");
+        let res = app.client.put(format!("{}/vote", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()["allow"], "GET, POST");
+        assert!(res.text().await.unwrap().contains("<html"));
     }
 }
 

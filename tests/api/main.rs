@@ -12,6 +12,7 @@ mod interop;
 mod log;
 mod metrics;
 mod officials;
+mod openapi;
 mod operations;
 mod roles;
 mod roster;

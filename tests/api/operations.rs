@@ -341,21 +341,11 @@ both_backends! {
     }
 }
 
-/// The Python of tests/.venv (tests/run.sh makes it from tests/requirements.txt).
-fn test_python() -> std::path::PathBuf {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "tests/.venv is missing: run the suite with `bash tests/run.sh`, which creates it"
-    );
-    python
-}
-
 #[test]
 fn the_kubernetes_manifests_pass_the_schemas_and_the_deployment_policy() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let check = |file: &std::path::Path| {
-        Command::new(test_python())
+        Command::new(venv_tool("python"))
             .arg(root.join("tests/deploy/check_k8s.py"))
             .arg(file)
             .output()

@@ -10,6 +10,22 @@ use uuid::Uuid;
 #[serde(transparent)]
 pub struct ElectionId(Uuid);
 
+/// In the service's OpenAPI document: a UUID string.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ElectionId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".into())))
+            .description(Some("An election's id (a UUID)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ElectionId {}
+
 /// A string that is not an election id.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not an election id (a UUID such as 0192c7a0-…)")]

@@ -348,3 +348,16 @@ pub fn cast_directly(db: &TestDb, token: &str) -> String {
     let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();
     answers.into_iter().next().unwrap().unwrap().receipt
 }
+
+/// A program of tests/.venv (`python`, `schemathesis`; tests/run.sh makes the venv from
+/// tests/requirements.txt).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/.venv/bin")
+        .join(name);
+    assert!(
+        tool.exists(),
+        "tests/.venv/bin/{name} is missing: run the suite with `bash tests/run.sh`, which creates it"
+    );
+    tool
+}

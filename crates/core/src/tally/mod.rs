@@ -17,6 +17,7 @@ pub mod opened;
 
 /// Ballots of one local by choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChoiceCounts {
     /// Yes ballots.
     pub yes: u64,
@@ -58,6 +59,7 @@ impl ChoiceCounts {
 /// An exact share `part / whole`, displayed as a percentage truncated to two decimals (so
 /// 74.999% shows as 74.99% and never looks like a pass it is not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Share {
     /// Numerator.
     pub part: u64,
@@ -77,6 +79,7 @@ impl fmt::Display for Share {
 
 /// One local's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalResult {
     /// Its code.
     pub code: String,
@@ -103,6 +106,7 @@ pub struct LocalResult {
 
 /// The overall popular vote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PopularOutcome {
     /// Members eligible in all locals.
     pub eligible: u64,
@@ -118,6 +122,7 @@ pub struct PopularOutcome {
 
 /// The delegate vote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DelegateOutcome {
     /// Delegates cast yes.
     pub yes: u64,
@@ -129,6 +134,7 @@ pub struct DelegateOutcome {
 
 /// The whole result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Results {
     /// Per local, in the definition's order.
     pub locals: Vec<LocalResult>,
