@@ -99,6 +99,7 @@ pub fn seed(
     // plays every teller; a real election's tellers each run `strikevote teller setup`).
     let tellers = crate::teller::ceremony::run_all(conn, signer, id)?;
     keep_demo_tellers(&tellers)?;
-    election::apply(conn, id, election::Transition::Open, signer, "demo")?;
+    let who = election::approval::Who::Operator("demo");
+    election::apply(conn, id, election::Transition::Open, signer, who)?;
     Ok((id, sample))
 }

@@ -47,6 +47,7 @@ error_codes! {
     AccountNotFound => "account_not_found", NOT_FOUND;
     AlreadyCertified => "already_certified", CONFLICT;
     AlreadyDecrypted => "already_decrypted", CONFLICT;
+    ApprovalNeeded => "approval_needed", CONFLICT;
     AwaitingTellers => "awaiting_tellers", CONFLICT;
     BadShare => "bad_share", BAD_REQUEST;
     ChoiceMissing => "choice_missing", BAD_REQUEST;
@@ -82,9 +83,11 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     NotFound => "not_found", NOT_FOUND;
     PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE;
+    PendingNotFound => "pending_not_found", NOT_FOUND;
     ReceiptUnknown => "receipt_unknown", NOT_FOUND;
     RosterMissing => "roster_missing", CONFLICT;
     RosterTooLarge => "roster_too_large", BAD_REQUEST;
+    SameOfficial => "same_official", CONFLICT;
     Server => "server", SERVICE_UNAVAILABLE;
     StorageFull => "storage_full", SERVICE_UNAVAILABLE;
     SizeBeyondLog => "size_beyond_log", BAD_REQUEST;

@@ -259,6 +259,11 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[get!(ADMIN, admin::confirm_page)],
     },
     Resource {
+        path: "/admin/elections/{id}/pending",
+        limited: false,
+        endpoints: &[post!(ADMIN, admin::decide_pending)],
+    },
+    Resource {
         path: "/admin/elections/{id}/state",
         limited: false,
         endpoints: &[post!(ADMIN, admin::change_state)],

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::openapi::ElectionPath;
 use super::{read_body, with_conn};
 use crate::election::Transition;
+use crate::election::approval::{self, Action};
 use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::roster;
@@ -199,6 +200,7 @@ pub struct Reissued {
     request_body = ReissueBody,
     responses(
         (status = 200, description = "The member's new token", body = Reissued),
+        (status = 202, description = "The vote is open and the two-person rule is on: the reissue waits for a second admin's approval on the dashboard", body = Waiting),
         (status = 404, description = "member_not_found"),
         (status = 409, description = "token_used election_closed")))]
 pub async fn reissue(
@@ -211,10 +213,18 @@ pub async fn reissue(
     let id = ElectionId::parse(&id)?;
     let signer = state.signer.clone();
     let member = body.member.clone();
-    let t = with_conn(&state, move |c| {
-        token_store::reissue(c, id, &member, &signer, &by)
+    let who = by.clone();
+    let done = with_conn(&state, move |c| {
+        token_store::reissue(c, id, &member, &signer, &who)
     })
-    .await?;
+    .await;
+    let t = match done {
+        Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+            let member = body.member.clone();
+            return ask_second(&state, id, Action::Reissue { member }, by).await;
+        }
+        done => done?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(Reissued {
@@ -264,7 +274,40 @@ async fn act(
 ) -> Result<HttpResponse> {
     let by = who.0.username;
     let id = ElectionId::parse(&id)?;
-    Ok(HttpResponse::Ok().json(transition(&state, id, action, by).await?))
+    match transition(&state, id, action, by.clone()).await {
+        Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+            ask_second(&state, id, Action::Close, by).await
+        }
+        done => Ok(HttpResponse::Ok().json(done?)),
+    }
+}
+
+/// An action waiting for a second admin.
+#[derive(Serialize, ToSchema)]
+pub struct Waiting {
+    /// What happens next, in words.
+    message: String,
+    /// The pending action.
+    pending: approval::Pending,
+}
+
+/// The two-person rule stopped `action` by `by`: records it for a second admin (who approves
+/// it on the election's dashboard) and answers 202 with it.
+async fn ask_second(
+    state: &web::Data<AppState>,
+    id: ElectionId,
+    action: Action,
+    by: String,
+) -> Result<HttpResponse> {
+    let pending = with_conn(state, move |c| approval::request(c, id, &action, &by)).await?;
+    Ok(HttpResponse::Accepted().json(Waiting {
+        message: format!(
+            "waiting for a second admin: {}; another admin approves it on the election's \
+             dashboard (the two-person rule), nothing has changed yet",
+            pending.description
+        ),
+        pending,
+    }))
 }
 
 /// `POST /api/v1/elections/{id}/open`.
@@ -284,6 +327,7 @@ pub async fn open(
 #[utoipa::path(post, path = "/api/v1/elections/{id}/close", tag = "officials", params(ElectionPath),
     responses(
         (status = 200, description = "Closes the vote", body = Transitioned),
+        (status = 202, description = "The vote is open, before its closing time, and the two-person rule is on: closing waits for a second admin's approval on the dashboard", body = Waiting),
         (status = 409, description = "election_not_open")))]
 pub async fn close(
     who: Official,

@@ -172,7 +172,8 @@ fn change(id: &str, action: Transition, settings: &Settings) -> anyhow::Result<(
     let actor = cli_actor();
     match action {
         Transition::Open | Transition::Close => {
-            let checkpoint = election::apply(&mut conn, id, action, &signer, &actor)?;
+            let who = election::approval::Who::Operator(&actor);
+            let checkpoint = election::apply(&mut conn, id, action, &signer, who)?;
             let now = if action == Transition::Open {
                 "open"
             } else {

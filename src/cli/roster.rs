@@ -98,7 +98,9 @@ pub(super) fn run_tokens(command: TokensCommand, settings: &Settings) -> anyhow:
             let id = ElectionId::parse(&election)?;
             let signer = signer(settings)?;
             let mut conn = connect(settings)?;
-            let issued = token_store::reissue(&mut conn, id, &member, &signer, &cli_actor())?;
+            let actor = cli_actor();
+            let who = crate::election::approval::Who::Operator(&actor);
+            let issued = token_store::reissue(&mut conn, id, &member, &signer, who)?;
             println!("member:     {}", issued.member_id);
             println!("local:      {}", issued.local);
             println!("token:      {}", issued.token.expose());

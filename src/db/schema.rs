@@ -171,3 +171,15 @@ diesel::table! {
         code_hash -> Binary,
     }
 }
+
+diesel::table! {
+    /// Actions waiting for a second admin's approval (the two-person rule).
+    pending_actions (id) {
+        id -> Text,
+        election_id -> Text,
+        action -> Text,
+        member -> Nullable<Text>,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+    }
+}

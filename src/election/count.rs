@@ -108,7 +108,7 @@ pub fn certify(
             conn,
             &election,
             State::Certified,
-            (actor, "certify"),
+            (actor.into(), "certify"),
             None,
             signer,
         )?;

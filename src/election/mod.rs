@@ -1,5 +1,6 @@
 //! Elections: the definition (pure, in [`definition`]), the lifecycle state, and the store.
 
+pub mod approval;
 pub mod ceremony;
 pub mod count;
 pub mod decryption;
@@ -239,15 +240,16 @@ pub fn create(
 /// Opening freezes the definition and roster and appends `open`; refused unless the election
 /// is a draft with a roster whose window has not ended. Closing appends `close`; refused unless
 /// the vote is open. Certifying is [`count::certify`].
-pub fn apply(
+pub fn apply<'a>(
     conn: &mut DbConnection,
     id: ElectionId,
     action: Transition,
     signer: &LogKey,
-    actor: &str,
+    who: impl Into<approval::Who<'a>>,
 ) -> Result<StoredCheckpoint> {
+    let who = who.into();
     if action == Transition::Certify {
-        return Ok(count::certify(conn, id, signer, actor)?.1);
+        return Ok(count::certify(conn, id, signer, who.actor().by)?.1);
     }
     crate::log::store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
@@ -256,13 +258,14 @@ pub fn apply(
             (State::Open, entry::open(&id, Utc::now()))
         } else {
             require(&election, State::Open, ErrorCode::ElectionNotOpen, "closed")?;
+            approval::check(&election, &approval::Action::Close, who)?;
             (State::Closed, entry::close(&id, Utc::now()))
         };
         enter(
             conn,
             &election,
             state,
-            (actor, action.as_str()),
+            (who.actor(), action.as_str()),
             Some(made),
             signer,
         )
@@ -334,7 +337,7 @@ pub(crate) fn enter(
     conn: &mut DbConnection,
     election: &Election,
     state: State,
-    (actor, action): (&str, &str),
+    (actor, action): (entry::Actor<'_>, &str),
     made: Option<NewEntry>,
     signer: &LogKey,
 ) -> Result<StoredCheckpoint> {

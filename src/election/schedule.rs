@@ -30,7 +30,13 @@ pub fn run_due(conn: &mut DbConnection, signer: &LogKey) -> Result<Vec<(Election
             State::Open if d.closes_at <= now => Transition::Close,
             _ => continue,
         };
-        match apply(conn, e.id, due, signer, ACTOR) {
+        match apply(
+            conn,
+            e.id,
+            due,
+            signer,
+            super::approval::Who::Operator(ACTOR),
+        ) {
             Ok(_) => done.push((e.id, due)),
             Err(err) => {
                 tracing::debug!(election = %e.id, action = due.as_str(), reason = %err, "scheduled change skipped")

@@ -1,5 +1,6 @@
 //! Issuing and reissuing tokens in the database.
 
+use crate::election::approval::{self, Action, Who};
 use chrono::{NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
@@ -117,23 +118,30 @@ pub fn issue_missing(
     crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
-        issue_needy(conn, &election, (signer, actor, "tokens_issue"), deliver)
+        issue_needy(
+            conn,
+            &election,
+            (signer, actor.into(), "tokens_issue"),
+            deliver,
+        )
     })
 }
 
 /// The mailing lost: revokes every live token of the election and issues every member who has
 /// not voted a new one, in one transaction (the old tokens stop working the moment the new
 /// ones exist). Returns how many were issued and their mailing CSV.
-pub fn reissue_mailing(
+pub fn reissue_mailing<'a>(
     conn: &mut DbConnection,
     id: ElectionId,
     signer: &LogKey,
-    actor: &str,
+    who: impl Into<Who<'a>>,
 ) -> Result<(usize, Vec<u8>)> {
+    let who = who.into();
     let mut csv = Vec::new();
     let n = crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
+        approval::check(&election, &Action::ReissueAll, who)?;
         diesel::update(
             tokens::table
                 .filter(tokens::election_id.eq(id.to_string()))
@@ -141,7 +149,7 @@ pub fn reissue_mailing(
         )
         .set(tokens::status.eq(TokenStatus::Revoked))
         .execute(conn)?;
-        let why = (signer, actor, "tokens_reissue_all");
+        let why = (signer, who.actor(), "tokens_reissue_all");
         issue_needy(conn, &election, why, &mut |issued| {
             csv = mailing_csv(issued)?;
             Ok(())
@@ -155,7 +163,7 @@ pub fn reissue_mailing(
 fn issue_needy(
     conn: &mut DbConnection,
     election: &Election,
-    (signer, actor, action): (&LogKey, &str, &str),
+    (signer, actor, action): (&LogKey, entry::Actor<'_>, &str),
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     let id = election.id;
@@ -236,16 +244,21 @@ impl IssuedToken {
 /// Revokes a member's live token (if any) and issues a new one.
 ///
 /// Refused when the member's token was already used: a member gets one ballot.
-pub fn reissue(
+pub fn reissue<'a>(
     conn: &mut DbConnection,
     id: ElectionId,
     member_id: &str,
     signer: &LogKey,
-    actor: &str,
+    who: impl Into<Who<'a>>,
 ) -> Result<IssuedToken> {
+    let who = who.into();
     crate::log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
+        let action = Action::Reissue {
+            member: member_id.to_owned(),
+        };
+        approval::check(&election, &action, who)?;
         let eid = id.to_string();
         let member = crate::roster::member(conn, id, member_id)?;
         let used: i64 = tokens::table
@@ -274,7 +287,7 @@ pub fn reissue(
             .values(NewToken::live(&token, &eid, member.row_id.clone(), now))
             .execute(conn)?;
         let entries = [
-            entry::admin(&id, "token_reissue", actor),
+            entry::admin(&id, "token_reissue", who.actor()),
             entry::token_reissued(&id, &member.local),
         ];
         log::store::append(conn, &election, &entries, signer)?;

@@ -16,6 +16,7 @@ use super::page::{csrf, csrf_ok, html, mailing_download};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
 use crate::election::Transition;
+use crate::election::approval::{self, Action, Who};
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
 use crate::log::entry::{Body, Kind};
@@ -137,6 +138,26 @@ impl Desk {
     /// The log key and the official's name, for an action that logs.
     fn actor(&self) -> (std::sync::Arc<crate::log::LogKey>, String) {
         (self.state.signer.clone(), self.who.username.clone())
+    }
+
+    /// The two-person rule stopped `action` by `by`: records it as waiting for a second admin
+    /// and says so on the dashboard (where the other admins see it, with Approve).
+    async fn ask_second(&self, action: Action, by: String) -> HttpResponse {
+        let id = self.id;
+        match self
+            .run(move |c| approval::request(c, id, &action, &by))
+            .await
+        {
+            Ok(p) => {
+                let notice = format!(
+                    "Waiting for a second admin: {}. Another admin approves it on this page \
+                     (the two-person rule); nothing has changed yet.",
+                    p.description
+                );
+                self.show(Some(notice)).await
+            }
+            Err(e) => self.refused(&e).await,
+        }
     }
 
     /// Runs a database action on the pool.
@@ -307,6 +328,11 @@ struct Dashboard {
     scheduled: bool,
     checklist: super::checklist::Checklist,
     is_admin: bool,
+    /// Actions waiting for a second admin: id, what, who asked, when, whether it is this
+    /// official's own request.
+    pending: Vec<(String, String, String, String, bool)>,
+    /// Whether the two-person rule is on.
+    two_person_rule: bool,
 }
 
 /// What the dashboard shows, read in one go.
@@ -319,6 +345,7 @@ struct Snapshot {
     ceremony: election::ceremony::Status,
     decryption: Option<election::decryption::Status>,
     counts: std::collections::BTreeMap<String, election::LocalCounts>,
+    pending: Vec<approval::Pending>,
 }
 
 fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
@@ -337,7 +364,10 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
     let mut actions = Vec::new();
     for body in store::entries_of_kind(c, id, &[Kind::Admin])? {
         if let Body::Admin(admin) = body {
-            actions.push(format!("{} by {}", admin.action, admin.by));
+            actions.push(match admin.approved_by {
+                Some(second) => format!("{} by {}, approved by {}", admin.action, admin.by, second),
+                None => format!("{} by {}", admin.action, admin.by),
+            });
         }
     }
     Ok(Snapshot {
@@ -349,6 +379,7 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
         results,
         actions,
         decryption,
+        pending: approval::list(c, id)?,
     })
 }
 
@@ -404,6 +435,22 @@ async fn dashboard_view(
             desk.state.settings.schedule_seconds > 0,
         ),
         is_admin: desk.who.role == Role::Admin,
+        pending: s
+            .pending
+            .iter()
+            .map(|p| {
+                let at = e.definition.local_time(&p.requested_at.and_utc());
+                let mine = p.requested_by == desk.who.username;
+                (
+                    p.id.clone(),
+                    p.description.clone(),
+                    p.requested_by.clone(),
+                    at,
+                    mine,
+                )
+            })
+            .collect(),
+        two_person_rule: e.definition.two_person_rule,
     };
     html(status, &page, cookie)
 }
@@ -560,15 +607,26 @@ pub async fn reissue_all(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse 
         return desk.expired().await;
     }
     let ((signer, by), id) = (desk.actor(), desk.id);
+    let who = by.clone();
     match desk
-        .run(move |c| token_store::reissue_mailing(c, id, &signer, &by))
+        .run(move |c| token_store::reissue_mailing(c, id, &signer, &who))
         .await
     {
+        Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+            desk.ask_second(Action::ReissueAll, by).await
+        }
+        done => reissued_all(&desk, done).await,
+    }
+}
+
+/// The answer once every unused token is replaced: the mailing file.
+async fn reissued_all(desk: &Desk, done: crate::error::Result<(usize, Vec<u8>)>) -> HttpResponse {
+    match done {
         Ok((0, _)) => {
             let nothing = "Every member has voted; no token was replaced.";
             desk.show(Some(nothing.into())).await
         }
-        Ok((n, csv)) => mailing_download(id, n, csv),
+        Ok((n, csv)) => mailing_download(desk.id, n, csv),
         Err(e) => desk.refused(&e).await,
     }
 }
@@ -639,14 +697,28 @@ pub async fn reissue_token(desk: Desk, form: web::Form<ReissueForm>) -> HttpResp
             Err(e) => desk.refused(&e).await,
         };
     }
+    let (who, asked) = (by.clone(), member.clone());
     match desk
-        .run(move |c| token_store::reissue(c, id, &member, &signer, &by))
+        .run(move |c| token_store::reissue(c, id, &asked, &signer, &who))
         .await
     {
+        Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+            desk.ask_second(Action::Reissue { member }, by).await
+        }
+        done => reissued(&desk, done).await,
+    }
+}
+
+/// The answer once a member's token is reissued: the new token, shown once.
+async fn reissued(
+    desk: &Desk,
+    done: crate::error::Result<token_store::IssuedToken>,
+) -> HttpResponse {
+    match done {
         Ok(t) => html(
             StatusCode::OK,
             &Reissued {
-                id: id.to_string(),
+                id: desk.id.to_string(),
                 member: t.member_id,
                 token: t.token.expose().to_owned(),
                 url: t.ballot_url,
@@ -845,11 +917,112 @@ pub async fn change_state(desk: Desk, form: web::Form<StateForm>) -> HttpRespons
         return desk.problems(StatusCode::BAD_REQUEST, unknown).await;
     };
     let ((signer, by), id) = (desk.actor(), desk.id);
+    let who = by.clone();
     match desk
-        .run(move |c| election::apply(c, id, action, &signer, &by))
+        .run(move |c| election::apply(c, id, action, &signer, &who))
         .await
     {
         Ok(_) => redirect(format!("/admin/elections/{id}")),
+        Err(e) if e.code() == ErrorCode::ApprovalNeeded => desk.ask_second(Action::Close, by).await,
         Err(e) => desk.refused(&e).await,
+    }
+}
+
+/// Form of `POST /admin/elections/{id}/pending`.
+#[derive(Deserialize)]
+pub struct PendingForm {
+    csrf: String,
+    /// The pending action's id.
+    pending: String,
+    /// `approve` or `cancel`.
+    decision: String,
+}
+
+/// `POST /admin/elections/{id}/pending`: a second admin approves an action another admin asked
+/// for (it is then done, naming both in the log), or any admin cancels it.
+pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    let ((signer, me), id) = (desk.actor(), desk.id);
+    let pending_id = form.pending.clone();
+    if form.decision == "cancel" {
+        let who = me.clone();
+        return match desk
+            .run(move |c| approval::cancel(c, id, &pending_id, &who))
+            .await
+        {
+            Ok(p) => {
+                desk.show(Some(format!(
+                    "Cancelled: {} (asked for by {}).",
+                    p.description, p.requested_by
+                )))
+                .await
+            }
+            Err(e) => desk.refused(&e).await,
+        };
+    }
+    if form.decision != "approve" {
+        let unknown = vec!["Unknown decision: approve or cancel.".to_owned()];
+        return desk.problems(StatusCode::BAD_REQUEST, unknown).await;
+    }
+    let approver = me.clone();
+    let taken = desk
+        .run(move |c| {
+            let p = approval::approve(c, id, &pending_id, &approver)?;
+            Ok((p.action()?, p))
+        })
+        .await;
+    let (action, p) = match taken {
+        Ok(taken) => taken,
+        Err(e) => return desk.refused(&e).await,
+    };
+    let by = p.requested_by.clone();
+    match action {
+        Action::Close => {
+            let done = desk
+                .run(move |c| {
+                    let who = Who::Official {
+                        by: &by,
+                        approved_by: Some(&me),
+                    };
+                    election::apply(c, id, Transition::Close, &signer, who)
+                })
+                .await;
+            match done {
+                Ok(_) => {
+                    desk.show(Some(format!(
+                        "Approved: the vote is closed (asked for by {}).",
+                        p.requested_by
+                    )))
+                    .await
+                }
+                Err(e) => desk.refused(&e).await,
+            }
+        }
+        Action::Reissue { member } => {
+            let done = desk
+                .run(move |c| {
+                    let who = Who::Official {
+                        by: &by,
+                        approved_by: Some(&me),
+                    };
+                    token_store::reissue(c, id, &member, &signer, who)
+                })
+                .await;
+            reissued(&desk, done).await
+        }
+        Action::ReissueAll => {
+            let done = desk
+                .run(move |c| {
+                    let who = Who::Official {
+                        by: &by,
+                        approved_by: Some(&me),
+                    };
+                    token_store::reissue_mailing(c, id, &signer, who)
+                })
+                .await;
+            reissued_all(&desk, done).await
+        }
     }
 }

@@ -20,4 +20,5 @@ mod schedule;
 mod security;
 mod tellers;
 mod tokens;
+mod two_person;
 mod voting;

@@ -247,6 +247,20 @@ pub struct Definition {
     /// The ballot's own wording of some choices ("Yes, I authorize a strike"), in English;
     /// a choice without one is shown by the page's word for it ("Yes").
     pub labels: BTreeMap<Choice, String>,
+    /// The two-person rule: while the vote is open, closing it before `closes_at`, reissuing a
+    /// member's token and replacing every unused token each need a second admin's approval
+    /// (the log's `admin` entry then names both). On unless the definition says
+    /// `two_person_rule = false`; entry 0 carries the field only when it is off.
+    #[serde(default = "rule_on", skip_serializing_if = "is_on")]
+    pub two_person_rule: bool,
+}
+
+fn rule_on() -> bool {
+    true
+}
+
+fn is_on(on: &bool) -> bool {
+    *on
 }
 
 /// The title and question in one more language.
@@ -342,6 +356,7 @@ struct RawDefinition {
     time_zone: Option<String>,
     translations: Option<BTreeMap<String, RawTranslation>>,
     labels: Option<BTreeMap<String, String>>,
+    two_person_rule: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -554,6 +569,7 @@ impl Definition {
             time_zone: time_zone?,
             translations: translations?,
             labels: labels?,
+            two_person_rule: raw.two_person_rule.unwrap_or(true),
         })
     }
 

@@ -194,8 +194,11 @@ impl PartialEq for TallyShare {
 pub struct Admin {
     /// What was done (`create`, `open`, `tokens_issue`, …).
     pub action: String,
-    /// The official's username.
+    /// The official's username (who asked for it, under the two-person rule).
     pub by: String,
+    /// Under the two-person rule: the second official, who approved it (never `by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 /// A `teller_key` entry (ceremony round 1): the key other tellers encrypt secret shares to,
@@ -518,14 +521,41 @@ pub fn tokens_issued(id: &ElectionId, locals: &BTreeMap<String, u64>) -> NewEntr
     )
 }
 
-/// An official's action, naming the official — never a member. It stands in the same append
+/// Who did an official's action: the official, and under the two-person rule the second
+/// official who approved it. A bare username converts into an action nobody else approved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor<'a> {
+    /// The official who did (or asked for) it.
+    pub by: &'a str,
+    /// The second official who approved it, if it needed one.
+    pub approved_by: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Actor<'a> {
+    fn from(by: &'a str) -> Self {
+        Actor {
+            by,
+            approved_by: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Actor<'a> {
+    fn from(by: &'a String) -> Self {
+        Actor::from(by.as_str())
+    }
+}
+
+/// An official's action, naming the official(s) — never a member. It stands in the same append
 /// as the entries the action writes (right before them; after entry 0 for the creation).
-pub fn admin(id: &ElectionId, action: &str, by: &str) -> NewEntry {
+pub fn admin<'a>(id: &ElectionId, action: &str, actor: impl Into<Actor<'a>>) -> NewEntry {
+    let actor = actor.into();
     new(
         id,
         Body::Admin(Admin {
             action: action.to_owned(),
-            by: by.to_owned(),
+            by: actor.by.to_owned(),
+            approved_by: actor.approved_by.map(str::to_owned),
         }),
     )
 }

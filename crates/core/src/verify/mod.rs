@@ -432,7 +432,10 @@ impl Rules {
             Body::Result(claimed) => self.result(claimed),
             Body::TokensIssued(_) | Body::TokenReissued(_) => self.token_note(entry.kind()),
             // An official's action may stand anywhere after entry 0; it may not name a
-            // member, which no verifier can check.
+            // member, which no verifier can check. An approval is by a second official.
+            Body::Admin(admin) if admin.approved_by.as_deref() == Some(admin.by.as_str()) => {
+                fail("an official's action approved by the same official")
+            }
             Body::Admin(_) => Ok(()),
             Body::TellerKey(_)
             | Body::TellerPolynomial(_)
