@@ -235,6 +235,10 @@ class Rules:
             if problem:
                 raise v2.Invalid("entry %d: %s" % (index, problem))
 
+    def admin(self, e):
+        if "approved_by" in e and e["approved_by"] == e.get("by"):
+            return "an official's action approved by the same official"
+
     def teller(self, e):
         teller = e.get("teller")
         return teller if isinstance(teller, int) and 1 <= teller <= self.n else None

@@ -1300,6 +1300,7 @@ mod tests {
                         } else {
                             BTreeMap::new()
                         },
+                        two_person_rule: !delegates,
                     }
                 },
             )

@@ -37,6 +37,7 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
         time_zone: "UTC".into(),
         translations: BTreeMap::new(),
         labels: BTreeMap::new(),
+        two_person_rule: true,
     }
 }
 

@@ -92,6 +92,28 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 }
 
 #[test]
+fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
+    let approved = |second: &str| {
+        format!(
+            r#"{{"v":2,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+        )
+    };
+    let report = verify(&with(&approved("bob"), 8)).unwrap();
+    assert_eq!(
+        report.types["admin"],
+        entries()
+            .iter()
+            .filter(|l| l.contains(r#""type":"admin""#))
+            .count() as u64
+            + 1
+    );
+    refused(
+        &with(&approved("alice"), 8),
+        "entry 8: an official's action approved by the same official",
+    );
+}
+
+#[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
     lines[6] = lines[6].replace(r#"{"v":2,"#, r#"{"v":1,"#);
