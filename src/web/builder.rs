@@ -60,6 +60,8 @@ pub struct BuilderForm {
     es_label_yes: String,
     es_label_no: String,
     es_label_abstain: String,
+    /// Checked: one admin may close early and reissue alone (the two-person rule off).
+    one_admin: Option<String>,
 }
 
 impl BuilderForm {
@@ -231,6 +233,9 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
         tellers.insert("names".into(), names.into());
     }
     t.insert("tellers".into(), tellers.into());
+    if f.one_admin.is_some() {
+        t.insert("two_person_rule".into(), false.into());
+    }
     if !f.contact.trim().is_empty() {
         t.insert("contact".into(), f.contact.trim().into());
     }

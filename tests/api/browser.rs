@@ -384,6 +384,13 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         .unwrap();
     assert_eq!(kept.as_deref(), Some("Strike authorization 2026"));
     set("closes", "2036-01-01T00:00").await;
+    // One admin runs this vote alone: the two-person rule off (tests/api/two_person.rs has it on).
+    c.find(Locator::Id("one_admin"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     submit(&c, "/admin/elections/new").await;
     assert_eq!(text_of(&c, "state").await, "draft");
     assert_accessible(&c, "the dashboard of a draft").await;

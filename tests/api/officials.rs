@@ -7,8 +7,11 @@ use strikevote::audit::verify_bundle;
 use crate::both_backends;
 use crate::helpers::*;
 
+/// One admin runs these elections alone, so they turn the two-person rule off
+/// (tests/api/two_person.rs runs it with two).
 fn definition() -> String {
     definition_toml(&[("600", 76), ("700", 56), ("871", 24)])
+        .replace("tellers = {", "two_person_rule = false\ntellers = {")
 }
 
 both_backends! {
@@ -195,6 +198,7 @@ both_backends! {
         answers.retain(|(k, _)| *k != "threshold");
         answers.push(("threshold", "50".to_owned()));
         answers.push(("label_no", "No, I do not ratify".to_owned()));
+        answers.push(("one_admin", "yes".to_owned()));
         let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
         assert_eq!(res.status(), 303);
         let built = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
@@ -209,6 +213,7 @@ both_backends! {
         assert_eq!(d["labels"], serde_json::json!({"yes": "Yes, I ratify", "no": "No, I do not ratify"}));
         assert_eq!(d["translations"]["es"]["labels"], serde_json::json!({"yes": "Sí, lo ratifico", "no": "No, no lo ratifico"}));
         assert_eq!(d["locals"][0], serde_json::json!({"code": "600", "name": "Local 600", "delegates": 0}));
+        assert_eq!(d["two_person_rule"], false, "the builder's checkbox turns the rule off");
 
         let file = Part::bytes(definition().into_bytes()).file_name("election.toml");
         let res = client.post(format!("{base}/admin/elections")).multipart(Form::new().text("csrf", csrf.clone()).part("definition_file", file)).send().await.unwrap();

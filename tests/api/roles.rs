@@ -204,6 +204,10 @@ both_backends! {
                 let path = concrete(resource.path, &id);
                 for (caller, c) in &creds {
                     let (status, _, body) = call(&app, c, *caller, &tokens[0].1, &endpoint.method, &path).await;
+                    // The API's description names the fields of a ballot request; it holds no data.
+                    if resource.path == "/api/v1/openapi.json" {
+                        continue;
+                    }
                     for leak in ["\"choice\":", "\"yes\":", "Results by local", "popular vote", "Popular vote"] {
                         assert!(!body.contains(leak), "GET {} as {caller:?} ({status}) shows `{leak}` before close: {body}", resource.path);
                     }
