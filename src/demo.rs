@@ -23,7 +23,7 @@ const LOCALS: [(&str, &str, u32, usize); 4] = [
 /// written beside them, so the demo can decrypt its own totals.
 pub const TELLERS_DIR: &str = "demo-tellers";
 
-fn keep_demo_tellers(tellers: &[crate::teller::secrets::TellerFile]) -> Result<()> {
+fn keep_demo_tellers(tellers: &[(crate::teller::secrets::TellerFile, String)]) -> Result<()> {
     let dir = std::path::Path::new(TELLERS_DIR);
     let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("{TELLERS_DIR}: {e}"));
     std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
@@ -32,17 +32,22 @@ fn keep_demo_tellers(tellers: &[crate::teller::secrets::TellerFile]) -> Result<(
          demo can decrypt its own totals. A real election's tellers each keep their own file and\n\
          passphrase on their own machine (docs/TELLERS.md).\n\n",
     );
-    for t in tellers {
+    for (t, invitation) in tellers {
         let passphrase = format!("insecure demo passphrase {}", t.teller);
         let path = dir.join(format!("teller-{}.state", t.teller));
         t.save(&path, &passphrase, Some(4)).map_err(|e| fail(&e))?;
+        let code = dir.join(format!("invitation-{}.txt", t.teller));
+        std::fs::write(&code, format!("{invitation}\n")).map_err(|e| fail(&e))?;
         readme.push_str(&format!("{}: {passphrase}\n", path.display()));
     }
     readme.push_str(
         "\nTo see the result: close the vote (`strikevote election close ID`), then, for two of\n\
          the tellers N, write the passphrase into a file and run\n  \
          strikevote teller decrypt --election ID --state demo-tellers/teller-N.state \\\n      \
-         --passphrase-file FILE\n",
+         --passphrase-file FILE --confirm-early-close\n\
+         (--confirm-early-close: the demo's vote is closed before its closing time, which a\n\
+         teller decrypts only when the officials say so.) Each teller's invitation code is in\n\
+         demo-tellers/invitation-N.txt.\n",
     );
     std::fs::write(dir.join("README.txt"), readme).map_err(|e| fail(&e))
 }

@@ -57,6 +57,7 @@ error_codes! {
     CeremonyRefused => "ceremony_refused", CONFLICT;
     ElectionNotDraft => "election_not_draft", CONFLICT;
     ElectionNotFound => "election_not_found", NOT_FOUND;
+    ForkedLog => "forked_log", CONFLICT;
     ElectionNotOpen => "election_not_open", CONFLICT;
     Embargoed => "embargoed", CONFLICT;
     Forbidden => "forbidden", FORBIDDEN;

@@ -103,6 +103,8 @@ pub struct ShareFrom {
     from: u32,
     /// The age-encrypted share, standard base64.
     sealed: String,
+    /// The sender's signature over it, 128 hex digits (docs/LOG_FORMAT.md, "Identity keys").
+    signature: String,
 }
 
 /// `GET /api/v1/elections/{id}/tellers/{teller}/board`: the tellers' numbers, the ceremony's
@@ -129,9 +131,10 @@ pub async fn board(
             .collect();
         let shares: Vec<_> = store::shares_for(c, id, me)?
             .into_iter()
-            .map(|(from, sealed)| ShareFrom {
-                from,
-                sealed: B64.encode(sealed),
+            .map(|s| ShareFrom {
+                from: s.teller,
+                sealed: B64.encode(s.sealed),
+                signature: s.signature,
             })
             .collect();
         Ok(Board {
@@ -220,6 +223,8 @@ pub struct SealedShare {
     to: u32,
     /// The share, an age-encrypted file to the receiver's key, standard base64.
     sealed: String,
+    /// The sender's signature over it, 128 hex digits.
+    signature: String,
 }
 
 /// The shares are stored.
@@ -262,7 +267,11 @@ pub async fn shares(
                 "a share for no other teller",
             ));
         }
-        sealed.push((s.to, bytes));
+        sealed.push(store::SignedShare {
+            teller: s.to,
+            sealed: bytes,
+            signature: s.signature,
+        });
     }
     with_conn(&state, move |c| store::send_shares(c, id, me, &sealed)).await?;
     Ok(HttpResponse::Ok().json(Stored { stored: true }))

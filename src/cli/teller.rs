@@ -2,11 +2,14 @@
 //! machine or, with `--database-url`, beside the server. Scriptable: with `--passphrase-file`
 //! nothing is asked.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use strikevote_core::crypto::ceremony::Teller;
+use strikevote_core::crypto::identity as fingerprint;
+use strikevote_core::note::fingerprint as fingerprint_of_key;
 
 use super::{connect, signer};
 use crate::election::{self, ElectionId};
@@ -40,11 +43,20 @@ pub(super) enum TellerCommand {
         work_factor: Option<u8>,
         /// Reach the service over HTTPS (a teller on their own machine), e.g.
         /// https://vote.example.org; without it, the database in the settings is used.
-        #[arg(long, requires = "invitation_file")]
+        #[arg(long)]
         server: Option<String>,
-        /// A file holding this teller's invitation code (with --server).
-        #[arg(long, requires = "server")]
-        invitation_file: Option<PathBuf>,
+        /// A file holding this teller's invitation code (needed beside the server too).
+        #[arg(long)]
+        invitation_file: PathBuf,
+        /// Another teller's fingerprint, as that teller read it to you by phone or in person:
+        /// `--confirm 2=7K2M-9QXR-4HWD-B8NT` (repeat for each other teller; remembered in the
+        /// state file). The ceremony goes past round 1 only once every other teller's is in.
+        #[arg(long = "confirm", value_name = "TELLER=FINGERPRINT")]
+        confirm: Vec<String>,
+        /// The election's log key (from the notices or `election create`): its fingerprint or
+        /// the whole verifier key. Without it the server's is pinned on first use and printed.
+        #[arg(long)]
+        log_key: Option<String>,
     },
     /// After the vote closes: check the election's log, then compute and submit this teller's
     /// decryption shares of each local's totals (never of a single ballot). Run once; when
@@ -63,6 +75,14 @@ pub(super) enum TellerCommand {
         /// database in the settings is used.
         #[arg(long)]
         server: Option<String>,
+        /// The election's log key from the notices (fingerprint or verifier key): it must be
+        /// the one pinned at the key ceremony. A key the server offers is never used.
+        #[arg(long)]
+        log_key: Option<String>,
+        /// Decrypt although the log shows the vote closed before its closing time: only if
+        /// the officials told you of this early close.
+        #[arg(long)]
+        confirm_early_close: bool,
     },
     /// Issue (or issue again) every teller's invitation code and print them.
     Invite {
@@ -83,8 +103,17 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
             work_factor,
             server,
             invitation_file,
+            confirm,
+            log_key,
         } => {
             let id = ElectionId::parse(&election)?;
+            let confirmed = confirmations(&confirm, teller)?;
+            let invitation = std::fs::read_to_string(&invitation_file).with_context(|| {
+                format!(
+                    "cannot read the invitation file {}",
+                    invitation_file.display()
+                )
+            })?;
             let passphrase = passphrase(passphrase_file.as_deref(), !state.exists())?;
             let me = Me {
                 id,
@@ -92,20 +121,19 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                 state,
                 passphrase,
                 work_factor,
+                invitation,
+                confirmed,
+                log_key,
             };
-            let server = server
-                .zip(invitation_file)
-                .map(|(url, invitation_file)| Server {
-                    url,
-                    invitation_file,
-                });
-            setup(&me, server.as_ref(), settings)
+            setup(&me, server.as_deref(), settings)
         }
         TellerCommand::Decrypt {
             election,
             state,
             passphrase_file,
             server,
+            log_key,
+            confirm_early_close,
         } => {
             let id = ElectionId::parse(&election)?;
             if !state.exists() {
@@ -120,7 +148,12 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                     file.election
                 );
             }
-            decrypt(id, &file, server.as_deref(), settings)
+            let options = decrypt::Options {
+                log_key,
+                early_close_confirmed: confirm_early_close,
+                now: None,
+            };
+            decrypt(id, &file, server.as_deref(), &options, settings)
         }
         TellerCommand::Invite { election } => invite(&election, settings),
     }
@@ -133,6 +166,34 @@ struct Me {
     state: PathBuf,
     passphrase: String,
     work_factor: Option<u8>,
+    invitation: String,
+    /// Fingerprints the other tellers read out, given this time.
+    confirmed: BTreeMap<u32, String>,
+    log_key: Option<String>,
+}
+
+/// Reads `--confirm N=FINGERPRINT` arguments.
+fn confirmations(given: &[String], me: u32) -> anyhow::Result<BTreeMap<u32, String>> {
+    let mut confirmed = BTreeMap::new();
+    for text in given {
+        let Some((teller, fp)) = text.split_once('=') else {
+            bail!("--confirm takes TELLER=FINGERPRINT, e.g. --confirm 2=7K2M-9QXR-4HWD-B8NT");
+        };
+        let teller: u32 = teller
+            .trim()
+            .parse()
+            .with_context(|| format!("`{teller}` in --confirm is not a teller number"))?;
+        if teller == me {
+            bail!("--confirm is for the other tellers' fingerprints, not your own");
+        }
+        let fp = fingerprint::parse_fingerprint(fp).with_context(|| {
+            format!(
+                "`{fp}` is not a fingerprint: it is 16 letters and digits like 7K2M-9QXR-4HWD-B8NT"
+            )
+        })?;
+        confirmed.insert(teller, fp);
+    }
+    Ok(confirmed)
 }
 
 fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
@@ -154,16 +215,10 @@ fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn setup(me: &Me, server: Option<&Server>, settings: &Settings) -> anyhow::Result<()> {
+fn setup(me: &Me, server: Option<&str>, settings: &Settings) -> anyhow::Result<()> {
     match server {
-        Some(server) => {
-            let code = std::fs::read_to_string(&server.invitation_file).with_context(|| {
-                format!(
-                    "cannot read the invitation file {}",
-                    server.invitation_file.display()
-                )
-            })?;
-            let mut channel = Remote::new(&server.url, me.id, me.teller, &code);
+        Some(url) => {
+            let mut channel = Remote::new(url, me.id, me.teller, &me.invitation);
             take_part(me, &mut channel)
         }
         None => {
@@ -174,16 +229,11 @@ fn setup(me: &Me, server: Option<&Server>, settings: &Settings) -> anyhow::Resul
                 signer: &signer,
                 id: me.id,
                 teller: me.teller,
+                invitation: me.invitation.trim().to_owned(),
             };
             take_part(me, &mut channel)
         }
     }
-}
-
-/// Where a teller on its own machine reaches the service.
-struct Server {
-    url: String,
-    invitation_file: PathBuf,
 }
 
 fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
@@ -216,19 +266,32 @@ fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
         file.save(&me.state, &me.passphrase, me.work_factor)?;
         file
     };
+    println!(
+        "teller {}: your fingerprint is {} — read it to the other tellers (by phone or in \
+         person), and note theirs",
+        me.teller,
+        file.fingerprint()?
+    );
+    if !me.confirmed.is_empty() {
+        file.confirmed.extend(me.confirmed.clone());
+        file.save(&me.state, &me.passphrase, me.work_factor)?;
+    }
     let mut save = |f: &TellerFile| {
         f.save(&me.state, &me.passphrase, me.work_factor)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))
     };
-    let progress = match ceremony::take_part(channel, me.id, &mut file, &mut save) {
+    let had_pin = file.pin.is_some();
+    let log_key = me.log_key.as_deref();
+    let progress = match ceremony::take_part(channel, me.id, &mut file, log_key, &mut save) {
         Ok(p) => p,
         Err(e) => {
             // A new state file that never took part is no use to anyone: do not leave it.
             // (One whose key is logged is kept whatever happened next.)
             let published = channel.record().is_ok_and(|r| {
-                r.teller_keys()
-                    .get(&me.teller)
-                    .is_some_and(|k| file.recipient().is_ok_and(|mine| mine == k.recipient))
+                r.teller_keys().get(&me.teller).is_some_and(|k| {
+                    file.signing_key()
+                        .is_ok_and(|mine| mine.public_hex() == k.identity)
+                })
             });
             if created && !published {
                 let _ = std::fs::remove_file(&me.state);
@@ -236,19 +299,36 @@ fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
+    if let (false, Some(pin)) = (had_pin, &file.pin) {
+        println!(
+            "teller {}: pinned the election's log key {} (compare it with the notices), its \
+             definition and checkpoint {} ({})",
+            me.teller,
+            key_fingerprint(&pin.vkey),
+            pin.size,
+            pin.root
+        );
+    }
     println!("{}", progress.message);
     Ok(())
+}
+
+fn key_fingerprint(vkey: &str) -> String {
+    strikevote_core::note::Verifier::parse(vkey)
+        .map(|v| fingerprint_of_key(&v.public_key()))
+        .unwrap_or_default()
 }
 
 fn decrypt(
     id: ElectionId,
     file: &TellerFile,
     server: Option<&str>,
+    options: &decrypt::Options,
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let teller = u32::try_from(file.teller).unwrap_or(u32::MAX);
-    let outcome = match server {
-        Some(url) => decrypt::decrypt(&mut Remote::new(url, id, teller, ""), id, file)?,
+    match server {
+        Some(url) => decrypt_with(&mut Remote::new(url, id, teller, ""), id, file, options),
         None => {
             let signer = signer(settings)?;
             let mut conn = connect(settings)?;
@@ -257,17 +337,27 @@ fn decrypt(
                 signer: &signer,
                 id,
             };
-            decrypt::decrypt(&mut channel, id, file)?
+            decrypt_with(&mut channel, id, file, options)
         }
-    };
-    match outcome {
-        decrypt::Outcome::Submitted { size, root, status } => {
-            println!(
-                "teller {teller}: the log checks out ({size} entries, root {root}); shares submitted"
-            );
+    }
+}
+
+/// Checks, says what was checked, and only then sends the shares.
+fn decrypt_with(
+    channel: &mut dyn decrypt::TallyChannel,
+    id: ElectionId,
+    file: &TellerFile,
+    options: &decrypt::Options,
+) -> anyhow::Result<()> {
+    let teller = file.teller;
+    match decrypt::prepare(channel, id, file, options)? {
+        decrypt::Prepared::Ready(ready) => {
+            println!("teller {teller}: {ready}");
+            let status = channel.submit(&ready.share)?;
+            println!("teller {teller}: shares submitted");
             println!("{status}");
         }
-        decrypt::Outcome::NothingToDo(why) => println!("teller {teller}: {why}"),
+        decrypt::Prepared::NothingToDo(why) => println!("teller {teller}: {why}"),
     }
     Ok(())
 }

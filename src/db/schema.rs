@@ -160,6 +160,7 @@ diesel::table! {
         from_teller -> Integer,
         to_teller -> Integer,
         sealed -> Binary,
+        signature -> Text,
     }
 }
 

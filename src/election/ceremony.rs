@@ -18,7 +18,7 @@ pub fn params(election: &Election) -> Result<TellerParams> {
 
 /// The ceremony as logged so far.
 pub fn record(conn: &mut DbConnection, election: &Election) -> Result<Record> {
-    let mut record = Record::new(params(election)?);
+    let mut record = Record::new(election.id, params(election)?);
     let kinds = [
         Kind::TellerKey,
         Kind::TellerPolynomial,

@@ -104,7 +104,21 @@ pub fn submit(
             .ok_or_else(|| Error::Internal("a closed election without an election key".into()))?;
         let count = log_count(conn, id)?;
         opened::check(&election.definition, keys, &count, &share).map_err(refused)?;
-        let mut made = vec![entry::tally_share(&id, share.teller, share.shares.clone())];
+        let closed = store::closed_prefix(conn, &election)?;
+        if closed.as_ref() != Some(&share.closed) {
+            return Err(Error::bad_input(
+                ErrorCode::BadShare,
+                format!(
+                    "teller {}'s shares were made on another log (up to its close: {} entries, \
+                     root {}) than this election's: they cannot be combined with its shares",
+                    share.teller, share.closed.size, share.closed.root
+                ),
+            ));
+        }
+        record
+            .check_signed(&Body::TallyShare(share.clone()))
+            .map_err(|e| Error::bad_input(ErrorCode::BadShare, e))?;
+        let mut made = vec![entry::as_given(&id, Body::TallyShare(share.clone()))];
         status.shared.push(share.teller);
         if status.shared.len() >= status.threshold {
             let mut shares: Vec<TallyShare> =

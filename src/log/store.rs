@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use base64::Engine;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -378,6 +379,29 @@ pub fn root_at(conn: &mut DbConnection, election: &Election, size: u64) -> Resul
         return Ok(merkle::empty_root());
     }
     Ok(resolve(conn, &election.id.to_string(), &[(0, size)])?[0])
+}
+
+/// The log up to and including its `close` entry, if it has one (what decryption shares are
+/// bound to).
+pub fn closed_prefix(
+    conn: &mut DbConnection,
+    election: &Election,
+) -> Result<Option<super::entry::LogRef>> {
+    let idx: Option<i64> = log_entries::table
+        .filter(log_entries::election_id.eq(election.id.to_string()))
+        .filter(log_entries::kind.eq(super::entry::Kind::Close.as_str()))
+        .select(log_entries::idx)
+        .first(conn)
+        .optional()?;
+    let Some(idx) = idx else {
+        return Ok(None);
+    };
+    let size = u64::try_from(idx).map_err(|_| Error::Internal("negative log index".into()))? + 1;
+    let root = root_at(conn, election, size)?;
+    Ok(Some(super::entry::LogRef {
+        size,
+        root: base64::engine::general_purpose::STANDARD.encode(root),
+    }))
 }
 
 /// The leaf hash of entry `index` (which must exist).

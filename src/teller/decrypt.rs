@@ -1,26 +1,31 @@
-//! A teller's part after close: check the whole log as an auditor would (signature, tree, every
-//! ballot's proofs, the ceremony), add up each local's sealed ballots itself, and publish its
-//! decryption shares of those sums with proofs. The teller never decrypts anything the server
-//! hands it: a server that passed off one member's ballot as a sum would have to log it as the
-//! only ballot of a local, in a log everyone can check.
+//! A teller's part after close. The teller trusts nothing it did not pin at the key ceremony:
+//! the log must be signed by the pinned key, keep the ceremony's entry 0 and extend the
+//! checkpoint the teller saw ([`super::pin`]); the teller's own clock must be past the
+//! closing time (an early close needs the teller's confirmation); then it checks the whole log
+//! as an auditor would (one fold, shared with the verifier), adds up each local's sealed
+//! ballots itself, and makes its decryption shares of those sums — bound to the log up to its
+//! close and signed with its identity key, so shares made on two different logs never combine.
+//! [`prepare`] does all of that and sends nothing; the caller shows the teller what was
+//! checked, then [`TallyChannel::submit`]s.
 
-use strikevote_core::crypto::TellerParams;
-use strikevote_core::crypto::ceremony::Record;
-use strikevote_core::verify::verify_bundle;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use strikevote_core::crypto::identity::root_code;
 
 use super::secrets::TellerFile;
 use crate::audit;
 use crate::db::DbConnection;
+use crate::election::ElectionId;
 use crate::election::decryption::{self, Status};
-use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{Body, Entry, TallyShare};
-use crate::tally::{LogCount, opened};
+use crate::tally::opened;
 
 /// How a teller reaches the count: the log as a bundle, and where shares go.
 pub trait TallyChannel {
-    /// The log, its latest signed checkpoint and the verifier key (a bundle's three files).
+    /// The log, its latest signed checkpoint and the key the server says signs it.
     fn bundle(&mut self) -> Result<(Vec<u8>, String, String)>;
     /// Submits this teller's shares; where the decryption stands after them.
     fn submit(&mut self, share: &TallyShare) -> Result<Status>;
@@ -46,71 +51,115 @@ impl TallyChannel for DirectTally<'_> {
     }
 }
 
-/// What `teller decrypt` did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// This teller's shares were accepted: the log they were made from (its size and root, to
-    /// compare with the published checkpoint) and where the decryption stands now.
-    Submitted {
-        /// Entries in the log the teller checked.
-        size: u64,
-        /// Its root, base64 as in the checkpoint.
-        root: String,
-        /// Where the decryption stands.
-        status: Status,
-    },
+/// What the teller allows beyond the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The log key from the notices (a verifier key or its fingerprint); it must be the one
+    /// pinned at the ceremony.
+    pub log_key: Option<String>,
+    /// The teller confirms the early close the log shows (the officials told them).
+    pub early_close_confirmed: bool,
+    /// The teller's clock (now, except in tests).
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// What [`prepare`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prepared {
+    /// The shares to submit, and the log they were made on.
+    Ready(Box<Ready>),
     /// Nothing to do: this teller's shares are already in, or the result is.
     NothingToDo(String),
 }
 
-/// Checks the log and submits `file`'s teller's decryption shares of every local's sums.
-pub fn decrypt(
+/// Shares ready to submit, with what the teller checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ready {
+    /// The log's size when checked.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+    /// The log up to its close (what the shares are bound to): size.
+    pub closed_size: u64,
+    /// Its short code, the same for every teller who sees the same vote.
+    pub code: String,
+    /// The shares, signed.
+    pub share: TallyShare,
+}
+
+impl std::fmt::Display for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the log checks out ({} entries, root {}); the vote closed at entry {}: log code \
+             {} — compare this code with the other tellers before the result is certified",
+            self.size,
+            self.root,
+            self.closed_size - 1,
+            self.code
+        )
+    }
+}
+
+fn refused(code: ErrorCode, message: String) -> Error {
+    Error::conflict(code, message)
+}
+
+/// Checks the log against what `file` pinned and the teller's clock, and makes `file`'s
+/// teller's decryption shares of every local's sums; sends nothing.
+pub fn prepare(
     channel: &mut dyn TallyChannel,
     id: ElectionId,
     file: &TellerFile,
-) -> Result<Outcome> {
+    options: &Options,
+) -> Result<Prepared> {
     let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
-    let (log, checkpoint, key) = channel.bundle()?;
-    let report = verify_bundle(&log, &checkpoint, &key).map_err(|e| {
-        Error::conflict(
-            ErrorCode::BadShare,
-            format!("the election's log does not verify, so this teller decrypts nothing: {e}"),
-        )
-    })?;
+    if file.pin.is_none() {
+        return Err(refused(
+            ErrorCode::KeyNotReady,
+            format!(
+                "teller {me}'s state file pinned no log at the key ceremony (run `teller setup` \
+                 once more before the vote opens): it cannot tell the real log from a fork"
+            ),
+        ));
+    }
+    let checked = super::pin::check(file, channel.bundle()?, options.log_key.as_deref())?;
+    let (report, fold) = (checked.report, checked.fold);
     if report.election != id.to_string() {
         return Err(Error::Internal(format!(
             "the server sent the log of election {}, not {id}",
             report.election
         )));
     }
-    if report.phase != "closed" {
-        return Err(Error::conflict(
+    let Some(close) = &fold.close else {
+        return Err(refused(
             ErrorCode::ElectionNotOpen,
             format!(
                 "election {id} has not closed (its log says {}): tellers decrypt only after close",
                 report.phase
             ),
         ));
-    }
+    };
+    check_clock(&fold.definition, close, options)?;
     if let Some((_, opened)) = &report.result {
-        return Ok(Outcome::NothingToDo(format!(
+        return Ok(Prepared::NothingToDo(format!(
             "the results are already decrypted (by teller(s) {:?}); nothing to do",
             opened.tellers
         )));
     }
     if report.shares.contains(&me) {
-        return Ok(Outcome::NothingToDo(format!(
+        return Ok(Prepared::NothingToDo(format!(
             "teller {me}'s shares are already in; waiting for the other tellers"
         )));
     }
-    let (definition, count, record) = read_log(&log)?;
     let active = file.state.active().ok_or_else(|| {
         Error::conflict(
             ErrorCode::KeyNotReady,
             format!("teller {me}'s state file has not finished the key ceremony"),
         )
     })?;
-    let logged = record
+    let logged = fold
+        .ceremony
         .election_key()
         .ok_or_else(|| Error::Internal("the log has no election key".into()))?;
     if logged.shared_key() != active.key_set().shared_key() {
@@ -119,45 +168,68 @@ pub fn decrypt(
             format!("this state file holds a key share of another election key than {id}'s"),
         ));
     }
-    let shares = opened::decrypt(&definition, &count, active, &mut rand::rngs::OsRng)
-        .ok_or_else(|| Error::Internal("a decryption share could not be made".into()))?;
-    let status = channel.submit(&TallyShare { teller: me, shares })?;
-    Ok(Outcome::Submitted {
+    let shares = opened::decrypt(
+        &fold.definition,
+        &fold.count,
+        active,
+        &mut rand::rngs::OsRng,
+    )
+    .ok_or_else(|| Error::Internal("a decryption share could not be made".into()))?;
+    let identity = file
+        .signing_key()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let closed = close.closed.clone();
+    let made = crate::log::entry::tally_share(&id, me, closed.clone(), shares, &identity);
+    let Ok(Entry {
+        body: Body::TallyShare(share),
+        ..
+    }) = Entry::parse(&made.bytes)
+    else {
+        return Err(Error::Internal("a tally share could not be written".into()));
+    };
+    let code = B64
+        .decode(&closed.root)
+        .ok()
+        .and_then(|r| <[u8; 32]>::try_from(r).ok())
+        .map(|r| root_code(&r))
+        .unwrap_or_default();
+    Ok(Prepared::Ready(Box::new(Ready {
         size: report.size,
         root: report.root,
-        status,
-    })
+        closed_size: closed.size,
+        code,
+        share,
+    })))
 }
 
-/// The definition, the count and the ceremony of a verified log.
-fn read_log(log: &[u8]) -> Result<(election::Definition, LogCount, Record)> {
-    let mut bodies = log
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| Entry::parse(l).map(|e| e.body));
-    let unreadable = |e| Error::Internal(format!("a verified entry is unreadable: {e}"));
-    let Some(Ok(Body::Election(definition))) = bodies.next() else {
-        return Err(Error::Internal(
-            "the log does not start with its election".into(),
-        ));
-    };
-    let t = &definition.tellers;
-    let params = TellerParams::new(t.count as usize, t.threshold as usize)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let mut record = Record::new(params);
-    let mut count = LogCount::default();
-    for body in bodies {
-        let body = body.map_err(unreadable)?;
-        if matches!(
-            body,
-            Body::TellerKey(_)
-                | Body::TellerPolynomial(_)
-                | Body::ElectionKey(_)
-                | Body::TellerReady(_)
-        ) {
-            record.add(&body).map_err(Error::Internal)?;
-        }
-        count.add(&body);
+/// The teller's own clock must be past the closing time; an earlier close, which the log
+/// shows with who closed it and who approved, needs the teller's confirmation.
+fn check_clock(
+    definition: &crate::election::Definition,
+    close: &strikevote_core::verify::Close,
+    options: &Options,
+) -> Result<()> {
+    let now = options.now.unwrap_or_else(Utc::now);
+    if now >= definition.closes_at || options.early_close_confirmed {
+        return Ok(());
     }
-    Ok((definition, count, record))
+    let who = match &close.by {
+        Some(a) => match &a.approved_by {
+            Some(second) => format!("by `{}`, approved by `{second}`", a.by),
+            None => format!("by `{}`, with no second official's approval", a.by),
+        },
+        None => "with no official's action logged".to_owned(),
+    };
+    Err(refused(
+        ErrorCode::ElectionNotOpen,
+        format!(
+            "the vote is to close at {closes} and this computer's clock says {now}, but the \
+             log says it was closed early, at {at}, {who}. Decrypt only if the officials told \
+             you of this early close: then run again with --confirm-early-close. If nobody \
+             told you, this may be a forged close: tell the other tellers and the officials",
+            closes = definition.closes_at.to_rfc3339(),
+            now = now.format("%Y-%m-%dT%H:%M:%SZ"),
+            at = close.at.to_rfc3339(),
+        ),
+    ))
 }

@@ -7,6 +7,7 @@
 pub mod ceremony;
 pub mod decrypt;
 pub mod invitations;
+pub mod pin;
 pub mod remote;
 pub mod secrets;
 pub mod store;

@@ -10,6 +10,7 @@ use strikevote_core::crypto::ceremony::Record;
 
 use super::ceremony::Channel;
 use super::decrypt::TallyChannel;
+use super::store::SignedShare;
 use crate::election::ElectionId;
 use crate::election::decryption::Status;
 use crate::error::{Error, ErrorCode, Result};
@@ -19,6 +20,7 @@ use crate::log::entry::{Entry, NewEntry};
 /// Teller `teller` of election `id` at `server`.
 pub struct Remote {
     agent: ureq::Agent,
+    id: ElectionId,
     /// `<server>/api/v1/elections/<id>`.
     election: String,
     /// The teller's routes under it.
@@ -44,6 +46,7 @@ struct Tellers {
 struct Share {
     from: u32,
     sealed: String,
+    signature: String,
 }
 
 impl Remote {
@@ -55,6 +58,7 @@ impl Remote {
         let election = format!("{}/api/v1/elections/{id}", server.trim_end_matches('/'));
         Self {
             agent,
+            id,
             base: format!("{election}/tellers/{teller}"),
             election,
             code: code.trim().to_owned(),
@@ -153,7 +157,7 @@ impl Channel for Remote {
         let board = self.board()?;
         let params = TellerParams::new(board.tellers.count, board.tellers.threshold)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut record = Record::new(params);
+        let mut record = Record::new(self.id, params);
         for text in &board.entries {
             let entry = Entry::parse(text.as_bytes())
                 .map_err(|e| Error::Internal(format!("the server sent a malformed entry: {e}")))?;
@@ -176,23 +180,37 @@ impl Channel for Remote {
         Ok(self.board()?.sent)
     }
 
-    fn send_shares(&mut self, sealed: &[(u32, Vec<u8>)]) -> Result<()> {
+    fn send_shares(&mut self, sealed: &[SignedShare]) -> Result<()> {
         let shares: Vec<_> = sealed
             .iter()
-            .map(|(to, bytes)| serde_json::json!({ "to": to, "sealed": B64.encode(bytes) }))
+            .map(|s| {
+                serde_json::json!({
+                    "to": s.teller,
+                    "sealed": B64.encode(&s.sealed),
+                    "signature": s.signature,
+                })
+            })
             .collect();
         self.post("shares", serde_json::json!({ "shares": shares }))
     }
 
-    fn shares(&mut self) -> Result<Vec<(u32, Vec<u8>)>> {
+    fn shares(&mut self) -> Result<Vec<SignedShare>> {
         self.board()?
             .shares
             .into_iter()
             .map(|s| {
                 B64.decode(s.sealed.as_bytes())
-                    .map(|b| (s.from, b))
+                    .map(|sealed| SignedShare {
+                        teller: s.from,
+                        sealed,
+                        signature: s.signature,
+                    })
                     .map_err(|_| Error::Internal("the server sent a malformed share".into()))
             })
             .collect()
+    }
+
+    fn bundle(&mut self) -> Result<(Vec<u8>, String, String)> {
+        TallyChannel::bundle(self)
     }
 }

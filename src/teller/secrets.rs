@@ -7,9 +7,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use age::secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use strikevote_core::crypto::SecretShare;
 use strikevote_core::crypto::ceremony::Teller;
+use strikevote_core::crypto::identity::Identity;
 
 use crate::election::ElectionId;
 
@@ -44,20 +47,61 @@ pub struct TellerFile {
     pub teller: usize,
     /// The teller's age identity, which the other tellers encrypt shares to.
     identity: String,
+    /// The seed of the teller's Ed25519 identity key, which signs its messages.
+    signing: String,
+    /// The other tellers' identity fingerprints, as they read them to this teller (by number).
+    #[serde(default)]
+    pub confirmed: BTreeMap<u32, String>,
+    /// The log as this teller last checked it during the ceremony (its key, entry 0, a
+    /// checkpoint): `teller decrypt` trusts only a log that extends it.
+    #[serde(default)]
+    pub pin: Option<Pin>,
     /// The ceremony state (and, once ready, the key share).
     pub state: Teller,
 }
 
+/// What a teller pinned of the election's log during the key ceremony.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    /// The log's verifier key (`<origin>+<key id>+<key>`), never taken from a server later.
+    pub vkey: String,
+    /// Entry 0's leaf hash (hex): the definition the tellers made the key for.
+    pub first_leaf: String,
+    /// The size of the checkpoint the teller checked.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+}
+
 impl TellerFile {
-    /// A new file for teller `teller` of `election`, with a fresh age identity.
+    /// A new file for teller `teller` of `election`, with a fresh age identity and a fresh
+    /// identity key.
     pub fn new(election: ElectionId, teller: usize, state: Teller) -> Self {
         let identity = age::x25519::Identity::generate();
+        let mut seed = Zeroing(vec![0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed.0);
+        let signing: [u8; 32] = seed.0.as_slice().try_into().unwrap_or([0; 32]);
         Self {
             election: election.to_string(),
             teller,
             identity: identity.to_string().expose_secret().to_owned(),
+            signing: Identity::from_seed(&signing).seed_hex(),
+            confirmed: BTreeMap::new(),
+            pin: None,
             state,
         }
+    }
+
+    /// The teller's identity key, which signs its ceremony messages and decryption shares.
+    pub fn signing_key(&self) -> Result<Identity, SecretsError> {
+        Identity::from_seed_hex(&self.signing).ok_or_else(|| {
+            SecretsError::Share("the state file's identity key is unreadable".into())
+        })
+    }
+
+    /// The identity key's fingerprint, which the teller reads to the other tellers.
+    pub fn fingerprint(&self) -> Result<String, SecretsError> {
+        Ok(self.signing_key()?.fingerprint())
     }
 
     fn identity(&self) -> Result<age::x25519::Identity, SecretsError> {
@@ -168,7 +212,13 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.starts_with("age-encryption.org/v1"), "{text}");
-        for secret in ["stage", "committing", "AGE-SECRET-KEY", &f.identity] {
+        for secret in [
+            "stage",
+            "committing",
+            "AGE-SECRET-KEY",
+            &f.identity,
+            &f.signing,
+        ] {
             assert!(!text.contains(secret), "`{secret}` in the file");
         }
         #[cfg(unix)]

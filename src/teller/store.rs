@@ -29,7 +29,12 @@ pub fn publish(
         crate::election::ceremony::still_open(&election)?;
         let mut record = record(conn, &election)?;
         let body = entry::Entry::parse(&message.bytes)
-            .map_err(|e| Error::Internal(format!("a ceremony message is malformed: {e}")))?
+            .map_err(|e| {
+                Error::bad_input(
+                    ErrorCode::CeremonyRefused,
+                    format!("a ceremony message is malformed: {e}"),
+                )
+            })?
             .body;
         // The core checks only the recipient's form; the service checks it is a key the other
         // tellers can encrypt to, before anyone depends on it.
@@ -56,17 +61,64 @@ pub fn publish(
     })
 }
 
-/// Stores secret shares sent by `from` (1-based), each sealed to its recipient; shares
-/// already stored are kept as they are (a teller may run its command again).
+/// A secret share as it travels between tellers: its recipient or sender, the age-sealed
+/// bytes, and the sender's signature over them ([`strikevote_core::crypto::identity`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedShare {
+    /// The other teller (recipient when sending, sender when receiving), 1-based.
+    pub teller: u32,
+    /// The age-encrypted share.
+    pub sealed: Vec<u8>,
+    /// The sender's signature, 128 hex digits.
+    pub signature: String,
+}
+
+/// Stores secret shares sent by `from` (1-based), each sealed to its recipient and signed by
+/// the sender's identity key from its `teller_key` entry; shares already stored are kept as
+/// they are (a teller may run its command again).
 pub fn send_shares(
     conn: &mut DbConnection,
     id: ElectionId,
     from: u32,
-    sealed: &[(u32, Vec<u8>)],
+    sealed: &[SignedShare],
 ) -> Result<()> {
     let eid = id.to_string();
     conn.transaction(|conn| {
-        for (to, bytes) in sealed {
+        let election = election::find(conn, id)?;
+        crate::election::ceremony::still_open(&election)?;
+        let record = record(conn, &election)?;
+        let identity = record
+            .teller_keys()
+            .get(&from)
+            .map(|k| k.identity.clone())
+            .ok_or_else(|| {
+                Error::conflict(
+                    ErrorCode::CeremonyRefused,
+                    format!("teller {from} sends shares before its key is logged"),
+                )
+            })?;
+        for share in sealed {
+            strikevote_core::crypto::identity::verify_share(
+                &identity,
+                &id,
+                from,
+                share.teller,
+                &share.sealed,
+                &share.signature,
+            )
+            .map_err(|e| {
+                Error::bad_input(
+                    ErrorCode::CeremonyRefused,
+                    format!("the share for teller {}: {e}", share.teller),
+                )
+            })?;
+        }
+        for SignedShare {
+            teller: to,
+            sealed: bytes,
+            signature,
+        } in sealed
+        {
             let present: i64 = teller_shares::table
                 .filter(teller_shares::election_id.eq(&eid))
                 .filter(teller_shares::from_teller.eq(from as i32))
@@ -80,6 +132,7 @@ pub fn send_shares(
                         teller_shares::from_teller.eq(from as i32),
                         teller_shares::to_teller.eq(*to as i32),
                         teller_shares::sealed.eq(bytes),
+                        teller_shares::signature.eq(signature),
                     ))
                     .execute(conn)?;
             }
@@ -89,15 +142,25 @@ pub fn send_shares(
 }
 
 /// The sealed shares waiting for teller `to` (1-based), by sender.
-pub fn shares_for(conn: &mut DbConnection, id: ElectionId, to: u32) -> Result<Vec<(u32, Vec<u8>)>> {
-    let rows: Vec<(i32, Vec<u8>)> = teller_shares::table
+pub fn shares_for(conn: &mut DbConnection, id: ElectionId, to: u32) -> Result<Vec<SignedShare>> {
+    let rows: Vec<(i32, Vec<u8>, String)> = teller_shares::table
         .filter(teller_shares::election_id.eq(id.to_string()))
         .filter(teller_shares::to_teller.eq(to as i32))
-        .select((teller_shares::from_teller, teller_shares::sealed))
+        .select((
+            teller_shares::from_teller,
+            teller_shares::sealed,
+            teller_shares::signature,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(from, s)| u32::try_from(from).ok().map(|f| (f, s)))
+        .filter_map(|(from, sealed, signature)| {
+            u32::try_from(from).ok().map(|teller| SignedShare {
+                teller,
+                sealed,
+                signature,
+            })
+        })
         .collect())
 }
 

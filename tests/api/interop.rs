@@ -218,7 +218,22 @@ both_backends! {
         let ballot = index_of("ballot");
         let share = index_of("tally_share");
         let result = index_of("result");
+        let teller_key = index_of("teller_key");
         let cases: Vec<(&str, String, String, &str)> = vec![
+            (
+                "a teller's key entry with another recipient (a relay's swap)",
+                edit(&log, teller_key, |e| {
+                    e["recipient"] = serde_json::json!("age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg");
+                }),
+                format!("entry {teller_key}: teller 1's key entry: its signature is not the teller's identity key's"),
+                "teller 1's key entry is not signed by its identity key",
+            ),
+            (
+                "decryption shares bound to another log",
+                edit(&log, share, |e| e["closed"]["size"] = serde_json::json!(3)),
+                format!("entry {share}: teller 1's shares were made on another log"),
+                "teller 1's shares are bound to another log",
+            ),
             (
                 "a ballot whose proof fails",
                 edit(&log, ballot, |e| {

@@ -4,37 +4,108 @@
 use crate::both_backends;
 use crate::helpers::*;
 
-/// An election with three tellers, two needed (no ceremony yet).
+/// An election with three tellers, two needed (no ceremony yet); each teller's invitation code
+/// is in `invitation-N`.
 fn three_tellers(db: &TestDb) -> String {
     let text = definition_toml(&[("600", 3)]).replace(
         "tellers = { count = 1, threshold = 1 }",
         "tellers = { count = 3, threshold = 2, names = [\"Ana\", \"Bo\", \"Cy\"] }",
     );
-    create_election_from(db, &text)
+    let id = create_election_from(db, &text);
+    invite(db, &id);
+    id
 }
 
-fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
+/// Issues every teller a fresh invitation code, written to `invitation-N`.
+fn invite(db: &TestDb, id: &str) {
+    for line in sv(db, &["teller", "invite", "--election", id]).ok().lines() {
+        let mut words = line.split(' ');
+        let (Some("teller"), Some(n)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let code = line.rsplit(' ').next().unwrap();
+        std::fs::write(db.path(&format!("invitation-{n}")), format!("{code}\n")).unwrap();
+    }
+}
+
+/// `teller setup` for `teller`, beside the server's database, with its invitation and any
+/// further arguments (`--confirm N=FP`, …).
+fn setup_with(db: &TestDb, id: &str, teller: u32, extra: &[&str]) -> Run {
     let pass = db.path(&format!("pass-{teller}"));
     std::fs::write(&pass, format!("the passphrase of teller {teller}\n")).unwrap();
     let state = db.path(&format!("teller-{teller}.state"));
+    let invitation = db.path(&format!("invitation-{teller}"));
     let n = teller.to_string();
-    sv(
-        db,
-        &[
-            "teller",
-            "setup",
-            "--election",
-            id,
-            "--teller",
-            &n,
-            "--state",
-            state.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-            "--work-factor",
-            "2",
-        ],
-    )
+    let mut args = vec![
+        "teller",
+        "setup",
+        "--election",
+        id,
+        "--teller",
+        &n,
+        "--state",
+        state.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+        "--invitation-file",
+        invitation.to_str().unwrap(),
+        "--work-factor",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    sv(db, &args)
+}
+
+fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
+    setup_with(db, id, teller, &[])
+}
+
+/// The fingerprint `teller setup` printed.
+fn fingerprint_in(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains("your fingerprint is"))
+        .expect(out);
+    line.split("your fingerprint is ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The last line a command printed.
+fn last_line(out: &str) -> String {
+    out.trim().lines().last().unwrap_or_default().to_owned()
+}
+
+/// Runs the ceremony of `tellers` tellers through `teller setup` beside the database: each
+/// publishes its key, they confirm each other's fingerprints, then run until the key is ready.
+/// Returns the fingerprints and the last line printed.
+fn ceremony_by_cli(db: &TestDb, id: &str, tellers: u32) -> (Vec<String>, String) {
+    let fps: Vec<String> = (1..=tellers)
+        .map(|t| fingerprint_in(&setup(db, id, t).ok()))
+        .collect();
+    let confirms = |me: u32| -> Vec<String> {
+        (1..=tellers)
+            .filter(|t| *t != me)
+            .map(|t| format!("{t}={}", fps[t as usize - 1]))
+            .collect()
+    };
+    let mut last = String::new();
+    for _round in 0..4 {
+        for t in 1..=tellers {
+            let c = confirms(t);
+            let mut extra = Vec::new();
+            for x in &c {
+                extra.push("--confirm");
+                extra.push(x.as_str());
+            }
+            last = last_line(&setup_with(db, id, t, &extra).ok());
+        }
+    }
+    (fps, last)
 }
 
 fn teller_decrypt(db: &TestDb, id: &str, teller: u32) -> Run {
@@ -60,22 +131,28 @@ both_backends! {
         let shown = sv(db, &["election", "show", &id]).ok();
         assert!(shown.contains("key ceremony: round 1 of 3: 0 of 3 tellers have published their keys"), "{shown}");
 
-        assert_eq!(setup(db, &id, 1).ok().trim(), "teller 1: round 1 done; waiting for the keys of tellers 2, 3");
-        assert_eq!(setup(db, &id, 2).ok().trim(), "teller 2: round 1 done; waiting for the keys of tellers 3");
-        assert_eq!(setup(db, &id, 3).ok().trim(), "teller 3: round 2 done; waiting for the polynomials of tellers 1, 2");
-        let mut last = String::new();
-        for _round in 0..3 {
-            for t in 1..=3 {
-                last = setup(db, &id, t).ok();
-            }
-        }
-        assert_eq!(last.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        let out = setup(db, &id, 1).ok();
+        assert!(out.starts_with("teller 1: your fingerprint is "), "{out}");
+        assert_eq!(last_line(&out), "teller 1: round 1 done; waiting for the keys of tellers 2, 3");
+        assert_eq!(last_line(&setup(db, &id, 2).ok()), "teller 2: round 1 done; waiting for the keys of tellers 3");
+        // Every key is in, but nobody goes past round 1 before confirming the others'
+        // fingerprints, read to them outside the server.
+        let out = last_line(&setup(db, &id, 3).ok());
+        assert!(out.starts_with("teller 3: round 1 done; every teller's key is in. Before going on, confirm"), "{out}");
+        assert!(out.contains("--confirm 1=<fingerprint teller 1 reads you> --confirm 2=<fingerprint teller 2 reads you>"), "{out}");
+        assert_eq!(show(db, &id)["key_ceremony"]["polynomials"], 0);
+        let (fps, last) = ceremony_by_cli(db, &id, 3);
+        assert_eq!(last, "the election key is ready: all 3 tellers hold their key shares");
+        // The verifier names every teller's fingerprint, as they read them to each other.
+        let bundle = export_bundle(db, &id, "ceremony");
+        let report = strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.tellers.values().cloned().collect::<Vec<_>>(), fps);
         let json = show(db, &id);
         assert_eq!(json["key_ceremony"]["complete"], true, "{json}");
         assert_eq!(json["key_ceremony"]["ready"], 3, "{json}");
         assert!(sv(db, &["election", "show", &id]).ok().contains("key ceremony: complete: the election key is ready (2 of 3 tellers needed to decrypt)"));
         // Running again is harmless.
-        assert_eq!(setup(db, &id, 2).ok().trim(), "the election key is ready: all 3 tellers hold their key shares");
+        assert_eq!(last_line(&setup(db, &id, 2).ok()), "the election key is ready: all 3 tellers hold their key shares");
 
         // The state files and the shares passed through the server are encrypted.
         for t in 1..=3 {
@@ -96,8 +173,9 @@ both_backends! {
         // After the vote opened, the ceremony is over for good.
         let fresh = db.path("late.state");
         let pass = db.path("pass-1");
-        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", fresh.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2"]).fails();
-        assert!(err.contains("teller 1 already took part in the key ceremony") && err.contains("use that file"), "{err}");
+        let invitation = db.path("invitation-1");
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", fresh.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--invitation-file", invitation.to_str().unwrap(), "--work-factor", "2"]).fails();
+        assert!(err.contains("is over") || err.contains("someone else holds your seat"), "{err}");
         assert!(!fresh.exists(), "the unused state file is removed");
         cast_some(db, &id, 2);
         // Before close, a teller decrypts nothing.
@@ -109,7 +187,9 @@ both_backends! {
         let closed = export_bundle(db, &id, "closed").checkpoint;
         let (size, root) = (closed.lines().nth(1).unwrap().to_owned(), closed.lines().nth(2).unwrap().to_owned());
         let out = teller_decrypt(db, &id, 2).ok();
-        assert!(out.contains(&format!("teller 2: the log checks out ({size} entries, root {root}); shares submitted")), "{out}");
+        assert!(out.contains(&format!("teller 2: the log checks out ({size} entries, root {root}); the vote closed at entry")), "{out}");
+        assert!(out.contains("teller 2: shares submitted"), "{out}");
+        let code = out.split("log code ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
         assert!(out.contains("waiting for the tellers: 1 of the 2 decryptions needed are in (1 more)"), "{out}");
         let out = teller_decrypt(db, &id, 2).ok();
         assert!(out.contains("teller 2's shares are already in"), "{out}");
@@ -117,6 +197,8 @@ both_backends! {
         assert!(err.contains("1 of the 2 decryptions needed are in"), "{err}");
         let out = teller_decrypt(db, &id, 3).ok();
         assert!(out.contains("decrypted by teller(s) 2, 3"), "{out}");
+        // Both tellers saw the same vote: the same code to read to each other.
+        assert!(out.contains(&format!("log code {code} ")), "{out}");
         let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
         assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 2, "no": 0, "abstain": 0}));
         let out = teller_decrypt(db, &id, 1).ok();
@@ -140,14 +222,20 @@ both_backends! {
         let state = db.path("teller-1.state");
         let wrong = db.path("wrong");
         std::fs::write(&wrong, "not the right passphrase\n").unwrap();
-        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", state.to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
+        let inv = |t: u32| db.path(&format!("invitation-{t}")).to_str().unwrap().to_owned();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", state.to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap(), "--invitation-file", &inv(1)]).fails();
         assert!(err.contains("the passphrase does not open"), "{err}");
-        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", state.to_str().unwrap(), "--passphrase-file", db.path("pass-1").to_str().unwrap()]).fails();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", state.to_str().unwrap(), "--passphrase-file", db.path("pass-1").to_str().unwrap(), "--invitation-file", &inv(2)]).fails();
         assert!(err.contains("is teller 1's state for election"), "{err}");
-        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "4", "--state", db.path("t4").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
-        assert!(err.contains("teller 4 does not exist: election") && err.contains("has 3 tellers"), "{err}");
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "4", "--state", db.path("t4").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap(), "--invitation-file", &inv(1)]).fails();
+        assert!(err.contains("this is not the invitation code of this teller"), "{err}");
+        // Beside the server too, a teller needs its own invitation: another teller's is refused.
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", db.path("t2").to_str().unwrap(), "--passphrase-file", db.path("pass-1").to_str().unwrap(), "--invitation-file", &inv(1), "--work-factor", "2"]).fails();
+        assert!(err.contains("this is not the invitation code of this teller"), "{err}");
+        let run = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", db.path("t2").to_str().unwrap(), "--passphrase-file", db.path("pass-1").to_str().unwrap(), "--work-factor", "2"]);
+        assert!(run.code != 0 && run.stderr.contains("--invitation-file"), "{}", run.stderr);
         std::fs::write(&wrong, "short\n").unwrap();
-        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", db.path("t2").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap()]).fails();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "2", "--state", db.path("t2").to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap(), "--invitation-file", &inv(2)]).fails();
         assert!(err.contains("at least 12 characters"), "{err}");
         assert!(!db.path("t2").exists() && !db.path("t4").exists());
         assert_eq!(export_bundle(db, &id, "after").log, before, "nothing was logged");
@@ -171,29 +259,32 @@ both_backends! {
         let publish = |conn: &mut _, m| strikevote::teller::store::publish(conn, eid, m, &signer);
         let before = export_bundle(db, &id, "before").log;
         let key = || age::x25519::Identity::generate().to_public().to_string();
+        let who: Vec<strikevote_core::crypto::identity::Identity> = (1..=4u8)
+            .map(|t| strikevote_core::crypto::identity::Identity::from_seed(&[t; 32]))
+            .collect();
 
         // A recipient nobody could encrypt a share to.
-        let err = publish(&mut conn, entry::teller_key(&eid, 1, "age1x", &other.commitments[0])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_key(&eid, 1, &who[0], "age1x", &other.commitments[0])).unwrap_err();
         assert!(err.to_string().contains("teller 1's recipient is not an age X25519 key"), "{err}");
         // A polynomial before every teller's commitment.
-        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[0])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[0], &who[0])).unwrap_err();
         assert!(err.to_string().contains("a polynomial before every teller's commitment"), "{err}");
         // A teller the election does not have.
-        let err = publish(&mut conn, entry::teller_key(&eid, 4, &key(), &other.commitments[0])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_key(&eid, 4, &who[3], &key(), &other.commitments[0])).unwrap_err();
         assert!(err.to_string().contains("teller 4 is not one of the election's 3 tellers"), "{err}");
         assert_eq!(export_bundle(db, &id, "mid").log, before, "nothing was logged");
 
         // Commitments in, then a polynomial that is not the committed one.
         for t in 0..3 {
-            publish(&mut conn, entry::teller_key(&eid, t + 1, &key(), &other.commitments[t as usize])).unwrap();
+            publish(&mut conn, entry::teller_key(&eid, t + 1, &who[t as usize], &key(), &other.commitments[t as usize])).unwrap();
         }
-        let err = publish(&mut conn, entry::teller_key(&eid, 2, &key(), &other.commitments[1])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_key(&eid, 2, &who[1], &key(), &other.commitments[1])).unwrap_err();
         assert!(err.to_string().contains("teller 2 publishes a second key"), "{err}");
-        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[1])).unwrap_err();
+        let err = publish(&mut conn, entry::teller_polynomial(&eid, 1, &other.polynomials[1], &who[0])).unwrap_err();
         assert!(err.to_string().contains("teller 1: the polynomial does not match the commitment"), "{err}");
         // The right ones: the service adds the election key after the last.
         for t in 0..3 {
-            publish(&mut conn, entry::teller_polynomial(&eid, t + 1, &other.polynomials[t as usize])).unwrap();
+            publish(&mut conn, entry::teller_polynomial(&eid, t + 1, &other.polynomials[t as usize], &who[t as usize])).unwrap();
         }
         let bundle = export_bundle(db, &id, "after");
         let types: Vec<String> = bundle.log.split(|&b| b == b'\n').filter(|l| !l.is_empty())
@@ -222,6 +313,7 @@ both_backends! {
         // A real server process: the tellers' commands talk to it over HTTP.
         let served = serve_process(db, &["--database-url", &db.url], &[]);
         let address = format!("http://127.0.0.1:{}", served.port);
+        let confirmed = std::cell::RefCell::new(std::collections::BTreeMap::<u32, String>::new());
         let remote = |teller: u32, code: &str| {
             let invitation = db.path(&format!("invitation-{teller}"));
             std::fs::write(&invitation, format!("{code}\n")).unwrap();
@@ -234,9 +326,12 @@ both_backends! {
                 "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2",
                 "--server", &address, "--invitation-file", invitation.to_str().unwrap(),
             ];
+            let confirms: Vec<String> = confirmed.borrow().iter().filter(|(t, _)| **t != teller)
+                .flat_map(|(t, fp)| ["--confirm".to_owned(), format!("{t}={fp}")]).collect();
             // No database settings: the teller's machine reaches only the server.
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
                 .args(args)
+                .args(&confirms)
                 .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
                 .current_dir(db.dir())
                 .output()
@@ -247,6 +342,11 @@ both_backends! {
         let (ok, out) = remote(1, &codes[1]);
         assert!(!ok && out.contains("this is not the invitation code of this teller"), "{out}");
         assert!(!db.path("remote-1.state").exists());
+        for t in 1..=2u32 {
+            let (ok, out) = remote(t, &codes[t as usize - 1]);
+            assert!(ok, "{out}");
+            confirmed.borrow_mut().insert(t, fingerprint_in(&out));
+        }
         let mut last = String::new();
         for _round in 0..3 {
             for t in 1..=2u32 {
@@ -255,7 +355,7 @@ both_backends! {
                 last = out;
             }
         }
-        assert_eq!(last.trim(), "the election key is ready: all 2 tellers hold their key shares");
+        assert_eq!(last_line(&last), "the election key is ready: all 2 tellers hold their key shares");
         // Issuing codes again replaces them: the old one stops working, the new one works.
         let fresh = sv(db, &["teller", "invite", "--election", &id]).ok();
         let new1 = fresh.lines().find(|l| l.starts_with("teller 1 ")).unwrap().rsplit(' ').next().unwrap().to_owned();
@@ -278,7 +378,7 @@ both_backends! {
             let state = db.path(&format!("remote-{teller}.state"));
             let pass = db.path(&format!("pass-{teller}"));
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
-                .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--server", &address])
+                .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--server", &address, "--confirm-early-close"])
                 .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
                 .current_dir(db.dir())
                 .output()
@@ -313,8 +413,9 @@ both_backends! {
         let pass = db.path("demo-pass");
         std::fs::write(&pass, "insecure demo passphrase 3\n").unwrap();
         let state = dir.join("teller-3.state");
-        let out = sv(db, &["teller", "setup", "--election", &id, "--teller", "3", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()]).ok();
-        assert_eq!(out.trim(), "the election key is ready: all 3 tellers hold their key shares");
+        let invitation = dir.join("invitation-3.txt");
+        let out = sv(db, &["teller", "setup", "--election", &id, "--teller", "3", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--invitation-file", invitation.to_str().unwrap()]).ok();
+        assert_eq!(last_line(&out), "the election key is ready: all 3 tellers hold their key shares");
         served.stop();
     }
 }
@@ -338,7 +439,7 @@ both_backends! {
         let state = teller_state(db, 1);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
             .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap()])
-            .args(["--passphrase-file", db.path("teller.pass").to_str().unwrap(), "--server", &address])
+            .args(["--passphrase-file", db.path("teller.pass").to_str().unwrap(), "--server", &address, "--confirm-early-close"])
             .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
             .current_dir(db.dir())
             .output()

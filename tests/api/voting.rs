@@ -177,7 +177,7 @@ both_backends! {
         for b in &ballots {
             let keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
             assert_eq!(keys, ["v", "type", "election", "local", "ballot", "receipt"], "{b}");
-            assert_eq!(b["v"], 2);
+            assert_eq!(b["v"], 3);
             assert_eq!(b["ballot"]["choices"].as_array().unwrap().len(), 2, "one ciphertext per choice");
         }
         for b in &ballots {
@@ -217,7 +217,7 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["results"]["popular"]["counts"], serde_json::json!({"yes": 4, "no": 2, "abstain": 0}));
         // The teller's second run has nothing to do.
-        let again = sv(db, &["teller", "decrypt", "--election", &id, "--state", teller_state(db, 1).to_str().unwrap(), "--passphrase-file", db.path("teller.pass").to_str().unwrap()]).ok();
+        let again = sv(db, &["teller", "decrypt", "--election", &id, "--state", teller_state(db, 1).to_str().unwrap(), "--passphrase-file", db.path("teller.pass").to_str().unwrap(), "--confirm-early-close"]).ok();
         assert!(again.contains("already decrypted"), "{again}");
     }
 }

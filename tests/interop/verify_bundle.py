@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v2), written from
+"""An independent verifier of a strikevote audit bundle (log format v3), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -175,13 +175,13 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 2:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 3:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
     try:
-        Rules(entries[0]).check_all(entries)
+        Rules(entries[0], lines, leaves).check_all(entries)
     except v2.Invalid as e:
         fail(str(e))
     print("OK size=%d root=%s election=%s" % (size, root_b64, election))
@@ -201,14 +201,29 @@ def met(fraction, part, whole):
     return lhs >= rhs if fraction["cmp"] == "at_least" else lhs > rhs
 
 
+ENTRY_CONTEXT = b"strikevote teller entry v3\n"
+
+
+def unsigned(line):
+    """An entry's bytes without its last field, `signature` (what its teller signed)."""
+    marker = b',"signature":"'
+    at = line.rfind(marker)
+    if at < 0 or not line.endswith(b'"}'):
+        return None
+    return line[:at] + b"}"
+
+
 class Rules:
-    """Log format v2's order rules and cryptography, entry by entry."""
+    """Log format v3's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
              "tally_share"}
 
-    def __init__(self, definition):
+    def __init__(self, definition, lines, leaves):
+        self.lines, self.leaves = lines, leaves
+        self.identities = {}
+        self.closed = None
         self.d = definition
         self.election = definition["election"]
         self.choices = definition["choices"]
@@ -226,11 +241,12 @@ class Rules:
 
     def check_all(self, entries):
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 2:
+            if e.get("election") != self.election or e.get("v") != 3:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
                 raise v2.Invalid("entry %d: unknown entry type %r" % (index, t))
+            self.index = index
             problem = getattr(self, t, lambda e: None)(e)
             if problem:
                 raise v2.Invalid("entry %d: %s" % (index, problem))
@@ -243,16 +259,37 @@ class Rules:
         teller = e.get("teller")
         return teller if isinstance(teller, int) and 1 <= teller <= self.n else None
 
+    def signed_by(self, e, identity):
+        """Whether the entry at self.index carries a valid signature by `identity` (hex)."""
+        body = unsigned(self.lines[self.index])
+        try:
+            public, sig = bytes.fromhex(identity), bytes.fromhex(e.get("signature", ""))
+        except ValueError:
+            return False
+        return (body is not None and len(public) == 32 and len(sig) == 64
+                and ed25519_verify(public, ENTRY_CONTEXT + body, sig))
+
+    def teller_signed(self, e):
+        teller = self.teller(e)
+        return teller in self.identities and self.signed_by(e, self.identities[teller])
+
     def teller_key(self, e):
         teller = self.teller(e)
         if self.phase != "setup" or teller is None or teller in self.commitments:
             return "a teller key out of place"
+        if e["identity"] in self.identities.values():
+            return "two tellers with one identity key"
+        if not self.signed_by(e, e["identity"]):
+            return "teller %d's key entry is not signed by its identity key" % teller
+        self.identities[teller] = e["identity"]
         self.commitments[teller] = e["commitment"]
 
     def teller_polynomial(self, e):
         teller = self.teller(e)
         if len(self.commitments) != self.n or teller is None or teller in self.polynomials:
             return "a polynomial out of place"
+        if not self.teller_signed(e):
+            return "teller %d's polynomial is not signed by its identity key" % teller
         message = e["polynomial"]
         poly = [v2.element(x) for x in message["polynomial"]]
         if len(poly) != self.t:
@@ -292,6 +329,8 @@ class Rules:
         teller = self.teller(e)
         if self.key is None or teller is None or teller in self.ready:
             return "a teller_ready out of place"
+        if not self.teller_signed(e):
+            return "teller %d's teller_ready is not signed by its identity key" % teller
         self.ready.add(teller)
 
     def roster(self, e):
@@ -330,6 +369,8 @@ class Rules:
         if self.phase != "open":
             return "the vote closes without being open"
         self.phase = "closed"
+        size = self.index + 1
+        self.closed = {"size": size, "root": base64.b64encode(mth(self.leaves[:size])).decode()}
 
     def tally_share(self, e):
         teller = self.teller(e)
@@ -350,6 +391,10 @@ class Rules:
                                       self.participants[teller - 1], ct, dh, item["proof"]):
                     return "teller %d's decryption share does not verify" % teller
                 points[code].append(dh)
+        if e["closed"] != self.closed:
+            return "teller %d's shares are bound to another log" % teller
+        if not self.teller_signed(e):
+            return "teller %d's shares are not signed by its identity key" % teller
         self.shares.append((teller, points))
 
     def result(self, e):

@@ -1,4 +1,4 @@
-//! Log entries (format v2): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v3): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -15,10 +15,11 @@ use sha2::{Digest, Sha256};
 
 use crate::ElectionId;
 use crate::crypto::ballot::SealedBallot;
+use crate::crypto::identity::Identity;
 use crate::definition::{Definition, rfc3339_seconds};
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -57,7 +58,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every type, in the order format v2 lists them.
+    /// Every type, in the order format v3 lists them.
     pub const ALL: [Kind; 14] = [
         Kind::Election,
         Kind::Roster,
@@ -95,7 +96,7 @@ impl Kind {
         }
     }
 
-    /// The type named by a `type` value, if format v2 has it.
+    /// The type named by a `type` value, if format v3 has it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -171,15 +172,32 @@ impl PartialEq for Ballot {
     }
 }
 
+/// A prefix of the log, named by its size and root (base64, as in checkpoints).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRef {
+    /// Entries in the prefix.
+    pub size: u64,
+    /// Its RFC 9162 root, standard base64.
+    pub root: String,
+}
+
 /// A `tally_share` entry: after close, one teller's decryption share of every sum — for each
-/// local of the definition, one per option in the definition's order — each with its proof.
+/// local of the definition, one per option in the definition's order — each with its proof,
+/// bound to the log the teller checked and signed with the teller's identity key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TallyShare {
     /// The teller's number, 1-based.
     pub teller: u32,
+    /// The log up to and including its `close` entry, as the teller computed it: shares made
+    /// on two different logs never combine.
+    pub closed: LogRef,
     /// Local code → that local's shares, one per option.
     pub shares: BTreeMap<String, Vec<crate::crypto::tally::Share>>,
+    /// The teller's signature ([`crate::crypto::identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl PartialEq for TallyShare {
@@ -208,10 +226,15 @@ pub struct Admin {
 pub struct TellerKey {
     /// The teller's number, 1-based.
     pub teller: u32,
+    /// Its Ed25519 identity key, 64 lowercase hex digits, which signs its messages.
+    pub identity: String,
     /// Its age X25519 recipient (`age1…`).
     pub recipient: String,
     /// SHA-256 commitment, 64 lowercase hex digits ([`crate::crypto::ceremony::commitment_of`]).
     pub commitment: String,
+    /// Its signature by `identity` ([`crate::crypto::identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// A `teller_polynomial` entry (ceremony round 2).
@@ -223,6 +246,9 @@ pub struct TellerPolynomial {
     /// The polynomial message as the library writes it: `polynomial` (the public
     /// coefficients), `proof_of_possession`, `opening`.
     pub polynomial: Value,
+    /// The teller's signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// An `election_key` entry: the key set every ballot is encrypted to and every decryption
@@ -241,6 +267,9 @@ pub struct ElectionKey {
 pub struct TellerReady {
     /// The teller's number, 1-based.
     pub teller: u32,
+    /// The teller's signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// What an entry says, by type.
@@ -298,6 +327,44 @@ impl Body {
         }
     }
 
+    /// Whether entries of this type are signed by a teller.
+    pub fn is_signed_kind(&self) -> bool {
+        self.signer().is_some()
+    }
+
+    /// The teller who signs this entry, for the types tellers sign.
+    pub fn signer(&self) -> Option<u32> {
+        match self {
+            Body::TellerKey(k) => Some(k.teller),
+            Body::TellerPolynomial(p) => Some(p.teller),
+            Body::TellerReady(r) => Some(r.teller),
+            Body::TallyShare(s) => Some(s.teller),
+            _ => None,
+        }
+    }
+
+    /// A signed type's signature, if it carries one.
+    pub fn signature(&self) -> Option<&str> {
+        match self {
+            Body::TellerKey(k) => k.signature.as_deref(),
+            Body::TellerPolynomial(p) => p.signature.as_deref(),
+            Body::TellerReady(r) => r.signature.as_deref(),
+            Body::TallyShare(s) => s.signature.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Sets (or removes) a signed type's signature; other types are left as they are.
+    pub fn set_signature(&mut self, signature: Option<String>) {
+        match self {
+            Body::TellerKey(k) => k.signature = signature,
+            Body::TellerPolynomial(p) => p.signature = signature,
+            Body::TellerReady(r) => r.signature = signature,
+            Body::TallyShare(s) => s.signature = signature,
+            _ => {}
+        }
+    }
+
     /// Reads the fields of a `kind` entry (the envelope already taken off).
     fn from_fields(kind: Kind, fields: Map<String, Value>) -> Result<Self, serde_json::Error> {
         fn read<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, serde_json::Error> {
@@ -331,7 +398,7 @@ pub struct Entry {
     pub body: Body,
 }
 
-/// Why bytes are not a format v2 entry.
+/// Why bytes are not a format v3 entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Not JSON, or not an object.
@@ -346,8 +413,8 @@ pub enum EntryError {
     /// `type` is missing or not a string.
     #[error("no `type`")]
     NoType,
-    /// A type format v2 does not have.
-    #[error("unknown entry type `{0}` (format v2 has {types})", types = kind_list())]
+    /// A type format v3 does not have.
+    #[error("unknown entry type `{0}` (format v3 has {types})", types = kind_list())]
     UnknownType(String),
     /// `election` is missing or not an election id.
     #[error("`election` is missing or not an election id")]
@@ -355,7 +422,7 @@ pub enum EntryError {
     /// The type's fields are missing, extra or of the wrong kind.
     #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
     Fields(Kind, String),
-    /// The fields read are right, but not written in format v2's order and form.
+    /// The fields read are right, but not written in format v3's order and form.
     #[error(
         "a `{kind}` entry must be written as {expected}",
         kind = .0.as_str(),
@@ -389,7 +456,7 @@ impl Entry {
         self.body.kind()
     }
 
-    /// The exact bytes format v2 gives this entry.
+    /// The exact bytes format v3 gives this entry.
     pub fn to_bytes(&self) -> Vec<u8> {
         let envelope = Envelope {
             v: VERSION,
@@ -478,13 +545,34 @@ pub fn ballot(id: &ElectionId, local: &str, ballot: SealedBallot, receipt: &str)
     )
 }
 
-/// Teller `teller`'s (1-based) decryption shares, per local.
+/// Teller `teller`'s (1-based) decryption shares, per local, made on the log `closed` (up to
+/// its close), signed with the teller's identity key.
 pub fn tally_share(
     id: &ElectionId,
     teller: u32,
+    closed: LogRef,
     shares: BTreeMap<String, Vec<crate::crypto::tally::Share>>,
+    identity: &Identity,
 ) -> NewEntry {
-    new(id, Body::TallyShare(TallyShare { teller, shares }))
+    let body = Body::TallyShare(TallyShare {
+        teller,
+        closed,
+        shares,
+        signature: None,
+    });
+    signed(id, body, identity)
+}
+
+/// An entry of a type tellers sign, signed with `identity`.
+pub fn signed(id: &ElectionId, body: Body, identity: &Identity) -> NewEntry {
+    let mut entry = Entry::new(*id, body);
+    identity.sign_entry(&mut entry);
+    entry.to_new()
+}
+
+/// An entry as given (a teller's signed message received by the service).
+pub fn as_given(id: &ElectionId, body: Body) -> NewEntry {
+    new(id, body)
 }
 
 /// The certified result (body from [`crate::tally::Results::entry_body`]).
@@ -594,36 +682,37 @@ fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }
 
-/// Ceremony round 1 for `teller` (1-based).
+/// Ceremony round 1 for `teller` (1-based), signed with its identity key.
 pub fn teller_key(
     id: &ElectionId,
     teller: u32,
+    identity: &Identity,
     recipient: &str,
     commitment: &[u8; 32],
 ) -> NewEntry {
-    new(
-        id,
-        Body::TellerKey(TellerKey {
-            teller,
-            recipient: recipient.to_owned(),
-            commitment: hex::encode(commitment),
-        }),
-    )
+    let body = Body::TellerKey(TellerKey {
+        teller,
+        identity: identity.public_hex(),
+        recipient: recipient.to_owned(),
+        commitment: hex::encode(commitment),
+        signature: None,
+    });
+    signed(id, body, identity)
 }
 
-/// Ceremony round 2 for `teller` (1-based).
+/// Ceremony round 2 for `teller` (1-based), signed with its identity key.
 pub fn teller_polynomial(
     id: &ElectionId,
     teller: u32,
     polynomial: &crate::crypto::ceremony::Polynomial,
+    identity: &Identity,
 ) -> NewEntry {
-    new(
-        id,
-        Body::TellerPolynomial(TellerPolynomial {
-            teller,
-            polynomial: serde_json::to_value(polynomial).unwrap_or_default(),
-        }),
-    )
+    let body = Body::TellerPolynomial(TellerPolynomial {
+        teller,
+        polynomial: serde_json::to_value(polynomial).unwrap_or_default(),
+        signature: None,
+    });
+    signed(id, body, identity)
 }
 
 /// The election key set.
@@ -636,9 +725,13 @@ pub fn election_key(id: &ElectionId, keys: &crate::crypto::KeySet) -> NewEntry {
     )
 }
 
-/// `teller` (1-based) holds a key share that matches the election key.
-pub fn teller_ready(id: &ElectionId, teller: u32) -> NewEntry {
-    new(id, Body::TellerReady(TellerReady { teller }))
+/// `teller` (1-based) holds a key share that matches the election key (signed).
+pub fn teller_ready(id: &ElectionId, teller: u32, identity: &Identity) -> NewEntry {
+    let body = Body::TellerReady(TellerReady {
+        teller,
+        signature: None,
+    });
+    signed(id, body, identity)
 }
 
 /// The roster commitment of one local: SHA-256 over its member ids sorted bytewise, each
@@ -666,14 +759,14 @@ mod tests {
             .to_utc();
         assert_eq!(
             String::from_utf8(open(&id, at).bytes).unwrap(),
-            r#"{"v":2,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
+            r#"{"v":3,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
         );
         let digest = roster_digest(["b", "a"]);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"a\nb\n")));
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":2,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":3,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -682,7 +775,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":2,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":3,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

@@ -106,6 +106,20 @@ fn normalize(input: &str) -> Option<String> {
     })
 }
 
+/// A short code a person can read aloud: the first `chars` Crockford base32 characters of
+/// `bytes` (5 bits each), in dash-separated groups of four, e.g. `7K2M-9QXR`.
+pub fn short_code(bytes: &[u8], chars: usize) -> String {
+    let encoded = base32::encode(base32::Alphabet::Crockford, bytes);
+    grouped(&encoded[..chars.min(encoded.len())])
+}
+
+/// Normalizes a typed short code of `chars` characters (case, spaces, dashes, look-alikes) to
+/// the form [`short_code`] prints, or `None`.
+pub fn parse_short_code(input: &str, chars: usize) -> Option<String> {
+    let body = normalize(input)?;
+    (body.len() == chars && body.bytes().all(|b| ALPHABET.contains(&b))).then(|| grouped(&body))
+}
+
 /// Normalizes a typed receipt (case, spaces, look-alikes) to its canonical form, or `None`.
 pub fn parse_receipt(input: &str) -> Option<String> {
     let body = normalize(input)?;

@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use crate::ElectionId;
 use crate::crypto::ballot::seal;
 use crate::crypto::ceremony::{LocalCeremony, run_locally};
+use crate::crypto::identity::Identity;
 use crate::crypto::{KeySet, TellerParams};
 use crate::definition::Definition;
 use crate::entry::{self, Body, Entry, TallyShare};
@@ -23,7 +24,7 @@ pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 /// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
 fn election_line() -> String {
     format!(
-        r#"{{"v":2,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
+        r#"{{"v":3,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
     )
 }
 
@@ -38,6 +39,8 @@ pub(crate) struct LogBuilder {
     pub(crate) id: ElectionId,
     pub(crate) definition: Definition,
     pub(crate) ceremony: LocalCeremony,
+    /// Each teller's identity key: teller k (1-based) has the seed of 32 bytes `0x60 + k`.
+    pub(crate) identities: Vec<Identity>,
     pub(crate) lines: Vec<String>,
     rng: StdRng,
 }
@@ -78,24 +81,31 @@ impl LogBuilder {
         );
         let params = TellerParams::new(tellers.0, tellers.1).expect("teller parameters");
         let ceremony = run_locally(params, &mut rng).expect("a local ceremony");
+        let identities = (1..=tellers.0)
+            .map(|k| Identity::from_seed(&[0x60 + k as u8; 32]))
+            .collect();
         let mut log = Self {
             id,
             definition,
             ceremony,
+            identities,
             lines: vec![first],
             rng,
         };
         let c = &log.ceremony;
         let mut made = Vec::new();
+        let who = &log.identities;
         for (k, commitment) in c.commitments.iter().enumerate() {
-            made.push(entry::teller_key(&id, k as u32 + 1, RECIPIENT, commitment));
+            let n = k as u32 + 1;
+            made.push(entry::teller_key(&id, n, &who[k], RECIPIENT, commitment));
         }
         for (k, polynomial) in c.polynomials.iter().enumerate() {
-            made.push(entry::teller_polynomial(&id, k as u32 + 1, polynomial));
+            let n = k as u32 + 1;
+            made.push(entry::teller_polynomial(&id, n, polynomial, &who[k]));
         }
         made.push(entry::election_key(&id, log.keys()));
-        for k in 0..tellers.0 {
-            made.push(entry::teller_ready(&id, k as u32 + 1));
+        for (k, identity) in who.iter().enumerate() {
+            made.push(entry::teller_ready(&id, k as u32 + 1, identity));
         }
         for (code, eligible) in locals {
             let members: Vec<String> = (1..=*eligible).map(|m| format!("M{code}-{m}")).collect();
@@ -145,13 +155,30 @@ impl LogBuilder {
         LogCount::of(&bodies)
     }
 
+    /// The log up to and including its close entry.
+    pub(crate) fn closed(&self) -> entry::LogRef {
+        let leaves: Vec<_> = self.lines.iter().map(|l| leaf_hash(l.as_bytes())).collect();
+        let size = self
+            .lines
+            .iter()
+            .position(|l| l.contains(r#""type":"close""#))
+            .expect("a closed log")
+            + 1;
+        entry::LogRef {
+            size: size as u64,
+            root: B64.encode(root_of(&leaves[..size])),
+        }
+    }
+
     /// Teller `teller`'s (0-based) decryption shares of the sums so far.
     pub(crate) fn shares(&mut self, teller: usize) {
         let count = self.count();
         let active = self.ceremony.tellers[teller].active().expect("ready");
         let shares =
             opened::decrypt(&self.definition, &count, active, &mut self.rng).expect("shares");
-        let e = entry::tally_share(&self.id, teller as u32 + 1, shares);
+        let closed = self.closed();
+        let who = &self.identities[teller];
+        let e = entry::tally_share(&self.id, teller as u32 + 1, closed, shares, who);
         self.push(e);
     }
 

@@ -44,11 +44,17 @@ pub fn sv(db: &TestDb, args: &[&str]) -> Run {
 
 /// As [`sv`], with extra environment variables.
 pub fn sv_with_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run {
+    sv_url(db, &db.url, args, env)
+}
+
+/// As [`sv_with_env`], against the database at `url` (a fork, or nowhere for a teller's own
+/// machine).
+pub fn sv_url(db: &TestDb, url: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strikevote"));
     command
         .args(args)
         .arg("--database-url")
-        .arg(&db.url)
+        .arg(url)
         .current_dir(db.dir())
         .env_remove("STRIKEVOTE_CONFIG")
         .env_remove("STRIKEVOTE_DATABASE_URL")
@@ -98,7 +104,7 @@ pub fn run_ceremony(db: &TestDb, id: &str) {
     let id = strikevote::election::ElectionId::parse(id).unwrap();
     let files = strikevote::teller::ceremony::run_all(&mut conn, &signer, id).unwrap();
     std::fs::write(db.path("teller.pass"), TELLER_PASSPHRASE).unwrap();
-    for file in files {
+    for (file, _) in files {
         // A low scrypt work factor: the tests open these files many times.
         file.save(&teller_state(db, file.teller), TELLER_PASSPHRASE, Some(4))
             .unwrap();
@@ -114,6 +120,8 @@ pub fn teller_state(db: &TestDb, n: usize) -> std::path::PathBuf {
 }
 
 /// `strikevote teller decrypt` beside the server's database, with this state file and passphrase.
+/// The tests' elections close early (their closing time is years away), which each teller
+/// confirms (`--confirm-early-close`).
 pub fn teller_decrypt_with(db: &TestDb, id: &str, state: &Path, pass: &Path) -> Run {
     let (state, pass) = (state.to_str().unwrap(), pass.to_str().unwrap());
     sv(
@@ -127,6 +135,7 @@ pub fn teller_decrypt_with(db: &TestDb, id: &str, state: &Path, pass: &Path) -> 
             state,
             "--passphrase-file",
             pass,
+            "--confirm-early-close",
         ],
     )
 }

@@ -213,6 +213,28 @@ impl TestDb {
         }
     }
 
+    /// A copy of the database as it is now, under its own URL, as an operator forking the
+    /// election would make one (SQLite: a backup file; PostgreSQL: a database cloned from this
+    /// one, dropped with the test). Nothing may be connected.
+    pub fn fork(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                let file = self.path("fork.db");
+                sv(self, &["backup", "--out", file.to_str().unwrap()]).ok();
+                format!("sqlite://{}", file.display())
+            }
+            Backend::Postgres => {
+                let name = self.pg_name.as_ref().unwrap();
+                let mut conn = PgConnection::establish(&postgres_admin_url()).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}_fork TEMPLATE {name}"))
+                    .execute(&mut conn)
+                    .expect("clone the test database");
+                let (base, _) = self.url.rsplit_once('/').unwrap();
+                format!("{base}/{name}_fork")
+            }
+        }
+    }
+
     /// Replaces the database with a snapshot, as an operator restoring a backup would.
     pub fn restore(&self, snapshot: Snapshot) {
         match self.backend {
@@ -242,8 +264,10 @@ impl Drop for TestDb {
         if let Some(name) = &self.pg_name
             && let Ok(mut conn) = PgConnection::establish(&postgres_admin_url())
         {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
+            for db in [name.clone(), format!("{name}_fork")] {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
         }
     }
 }

@@ -16,9 +16,11 @@ use tempfile::TempDir;
 mod app;
 mod cli;
 mod database;
+mod relay;
 mod web;
 
 pub use app::*;
 pub use cli::*;
 pub use database::*;
+pub use relay::*;
 pub use web::*;

@@ -365,6 +365,7 @@ pub fn run_locally<R: CryptoRng + RngCore>(
 /// - `teller_ready`: once per teller, after the election key.
 #[derive(Clone, Debug)]
 pub struct Record {
+    election: crate::ElectionId,
     params: TellerParams,
     keys: std::collections::BTreeMap<u32, crate::entry::TellerKey>,
     polynomials: std::collections::BTreeMap<u32, Polynomial>,
@@ -373,9 +374,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// An empty record for an election with these tellers.
-    pub fn new(params: TellerParams) -> Self {
+    /// An empty record for `election` with these tellers.
+    pub fn new(election: crate::ElectionId, params: TellerParams) -> Self {
         Self {
+            election,
             params,
             keys: Default::default(),
             polynomials: Default::default(),
@@ -406,6 +408,7 @@ impl Record {
                 if self.election_key.is_none() {
                     return Err("a teller is ready before the election key".into());
                 }
+                self.check_signed(body)?;
                 if !self.ready.insert(r.teller) {
                     return Err(format!("teller {} is ready twice", r.teller));
                 }
@@ -427,10 +430,35 @@ impl Record {
         if !k.recipient.starts_with("age1") {
             return Err("the recipient is not an age X25519 key (age1…)".into());
         }
-        if self.keys.insert(k.teller, k.clone()).is_some() {
+        if self.keys.contains_key(&k.teller) {
             return Err(format!("teller {} publishes a second key", k.teller));
         }
+        if let Some(other) = self.keys.values().find(|o| o.identity == k.identity) {
+            return Err(format!(
+                "teller {} publishes the identity key of teller {}",
+                k.teller, other.teller
+            ));
+        }
+        let entry =
+            crate::entry::Entry::new(self.election, crate::entry::Body::TellerKey(k.clone()));
+        super::identity::verify_entry(&entry, &k.identity)
+            .map_err(|e| format!("teller {}'s key entry: {e}", k.teller))?;
+        self.keys.insert(k.teller, k.clone());
         Ok(())
+    }
+
+    /// Checks that a signed entry (`teller_polynomial`, `teller_ready`, `tally_share`) of this
+    /// election carries its teller's signature by the identity key of that teller's
+    /// `teller_key`.
+    pub fn check_signed(&self, body: &crate::entry::Body) -> Result<(), String> {
+        let teller = body.signer().ok_or("not a teller's message")?;
+        let key = self
+            .keys
+            .get(&teller)
+            .ok_or_else(|| format!("teller {teller} has no identity key in the log"))?;
+        let entry = crate::entry::Entry::new(self.election, body.clone());
+        super::identity::verify_entry(&entry, &key.identity)
+            .map_err(|e| format!("teller {teller}'s `{}` entry: {e}", body.kind().as_str()))
     }
 
     fn add_polynomial(&mut self, p: &crate::entry::TellerPolynomial) -> Result<(), String> {
@@ -441,6 +469,7 @@ impl Record {
         if self.polynomials.contains_key(&p.teller) {
             return Err(format!("teller {} publishes a second polynomial", p.teller));
         }
+        self.check_signed(&crate::entry::Body::TellerPolynomial(p.clone()))?;
         let poly: Polynomial = serde_json::from_value(p.polynomial.clone())
             .map_err(|e| format!("teller {}'s polynomial is malformed: {e}", p.teller))?;
         let index = p.teller as usize - 1;

@@ -9,6 +9,7 @@
 
 pub mod ballot;
 pub mod ceremony;
+pub mod identity;
 pub mod tally;
 
 pub use elastic_elgamal::group::Ristretto;

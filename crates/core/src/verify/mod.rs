@@ -66,6 +66,50 @@ pub struct Report {
     pub shares: Vec<u32>,
     /// The result, once the log holds a result entry that is what the tellers' shares open.
     pub result: Option<(Results, Opened)>,
+    /// Each teller's identity key fingerprint, by teller number, as its `teller_key` states it
+    /// (to compare with the fingerprints the tellers read to each other).
+    pub tellers: BTreeMap<u32, String>,
+    /// The log up to and including its `close` entry, once closed: what every teller's
+    /// decryption shares are bound to.
+    pub closed: Option<entry::LogRef>,
+}
+
+/// What a verified log says, for those who act on it (a teller about to decrypt): the same
+/// fold of the log the verifier made, so the teller parses nothing twice.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    /// Entry 0's definition.
+    pub definition: Definition,
+    /// Entry 0's leaf hash (what a teller pins at the ceremony).
+    pub first_leaf: merkle::Hash,
+    /// The root of the log's first `size` entries, for every size (leaf hashes kept to
+    /// compute it).
+    leaves: Vec<merkle::Hash>,
+    /// Rosters and ballots, counted.
+    pub count: LogCount,
+    /// The key ceremony.
+    pub ceremony: Record,
+    /// The close, if the log has one.
+    pub close: Option<Close>,
+}
+
+impl Fold {
+    /// The root of the log's first `size` entries, if it has that many.
+    pub fn root_at(&self, size: u64) -> Option<merkle::Hash> {
+        let size = usize::try_from(size).ok()?;
+        (size <= self.leaves.len()).then(|| merkle::root_of(&self.leaves[..size]))
+    }
+}
+
+/// How the vote closed, as the log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    /// The close entry's time.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The log up to and including the close entry.
+    pub closed: entry::LogRef,
+    /// The official's `close` action logged with it (who closed, who approved), if any.
+    pub by: Option<entry::Admin>,
 }
 
 impl fmt::Display for Report {
@@ -94,6 +138,23 @@ impl fmt::Display for Report {
                 f,
                 "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {}",
                 choices.join(", ")
+            )?;
+        }
+        for (teller, fingerprint) in &self.tellers {
+            writeln!(f, "teller {teller:<3} identity {fingerprint}")?;
+        }
+        if let Some(closed) = &self.closed {
+            let code = B64
+                .decode(&closed.root)
+                .ok()
+                .and_then(|r| <[u8; 32]>::try_from(r).ok())
+                .map(|r| crate::crypto::identity::root_code(&r))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "closed    at entry {} (log up to the close: root {}, code {code})",
+                closed.size - 1,
+                closed.root
             )?;
         }
         if !self.shares.is_empty() {
@@ -244,6 +305,15 @@ impl TrustAnchor {
 
 /// Verifies a bundle given as its three files' contents.
 pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report, Failure> {
+    verify_and_fold(log, checkpoint, vkey).map(|(report, _)| report)
+}
+
+/// Verifies a bundle and returns, with the report, what the log says ([`Fold`]).
+pub fn verify_and_fold(
+    log: &[u8],
+    checkpoint: &str,
+    vkey: &str,
+) -> Result<(Report, Fold), Failure> {
     let verifier = Verifier::parse(vkey).map_err(|e| Failure(format!("{KEY_FILE}: {e}")))?;
     let checkpoint = verifier
         .verify_checkpoint(checkpoint)
@@ -270,21 +340,30 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
     let Some((first, rest)) = lines.split_first() else {
         return fail(format!("{LOG_FILE} is empty: entry 0 must be the election"));
     };
-    let mut rules = Rules::start(first, &checkpoint.origin).map_err(at(0))?;
+    let mut rules = Rules::start(first, &checkpoint.origin, leaves).map_err(at(0))?;
     for (index, line) in rest.iter().enumerate() {
         rules.check(index + 1, line)?;
     }
     rules.check_ballots()?;
-    Ok(Report {
+    let tellers = rules
+        .ceremony
+        .teller_keys()
+        .iter()
+        .map(|(t, k)| {
+            let fp = crate::crypto::identity::fingerprint(&k.identity).unwrap_or_default();
+            (*t, fp)
+        })
+        .collect();
+    let report = Report {
         election: rules.election.to_string(),
-        title: rules.definition.title,
+        title: rules.definition.title.clone(),
         origin: checkpoint.origin,
         key_fingerprint: crate::note::fingerprint(&verifier.public_key()),
         size: checkpoint.size,
         root: B64.encode(checkpoint.root),
         types: rules.types,
-        eligible: rules.count.eligible,
-        ballots: rules.count.ballots,
+        eligible: rules.count.eligible.clone(),
+        ballots: rules.count.ballots.clone(),
         phase: match rules.phase {
             Phase::Setup => "draft",
             Phase::Open => "open",
@@ -292,7 +371,18 @@ pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report,
         },
         shares: rules.shares.iter().map(|s| s.teller).collect(),
         result: rules.result,
-    })
+        tellers,
+        closed: rules.close.as_ref().map(|c| c.closed.clone()),
+    };
+    let fold = Fold {
+        first_leaf: rules.leaves[0],
+        leaves: rules.leaves,
+        definition: rules.definition,
+        count: rules.count,
+        ceremony: rules.ceremony,
+        close: rules.close,
+    };
+    Ok((report, fold))
 }
 
 /// Names the entry a failure is about.
@@ -337,6 +427,11 @@ struct Rules {
     shares: Vec<entry::TallyShare>,
     types: BTreeMap<String, u64>,
     result: Option<(Results, Opened)>,
+    /// Every entry's leaf hash (the log up to any entry is named by its root).
+    leaves: Vec<merkle::Hash>,
+    /// The last official's `close` action read, until the close entry takes it.
+    close_action: Option<entry::Admin>,
+    close: Option<Close>,
 }
 
 /// Ballots checked together, on every core.
@@ -344,7 +439,7 @@ const BALLOT_BATCH: usize = 4096;
 
 impl Rules {
     /// Entry 0, which must be the election named by the checkpoint's origin.
-    fn start(line: &[u8], origin: &str) -> Result<Self, Failure> {
+    fn start(line: &[u8], origin: &str, leaves: Vec<merkle::Hash>) -> Result<Self, Failure> {
         let entry = parse(line)?;
         let Body::Election(definition) = entry.body else {
             return fail(format!(
@@ -367,7 +462,7 @@ impl Rules {
             .map_err(|e| Failure(format!("the election's {e}")))?;
         Ok(Self {
             election: entry.election,
-            ceremony: Record::new(params),
+            ceremony: Record::new(entry.election, params),
             definition,
             phase: Phase::Setup,
             count: LogCount::default(),
@@ -377,6 +472,9 @@ impl Rules {
             shares: Vec::new(),
             types: BTreeMap::from([(Kind::Election.as_str().to_owned(), 1)]),
             result: None,
+            leaves,
+            close_action: None,
+            close: None,
         })
     }
 
@@ -427,7 +525,7 @@ impl Rules {
             Body::Roster(roster) => self.roster(roster),
             Body::Open(_) => self.open(),
             Body::Ballot(ballot) => self.ballot(index, ballot),
-            Body::Close(_) => self.close(),
+            Body::Close(at) => self.close(index, at.at),
             Body::TallyShare(share) => self.tally_share(share),
             Body::Result(claimed) => self.result(claimed),
             Body::TokensIssued(_) | Body::TokenReissued(_) => self.token_note(entry.kind()),
@@ -436,7 +534,12 @@ impl Rules {
             Body::Admin(admin) if admin.approved_by.as_deref() == Some(admin.by.as_str()) => {
                 fail("an official's action approved by the same official")
             }
-            Body::Admin(_) => Ok(()),
+            Body::Admin(admin) => {
+                if admin.action == "close" {
+                    self.close_action = Some(admin.clone());
+                }
+                Ok(())
+            }
             Body::TellerKey(_)
             | Body::TellerPolynomial(_)
             | Body::ElectionKey(_)
@@ -527,11 +630,20 @@ impl Rules {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), Failure> {
+    fn close(&mut self, index: usize, at: chrono::DateTime<chrono::Utc>) -> Result<(), Failure> {
         if self.phase != Phase::Open {
             return fail("the vote closes without being open, or twice");
         }
         self.phase = Phase::Closed;
+        let root = merkle::root_of(&self.leaves[..=index]);
+        self.close = Some(Close {
+            at,
+            closed: entry::LogRef {
+                size: index as u64 + 1,
+                root: B64.encode(root),
+            },
+            by: self.close_action.take(),
+        });
         Ok(())
     }
 
@@ -550,6 +662,16 @@ impl Rules {
         }
         opened::check(&self.definition, self.keys()?, &self.count, share)
             .map_err(|e| Failure(e.to_string()))?;
+        let closed = self.close.as_ref().map(|c| &c.closed);
+        if closed != Some(&share.closed) {
+            return fail(format!(
+                "teller {}'s shares were made on another log (up to its close: size {}, root {}), not this one",
+                share.teller, share.closed.size, share.closed.root
+            ));
+        }
+        self.ceremony
+            .check_signed(&Body::TallyShare(share.clone()))
+            .map_err(Failure)?;
         self.shares.push(share.clone());
         Ok(())
     }

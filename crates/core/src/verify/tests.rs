@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 
 use super::*;
 use crate::crypto::ballot::SealedBallot;
+use crate::crypto::identity::Identity;
 use crate::note::{Checkpoint, LogSigner};
 use crate::worked_example::{self, E, LogBuilder};
 
@@ -83,7 +84,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":2,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":3,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -95,10 +96,11 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":2,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":3,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
-    let report = verify(&with(&approved("bob"), 8)).unwrap();
+    // After the shares (an entry before the close would change the log they are bound to).
+    let report = verify(&with(&approved("bob"), 10)).unwrap();
     assert_eq!(
         report.types["admin"],
         entries()
@@ -108,16 +110,16 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
             + 1
     );
     refused(
-        &with(&approved("alice"), 8),
-        "entry 8: an official's action approved by the same official",
+        &with(&approved("alice"), 10),
+        "entry 10: an official's action approved by the same official",
     );
 }
 
 #[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
-    lines[6] = lines[6].replace(r#"{"v":2,"#, r#"{"v":1,"#);
-    refused(&lines, "entry 6: `v` is not 2");
+    lines[6] = lines[6].replace(r#"{"v":3,"#, r#"{"v":1,"#);
+    refused(&lines, "entry 6: `v` is not 3");
 }
 
 #[test]
@@ -150,7 +152,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         "entry 7: a `ballot` entry must be written as",
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":2,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":3,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, 2)).is_err());
 }
 
@@ -266,7 +268,9 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
             &mut StdRng::seed_from_u64(3),
         )
         .unwrap();
-        String::from_utf8(entry::tally_share(&log.id, 1, shares).bytes).unwrap()
+        let closed = other.closed();
+        let e = entry::tally_share(&log.id, 1, closed, shares, &log.identities[0]);
+        String::from_utf8(e.bytes).unwrap()
     };
     lines[9] = forged;
     refused(
@@ -364,4 +368,95 @@ proptest! {
             prop_assert_eq!((opened.counts[local].yes, opened.counts[local].no), (yes, no));
         }
     }
+}
+
+/// Replaces a teller-signed entry's body and signs it again with `identity`.
+fn resigned(
+    line: &str,
+    identity: &Identity,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> String {
+    let mut f = fields(line);
+    change(&mut f);
+    f.shift_remove("signature");
+    let mut entry = Entry::parse(self::line(&f).as_bytes()).unwrap();
+    identity.sign_entry(&mut entry);
+    String::from_utf8(entry.to_bytes()).unwrap()
+}
+
+#[test]
+fn a_ceremony_message_not_signed_by_its_tellers_identity_key_is_refused() {
+    // The relay's trick: another recipient in teller 1's key entry, signature kept.
+    let mut lines = entries();
+    let key = fields(&lines[1]);
+    let mut swapped = key.clone();
+    swapped.insert(
+        "recipient".into(),
+        "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
+    );
+    lines[1] = line(&swapped);
+    refused(
+        &lines,
+        "entry 1: teller 1's key entry: its signature is not the teller's identity key's",
+    );
+    // The same, signed again by the relay's own key: the entry verifies on its own (the
+    // tellers' fingerprints are what catch it), but every later message of teller 1 no longer
+    // does.
+    let relay = Identity::from_seed(&[0x99; 32]);
+    let mut lines = entries();
+    lines[1] = resigned(&lines[1], &relay, |f| {
+        f.insert("identity".into(), relay.public_hex().into());
+    });
+    refused(
+        &lines,
+        "entry 2: teller 1's `teller_polynomial` entry: its signature is not the teller's identity key's",
+    );
+    // No signature at all.
+    let mut lines = entries();
+    let mut f = fields(&lines[4]);
+    f.shift_remove("signature");
+    lines[4] = line(&f);
+    refused(
+        &lines,
+        "entry 4: teller 1's `teller_ready` entry: it carries no signature",
+    );
+}
+
+#[test]
+fn the_report_names_every_tellers_fingerprint_and_the_log_up_to_the_close() {
+    let report = verify(&entries()).unwrap();
+    let teller = Identity::from_seed(&[0x61; 32]);
+    assert_eq!(report.tellers[&1], teller.fingerprint());
+    let closed = report.closed.clone().unwrap();
+    assert_eq!(closed.size, 9, "the close is entry 8");
+    let shown = report.to_string();
+    assert!(
+        shown.contains(&format!("teller 1   identity {}", teller.fingerprint())),
+        "{shown}"
+    );
+    assert!(shown.contains("closed    at entry 8"), "{shown}");
+}
+
+#[test]
+fn a_decryption_share_bound_to_another_log_or_signed_by_another_key_is_refused() {
+    // Shares made on a log whose close prefix differs (another ballot before the close).
+    let mut lines = entries();
+    let teller = Identity::from_seed(&[0x61; 32]);
+    lines[9] = resigned(&lines[9], &teller, |f| {
+        f.insert(
+            "closed".into(),
+            serde_json::json!({"size": 9, "root": "AAAA"}),
+        );
+    });
+    refused(
+        &lines,
+        "entry 9: teller 1's shares were made on another log (up to its close: size 9, root AAAA), not this one",
+    );
+    // Right log, signed by someone else.
+    let mut lines = entries();
+    lines[9] = resigned(&lines[9], &Identity::from_seed(&[0x99; 32]), |_| {});
+    refused(
+        &lines,
+        "entry 9: teller 1's `tally_share` entry: its signature is not the teller's identity key's",
+    );
 }

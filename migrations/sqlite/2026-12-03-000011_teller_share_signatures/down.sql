@@ -1,0 +1,1 @@
+ALTER TABLE teller_shares DROP COLUMN signature;
