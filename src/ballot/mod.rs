@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use strikevote_core::crypto::PublicKey;
-use strikevote_core::crypto::ballot::seal_many;
+use strikevote_core::crypto::ballot::{Context, seal_many};
 
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
@@ -271,22 +271,38 @@ fn cast_in_election(
     }
     let key = keys.get(conn, &election)?;
     let choices = &election.definition.choices;
-    // `castable` let only the election's choices through.
+    let locals: Vec<String> = casting
+        .iter()
+        .map(|&i| {
+            batch
+                .info
+                .get(&batch.hashes[i])
+                .map(|t| t.2.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    // `castable` let only the election's choices through. Each ballot is sealed for its
+    // election and local, so it verifies nowhere else.
     let options = casting
         .iter()
-        .map(|&i| choices.iter().position(|c| *c == batch.requests[i].choice))
-        .collect::<Option<Vec<usize>>>()
+        .zip(&locals)
+        .map(|(&i, local)| {
+            let choice = choices
+                .iter()
+                .position(|c| *c == batch.requests[i].choice)?;
+            let context = Context {
+                election: &id,
+                local,
+            };
+            Some((context, choice))
+        })
+        .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a choice the election lacks passed the check".into()))?;
     let sealed = seal_many(&key, choices.len(), &options)
         .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
     crate::error::failpoint("cast::sealed", &id)?;
     let mut ballots = Vec::with_capacity(casting.len());
-    for (i, sealed) in casting.into_iter().zip(sealed) {
-        let local = batch
-            .info
-            .get(&batch.hashes[i])
-            .map(|t| t.2.clone())
-            .unwrap_or_default();
+    for ((i, sealed), local) in casting.into_iter().zip(sealed).zip(locals) {
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
         let tracker = hex::encode(strikevote_core::crypto::ballot::tracker(&sealed));

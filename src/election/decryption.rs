@@ -73,7 +73,7 @@ pub fn awaiting(status: &Status) -> Error {
 /// What the log's roster and ballot entries add up to (sums still encrypted).
 pub fn log_count(conn: &mut DbConnection, id: ElectionId) -> Result<LogCount> {
     let entries = store::entries_of_kind(conn, id, &[Kind::Roster, Kind::Ballot])?;
-    Ok(LogCount::of(&entries))
+    Ok(LogCount::of(id, &entries))
 }
 
 /// What became of a teller's shares.

@@ -202,6 +202,9 @@ pub fn prepare(
     })))
 }
 
+/// How times are shown to tellers (UTC, to the second).
+const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
+
 /// The teller's own clock must be past the closing time; an earlier close, which the log
 /// shows with who closed it and who approved, needs the teller's confirmation.
 fn check_clock(
@@ -227,9 +230,9 @@ fn check_clock(
              log says it was closed early, at {at}, {who}. Decrypt only if the officials told \
              you of this early close: then run again with --confirm-early-close. If nobody \
              told you, this may be a forged close: tell the other tellers and the officials",
-            closes = definition.closes_at.to_rfc3339(),
-            now = now.format("%Y-%m-%dT%H:%M:%SZ"),
-            at = close.at.to_rfc3339(),
+            closes = definition.closes_at.format(TIME),
+            now = now.format(TIME),
+            at = close.at.format(TIME),
         ),
     ))
 }

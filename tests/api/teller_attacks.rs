@@ -356,6 +356,17 @@ both_backends! {
         let fake = impostor(changed);
         let err = decrypt_at(db, &id, Some(&fake.url()), "sqlite://does-not-exist/nowhere.db", &[], &["--confirm-early-close"]).fails();
         assert!(err.contains("the log does not extend the one this teller saw at the key ceremony"), "{err}");
+        // The same definition and ceremony, a ballot moved to another local (the fork oracle's
+        // trick: a local of one ballot opens that ballot): its proofs are bound to its local.
+        let mut moved = lines.clone();
+        let ballot = moved.iter().position(|l| l.contains(r#""type":"ballot""#)).unwrap();
+        let local = if moved[ballot].contains(r#""local":"600""#) { "600" } else { "700" };
+        let other_local = if local == "600" { "871" } else { "600" };
+        moved[ballot] = moved[ballot].replace(&format!(r#""local":"{local}""#), &format!(r#""local":"{other_local}""#));
+        let fake = impostor(moved);
+        let err = decrypt_at(db, &id, Some(&fake.url()), "sqlite://does-not-exist/nowhere.db", &[], &["--confirm-early-close"]).fails();
+        assert!(err.contains(&format!("entry {ballot}: the ballot's proofs do not verify")), "{err}");
+        assert!(err.contains("sealed for this election and local"), "{err}");
         // The real log, served honestly, decrypts.
         let out = decrypt_at(db, &id, None, &db.url, &[], &["--confirm-early-close"]).ok();
         assert!(out.contains("decrypted by teller(s) 1"), "{out}");

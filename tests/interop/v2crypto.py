@@ -329,6 +329,26 @@ def log_equality(transcript, base_bytes, base, powers, proof):
     return transcript.challenge_scalar(b"c") == c
 
 
+CONTEXT_LABEL = b"strikevote ballot context v3\n"
+
+
+def context_scalar(election, local):
+    """h = SHA-512(label || election uuid || "\n" || local), little-endian, mod L."""
+    digest = hashlib.sha512(CONTEXT_LABEL + election.encode() + b"\n" + local.encode()).digest()
+    return int.from_bytes(digest, "little") % L
+
+
+def context_key(key, election, local):
+    """The key a ballot of that election and local is sealed to: K + h·G."""
+    return add(key, mul(context_scalar(election, local), G))
+
+
+def unbind(ct, election, local):
+    """A ciphertext under the context key, as one under the election key: (R, B − h·R)."""
+    r, b = ct
+    return (r, sub(b, mul(context_scalar(election, local), r)))
+
+
 def ballot_valid(key, key_bytes, options, ballot):
     """An EncryptedChoice<Ristretto, SingleChoice>: every ciphertext encrypts 0 or 1 (ring
     proof), and they add up to an encryption of 1 (sum proof). The ciphertexts if valid."""

@@ -352,7 +352,8 @@ class Rules:
         if local not in self.locals or e["receipt"] in self.receipts:
             return "a ballot of no local, or a receipt twice"
         self.receipts.add(e["receipt"])
-        cts = v2.ballot_valid(self.key, self.key_bytes, len(self.choices), e["ballot"])
+        bound = v2.context_key(self.key, self.election, local)
+        cts = v2.ballot_valid(bound, v2.encode(bound), len(self.choices), e["ballot"])
         if cts is None:
             return "the ballot's proofs do not verify"
         tracker = hashlib.sha256(b"".join(v2.encode(r) + v2.encode(b) for r, b in cts)).digest()
@@ -364,6 +365,10 @@ class Rules:
             return "more ballots than members in local " + local
         self.sums[local] = [(v2.add(s[0], c[0]), v2.add(s[1], c[1]))
                             for s, c in zip(self.sums[local], cts)]
+
+    def sums_under_key(self, code):
+        """A local's sum (sealed under its context key) as ciphertexts under the election key."""
+        return [v2.unbind(ct, self.election, code) for ct in self.sums[code]]
 
     def close(self, e):
         if self.phase != "open":
@@ -385,7 +390,7 @@ class Rules:
             if len(shares[code]) != len(self.choices):
                 return "the shares do not cover every choice"
             points[code] = []
-            for ct, item in zip(self.sums[code], shares[code]):
+            for ct, item in zip(self.sums_under_key(code), shares[code]):
                 dh = v2.element(item["share"]["dh_element"])[0]
                 if not v2.share_valid(self.n, self.t, self.key_bytes, teller - 1,
                                       self.participants[teller - 1], ct, dh, item["proof"]):
@@ -403,14 +408,14 @@ class Rules:
         used = self.shares[:self.t]
         if len(used) < self.t or e["tellers"] != [teller for teller, _ in used]:
             return "the result is not opened by the first %d tellers' shares" % self.t
-        if e["sums"] != {code: [v2.ciphertext_text(ct) for ct in self.sums[code]]
+        if e["sums"] != {code: [v2.ciphertext_text(ct) for ct in self.sums_under_key(code)]
                          for code in self.locals}:
             return "the result's sums are not the ballots' sums"
         weights = v2.lagrange_at_zero([teller - 1 for teller, _ in used])
         counts = {}
         for code in self.locals:
             counts[code] = {"yes": 0, "no": 0, "abstain": 0}
-            for k, (ct, choice) in enumerate(zip(self.sums[code], self.choices)):
+            for k, (ct, choice) in enumerate(zip(self.sums_under_key(code), self.choices)):
                 combined = v2.IDENTITY
                 for w, (_, points) in zip(weights, used):
                     combined = v2.add(combined, v2.mul(w, points[code][k]))

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use strikevote_core::crypto::ballot::{first_invalid, open_proofs, seal, seal_many};
+use strikevote_core::crypto::ballot::{Context, first_invalid, open_proofs, seal, seal_many};
 use strikevote_core::crypto::ceremony::run_locally;
 use strikevote_core::crypto::tally::{decrypt, sums, verify};
 use strikevote_core::crypto::{Ciphertext, TellerParams};
@@ -27,32 +27,37 @@ fn main() {
     let keys = teller.key_set().clone();
     let key = keys.shared_key().clone();
 
+    let election = strikevote_core::ElectionId::new_random();
+    let context = Context {
+        election: &election,
+        local: "600",
+    };
     let started = Instant::now();
     let ballots: Vec<_> = (0..n)
-        .map(|i| seal(&key, OPTIONS, i % OPTIONS, &mut rng).expect("a valid choice"))
+        .map(|i| seal(&key, context, OPTIONS, i % OPTIONS, &mut rng).expect("a valid choice"))
         .collect();
     let sealed = started.elapsed();
 
-    let choices: Vec<usize> = (0..n).map(|i| i % OPTIONS).collect();
+    let choices: Vec<(Context<'_>, usize)> = (0..n).map(|i| (context, i % OPTIONS)).collect();
     let started = Instant::now();
     let many = seal_many(&key, OPTIONS, &choices).expect("valid choices");
     let sealed_all = started.elapsed();
     assert_eq!(many.len(), n);
 
     let started = Instant::now();
-    let opened: Vec<&[Ciphertext]> = ballots
+    let opened: Vec<Vec<Ciphertext>> = ballots
         .iter()
-        .map(|b| open_proofs(&key, OPTIONS, b).expect("valid"))
+        .map(|b| open_proofs(&key, context, OPTIONS, b).expect("valid"))
         .collect();
     let checked_one = started.elapsed();
 
     // What the auditor's verifier runs on each batch of ballots: every core.
-    let refs: Vec<_> = ballots.iter().collect();
+    let refs: Vec<_> = ballots.iter().map(|b| (context, b)).collect();
     let started = Instant::now();
     assert_eq!(first_invalid(&key, OPTIONS, &refs), None);
     let checked_all = started.elapsed();
 
-    let totals = sums(OPTIONS, opened);
+    let totals = sums(OPTIONS, opened.iter().map(Vec::as_slice));
     let shares = decrypt(teller, &totals, &mut rng).expect("shares");
     let rounds = 200;
     let started = Instant::now();

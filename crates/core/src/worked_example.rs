@@ -135,7 +135,11 @@ impl LogBuilder {
     pub(crate) fn ballot(&mut self, local: &str, choice: usize, receipt: &str) {
         let options = self.definition.choices.len();
         let key = self.keys().shared_key().clone();
-        let sealed = seal(&key, options, choice, &mut self.rng).expect("a valid choice");
+        let context = crate::crypto::ballot::Context {
+            election: &self.id,
+            local,
+        };
+        let sealed = seal(&key, context, options, choice, &mut self.rng).expect("a valid choice");
         let e = entry::ballot(&self.id, local, sealed, receipt);
         self.push(e);
     }
@@ -152,7 +156,7 @@ impl LogBuilder {
             .iter()
             .map(|l| Entry::parse(l.as_bytes()).expect("a built entry").body)
             .collect();
-        LogCount::of(&bodies)
+        LogCount::of(self.id, &bodies)
     }
 
     /// The log up to and including its close entry.

@@ -1,20 +1,94 @@
-//! A sealed ballot: the choice as a one-of-n vector of ElGamal ciphertexts under the election
-//! key, with the library's proofs that each is 0 or 1 and that they add up to exactly 1
+//! A sealed ballot: the choice as a one-of-n vector of ElGamal ciphertexts, with the library's
+//! proofs that each is 0 or 1 and that they add up to exactly 1
 //! (`elastic_elgamal::app::EncryptedChoice`). Nobody can open one; everyone can check it.
+//!
+//! **Bound to its election and local.** The library's proofs commit to the key and the
+//! ciphertexts only, so a ballot copied into another local would still verify there. Each
+//! ballot is therefore sealed to its *context key* `K_c = K + h·G`, where `K` is the election
+//! key and `h` a scalar hashed from the election id and the local ([`context_scalar`]); its
+//! proofs verify only under that key, and nobody can move a ballot to another context without
+//! the encryption's randomness (the proofs would have to be made again). Since `h` is public,
+//! `(R, B)` under `K_c` is `(R, B − h·R)` under `K`: a local's sum is converted once and the
+//! tellers decrypt it under the election key as before (docs/LOG_FORMAT.md, "Ballots").
 
 use elastic_elgamal::PublicKey;
 use elastic_elgamal::app::{ChoiceParams, ChoiceVerificationError, EncryptedChoice, SingleChoice};
+use elastic_elgamal::group::{ElementOps, Group as _, ScalarOps};
 use rand::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use super::{Ciphertext, Group};
+use crate::ElectionId;
 
 /// An encrypted one-of-n choice with its validity proofs.
 pub type SealedBallot = EncryptedChoice<Group, SingleChoice>;
 
-/// Encrypts option `choice` (0-based) of `options` to `key`.
+/// What a ballot is bound to: its election and its local.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context<'a> {
+    /// The election.
+    pub election: &'a ElectionId,
+    /// The voter's local.
+    pub local: &'a str,
+}
+
+/// What the context scalar hashes before the election id and the local.
+pub const CONTEXT_LABEL: &[u8] = b"strikevote ballot context v3\n";
+
+type Scalar = <Group as ScalarOps>::Scalar;
+type Element = <Group as ElementOps>::Element;
+
+/// `h` = SHA-512(`CONTEXT_LABEL` || election uuid || `\n` || local), read little-endian and
+/// reduced modulo the group order.
+pub fn context_scalar(context: Context<'_>) -> Scalar {
+    let mut hash = Sha512::new();
+    hash.update(CONTEXT_LABEL);
+    hash.update(context.election.to_string().as_bytes());
+    hash.update(b"\n");
+    hash.update(context.local.as_bytes());
+    let wide: [u8; 64] = hash.finalize().into();
+    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&wide)
+}
+
+/// The key a ballot of `context` is sealed to: `K + h·G`.
+pub fn context_key(key: &PublicKey<Group>, context: Context<'_>) -> PublicKey<Group> {
+    let point: Element = key.as_element() + Group::mul_generator(&context_scalar(context));
+    let mut encoded = [0_u8; 32];
+    Group::serialize_element(&point, &mut encoded);
+    // The sum of two valid points is a valid point; its encoding always reads back.
+    PublicKey::from_bytes(&encoded).unwrap_or_else(|_| key.clone())
+}
+
+/// A ciphertext under the context key of `context`, as a ciphertext under the election key:
+/// `(R, B − h·R)`.
+pub fn unbind(ciphertext: &Ciphertext, context: Context<'_>) -> Ciphertext {
+    let h = context_scalar(context);
+    let random = *ciphertext.random_element();
+    let blinded = *ciphertext.blinded_element() - random * h;
+    ciphertext_of(&random, &blinded)
+}
+
+/// A ciphertext from its two elements (the library builds them only from its own operations,
+/// so this goes through its serialized form).
+fn ciphertext_of(random: &Element, blinded: &Element) -> Ciphertext {
+    use base64::Engine;
+    let text = |e: &Element| {
+        let mut encoded = [0_u8; 32];
+        Group::serialize_element(e, &mut encoded);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(encoded)
+    };
+    let json = serde_json::json!({
+        "random_element": text(random),
+        "blinded_element": text(blinded),
+    });
+    // Two valid encodings always read back as a ciphertext.
+    serde_json::from_value(json).unwrap_or_else(|_| Ciphertext::zero())
+}
+
+/// Encrypts option `choice` (0-based) of `options` for `context` under the election `key`.
 pub fn seal<R: CryptoRng + RngCore>(
     key: &PublicKey<Group>,
+    context: Context<'_>,
     options: usize,
     choice: usize,
     rng: &mut R,
@@ -22,19 +96,37 @@ pub fn seal<R: CryptoRng + RngCore>(
     if options == 0 || choice >= options {
         return None;
     }
-    let params = ChoiceParams::single(key.clone(), options);
+    let params = ChoiceParams::single(context_key(key, context), options);
     Some(EncryptedChoice::single(&params, choice, rng))
 }
 
-/// Checks a ballot's proofs for `options` options under `key`; returns one ciphertext per
-/// option. A ballot that encrypts two choices, none, or anything but 0 and 1 fails here.
-pub fn open_proofs<'a>(
+/// Checks a ballot's proofs for `options` options, bound to `context`, under the election
+/// `key`; returns one ciphertext per option, under the election key. A ballot that encrypts
+/// two choices, none, anything but 0 and 1 — or that was sealed for another election or
+/// local — fails here.
+pub fn open_proofs(
     key: &PublicKey<Group>,
+    context: Context<'_>,
     options: usize,
-    ballot: &'a SealedBallot,
-) -> Result<&'a [Ciphertext], ChoiceVerificationError> {
-    let params = ChoiceParams::single(key.clone(), options.max(1));
-    ballot.verify(&params)
+    ballot: &SealedBallot,
+) -> Result<Vec<Ciphertext>, ChoiceVerificationError> {
+    check_proofs(key, context, options, ballot)?;
+    Ok(ballot
+        .choices_unchecked()
+        .iter()
+        .map(|c| unbind(c, context))
+        .collect())
+}
+
+/// Checks a ballot's proofs (as [`open_proofs`]) without converting its ciphertexts.
+pub fn check_proofs(
+    key: &PublicKey<Group>,
+    context: Context<'_>,
+    options: usize,
+    ballot: &SealedBallot,
+) -> Result<(), ChoiceVerificationError> {
+    let params = ChoiceParams::single(context_key(key, context), options.max(1));
+    ballot.verify(&params).map(|_| ())
 }
 
 /// The ballot's tracker: SHA-256 of its ciphertexts' encodings, in order (each 64 bytes:
@@ -48,15 +140,15 @@ pub fn tracker(ballot: &SealedBallot) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Seals many choices at once on every core (what the casting path does with a batch): each
-/// thread draws its own randomness from the operating system. `None` if a choice is out of
-/// range.
+/// Seals many choices at once on every core (what the casting path does with a batch), each
+/// for its own context: each thread draws its own randomness from the operating system.
+/// `None` if a choice is out of range.
 pub fn seal_many(
     key: &PublicKey<Group>,
     options: usize,
-    choices: &[usize],
+    choices: &[(Context<'_>, usize)],
 ) -> Option<Vec<SealedBallot>> {
-    if choices.iter().any(|&c| c >= options) {
+    if choices.iter().any(|&(_, c)| c >= options) {
         return None;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -68,7 +160,7 @@ pub fn seal_many(
                 s.spawn(move || {
                     let mut rng = rand::rngs::OsRng;
                     part.iter()
-                        .map(|&c| seal(key, options, c, &mut rng))
+                        .map(|&(context, c)| seal(key, context, options, c, &mut rng))
                         .collect::<Option<Vec<_>>>()
                 })
             })
@@ -81,12 +173,12 @@ pub fn seal_many(
     })
 }
 
-/// Checks many ballots' proofs on every core; the position of the first that fails, if any.
-/// Each must have exactly `options` ciphertexts.
+/// Checks many ballots' proofs, each for its context, on every core; the position of the first
+/// that fails, if any. Each must have exactly `options` ciphertexts.
 pub fn first_invalid(
     key: &PublicKey<Group>,
     options: usize,
-    ballots: &[&SealedBallot],
+    ballots: &[(Context<'_>, &SealedBallot)],
 ) -> Option<usize> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = ballots.len().div_ceil(cores).max(1);
@@ -96,8 +188,9 @@ pub fn first_invalid(
             .enumerate()
             .map(|(k, part)| {
                 let handle = s.spawn(move || {
-                    part.iter()
-                        .position(|b| b.len() != options || open_proofs(key, options, b).is_err())
+                    part.iter().position(|(context, b)| {
+                        b.len() != options || check_proofs(key, *context, options, b).is_err()
+                    })
                 });
                 (k * chunk, handle)
             })

@@ -7,12 +7,21 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::ballot::{open_proofs, seal, tracker};
+use super::ballot::{Context, open_proofs, seal, tracker};
 use super::ceremony::{Board, CeremonyError, LocalCeremony, Teller, election_key, run_locally};
 use super::tally::{Share, TallyError, combine, decrypt, sums, verify};
 use super::*;
 
 const OPTIONS: usize = 3;
+
+fn election() -> crate::ElectionId {
+    crate::ElectionId::parse("0192c7a0-0000-4000-8000-000000000001").unwrap()
+}
+
+/// Local `local` of the test election.
+fn at<'a>(election: &'a crate::ElectionId, local: &'static str) -> Context<'a> {
+    Context { election, local }
+}
 
 fn ceremony(count: usize, threshold: usize, seed: u64) -> LocalCeremony {
     let params = TellerParams::new(count, threshold).unwrap();
@@ -32,15 +41,21 @@ fn sealed_sums(
     choices
         .iter()
         .map(|(local, picks)| {
+            let e = election();
+            let name = local.to_string();
+            let context = Context {
+                election: &e,
+                local: &name,
+            };
             let ballots: Vec<_> = picks
                 .iter()
-                .map(|&c| seal(keys.shared_key(), OPTIONS, c, rng).unwrap())
+                .map(|&c| seal(keys.shared_key(), context, OPTIONS, c, rng).unwrap())
                 .collect();
-            let opened: Vec<&[Ciphertext]> = ballots
+            let opened: Vec<Vec<Ciphertext>> = ballots
                 .iter()
-                .map(|b| open_proofs(keys.shared_key(), OPTIONS, b).unwrap())
+                .map(|b| open_proofs(keys.shared_key(), context, OPTIONS, b).unwrap())
                 .collect();
-            (*local, sums(OPTIONS, opened))
+            (*local, sums(OPTIONS, opened.iter().map(Vec::as_slice)))
         })
         .collect()
 }
@@ -172,8 +187,14 @@ fn a_ballot_for_two_choices_or_none_fails_its_proof() {
     let c = ceremony(1, 1, 1);
     let keys = key_set(&c);
     let mut rng = StdRng::seed_from_u64(2);
-    let ballot = seal(keys.shared_key(), OPTIONS, 0, &mut rng).unwrap();
-    assert!(open_proofs(keys.shared_key(), OPTIONS, &ballot).is_ok());
+    let e = election();
+    let here = at(&e, "600");
+    let ballot = seal(keys.shared_key(), here, OPTIONS, 0, &mut rng).unwrap();
+    assert!(open_proofs(keys.shared_key(), here, OPTIONS, &ballot).is_ok());
+    // Bound to its election and local: copied anywhere else, its proofs fail.
+    assert!(open_proofs(keys.shared_key(), at(&e, "700"), OPTIONS, &ballot).is_err());
+    let other = crate::ElectionId::parse("0192c7a0-0000-4000-8000-000000000002").unwrap();
+    assert!(open_proofs(keys.shared_key(), at(&other, "600"), OPTIONS, &ballot).is_err());
     let json = serde_json::to_value(&ballot).unwrap();
     let choices = json["choices"].as_array().unwrap().clone();
     for forged in [
@@ -183,13 +204,13 @@ fn a_ballot_for_two_choices_or_none_fails_its_proof() {
         let mut tampered = json.clone();
         tampered["choices"] = serde_json::Value::Array(forged);
         let tampered: ballot::SealedBallot = serde_json::from_value(tampered).unwrap();
-        assert!(open_proofs(keys.shared_key(), OPTIONS, &tampered).is_err());
+        assert!(open_proofs(keys.shared_key(), here, OPTIONS, &tampered).is_err());
     }
     // The number of options comes from the election, not the ballot.
-    assert!(open_proofs(keys.shared_key(), 2, &ballot).is_err());
+    assert!(open_proofs(keys.shared_key(), here, 2, &ballot).is_err());
     // Equal ciphertexts, equal trackers; a fresh ballot for the same choice differs.
     assert_eq!(tracker(&ballot), tracker(&ballot.clone()));
-    let again = seal(keys.shared_key(), OPTIONS, 0, &mut rng).unwrap();
+    let again = seal(keys.shared_key(), here, OPTIONS, 0, &mut rng).unwrap();
     assert_ne!(tracker(&ballot), tracker(&again));
 }
 
@@ -240,15 +261,20 @@ fn a_teller_state_survives_being_saved_between_rounds() {
 fn a_batch_sealed_on_every_core_holds_each_choice_in_order() {
     let c = ceremony(2, 2, 8);
     let keys = key_set(&c);
-    let choices: Vec<usize> = (0..25).map(|i| (i * 7) % OPTIONS).collect();
+    let e = election();
+    let locals = ["600", "700"];
+    let choices: Vec<(Context<'_>, usize)> = (0..25)
+        .map(|i| (at(&e, locals[i % 2]), (i * 7) % OPTIONS))
+        .collect();
     let sealed = ballot::seal_many(keys.shared_key(), OPTIONS, &choices).unwrap();
     let mut rng = StdRng::seed_from_u64(1);
-    for (ballot, &choice) in sealed.iter().zip(&choices) {
-        let opened = open_proofs(keys.shared_key(), OPTIONS, ballot).unwrap();
-        let one = count_with(&c, &[0, 1], opened, 1, &mut rng).unwrap();
+    for (ballot, &(context, choice)) in sealed.iter().zip(&choices) {
+        let opened = open_proofs(keys.shared_key(), context, OPTIONS, ballot).unwrap();
+        let one = count_with(&c, &[0, 1], &opened, 1, &mut rng).unwrap();
         let mut expected = vec![0u64; OPTIONS];
         expected[choice] = 1;
         assert_eq!(one, expected);
     }
-    assert!(ballot::seal_many(keys.shared_key(), OPTIONS, &[0, 3]).is_none());
+    let bad = [(at(&e, "600"), 0), (at(&e, "600"), 3)];
+    assert!(ballot::seal_many(keys.shared_key(), OPTIONS, &bad).is_none());
 }

@@ -152,20 +152,33 @@ pub struct Results {
 /// local, and per local the number of ballots and their option-by-option encrypted sums
 /// (ElGamal is additive). The service and the offline verifier both count with it, so the two
 /// cannot disagree about what an entry means; neither can read a count from it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LogCount {
+    /// The election (ballots are bound to it and their local: [`crate::crypto::ballot`]).
+    pub election: crate::ElectionId,
     /// Eligible members per local (the latest roster entry wins).
     pub eligible: BTreeMap<String, u64>,
     /// Ballots per local.
     pub ballots: BTreeMap<String, u64>,
-    /// Per local, the sum of its ballots' ciphertexts, option by option.
+    /// Per local, the sum of its ballots' ciphertexts, option by option, as sealed: under the
+    /// local's context key (`opened::sums` gives them under the election key).
     pub sums: BTreeMap<String, Vec<Ciphertext>>,
 }
 
 impl LogCount {
-    /// Counts every entry of `bodies` in order.
-    pub fn of<'a>(bodies: impl IntoIterator<Item = &'a Body>) -> Self {
-        let mut count = Self::default();
+    /// Nothing counted yet, for `election`.
+    pub fn new(election: crate::ElectionId) -> Self {
+        Self {
+            election,
+            eligible: BTreeMap::new(),
+            ballots: BTreeMap::new(),
+            sums: BTreeMap::new(),
+        }
+    }
+
+    /// Counts every entry of `bodies` (of `election`) in order.
+    pub fn of<'a>(election: crate::ElectionId, bodies: impl IntoIterator<Item = &'a Body>) -> Self {
+        let mut count = Self::new(election);
         for body in bodies {
             count.add(body);
         }

@@ -12,12 +12,15 @@ use rand::{CryptoRng, RngCore};
 use serde_json::{Map, Value};
 
 use super::{ChoiceCounts, LogCount, Results};
+use crate::crypto::ballot::{Context, unbind};
 use crate::crypto::tally::{self as crypto_tally, Share, TallyError};
 use crate::crypto::{ActiveTeller, Ciphertext, Group, KeySet};
 use crate::definition::Definition;
 use crate::entry::TallyShare;
 
-/// Every local's sums, in the definition's order (zeros for a local without ballots).
+/// Every local's sums under the election key, in the definition's order (zeros for a local
+/// without ballots): each local's ballots add up under its context key, and the sum is
+/// converted once ([`crate::crypto::ballot::unbind`]).
 pub fn sums(definition: &Definition, count: &LogCount) -> Vec<(String, Vec<Ciphertext>)> {
     let options = definition.choices.len();
     definition
@@ -25,11 +28,14 @@ pub fn sums(definition: &Definition, count: &LogCount) -> Vec<(String, Vec<Ciphe
         .iter()
         .map(|local| {
             let code = local.code.as_str();
-            let sum = count
-                .sums
-                .get(code)
-                .cloned()
-                .unwrap_or_else(|| vec![Ciphertext::zero(); options]);
+            let context = Context {
+                election: &count.election,
+                local: code,
+            };
+            let sum = match count.sums.get(code) {
+                Some(sealed) => sealed.iter().map(|c| unbind(c, context)).collect(),
+                None => vec![Ciphertext::zero(); options],
+            };
             (code.to_owned(), sum)
         })
         .collect()

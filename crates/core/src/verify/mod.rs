@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::ElectionId;
 use crate::crypto::TellerParams;
-use crate::crypto::ballot::SealedBallot;
+use crate::crypto::ballot::{Context, SealedBallot};
 use crate::crypto::ceremony::Record;
 use crate::definition::Definition;
 use crate::entry::{self, Body, Entry, Kind};
@@ -422,8 +422,9 @@ struct Rules {
     ceremony: Record,
     receipts: HashSet<String>,
     trackers: HashSet<[u8; 32]>,
-    /// Ballots whose proofs are still to check (in batches, on every core): entry index, ballot.
-    unchecked: Vec<(usize, SealedBallot)>,
+    /// Ballots whose proofs are still to check (in batches, on every core): entry index,
+    /// local, ballot.
+    unchecked: Vec<(usize, String, SealedBallot)>,
     shares: Vec<entry::TallyShare>,
     types: BTreeMap<String, u64>,
     result: Option<(Results, Opened)>,
@@ -465,7 +466,7 @@ impl Rules {
             ceremony: Record::new(entry.election, params),
             definition,
             phase: Phase::Setup,
-            count: LogCount::default(),
+            count: LogCount::new(entry.election),
             receipts: HashSet::new(),
             trackers: HashSet::new(),
             unchecked: Vec::new(),
@@ -497,13 +498,25 @@ impl Rules {
         let Some(keys) = self.ceremony.election_key() else {
             return fail("ballots without an election key");
         };
-        let ballots: Vec<&SealedBallot> = self.unchecked.iter().map(|(_, b)| b).collect();
+        let election = self.election;
+        let ballots: Vec<(Context<'_>, &SealedBallot)> = self
+            .unchecked
+            .iter()
+            .map(|(_, local, b)| {
+                let context = Context {
+                    election: &election,
+                    local,
+                };
+                (context, b)
+            })
+            .collect();
         let options = self.definition.choices.len();
         let bad = crate::crypto::ballot::first_invalid(keys.shared_key(), options, &ballots);
         if let Some(k) = bad {
             return Err(at(self.unchecked[k].0)(Failure(
                 "the ballot's proofs do not verify: it is not an encryption of exactly one of \
-                 the election's choices under the election key"
+                 the election's choices under the election key, sealed for this election and \
+                 local"
                     .into(),
             )));
         }
@@ -626,7 +639,8 @@ impl Rules {
                 ballot.tracker()
             ));
         }
-        self.unchecked.push((index, ballot.ballot.clone()));
+        self.unchecked
+            .push((index, ballot.local.clone(), ballot.ballot.clone()));
         Ok(())
     }
 

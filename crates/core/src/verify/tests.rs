@@ -198,9 +198,14 @@ fn with_ballot(sealed: SealedBallot) -> Vec<String> {
 
 #[test]
 fn a_ballot_for_two_choices_or_none_is_refused() {
+    use crate::crypto::ballot::{Context, context_key, seal};
     use elastic_elgamal::app::{ChoiceParams, EncryptedChoice};
     let log = LogBuilder::open((1, 1), &[("1", 2)], 1);
-    let params = ChoiceParams::single(log.keys().shared_key().clone(), 2);
+    let here = Context {
+        election: &log.id,
+        local: "1",
+    };
+    let params = ChoiceParams::single(context_key(log.keys().shared_key(), here), 2);
     let mut rng = StdRng::seed_from_u64(5);
     for flags in [[true, true], [false, false]] {
         let sealed = EncryptedChoice::new(&params, &flags, &mut rng);
@@ -211,13 +216,33 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
     }
     // A valid ballot, but under a key that is not the election's.
     let other = LogBuilder::open((1, 1), &[("1", 2)], 99);
-    let sealed = crate::crypto::ballot::seal(other.keys().shared_key(), 2, 0, &mut rng).unwrap();
+    let sealed = seal(other.keys().shared_key(), here, 2, 0, &mut rng).unwrap();
+    refused(
+        &with_ballot(sealed),
+        "entry 7: the ballot's proofs do not verify",
+    );
+    // A valid ballot of this election's key, sealed for another local or another election.
+    let elsewhere = Context {
+        election: &log.id,
+        local: "2",
+    };
+    let sealed = seal(log.keys().shared_key(), elsewhere, 2, 0, &mut rng).unwrap();
+    refused(
+        &with_ballot(sealed),
+        "entry 7: the ballot's proofs do not verify: it is not an encryption of exactly one of the election's choices under the election key, sealed for this election and local",
+    );
+    let other_id = crate::ElectionId::parse("0192c7a0-0000-4000-8000-00000000000f").unwrap();
+    let another = Context {
+        election: &other_id,
+        local: "1",
+    };
+    let sealed = seal(log.keys().shared_key(), another, 2, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
         "entry 7: the ballot's proofs do not verify",
     );
     // One ciphertext per choice, no fewer.
-    let sealed = crate::crypto::ballot::seal(log.keys().shared_key(), 3, 0, &mut rng).unwrap();
+    let sealed = seal(log.keys().shared_key(), here, 3, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
         "entry 7: the ballot has 3 ciphertexts; the election has 2 choices",
