@@ -329,8 +329,22 @@ pub struct TallyAccepted {
 pub struct TallyShareBody {
     /// The teller's number, 1-based.
     teller: u32,
+    /// The log up to and including its `close` entry, as the teller computed it.
+    closed: ClosedLog,
     /// Local code → one share per choice, in the definition's order of choices.
     shares: std::collections::BTreeMap<String, Vec<DecryptionShare>>,
+    /// The teller's signature (docs/LOG_FORMAT.md, "Identity keys"), 128 hex digits.
+    signature: String,
+}
+
+/// A prefix of the log: its size and root.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ClosedLog {
+    /// Entries, the close entry included.
+    size: u64,
+    /// Their RFC 9162 root, standard base64.
+    root: String,
 }
 
 /// One decryption share with its proof (elastic-elgamal 0.3's form: base64url, no padding).

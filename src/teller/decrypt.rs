@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use strikevote_core::crypto::identity::root_code;
+use strikevote_core::verify::Fold;
 
 use super::secrets::TellerFile;
 use crate::audit;
@@ -20,7 +21,7 @@ use crate::election::ElectionId;
 use crate::election::decryption::{self, Status};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
-use crate::log::entry::{Body, Entry, TallyShare};
+use crate::log::entry::{Body, Entry, LogRef, TallyShare};
 use crate::tally::opened;
 
 /// How a teller reaches the count: the log as a bundle, and where shares go.
@@ -152,6 +153,31 @@ pub fn prepare(
             "teller {me}'s shares are already in; waiting for the other tellers"
         )));
     }
+    let share = signed_shares(file, id, &fold, &close.closed)?;
+    let code = B64
+        .decode(&close.closed.root)
+        .ok()
+        .and_then(|r| <[u8; 32]>::try_from(r).ok())
+        .map(|r| root_code(&r))
+        .unwrap_or_default();
+    Ok(Prepared::Ready(Box::new(Ready {
+        size: report.size,
+        root: report.root,
+        closed_size: close.closed.size,
+        code,
+        share,
+    })))
+}
+
+/// `file`'s teller's decryption shares of every local's sums in `fold`, bound to `closed` and
+/// signed with its identity key (after checking its key share is of the logged election key).
+fn signed_shares(
+    file: &TellerFile,
+    id: ElectionId,
+    fold: &Fold,
+    closed: &LogRef,
+) -> Result<TallyShare> {
+    let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
     let active = file.state.active().ok_or_else(|| {
         Error::conflict(
             ErrorCode::KeyNotReady,
@@ -178,28 +204,14 @@ pub fn prepare(
     let identity = file
         .signing_key()
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let closed = close.closed.clone();
     let made = crate::log::entry::tally_share(&id, me, closed.clone(), shares, &identity);
-    let Ok(Entry {
-        body: Body::TallyShare(share),
-        ..
-    }) = Entry::parse(&made.bytes)
-    else {
-        return Err(Error::Internal("a tally share could not be written".into()));
-    };
-    let code = B64
-        .decode(&closed.root)
-        .ok()
-        .and_then(|r| <[u8; 32]>::try_from(r).ok())
-        .map(|r| root_code(&r))
-        .unwrap_or_default();
-    Ok(Prepared::Ready(Box::new(Ready {
-        size: report.size,
-        root: report.root,
-        closed_size: closed.size,
-        code,
-        share,
-    })))
+    match Entry::parse(&made.bytes) {
+        Ok(Entry {
+            body: Body::TallyShare(share),
+            ..
+        }) => Ok(share),
+        _ => Err(Error::Internal("a tally share could not be written".into())),
+    }
 }
 
 /// How times are shown to tellers (UTC, to the second).

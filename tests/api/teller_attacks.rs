@@ -392,3 +392,49 @@ both_backends! {
         assert!(err.contains("has not closed"), "{err}");
     }
 }
+
+both_backends! {
+    fn shares_a_teller_made_on_a_fork_never_combine_with_the_real_log(db: &TestDb) {
+        let id = open_with_ballots(db);
+        let fork = db.fork();
+        sv(db, &["election", "close", &id]).ok();
+        // The copy is closed a moment later: the same ballots, another close entry.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let heads = db.path("fork-heads");
+        std::fs::create_dir_all(&heads).unwrap();
+        let env = [("STRIKEVOTE_HEADS_DIR", heads.to_str().unwrap())];
+        sv_url(db, &fork, &["election", "close", &id], &env).ok();
+        // The teller, shown the copy, finds it consistent with what it pinned (the copy differs
+        // only after the ceremony: witnesses are what would catch it) and decrypts there.
+        let out = decrypt_at(db, &id, None, &fork, &env, &["--confirm-early-close"]).ok();
+        assert!(out.contains("decrypted by teller(s) 1"), "{out}");
+        let code = |text: &str| text.split("log code ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        let fork_code = code(&out);
+        // Whoever holds that share cannot use it on the real log: it is bound to the copy's.
+        let bundle = db.path("fork-bundle");
+        sv_url(db, &fork, &["audit", "export", "--election", &id, "--out", bundle.to_str().unwrap()], &[]).ok();
+        let log = std::fs::read_to_string(bundle.join("log.jsonl")).unwrap();
+        let share_line = log.lines().find(|l| l.contains(r#""type":"tally_share""#)).unwrap();
+        let mut fields: serde_json::Value = serde_json::from_str(share_line).unwrap();
+        for envelope in ["v", "type", "election"] {
+            fields.as_object_mut().unwrap().remove(envelope);
+        }
+        let served = serve_process(db, &["--database-url", &db.url], &[]);
+        let url = format!("http://127.0.0.1:{}/api/v1/elections/{id}/tally-shares", served.port);
+        let answer = match ureq::post(&url).send_json(&fields) {
+            Err(ureq::Error::Status(status, r)) => (status, r.into_json::<serde_json::Value>().unwrap()),
+            other => panic!("the share was not refused: {:?}", other.map(|r| r.status())),
+        };
+        assert_eq!(answer.0, 400, "{}", answer.1);
+        assert_eq!(answer.1["error"], "bad_share", "{}", answer.1);
+        let message = answer.1["message"].as_str().unwrap();
+        assert!(message.contains("were made on another log"), "{message}");
+        served.stop();
+        no_shares_at(db, &db.url, &id);
+        // On the real log the teller makes shares of its own, with another code: the tellers
+        // comparing codes see the difference.
+        let out = decrypt_at(db, &id, None, &db.url, &[], &["--confirm-early-close"]).ok();
+        assert!(out.contains("decrypted by teller(s) 1"), "{out}");
+        assert_ne!(code(&out), fork_code);
+    }
+}
