@@ -96,14 +96,15 @@ pub fn submit(
 ) -> Result<Accepted> {
     store::transaction(conn, |conn| {
         let election = lock(conn, id)?;
-        let mut status = status(conn, &election)?;
+        let logged = Logged::read(conn, &election)?;
+        let mut status = logged.status.clone();
         acceptable(&election, &status, share.teller)?;
-        let record = ceremony::record(conn, &election)?;
-        let keys = record
+        let keys = logged
+            .record
             .election_key()
             .ok_or_else(|| Error::Internal("a closed election without an election key".into()))?;
-        let count = log_count(conn, id)?;
-        opened::check(&election.definition, keys, &count, &share).map_err(refused)?;
+        let count = &logged.count;
+        opened::check(&election.definition, keys, count, &share).map_err(refused)?;
         let closed = store::closed_prefix(conn, &election)?;
         if closed.as_ref() != Some(&share.closed) {
             return Err(Error::bad_input(
@@ -115,25 +116,19 @@ pub fn submit(
                 ),
             ));
         }
-        record
+        logged
+            .record
             .check_signed(&Body::TallyShare(share.clone()))
             .map_err(|e| Error::bad_input(ErrorCode::BadShare, e))?;
         let mut made = vec![entry::as_given(&id, Body::TallyShare(share.clone()))];
         status.shared.push(share.teller);
         if status.shared.len() >= status.threshold {
-            let mut shares: Vec<TallyShare> =
-                store::entries_of_kind(conn, id, &[Kind::TallyShare])?
-                    .into_iter()
-                    .filter_map(|b| match b {
-                        Body::TallyShare(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect();
+            let mut shares = logged.shares.clone();
             shares.push(share);
             let definition = &election.definition;
-            let opened = opened::open(definition, keys, &count, &shares).map_err(refused)?;
+            let opened = opened::open(definition, keys, count, &shares).map_err(refused)?;
             let results = tally(definition, &count.eligible, &opened.counts);
-            let body = opened::result_body(&results, &opened, definition, &count);
+            let body = opened::result_body(&results, &opened, definition, count);
             made.push(entry::result(&id, &serde_json::Value::Object(body)));
             status.decrypted = true;
         }
@@ -143,6 +138,57 @@ pub fn submit(
             checkpoint: appended.checkpoint,
         })
     })
+}
+
+/// What a share submission needs from the log, read in one pass: the key ceremony, the
+/// rosters and ballots counted, the shares already in and whether the result is.
+struct Logged {
+    record: strikevote_core::crypto::ceremony::Record,
+    count: LogCount,
+    shares: Vec<TallyShare>,
+    status: Status,
+}
+
+impl Logged {
+    fn read(conn: &mut DbConnection, election: &Election) -> Result<Self> {
+        let kinds = [
+            Kind::TellerKey,
+            Kind::TellerPolynomial,
+            Kind::ElectionKey,
+            Kind::TellerReady,
+            Kind::Roster,
+            Kind::Ballot,
+            Kind::TallyShare,
+            Kind::Result,
+        ];
+        let mut record = strikevote_core::crypto::ceremony::Record::new(
+            election.id,
+            ceremony::params(election)?,
+        );
+        let mut count = LogCount::new(election.id);
+        let (mut shares, mut decrypted) = (Vec::new(), false);
+        for body in store::entries_of_kind(conn, election.id, &kinds)? {
+            match &body {
+                Body::TallyShare(s) => shares.push(s.clone()),
+                Body::Result(_) => decrypted = true,
+                Body::Roster(_) | Body::Ballot(_) => count.add(&body),
+                _ => record.add(&body).map_err(|e| {
+                    Error::Internal(format!("the logged key ceremony is inconsistent: {e}"))
+                })?,
+            }
+        }
+        let status = Status {
+            shared: shares.iter().map(|s| s.teller).collect(),
+            threshold: ceremony::params(election)?.threshold,
+            decrypted,
+        };
+        Ok(Self {
+            record,
+            count,
+            shares,
+            status,
+        })
+    }
 }
 
 /// Refuses shares for an election that is not closed, already decrypted, or that this teller
