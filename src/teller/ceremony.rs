@@ -114,6 +114,9 @@ pub fn take_part(
 ) -> Result<Progress> {
     let count = channel.params()?.count;
     let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
+    // Before anything is published: the log is the one pinned (or, the first time, signed by
+    // the key the teller was given).
+    pin_log(channel, file, log_key, save)?;
     loop {
         let record = channel.record()?;
         check_identities(&record, file, me)?;

@@ -438,3 +438,18 @@ both_backends! {
         assert_ne!(code(&out), fork_code);
     }
 }
+
+both_backends! {
+    fn a_teller_given_the_log_key_from_the_notices_refuses_a_server_with_another(db: &TestDb) {
+        let id = election_with_tellers(db, 1);
+        let before = export_bundle(db, &id, "before").log;
+        // The fingerprint on the notices is not the key this server signs with.
+        let err = setup(db, &id, 1, "t1.state", None, &["--log-key", "0000-0000-0000-0000-0000-0000-0000-0000"]).fails();
+        assert!(err.contains("the server's log key has the fingerprint") && err.contains("not 0000-0000-0000-0000-0000-0000-0000-0000 from the notices"), "{err}");
+        assert_eq!(export_bundle(db, &id, "after").log, before, "nothing was published");
+        // With the right one, the teller pins it and goes on.
+        let fingerprint = show(db, &id)["key_fingerprint"].as_str().unwrap().to_owned();
+        let out = setup(db, &id, 1, "t1.state", None, &["--log-key", &fingerprint]).ok();
+        assert!(out.contains(&format!("pinned the election's log key {fingerprint}")), "{out}");
+    }
+}
