@@ -453,15 +453,22 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     assert_accessible(&c, "the confirmation to issue tokens").await;
     submit(&c, &format!("/admin/elections/{id}/tokens")).await;
     let csv_path = downloads.path().join(format!("tokens-{id}.csv"));
-    let mut waited = 0;
-    while !csv_path.exists() && waited < 100 {
+    // Chromium may show the file under its final name before the last bytes are written:
+    // wait until it holds every row (or 10 s).
+    let mut tokens: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&csv_path).unwrap_or_default();
+        if text.ends_with('\n') && text.lines().count() == 7 {
+            tokens = read_token_csv(&csv_path)
+                .into_iter()
+                .map(|r| r["token"].clone())
+                .collect();
+            if tokens.len() == 6 {
+                break;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
     }
-    let tokens: Vec<String> = read_token_csv(&csv_path)
-        .into_iter()
-        .map(|r| r["token"].clone())
-        .collect();
     assert_eq!(tokens.len(), 6, "the mailing CSV was downloaded");
 
     confirm(&c, &base, &id, "open").await;
