@@ -24,7 +24,7 @@ use crate::ElectionId;
 pub type SealedBallot = EncryptedChoice<Group, SingleChoice>;
 
 /// What a ballot is bound to: its election and its local.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Context<'a> {
     /// The election.
     pub election: &'a ElectionId,
@@ -151,6 +151,8 @@ pub fn seal_many(
     if choices.iter().any(|&(_, c)| c >= options) {
         return None;
     }
+    let keys = context_keys(key, choices.iter().map(|(context, _)| *context));
+    let keys = &keys;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = choices.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {
@@ -160,7 +162,10 @@ pub fn seal_many(
                 s.spawn(move || {
                     let mut rng = rand::rngs::OsRng;
                     part.iter()
-                        .map(|&(context, c)| seal(key, context, options, c, &mut rng))
+                        .map(|&(context, c)| {
+                            let params = ChoiceParams::single(keys[&context].clone(), options);
+                            Some(EncryptedChoice::single(&params, c, &mut rng))
+                        })
                         .collect::<Option<Vec<_>>>()
                 })
             })
@@ -173,6 +178,20 @@ pub fn seal_many(
     })
 }
 
+/// The context key of every distinct context among `contexts` (a batch has few locals: each
+/// key is derived once).
+fn context_keys<'a>(
+    key: &PublicKey<Group>,
+    contexts: impl Iterator<Item = Context<'a>>,
+) -> std::collections::HashMap<Context<'a>, PublicKey<Group>> {
+    let mut keys = std::collections::HashMap::new();
+    for context in contexts {
+        keys.entry(context)
+            .or_insert_with(|| context_key(key, context));
+    }
+    keys
+}
+
 /// Checks many ballots' proofs, each for its context, on every core; the position of the first
 /// that fails, if any. Each must have exactly `options` ciphertexts.
 pub fn first_invalid(
@@ -180,6 +199,8 @@ pub fn first_invalid(
     options: usize,
     ballots: &[(Context<'_>, &SealedBallot)],
 ) -> Option<usize> {
+    let keys = context_keys(key, ballots.iter().map(|(context, _)| *context));
+    let keys = &keys;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = ballots.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {
@@ -189,7 +210,8 @@ pub fn first_invalid(
             .map(|(k, part)| {
                 let handle = s.spawn(move || {
                     part.iter().position(|(context, b)| {
-                        b.len() != options || check_proofs(key, *context, options, b).is_err()
+                        let params = ChoiceParams::single(keys[context].clone(), options.max(1));
+                        b.len() != options || b.verify(&params).is_err()
                     })
                 });
                 (k * chunk, handle)
