@@ -60,21 +60,6 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
     setup_with(db, id, teller, &[])
 }
 
-/// The fingerprint `teller setup` printed.
-fn fingerprint_in(out: &str) -> String {
-    let line = out
-        .lines()
-        .find(|l| l.contains("your fingerprint is"))
-        .expect(out);
-    line.split("your fingerprint is ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 /// The last line a command printed.
 fn last_line(out: &str) -> String {
     out.trim().lines().last().unwrap_or_default().to_owned()

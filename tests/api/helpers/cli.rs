@@ -370,3 +370,18 @@ pub fn venv_tool(name: &str) -> std::path::PathBuf {
     );
     tool
 }
+
+/// The fingerprint `teller setup` printed (`teller N: your fingerprint is XXXX-… — …`).
+pub fn fingerprint_in(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains("your fingerprint is"))
+        .expect(out);
+    line.split("your fingerprint is ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -62,7 +62,7 @@ impl Identity {
     /// Signs `entry` (a `teller_key`, `teller_polynomial`, `teller_ready` or `tally_share`):
     /// sets its `signature`. Other entries are left as they are.
     pub fn sign_entry(&self, entry: &mut Entry) {
-        if entry.body.signature().is_none() && !entry.body.is_signed_kind() {
+        if !entry.body.is_signed_kind() {
             return;
         }
         let message = entry_message(entry);
@@ -108,29 +108,22 @@ pub fn root_code(root: &[u8; 32]) -> String {
     crate::token::short_code(root, 8)
 }
 
+/// `text` as `N` bytes, if it is exactly `2N` lowercase hex digits.
+fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let canonical =
+        text.len() == 2 * N && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    canonical.then(|| hex::decode(text).ok()?.try_into().ok())?
+}
+
 fn public_key(identity_hex: &str) -> Result<VerifyingKey, String> {
-    let canonical = identity_hex.len() == 64
-        && identity_hex
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let bytes: [u8; 32] = hex::decode(identity_hex)
-        .ok()
-        .filter(|_| canonical)
-        .and_then(|b| b.try_into().ok())
-        .ok_or("the identity key is not 64 lowercase hex digits")?;
+    let bytes: [u8; 32] =
+        lower_hex(identity_hex).ok_or("the identity key is not 64 lowercase hex digits")?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| "the identity key is not an Ed25519 key".into())
 }
 
 fn signature(hex_text: &str) -> Result<Signature, String> {
-    let canonical = hex_text.len() == 128
-        && hex_text
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let bytes: [u8; 64] = hex::decode(hex_text)
-        .ok()
-        .filter(|_| canonical)
-        .and_then(|b| b.try_into().ok())
-        .ok_or("the signature is not 128 lowercase hex digits")?;
+    let bytes: [u8; 64] =
+        lower_hex(hex_text).ok_or("the signature is not 128 lowercase hex digits")?;
     Ok(Signature::from_bytes(&bytes))
 }
 
