@@ -229,6 +229,8 @@ pub struct Definition {
     pub quorum: Option<Fraction>,
     /// The locals, in the order written.
     pub locals: Vec<Local>,
+    /// How locals with too few ballots to open alone are counted: merged into one group.
+    pub small_locals: SmallLocals,
     /// When voting opens.
     #[serde(with = "rfc3339_seconds")]
     pub opens_at: DateTime<Utc>,
@@ -261,6 +263,34 @@ fn rule_on() -> bool {
 
 fn is_on(on: &bool) -> bool {
     *on
+}
+
+/// Secrecy for small locals: a total over fewer than `min_ballots` ballots is never decrypted.
+/// At close, every local with at least one ballot but fewer than `min_ballots` is merged into
+/// the group named here, and the group is opened as one total (with more locals if it is still
+/// short: [`crate::tally::units`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmallLocals {
+    /// The fewest ballots a decrypted total may cover.
+    pub min_ballots: u32,
+    /// The group's code in the result (a local code no local of the election uses).
+    pub code: LocalCode,
+    /// The group's name on result pages.
+    pub name: String,
+}
+
+impl SmallLocals {
+    /// The minimum when the definition does not set one.
+    pub const DEFAULT_MIN: u32 = 5;
+    /// Below this minimum, `election check` and the builder warn.
+    pub const ADVISED_MIN: u32 = 5;
+    /// The largest minimum a definition may set.
+    pub const MAX_MIN: u32 = 1000;
+    /// The group's code when the definition does not name one.
+    pub const DEFAULT_CODE: &str = "small-locals";
+    /// The group's name when the definition does not name one.
+    pub const DEFAULT_NAME: &str = "Small locals together";
 }
 
 /// The title and question in one more language.
@@ -357,6 +387,15 @@ struct RawDefinition {
     translations: Option<BTreeMap<String, RawTranslation>>,
     labels: Option<BTreeMap<String, String>>,
     two_person_rule: Option<bool>,
+    small_locals: Option<RawSmallLocals>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmallLocals {
+    min_ballots: Option<i64>,
+    code: Option<String>,
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -538,6 +577,7 @@ impl Definition {
         let tellers = p
             .required("tellers", raw.tellers)
             .and_then(|t| check_tellers(p, t));
+        let small_locals = check_small_locals(p, raw.small_locals, locals.as_deref());
         let contact = raw.contact.and_then(|c| text_field(p, "contact", c, 300));
         let time_zone = check_time_zone(p, raw.time_zone);
         // Checked against every choice when `choices` itself is wrong, so that all problems
@@ -562,6 +602,7 @@ impl Definition {
             local_threshold,
             quorum,
             locals: locals?,
+            small_locals: small_locals?,
             opens_at: opens_at?,
             closes_at: closes_at?,
             tellers: tellers?,
@@ -883,6 +924,57 @@ fn check_time(p: &mut Problems, field: &str, value: toml::Value) -> Option<DateT
     }
 }
 
+fn check_small_locals(
+    p: &mut Problems,
+    raw: Option<RawSmallLocals>,
+    locals: Option<&[Local]>,
+) -> Option<SmallLocals> {
+    let raw = raw.unwrap_or(RawSmallLocals {
+        min_ballots: None,
+        code: None,
+        name: None,
+    });
+    let max = i64::from(SmallLocals::MAX_MIN);
+    let min_ballots = match raw.min_ballots {
+        None => Some(SmallLocals::DEFAULT_MIN),
+        Some(n) if (1..=max).contains(&n) => u32::try_from(n).ok(),
+        Some(_) => {
+            p.add(
+                "small_locals.min_ballots",
+                format!("must be a whole number from 1 to {max}"),
+            );
+            None
+        }
+    };
+    let code = raw.code.map_or_else(
+        || LocalCode::parse(SmallLocals::DEFAULT_CODE).ok(),
+        |c| match LocalCode::parse(c.trim()) {
+            Ok(code) => Some(code),
+            Err(e) => {
+                p.add("small_locals.code", e);
+                None
+            }
+        },
+    );
+    if let (Some(code), Some(locals)) = (&code, locals)
+        && locals.iter().any(|l| &l.code == code)
+    {
+        p.add(
+            "small_locals.code",
+            format!("`{code}` is a local's code too: give the group of small locals another one (e.g. code = \"small-locals-group\")"),
+        );
+    }
+    let name = match raw.name {
+        None => Some(SmallLocals::DEFAULT_NAME.to_owned()),
+        Some(n) => text_field(p, "small_locals.name", n, 200),
+    };
+    Some(SmallLocals {
+        min_ballots: min_ballots?,
+        code: code?,
+        name: name?,
+    })
+}
+
 fn check_locals(p: &mut Problems, raw: Vec<RawLocal>, rule: Option<Rule>) -> Option<Vec<Local>> {
     if raw.is_empty() {
         p.add("locals", "at least one local is required");
@@ -1011,6 +1103,46 @@ mod tests {
             })
         );
         assert_eq!(format_time(&d.opens_at), "2027-03-01T07:00:00Z");
+    }
+
+    #[test]
+    fn small_locals_default_to_five_ballots_and_are_checked() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        assert_eq!(d.small_locals.min_ballots, SmallLocals::DEFAULT_MIN);
+        assert_eq!(d.small_locals.code.as_str(), SmallLocals::DEFAULT_CODE);
+        let section = "[small_locals]\nmin_ballots = 5\ncode = \"small-locals\"\nname = \"Small locals together\"\n";
+        assert!(EXAMPLE.contains(section));
+        let without = EXAMPLE.replace(section, "");
+        assert_eq!(Definition::from_toml(&without).unwrap(), d);
+        let set = EXAMPLE.replace(
+            section,
+            "[small_locals]\nmin_ballots = 12\ncode = \"small\"\nname = \"Small shops\"\n",
+        );
+        let d = Definition::from_toml(&set).unwrap();
+        assert_eq!(
+            (d.small_locals.min_ballots, d.small_locals.code.as_str()),
+            (12, "small")
+        );
+        assert_eq!(d.small_locals.name, "Small shops");
+        let code = &d.locals[1].code;
+        let bad = EXAMPLE.replace(
+            section,
+            &format!("[small_locals]\nmin_ballots = 0\ncode = \"{code}\"\nname = \" \"\n"),
+        );
+        let Err(DefinitionError::Invalid(problems)) = Definition::from_toml(&bad) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "small_locals.min_ballots",
+                "small_locals.code",
+                "small_locals.name"
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[1].message.contains("is a local's code too"));
     }
 
     #[test]
@@ -1275,6 +1407,11 @@ mod tests {
                         local_threshold: if delegates { Some(lt) } else { None },
                         quorum,
                         locals,
+                        small_locals: SmallLocals {
+                            min_ballots: 1 + (len % 20) as u32,
+                            code: LocalCode::parse(if abstain { "merged" } else { "small-locals" }).unwrap(),
+                            name: if delegates { "Small locals" } else { SmallLocals::DEFAULT_NAME }.to_owned(),
+                        },
                         opens_at,
                         closes_at: opens_at + chrono::Duration::seconds(len),
                         tellers,

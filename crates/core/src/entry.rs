@@ -1,4 +1,4 @@
-//! Log entries (format v3): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v4): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -19,7 +19,7 @@ use crate::crypto::identity::Identity;
 use crate::definition::{Definition, rfc3339_seconds};
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -58,7 +58,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every type, in the order format v3 lists them.
+    /// Every type, in the order format v4 lists them.
     pub const ALL: [Kind; 14] = [
         Kind::Election,
         Kind::Roster,
@@ -96,7 +96,7 @@ impl Kind {
         }
     }
 
-    /// The type named by a `type` value, if format v3 has it.
+    /// The type named by a `type` value, if format v4 has it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -398,7 +398,7 @@ pub struct Entry {
     pub body: Body,
 }
 
-/// Why bytes are not a format v3 entry.
+/// Why bytes are not a format v4 entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Not JSON, or not an object.
@@ -413,8 +413,8 @@ pub enum EntryError {
     /// `type` is missing or not a string.
     #[error("no `type`")]
     NoType,
-    /// A type format v3 does not have.
-    #[error("unknown entry type `{0}` (format v3 has {types})", types = kind_list())]
+    /// A type format v4 does not have.
+    #[error("unknown entry type `{0}` (format v4 has {types})", types = kind_list())]
     UnknownType(String),
     /// `election` is missing or not an election id.
     #[error("`election` is missing or not an election id")]
@@ -422,7 +422,7 @@ pub enum EntryError {
     /// The type's fields are missing, extra or of the wrong kind.
     #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
     Fields(Kind, String),
-    /// The fields read are right, but not written in format v3's order and form.
+    /// The fields read are right, but not written in format v4's order and form.
     #[error(
         "a `{kind}` entry must be written as {expected}",
         kind = .0.as_str(),
@@ -456,7 +456,7 @@ impl Entry {
         self.body.kind()
     }
 
-    /// The exact bytes format v3 gives this entry.
+    /// The exact bytes format v4 gives this entry.
     pub fn to_bytes(&self) -> Vec<u8> {
         let envelope = Envelope {
             v: VERSION,
@@ -759,14 +759,14 @@ mod tests {
             .to_utc();
         assert_eq!(
             String::from_utf8(open(&id, at).bytes).unwrap(),
-            r#"{"v":3,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
+            r#"{"v":4,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
         );
         let digest = roster_digest(["b", "a"]);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"a\nb\n")));
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":3,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":4,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -775,7 +775,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":3,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":4,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

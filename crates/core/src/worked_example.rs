@@ -24,7 +24,7 @@ pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 /// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
 fn election_line() -> String {
     format!(
-        r#"{{"v":3,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
+        r#"{{"v":4,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
     )
 }
 
@@ -49,6 +49,16 @@ impl LogBuilder {
     /// Entry 0 (the worked example's election with `tellers` and `locals` — code, eligible —
     /// instead of its own), the ceremony, each local's roster and the open entry.
     pub(crate) fn open(tellers: (usize, usize), locals: &[(&str, u64)], seed: u64) -> Self {
+        Self::open_min(tellers, locals, 1, seed)
+    }
+
+    /// The same, with `small_locals.min_ballots = min`.
+    pub(crate) fn open_min(
+        tellers: (usize, usize),
+        locals: &[(&str, u64)],
+        min: u32,
+        seed: u64,
+    ) -> Self {
         let locals_json: Vec<String> = locals
             .iter()
             .map(|(code, _)| format!(r#"{{"code":"{code}","name":"L{code}","delegates":1}}"#))
@@ -64,7 +74,8 @@ impl LogBuilder {
             .replace(
                 r#""locals":[{"code":"1","name":"One","delegates":0}]"#,
                 &format!(r#""locals":[{}]"#, locals_json.join(",")),
-            );
+            )
+            .replace(r#""min_ballots":1"#, &format!(r#""min_ballots":{min}"#));
         Self::open_with(first, locals, seed)
     }
 
@@ -202,8 +213,8 @@ impl LogBuilder {
         let count = self.count();
         let shares = self.logged_shares();
         let opened = opened::open(&self.definition, self.keys(), &count, &shares).expect("opened");
-        let results = crate::tally::tally(&self.definition, &count.eligible, &opened.counts);
-        let body = opened::result_body(&results, &opened, &self.definition, &count);
+        let results = opened.results(&self.definition, &count);
+        let body = opened::result_body(&results, &opened, &self.definition, &count).expect("body");
         let e = entry::result(&self.id, &serde_json::Value::Object(body));
         self.push(e);
     }

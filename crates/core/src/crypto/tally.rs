@@ -61,8 +61,11 @@ pub enum TallyError {
         /// 0-based position of the sum.
         sum: usize,
     },
-    /// A teller's shares do not cover exactly the definition's locals, one per option.
-    #[error("teller {teller}'s shares do not cover exactly every local's sums, one per choice")]
+    /// A teller's shares do not cover exactly the totals to open, one per option.
+    #[error(
+        "teller {teller}'s shares do not cover exactly the totals to open (each local with \
+         enough ballots, and the group of small locals), one per choice"
+    )]
     WrongSums {
         /// 1-based teller.
         teller: usize,
@@ -78,6 +81,21 @@ pub enum TallyError {
         /// The threshold.
         need: usize,
     },
+    /// A total would cover fewer ballots than the definition's minimum.
+    #[error(
+        "a total over {ballots} ballot(s) would be opened, fewer than the {min} this election's \
+         definition requires (small_locals.min_ballots): opening it could show how members voted, \
+         so no teller computes its share"
+    )]
+    TooFewBallots {
+        /// Ballots the total covers.
+        ballots: u64,
+        /// The definition's minimum.
+        min: u32,
+    },
+    /// The library could not read back a share it made.
+    #[error("a decryption share could not be read back")]
+    CouldNotShare,
     /// A decrypted sum is not a count between 0 and the maximum.
     #[error("sum {0} does not decrypt to a count of at most the number eligible")]
     OutOfRange(usize),

@@ -14,6 +14,9 @@ use crate::definition::{Choice, Definition, Fraction, Rule};
 use crate::entry::Body;
 
 pub mod opened;
+pub mod units;
+
+pub use units::Units;
 
 /// Ballots of one local by choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -87,11 +90,16 @@ pub struct LocalResult {
     pub name: String,
     /// Members eligible.
     pub eligible: u64,
-    /// Ballots by choice.
-    pub counts: ChoiceCounts,
+    /// Ballots cast (public as they are cast).
+    pub cast: u64,
+    /// Ballots by choice; none when the local was counted in the group of small locals.
+    pub counts: Option<ChoiceCounts>,
+    /// The code of the group the local was counted in, if it had too few ballots to be
+    /// opened alone.
+    pub group: Option<String>,
     /// Ballots cast / eligible.
     pub turnout: Share,
-    /// yes / (yes + no).
+    /// yes / (yes + no) of the total that decides for the local: its own, or its group's.
     pub authorization: Share,
     /// Whether the authorization share meets the local threshold (or, without one, the
     /// overall threshold).
@@ -102,6 +110,29 @@ pub struct LocalResult {
     pub delegates_yes: u64,
     /// Delegates cast no.
     pub delegates_no: u64,
+}
+
+/// The small locals counted together (docs/LOG_FORMAT.md, "Small locals").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupResult {
+    /// The group's code (the definition's `small_locals.code`).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its locals' codes, in the definition's order.
+    pub locals: Vec<String>,
+    /// Members eligible in them.
+    pub eligible: u64,
+    /// Their ballots by choice, together.
+    pub counts: ChoiceCounts,
+    /// Ballots cast / eligible.
+    pub turnout: Share,
+    /// yes / (yes + no).
+    pub authorization: Share,
+    /// Whether the share meets the local threshold (or, without one, the overall one): under
+    /// the delegate rule it decides for each of its locals.
+    pub passed: bool,
 }
 
 /// The overall popular vote.
@@ -138,6 +169,8 @@ pub struct DelegateOutcome {
 pub struct Results {
     /// Per local, in the definition's order.
     pub locals: Vec<LocalResult>,
+    /// The small locals counted together, if any.
+    pub group: Option<GroupResult>,
     /// The popular vote.
     pub popular: PopularOutcome,
     /// The delegate vote.
@@ -217,48 +250,87 @@ impl LogCount {
     }
 }
 
-/// Counts the vote.
+/// Counts the vote: `totals` holds the choice counts of each total the tellers opened (a
+/// local's code, or the group's) as `units` says they were formed.
 pub fn tally(
     definition: &Definition,
     eligible: &BTreeMap<String, u64>,
-    ballots: &BTreeMap<String, ChoiceCounts>,
+    units: &Units,
+    totals: &BTreeMap<String, ChoiceCounts>,
 ) -> Results {
     let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
+    let members = |code: &str| eligible.get(code).copied().unwrap_or(0);
+    let group = units.group.as_ref().map(|g| {
+        let counts = totals.get(&g.code).copied().unwrap_or_default();
+        let eligible: u64 = g.locals.iter().map(|l| members(l)).sum();
+        GroupResult {
+            code: g.code.clone(),
+            name: definition.small_locals.name.clone(),
+            locals: g.locals.clone(),
+            eligible,
+            counts,
+            turnout: Share {
+                part: counts.cast(),
+                whole: eligible,
+            },
+            authorization: Share {
+                part: counts.yes,
+                whole: counts.yes + counts.no,
+            },
+            passed: local_threshold.is_met(counts.yes, counts.yes + counts.no),
+        }
+    });
     let mut locals = Vec::with_capacity(definition.locals.len());
     let mut total = ChoiceCounts::default();
     let mut total_eligible = 0u64;
     let (mut delegates_yes, mut delegates_all) = (0u64, 0u64);
     for local in &definition.locals {
         let code = local.code.as_str();
-        let counts = ballots.get(code).copied().unwrap_or_default();
-        let members = eligible.get(code).copied().unwrap_or(0);
-        let passed = local_threshold.is_met(counts.yes, counts.yes + counts.no);
+        let members = members(code);
+        let cast = units.ballots.get(code).copied().unwrap_or(0);
+        let merged = group.as_ref().filter(|g| g.locals.iter().any(|l| l == code));
+        let (counts, authorization, passed) = match merged {
+            Some(g) => (None, g.authorization, g.passed),
+            None => {
+                let counts = totals.get(code).copied().unwrap_or_default();
+                total.yes += counts.yes;
+                total.no += counts.no;
+                total.abstain += counts.abstain;
+                let passed = local_threshold.is_met(counts.yes, counts.yes + counts.no);
+                let share = Share {
+                    part: counts.yes,
+                    whole: counts.yes + counts.no,
+                };
+                (Some(counts), share, passed)
+            }
+        };
         let delegates = u64::from(local.delegates);
         let won = if passed { delegates } else { 0 };
         delegates_yes += won;
         delegates_all += delegates;
-        total.yes += counts.yes;
-        total.no += counts.no;
-        total.abstain += counts.abstain;
         total_eligible += members;
         locals.push(LocalResult {
             code: code.to_owned(),
             name: local.name.clone(),
             eligible: members,
+            cast,
             counts,
+            group: merged.map(|g| g.code.clone()),
             turnout: Share {
-                part: counts.cast(),
+                part: cast,
                 whole: members,
             },
-            authorization: Share {
-                part: counts.yes,
-                whole: counts.yes + counts.no,
-            },
+            authorization,
             passed,
             delegates,
             delegates_yes: won,
             delegates_no: delegates - won,
         });
+    }
+    if let Some(g) = &group {
+        total.yes += g.counts.yes;
+        total.no += g.counts.no;
+        total.abstain += g.counts.abstain;
     }
     let quorum_met = definition
         .quorum
@@ -287,6 +359,7 @@ pub fn tally(
     };
     Results {
         locals,
+        group,
         passed: by_rule && quorum_met,
         popular,
         delegates,
@@ -365,15 +438,36 @@ impl Results {
                 .filter(|l| !l.passed && l.delegates > 0)
                 .collect();
             let needed = local_threshold.in_words();
-            for l in short.iter().take(LOCALS_NAMED) {
-                let share = match l.authorization.whole {
-                    0 => "no yes or no ballots".to_owned(),
-                    _ => format!("{} yes", l.authorization),
-                };
-                sentence.push_str(&format!(" {}: {share}, {needed} needed.", l.name));
+            let share_words = |share: Share| match share.whole {
+                0 => "no yes or no ballots".to_owned(),
+                _ => format!("{share} yes"),
+            };
+            let mut mentions: Vec<String> = Vec::new();
+            for l in &short {
+                match (&l.group, &self.group) {
+                    (Some(_), Some(g)) => {
+                        let words = format!(
+                            " {} ({} locals counted together): {}, {needed} needed.",
+                            g.name,
+                            g.locals.len(),
+                            share_words(g.authorization)
+                        );
+                        if !mentions.contains(&words) {
+                            mentions.push(words);
+                        }
+                    }
+                    _ => mentions.push(format!(
+                        " {}: {}, {needed} needed.",
+                        l.name,
+                        share_words(l.authorization)
+                    )),
+                }
             }
-            if short.len() > LOCALS_NAMED {
-                let more = short.len() - LOCALS_NAMED;
+            for m in mentions.iter().take(LOCALS_NAMED) {
+                sentence.push_str(m);
+            }
+            if mentions.len() > LOCALS_NAMED {
+                let more = mentions.len() - LOCALS_NAMED;
                 sentence.push_str(&format!(" {more} more locals did not reach it."));
             }
         }
@@ -397,16 +491,37 @@ impl Results {
         }
     }
 
-    /// The results as a table: one row per local, in the definition's order, then a `total`
-    /// row (all locals; `passed` is the decision, the delegates all the locals carry). The
-    /// CSV download and the CLI print exactly these rows.
+    /// The results as a table: one row per local, in the definition's order (a local counted
+    /// in the group has no choice counts), then the group's row if there is one (its code, its
+    /// name; `delegates` those of its locals), then a `total` row (all locals; `passed` is the
+    /// decision, the delegates all the locals carry). The CSV download and the CLI print
+    /// exactly these rows.
     pub fn rows(&self) -> Vec<LocalResult> {
         let p = &self.popular;
+        let group = self.group.as_ref().map(|g| {
+            let members = || self.locals.iter().filter(|l| g.locals.contains(&l.code));
+            LocalResult {
+                code: g.code.clone(),
+                name: g.name.clone(),
+                eligible: g.eligible,
+                cast: g.counts.cast(),
+                counts: Some(g.counts),
+                group: None,
+                turnout: g.turnout,
+                authorization: g.authorization,
+                passed: g.passed,
+                delegates: members().map(|l| l.delegates).sum(),
+                delegates_yes: members().map(|l| l.delegates_yes).sum(),
+                delegates_no: members().map(|l| l.delegates_no).sum(),
+            }
+        });
         let total = LocalResult {
             code: "total".to_owned(),
             name: String::new(),
             eligible: p.eligible,
-            counts: p.counts,
+            cast: p.counts.cast(),
+            counts: Some(p.counts),
+            group: None,
             turnout: p.turnout,
             authorization: p.authorization,
             passed: self.passed,
@@ -414,32 +529,55 @@ impl Results {
             delegates_yes: self.delegates.yes,
             delegates_no: self.delegates.no,
         };
-        self.locals.iter().cloned().chain([total]).collect()
+        self.locals
+            .iter()
+            .cloned()
+            .chain(group)
+            .chain([total])
+            .collect()
     }
 
-    /// The body of the log's `result` entry (docs/DESIGN.md): `locals` (code → eligible, yes, no,
-    /// abstain, delegates_yes, delegates_no, passed), `popular`, `delegates`, `outcome`.
+    /// The body of the log's `result` entry (docs/LOG_FORMAT.md): `locals` (code → eligible,
+    /// yes, no, abstain — or, for a local counted in the group, cast and the group's code —
+    /// then delegates_yes, delegates_no, passed), `group`, `popular`, `delegates`, `outcome`.
     pub fn entry_body(&self) -> serde_json::Value {
         let locals: serde_json::Map<String, serde_json::Value> = self
             .locals
             .iter()
             .map(|l| {
-                (
-                    l.code.clone(),
-                    serde_json::json!({
-                        "eligible": l.eligible,
-                        "yes": l.counts.yes,
-                        "no": l.counts.no,
-                        "abstain": l.counts.abstain,
-                        "delegates_yes": l.delegates_yes,
-                        "delegates_no": l.delegates_no,
-                        "passed": l.passed,
-                    }),
-                )
+                let mut local = serde_json::Map::new();
+                local.insert("eligible".into(), l.eligible.into());
+                match (&l.counts, &l.group) {
+                    (Some(c), _) => {
+                        local.insert("yes".into(), c.yes.into());
+                        local.insert("no".into(), c.no.into());
+                        local.insert("abstain".into(), c.abstain.into());
+                    }
+                    (None, group) => {
+                        local.insert("cast".into(), l.cast.into());
+                        local.insert("group".into(), group.clone().into());
+                    }
+                }
+                local.insert("delegates_yes".into(), l.delegates_yes.into());
+                local.insert("delegates_no".into(), l.delegates_no.into());
+                local.insert("passed".into(), l.passed.into());
+                (l.code.clone(), serde_json::Value::Object(local))
             })
             .collect();
+        let group = self.group.as_ref().map(|g| {
+            serde_json::json!({
+                "code": g.code,
+                "locals": g.locals,
+                "eligible": g.eligible,
+                "yes": g.counts.yes,
+                "no": g.counts.no,
+                "abstain": g.counts.abstain,
+                "passed": g.passed,
+            })
+        });
         serde_json::json!({
             "locals": locals,
+            "group": group,
             "popular": {
                 "eligible": self.popular.eligible,
                 "yes": self.popular.counts.yes,

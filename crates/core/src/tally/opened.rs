@@ -1,6 +1,7 @@
 //! Opening the count without opening a ballot. After close, each local's ballots add up,
-//! option by option, to one ciphertext per option (the *sums*, in the definition's order of
-//! locals and of choices). Each teller publishes a `tally_share` entry: its decryption share of
+//! option by option, to one ciphertext per option; locals with too few ballots to be opened
+//! alone add up together ([`Units`]), so each *total* to open has one sum per option. Each
+//! teller publishes a `tally_share` entry: its decryption share of
 //! every sum with a proof tied to its key share from the ceremony. The first `threshold`
 //! tellers (in log order) whose shares verify open the sums; the counts they give are the
 //! `result` entry's. The service does this when the tellers decrypt; the verifier does it again.
@@ -11,57 +12,76 @@ use elastic_elgamal::VerifiableDecryption;
 use rand::{CryptoRng, RngCore};
 use serde_json::{Map, Value};
 
-use super::{ChoiceCounts, LogCount, Results};
+use super::{ChoiceCounts, LogCount, Results, Units};
 use crate::crypto::ballot::{Context, unbind};
 use crate::crypto::tally::{self as crypto_tally, Share, TallyError};
 use crate::crypto::{ActiveTeller, Ciphertext, Group, KeySet};
 use crate::definition::Definition;
 use crate::entry::TallyShare;
 
-/// Every local's sums under the election key, in the definition's order (zeros for a local
-/// without ballots): each local's ballots add up under its context key, and the sum is
-/// converted once ([`crate::crypto::ballot::unbind`]).
-pub fn sums(definition: &Definition, count: &LogCount) -> Vec<(String, Vec<Ciphertext>)> {
+/// The totals to open ([`Units`]) and, for each in order, its sums under the election key:
+/// each local's ballots add up under its context key, the sum is converted once
+/// ([`crate::crypto::ballot::unbind`]), and a group adds up its locals' converted sums.
+/// Refused if the election's ballots are too few to open any total.
+pub fn sums(
+    definition: &Definition,
+    count: &LogCount,
+) -> Result<(Units, Vec<(String, Vec<Ciphertext>)>), TallyError> {
+    let units = Units::of(definition, &count.ballots)?;
     let options = definition.choices.len();
-    definition
-        .locals
-        .iter()
-        .map(|local| {
-            let code = local.code.as_str();
-            let context = Context {
-                election: &count.election,
-                local: code,
-            };
-            let sum = match count.sums.get(code) {
-                Some(sealed) => sealed.iter().map(|c| unbind(c, context)).collect(),
-                None => vec![Ciphertext::zero(); options],
-            };
+    let local_sum = |code: &str| -> Vec<Ciphertext> {
+        let context = Context {
+            election: &count.election,
+            local: code,
+        };
+        match count.sums.get(code) {
+            Some(sealed) => sealed.iter().map(|c| unbind(c, context)).collect(),
+            None => vec![Ciphertext::zero(); options],
+        }
+    };
+    let sums = units
+        .totals()
+        .into_iter()
+        .map(|(code, locals, _)| {
+            let mut sum = vec![Ciphertext::zero(); options];
+            for local in locals {
+                for (total, c) in sum.iter_mut().zip(local_sum(local)) {
+                    *total += c;
+                }
+            }
             (code.to_owned(), sum)
         })
-        .collect()
+        .collect();
+    Ok((units, sums))
 }
 
 fn flat(sums: &[(String, Vec<Ciphertext>)]) -> Vec<Ciphertext> {
     sums.iter().flat_map(|(_, s)| s.iter().copied()).collect()
 }
 
-/// A teller's shares of every sum (what `teller decrypt` submits); `None` only if the library
-/// could not read back a share it made.
+/// A teller's shares of every total to open (what `teller decrypt` submits), keyed by the
+/// total's code. Refused, before any share is computed, if a total would cover fewer ballots
+/// than the definition's minimum ([`TallyError::TooFewBallots`]); `CouldNotShare` only if the
+/// library could not read back a share it made.
 pub fn decrypt<R: CryptoRng + RngCore>(
     definition: &Definition,
     count: &LogCount,
     teller: &ActiveTeller,
     rng: &mut R,
-) -> Option<BTreeMap<String, Vec<Share>>> {
-    sums(definition, count)
-        .into_iter()
-        .map(|(code, sum)| Some((code, crypto_tally::decrypt(teller, &sum, rng)?)))
+) -> Result<BTreeMap<String, Vec<Share>>, TallyError> {
+    let (units, sums) = sums(definition, count)?;
+    units.check()?;
+    sums.into_iter()
+        .map(|(code, sum)| {
+            let shares = crypto_tally::decrypt(teller, &sum, rng).ok_or(TallyError::CouldNotShare)?;
+            Ok((code, shares))
+        })
         .collect()
 }
 
 /// Checks a `tally_share` entry against the teller's key share: one share per option for
-/// exactly the definition's locals, each proof valid for that local's sum. Returns the
-/// verified decryptions in the sums' order.
+/// exactly the totals to open, each proof valid for that total's sums. Returns the verified
+/// decryptions in the sums' order.
 pub fn check(
     definition: &Definition,
     keys: &KeySet,
@@ -72,7 +92,7 @@ pub fn check(
     if teller == 0 || teller > keys.participant_keys().len() {
         return Err(TallyError::NoSuchTeller(teller));
     }
-    let sums = sums(definition, count);
+    let (_, sums) = sums(definition, count)?;
     let mut shares = Vec::with_capacity(sums.len() * definition.choices.len());
     for (code, sum) in &sums {
         match share.shares.get(code) {
@@ -91,8 +111,17 @@ pub fn check(
 pub struct Opened {
     /// The tellers (1-based) whose shares were combined, in log order.
     pub tellers: Vec<u32>,
-    /// Counts per local code.
-    pub counts: BTreeMap<String, ChoiceCounts>,
+    /// How the totals were formed.
+    pub units: Units,
+    /// Counts per opened total (a local's code, or the group's).
+    pub totals: BTreeMap<String, ChoiceCounts>,
+}
+
+impl Opened {
+    /// The results these totals give under `definition`.
+    pub fn results(&self, definition: &Definition, count: &LogCount) -> Results {
+        super::tally(definition, &count.eligible, &self.units, &self.totals)
+    }
 }
 
 /// Opens the sums with the first `threshold` distinct tellers of `shares` (in order); every
@@ -114,11 +143,11 @@ pub fn open(
         verified.push((share.teller as usize - 1, decryptions));
         tellers.push(share.teller);
     }
-    let sums = sums(definition, count);
-    let max = count.ballots.values().copied().max().unwrap_or(0);
+    let (units, sums) = sums(definition, count)?;
+    let max = units.totals().iter().map(|t| t.2).max().unwrap_or(0);
     let opened = crypto_tally::combine(keys, &flat(&sums), &verified, max)?;
     let options = definition.choices.len();
-    let counts = sums
+    let totals = sums
         .iter()
         .zip(opened.chunks(options.max(1)))
         .map(|((code, _), n)| {
@@ -128,46 +157,94 @@ pub fn open(
             )
         })
         .collect();
-    Ok(Opened { tellers, counts })
+    Ok(Opened {
+        tellers,
+        units,
+        totals,
+    })
 }
 
 /// The `result` entry's body: [`Results::entry_body`], then `tellers` (whose shares opened
-/// the count) and `sums` (each local's sums, as the log's ciphertexts are written).
+/// the count) and `sums` (each opened total's sums, as the log's ciphertexts are written).
 pub fn result_body(
     results: &Results,
     opened: &Opened,
     definition: &Definition,
     count: &LogCount,
-) -> Map<String, Value> {
+) -> Result<Map<String, Value>, TallyError> {
     let mut body = match results.entry_body() {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     body.insert("tellers".into(), Value::from(opened.tellers.clone()));
-    let sums: Map<String, Value> = sums(definition, count)
+    let sums: Map<String, Value> = sums(definition, count)?
+        .1
         .into_iter()
         .map(|(code, sum)| (code, serde_json::to_value(sum).unwrap_or_default()))
         .collect();
     body.insert("sums".into(), Value::Object(sums));
-    body
+    Ok(body)
 }
 
-/// The counts a `result` entry states: per local, `eligible` and the choice counts (`None` if
-/// the entry does not have them in that form).
-pub fn stated_counts(
-    body: &Map<String, Value>,
-) -> Option<(BTreeMap<String, u64>, BTreeMap<String, ChoiceCounts>)> {
-    let mut eligible = BTreeMap::new();
-    let mut counts = BTreeMap::new();
-    for (code, local) in body.get("locals")?.as_object()? {
-        let n = |k: &str| local.get(k).and_then(Value::as_u64);
-        eligible.insert(code.clone(), n("eligible")?);
-        let c = ChoiceCounts {
-            yes: n("yes")?,
-            no: n("no")?,
-            abstain: n("abstain")?,
-        };
-        counts.insert(code.clone(), c);
+/// What a `result` entry states, enough to count it again: per local `eligible` and the
+/// ballots cast, and the choice counts of each opened total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stated {
+    /// Members eligible per local.
+    pub eligible: BTreeMap<String, u64>,
+    /// Ballots cast per local.
+    pub cast: BTreeMap<String, u64>,
+    /// Choice counts per opened total (a local's code, or the group's).
+    pub totals: BTreeMap<String, ChoiceCounts>,
+}
+
+impl Stated {
+    /// The results the entry states, counted again under `definition` (`None` if its ballots
+    /// could not have been opened).
+    pub fn results(&self, definition: &Definition) -> Option<Results> {
+        let units = Units::of(definition, &self.cast).ok()?;
+        Some(super::tally(
+            definition,
+            &self.eligible,
+            &units,
+            &self.totals,
+        ))
     }
-    Some((eligible, counts))
+}
+
+/// What a `result` entry states (`None` if the entry does not have it in that form).
+pub fn stated_counts(body: &Map<String, Value>) -> Option<Stated> {
+    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
+    let counts = |v: &Value| {
+        Some(ChoiceCounts {
+            yes: n(v, "yes")?,
+            no: n(v, "no")?,
+            abstain: n(v, "abstain")?,
+        })
+    };
+    let mut stated = Stated {
+        eligible: BTreeMap::new(),
+        cast: BTreeMap::new(),
+        totals: BTreeMap::new(),
+    };
+    for (code, local) in body.get("locals")?.as_object()? {
+        stated.eligible.insert(code.clone(), n(local, "eligible")?);
+        let cast = match local.get("group") {
+            Some(_) => n(local, "cast")?,
+            None => {
+                let c = counts(local)?;
+                stated.totals.insert(code.clone(), c);
+                c.cast()
+            }
+        };
+        stated.cast.insert(code.clone(), cast);
+    }
+    match body.get("group")? {
+        Value::Null => {}
+        group => {
+            let code = group.get("code")?.as_str()?;
+            stated.totals.insert(code.to_owned(), counts(group)?);
+        }
+    }
+    Some(stated)
 }

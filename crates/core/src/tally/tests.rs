@@ -38,6 +38,11 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
         translations: BTreeMap::new(),
         labels: BTreeMap::new(),
         two_person_rule: true,
+        small_locals: crate::definition::SmallLocals {
+            min_ballots: 1,
+            code: LocalCode::parse("small").unwrap(),
+            name: "Small locals".into(),
+        },
     }
 }
 
@@ -47,8 +52,9 @@ fn counts(yes: u64, no: u64, abstain: u64) -> ChoiceCounts {
 
 fn run(d: &Definition, rows: &[(&str, u64, ChoiceCounts)]) -> Results {
     let eligible = rows.iter().map(|(c, e, _)| (c.to_string(), *e)).collect();
-    let ballots = rows.iter().map(|(c, _, b)| (c.to_string(), *b)).collect();
-    tally(d, &eligible, &ballots)
+    let totals = rows.iter().map(|(c, _, b)| (c.to_string(), *b)).collect();
+    let cast = rows.iter().map(|(c, _, b)| (c.to_string(), b.cast())).collect();
+    tally(d, &eligible, &Units::of(d, &cast).unwrap(), &totals)
 }
 
 #[test]
@@ -171,7 +177,7 @@ fn the_result_entry_body_has_the_design_fields() {
     let r = run(&d, &[("A", 10, counts(8, 1, 1))]);
     assert_eq!(
         serde_json::to_string(&r.entry_body()).unwrap(),
-        r#"{"locals":{"A":{"eligible":10,"yes":8,"no":1,"abstain":1,"delegates_yes":3,"delegates_no":0,"passed":true}},"popular":{"eligible":10,"yes":8,"no":1,"abstain":1,"quorum_met":true,"passed":true},"delegates":{"yes":3,"no":0,"passed":true},"outcome":"passed"}"#
+        r#"{"locals":{"A":{"eligible":10,"yes":8,"no":1,"abstain":1,"delegates_yes":3,"delegates_no":0,"passed":true}},"group":null,"popular":{"eligible":10,"yes":8,"no":1,"abstain":1,"quorum_met":true,"passed":true},"delegates":{"yes":3,"no":0,"passed":true},"outcome":"passed"}"#
     );
 }
 
@@ -211,6 +217,7 @@ proptest! {
         local_threshold in arb_fraction(),
         quorum in proptest::option::of(arb_fraction()),
         delegates_rule in any::<bool>(),
+        min in 1u32..8,
     ) {
         let codes: Vec<String> = (0..locals.len()).map(|i| format!("L{i}")).collect();
         let pairs: Vec<(&str, u32)> = codes.iter().zip(&locals).map(|(c, (d, _))| (c.as_str(), *d)).collect();
@@ -218,6 +225,7 @@ proptest! {
         d.threshold = threshold;
         d.local_threshold = Some(local_threshold);
         d.quorum = quorum;
+        d.small_locals.min_ballots = min;
 
         // Ballots, one by one, as the log would hold them; eligible at least the ballots cast.
         let cast: Vec<(String, Choice)> = ballots
@@ -229,7 +237,7 @@ proptest! {
             per_local.entry(l.as_str()).or_default().push(*c);
         }
         let mut eligible = BTreeMap::new();
-        let mut grouped = BTreeMap::new();
+        let mut plain = BTreeMap::new();
         for (i, code) in codes.iter().enumerate() {
             let mine = per_local.get(code.as_str()).cloned().unwrap_or_default();
             eligible.insert(code.clone(), mine.len() as u64 + locals[i].1);
@@ -237,11 +245,49 @@ proptest! {
             for choice in &mine {
                 c.add(*choice);
             }
-            grouped.insert(code.clone(), c);
+            plain.insert(code.clone(), c);
         }
-        let r = tally(&d, &eligible, &grouped);
+        let cast_per_local: BTreeMap<String, u64> =
+            plain.iter().map(|(k, c)| (k.clone(), c.cast())).collect();
+        let units = match Units::of(&d, &cast_per_local) {
+            Ok(units) => units,
+            Err(_) => {
+                // Refused only when the whole election has ballots, but fewer than the minimum.
+                prop_assert!(!cast.is_empty() && (cast.len() as u64) < u64::from(min));
+                return Ok(());
+            }
+        };
+        // Every total opened covers at least the minimum; every local with too few ballots
+        // is in the group, and no local is opened twice.
+        let mut covered = Vec::new();
+        for (code, members, n) in units.totals() {
+            prop_assert!(n >= u64::from(min), "{} covers {} < {}", code, n, min);
+            let sum: u64 = members.iter().map(|m| cast_per_local[*m]).sum();
+            prop_assert_eq!(sum, n);
+            covered.extend(members);
+        }
+        for (code, n) in &cast_per_local {
+            let times = covered.iter().filter(|c| **c == code.as_str()).count();
+            prop_assert_eq!(times, usize::from(*n > 0), "{} opened {} times", code, times);
+            if (1..u64::from(min)).contains(n) {
+                prop_assert!(units.group_of(code).is_some());
+            }
+        }
+        // What the tellers open: each local alone, or the group's plain counts added up.
+        let mut totals: BTreeMap<String, ChoiceCounts> = units.alone.iter().map(|c| (c.clone(), plain[c])).collect();
+        let mut together = ChoiceCounts::default();
+        for code in units.grouped() {
+            together.yes += plain[code].yes;
+            together.no += plain[code].no;
+            together.abstain += plain[code].abstain;
+        }
+        if let Some(g) = &units.group {
+            totals.insert(g.code.clone(), together);
+        }
+        let r = tally(&d, &eligible, &units, &totals);
 
-        // The naive recount: walk the ballot list directly.
+        // The naive recount: walk the ballot list directly; a grouped local is decided by
+        // its group's yes share.
         let (mut yes, mut no, mut all) = (0u64, 0u64, 0u64);
         let (mut dy, mut dall) = (0u64, 0u64);
         for (i, code) in codes.iter().enumerate() {
@@ -249,9 +295,15 @@ proptest! {
             let ly = mine.iter().filter(|c| **c == Choice::Yes).count() as u64;
             let ln = mine.iter().filter(|c| **c == Choice::No).count() as u64;
             let la = mine.len() as u64 - ly - ln;
-            let pass = naive_meets(&local_threshold, ly, ly + ln);
             let local = &r.locals[i];
-            prop_assert_eq!((local.counts.yes, local.counts.no, local.counts.abstain), (ly, ln, la));
+            let pass = if units.group_of(code).is_some() {
+                prop_assert_eq!(local.counts, None);
+                prop_assert_eq!(local.cast, mine.len() as u64);
+                naive_meets(&local_threshold, together.yes, together.yes + together.no)
+            } else {
+                prop_assert_eq!(local.counts, Some(counts(ly, ln, la)));
+                naive_meets(&local_threshold, ly, ly + ln)
+            };
             prop_assert_eq!(local.passed, pass);
             prop_assert_eq!(local.delegates_yes, if pass { u64::from(locals[i].0) } else { 0 });
             prop_assert_eq!(local.delegates_yes + local.delegates_no, u64::from(locals[i].0));
@@ -272,6 +324,9 @@ proptest! {
         prop_assert_eq!(r.quorum_met, quorum_met);
         let by_rule = if delegates_rule { r.delegates.passed } else { r.popular.passed };
         prop_assert_eq!(r.passed, by_rule && quorum_met);
+        // The logged result states what counts the same again.
+        let stated = opened::stated_counts(r.entry_body().as_object().unwrap()).unwrap();
+        prop_assert_eq!(stated.results(&d), Some(r));
     }
 
     #[test]
@@ -354,4 +409,89 @@ fn the_decision_sentence_says_what_decided_and_which_locals_fell_short() {
     );
     assert!(e.popular_decides);
     assert_eq!(e.quorum_needed.as_deref(), Some("at least half"));
+}
+
+#[test]
+fn small_locals_are_merged_and_a_short_group_takes_the_smallest_other_local() {
+    let mut d = definition(
+        Rule::Delegates,
+        &[("A", 1), ("B", 1), ("C", 1), ("D", 1), ("E", 1)],
+    );
+    d.small_locals.min_ballots = 5;
+    let cast = |n: [u64; 5]| -> BTreeMap<String, u64> {
+        ["A", "B", "C", "D", "E"]
+            .iter()
+            .zip(n)
+            .map(|(c, n)| (c.to_string(), n))
+            .collect()
+    };
+    // B and D hold 2 + 3: enough together; E has none and opens nothing.
+    let u = Units::of(&d, &cast([9, 2, 7, 3, 0])).unwrap();
+    assert_eq!(u.alone, ["A", "C"]);
+    assert_eq!(u.grouped(), ["B", "D"]);
+    assert_eq!(u.group.as_ref().unwrap().ballots, 5);
+    // B alone is short: the smallest other local (C, 6, before A's 9 and D's 6 by order) joins.
+    let u = Units::of(&d, &cast([9, 1, 6, 6, 0])).unwrap();
+    assert_eq!(u.grouped(), ["B", "C"]);
+    assert_eq!(u.alone, ["A", "D"]);
+    // Nobody short: no group.
+    let u = Units::of(&d, &cast([5, 5, 0, 0, 0])).unwrap();
+    assert!(u.group.is_none());
+    // Four ballots in the whole election: nothing can be opened.
+    assert_eq!(
+        Units::of(&d, &cast([1, 1, 1, 1, 0])),
+        Err(crate::crypto::tally::TallyError::TooFewBallots { ballots: 4, min: 5 })
+    );
+    // No ballots at all: nothing to open, nothing refused.
+    assert!(Units::of(&d, &cast([0; 5])).unwrap().totals().is_empty());
+}
+
+#[test]
+fn a_merged_local_is_decided_by_its_groups_share_and_the_sentence_names_the_group() {
+    let mut d = definition(Rule::Delegates, &[("600", 50), ("700", 40), ("871", 10)]);
+    d.small_locals.min_ballots = 5;
+    let units = Units::of(&d, &BTreeMap::from([
+        ("600".to_owned(), 20),
+        ("700".to_owned(), 3),
+        ("871".to_owned(), 2),
+    ]))
+    .unwrap();
+    let eligible = BTreeMap::from([
+        ("600".to_owned(), 40),
+        ("700".to_owned(), 4),
+        ("871".to_owned(), 2),
+    ]);
+    let totals = BTreeMap::from([
+        ("600".to_owned(), counts(16, 4, 0)),
+        ("small".to_owned(), counts(2, 3, 0)),
+    ]);
+    let r = tally(&d, &eligible, &units, &totals);
+    assert_eq!(r.locals[1].counts, None);
+    assert_eq!(r.locals[1].group.as_deref(), Some("small"));
+    assert_eq!((r.locals[1].cast, r.locals[2].cast), (3, 2));
+    assert!(!r.locals[1].passed && !r.locals[2].passed);
+    assert_eq!(r.locals[2].authorization.to_string(), "40.00%");
+    let g = r.group.as_ref().unwrap();
+    assert_eq!((g.eligible, g.counts), (6, counts(2, 3, 0)));
+    assert_eq!((r.popular.counts.yes, r.popular.counts.no), (18, 7));
+    assert_eq!((r.delegates.yes, r.delegates.no), (50, 50));
+    assert_eq!(
+        r.explain(&d).sentence,
+        "FAILED: locals holding 50 of 100 delegates voted yes; more than half needed. \
+         Small locals (2 locals counted together): 40.00% yes, at least 75% needed."
+    );
+    let rows = r.rows();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(
+        (rows[3].code.as_str(), rows[3].delegates, rows[3].delegates_no),
+        ("small", 50, 50)
+    );
+    assert_eq!(
+        serde_json::to_string(&r.entry_body()["locals"]["871"]).unwrap(),
+        r#"{"eligible":2,"cast":2,"group":"small","delegates_yes":0,"delegates_no":10,"passed":false}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&r.entry_body()["group"]).unwrap(),
+        r#"{"code":"small","locals":["700","871"],"eligible":6,"yes":2,"no":3,"abstain":0,"passed":false}"#
+    );
 }

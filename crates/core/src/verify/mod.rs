@@ -121,23 +121,39 @@ impl fmt::Display for Report {
         writeln!(f, "phase     {}", self.phase)?;
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(f, "types     {}", types.join(", "))?;
-        let counts = self.result.as_ref().map(|(_, o)| &o.counts);
+        let opened = self.result.as_ref().map(|(_, o)| o);
+        let words = |c: &crate::tally::ChoiceCounts| -> String {
+            let all = [("yes", c.yes), ("no", c.no), ("abstain", c.abstain)];
+            let shown: Vec<String> = all
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            shown.join(", ")
+        };
         for (local, eligible) in &self.eligible {
             let cast = self.ballots.get(local).copied().unwrap_or(0);
-            let choices: Vec<String> = counts
-                .and_then(|c| c.get(local))
-                .map(|c| {
-                    [("yes", c.yes), ("no", c.no), ("abstain", c.abstain)]
-                        .iter()
-                        .filter(|(_, n)| *n > 0)
-                        .map(|(k, n)| format!("{k} {n}"))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let choices = match opened {
+                Some(o) => match o.units.group_of(local) {
+                    Some(g) => format!("counted in group {}", g.code),
+                    None => o.totals.get(local).map(words).unwrap_or_default(),
+                },
+                None => String::new(),
+            };
             writeln!(
                 f,
-                "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {}",
-                choices.join(", ")
+                "local {local:<10} eligible {eligible:>7}  ballots {cast:>7}  {choices}"
+            )?;
+        }
+        if let Some((g, o)) = opened.and_then(|o| Some((o.units.group.as_ref()?, o))) {
+            let counts = o.totals.get(&g.code).map(words).unwrap_or_default();
+            writeln!(
+                f,
+                "group {:<10} locals {}  ballots {:>7}  {counts}  (no total under {} ballots is opened)",
+                g.code,
+                g.locals.join(" "),
+                g.ballots,
+                o.units.min_ballots,
             )?;
         }
         for (teller, fingerprint) in &self.tellers {
@@ -700,8 +716,9 @@ impl Rules {
         // Open the sums with the logged shares, count, and compare field for field.
         let opened = opened::open(&self.definition, self.keys()?, &self.count, &self.shares)
             .map_err(|e| Failure(format!("the result cannot be opened: {e}")))?;
-        let results = crate::tally::tally(&self.definition, &self.count.eligible, &opened.counts);
-        let expected = opened::result_body(&results, &opened, &self.definition, &self.count);
+        let results = opened.results(&self.definition, &self.count);
+        let expected = opened::result_body(&results, &opened, &self.definition, &self.count)
+            .map_err(|e| Failure(format!("the result cannot be opened: {e}")))?;
         if *claimed != expected {
             return fail(format!(
                 "the result entry is not what the tellers' shares open, which is {}",

@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use super::*;
 use crate::crypto::ballot::SealedBallot;
 use crate::crypto::identity::Identity;
+use crate::crypto::tally::TallyError;
 use crate::note::{Checkpoint, LogSigner};
 use crate::worked_example::{self, E, LogBuilder};
 
@@ -66,8 +67,8 @@ fn the_worked_example_verifies_and_opens_its_ballot() {
     assert_eq!(report.shares, [1]);
     let (results, opened) = report.result.unwrap();
     assert_eq!(opened.tellers, [1]);
-    assert_eq!(opened.counts["1"].yes, 1);
-    assert_eq!(opened.counts["1"].no, 0);
+    assert_eq!(opened.totals["1"].yes, 1);
+    assert_eq!(opened.totals["1"].no, 0);
     assert!(results.passed);
 }
 
@@ -84,7 +85,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":3,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":4,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -96,7 +97,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":3,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":4,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // After the shares (an entry before the close would change the log they are bound to).
@@ -118,8 +119,8 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
 #[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
-    lines[6] = lines[6].replace(r#"{"v":3,"#, r#"{"v":1,"#);
-    refused(&lines, "entry 6: `v` is not 3");
+    lines[6] = lines[6].replace(r#"{"v":4,"#, r#"{"v":1,"#);
+    refused(&lines, "entry 6: `v` is not 4");
 }
 
 #[test]
@@ -152,7 +153,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         "entry 7: a `ballot` entry must be written as",
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":3,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":4,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, 2)).is_err());
 }
 
@@ -311,7 +312,7 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
     lines[9] = lines[9].replace(r#""shares":{"1":"#, r#""shares":{"9":"#);
     refused(
         &lines,
-        "entry 9: teller 1's shares do not cover exactly every local's sums",
+        "entry 9: teller 1's shares do not cover exactly the totals to open",
     );
     // Before close, and twice.
     let mut lines = entries();
@@ -356,8 +357,8 @@ fn any_two_of_three_tellers_open_the_count_and_one_does_not() {
         let mut tellers = pair.map(|t| t as u32 + 1).to_vec();
         assert_eq!(opened.tellers, tellers);
         tellers.sort_unstable();
-        assert_eq!((opened.counts["a"].yes, opened.counts["a"].no), (2, 1));
-        assert_eq!((opened.counts["b"].yes, opened.counts["b"].no), (0, 1));
+        assert_eq!((opened.totals["a"].yes, opened.totals["a"].no), (2, 1));
+        assert_eq!((opened.totals["b"].yes, opened.totals["b"].no), (0, 1));
     }
     let mut log = LogBuilder::open((3, 2), &[("a", 40), ("b", 40)], 7);
     log.ballot("a", 0, "R");
@@ -390,8 +391,81 @@ proptest! {
         for local in ["a", "b"] {
             let yes = ballots.iter().filter(|(l, c)| *l == local && *c == 0).count() as u64;
             let no = ballots.iter().filter(|(l, c)| *l == local && *c == 1).count() as u64;
-            prop_assert_eq!((opened.counts[local].yes, opened.counts[local].no), (yes, no));
+            let got = opened.totals.get(local).copied().unwrap_or_default();
+            prop_assert_eq!((got.yes, got.no), (yes, no));
         }
+    }
+
+    /// Small locals: for random elections with locals below the minimum, every total a teller
+    /// shares covers at least the minimum (counted from the log's ballot entries, not from the
+    /// code that forms the totals), and the verified result is a plaintext recount in which the
+    /// small locals' ballots are added up together and the group's share decides for each.
+    #[test]
+    fn no_share_covers_fewer_ballots_than_the_minimum_and_merged_results_are_the_recount(
+        ballots in proptest::collection::vec((0usize..5, 0usize..2), 1..22),
+        min in 2u32..7,
+        seed in any::<u64>(),
+    ) {
+        let codes = ["a", "b", "c", "d", "e"];
+        let locals: Vec<(&str, u64)> = codes.iter().map(|c| (*c, 30)).collect();
+        let mut log = LogBuilder::open_min((3, 2), &locals, min, seed);
+        for (k, (local, choice)) in ballots.iter().enumerate() {
+            log.ballot(codes[*local], *choice, &format!("R{k}"));
+        }
+        log.close();
+        let per_local = |code: &str| ballots.iter().filter(|(l, _)| codes[*l] == code).count() as u64;
+        if ballots.len() < min as usize {
+            // Too few ballots in the whole election: no teller computes a share.
+            let count = log.count();
+            let active = log.ceremony.tellers[0].active().unwrap();
+            let refused = opened::decrypt(&log.definition, &count, active, &mut StdRng::seed_from_u64(1));
+            prop_assert!(matches!(refused, Err(TallyError::TooFewBallots { .. })), "{:?}", refused.map(|_| ()));
+            return Ok(());
+        }
+        log.shares(0);
+        log.shares(2);
+        log.result();
+        let report = verify(&log.lines).unwrap();
+        let (results, _) = report.result.unwrap();
+        let result = fields(log.lines.last().unwrap());
+        let group_locals: Vec<String> = match &result["group"] {
+            Value::Null => Vec::new(),
+            g => g["locals"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect(),
+        };
+        for share in log.logged_shares() {
+            for key in share.shares.keys() {
+                let covered = if key == "small-locals" {
+                    group_locals.iter().map(|l| per_local(l)).sum()
+                } else {
+                    prop_assert!(!group_locals.contains(key));
+                    per_local(key)
+                };
+                prop_assert!(covered >= u64::from(min), "a share of `{}` covers {} ballots (minimum {})", key, covered, min);
+            }
+        }
+        let count_of = |locals: &[&str], choice: usize| {
+            ballots.iter().filter(|(l, c)| locals.contains(&codes[*l]) && *c == choice).count() as u64
+        };
+        let grouped: Vec<&str> = group_locals.iter().map(String::as_str).collect();
+        for (i, code) in codes.iter().enumerate() {
+            let n = per_local(code);
+            if n > 0 && n < u64::from(min) {
+                prop_assert!(grouped.contains(code), "local {} has {} ballots and is not merged", code, n);
+            }
+            let decided_by: Vec<&str> = if grouped.contains(code) { grouped.clone() } else { vec![*code] };
+            let (yes, no) = (count_of(&decided_by, 0), count_of(&decided_by, 1));
+            let local = &results.locals[i];
+            // The example's threshold: more than half (no local threshold).
+            prop_assert_eq!(local.passed, 2 * yes > yes + no);
+            prop_assert_eq!(local.cast, n);
+            match local.counts {
+                Some(c) => prop_assert_eq!((c.yes, c.no), (yes, no)),
+                None => prop_assert!(grouped.contains(code)),
+            }
+        }
+        let all: Vec<&str> = codes.to_vec();
+        prop_assert_eq!(results.popular.counts.yes, count_of(&all, 0));
+        prop_assert_eq!(results.popular.counts.no, count_of(&all, 1));
     }
 }
 
