@@ -98,6 +98,7 @@ error_codes! {
     TokenRevoked => "token_revoked", CONFLICT;
     TokenUnknown => "token_unknown", NOT_FOUND;
     TokenUsed => "token_used", CONFLICT;
+    TooFewBallots => "too_few_ballots", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
     Unauthorized => "unauthorized", UNAUTHORIZED;
     Unavailable => "unavailable", SERVICE_UNAVAILABLE;

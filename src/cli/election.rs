@@ -81,6 +81,17 @@ fn check(file: &Path) -> anyhow::Result<()> {
         definition.locals.len(),
         definition.rule.as_str()
     );
+    let small = &definition.small_locals;
+    println!(
+        "small locals: no total of fewer than {} ballots is decrypted; locals with fewer at close \
+         are counted together as \"{}\" (see docs/ELECTION_DEFINITION.md)",
+        small.min_ballots, small.name
+    );
+    // Without a roster only the minimum itself can be judged; `roster import` names the
+    // locals too small to be counted alone.
+    for warning in crate::tally::units::warnings(&definition, &Default::default(), &Default::default()) {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 

@@ -43,6 +43,9 @@ pub(super) fn results(settings: &Settings, id: &str, json: bool) -> anyhow::Resu
         let definition = election::find(&mut conn, id)?.definition;
         println!("{}\n", results.explain(&definition).sentence);
         print_results(&results);
+        if let Some(note) = results.group_note(&definition) {
+            println!("\n{note}");
+        }
     }
     Ok(())
 }
@@ -52,15 +55,16 @@ fn print_results(r: &tally::Results) {
         "local      eligible    cast  turnout     yes      no abstain    yes %   pass delegates"
     );
     for l in r.rows() {
+        let [yes, no, abstain] = l.shown();
         println!(
             "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
             l.code,
             l.eligible,
-            l.counts.cast(),
+            l.cast,
             l.turnout,
-            l.counts.yes,
-            l.counts.no,
-            l.counts.abstain,
+            yes,
+            no,
+            abstain,
             l.authorization,
             if l.passed { "yes" } else { "no" },
             l.delegates_yes,

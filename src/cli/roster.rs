@@ -80,6 +80,17 @@ pub(super) fn run_roster(command: RosterCommand, settings: &Settings) -> anyhow:
                 "roster imported: {} members ({} added, {} updated, {} removed)",
                 summary.members, summary.added, summary.updated, summary.removed
             );
+            let definition = crate::election::find(&mut conn, id)?.definition;
+            let turnout = crate::election::count::turnout(&mut conn, id)?;
+            let eligible = turnout
+                .locals
+                .iter()
+                .map(|(code, l)| (code.clone(), l.eligible))
+                .collect();
+            let none = Default::default();
+            for warning in crate::tally::units::warnings(&definition, &eligible, &none) {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
     }

@@ -13,7 +13,7 @@ use crate::log::LogKey;
 use crate::log::entry::{Body, Kind};
 use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::opened;
-use crate::tally::{Results, tally};
+use crate::tally::{Results, Units};
 
 /// Ballots cast per local during the vote: counts of redeemed tokens, never choices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -75,12 +75,19 @@ pub fn results(conn: &mut DbConnection, id: ElectionId) -> Result<Results> {
 fn decrypted(conn: &mut DbConnection, election: &super::Election) -> Result<Results> {
     let logged = store::entries_of_kind(conn, election.id, &[Kind::Result])?;
     let Some(Body::Result(body)) = logged.into_iter().next() else {
+        let count = decryption::log_count(conn, election.id)?;
+        if let Err(e) = Units::of(&election.definition, &count.ballots) {
+            return Err(Error::conflict(
+                ErrorCode::TooFewBallots,
+                format!("the result cannot be decrypted: {e}"),
+            ));
+        }
         let status = decryption::status(conn, election)?;
         return Err(decryption::awaiting(&status));
     };
-    let (eligible, counts) = opened::stated_counts(&body)
-        .ok_or_else(|| Error::Internal("the logged result does not state its counts".into()))?;
-    Ok(tally(&election.definition, &eligible, &counts))
+    opened::stated_counts(&body)
+        .and_then(|stated| stated.results(&election.definition))
+        .ok_or_else(|| Error::Internal("the logged result does not state its counts".into()))
 }
 
 /// Certifies a closed election whose tellers have decrypted the result: logs the official's

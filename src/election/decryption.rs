@@ -12,7 +12,7 @@ use crate::log::LogKey;
 use crate::log::entry::{self, Body, Kind, TallyShare};
 use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::opened;
-use crate::tally::{LogCount, tally};
+use crate::tally::LogCount;
 
 /// How far the tellers' decryption has gone.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -127,8 +127,8 @@ pub fn submit(
             shares.push(share);
             let definition = &election.definition;
             let opened = opened::open(definition, keys, count, &shares).map_err(refused)?;
-            let results = tally(definition, &count.eligible, &opened.counts);
-            let body = opened::result_body(&results, &opened, definition, count);
+            let results = opened.results(definition, count);
+            let body = opened::result_body(&results, &opened, definition, count).map_err(refused)?;
             made.push(entry::result(&id, &serde_json::Value::Object(body)));
             status.decrypted = true;
         }

@@ -116,7 +116,7 @@ pub fn take_part(
     let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
     // Before anything is published: the log is the one pinned (or, the first time, signed by
     // the key the teller was given).
-    pin_log(channel, file, log_key, save)?;
+    let min = pin_log(channel, file, log_key, save)?;
     loop {
         let record = channel.record()?;
         check_identities(&record, file, me)?;
@@ -124,7 +124,7 @@ pub fn take_part(
         let record = if published { channel.record()? } else { record };
         check_identities(&record, file, me)?;
         if let Some(waiting) = unconfirmed(&record, file, count, me) {
-            return Ok(waiting);
+            return Ok(with_minimum(waiting, min));
         }
         let board = board(channel, file, &record, count)?;
         let (next, moved) = file
@@ -140,25 +140,45 @@ pub fn take_part(
             if record.teller_keys().contains_key(&me) {
                 pin_log(channel, file, log_key, save)?;
             }
-            return Ok(progress(&record, count, me));
+            return Ok(with_minimum(progress(&record, count, me), min));
         }
     }
 }
 
+/// The election's minimum per decrypted total, said once the key is ready — and at every step
+/// when it is below what is advised, so the teller can raise it with the officials before the
+/// vote opens.
+fn with_minimum(mut progress: Progress, min: u32) -> Progress {
+    use strikevote_core::definition::SmallLocals;
+    if min < SmallLocals::ADVISED_MIN {
+        progress.message.push_str(&format!(
+            "\nwarning: this election decrypts totals of as few as {min} ballot(s) \
+             (small_locals.min_ballots): the result of a local with that few shows how its \
+             members voted; ask the officials why before the vote opens"
+        ));
+    } else if progress.complete {
+        progress.message.push_str(&format!(
+            "\nno total of fewer than {min} ballots will be decrypted: smaller locals are \
+             counted together"
+        ));
+    }
+    progress
+}
+
 /// Checks the whole log as it stands against this teller's pin (the first time: pins it) and
-/// moves the pin to its latest checkpoint.
+/// moves the pin to its latest checkpoint; the election's minimum ballots per decrypted total.
 fn pin_log(
     channel: &mut dyn Channel,
     file: &mut TellerFile,
     log_key: Option<&str>,
     save: &mut dyn FnMut(&TellerFile) -> Result<()>,
-) -> Result<()> {
+) -> Result<u32> {
     let checked = super::pin::check(file, channel.bundle()?, log_key)?;
     if file.pin.as_ref() != Some(&checked.pin) {
         file.pin = Some(checked.pin);
         save(file)?;
     }
-    Ok(())
+    Ok(checked.fold.definition.small_locals.min_ballots)
 }
 
 /// The error for a ceremony someone tampered with: what happened, and that the vote must not

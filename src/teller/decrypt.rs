@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use strikevote_core::crypto::identity::root_code;
+use strikevote_core::crypto::tally::TallyError;
 use strikevote_core::verify::Fold;
 
 use super::secrets::TellerFile;
@@ -86,6 +87,11 @@ pub struct Ready {
     pub code: String,
     /// The shares, signed.
     pub share: TallyShare,
+    /// The totals the shares open: each local opened alone, and the group of small locals
+    /// (its code and locals) with its ballots.
+    pub group: Option<strikevote_core::tally::units::Group>,
+    /// The fewest ballots any total covers.
+    pub min_ballots: u32,
 }
 
 impl std::fmt::Display for Ready {
@@ -98,7 +104,23 @@ impl std::fmt::Display for Ready {
             self.root,
             self.closed_size - 1,
             self.code
-        )
+        )?;
+        match &self.group {
+            Some(g) => write!(
+                f,
+                ". Locals with fewer than {min} ballots are counted together as `{code}`: {locals} \
+                 ({n} ballots); every total opened covers at least {min} ballots",
+                min = self.min_ballots,
+                code = g.code,
+                locals = g.locals.join(", "),
+                n = g.ballots,
+            ),
+            None => write!(
+                f,
+                ". Every local is opened alone: each holds no ballot or at least {}",
+                self.min_ballots
+            ),
+        }
     }
 }
 
@@ -160,16 +182,21 @@ pub fn prepare(
         .and_then(|r| <[u8; 32]>::try_from(r).ok())
         .map(|r| root_code(&r))
         .unwrap_or_default();
+    let units = strikevote_core::tally::Units::of(&fold.definition, &fold.count.ballots)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Prepared::Ready(Box::new(Ready {
         size: report.size,
         root: report.root,
         closed_size: close.closed.size,
         code,
         share,
+        group: units.group,
+        min_ballots: units.min_ballots,
     })))
 }
 
-/// `file`'s teller's decryption shares of every local's sums in `fold`, bound to `closed` and
+/// `file`'s teller's decryption shares of every total to open in `fold` (never one over fewer
+/// ballots than the definition's minimum), bound to `closed` and
 /// signed with its identity key (after checking its key share is of the logged election key).
 fn signed_shares(
     file: &TellerFile,
@@ -200,7 +227,16 @@ fn signed_shares(
         active,
         &mut rand::rngs::OsRng,
     )
-    .ok_or_else(|| Error::Internal("a decryption share could not be made".into()))?;
+    .map_err(|e| match e {
+        TallyError::TooFewBallots { .. } => refused(
+            ErrorCode::TooFewBallots,
+            format!(
+                "{e}. Nothing was sent: with so few ballots in the whole election no total can be \
+                 published without showing how members voted"
+            ),
+        ),
+        other => Error::Internal(format!("a decryption share could not be made: {other}")),
+    })?;
     let identity = file
         .signing_key()
         .map_err(|e| Error::Internal(e.to_string()))?;

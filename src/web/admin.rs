@@ -318,6 +318,8 @@ struct Dashboard {
     cast_total: u64,
     eligible_total: u64,
     turnout_total: String,
+    /// What happens to small locals at close, if any are at risk.
+    small_locals: Vec<String>,
     turnout_bars: Vec<Bar>,
     chart_height: u32,
     results: Option<ResultView>,
@@ -383,6 +385,16 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
     })
 }
 
+/// The dashboard's warnings about small locals (their totals are never opened alone).
+fn small_locals(
+    definition: &election::Definition,
+    t: &election::count::Turnout,
+) -> Vec<String> {
+    let eligible = t.locals.iter().map(|(c, l)| (c.clone(), l.eligible)).collect();
+    let cast = t.locals.iter().map(|(c, l)| (c.clone(), l.cast)).collect();
+    crate::tally::units::warnings(definition, &eligible, &cast)
+}
+
 async fn dashboard_view(
     desk: &Desk,
     status: StatusCode,
@@ -420,6 +432,7 @@ async fn dashboard_view(
         cast_total: t.cast,
         eligible_total: t.eligible,
         turnout_total: share(t.cast, t.eligible),
+        small_locals: small_locals(&e.definition, t),
         chart_height: super::public::chart_height(&bars),
         turnout_bars: bars,
         results: s.results.map(|r| ResultView::new(r, &e.definition)),

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::admin::redirect;
 use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
+use crate::election::definition::SmallLocals;
 use crate::election::{self, Definition, DefinitionError};
 use crate::state::{AppState, with_conn};
 
@@ -60,6 +61,8 @@ pub struct BuilderForm {
     es_label_yes: String,
     es_label_no: String,
     es_label_abstain: String,
+    /// The fewest ballots a decrypted total may cover (empty: the default).
+    min_ballots: String,
     /// Checked: one admin may close early and reissue alone (the two-person rule off).
     one_admin: Option<String>,
 }
@@ -118,6 +121,7 @@ pub async fn builder_page(
         time_zone: "UTC".into(),
         teller_count: "3".into(),
         teller_threshold: "2".into(),
+        min_ballots: SmallLocals::DEFAULT_MIN.to_string(),
         threshold_cmp: "at_least".into(),
         custom_rule: "popular".into(),
         ..BuilderForm::default()
@@ -235,6 +239,18 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
     t.insert("tellers".into(), tellers.into());
     if f.one_admin.is_some() {
         t.insert("two_person_rule".into(), false.into());
+    }
+    if !f.min_ballots.trim().is_empty() {
+        match f.min_ballots.trim().parse::<i64>() {
+            Ok(n) => {
+                let mut small = toml::Table::new();
+                small.insert("min_ballots".into(), n.into());
+                t.insert("small_locals".into(), small.into());
+            }
+            Err(_) => problems.push(
+                "Fewest ballots a decrypted total may cover: a whole number, e.g. 5".to_owned(),
+            ),
+        }
     }
     if !f.contact.trim().is_empty() {
         t.insert("contact".into(), f.contact.trim().into());
@@ -434,6 +450,23 @@ mod tests {
             teller_names: "Ana\nBo\nCy\n".into(),
             ..BuilderForm::default()
         }
+    }
+
+    #[test]
+    fn the_fewest_ballots_per_total_is_the_default_or_what_was_typed() {
+        assert_eq!(definition_of(&iatse()).unwrap().small_locals.min_ballots, 5);
+        let mut f = iatse();
+        f.min_ballots = "8".into();
+        assert_eq!(definition_of(&f).unwrap().small_locals.min_ballots, 8);
+        f.min_ballots = "0".into();
+        let problems = definition_of(&f).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains("small_locals.min_ballots: must be a whole number from 1 to 1000")),
+            "{problems:?}"
+        );
+        f.min_ballots = "five".into();
+        let problems = definition_of(&f).unwrap_err();
+        assert!(problems.iter().any(|p| p.starts_with("Fewest ballots")), "{problems:?}");
     }
 
     #[test]

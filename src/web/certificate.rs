@@ -27,6 +27,8 @@ pub struct Certificate {
     pub window: String,
     /// The rule, thresholds and quorum in words.
     pub rule: String,
+    /// The group of small locals explained, if there is one.
+    pub group_note: Option<String>,
     /// The decision and why, in one sentence.
     pub decision: String,
     /// The results.
@@ -81,6 +83,7 @@ pub fn of(conn: &mut DbConnection, id: ElectionId, fingerprint: String) -> Resul
         ),
         rule: d.rule_in_words(),
         decision: results.explain(d).sentence,
+        group_note: results.group_note(d),
         certified_by,
         certified_at: d.local_time(&checkpoint.created_at.and_utc()),
         fingerprint,
@@ -111,6 +114,7 @@ pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
         ),
     ];
     for l in c.results.rows() {
+        let [yes, no, abstain] = l.shown();
         let reached = match (l.code.as_str(), l.passed) {
             ("total", true) => "PASSED",
             ("total", false) => "FAILED",
@@ -123,16 +127,19 @@ pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
                 "{:<10} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
                 l.code,
                 l.eligible,
-                l.counts.cast(),
-                l.counts.yes,
-                l.counts.no,
-                l.counts.abstain,
+                l.cast,
+                yes,
+                no,
+                abstain,
                 l.authorization.to_string(),
                 reached,
                 l.delegates_yes,
                 l.delegates
             ),
         ));
+    }
+    if let Some(note) = &c.group_note {
+        out.extend([(Style::Blank, String::new()), (Style::Text, note.clone())]);
     }
     out.extend([
         (Style::Blank, String::new()),

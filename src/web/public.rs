@@ -179,6 +179,8 @@ pub struct ResultView {
     pub e: crate::tally::Explanation,
     /// Yes-share bars per local.
     pub yes_bars: Vec<Bar>,
+    /// The group of small locals explained, if there is one.
+    pub group_note: Option<String>,
     /// Chart height.
     pub chart_height: u32,
 }
@@ -186,22 +188,22 @@ pub struct ResultView {
 impl ResultView {
     /// Builds the view of `r`, counted under `definition`.
     pub fn new(r: Results, definition: &election::Definition) -> Self {
+        // One bar per local opened alone, and one for the group of small locals.
         let rows: Vec<_> = r
-            .locals
-            .iter()
+            .rows()
+            .into_iter()
+            .filter(|l| l.code != "total" && l.group.is_none())
             .map(|l| {
-                (
-                    l.code.clone(),
-                    l.counts.yes,
-                    l.counts.yes + l.counts.no,
-                    l.authorization.to_string(),
-                )
+                let share = l.authorization;
+                (l.code, share.part, share.whole, share.to_string())
             })
             .collect();
+        let group_note = r.group_note(definition);
         let yes_bars = bars(&rows);
         let chart_height = chart_height(&yes_bars);
         Self {
             e: r.explain(definition),
+            group_note,
             r,
             yes_bars,
             chart_height,
@@ -298,7 +300,7 @@ pub async fn results_csv(
 
 /// The CSV of [`crate::tally::Results::rows`], names neutralised for spreadsheets.
 fn results_table(r: &crate::tally::Results) -> Option<Vec<u8>> {
-    const HEADER: [&str; 13] = [
+    const HEADER: [&str; 14] = [
         "local",
         "name",
         "eligible",
@@ -312,24 +314,27 @@ fn results_table(r: &crate::tally::Results) -> Option<Vec<u8>> {
         "delegates",
         "delegates_yes",
         "delegates_no",
+        "counted_in",
     ];
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER).ok()?;
     for l in r.rows() {
+        let [yes, no, abstain] = l.shown();
         w.write_record([
             crate::text::spreadsheet_cell(&l.code).into_owned(),
             crate::text::spreadsheet_cell(&l.name).into_owned(),
             l.eligible.to_string(),
-            l.counts.cast().to_string(),
+            l.cast.to_string(),
             l.turnout.to_string(),
-            l.counts.yes.to_string(),
-            l.counts.no.to_string(),
-            l.counts.abstain.to_string(),
+            yes,
+            no,
+            abstain,
             l.authorization.to_string(),
             l.passed.to_string(),
             l.delegates.to_string(),
             l.delegates_yes.to_string(),
             l.delegates_no.to_string(),
+            l.group.clone().unwrap_or_default(),
         ])
         .ok()?;
     }

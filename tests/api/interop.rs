@@ -7,7 +7,8 @@ use std::process::Command;
 use crate::both_backends;
 use crate::helpers::*;
 
-fn python_verify(dir: &std::path::Path, trust: &[&str]) -> (bool, String) {
+/// Runs the Python verifier on the bundle in `dir`: whether it passed, and what it printed.
+pub(crate) fn python_verify(dir: &std::path::Path, trust: &[&str]) -> (bool, String) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/verify_bundle.py"

@@ -18,6 +18,7 @@ mod roles;
 mod roster;
 mod schedule;
 mod security;
+mod small_locals;
 mod teller_attacks;
 mod tellers;
 mod tokens;

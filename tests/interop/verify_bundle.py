@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v3), written from
+"""An independent verifier of a strikevote audit bundle (log format v4), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -7,7 +7,8 @@ RFC 8032 reference arithmetic for Ed25519, and v2crypto.py beside it (Ristretto2
 the ballots' proofs, the key ceremony, the tellers' decryption shares). It checks the
 signature, the tree, every entry's order rule, every ballot's proofs, that the election key is
 the one the tellers' polynomials give, every decryption share's proof, and that the result's
-counts are what the shares open, counted under the election's rule.
+counts are what the shares open, counted under the election's rule (small locals counted
+together as the document says: no total of fewer than `min_ballots` ballots is opened).
 
 Usage: verify_bundle.py BUNDLE_DIR --key KEY [--origin ORIGIN]
        verify_bundle.py BUNDLE_DIR --trust-bundle-key
@@ -175,7 +176,7 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 3:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 4:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
@@ -214,7 +215,7 @@ def unsigned(line):
 
 
 class Rules:
-    """Log format v3's order rules and cryptography, entry by entry."""
+    """Log format v4's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
@@ -241,7 +242,7 @@ class Rules:
 
     def check_all(self, entries):
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 3:
+            if e.get("election") != self.election or e.get("v") != 4:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
@@ -377,20 +378,48 @@ class Rules:
         size = self.index + 1
         self.closed = {"size": size, "root": base64.b64encode(mth(self.leaves[:size])).decode()}
 
+    def units(self):
+        """The totals to open ("Small locals" in docs/LOG_FORMAT.md): a list of (code, locals),
+        the locals opened alone in the definition's order, then the group; None when the
+        whole election has ballots but fewer than the minimum."""
+        small = self.d["small_locals"]
+        least = small["min_ballots"]
+        n = {code: self.cast.get(code, 0) for code in self.locals}
+        group = [c for c in self.locals if 0 < n[c] < least]
+        while group and sum(n[c] for c in group) < least:
+            rest = [c for c in self.locals if n[c] > 0 and c not in group]
+            if not rest:
+                return None
+            group.append(min(rest, key=lambda c: n[c]))  # the first of the fewest
+        alone = [(c, [c]) for c in self.locals if n[c] > 0 and c not in group]
+        merged = [(small["code"], [c for c in self.locals if c in group])] if group else []
+        return alone + merged
+
+    def unit_sums(self, locals_):
+        """A total's sums under the election key: its locals' converted sums added up."""
+        total = [(v2.IDENTITY, v2.IDENTITY)] * len(self.choices)
+        for code in locals_:
+            total = [(v2.add(t[0], c[0]), v2.add(t[1], c[1]))
+                     for t, c in zip(total, self.sums_under_key(code))]
+        return total
+
     def tally_share(self, e):
         teller = self.teller(e)
         if self.phase != "closed" or self.opened or teller is None or any(
                 s[0] == teller for s in self.shares):
             return "a decryption share out of place"
+        units = self.units()
+        if units is None:
+            return "a decryption share though the election has too few ballots to open"
         shares = e["shares"]
-        if sorted(shares) != sorted(self.locals):
-            return "the shares do not cover every local"
+        if sorted(shares) != sorted(code for code, _ in units):
+            return "the shares do not cover exactly the totals to open"
         points = {}
-        for code in self.locals:
+        for code, locals_ in units:
             if len(shares[code]) != len(self.choices):
                 return "the shares do not cover every choice"
             points[code] = []
-            for ct, item in zip(self.sums_under_key(code), shares[code]):
+            for ct, item in zip(self.unit_sums(locals_), shares[code]):
                 dh = v2.element(item["share"]["dh_element"])[0]
                 if not v2.share_valid(self.n, self.t, self.key_bytes, teller - 1,
                                       self.participants[teller - 1], ct, dh, item["proof"]):
@@ -408,45 +437,69 @@ class Rules:
         used = self.shares[:self.t]
         if len(used) < self.t or e["tellers"] != [teller for teller, _ in used]:
             return "the result is not opened by the first %d tellers' shares" % self.t
-        if e["sums"] != {code: [v2.ciphertext_text(ct) for ct in self.sums_under_key(code)]
-                         for code in self.locals}:
+        units = self.units()
+        if units is None:
+            return "a result though the election has too few ballots to open"
+        if e["sums"] != {code: [v2.ciphertext_text(ct) for ct in self.unit_sums(locals_)]
+                         for code, locals_ in units}:
             return "the result's sums are not the ballots' sums"
         weights = v2.lagrange_at_zero([teller - 1 for teller, _ in used])
         counts = {}
-        for code in self.locals:
+        for code, locals_ in units:
             counts[code] = {"yes": 0, "no": 0, "abstain": 0}
-            for k, (ct, choice) in enumerate(zip(self.sums_under_key(code), self.choices)):
+            most = sum(self.cast.get(c, 0) for c in locals_)
+            for k, (ct, choice) in enumerate(zip(self.unit_sums(locals_), self.choices)):
                 combined = v2.IDENTITY
                 for w, (_, points) in zip(weights, used):
                     combined = v2.add(combined, v2.mul(w, points[code][k]))
                 target, m, acc = v2.sub(ct[1], combined), 0, v2.IDENTITY
                 while not v2.same(acc, target):
                     m, acc = m + 1, v2.add(acc, v2.G)
-                    if m > self.cast.get(code, 0):
-                        return "local %s's sum does not open to a count" % code
+                    if m > most:
+                        return "total %s's sum does not open to a count" % code
                 counts[code][choice] += m
-        problem = self.outcome(e, counts)
+        problem = self.outcome(e, counts, units)
         self.opened = True
         return problem
 
-    def outcome(self, e, counts):
+    def outcome(self, e, counts, units):
         d = self.d
         local_rule = d["local_threshold"] or d["threshold"]
+        zero = {"yes": 0, "no": 0, "abstain": 0}
+        group_code, grouped = units[-1] if units and units[-1][0] == d["small_locals"]["code"] \
+            else (None, [])
+        group = None
+        if grouped:
+            g = counts[group_code]
+            group = {"code": group_code, "locals": grouped,
+                     "eligible": sum(self.eligible[c] for c in grouped), **g,
+                     "passed": met(local_rule, g["yes"], g["yes"] + g["no"])}
+        if e["group"] != group:
+            return "the result's group of small locals is not what the shares open: %s" % group
         total = {"yes": 0, "no": 0, "abstain": 0}
         delegates_yes = delegates_all = eligible_all = 0
         for local in d["locals"]:
-            code, c = local["code"], counts[local["code"]]
-            passed = met(local_rule, c["yes"], c["yes"] + c["no"])
+            code = local["code"]
+            if code in grouped:
+                passed = group["passed"]
+                shown = {"cast": self.cast.get(code, 0), "group": group_code}
+            else:
+                c = counts.get(code, zero)
+                passed = met(local_rule, c["yes"], c["yes"] + c["no"])
+                shown = dict(c)
+                for k in total:
+                    total[k] += c[k]
             won = local["delegates"] if passed else 0
-            expected = {"eligible": self.eligible[code], **c, "delegates_yes": won,
+            expected = {"eligible": self.eligible[code], **shown, "delegates_yes": won,
                         "delegates_no": local["delegates"] - won, "passed": passed}
             if e["locals"].get(code) != expected:
                 return "the result for local %s is not what the shares open: %s" % (code, expected)
             delegates_yes += won
             delegates_all += local["delegates"]
             eligible_all += self.eligible[code]
+        if group:
             for k in total:
-                total[k] += c[k]
+                total[k] += group[k]
         quorum = met(d["quorum"], sum(total.values()), eligible_all)
         popular = met(d["threshold"], total["yes"], total["yes"] + total["no"])
         delegates = met(d["threshold"], delegates_yes, delegates_all)

@@ -636,6 +636,12 @@ impl Definition {
         if self.choices.contains(&Choice::Abstain) {
             words.push_str(" Abstentions count for turnout, not for the yes share.");
         }
+        if self.small_locals.min_ballots > 1 {
+            words.push_str(&format!(
+                " No total of fewer than {} ballots is decrypted: locals with fewer are counted together as \"{}\", whose yes share decides for each of them.",
+                self.small_locals.min_ballots, self.small_locals.name
+            ));
+        }
         words
     }
 

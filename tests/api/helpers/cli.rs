@@ -73,7 +73,9 @@ pub fn sv_url(db: &TestDb, url: &str, args: &[&str], env: &[(&str, &str)]) -> Ru
 /// The public URL the tests' elections are created under.
 pub const PUBLIC_URL: &str = "http://localhost:8080";
 
-/// A delegate-rule definition with the given locals as (code, delegates).
+/// A delegate-rule definition with the given locals as (code, delegates). It opens any total,
+/// however few its ballots (`small_locals.min_ballots = 1`), so that tests of other things can
+/// cast a ballot or two; the tests of small locals raise it (tests/api/small_locals.rs).
 pub fn definition_toml(locals: &[(&str, u32)]) -> String {
     let mut text = String::from(
         r#"title = "Strike authorization 2026"
@@ -85,6 +87,7 @@ local_threshold = { num = 3, den = 4, cmp = "at_least" }
 opens_at = "2026-01-01T00:00:00Z"
 closes_at = "2036-01-01T00:00:00Z"
 tellers = { count = 1, threshold = 1 }
+small_locals = { min_ballots = 1 }
 "#,
     );
     for (code, delegates) in locals {
@@ -344,14 +347,36 @@ pub fn official(db: &TestDb, username: &str, role: &str) -> String {
     .to_owned()
 }
 
-/// Casts one ballot through the library, with the key file the CLI and server use.
+/// Casts one `yes` ballot through the library, with the key file the CLI and server use.
 pub fn cast_directly(db: &TestDb, token: &str) -> String {
+    cast_choice(db, token, strikevote::election::Choice::Yes)
+}
+
+/// Casts a `yes` ballot with each of `tokens` in one batch (one checkpoint for them all).
+pub fn cast_batch(db: &TestDb, tokens: &[&str]) {
+    let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let requests: Vec<_> = tokens
+        .iter()
+        .map(|token| strikevote::ballot::CastRequest {
+            token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
+            choice: strikevote::election::Choice::Yes,
+        })
+        .collect();
+    let keys = strikevote::ballot::ElectionKeys::default();
+    let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &requests).unwrap();
+    assert!(answers.iter().all(Result::is_ok), "a ballot of the batch was refused");
+}
+
+/// Casts one ballot for `choice` through the library, with the key file the CLI and server use.
+pub fn cast_choice(db: &TestDb, token: &str, choice: strikevote::election::Choice) -> String {
     let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
     let pool = db.pool();
     let mut conn = pool.get().unwrap();
     let request = strikevote::ballot::CastRequest {
         token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
-        choice: strikevote::election::Choice::Yes,
+        choice,
     };
     let keys = strikevote::ballot::ElectionKeys::default();
     let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();

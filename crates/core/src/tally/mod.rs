@@ -112,6 +112,17 @@ pub struct LocalResult {
     pub delegates_no: u64,
 }
 
+impl LocalResult {
+    /// Its yes, no and abstain counts as tables show them: numbers, or `—` for a local counted
+    /// in the group (its ballots are only counted together with the group's).
+    pub fn shown(&self) -> [String; 3] {
+        match self.counts {
+            Some(c) => [c.yes, c.no, c.abstain].map(|n| n.to_string()),
+            None => ["—", "—", "—"].map(str::to_owned),
+        }
+    }
+}
+
 /// The small locals counted together (docs/LOG_FORMAT.md, "Small locals").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -478,6 +489,20 @@ impl Results {
             quorum_needed: definition.quorum.map(|q| q.in_words()),
             popular_decides,
         }
+    }
+
+    /// The group in one sentence for the foot of a results table, if there is one.
+    pub fn group_note(&self, definition: &Definition) -> Option<String> {
+        let g = self.group.as_ref()?;
+        Some(format!(
+            "Locals {} had too few ballots to be counted alone (no total under {} ballots is \
+             ever decrypted) and were counted together as {} ({}); that total's yes share \
+             decides for each of them.",
+            g.locals.join(", "),
+            definition.small_locals.min_ballots,
+            g.name,
+            g.code
+        ))
     }
 
     /// The outcomes in words.

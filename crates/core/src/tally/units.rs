@@ -146,14 +146,62 @@ impl Units {
     }
 }
 
-/// Locals that would be merged if the vote closed with `ballots` (or that can never be opened
-/// alone because fewer members than the minimum are eligible): what officials are warned about.
-pub fn at_risk<'a>(definition: &'a Definition, members: &BTreeMap<String, u64>) -> Vec<&'a str> {
-    let min = u64::from(definition.small_locals.min_ballots);
-    definition
-        .locals
-        .iter()
-        .map(|l| l.code.as_str())
-        .filter(|code| members.get(*code).is_some_and(|n| *n > 0 && *n < min))
-        .collect()
+/// What officials are told about small locals, from the members eligible per local and the
+/// ballots cast so far (empty before the vote): locals that can never be opened alone, locals
+/// that would be merged if the vote closed now, and an election too small to decrypt at all.
+pub fn warnings(
+    definition: &Definition,
+    eligible: &BTreeMap<String, u64>,
+    cast: &BTreeMap<String, u64>,
+) -> Vec<String> {
+    let small = &definition.small_locals;
+    let min = u64::from(small.min_ballots);
+    let mut out = Vec::new();
+    let everyone: u64 = eligible.values().sum();
+    if everyone > 0 && everyone < min {
+        out.push(format!(
+            "Only {everyone} members are eligible in the whole election, fewer than the {min} \
+             ballots any decrypted total must cover: no result can ever be decrypted. Create the \
+             election again with a lower small_locals.min_ballots or more locals."
+        ));
+        return out;
+    }
+    let codes = |pick: &dyn Fn(&str) -> bool| -> Vec<&str> {
+        definition
+            .locals
+            .iter()
+            .map(|l| l.code.as_str())
+            .filter(|c| pick(c))
+            .collect()
+    };
+    let n = |map: &BTreeMap<String, u64>, code: &str| map.get(code).copied().unwrap_or(0);
+    let never = codes(&|c| (1..min).contains(&n(eligible, c)));
+    if !never.is_empty() {
+        out.push(format!(
+            "Locals {} have fewer than {min} eligible members: their totals are never decrypted \
+             alone. At close they are counted together as \"{}\" with every other local under \
+             {min} ballots (and, if those hold fewer than {min} together, with the smallest other \
+             local); under the delegate rule that group's yes share decides for each of them.",
+            never.join(", "),
+            small.name
+        ));
+    }
+    let now = codes(&|c| !never.contains(&c) && (1..min).contains(&n(cast, c)));
+    if !now.is_empty() {
+        out.push(format!(
+            "If the vote closed now, locals {} (fewer than {min} ballots each so far) would be \
+             counted together as \"{}\" too.",
+            now.join(", "),
+            small.name
+        ));
+    }
+    if small.min_ballots < crate::definition::SmallLocals::ADVISED_MIN {
+        out.push(format!(
+            "This election decrypts totals of as few as {min} ballot(s) \
+             (small_locals.min_ballots = {min}): in a local with that few, the result shows how \
+             its members voted. At least {} is advised.",
+            crate::definition::SmallLocals::ADVISED_MIN
+        ));
+    }
+    out
 }
