@@ -41,7 +41,9 @@ fn keep_demo_tellers(tellers: &[(crate::teller::secrets::TellerFile, String)]) -
         readme.push_str(&format!("{}: {passphrase}\n", path.display()));
     }
     readme.push_str(
-        "\nTo see the result: close the vote (`strikevote election close ID`), then, for two of\n\
+        "\nTo see the result: cast at least 5 ballots (no total of fewer than 5 ballots is ever\n\
+         decrypted; locals with fewer are counted together), close the vote\n\
+         (`strikevote election close ID`), then, for two of\n\
          the tellers N, write the passphrase into a file and run\n  \
          strikevote teller decrypt --election ID --state demo-tellers/teller-N.state \\\n      \
          --passphrase-file FILE --confirm-early-close\n\

@@ -89,7 +89,9 @@ fn check(file: &Path) -> anyhow::Result<()> {
     );
     // Without a roster only the minimum itself can be judged; `roster import` names the
     // locals too small to be counted alone.
-    for warning in crate::tally::units::warnings(&definition, &Default::default(), &Default::default()) {
+    for warning in
+        crate::tally::units::warnings(&definition, &Default::default(), &Default::default())
+    {
         eprintln!("warning: {warning}");
     }
     Ok(())

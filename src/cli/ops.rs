@@ -41,6 +41,10 @@ pub(super) fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
             say!("turnout: strikevote turnout {id}   close: strikevote election close {id}");
             say!(
+                "(cast at least 5 ballots before closing: no total of fewer than 5 ballots is \
+                 ever decrypted, and locals with fewer are counted together)"
+            );
+            say!(
                 "its three tellers' state files are in {}/ (INSECURE demo: passphrases in README.txt there)",
                 crate::demo::TELLERS_DIR
             );

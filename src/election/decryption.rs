@@ -11,8 +11,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Body, Kind, TallyShare};
 use crate::log::store::{self, StoredCheckpoint};
-use crate::tally::opened;
 use crate::tally::LogCount;
+use crate::tally::opened;
 
 /// How far the tellers' decryption has gone.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -128,7 +128,8 @@ pub fn submit(
             let definition = &election.definition;
             let opened = opened::open(definition, keys, count, &shares).map_err(refused)?;
             let results = opened.results(definition, count);
-            let body = opened::result_body(&results, &opened, definition, count).map_err(refused)?;
+            let body =
+                opened::result_body(&results, &opened, definition, count).map_err(refused)?;
             made.push(entry::result(&id, &serde_json::Value::Object(body)));
             status.decrypted = true;
         }

@@ -386,11 +386,12 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
 }
 
 /// The dashboard's warnings about small locals (their totals are never opened alone).
-fn small_locals(
-    definition: &election::Definition,
-    t: &election::count::Turnout,
-) -> Vec<String> {
-    let eligible = t.locals.iter().map(|(c, l)| (c.clone(), l.eligible)).collect();
+fn small_locals(definition: &election::Definition, t: &election::count::Turnout) -> Vec<String> {
+    let eligible = t
+        .locals
+        .iter()
+        .map(|(c, l)| (c.clone(), l.eligible))
+        .collect();
     let cast = t.locals.iter().map(|(c, l)| (c.clone(), l.cast)).collect();
     crate::tally::units::warnings(definition, &eligible, &cast)
 }

@@ -461,12 +461,18 @@ mod tests {
         f.min_ballots = "0".into();
         let problems = definition_of(&f).unwrap_err();
         assert!(
-            problems.iter().any(|p| p.contains("small_locals.min_ballots: must be a whole number from 1 to 1000")),
+            problems
+                .iter()
+                .any(|p| p
+                    .contains("small_locals.min_ballots: must be a whole number from 1 to 1000")),
             "{problems:?}"
         );
         f.min_ballots = "five".into();
         let problems = definition_of(&f).unwrap_err();
-        assert!(problems.iter().any(|p| p.starts_with("Fewest ballots")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("Fewest ballots")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -30,7 +30,17 @@ fn small_election(db: &TestDb) -> (String, Vec<(String, String)>, String) {
     let tokens = issue_tokens(db, &id);
     let by_local = tokens
         .into_iter()
-        .map(|(member, token)| (member.trim_start_matches('M').split('-').next().unwrap().to_owned(), token))
+        .map(|(member, token)| {
+            (
+                member
+                    .trim_start_matches('M')
+                    .split('-')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                token,
+            )
+        })
         .collect();
     (id, by_local, imported.stderr)
 }
@@ -91,6 +101,11 @@ both_backends! {
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("counted with the small locals"), "{page}");
         assert!(page.contains("Small locals together (700, 871)"), "{page}");
+        official(db, "carol", "admin");
+        let carol = signed_in(&app, "carol").await;
+        let (_, dashboard) = get(&carol, &format!("{}/admin/elections/{id}", app.address)).await;
+        assert!(dashboard.contains("Locals 700, 871, 80 have fewer than 5 eligible members"), "{dashboard}");
+        assert!(dashboard.contains("counted with the small locals"), "{dashboard}");
         let (_, csv) = app.get(&format!("/elections/{id}/results.csv")).await;
         let row = csv.lines().find(|l| l.starts_with("871,")).unwrap();
         assert_eq!(row, "871,Local 871,2,2,100.00%,—,—,—,60.00%,false,20,0,20,small-locals");

@@ -6,26 +6,6 @@ use crate::both_backends;
 use crate::helpers::*;
 use strikevote::log::entry::{Body, Entry};
 
-/// Signs `username` in to the pages; a cookie-keeping client.
-async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
-    let client = browser();
-    let (_, form) = get(&client, &format!("{}/login", app.address)).await;
-    let csrf = csrf_of(&form);
-    let res = client
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-            ("next", "/admin"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login of {username}");
-    client
-}
-
 /// The pending actions on a dashboard: (id, what it does).
 fn pending_of(page: &str) -> Vec<(String, String)> {
     let Some(list) = page.split("<ul id=\"pending\">").nth(1) else {

@@ -1415,8 +1415,14 @@ mod tests {
                         locals,
                         small_locals: SmallLocals {
                             min_ballots: 1 + (len % 20) as u32,
-                            code: LocalCode::parse(if abstain { "merged" } else { "small-locals" }).unwrap(),
-                            name: if delegates { "Small locals" } else { SmallLocals::DEFAULT_NAME }.to_owned(),
+                            code: LocalCode::parse(if abstain { "merged" } else { "small-locals" })
+                                .unwrap(),
+                            name: if delegates {
+                                "Small locals"
+                            } else {
+                                SmallLocals::DEFAULT_NAME
+                            }
+                            .to_owned(),
                         },
                         opens_at,
                         closes_at: opens_at + chrono::Duration::seconds(len),

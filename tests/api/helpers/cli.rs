@@ -366,7 +366,10 @@ pub fn cast_batch(db: &TestDb, tokens: &[&str]) {
         .collect();
     let keys = strikevote::ballot::ElectionKeys::default();
     let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &requests).unwrap();
-    assert!(answers.iter().all(Result::is_ok), "a ballot of the batch was refused");
+    assert!(
+        answers.iter().all(Result::is_ok),
+        "a ballot of the batch was refused"
+    );
 }
 
 /// Casts one ballot for `choice` through the library, with the key file the CLI and server use.

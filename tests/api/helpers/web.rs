@@ -69,3 +69,23 @@ pub fn hashes(v: &serde_json::Value) -> Vec<strikevote::log::merkle::Hash> {
         })
         .collect()
 }
+
+/// Signs `username` in to the pages; a cookie-keeping client.
+pub async fn signed_in(app: &crate::helpers::TestApp, username: &str) -> reqwest::Client {
+    let client = browser();
+    let (_, form) = get(&client, &format!("{}/login", app.address)).await;
+    let csrf = csrf_of(&form);
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", "/admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "login of {username}");
+    client
+}

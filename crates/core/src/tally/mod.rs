@@ -299,7 +299,9 @@ pub fn tally(
         let code = local.code.as_str();
         let members = members(code);
         let cast = units.ballots.get(code).copied().unwrap_or(0);
-        let merged = group.as_ref().filter(|g| g.locals.iter().any(|l| l == code));
+        let merged = group
+            .as_ref()
+            .filter(|g| g.locals.iter().any(|l| l == code));
         let (counts, authorization, passed) = match merged {
             Some(g) => (None, g.authorization, g.passed),
             None => {

@@ -19,6 +19,9 @@ use crate::crypto::{ActiveTeller, Ciphertext, Group, KeySet};
 use crate::definition::Definition;
 use crate::entry::TallyShare;
 
+/// One total's code and its sums, one ciphertext per choice.
+pub type TotalSums = (String, Vec<Ciphertext>);
+
 /// The totals to open ([`Units`]) and, for each in order, its sums under the election key:
 /// each local's ballots add up under its context key, the sum is converted once
 /// ([`crate::crypto::ballot::unbind`]), and a group adds up its locals' converted sums.
@@ -26,7 +29,7 @@ use crate::entry::TallyShare;
 pub fn sums(
     definition: &Definition,
     count: &LogCount,
-) -> Result<(Units, Vec<(String, Vec<Ciphertext>)>), TallyError> {
+) -> Result<(Units, Vec<TotalSums>), TallyError> {
     let units = Units::of(definition, &count.ballots)?;
     let options = definition.choices.len();
     let local_sum = |code: &str| -> Vec<Ciphertext> {
@@ -55,7 +58,7 @@ pub fn sums(
     Ok((units, sums))
 }
 
-fn flat(sums: &[(String, Vec<Ciphertext>)]) -> Vec<Ciphertext> {
+fn flat(sums: &[TotalSums]) -> Vec<Ciphertext> {
     sums.iter().flat_map(|(_, s)| s.iter().copied()).collect()
 }
 
@@ -73,7 +76,8 @@ pub fn decrypt<R: CryptoRng + RngCore>(
     units.check()?;
     sums.into_iter()
         .map(|(code, sum)| {
-            let shares = crypto_tally::decrypt(teller, &sum, rng).ok_or(TallyError::CouldNotShare)?;
+            let shares =
+                crypto_tally::decrypt(teller, &sum, rng).ok_or(TallyError::CouldNotShare)?;
             Ok((code, shares))
         })
         .collect()

@@ -53,7 +53,10 @@ fn counts(yes: u64, no: u64, abstain: u64) -> ChoiceCounts {
 fn run(d: &Definition, rows: &[(&str, u64, ChoiceCounts)]) -> Results {
     let eligible = rows.iter().map(|(c, e, _)| (c.to_string(), *e)).collect();
     let totals = rows.iter().map(|(c, _, b)| (c.to_string(), *b)).collect();
-    let cast = rows.iter().map(|(c, _, b)| (c.to_string(), b.cast())).collect();
+    let cast = rows
+        .iter()
+        .map(|(c, _, b)| (c.to_string(), b.cast()))
+        .collect();
     tally(d, &eligible, &Units::of(d, &cast).unwrap(), &totals)
 }
 
@@ -450,11 +453,14 @@ fn small_locals_are_merged_and_a_short_group_takes_the_smallest_other_local() {
 fn a_merged_local_is_decided_by_its_groups_share_and_the_sentence_names_the_group() {
     let mut d = definition(Rule::Delegates, &[("600", 50), ("700", 40), ("871", 10)]);
     d.small_locals.min_ballots = 5;
-    let units = Units::of(&d, &BTreeMap::from([
-        ("600".to_owned(), 20),
-        ("700".to_owned(), 3),
-        ("871".to_owned(), 2),
-    ]))
+    let units = Units::of(
+        &d,
+        &BTreeMap::from([
+            ("600".to_owned(), 20),
+            ("700".to_owned(), 3),
+            ("871".to_owned(), 2),
+        ]),
+    )
     .unwrap();
     let eligible = BTreeMap::from([
         ("600".to_owned(), 40),
@@ -483,7 +489,11 @@ fn a_merged_local_is_decided_by_its_groups_share_and_the_sentence_names_the_grou
     let rows = r.rows();
     assert_eq!(rows.len(), 5);
     assert_eq!(
-        (rows[3].code.as_str(), rows[3].delegates, rows[3].delegates_no),
+        (
+            rows[3].code.as_str(),
+            rows[3].delegates,
+            rows[3].delegates_no
+        ),
         ("small", 50, 50)
     );
     assert_eq!(

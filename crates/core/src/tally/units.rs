@@ -50,7 +50,10 @@ impl Units {
     /// The totals to open for `ballots` (per local code; a missing local has none). Refused
     /// ([`TallyError::TooFewBallots`]) if the whole election has at least one ballot but fewer
     /// than the minimum.
-    pub fn of(definition: &Definition, ballots: &BTreeMap<String, u64>) -> Result<Self, TallyError> {
+    pub fn of(
+        definition: &Definition,
+        ballots: &BTreeMap<String, u64>,
+    ) -> Result<Self, TallyError> {
         let min = u64::from(definition.small_locals.min_ballots);
         let cast: Vec<(&str, u64)> = definition
             .locals
