@@ -150,18 +150,21 @@ pub fn take_part(
 /// vote opens.
 fn with_minimum(mut progress: Progress, min: u32) -> Progress {
     use strikevote_core::definition::SmallLocals;
-    if min < SmallLocals::ADVISED_MIN {
-        progress.message.push_str(&format!(
-            "\nwarning: this election decrypts totals of as few as {min} ballot(s) \
+    let said = if min < SmallLocals::ADVISED_MIN {
+        format!(
+            "warning: this election decrypts totals of as few as {min} ballot(s) \
              (small_locals.min_ballots): the result of a local with that few shows how its \
              members voted; ask the officials why before the vote opens"
-        ));
+        )
     } else if progress.complete {
-        progress.message.push_str(&format!(
-            "\nno total of fewer than {min} ballots will be decrypted: smaller locals are \
-             counted together"
-        ));
-    }
+        format!(
+            "no total of fewer than {min} ballots will be decrypted: smaller locals are counted \
+             together"
+        )
+    } else {
+        return progress;
+    };
+    progress.message = format!("{said}\n{}", progress.message);
     progress
 }
 

@@ -368,6 +368,9 @@ async fn run_the_vote_in_browser(db: &TestDb) {
     };
     set("opens", "2026-01-01T00:00").await;
     set("closes", "2025-01-01T00:00").await;
+    // Six members in three locals: opened one local at a time (tests/api/small_locals.rs
+    // counts small locals together at the default minimum).
+    set("min_ballots", "1").await;
     submit(&c, "/admin/elections/new").await;
     let problems = text_of(&c, "error-summary").await;
     assert_accessible(&c, "the election builder with a problem").await;
