@@ -51,13 +51,15 @@ pub(super) fn results(settings: &Settings, id: &str, json: bool) -> anyhow::Resu
 }
 
 fn print_results(r: &tally::Results) {
+    let w = r.code_width();
     println!(
-        "local      eligible    cast  turnout     yes      no abstain    yes %   pass delegates"
+        "{:<w$} eligible    cast  turnout     yes      no abstain    yes %   pass delegates",
+        "local"
     );
     for l in r.rows() {
         let [yes, no, abstain] = l.shown();
         println!(
-            "{:<10} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
+            "{:<w$} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>4}/{:<4}",
             l.code,
             l.eligible,
             l.cast,

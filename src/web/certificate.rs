@@ -109,10 +109,14 @@ pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
         (Style::Blank, String::new()),
         (
             Style::Mono,
-            "Local       Eligible   Cast   Yes    No  Abst.  Yes share  Reached  Delegates"
-                .to_owned(),
+            format!(
+                "{:<w$}  Eligible   Cast   Yes    No  Abst.  Yes share  Reached  Delegates",
+                "Local",
+                w = c.results.code_width()
+            ),
         ),
     ];
+    let w = c.results.code_width();
     for l in c.results.rows() {
         let [yes, no, abstain] = l.shown();
         let reached = match (l.code.as_str(), l.passed) {
@@ -124,7 +128,7 @@ pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
         out.push((
             Style::Mono,
             format!(
-                "{:<10} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
+                "{:<w$} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
                 l.code,
                 l.eligible,
                 l.cast,

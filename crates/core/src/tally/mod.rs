@@ -493,6 +493,14 @@ impl Results {
         }
     }
 
+    /// The width of the widest code in [`Results::rows`] (at least 10): the code column of a
+    /// plain-text table.
+    pub fn code_width(&self) -> usize {
+        let widest = self.locals.iter().map(|l| l.code.chars().count());
+        let group = self.group.iter().map(|g| g.code.chars().count());
+        widest.chain(group).max().unwrap_or(0).max(10)
+    }
+
     /// The group in one sentence for the foot of a results table, if there is one.
     pub fn group_note(&self, definition: &Definition) -> Option<String> {
         let g = self.group.as_ref()?;
