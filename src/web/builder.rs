@@ -237,21 +237,7 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
         tellers.insert("names".into(), names.into());
     }
     t.insert("tellers".into(), tellers.into());
-    if f.one_admin.is_some() {
-        t.insert("two_person_rule".into(), false.into());
-    }
-    if !f.min_ballots.trim().is_empty() {
-        match f.min_ballots.trim().parse::<i64>() {
-            Ok(n) => {
-                let mut small = toml::Table::new();
-                small.insert("min_ballots".into(), n.into());
-                t.insert("small_locals".into(), small.into());
-            }
-            Err(_) => problems.push(
-                "Fewest ballots a decrypted total may cover: a whole number, e.g. 5".to_owned(),
-            ),
-        }
-    }
+    safeguards(f, &mut t, problems);
     if !f.contact.trim().is_empty() {
         t.insert("contact".into(), f.contact.trim().into());
     }
@@ -285,6 +271,25 @@ fn fraction(num: i64, den: i64, cmp: &str) -> toml::Value {
     f.insert("den".into(), den.into());
     f.insert("cmp".into(), cmp.into());
     f.into()
+}
+
+/// The safeguards typed: the two-person rule off if asked, and the fewest ballots a decrypted
+/// total may cover (`small_locals`; the default when the field is empty).
+fn safeguards(f: &BuilderForm, t: &mut toml::Table, problems: &mut Vec<String>) {
+    if f.one_admin.is_some() {
+        t.insert("two_person_rule".into(), false.into());
+    }
+    let typed = f.min_ballots.trim();
+    if typed.is_empty() {
+        return;
+    }
+    let Ok(n) = typed.parse::<i64>() else {
+        problems.push("Fewest ballots a decrypted total may cover: a whole number, e.g. 5".into());
+        return;
+    };
+    let mut small = toml::Table::new();
+    small.insert("min_ballots".into(), n.into());
+    t.insert("small_locals".into(), small.into());
 }
 
 /// The rule, threshold, local threshold and quorum of the chosen preset (or the custom ones).

@@ -107,41 +107,8 @@ pub fn lines(c: &Certificate) -> Vec<(Style, String)> {
         (Style::Blank, String::new()),
         (Style::Strong, c.decision.clone()),
         (Style::Blank, String::new()),
-        (
-            Style::Mono,
-            format!(
-                "{:<w$}  Eligible   Cast   Yes    No  Abst.  Yes share  Reached  Delegates",
-                "Local",
-                w = c.results.code_width()
-            ),
-        ),
     ];
-    let w = c.results.code_width();
-    for l in c.results.rows() {
-        let [yes, no, abstain] = l.shown();
-        let reached = match (l.code.as_str(), l.passed) {
-            ("total", true) => "PASSED",
-            ("total", false) => "FAILED",
-            (_, true) => "yes",
-            (_, false) => "no",
-        };
-        out.push((
-            Style::Mono,
-            format!(
-                "{:<w$} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
-                l.code,
-                l.eligible,
-                l.cast,
-                yes,
-                no,
-                abstain,
-                l.authorization.to_string(),
-                reached,
-                l.delegates_yes,
-                l.delegates
-            ),
-        ));
-    }
+    out.extend(table_lines(&c.results));
     if let Some(note) = &c.group_note {
         out.extend([(Style::Blank, String::new()), (Style::Text, note.clone())]);
     }
@@ -273,4 +240,43 @@ pub async fn certificate_pdf(
             .body(bytes),
         Err(e) => super::page::error_page(&req, e.status(), e.to_string()),
     }
+}
+
+/// The results table of the certificate, in fixed-width lines: a header, then
+/// [`crate::tally::Results::rows`].
+fn table_lines(results: &crate::tally::Results) -> Vec<(Style, String)> {
+    let w = results.code_width();
+    let mut out = vec![(
+        Style::Mono,
+        format!(
+            "{:<w$}  Eligible   Cast   Yes    No  Abst.  Yes share  Reached  Delegates",
+            "Local"
+        ),
+    )];
+    for l in results.rows() {
+        let [yes, no, abstain] = l.shown();
+        let reached = match (l.code.as_str(), l.passed) {
+            ("total", true) => "PASSED",
+            ("total", false) => "FAILED",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        out.push((
+            Style::Mono,
+            format!(
+                "{:<w$} {:>9} {:>6} {:>5} {:>5} {:>5} {:>10} {:>8} {:>5}/{}",
+                l.code,
+                l.eligible,
+                l.cast,
+                yes,
+                no,
+                abstain,
+                l.authorization.to_string(),
+                reached,
+                l.delegates_yes,
+                l.delegates
+            ),
+        ));
+    }
+    out
 }

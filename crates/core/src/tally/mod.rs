@@ -57,6 +57,21 @@ impl ChoiceCounts {
     pub fn cast(&self) -> u64 {
         self.yes + self.no + self.abstain
     }
+
+    /// Adds `other`'s counts, choice by choice.
+    pub fn add_all(&mut self, other: ChoiceCounts) {
+        self.yes += other.yes;
+        self.no += other.no;
+        self.abstain += other.abstain;
+    }
+
+    /// yes / (yes + no).
+    pub fn authorization(&self) -> Share {
+        Share {
+            part: self.yes,
+            whole: self.yes + self.no,
+        }
+    }
 }
 
 /// An exact share `part / whole`, displayed as a percentage truncated to two decimals (so
@@ -270,84 +285,29 @@ pub fn tally(
     totals: &BTreeMap<String, ChoiceCounts>,
 ) -> Results {
     let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
-    let members = |code: &str| eligible.get(code).copied().unwrap_or(0);
-    let group = units.group.as_ref().map(|g| {
-        let counts = totals.get(&g.code).copied().unwrap_or_default();
-        let eligible: u64 = g.locals.iter().map(|l| members(l)).sum();
-        GroupResult {
-            code: g.code.clone(),
-            name: definition.small_locals.name.clone(),
-            locals: g.locals.clone(),
-            eligible,
-            counts,
-            turnout: Share {
-                part: counts.cast(),
-                whole: eligible,
-            },
-            authorization: Share {
-                part: counts.yes,
-                whole: counts.yes + counts.no,
-            },
-            passed: local_threshold.is_met(counts.yes, counts.yes + counts.no),
-        }
-    });
-    let mut locals = Vec::with_capacity(definition.locals.len());
-    let mut total = ChoiceCounts::default();
-    let mut total_eligible = 0u64;
-    let (mut delegates_yes, mut delegates_all) = (0u64, 0u64);
-    for local in &definition.locals {
-        let code = local.code.as_str();
-        let members = members(code);
-        let cast = units.ballots.get(code).copied().unwrap_or(0);
-        let merged = group
-            .as_ref()
-            .filter(|g| g.locals.iter().any(|l| l == code));
-        let (counts, authorization, passed) = match merged {
-            Some(g) => (None, g.authorization, g.passed),
-            None => {
-                let counts = totals.get(code).copied().unwrap_or_default();
-                total.yes += counts.yes;
-                total.no += counts.no;
-                total.abstain += counts.abstain;
-                let passed = local_threshold.is_met(counts.yes, counts.yes + counts.no);
-                let share = Share {
-                    part: counts.yes,
-                    whole: counts.yes + counts.no,
-                };
-                (Some(counts), share, passed)
+    let group = group_result(definition, eligible, units, totals);
+    let mut total = group.as_ref().map(|g| g.counts).unwrap_or_default();
+    let locals: Vec<LocalResult> = definition
+        .locals
+        .iter()
+        .map(|local| {
+            let merged = group
+                .as_ref()
+                .filter(|g| g.locals.contains(&local.code.to_string()));
+            let result = local_result(local, merged, eligible, units, totals, local_threshold);
+            if let Some(counts) = result.counts {
+                total.add_all(counts);
             }
-        };
-        let delegates = u64::from(local.delegates);
-        let won = if passed { delegates } else { 0 };
-        delegates_yes += won;
-        delegates_all += delegates;
-        total_eligible += members;
-        locals.push(LocalResult {
-            code: code.to_owned(),
-            name: local.name.clone(),
-            eligible: members,
-            cast,
-            counts,
-            group: merged.map(|g| g.code.clone()),
-            turnout: Share {
-                part: cast,
-                whole: members,
-            },
-            authorization,
-            passed,
-            delegates,
-            delegates_yes: won,
-            delegates_no: delegates - won,
-        });
-    }
-    if let Some(g) = &group {
-        total.yes += g.counts.yes;
-        total.no += g.counts.no;
-        total.abstain += g.counts.abstain;
-    }
+            result
+        })
+        .collect();
+    let total_eligible: u64 = locals.iter().map(|l| l.eligible).sum();
+    let delegates_yes: u64 = locals.iter().map(|l| l.delegates_yes).sum();
+    let delegates_all: u64 = locals.iter().map(|l| l.delegates).sum();
     let quorum_met = definition
         .quorum
         .is_none_or(|q: Fraction| q.is_met(total.cast(), total_eligible));
+    let authorization = total.authorization();
     let popular = PopularOutcome {
         eligible: total_eligible,
         counts: total,
@@ -355,11 +315,10 @@ pub fn tally(
             part: total.cast(),
             whole: total_eligible,
         },
-        authorization: Share {
-            part: total.yes,
-            whole: total.yes + total.no,
-        },
-        passed: definition.threshold.is_met(total.yes, total.yes + total.no),
+        authorization,
+        passed: definition
+            .threshold
+            .is_met(authorization.part, authorization.whole),
     };
     let delegates = DelegateOutcome {
         yes: delegates_yes,
@@ -378,6 +337,76 @@ pub fn tally(
         delegates,
         quorum_met,
     }
+}
+
+/// One local's result: its own counts, or (`merged`) its group's share deciding for it.
+fn local_result(
+    local: &crate::definition::Local,
+    merged: Option<&GroupResult>,
+    eligible: &BTreeMap<String, u64>,
+    units: &Units,
+    totals: &BTreeMap<String, ChoiceCounts>,
+    local_threshold: Fraction,
+) -> LocalResult {
+    let code = local.code.as_str();
+    let (counts, authorization, passed) = match merged {
+        Some(g) => (None, g.authorization, g.passed),
+        None => {
+            let counts = totals.get(code).copied().unwrap_or_default();
+            let share = counts.authorization();
+            let passed = local_threshold.is_met(share.part, share.whole);
+            (Some(counts), share, passed)
+        }
+    };
+    let members = eligible.get(code).copied().unwrap_or(0);
+    let cast = units.ballots.get(code).copied().unwrap_or(0);
+    let delegates = u64::from(local.delegates);
+    let won = if passed { delegates } else { 0 };
+    LocalResult {
+        code: code.to_owned(),
+        name: local.name.clone(),
+        eligible: members,
+        cast,
+        counts,
+        group: merged.map(|g| g.code.clone()),
+        turnout: Share {
+            part: cast,
+            whole: members,
+        },
+        authorization,
+        passed,
+        delegates,
+        delegates_yes: won,
+        delegates_no: delegates - won,
+    }
+}
+
+/// The group of small locals, counted: its share against the local threshold (or, without
+/// one, the overall threshold) decides for each of its locals.
+fn group_result(
+    definition: &Definition,
+    eligible: &BTreeMap<String, u64>,
+    units: &Units,
+    totals: &BTreeMap<String, ChoiceCounts>,
+) -> Option<GroupResult> {
+    let g = units.group.as_ref()?;
+    let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
+    let counts = totals.get(&g.code).copied().unwrap_or_default();
+    let members: u64 = g.locals.iter().filter_map(|l| eligible.get(l)).sum();
+    let authorization = counts.authorization();
+    Some(GroupResult {
+        code: g.code.clone(),
+        name: definition.small_locals.name.clone(),
+        locals: g.locals.clone(),
+        eligible: members,
+        counts,
+        turnout: Share {
+            part: counts.cast(),
+            whole: members,
+        },
+        authorization,
+        passed: local_threshold.is_met(authorization.part, authorization.whole),
+    })
 }
 
 /// The outcomes in the words the CLI and the verifier print them with.

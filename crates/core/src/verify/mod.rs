@@ -112,15 +112,10 @@ pub struct Close {
     pub by: Option<entry::Admin>,
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "election  {} — {}", self.election, self.title)?;
-        writeln!(f, "origin    {}", self.origin)?;
-        writeln!(f, "key       {}", self.key_fingerprint)?;
-        writeln!(f, "entries   {} (root {})", self.size, self.root)?;
-        writeln!(f, "phase     {}", self.phase)?;
-        let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
-        writeln!(f, "types     {}", types.join(", "))?;
+impl Report {
+    /// One line per local (eligible, ballots, and once opened its counts or its group), then
+    /// the group of small locals if there is one.
+    fn write_locals(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opened = self.result.as_ref().map(|(_, o)| o);
         let words = |c: &crate::tally::ChoiceCounts| -> String {
             let all = [("yes", c.yes), ("no", c.no), ("abstain", c.abstain)];
@@ -156,6 +151,20 @@ impl fmt::Display for Report {
                 o.units.min_ballots,
             )?;
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "election  {} — {}", self.election, self.title)?;
+        writeln!(f, "origin    {}", self.origin)?;
+        writeln!(f, "key       {}", self.key_fingerprint)?;
+        writeln!(f, "entries   {} (root {})", self.size, self.root)?;
+        writeln!(f, "phase     {}", self.phase)?;
+        let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        writeln!(f, "types     {}", types.join(", "))?;
+        self.write_locals(f)?;
         for (teller, fingerprint) in &self.tellers {
             writeln!(f, "teller {teller:<3} identity {fingerprint}")?;
         }
