@@ -99,6 +99,7 @@ error_codes! {
     TokenUnknown => "token_unknown", NOT_FOUND;
     TokenUsed => "token_used", CONFLICT;
     TooFewBallots => "too_few_ballots", CONFLICT;
+    WrongSigningKey => "wrong_signing_key", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
     Unauthorized => "unauthorized", UNAUTHORIZED;
     Unavailable => "unavailable", SERVICE_UNAVAILABLE;

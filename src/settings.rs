@@ -172,13 +172,17 @@ pub struct Settings {
     pub metrics_token: Option<String>,
 }
 
+/// The signing key's file name when no path is given: beside the SQLite database, or in the
+/// working directory for PostgreSQL.
+pub const DEFAULT_KEY_FILE: &str = "strikevote.key";
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             database_url: "sqlite://strikevote.db".into(),
             bind: "127.0.0.1:8080".into(),
             public_url: None,
-            signing_key_path: PathBuf::from("strikevote.key"),
+            signing_key_path: PathBuf::from(DEFAULT_KEY_FILE),
             heads_dir: None,
             db_pool_size: 8,
             body_limit_bytes: 64 * 1024,
@@ -237,6 +241,9 @@ impl Settings {
             );
         }
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let key_given = env.iter().any(|(k, _)| *k == env_name("signing_key_path"))
+            || config_file
+                .is_some_and(|path| Figment::from(Toml::file(path)).contains("signing_key_path"));
         if let Some(path) = config_file {
             if !path.is_file() {
                 anyhow::bail!("config file {} does not exist", path.display());
@@ -280,6 +287,15 @@ impl Settings {
         }
         if let Some(url) = &overrides.public_url {
             settings.public_url = Some(PublicUrl::parse(url)?);
+        }
+        // The key follows the database: beside the SQLite file unless placed elsewhere, so
+        // a command run from another directory signs with the same key.
+        if !key_given
+            && let Ok(url) = DatabaseUrl::parse(&settings.database_url)
+            && let Some(file) = url.sqlite_file()
+        {
+            let dir = file.parent().unwrap_or(Path::new(""));
+            settings.signing_key_path = dir.join(DEFAULT_KEY_FILE);
         }
         settings.validate()?;
         Ok(settings)
@@ -403,6 +419,36 @@ mod tests {
             "https://vote.example.org"
         );
         assert_eq!(s.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn the_key_follows_a_sqlite_database_unless_placed() {
+        let at = |pairs: &[(&str, &str)]| load_env(pairs).unwrap().signing_key_path;
+        assert_eq!(at(&[]), PathBuf::from("strikevote.key"));
+        let db = (
+            "STRIKEVOTE_DATABASE_URL",
+            "sqlite:///srv/vote/strikevote.db",
+        );
+        assert_eq!(at(&[db]), PathBuf::from("/srv/vote/strikevote.key"));
+        let placed = ("STRIKEVOTE_SIGNING_KEY_PATH", "/etc/strikevote/signing.key");
+        assert_eq!(
+            at(&[db, placed]),
+            PathBuf::from("/etc/strikevote/signing.key")
+        );
+        let pg = ("STRIKEVOTE_DATABASE_URL", "postgres://vote@db/vote");
+        assert_eq!(at(&[pg]), PathBuf::from("strikevote.key"));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "signing_key_path = \"/k/s.key\"\n").unwrap();
+        let from_file = Settings::load_from(
+            Some(file.path()),
+            &Overrides {
+                database_url: Some("sqlite:///srv/vote/strikevote.db".into()),
+                ..Overrides::default()
+            },
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(from_file.signing_key_path, PathBuf::from("/k/s.key"));
     }
 
     #[test]

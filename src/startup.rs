@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
-use crate::log::{LogKey, key};
+use crate::log::LogKey;
 use crate::metrics::{Metrics, MetricsAccess};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -33,10 +33,14 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = db::connect(&url, settings.db_pool_size)?;
-        let signer =
-            key::load_or_create(&settings.signing_key_path, settings.heads_dir.as_deref())?;
-        // A database restored from an older backup is refused before anything is served.
+        // The key that signed this database's elections (never a new one beside them), and a
+        // database restored from an older backup, are checked before anything is served.
         let mut conn = pool.get().map_err(crate::error::Error::from)?;
+        let signer = crate::log::store::signing_key(
+            &mut conn,
+            &settings.signing_key_path,
+            settings.heads_dir.as_deref(),
+        )?;
         crate::log::store::check_heads(&mut conn, &signer)?;
         drop(conn);
         Self::build_with(settings, pool, signer)

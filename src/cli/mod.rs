@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 
 use crate::db::{self, PooledConn};
 use crate::error::Error;
-use crate::log::{LogKey, key};
+use crate::log::LogKey;
 use crate::settings::{Overrides, Settings};
 
 /// strikevote: a union's strike authorization vote, from roster to verifiable result.
@@ -172,8 +172,13 @@ fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
+/// The election key for the settings' database: never a new one beside a database that
+/// already holds elections, and only the one that signed them
+/// ([`crate::log::store::signing_key`]).
 fn signer(settings: &Settings) -> anyhow::Result<LogKey> {
-    Ok(key::load_or_create(
+    let mut conn = connect(settings)?;
+    Ok(crate::log::store::signing_key(
+        &mut conn,
         &settings.signing_key_path,
         settings.heads_dir.as_deref(),
     )?)

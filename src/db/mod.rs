@@ -134,6 +134,12 @@ impl DatabaseUrl {
         self.backend
     }
 
+    /// The SQLite database file, if this URL names one (not an in-memory database).
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        (self.backend == Backend::Sqlite && !self.target.starts_with(":memory:"))
+            .then(|| std::path::Path::new(&self.target))
+    }
+
     fn establish(&self) -> Result<DbConnection, DbError> {
         let connect_error = |e: ConnectionError| DbError::Connect {
             url: self.to_string(),

@@ -3,7 +3,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -24,6 +24,18 @@ pub enum KeyError {
         /// What failed.
         reason: String,
     },
+    /// No key file where one was expected, and creating one would orphan existing logs.
+    #[error(
+        "no signing key at {path}, but this database already holds elections signed with a key: \
+         a new key would make their logs unverifiable, so none is created. Run the command with \
+         the election's key (STRIKEVOTE_SIGNING_KEY_PATH, or signing_key_path in the config; by \
+         default strikevote.key beside the SQLite database, or in the working directory for \
+         PostgreSQL)"
+    )]
+    Missing {
+        /// Where it was looked for.
+        path: String,
+    },
     /// The file exists but is not a key, or is readable by others.
     #[error("signing key file {path} is unusable: {reason}")]
     Unusable {
@@ -40,12 +52,18 @@ pub enum KeyError {
 pub struct LogKey {
     signer: LogSigner,
     heads: HeadStore,
+    path: PathBuf,
 }
 
 impl LogKey {
     /// Where the heads it signs are recorded.
     pub fn heads(&self) -> &HeadStore {
         &self.heads
+    }
+
+    /// The key file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -61,7 +79,16 @@ impl std::ops::Deref for LogKey {
 /// Two processes starting at once end up with the same key: creation is an atomic link.
 /// Its signed heads are recorded in `heads_dir`, or beside the key (`<path>.heads/`).
 pub fn load_or_create(path: &Path, heads_dir: Option<&Path>) -> Result<LogKey, KeyError> {
+    load(path, heads_dir, true)
+}
+
+/// Loads the signing key at `path`; creates it only if `may_create` (a database without
+/// elections: otherwise [`KeyError::Missing`], as a new key would orphan their logs).
+pub fn load(path: &Path, heads_dir: Option<&Path>, may_create: bool) -> Result<LogKey, KeyError> {
     let shown = path.display().to_string();
+    if !may_create && !path.exists() {
+        return Err(KeyError::Missing { path: shown });
+    }
     let io = |e: std::io::Error| KeyError::Io {
         path: shown.clone(),
         reason: e.to_string(),
@@ -122,6 +149,7 @@ pub fn load_or_create(path: &Path, heads_dir: Option<&Path>) -> Result<LogKey, K
     Ok(LogKey {
         signer: LogSigner::from_seed(&seed),
         heads,
+        path: path.to_path_buf(),
     })
 }
 

@@ -95,6 +95,58 @@ pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
     Ok(())
 }
 
+/// The signing key at `path` for the database `conn` reaches: created only while the database
+/// holds no election (a new key would orphan their logs), and refused unless it signed every
+/// election the database holds.
+pub fn signing_key(
+    conn: &mut DbConnection,
+    path: &std::path::Path,
+    heads_dir: Option<&std::path::Path>,
+) -> Result<LogKey> {
+    let any: i64 = elections::table.count().get_result(conn)?;
+    let key = super::key::load(path, heads_dir, any == 0).map_err(|e| match e {
+        super::key::KeyError::Missing { .. } => {
+            Error::conflict(ErrorCode::WrongSigningKey, e.to_string())
+        }
+        other => Error::Internal(other.to_string()),
+    })?;
+    check_key_for_all(conn, &key)?;
+    Ok(key)
+}
+
+/// Refuses `signer` unless it is the key that signed the election's latest checkpoint (one key
+/// per election: a command run with another key file must not append to its log).
+pub fn check_key(conn: &mut DbConnection, election: &Election, signer: &LogKey) -> Result<()> {
+    if election.log_size == 0 {
+        return Ok(());
+    }
+    let latest = latest_checkpoint(conn, election.id)?;
+    let verifier = signer.verifier(&election.origin);
+    if verifier.verify_checkpoint(&latest.note).is_ok() {
+        return Ok(());
+    }
+    Err(Error::conflict(
+        ErrorCode::WrongSigningKey,
+        format!(
+            "election {}'s log is signed with another key than {} (fingerprint {}): nothing \
+             was appended. Use the key the election was created with — its fingerprint is on \
+             the notices and the certificate — via STRIKEVOTE_SIGNING_KEY_PATH or \
+             signing_key_path (by default strikevote.key beside the SQLite database)",
+            election.id,
+            signer.path().display(),
+            super::note::fingerprint(&signer.public_key())
+        ),
+    ))
+}
+
+/// Refuses `signer` if any election in the database was signed with another key.
+pub fn check_key_for_all(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
+    for election in crate::election::list(conn)? {
+        check_key(conn, &election, signer)?;
+    }
+    Ok(())
+}
+
 /// Appends `entries` to the election's log and stores a newly signed checkpoint.
 ///
 /// Must run inside [`transaction`]. The caller must hold the election's lock ([`crate::election::lock`]) in the current
@@ -110,6 +162,7 @@ pub fn append(
             "log append outside log::store::transaction: its head would go unrecorded".into(),
         ));
     }
+    check_key(conn, election, signer)?;
     let eid = election.id.to_string();
     let size = election.log_size;
     let mut tree = stored_edge(conn, &eid, size)?;

@@ -99,9 +99,11 @@ both_backends! {
     }
 }
 
-/// Tokens used in the election, read from the SQLite file `file` alone.
+/// Tokens used in the election, read from the SQLite file `file` alone (with the election's
+/// key, which stays beside the original database).
 fn ballots_used_in(db: &TestDb, file: &std::path::Path, id: &str) -> u64 {
     let out = bare(db)
+        .env("STRIKEVOTE_SIGNING_KEY_PATH", db.path("strikevote.key"))
         .args(["election", "show", id, "--json", "--database-url"])
         .arg(format!("sqlite://{}", file.display()))
         .output()
@@ -386,5 +388,98 @@ fn the_kubernetes_manifests_pass_the_schemas_and_the_deployment_policy() {
         "Additional properties are not allowed ('protocl' was unexpected)",
     ] {
         assert!(said.contains(problem), "{problem} not in {said}");
+    }
+}
+
+/// Runs `strikevote ARGS --database-url URL` from `dir` (not the test's scratch directory),
+/// with extra environment.
+fn sv_from(db: &TestDb, dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .current_dir(dir)
+        .env_remove("STRIKEVOTE_CONFIG")
+        .env_remove("STRIKEVOTE_DATABASE_URL")
+        .env_remove("STRIKEVOTE_SIGNING_KEY_PATH")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+both_backends! {
+    fn no_command_signs_an_election_with_a_second_key_from_another_directory(db: &TestDb) {
+        // Before: run from another directory, an appending command created a second
+        // strikevote.key there and signed the election's log with it; the fingerprint on the
+        // notices no longer verified the election's own bundle.
+        let (id, _) = prepared_election(db, 3);
+        let expected = show(db, &id)["key_fingerprint"].as_str().unwrap().to_owned();
+        let size = || show(db, &id)["log_size"].as_u64().unwrap();
+        let before = size();
+        let elsewhere = db.path("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let roster = write_roster(db, "again.csv", &[("M0", "600"), ("M1", "700"), ("M2", "871"), ("M9", "600")]);
+        let tokens_out = elsewhere.join("tokens.csv");
+        let pass = db.path("teller.pass");
+        let state = teller_state(db, 1);
+        let appending: Vec<Vec<&str>> = vec![
+            vec!["roster", "import", "--election", &id, &roster],
+            vec!["tokens", "issue", "--election", &id, "--out", tokens_out.to_str().unwrap()],
+            vec!["tokens", "reissue", "--election", &id, "--member", "M0"],
+            vec!["election", "open", &id],
+            vec!["election", "close", &id],
+            vec!["election", "certify", &id],
+            vec!["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--confirm-early-close"],
+            vec!["election", "create", "--file", "election.toml", "--public-url", PUBLIC_URL],
+        ];
+        std::fs::write(elsewhere.join("election.toml"), definition_toml(&[("600", 1)])).unwrap();
+
+        // A key file of another deployment: every appending command refuses it, appending
+        // nothing (and creating no election).
+        let other = elsewhere.join("other.key");
+        drop(strikevote::log::key::load_or_create(&other, None).unwrap());
+        let env = [("STRIKEVOTE_SIGNING_KEY_PATH", other.to_str().unwrap())];
+        for args in &appending {
+            let err = sv_from(db, &elsewhere, args, &env).fails();
+            assert!(err.contains(&format!("election {id}'s log is signed with another key than {}", other.display())), "{args:?}: {err}");
+        }
+        assert_eq!(size(), before, "something was appended");
+        let listed = sv(db, &["election", "list", "--json"]).ok();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&listed).unwrap().as_array().unwrap().len(), 1);
+
+        // No key where one is looked for: none is created beside a database with elections.
+        let missing = elsewhere.join("missing.key");
+        let env = [("STRIKEVOTE_SIGNING_KEY_PATH", missing.to_str().unwrap())];
+        for args in &appending {
+            let err = sv_from(db, &elsewhere, args, &env).fails();
+            assert!(err.contains("no signing key at") && err.contains("a new key would make their logs unverifiable"), "{args:?}: {err}");
+            assert!(!missing.exists(), "{args:?} created a key");
+        }
+        assert_eq!(size(), before, "something was appended");
+
+        // With the defaults, the key follows a SQLite database wherever the command runs;
+        // PostgreSQL has no file to follow, and a missing key is not created.
+        let reissued = sv_from(db, &elsewhere, &["tokens", "reissue", "--election", &id, "--member", "M0"], &[]);
+        match db.backend {
+            Backend::Sqlite => {
+                assert_eq!(reissued.code, 0, "{}", reissued.stderr);
+                assert_eq!(size(), before + 2);
+            }
+            Backend::Postgres => {
+                assert!(reissued.stderr.contains("no signing key at strikevote.key"), "{}", reissued.stderr);
+                assert_eq!(size(), before);
+            }
+        }
+        assert!(!elsewhere.join("strikevote.key").exists(), "a second key was created");
+        assert_eq!(show(db, &id)["key_fingerprint"], expected.as_str());
+        let bundle = db.path("bundle");
+        sv(db, &["audit", "export", "--election", &id, "--out", bundle.to_str().unwrap()]).ok();
+        let origin = show(db, &id)["origin"].as_str().unwrap().to_owned();
+        sv(db, &["audit", "verify", bundle.to_str().unwrap(), "--key", &expected, "--origin", &origin]).ok();
     }
 }

@@ -254,8 +254,41 @@ fn decrypt_at(
     sv_url(db, url, &args, env)
 }
 
+/// As an operator holding the database at `url` would: signs every stored checkpoint of the
+/// election again with the key at `key` (created if missing).
+fn resign_checkpoints(url: &str, id: &str, key: &std::path::Path) {
+    use diesel::prelude::*;
+    use strikevote::db::schema::checkpoints;
+    let signer = strikevote::log::key::load_or_create(key, None).unwrap();
+    let url = strikevote::db::DatabaseUrl::parse(url).unwrap();
+    let pool = strikevote::db::connect(&url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let eid = strikevote::election::ElectionId::parse(id).unwrap();
+    let origin = strikevote::election::find(&mut conn, eid).unwrap().origin;
+    for c in strikevote::log::store::all_checkpoints(&mut conn, eid).unwrap() {
+        let note = signer.sign_checkpoint(&strikevote::log::Checkpoint {
+            origin: origin.clone(),
+            size: c.size,
+            root: c.root,
+        });
+        diesel::update(
+            checkpoints::table
+                .filter(checkpoints::election_id.eq(id))
+                .filter(checkpoints::size.eq(c.size as i64)),
+        )
+        .set(checkpoints::note.eq(note))
+        .execute(&mut *conn)
+        .unwrap();
+    }
+}
+
 /// The log at `url` has no decryption shares.
 fn no_shares_at(db: &TestDb, url: &str, id: &str) {
+    no_shares_with(db, url, id, &[]);
+}
+
+/// As [`no_shares_at`], with extra environment (another key).
+fn no_shares_with(db: &TestDb, url: &str, id: &str, env: &[(&str, &str)]) {
     let out = db.path(&format!("bundle-{}", uuid::Uuid::new_v4().simple()));
     sv_url(
         db,
@@ -268,7 +301,7 @@ fn no_shares_at(db: &TestDb, url: &str, id: &str) {
             "--out",
             out.to_str().unwrap(),
         ],
-        &[],
+        env,
     )
     .ok();
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
@@ -282,8 +315,10 @@ both_backends! {
     fn a_fork_closed_and_signed_with_a_fresh_key_is_refused(db: &TestDb) {
         let id = open_with_ballots(db);
         let fork = db.fork();
-        // The operator closes the copy with a key of its own and serves it.
+        // The operator signs the copy's checkpoints again with a key of its own (the service
+        // refuses to append with another key than the election's), closes it and serves it.
         let fresh = db.path("fresh.key");
+        resign_checkpoints(&fork, &id, &fresh);
         let env = [("STRIKEVOTE_SIGNING_KEY_PATH", fresh.to_str().unwrap())];
         sv_url(db, &fork, &["election", "close", &id], &env).ok();
         let served = serve_process(db, &["--database-url", &fork], &[("STRIKEVOTE_SIGNING_KEY_PATH", fresh.display().to_string())]);
@@ -292,7 +327,7 @@ both_backends! {
         assert!(err.contains("the server's log is signed with another key"), "{err}");
         assert!(err.contains("decrypts nothing"), "{err}");
         served.stop();
-        no_shares_at(db, &fork, &id);
+        no_shares_with(db, &fork, &id, &env);
         // The real election is still open, its results embargoed.
         let err = sv(db, &["results", &id]).fails();
         assert!(err.contains("results are embargoed until the vote closes"), "{err}");
