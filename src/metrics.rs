@@ -22,6 +22,9 @@ use crate::db::Pool;
 use crate::error::{Error, ErrorCode};
 use crate::state::{AppState, with_conn};
 
+/// The HTTP methods the `method` label names; every other method string counts as `other`.
+const KNOWN_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
 /// Every metric the service keeps, registered in its own registry (one per server, so that
 /// several servers in one test process do not share counts).
 pub struct Metrics {
@@ -157,7 +160,14 @@ impl Metrics {
 
     /// One HTTP request answered. `route` is the matched pattern (`/api/v1/elections/{id}`),
     /// never the path itself, so no id, token or receipt becomes a label.
+    /// The method label comes from a fixed set (any other method string is `other`), so no
+    /// client can add series by inventing methods.
     pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let method = KNOWN_METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
         self.http
             .with_label_values(&[method, route, &status.to_string()])
             .observe(took.as_secs_f64());

@@ -277,31 +277,38 @@ pub async fn shares(
     Ok(HttpResponse::Ok().json(Stored { stored: true }))
 }
 
-/// `POST /api/v1/elections/{id}/tally-shares` `{"teller", "shares"}` (a `tally_share` entry's
-/// fields): after close, a teller's decryption shares of every local's sums. Accepted from
-/// anyone if every proof verifies against that teller's key share; the `threshold`-th opens
-/// the result, logged in the same append.
+/// `POST /api/v1/elections/{id}/tally-shares` `{"teller", "closed", "shares", "signature"}` (a
+/// `tally_share` entry's fields): after close, a teller's decryption shares of every total to
+/// open. Accepted from anyone if every proof verifies against that teller's key share; the
+/// `threshold`-th opens the result, logged in the same append. Before close, after the result
+/// or beyond what the election's shares can need, the body is refused unread.
 #[utoipa::path(post, path = "/api/v1/elections/{id}/tally-shares", tag = "tellers", params(super::openapi::ElectionPath),
     request_body = TallyShareBody,
     responses(
         (status = 200, description = "The shares are logged (and, with the threshold-th, the result)", body = TallyAccepted),
         (status = 400, description = "bad_share"),
-        (status = 409, description = "election_not_open already_decrypted")))]
+        (status = 409, description = "election_not_open already_decrypted"),
+        (status = 413, description = "payload_too_large: more than the election's shares can need")))]
 pub async fn tally_share(
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
-    // A share per choice of every local: an election of hundreds of locals needs more than the
-    // ordinary JSON limit, so this body gets the upload limit (like a roster).
-    let body = super::read_body(body, state.settings.upload_limit_bytes).await?;
+    // Nothing is read before close or after the result, and never more than the election's
+    // shares can need (an election of hundreds of locals needs more than the ordinary JSON
+    // limit, so the bound follows its definition).
+    let election = with_conn(&state, move |c| crate::election::find(c, id)).await?;
+    decryption::open_to_shares(&election, None)?;
+    let limit = decryption::share_body_limit(&election.definition);
+    let body = super::read_body(body, limit).await?;
     let share: TallyShare = serde_json::from_slice(&body).map_err(|e| {
         Error::bad_input(
             ErrorCode::InvalidJson,
             format!("the body is not a `tally_share` entry's fields: {e}"),
         )
     })?;
+    decryption::open_to_shares(&election, Some(share.teller))?;
     let signer = state.signer.clone();
     let accepted = with_conn(&state, move |c| decryption::submit(c, id, share, &signer)).await?;
     Ok(HttpResponse::Ok().json(TallyAccepted {

@@ -76,6 +76,46 @@ pub fn log_count(conn: &mut DbConnection, id: ElectionId) -> Result<LogCount> {
     Ok(LogCount::of(id, &entries))
 }
 
+/// The largest body a teller's shares for `definition` can need (a `tally_share` entry's fields:
+/// one share of each choice for each total opened — at most every local and the group — with
+/// generous room for codes, proofs and the signature); anything larger is refused unread.
+pub fn share_body_limit(definition: &super::Definition) -> usize {
+    let totals = definition.locals.len() + 1;
+    4096 + totals * (96 + definition.choices.len() * 320)
+}
+
+/// Refuses decryption shares for `election` before any is read: before close, after the
+/// result, or addressed to a teller number it does not have (`teller`, once known).
+pub fn open_to_shares(election: &Election, teller: Option<u32>) -> Result<()> {
+    let id = election.id;
+    match election.state {
+        State::Closed => {}
+        State::Certified => {
+            return Err(Error::conflict(
+                ErrorCode::AlreadyDecrypted,
+                format!("election {id} is certified: its results were decrypted"),
+            ));
+        }
+        State::Draft | State::Open => {
+            return Err(Error::conflict(
+                ErrorCode::ElectionNotOpen,
+                format!(
+                    "election {id} is {}: tellers decrypt only after the vote closes",
+                    election.state
+                ),
+            ));
+        }
+    }
+    let count = election.definition.tellers.count;
+    match teller {
+        Some(t) if t == 0 || t > count => Err(Error::bad_input(
+            ErrorCode::BadShare,
+            format!("election {id} has {count} teller(s): there is no teller {t}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What became of a teller's shares.
 #[derive(Clone, Debug)]
 pub struct Accepted {
@@ -196,28 +236,20 @@ impl Logged {
 /// has already given.
 fn acceptable(election: &Election, status: &Status, teller: u32) -> Result<()> {
     let id = election.id;
-    match election.state {
-        State::Closed if status.decrypted => Err(Error::conflict(
+    open_to_shares(election, Some(teller))?;
+    if status.decrypted {
+        return Err(Error::conflict(
             ErrorCode::AlreadyDecrypted,
             format!("election {id}'s results are already decrypted: {status}"),
-        )),
-        State::Closed if status.shared.contains(&teller) => Err(Error::conflict(
+        ));
+    }
+    if status.shared.contains(&teller) {
+        return Err(Error::conflict(
             ErrorCode::AlreadyDecrypted,
             format!("teller {teller} has already decrypted election {id}: {status}"),
-        )),
-        State::Closed => Ok(()),
-        State::Certified => Err(Error::conflict(
-            ErrorCode::AlreadyDecrypted,
-            format!("election {id} is certified: its results were decrypted"),
-        )),
-        State::Draft | State::Open => Err(Error::conflict(
-            ErrorCode::ElectionNotOpen,
-            format!(
-                "election {id} is {}: tellers decrypt only after the vote closes",
-                election.state
-            ),
-        )),
+        ));
     }
+    Ok(())
 }
 
 fn refused(e: TallyError) -> Error {

@@ -438,3 +438,51 @@ both_backends! {
         served.stop();
     }
 }
+
+/// Sends a POST whose head declares `length` bytes of body but only `first` of them, and
+/// returns the answer's first bytes: what the server says before the body is all there.
+async fn answer_before_the_body(address: &str, path: &str, length: usize, first: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    let mut answer = vec![0u8; 8192];
+    let wait = std::time::Duration::from_secs(10);
+    let n = tokio::time::timeout(wait, stream.read(&mut answer))
+        .await
+        .expect("an answer before the body")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+both_backends! {
+    async fn a_share_body_is_bounded_by_the_election_and_refused_unread_before_close(db: &TestDb) {
+        // Before: the public tally-share route read and parsed bodies up to the upload limit
+        // (32 MB) from anyone, before any check.
+        let (id, _) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let path = format!("/api/v1/elections/{id}/tally-shares");
+        let declared = 30 * 1024 * 1024;
+        let answer = answer_before_the_body(&app.address, &path, declared, b"{").await;
+        assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+        assert!(answer.contains("election_not_open"), "{answer}");
+        sv(db, &["election", "close", &id]).ok();
+        // Three locals, two choices: a few kilobytes at most; more is refused as it arrives.
+        let answer = answer_before_the_body(&app.address, &path, declared, &vec![b' '; 64 * 1024]).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("payload_too_large"), "{answer}");
+        // A teller number the election does not have is refused before the log is read.
+        let share = serde_json::json!({"teller": 9, "closed": {"size": 1, "root": "AA=="}, "shares": {}, "signature": "00"});
+        let res = reqwest::Client::new().post(format!("{}{path}", app.address)).json(&share).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "bad_share", "{body}");
+        assert!(body["message"].as_str().unwrap().contains("has 1 teller(s): there is no teller 9"), "{body}");
+    }
+}
