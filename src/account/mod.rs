@@ -17,6 +17,8 @@ use crate::db::DbConnection;
 use crate::db::schema::{account_events, accounts, api_tokens, sessions};
 use crate::error::{Error, ErrorCode, Result};
 
+pub mod gate;
+
 /// Consecutive failed logins before an account is locked.
 pub const MAX_FAILED_LOGINS: i32 = 5;
 /// How long a locked account stays locked.

@@ -288,7 +288,7 @@ pub async fn shares(
         (status = 200, description = "The shares are logged (and, with the threshold-th, the result)", body = TallyAccepted),
         (status = 400, description = "bad_share"),
         (status = 409, description = "election_not_open already_decrypted"),
-        (status = 413, description = "payload_too_large: more than the election's shares can need")))]
+        (status = 413, description = "payload_too_large")))]
 pub async fn tally_share(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -234,7 +234,16 @@ pub async fn login(
         .unwrap_or_else(|| "unknown".into());
     let (username, password) = (form.username.trim().to_owned(), form.password.clone());
     let (user, addr) = (username.clone(), address.clone());
+    // Password checks are bounded (account::gate): a flood gets 429 at once, memory stays flat.
+    let turn = match account::gate::enter().await {
+        Ok(turn) => turn,
+        Err(e) => {
+            tracing::warn!(address = %address, "login refused: too many password checks waiting");
+            return page(e.status(), e.to_string());
+        }
+    };
     let result = with_conn(&state, move |c| attempt(c, &addr, &user, &password)).await;
+    drop(turn);
     let shown_user: String = username.chars().take(64).collect();
     match result {
         Ok(Attempt::Throttled) => {
