@@ -87,6 +87,16 @@ both_backends! {
         }
         assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
         assert_eq!(checked + refused, 200);
+        // Attempts refused as "busy" never reached the account: the tries still left, one at a
+        // time, are checked and used up.
+        for i in checked..5 {
+            let (client, csrf) = login_form(&app).await;
+            let res = client.post(format!("{}/login", app.address))
+                .header("X-Forwarded-For", format!("198.18.8.{i}"))
+                .form(&[("username", "bob"), ("password", "not the password at all"), ("csrf", &csrf)])
+                .send().await.unwrap();
+            assert_eq!(res.status(), 401, "try {i}");
+        }
         // The account is locked now, even for the right password.
         let (client, csrf) = login_form(&app).await;
         let res = client.post(format!("{}/login", app.address))
