@@ -288,17 +288,22 @@ impl Settings {
         if let Some(url) = &overrides.public_url {
             settings.public_url = Some(PublicUrl::parse(url)?);
         }
-        // The key follows the database: beside the SQLite file unless placed elsewhere, so
-        // a command run from another directory signs with the same key.
-        if !key_given
-            && let Ok(url) = DatabaseUrl::parse(&settings.database_url)
-            && let Some(file) = url.sqlite_file()
-        {
-            let dir = file.parent().unwrap_or(Path::new(""));
-            settings.signing_key_path = dir.join(DEFAULT_KEY_FILE);
+        if !key_given {
+            settings.key_beside_database();
         }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The key follows the database: beside the SQLite file (unless placed elsewhere), so a
+    /// command run from another directory signs with the same key.
+    fn key_beside_database(&mut self) {
+        if let Ok(url) = DatabaseUrl::parse(&self.database_url)
+            && let Some(file) = url.sqlite_file()
+        {
+            let dir = file.parent().unwrap_or(Path::new(""));
+            self.signing_key_path = dir.join(DEFAULT_KEY_FILE);
+        }
     }
 
     fn validate(&self) -> anyhow::Result<()> {

@@ -36,7 +36,7 @@ impl Application {
         // The key that signed this database's elections (never a new one beside them), and a
         // database restored from an older backup, are checked before anything is served.
         let mut conn = pool.get().map_err(crate::error::Error::from)?;
-        let signer = crate::log::store::signing_key(
+        let signer = crate::log::signing::signing_key(
             &mut conn,
             &settings.signing_key_path,
             settings.heads_dir.as_deref(),
@@ -76,6 +76,7 @@ impl Application {
             casting,
             public_url,
             metrics,
+            password_gate: Arc::default(),
         };
         let metrics_server = metrics_server(&state)?;
         let app_state = state.clone();

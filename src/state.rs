@@ -27,6 +27,8 @@ pub struct AppState {
     pub public_url: PublicUrl,
     /// What `/metrics` reports.
     pub metrics: Arc<Metrics>,
+    /// Turns at checking passwords (bounded: [`crate::account::gate`]).
+    pub password_gate: Arc<crate::account::gate::Gate>,
 }
 
 /// Runs blocking diesel work on a pooled connection, off the async workers.

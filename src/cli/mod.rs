@@ -177,7 +177,7 @@ fn cli_actor() -> String {
 /// ([`crate::log::store::signing_key`]).
 fn signer(settings: &Settings) -> anyhow::Result<LogKey> {
     let mut conn = connect(settings)?;
-    Ok(crate::log::store::signing_key(
+    Ok(crate::log::signing::signing_key(
         &mut conn,
         &settings.signing_key_path,
         settings.heads_dir.as_deref(),

@@ -396,6 +396,11 @@ pub struct Summary {
     pub key_ceremony: ceremony::Status,
 }
 
+/// How many elections the database holds.
+pub fn count_all(conn: &mut DbConnection) -> Result<i64> {
+    Ok(elections::table.count().get_result(conn)?)
+}
+
 /// Every election, newest first.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Election>> {
     elections::table

@@ -2,6 +2,7 @@
 
 pub mod heads;
 pub mod key;
+pub mod signing;
 pub mod store;
 
 pub use strikevote_core::{entry, merkle, note};

@@ -95,25 +95,6 @@ pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
     Ok(())
 }
 
-/// The signing key at `path` for the database `conn` reaches: created only while the database
-/// holds no election (a new key would orphan their logs), and refused unless it signed every
-/// election the database holds.
-pub fn signing_key(
-    conn: &mut DbConnection,
-    path: &std::path::Path,
-    heads_dir: Option<&std::path::Path>,
-) -> Result<LogKey> {
-    let any: i64 = elections::table.count().get_result(conn)?;
-    let key = super::key::load(path, heads_dir, any == 0).map_err(|e| match e {
-        super::key::KeyError::Missing { .. } => {
-            Error::conflict(ErrorCode::WrongSigningKey, e.to_string())
-        }
-        other => Error::Internal(other.to_string()),
-    })?;
-    check_key_for_all(conn, &key)?;
-    Ok(key)
-}
-
 /// Refuses `signer` unless it is the key that signed the election's latest checkpoint (one key
 /// per election: a command run with another key file must not append to its log).
 pub fn check_key(conn: &mut DbConnection, election: &Election, signer: &LogKey) -> Result<()> {

@@ -235,7 +235,7 @@ pub async fn login(
     let (username, password) = (form.username.trim().to_owned(), form.password.clone());
     let (user, addr) = (username.clone(), address.clone());
     // Password checks are bounded (account::gate): a flood gets 429 at once, memory stays flat.
-    let turn = match account::gate::enter().await {
+    let turn = match state.password_gate.enter().await {
         Ok(turn) => turn,
         Err(e) => {
             tracing::warn!(address = %address, "login refused: too many password checks waiting");
