@@ -445,6 +445,12 @@ pub fn create_api_token(
             "a token name is 1 to 100 characters",
         ));
     }
+    if let Some(why) = crate::text::unsafe_character(name) {
+        return Err(Error::bad_input(
+            ErrorCode::InvalidName,
+            format!("the token name {why}"),
+        ));
+    }
     let id = account_id(conn, username)?;
     let taken: i64 = api_tokens::table
         .filter(api_tokens::account_id.eq(&id))

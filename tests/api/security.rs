@@ -537,3 +537,24 @@ both_backends! {
         assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 4, "no": 2, "abstain": 0}));
     }
 }
+
+both_backends! {
+    fn an_api_token_name_with_control_or_invisible_characters_is_refused(db: &TestDb) {
+        // Before: any character went into a token name, shown later on the accounts page and
+        // in the accounts audit trail (a line break or an escape sequence included).
+        official(db, "gina", "admin");
+        for (name, named) in [
+            ("deploy\u{1b}[2Jbot", "an escape character"),
+            ("ci\nrobot", "a line break"),
+            ("ci\u{2028}robot", "a line break"),
+            ("bot\u{e0041}", "an invisible character"),
+        ] {
+            let run = sv(db, &["admin", "token", "create", "--username", "gina", "--name", name]);
+            assert_eq!(run.code, 1, "{name:?}: {}", run.stdout);
+            assert!(run.stderr.contains(&format!("the token name contains {named}")), "{name:?}: {}", run.stderr);
+            assert!(!run.stdout.contains("svapi_"), "a token was printed for {name:?}");
+        }
+        let made = sv(db, &["admin", "token", "create", "--username", "gina", "--name", "nightly export"]);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+    }
+}

@@ -8,13 +8,25 @@ use std::borrow::Cow;
 pub fn unsafe_character(text: &str) -> Option<String> {
     text.chars().find_map(|c| {
         let what = match c {
-            '\r' | '\n' => "a line break",
+            '\r' | '\n' | '\u{2028}' | '\u{2029}' => "a line break",
             '\t' => "a tab",
             '\u{1b}' => "an escape character (terminal control sequence)",
             '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => {
                 "a bidirectional control character (it can make text read differently from what it is)"
             }
-            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => "an invisible character",
+            '\u{200b}'..='\u{200d}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{00ad}'
+            | '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{180e}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}' => "an invisible character",
+            '\u{ff1d}' => "a full-width equals sign (spreadsheets may read it as `=`)",
             c if c.is_control() => "a control character",
             _ => return None,
         };
@@ -41,7 +53,9 @@ pub fn shown(text: &str) -> String {
 /// recommends; everything else is unchanged.
 pub fn spreadsheet_cell(cell: &str) -> Cow<'_, str> {
     match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠') => {
+            Cow::Owned(format!("'{cell}"))
+        }
         _ => Cow::Borrowed(cell),
     }
 }
@@ -60,6 +74,7 @@ mod tests {
             ("Maria Lopez", "Maria Lopez"),
             ("", ""),
             ("a=b", "a=b"),
+            ("＝1+1", "'＝1+1"),
         ] {
             assert_eq!(spreadsheet_cell(cell), expected);
         }
@@ -76,6 +91,13 @@ mod tests {
             "\u{1b}]0;title\u{7}",
             "abc\u{202e}fed",
             "\u{0}",
+            "line\u{2028}separator",
+            "para\u{2029}graph",
+            "tag\u{e0041}characters",
+            "hangul\u{3164}filler",
+            "soft\u{ad}hyphen",
+            "anno\u{fff9}tation",
+            "look\u{ff1d}alike",
         ] {
             assert!(unsafe_character(bad).is_some(), "{bad:?}");
         }
