@@ -15,7 +15,7 @@
 //! by subtraction from the overall one. Every opened total covers at least the minimum, and
 //! so does any sum of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -63,7 +63,8 @@ impl Units {
                 (code, ballots.get(code).copied().unwrap_or(0))
             })
             .collect();
-        let mut grouped: Vec<&str> = cast
+        // A set: an election may have thousands of locals.
+        let mut grouped: BTreeSet<&str> = cast
             .iter()
             .filter(|(_, n)| (1..min).contains(n))
             .map(|(code, _)| *code)
@@ -73,6 +74,7 @@ impl Units {
             .filter(|(code, _)| grouped.contains(code))
             .map(|(_, n)| n)
             .sum();
+        // Every local left has at least `min` ballots, so one more always suffices.
         while !grouped.is_empty() && in_group < min {
             let next = cast
                 .iter()
@@ -84,7 +86,7 @@ impl Units {
                     min: definition.small_locals.min_ballots,
                 });
             };
-            grouped.push(code);
+            grouped.insert(code);
             in_group += n;
         }
         let group = (!grouped.is_empty()).then(|| Group {
