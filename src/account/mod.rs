@@ -95,14 +95,20 @@ pub fn check_username(username: &str) -> Result<()> {
         && username.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
         });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad_input(
+    if !ok {
+        return Err(Error::bad_input(
             ErrorCode::InvalidUsername,
             "a username is 2 to 64 lowercase letters, digits, `.`, `_` or `-`",
-        ))
+        ));
     }
+    if username == crate::log::entry::SCHEDULE {
+        return Err(Error::bad_input(
+            ErrorCode::InvalidUsername,
+            "`schedule` is how the log names the server opening and closing on time; choose \
+             another username",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a new password: at least 12 characters, at most 1024.

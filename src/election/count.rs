@@ -10,7 +10,7 @@ use super::{ElectionId, State, find, lock};
 use crate::db::DbConnection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
-use crate::log::entry::{Body, Kind};
+use crate::log::entry::{self, Body, Kind};
 use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::opened;
 use crate::tally::{Results, Units};
@@ -115,7 +115,7 @@ pub fn certify(
             conn,
             &election,
             State::Certified,
-            (actor.into(), "certify"),
+            (actor.into(), entry::AdminAction::Certify),
             None,
             signer,
         )?;

@@ -87,6 +87,15 @@ impl Transition {
         }
     }
 
+    /// The log's `admin` action for it.
+    pub fn admin(self) -> entry::AdminAction {
+        match self {
+            Self::Open => entry::AdminAction::Open,
+            Self::Close => entry::AdminAction::Close,
+            Self::Certify => entry::AdminAction::Certify,
+        }
+    }
+
     /// Its name in forms and URLs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -226,7 +235,7 @@ pub fn create(
             &election,
             &[
                 entry::election(&id, definition),
-                entry::admin(&id, "create", actor),
+                entry::admin(&id, entry::AdminAction::Create, actor),
             ],
             signer,
         )?;
@@ -265,7 +274,7 @@ pub fn apply<'a>(
             conn,
             &election,
             state,
-            (who.actor(), action.as_str()),
+            (who.actor(), action.admin()),
             Some(made),
             signer,
         )
@@ -337,7 +346,7 @@ pub(crate) fn enter(
     conn: &mut DbConnection,
     election: &Election,
     state: State,
-    (actor, action): (entry::Actor<'_>, &str),
+    (actor, action): (entry::Actor<'_>, entry::AdminAction),
     made: Option<NewEntry>,
     signer: &LogKey,
 ) -> Result<StoredCheckpoint> {

@@ -88,7 +88,7 @@ pub fn import(
         let election = election::lock(conn, id)?;
         election::ensure_draft(&election, "import a roster")?;
         let summary = replace(conn, id, &rows, progress)?;
-        let mut entries = vec![entry::admin(&id, "roster_import", actor)];
+        let mut entries = vec![entry::admin(&id, entry::AdminAction::RosterImport, actor)];
         entries.extend(changed_roster_entries(conn, &election, &rows)?);
         log::store::append(conn, &election, &entries, signer)?;
         Ok(summary)

@@ -12,6 +12,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use crate::election::{self, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::entry::AdminAction;
 use crate::log::{self, LogKey, entry};
 use crate::roster::StoredMember;
 
@@ -121,7 +122,7 @@ pub fn issue_missing(
         issue_needy(
             conn,
             &election,
-            (signer, actor.into(), "tokens_issue"),
+            (signer, actor.into(), AdminAction::TokensIssue),
             deliver,
         )
     })
@@ -149,7 +150,7 @@ pub fn reissue_mailing<'a>(
         )
         .set(tokens::status.eq(TokenStatus::Revoked))
         .execute(conn)?;
-        let why = (signer, who.actor(), "tokens_reissue_all");
+        let why = (signer, who.actor(), AdminAction::TokensReissueAll);
         issue_needy(conn, &election, why, &mut |issued| {
             csv = mailing_csv(issued)?;
             Ok(())
@@ -163,7 +164,7 @@ pub fn reissue_mailing<'a>(
 fn issue_needy(
     conn: &mut DbConnection,
     election: &Election,
-    (signer, actor, action): (&LogKey, entry::Actor<'_>, &str),
+    (signer, actor, action): (&LogKey, entry::Actor<'_>, AdminAction),
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     let id = election.id;
@@ -287,7 +288,7 @@ pub fn reissue<'a>(
             .values(NewToken::live(&token, &eid, member.row_id.clone(), now))
             .execute(conn)?;
         let entries = [
-            entry::admin(&id, "token_reissue", who.actor()),
+            entry::admin(&id, AdminAction::TokenReissue, who.actor()),
             entry::token_reissued(&id, &member.local),
         ];
         log::store::append(conn, &election, &entries, signer)?;

@@ -10,7 +10,7 @@ use base64::Engine;
 use crate::db::DbConnection;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::entry::{Body, Kind};
+use crate::log::entry::{self, Body, Kind};
 use crate::log::store;
 use crate::state::{AppState, with_conn};
 use crate::tally::Results;
@@ -64,7 +64,7 @@ pub fn of(conn: &mut DbConnection, id: ElectionId, fingerprint: String) -> Resul
     let certified_by = store::entries_of_kind(conn, id, &[Kind::Admin])?
         .into_iter()
         .filter_map(|b| match b {
-            Body::Admin(a) if a.action == "certify" => Some(a.by),
+            Body::Admin(a) if a.action == entry::AdminAction::Certify => Some(a.by),
             _ => None,
         })
         .next_back()

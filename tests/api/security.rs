@@ -196,6 +196,18 @@ fn a_common_password_is_refused_for_an_official() {
 }
 
 both_backends! {
+    fn no_official_may_take_the_name_the_log_gives_the_schedule(db: &TestDb) {
+        // The log names the server's schedule `schedule`; an account of that name could pass
+        // its own early close off as the schedule's.
+        let run = create_account(db, "schedule", "admin", PASSWORD);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("`schedule` is how the log names the server"), "{}", run.stderr);
+        let listed = sv(db, &["admin", "list"]).ok();
+        assert!(!listed.contains("schedule"), "{listed}");
+    }
+}
+
+both_backends! {
     async fn the_request_log_names_failed_logins_but_never_a_token_or_receipt(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 3);
         sv(db, &["election", "open", &id]).ok();

@@ -46,7 +46,7 @@ fn admin_entries(db: &TestDb, id: &str, name: &str) -> Vec<(String, String, Opti
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .filter_map(|line| match Entry::parse(line).unwrap().body {
-            Body::Admin(a) => Some((a.action, a.by, a.approved_by)),
+            Body::Admin(a) => Some((a.action.to_string(), a.by, a.approved_by)),
             _ => None,
         })
         .collect()

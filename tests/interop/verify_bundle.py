@@ -20,8 +20,10 @@ is used only if it matches. Exit 0 and "OK ..." when the bundle verifies; exit 1
 import base64
 import hashlib
 import json
+import re
 import sys
 
+import rules
 import v2crypto as v2
 
 # --- Ed25519 verification (RFC 8032 section 5.1, reference arithmetic; the Edwards25519
@@ -214,6 +216,27 @@ def unsigned(line):
     return line[:at] + b"}"
 
 
+# The lifecycle ("Order rules"): the phases, the kinds each phase allows and the kind that
+# moves it on; officials' actions, the phases they are taken in, and what each writes.
+PHASES = ("draft", "open", "closed", "counted", "certified")
+STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": ("draft",),
+          "election_key": ("draft",), "teller_ready": ("draft",),
+          "tokens_issued": ("draft", "open"), "token_reissued": ("draft", "open"),
+          "open": ("draft",), "ballot": ("open",), "close": ("open",),
+          "tally_share": ("closed",), "result": ("closed",)}
+MOVES = {"open": "open", "close": "closed", "result": "counted"}
+ACTIONS = {"create": ("draft",), "roster_import": ("draft",), "open": ("draft",),
+           "tokens_issue": ("draft", "open"), "tokens_reissue_all": ("draft", "open"),
+           "token_reissue": ("draft", "open"), "close": ("open",), "certify": ("counted",)}
+MAKES = {"tokens_issue": "tokens_issued", "tokens_reissue_all": "tokens_issued",
+         "token_reissue": "token_reissued", "open": "open", "close": "close"}
+MADE_BY = {"roster": ("roster_import",), "tokens_issued": ("tokens_issue", "tokens_reissue_all"),
+           "token_reissued": ("token_reissue",), "open": ("open",), "close": ("close",)}
+COVERED = ("close", "token_reissue", "tokens_reissue_all")
+RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){6}\Z")
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
+
+
 class Rules:
     """Log format v4's order rules and cryptography, entry by entry."""
 
@@ -239,8 +262,13 @@ class Rules:
         self.sums = {code: [zero] * len(self.choices) for code in self.locals}
         self.shares = []
         self.opened = False
+        self.life, self.life_before, self.previous, self.read = "draft", "draft", None, 0
+        self.rosters, self.opened_at, self.last_admin = {}, None, None
 
     def check_all(self, entries):
+        problem = rules.definition(self.d)
+        if problem:
+            raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
             if e.get("election") != self.election or e.get("v") != 4:
                 raise v2.Invalid("entry %d: of another election or version" % index)
@@ -248,13 +276,66 @@ class Rules:
             if t not in self.TYPES:
                 raise v2.Invalid("entry %d: unknown entry type %r" % (index, t))
             self.index = index
-            problem = getattr(self, t, lambda e: None)(e)
+            problem = self.lifecycle(e) or getattr(self, t, lambda e: None)(e)
             if problem:
                 raise v2.Invalid("entry %d: %s" % (index, problem))
+        last = self.previous[1] if self.previous else None
+        if self.read == 0 or last in MAKES:
+            raise v2.Invalid("entry %d: the log ends inside an official's action" % (len(entries) - 1))
+
+    def lifecycle(self, e):
+        """Where the entry may stand: its phase, and the official's action that writes it."""
+        t, action = e["type"], e.get("action") if e["type"] == "admin" else None
+        if t == "admin" and action not in ACTIONS:
+            return "unknown action %r" % action
+        if (self.read == 0) != (action == "create"):
+            return "entry 1 is the official's create, and only entry 1"
+        previous_type, previous_action = self.previous or (None, None)
+        if previous_action in MAKES and MAKES[previous_action] != t:
+            return "an official's %s is not followed by its %s" % (previous_action, MAKES[previous_action])
+        if t in MADE_BY and previous_action not in MADE_BY[t] and not (
+                t == "roster" and previous_type == "roster"):
+            return "a %s entry not written by an official's action" % t
+        allowed = ACTIONS[action] if action else STANDS.get(t, PHASES)
+        if self.life not in allowed:
+            return "a %s %s while the election is %s" % (t, action or "entry", self.life)
+        self.life_before = self.life
+        if action == "certify":
+            self.life = "certified"
+        self.life = MOVES.get(t, self.life)
+        self.previous, self.read = (t, action), self.read + 1
+        return None
 
     def admin(self, e):
-        if "approved_by" in e and e["approved_by"] == e.get("by"):
-            return "an official's action approved by the same official"
+        by, action = rules.official(e["by"]), e["action"]
+        if by is None:
+            return "`by` is not an official's name"
+        if by == "schedule" and action not in ("open", "close"):
+            return "the schedule only opens and closes the vote"
+        rule = self.d.get("two_person_rule", True)
+        if "approved_by" in e:
+            if e["approved_by"] == e["by"]:
+                return "an official's action approved by the same official"
+            if by != "person" or rules.official(e["approved_by"]) != "person":
+                return "approved_by on an action of the console or the schedule"
+            if not rule or action not in COVERED or self.life_before != "open":
+                return "approved_by where the two-person rule does not apply"
+        elif (rule and by == "person" and self.life_before == "open"
+              and action in ("token_reissue", "tokens_reissue_all")):
+            return "a reissue while the vote is open, with no second official's approval"
+        self.last_admin = e
+
+    def tokens_issued(self, e):
+        counts = e["locals"]
+        if not counts or any(c not in self.locals or not rules.whole(n, 1, 2 ** 64 - 1)
+                             for c, n in counts.items()):
+            return "tokens_issued counts tokens of no local, or 0 tokens"
+        if e["count"] != sum(counts.values()):
+            return "tokens_issued's count is not the sum of its locals"
+
+    def token_reissued(self, e):
+        if e["local"] not in self.locals:
+            return "a token reissued in no local"
 
     def teller(self, e):
         teller = e.get("teller")
@@ -278,6 +359,8 @@ class Rules:
         teller = self.teller(e)
         if self.phase != "setup" or teller is None or teller in self.commitments:
             return "a teller key out of place"
+        if not rules.age_recipient(e["recipient"]):
+            return "teller %d's recipient is not an age X25519 recipient" % teller
         if e["identity"] in self.identities.values():
             return "two tellers with one identity key"
         if not self.signed_by(e, e["identity"]):
@@ -337,6 +420,12 @@ class Rules:
     def roster(self, e):
         if self.phase != "setup" or e["local"] not in self.locals:
             return "a roster out of place"
+        digest = e["digest"]
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or (digest == EMPTY_DIGEST) != (e["eligible"] == 0):
+            return "a roster digest that is not the digest of its members"
+        if self.rosters.get(e["local"]) == (e["eligible"], digest):
+            return "a roster entry that repeats the local's previous one"
+        self.rosters[e["local"]] = (e["eligible"], digest)
         self.eligible[e["local"]] = e["eligible"]
 
     def open(self, e):
@@ -344,6 +433,11 @@ class Rules:
             return "the vote opens before the key ceremony is complete"
         if set(self.eligible) != set(self.locals):
             return "the vote opens before every local has a roster"
+        if e["at"] >= self.d["closes_at"]:
+            return "the vote opens after its closing time"
+        if self.last_admin["by"] == "schedule" and e["at"] < self.d["opens_at"]:
+            return "the schedule opens the vote before opens_at"
+        self.opened_at = e["at"]
         self.phase = "open"
 
     def ballot(self, e):
@@ -352,6 +446,8 @@ class Rules:
         local = e["local"]
         if local not in self.locals or e["receipt"] in self.receipts:
             return "a ballot of no local, or a receipt twice"
+        if not RECEIPT.match(e["receipt"]):
+            return "a receipt that is not seven groups of four Crockford base32 characters"
         self.receipts.add(e["receipt"])
         bound = v2.context_key(self.key, self.election, local)
         cts = v2.ballot_valid(bound, v2.encode(bound), len(self.choices), e["ballot"])
@@ -374,6 +470,14 @@ class Rules:
     def close(self, e):
         if self.phase != "open":
             return "the vote closes without being open"
+        if e["at"] < self.opened_at:
+            return "the vote closes before it opened"
+        early, by = e["at"] < self.d["closes_at"], rules.official(self.last_admin["by"])
+        if early and by == "schedule":
+            return "the schedule closes the vote before closes_at"
+        if (early and by == "person" and self.d.get("two_person_rule", True)
+                and "approved_by" not in self.last_admin):
+            return "an official closes the vote early with no second official's approval"
         self.phase = "closed"
         size = self.index + 1
         self.closed = {"size": size, "root": base64.b64encode(mth(self.leaves[:size])).decode()}

@@ -430,6 +430,84 @@ struct RawLocal {
     delegates: Option<i64>,
 }
 
+/// A number as the file would give it; one no file could give (over `i64::MAX`) reads as -1,
+/// which every check refuses.
+fn whole(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(-1)
+}
+
+impl From<&Fraction> for RawFraction {
+    fn from(f: &Fraction) -> Self {
+        RawFraction {
+            num: Some(whole(f.num)),
+            den: Some(whole(f.den)),
+            cmp: Some(f.cmp.as_str().to_owned()),
+        }
+    }
+}
+
+fn raw_labels(labels: &BTreeMap<Choice, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|(c, l)| (c.as_str().to_owned(), l.clone()))
+        .collect()
+}
+
+/// A definition as a file would give it, to check it again ([`Definition::validate`]).
+impl From<&Definition> for RawDefinition {
+    fn from(d: &Definition) -> Self {
+        let time = |t: &DateTime<Utc>| toml::Value::String(format_time(t));
+        RawDefinition {
+            title: Some(d.title.clone()),
+            question: Some(d.question.clone()),
+            choices: Some(d.choices.iter().map(|c| c.as_str().to_owned()).collect()),
+            rule: Some(d.rule.as_str().to_owned()),
+            threshold: Some(RawFraction::from(&d.threshold)),
+            local_threshold: d.local_threshold.as_ref().map(RawFraction::from),
+            quorum: d.quorum.as_ref().map(RawFraction::from),
+            opens_at: Some(time(&d.opens_at)),
+            closes_at: Some(time(&d.closes_at)),
+            locals: Some(
+                d.locals
+                    .iter()
+                    .map(|l| RawLocal {
+                        code: Some(l.code.as_str().to_owned()),
+                        name: Some(l.name.clone()),
+                        delegates: Some(i64::from(l.delegates)),
+                    })
+                    .collect(),
+            ),
+            tellers: Some(RawTellers {
+                count: Some(i64::from(d.tellers.count)),
+                threshold: Some(i64::from(d.tellers.threshold)),
+                names: Some(d.tellers.names.clone()),
+            }),
+            contact: d.contact.clone(),
+            time_zone: Some(d.time_zone.clone()),
+            translations: Some(
+                d.translations
+                    .iter()
+                    .map(|(lang, t)| {
+                        let raw = RawTranslation {
+                            title: Some(t.title.clone()),
+                            question: Some(t.question.clone()),
+                            labels: Some(raw_labels(&t.labels)),
+                        };
+                        (lang.clone(), raw)
+                    })
+                    .collect(),
+            ),
+            labels: Some(raw_labels(&d.labels)),
+            two_person_rule: Some(d.two_person_rule),
+            small_locals: Some(RawSmallLocals {
+                min_ballots: Some(i64::from(d.small_locals.min_ballots)),
+                code: Some(d.small_locals.code.as_str().to_owned()),
+                name: Some(d.small_locals.name.clone()),
+            }),
+        }
+    }
+}
+
 fn check_tellers(p: &mut Problems, raw: RawTellers) -> Option<Tellers> {
     let max = i64::from(Tellers::MAX);
     let count = p.required("tellers.count", raw.count).and_then(|c| {
@@ -531,6 +609,27 @@ impl Definition {
             }])),
             _ => Err(DefinitionError::Invalid(p.0)),
         }
+    }
+
+    /// Checks a definition read from elsewhere (a log's entry 0) by the same rules as a
+    /// definition file: it must be one [`Definition::from_toml`] could have made, field for
+    /// field — every problem `election check` would report is reported, and text that checking
+    /// would change (untrimmed, say) is refused too.
+    pub fn validate(&self) -> Result<(), DefinitionError> {
+        let mut p = Problems::default();
+        let checked = Self::check(&mut p, RawDefinition::from(self));
+        if !p.0.is_empty() {
+            return Err(DefinitionError::Invalid(p.0));
+        }
+        if checked.as_ref() != Some(self) {
+            p.add(
+                "definition",
+                "is not written as a checked definition file gives it (text with leading or \
+                 trailing spaces, say)",
+            );
+            return Err(DefinitionError::Invalid(p.0));
+        }
+        Ok(())
     }
 
     /// Checks every field (each problem is recorded), then builds the definition if all of
@@ -1466,7 +1565,25 @@ mod tests {
         #[test]
         fn a_valid_definition_survives_the_file_format(d in arb_definition()) {
             let parsed = Definition::from_toml(&to_toml(&d));
-            prop_assert_eq!(parsed, Ok(d));
+            prop_assert_eq!(parsed, Ok(d.clone()));
+            prop_assert_eq!(d.validate(), Ok(()));
+        }
+
+        #[test]
+        fn a_definition_no_file_could_give_is_refused(d in arb_definition(), pad in 1usize..3) {
+            // Read from a log, a definition is checked by the same rules as a file, and text
+            // the file check would have trimmed is refused rather than trimmed.
+            let mut untrimmed = d.clone();
+            untrimmed.title = format!("{}{}", " ".repeat(pad), d.title);
+            prop_assert!(untrimmed.validate().is_err());
+            let mut names = d.clone();
+            names.tellers.names = vec!["Ana".into(); d.tellers.count as usize + 1];
+            match names.validate() {
+                Err(DefinitionError::Invalid(problems)) => {
+                    prop_assert!(problems.iter().any(|p| p.field == "tellers.names"), "{:?}", problems);
+                }
+                other => prop_assert!(false, "accepted too many teller names: {:?}", other),
+            }
         }
 
         #[test]

@@ -206,12 +206,122 @@ impl PartialEq for TallyShare {
     }
 }
 
+/// What an official did: the closed list of an `admin` entry's `action`s (a verifier refuses
+/// any other word).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// Created the election (entry 1, right after the definition).
+    Create,
+    /// Imported the roster (the `roster` entries of the locals it changed follow).
+    RosterImport,
+    /// Issued tokens to members without one (a `tokens_issued` follows).
+    TokensIssue,
+    /// Revoked every live token and issued new ones (a `tokens_issued` follows).
+    TokensReissueAll,
+    /// Replaced one member's token (a `token_reissued` follows).
+    TokenReissue,
+    /// Opened the vote (the `open` follows).
+    Open,
+    /// Closed the vote (the `close` follows).
+    Close,
+    /// Certified the result (after the `result`).
+    Certify,
+}
+
+impl AdminAction {
+    /// Every action, in the order format v4 lists them.
+    pub const ALL: [AdminAction; 8] = [
+        AdminAction::Create,
+        AdminAction::RosterImport,
+        AdminAction::TokensIssue,
+        AdminAction::TokensReissueAll,
+        AdminAction::TokenReissue,
+        AdminAction::Open,
+        AdminAction::Close,
+        AdminAction::Certify,
+    ];
+
+    /// The `action` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::Create => "create",
+            AdminAction::RosterImport => "roster_import",
+            AdminAction::TokensIssue => "tokens_issue",
+            AdminAction::TokensReissueAll => "tokens_reissue_all",
+            AdminAction::TokenReissue => "token_reissue",
+            AdminAction::Open => "open",
+            AdminAction::Close => "close",
+            AdminAction::Certify => "certify",
+        }
+    }
+
+    /// The action an `action` value names.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether the two-person rule covers it while the vote is open (closing only before
+    /// `closes_at`).
+    pub fn is_covered(self) -> bool {
+        matches!(
+            self,
+            AdminAction::Close | AdminAction::TokenReissue | AdminAction::TokensReissueAll
+        )
+    }
+}
+
+impl std::fmt::Display for AdminAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `by` of the server's schedule, which opens and closes the vote at the definition's
+/// times.
+pub const SCHEDULE: &str = "schedule";
+/// How `by` names the server's console: `cli:` and the operating-system user.
+pub const CONSOLE: &str = "cli:";
+
+/// Whom an `admin` entry's `by` (or `approved_by`) names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActorKind {
+    /// An official's account (a username).
+    Person,
+    /// The server's console (`cli:<user>`), outside the two-person rule.
+    Console,
+    /// The schedule (`schedule`), outside the rule; it only opens and closes.
+    Schedule,
+}
+
+impl ActorKind {
+    /// Reads a `by`: a name of at most 100 characters, none of them invisible or a control
+    /// character.
+    pub fn of(name: &str) -> Result<Self, String> {
+        if name.is_empty() || name.chars().count() > 100 || name.trim() != name {
+            return Err(format!(
+                "`{}` is not an official's name (1 to 100 characters, no surrounding spaces)",
+                crate::text::shown(name)
+            ));
+        }
+        if let Some(why) = crate::text::unsafe_character(name) {
+            return Err(format!("an official's name {why}"));
+        }
+        Ok(match name.strip_prefix(CONSOLE) {
+            Some("") => return Err(format!("`{CONSOLE}` names no system user")),
+            Some(_) => ActorKind::Console,
+            None if name == SCHEDULE => ActorKind::Schedule,
+            None => ActorKind::Person,
+        })
+    }
+}
+
 /// An `admin` entry: an official's action, naming the official — never a member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admin {
-    /// What was done (`create`, `open`, `tokens_issue`, …).
-    pub action: String,
+    /// What was done.
+    pub action: AdminAction,
     /// The official's username (who asked for it, under the two-person rule).
     pub by: String,
     /// Under the two-person rule: the second official, who approved it (never `by`).
@@ -636,12 +746,12 @@ impl<'a> From<&'a String> for Actor<'a> {
 
 /// An official's action, naming the official(s) — never a member. It stands in the same append
 /// as the entries the action writes (right before them; after entry 0 for the creation).
-pub fn admin<'a>(id: &ElectionId, action: &str, actor: impl Into<Actor<'a>>) -> NewEntry {
+pub fn admin<'a>(id: &ElectionId, action: AdminAction, actor: impl Into<Actor<'a>>) -> NewEntry {
     let actor = actor.into();
     new(
         id,
         Body::Admin(Admin {
-            action: action.to_owned(),
+            action,
             by: actor.by.to_owned(),
             approved_by: actor.approved_by.map(str::to_owned),
         }),

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod definition;
 pub mod entry;
 pub mod id;
+pub mod lifecycle;
 pub mod merkle;
 pub mod note;
 pub mod tally;

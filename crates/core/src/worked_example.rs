@@ -12,7 +12,7 @@ use crate::crypto::ceremony::{LocalCeremony, run_locally};
 use crate::crypto::identity::Identity;
 use crate::crypto::{KeySet, TellerParams};
 use crate::definition::Definition;
-use crate::entry::{self, Body, Entry, TallyShare};
+use crate::entry::{self, Actor, AdminAction, Body, Entry, TallyShare};
 use crate::merkle::{leaf_hash, node_hash, root_of};
 use crate::note::{Checkpoint, LogSigner};
 use crate::tally::LogCount;
@@ -32,9 +32,15 @@ fn election_line() -> String {
 /// documentation; nothing is ever encrypted to it here).
 const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
 
-/// A complete log built the way the service builds one, from fixed seeds: entry 0, the key
-/// ceremony, rosters, open, ballots, close, the tellers' shares and the result. Tests change
-/// one part of it and check what the verifier says.
+/// The official who creates, closes and certifies in logs built here.
+pub(crate) const ALICE: &str = "alice";
+/// The second official, who approves.
+pub(crate) const BOB: &str = "bob";
+
+/// A complete log built the way the service builds one, from fixed seeds: entry 0 and the
+/// official's `create`, the key ceremony, the roster import, open, ballots, close, the
+/// tellers' shares and the result, each action with its `admin` entry. Tests change one part
+/// of it and check what the verifier says.
 pub(crate) struct LogBuilder {
     pub(crate) id: ElectionId,
     pub(crate) definition: Definition,
@@ -104,7 +110,7 @@ impl LogBuilder {
             rng,
         };
         let c = &log.ceremony;
-        let mut made = Vec::new();
+        let mut made = vec![entry::admin(&id, AdminAction::Create, ALICE)];
         let who = &log.identities;
         for (k, commitment) in c.commitments.iter().enumerate() {
             let n = k as u32 + 1;
@@ -118,11 +124,13 @@ impl LogBuilder {
         for (k, identity) in who.iter().enumerate() {
             made.push(entry::teller_ready(&id, k as u32 + 1, identity));
         }
+        made.push(entry::admin(&id, AdminAction::RosterImport, ALICE));
         for (code, eligible) in locals {
             let members: Vec<String> = (1..=*eligible).map(|m| format!("M{code}-{m}")).collect();
             let digest = entry::roster_digest(members.iter().map(String::as_str));
             made.push(entry::roster(&id, code, *eligible, &digest));
         }
+        made.push(entry::admin(&id, AdminAction::Open, entry::SCHEDULE));
         made.push(entry::open(&id, definition_time("2026-10-01T07:00:00Z")));
         for e in made {
             log.push(e);
@@ -142,8 +150,14 @@ impl LogBuilder {
             .push(String::from_utf8(e.bytes).expect("entries are UTF-8"));
     }
 
-    /// A ballot for option `choice` (0-based) in `local`.
+    /// A ballot for option `choice` (0-based) in `local`, with `receipt` — or, for a short
+    /// name such as `R3` that is no receipt, a receipt made from it.
     pub(crate) fn ballot(&mut self, local: &str, choice: usize, receipt: &str) {
+        let receipt = crate::token::parse_receipt(receipt).unwrap_or_else(|| {
+            use sha2::Digest;
+            crate::token::short_code(&sha2::Sha256::digest(receipt), 28)
+        });
+        let receipt = receipt.as_str();
         let options = self.definition.choices.len();
         let key = self.keys().shared_key().clone();
         let context = crate::crypto::ballot::Context {
@@ -155,8 +169,32 @@ impl LogBuilder {
         self.push(e);
     }
 
+    /// An official's action, `by` alone or approved by a second official.
+    pub(crate) fn admin(&mut self, action: AdminAction, by: &str, approved_by: Option<&str>) {
+        let e = entry::admin(&self.id, action, Actor { by, approved_by });
+        self.push(e);
+    }
+
+    /// Tokens issued to every local's members, as the official's `tokens_issue`.
+    pub(crate) fn issue_tokens(&mut self) {
+        let mut locals = self.count().eligible;
+        locals.retain(|_, n| *n > 0);
+        self.admin(AdminAction::TokensIssue, ALICE, None);
+        let e = entry::tokens_issued(&self.id, &locals);
+        self.push(e);
+    }
+
+    /// The schedule closes the vote at the definition's closing time.
     pub(crate) fn close(&mut self) {
-        let e = entry::close(&self.id, definition_time("2026-10-04T07:00:00Z"));
+        self.admin(AdminAction::Close, entry::SCHEDULE, None);
+        let e = entry::close(&self.id, self.definition.closes_at);
+        self.push(e);
+    }
+
+    /// An official closes the vote at `at`, approved by a second one.
+    pub(crate) fn close_early(&mut self, at: &str) {
+        self.admin(AdminAction::Close, ALICE, Some(BOB));
+        let e = entry::close(&self.id, definition_time(at));
         self.push(e);
     }
 
@@ -226,14 +264,23 @@ fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
         .to_utc()
 }
 
-/// The worked example: one local of two members, one `yes` ballot, its teller's shares and the
-/// result — eleven entries.
+/// The worked example: one local of two members, tokens issued and one reissued, one `yes`
+/// ballot, an early close approved by a second official, its teller's shares, the result and
+/// the certification — twenty entries.
 pub(crate) fn entries() -> Vec<String> {
     let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
+    // Tokens are issued before the vote opens, and one member's is replaced.
+    let open = log.lines.len() - 2;
+    let opening = log.lines.split_off(open);
+    log.issue_tokens();
+    log.admin(AdminAction::TokenReissue, ALICE, None);
+    log.push(entry::token_reissued(&log.id, "1"));
+    log.lines.extend(opening);
     log.ballot("1", 0, "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE");
-    log.close();
+    log.close_early("2026-10-03T19:00:00Z");
     log.shares(0);
     log.result();
+    log.admin(AdminAction::Certify, BOB, None);
     log.lines
 }
 

@@ -427,8 +427,11 @@ impl Record {
         if !hex {
             return Err("the commitment is not 64 lowercase hex digits".into());
         }
-        if !k.recipient.starts_with("age1") {
-            return Err("the recipient is not an age X25519 key (age1…)".into());
+        if !is_age_recipient(&k.recipient) {
+            return Err(format!(
+                "teller {}'s recipient is not an age X25519 recipient (bech32, `age1…`, 32 bytes)",
+                k.teller
+            ));
         }
         if self.keys.contains_key(&k.teller) {
             return Err(format!("teller {} publishes a second key", k.teller));
@@ -553,5 +556,20 @@ impl Record {
     /// Whether the election key is logged and every teller is ready.
     pub fn is_complete(&self) -> bool {
         self.election_key.is_some() && self.ready.len() == self.params.count
+    }
+}
+
+/// Whether `recipient` is an age X25519 recipient as age writes it: lower-case bech32 (not
+/// bech32m) with the human-readable part `age` and 32 bytes of key.
+pub fn is_age_recipient(recipient: &str) -> bool {
+    use bech32::FromBase32;
+    if recipient.to_lowercase() != recipient {
+        return false;
+    }
+    match bech32::decode(recipient) {
+        Ok((hrp, data, bech32::Variant::Bech32)) if hrp == "age" => {
+            Vec::<u8>::from_base32(&data).is_ok_and(|key| key.len() == 32)
+        }
+        _ => false,
     }
 }

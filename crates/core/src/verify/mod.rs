@@ -17,7 +17,8 @@ use crate::crypto::TellerParams;
 use crate::crypto::ballot::{Context, SealedBallot};
 use crate::crypto::ceremony::Record;
 use crate::definition::Definition;
-use crate::entry::{self, Body, Entry, Kind};
+use crate::entry::{self, ActorKind, AdminAction, Body, Entry, Kind};
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::merkle;
 use crate::note::Verifier;
 use crate::tally::opened::{self, Opened};
@@ -60,7 +61,8 @@ pub struct Report {
     pub eligible: BTreeMap<String, u64>,
     /// Ballots per local (every one's proofs checked).
     pub ballots: BTreeMap<String, u64>,
-    /// `draft`, `open` or `closed`, as far as the log goes.
+    /// `draft`, `open`, `closed`, `counted` or `certified`, as far as the log goes
+    /// ([`Phase`]).
     pub phase: &'static str,
     /// Tellers (1-based) whose decryption shares are in the log, each checked.
     pub shares: Vec<u32>,
@@ -369,6 +371,10 @@ pub fn verify_and_fold(
     for (index, line) in rest.iter().enumerate() {
         rules.check(index + 1, line)?;
     }
+    rules
+        .life
+        .finish()
+        .map_err(|m| Failure(format!("entry {}: {m}", lines.len() - 1)))?;
     rules.check_ballots()?;
     let tellers = rules
         .ceremony
@@ -389,11 +395,7 @@ pub fn verify_and_fold(
         types: rules.types,
         eligible: rules.count.eligible.clone(),
         ballots: rules.count.ballots.clone(),
-        phase: match rules.phase {
-            Phase::Setup => "draft",
-            Phase::Open => "open",
-            Phase::Closed => "closed",
-        },
+        phase: rules.life.phase().as_str(),
         shares: rules.shares.iter().map(|s| s.teller).collect(),
         result: rules.result,
         tellers,
@@ -430,20 +432,17 @@ fn split_lines(log: &[u8]) -> Result<Vec<&[u8]>, Failure> {
     Ok(lines)
 }
 
-#[derive(Default, PartialEq, Eq, Clone, Copy)]
-enum Phase {
-    #[default]
-    Setup,
-    Open,
-    Closed,
-}
-
 /// The order rules of docs/DESIGN.md, checked entry by entry: one method per entry type.
 struct Rules {
     election: ElectionId,
     definition: Definition,
-    phase: Phase,
+    /// The lifecycle: which entries may stand where ([`crate::lifecycle`]).
+    life: Lifecycle,
     count: LogCount,
+    /// Each local's latest roster entry: eligible and digest.
+    rosters: BTreeMap<String, (u64, String)>,
+    /// When the vote opened.
+    opened_at: Option<chrono::DateTime<chrono::Utc>>,
     ceremony: Record,
     receipts: HashSet<String>,
     trackers: HashSet<[u8; 32]>,
@@ -455,8 +454,8 @@ struct Rules {
     result: Option<(Results, Opened)>,
     /// Every entry's leaf hash (the log up to any entry is named by its root).
     leaves: Vec<merkle::Hash>,
-    /// The last official's `close` action read, until the close entry takes it.
-    close_action: Option<entry::Admin>,
+    /// The `admin` entry just read, for the `open` or `close` entry it stands before.
+    action: Option<entry::Admin>,
     close: Option<Close>,
 }
 
@@ -479,10 +478,11 @@ impl Rules {
                 entry.election
             ));
         }
-        let mut seen = HashSet::new();
-        if let Some(twice) = definition.locals.iter().find(|l| !seen.insert(&l.code)) {
-            return fail(format!("local {} is defined twice", twice.code));
-        }
+        definition.validate().map_err(|e| {
+            Failure(format!(
+                "the election's definition breaks the rules `election check` applies: {e}"
+            ))
+        })?;
         let tellers = &definition.tellers;
         let params = TellerParams::new(tellers.count as usize, tellers.threshold as usize)
             .map_err(|e| Failure(format!("the election's {e}")))?;
@@ -490,8 +490,10 @@ impl Rules {
             election: entry.election,
             ceremony: Record::new(entry.election, params),
             definition,
-            phase: Phase::Setup,
+            life: Lifecycle::new(),
             count: LogCount::new(entry.election),
+            rosters: BTreeMap::new(),
+            opened_at: None,
             receipts: HashSet::new(),
             trackers: HashSet::new(),
             unchecked: Vec::new(),
@@ -499,7 +501,7 @@ impl Rules {
             types: BTreeMap::from([(Kind::Election.as_str().to_owned(), 1)]),
             result: None,
             leaves,
-            close_action: None,
+            action: None,
             close: None,
         })
     }
@@ -509,7 +511,7 @@ impl Rules {
     fn check(&mut self, index: usize, line: &[u8]) -> Result<(), Failure> {
         self.entry(index, line).map_err(at(index))?;
         // Once the vote has closed, every ballot is checked before the shares are.
-        if self.unchecked.len() >= BALLOT_BATCH || self.phase == Phase::Closed {
+        if self.unchecked.len() >= BALLOT_BATCH || self.life.phase() >= Phase::Closed {
             self.check_ballots()?;
         }
         Ok(())
@@ -558,26 +560,20 @@ impl Rules {
         if entry.election != self.election {
             return fail(format!("names election {}, not the log's", entry.election));
         }
+        // Where it may stand: the lifecycle, and the action that writes it.
+        let phase = self.life.phase();
+        self.life.step(&entry.body).map_err(Failure)?;
         match &entry.body {
             Body::Election(_) => fail("a second election entry"),
             Body::Roster(roster) => self.roster(roster),
-            Body::Open(_) => self.open(),
+            Body::Open(at) => self.open(at.at),
             Body::Ballot(ballot) => self.ballot(index, ballot),
             Body::Close(at) => self.close(index, at.at),
             Body::TallyShare(share) => self.tally_share(share),
             Body::Result(claimed) => self.result(claimed),
-            Body::TokensIssued(_) | Body::TokenReissued(_) => self.token_note(entry.kind()),
-            // An official's action may stand anywhere after entry 0; it may not name a
-            // member, which no verifier can check. An approval is by a second official.
-            Body::Admin(admin) if admin.approved_by.as_deref() == Some(admin.by.as_str()) => {
-                fail("an official's action approved by the same official")
-            }
-            Body::Admin(admin) => {
-                if admin.action == "close" {
-                    self.close_action = Some(admin.clone());
-                }
-                Ok(())
-            }
+            Body::TokensIssued(issued) => self.tokens_issued(issued),
+            Body::TokenReissued(r) => known_local(&self.definition, &r.local),
+            Body::Admin(admin) => self.admin(phase, admin),
             Body::TellerKey(_)
             | Body::TellerPolynomial(_)
             | Body::ElectionKey(_)
@@ -588,9 +584,6 @@ impl Rules {
     }
 
     fn roster(&mut self, roster: &entry::Roster) -> Result<(), Failure> {
-        if self.phase != Phase::Setup {
-            return fail("a roster entry after the vote opened");
-        }
         known_local(&self.definition, &roster.local)?;
         let hex = roster
             .digest
@@ -599,13 +592,119 @@ impl Rules {
         if roster.digest.len() != 64 || !hex {
             return fail("roster `digest` is not 64 lowercase hex digits");
         }
+        let empty = roster.digest == hex::encode(entry::roster_digest([]));
+        if empty != (roster.eligible == 0) {
+            return fail(format!(
+                "local {}'s roster digest is {} the digest of an empty roster, but it has {} \
+                 eligible members",
+                roster.local,
+                if empty { "" } else { "not" },
+                roster.eligible
+            ));
+        }
+        let now = (roster.eligible, roster.digest.clone());
+        if self.rosters.get(&roster.local) == Some(&now) {
+            return fail(format!(
+                "local {}'s roster entry repeats its previous one: a roster entry is written \
+                 only for a local whose count or digest changed",
+                roster.local
+            ));
+        }
+        self.rosters.insert(roster.local.clone(), now);
         Ok(())
     }
 
-    fn open(&mut self) -> Result<(), Failure> {
-        if self.phase != Phase::Setup {
-            return fail("the vote opens twice");
+    fn tokens_issued(&self, issued: &entry::TokensIssued) -> Result<(), Failure> {
+        if issued.locals.is_empty() {
+            return fail("`tokens_issued` names no local: an issuance of no token is not logged");
         }
+        for (local, n) in &issued.locals {
+            known_local(&self.definition, local)?;
+            if *n == 0 {
+                return fail(format!(
+                    "`tokens_issued` counts 0 tokens for local {local}: a local without tokens \
+                     is left out"
+                ));
+            }
+        }
+        let sum = issued
+            .locals
+            .values()
+            .try_fold(0u64, |a, n| a.checked_add(*n));
+        if sum != Some(issued.count) {
+            return fail(format!(
+                "`tokens_issued` has count {} but its locals add up to {}",
+                issued.count,
+                sum.map_or_else(|| "more than 2^64".to_owned(), |s| s.to_string())
+            ));
+        }
+        Ok(())
+    }
+
+    /// An official's action: who may take it, and who must approve it.
+    fn admin(&mut self, phase: Phase, admin: &entry::Admin) -> Result<(), Failure> {
+        let action = admin.action;
+        let by = ActorKind::of(&admin.by).map_err(Failure)?;
+        if by == ActorKind::Schedule && !matches!(action, AdminAction::Open | AdminAction::Close) {
+            return fail(format!(
+                "`{action}` by the schedule: the schedule only opens and closes the vote"
+            ));
+        }
+        let rule = self.definition.two_person_rule;
+        match admin.approved_by.as_deref() {
+            Some(second) => {
+                let second_is = ActorKind::of(second).map_err(Failure)?;
+                if second == admin.by {
+                    return fail("an official's action approved by the same official");
+                }
+                if by != ActorKind::Person || second_is != ActorKind::Person {
+                    return fail(
+                        "`approved_by` on an action of the server's console or schedule (or \
+                         naming one): only two officials' accounts act under the two-person rule",
+                    );
+                }
+                if !rule || !action.is_covered() || phase != Phase::Open {
+                    return fail(format!(
+                        "`approved_by` on `{action}`{}: the two-person rule covers only closing \
+                         early and reissuing tokens while the vote is open, when the \
+                         definition keeps the rule on",
+                        if rule { "" } else { " with the rule off" }
+                    ));
+                }
+            }
+            None if rule
+                && by == ActorKind::Person
+                && phase == Phase::Open
+                && matches!(
+                    action,
+                    AdminAction::TokenReissue | AdminAction::TokensReissueAll
+                ) =>
+            {
+                return fail(format!(
+                    "`{action}` by {} while the vote is open, with no `approved_by`: the \
+                     two-person rule needs a second official's approval",
+                    admin.by
+                ));
+            }
+            None => {}
+        }
+        self.action = Some(admin.clone());
+        Ok(())
+    }
+
+    fn open(&mut self, at: chrono::DateTime<chrono::Utc>) -> Result<(), Failure> {
+        if at >= self.definition.closes_at {
+            return fail(format!(
+                "the vote opens at {} — not before its closing time {}",
+                crate::definition::format_time(&at),
+                crate::definition::format_time(&self.definition.closes_at)
+            ));
+        }
+        let by = self.action.take().map(|a| ActorKind::of(&a.by));
+        if by == Some(Ok(ActorKind::Schedule)) && at < self.definition.opens_at {
+            return fail("the schedule opens the vote before the definition's `opens_at`");
+        }
+        self.opened_at = Some(at);
         if !self.ceremony.is_complete() {
             return fail(
                 "the vote opens before the key ceremony is complete (the election key and \
@@ -623,14 +722,10 @@ impl Rules {
                 missing.code
             ));
         }
-        self.phase = Phase::Open;
         Ok(())
     }
 
     fn ballot(&mut self, index: usize, ballot: &entry::Ballot) -> Result<(), Failure> {
-        if self.phase != Phase::Open {
-            return fail("a ballot outside the voting period");
-        }
         let definition = &self.definition;
         known_local(definition, &ballot.local)?;
         if ballot.ballot.len() != definition.choices.len() {
@@ -641,8 +736,12 @@ impl Rules {
             ));
         }
         let receipt = &ballot.receipt;
-        if receipt.is_empty() || receipt.len() > entry::MAX_RECEIPT_LEN {
-            return fail("the ballot's receipt is missing or malformed");
+        if crate::token::parse_receipt(receipt).as_deref() != Some(receipt.as_str()) {
+            return fail(format!(
+                "the ballot's receipt `{}` is not a receipt: seven groups of four upper-case \
+                 Crockford base32 characters joined by dashes",
+                crate::text::shown(receipt)
+            ));
         }
         let local = &ballot.local;
         let cast = self.count.cast(local) + 1;
@@ -670,10 +769,33 @@ impl Rules {
     }
 
     fn close(&mut self, index: usize, at: chrono::DateTime<chrono::Utc>) -> Result<(), Failure> {
-        if self.phase != Phase::Open {
-            return fail("the vote closes without being open, or twice");
+        let opened = self.opened_at.unwrap_or(at);
+        if at < opened {
+            return fail(format!(
+                "the vote closes at {}, before it opened ({})",
+                crate::definition::format_time(&at),
+                crate::definition::format_time(&opened)
+            ));
         }
-        self.phase = Phase::Closed;
+        let by = self.action.take();
+        let early = at < self.definition.closes_at;
+        if let Some(admin) = &by {
+            let who = ActorKind::of(&admin.by).map_err(Failure)?;
+            if who == ActorKind::Schedule && early {
+                return fail("the schedule closes the vote before the definition's `closes_at`");
+            }
+            if who == ActorKind::Person
+                && early
+                && self.definition.two_person_rule
+                && admin.approved_by.is_none()
+            {
+                return fail(format!(
+                    "{} closes the vote before its closing time with no `approved_by`: the \
+                     two-person rule needs a second official's approval",
+                    admin.by
+                ));
+            }
+        }
         let root = merkle::root_of(&self.leaves[..=index]);
         self.close = Some(Close {
             at,
@@ -681,7 +803,7 @@ impl Rules {
                 size: index as u64 + 1,
                 root: B64.encode(root),
             },
-            by: self.close_action.take(),
+            by,
         });
         Ok(())
     }
@@ -693,9 +815,6 @@ impl Rules {
     }
 
     fn tally_share(&mut self, share: &entry::TallyShare) -> Result<(), Failure> {
-        if self.phase != Phase::Closed || self.result.is_some() {
-            return fail("a decryption share outside the time between close and result");
-        }
         if self.shares.iter().any(|s| s.teller == share.teller) {
             return fail(format!("teller {} decrypts twice", share.teller));
         }
@@ -716,12 +835,6 @@ impl Rules {
     }
 
     fn result(&mut self, claimed: &Map<String, Value>) -> Result<(), Failure> {
-        if self.phase != Phase::Closed {
-            return fail("a result before the vote closed");
-        }
-        if self.result.is_some() {
-            return fail("a second result entry");
-        }
         // Open the sums with the logged shares, count, and compare field for field.
         let opened = opened::open(&self.definition, self.keys()?, &self.count, &self.shares)
             .map_err(|e| Failure(format!("the result cannot be opened: {e}")))?;
@@ -739,20 +852,7 @@ impl Rules {
     }
 
     fn ceremony_step(&mut self, body: &Body) -> Result<(), Failure> {
-        if self.phase != Phase::Setup {
-            return fail(format!(
-                "a `{}` entry after the vote opened: the key ceremony ends before it",
-                body.kind().as_str()
-            ));
-        }
         self.ceremony.add(body).map_err(Failure)
-    }
-
-    fn token_note(&self, kind: Kind) -> Result<(), Failure> {
-        if self.phase == Phase::Closed {
-            return fail(format!("`{}` after the vote closed", kind.as_str()));
-        }
-        Ok(())
     }
 }
 

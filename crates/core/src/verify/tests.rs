@@ -12,8 +12,9 @@ use crate::crypto::tally::TallyError;
 use crate::note::{Checkpoint, LogSigner};
 use crate::worked_example::{self, E, LogBuilder};
 
-/// Signs `lines` as a complete log, the way the service would.
-fn verify(lines: &[String]) -> Result<Report, Failure> {
+/// `lines` signed as a complete log, the way the service would: the log, the checkpoint and
+/// the verifier key.
+fn signed(lines: &[String]) -> (String, String, String) {
     let signer = LogSigner::from_seed(&[7; 32]);
     let origin = format!("vote.example.org/elections/{E}");
     let leaves: Vec<merkle::Hash> = lines
@@ -26,11 +27,32 @@ fn verify(lines: &[String]) -> Result<Report, Failure> {
         root: merkle::root_of(&leaves),
     });
     let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    verify_bundle(log.as_bytes(), &note, &signer.verifier(&origin).to_string())
+    (log, note, signer.verifier(&origin).to_string())
 }
 
-/// The worked example: ceremony at 1–4, roster at 5, open at 6, ballot at 7, close at 8,
-/// the teller's shares at 9, the result at 10.
+/// Signs `lines` as a complete log and verifies it.
+fn verify(lines: &[String]) -> Result<Report, Failure> {
+    let (log, note, key) = signed(lines);
+    verify_bundle(log.as_bytes(), &note, &key)
+}
+
+// Where the worked example's entries stand.
+const CREATE: usize = 1;
+const KEY: usize = 2;
+const POLYNOMIAL: usize = 3;
+const ELECTION_KEY: usize = 4;
+const READY: usize = 5;
+const ROSTER: usize = 7;
+const OPEN: usize = 13;
+const BALLOT: usize = 14;
+const CLOSE: usize = 16;
+const SHARE: usize = 17;
+const RESULT: usize = 18;
+const CERTIFY: usize = 19;
+
+/// The worked example: entry 0 and the official's `create`, the ceremony at 2–5, the roster
+/// import at 6–7, tokens at 8–11, open at 12–13, the ballot at 14, an approved early close at
+/// 15–16, the teller's shares at 17, the result at 18 and the certification at 19.
 fn entries() -> Vec<String> {
     worked_example::entries()
 }
@@ -60,7 +82,7 @@ fn line(fields: &Map<String, Value>) -> String {
 #[test]
 fn the_worked_example_verifies_and_opens_its_ballot() {
     let report = verify(&entries()).unwrap();
-    assert_eq!(report.phase, "closed");
+    assert_eq!(report.phase, "certified");
     assert_eq!(report.eligible["1"], 2);
     assert_eq!(report.ballots["1"], 1);
     assert_eq!(report.types["ballot"], 1);
@@ -75,11 +97,13 @@ fn the_worked_example_verifies_and_opens_its_ballot() {
 #[test]
 fn a_ceremony_entry_after_the_vote_opened_is_refused() {
     let mut lines = entries();
-    let again = lines[4].clone();
-    lines.insert(7, again);
+    let again = lines[READY].clone();
+    lines.insert(BALLOT, again);
     refused(
         &lines,
-        "entry 7: a `teller_ready` entry after the vote opened",
+        &format!(
+            "entry {BALLOT}: a `teller_ready` entry while the election is open: it stands only before the vote opens"
+        ),
     );
 }
 
@@ -100,61 +124,68 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
             r#"{{"v":4,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
-    // After the shares (an entry before the close would change the log they are bound to).
-    let report = verify(&with(&approved("bob"), 10)).unwrap();
+    // An early close, approved by a second official.
+    let report = verify(&entries()).unwrap();
     assert_eq!(
         report.types["admin"],
         entries()
             .iter()
             .filter(|l| l.contains(r#""type":"admin""#))
             .count() as u64
-            + 1
     );
+    assert_eq!(report.types["admin"], 7);
+    let mut lines = entries();
+    lines[CLOSE - 1] = approved("alice");
     refused(
-        &with(&approved("alice"), 10),
-        "entry 10: an official's action approved by the same official",
+        &lines,
+        &format!(
+            "entry {}: an official's action approved by the same official",
+            CLOSE - 1
+        ),
     );
+    lines[CLOSE - 1] = approved("bob");
+    assert!(verify(&lines).is_ok());
 }
 
 #[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
-    lines[6] = lines[6].replace(r#"{"v":4,"#, r#"{"v":1,"#);
-    refused(&lines, "entry 6: `v` is not 4");
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":4,"#, r#"{"v":1,"#);
+    refused(&lines, &format!("entry {OPEN}: `v` is not 4"));
 }
 
 #[test]
 fn a_ballot_with_a_field_too_many_or_too_few_is_refused() {
-    let mut ballot = fields(&entries()[7]);
+    let mut ballot = fields(&entries()[BALLOT]);
     ballot.insert("member".into(), Value::from("M2"));
     refused(
-        &with(&line(&ballot), 7),
-        "entry 7: a `ballot` entry is malformed: unknown field `member`",
+        &with(&line(&ballot), BALLOT),
+        &format!("entry {BALLOT}: a `ballot` entry is malformed: unknown field `member`"),
     );
     ballot.remove("member");
     ballot.remove("receipt");
-    refused(&with(&line(&ballot), 7), "missing field `receipt`");
+    refused(&with(&line(&ballot), BALLOT), "missing field `receipt`");
     // A plain choice where the sealed ballot belongs.
-    let mut plain = fields(&entries()[7]);
+    let mut plain = fields(&entries()[BALLOT]);
     plain.insert("ballot".into(), Value::from("yes"));
     refused(
-        &with(&line(&plain), 7),
-        "entry 7: a `ballot` entry is malformed",
+        &with(&line(&plain), BALLOT),
+        &format!("entry {BALLOT}: a `ballot` entry is malformed"),
     );
 }
 
 #[test]
 fn fields_out_of_order_are_refused_though_they_say_the_same() {
-    let mut moved = fields(&entries()[7]);
+    let mut moved = fields(&entries()[BALLOT]);
     let local = moved.shift_remove("local").unwrap();
     moved.insert("local".into(), local);
     refused(
-        &with(&line(&moved), 7),
-        "entry 7: a `ballot` entry must be written as",
+        &with(&line(&moved), BALLOT),
+        &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
         format!(r#"{{"type":"open","v":4,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
-    assert!(verify(&with(&envelope_last, 2)).is_err());
+    assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
 #[test]
@@ -162,38 +193,48 @@ fn a_logged_key_ceremony_verifies_and_a_forged_one_does_not() {
     // A key set other than the one the polynomial gives.
     let other = LogBuilder::open((1, 1), &[("1", 2)], 99);
     let mut lines = entries();
-    lines[3] = String::from_utf8(entry::election_key(&other.id, other.keys()).bytes).unwrap();
-    refused(&lines, "entry 3: the election key is not the one");
+    lines[ELECTION_KEY] =
+        String::from_utf8(entry::election_key(&other.id, other.keys()).bytes).unwrap();
+    refused(
+        &lines,
+        &format!("entry {ELECTION_KEY}: the election key is not the one"),
+    );
     // A polynomial before the commitment, a teller who does not exist, a second ready.
     let mut lines = entries();
-    lines.swap(1, 2);
+    lines.swap(KEY, POLYNOMIAL);
     refused(
         &lines,
-        "entry 1: a polynomial before every teller's commitment",
+        &format!("entry {KEY}: a polynomial before every teller's commitment"),
     );
     let mut lines = entries();
-    lines[1] = lines[1].replace(r#""teller":1"#, r#""teller":2"#);
+    lines[KEY] = lines[KEY].replace(r#""teller":1"#, r#""teller":2"#);
     refused(&lines, "teller 2 is not one of the election's 1 tellers");
     let mut lines = entries();
-    let again = lines[4].clone();
-    lines.insert(5, again);
-    refused(&lines, "entry 5: teller 1 is ready twice");
-    // The vote opens before the ceremony is over.
-    let mut lines = entries();
-    let ready = lines.remove(4);
-    lines.insert(6, ready);
+    let again = lines[READY].clone();
+    lines.insert(READY + 1, again);
     refused(
         &lines,
-        "entry 5: the vote opens before the key ceremony is complete",
+        &format!("entry {}: teller 1 is ready twice", READY + 1),
+    );
+    // The vote opens before the ceremony is over.
+    let mut lines = entries();
+    let ready = lines.remove(READY);
+    lines.insert(OPEN, ready);
+    refused(
+        &lines,
+        &format!(
+            "entry {}: the vote opens before the key ceremony is complete",
+            OPEN - 1
+        ),
     );
 }
 
 /// The worked example's ballot replaced by `sealed`.
 fn with_ballot(sealed: SealedBallot) -> Vec<String> {
     let mut lines = entries();
-    let mut ballot = fields(&lines[7]);
+    let mut ballot = fields(&lines[BALLOT]);
     ballot.insert("ballot".into(), serde_json::to_value(sealed).unwrap());
-    lines[7] = line(&ballot);
+    lines[BALLOT] = line(&ballot);
     lines
 }
 
@@ -212,7 +253,7 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
         let sealed = EncryptedChoice::new(&params, &flags, &mut rng);
         refused(
             &with_ballot(sealed),
-            "entry 7: the ballot's proofs do not verify",
+            &format!("entry {BALLOT}: the ballot's proofs do not verify"),
         );
     }
     // A valid ballot, but under a key that is not the election's.
@@ -220,7 +261,7 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
     let sealed = seal(other.keys().shared_key(), here, 2, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
-        "entry 7: the ballot's proofs do not verify",
+        &format!("entry {BALLOT}: the ballot's proofs do not verify"),
     );
     // A valid ballot of this election's key, sealed for another local or another election.
     let elsewhere = Context {
@@ -230,7 +271,9 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
     let sealed = seal(log.keys().shared_key(), elsewhere, 2, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
-        "entry 7: the ballot's proofs do not verify: it is not an encryption of exactly one of the election's choices under the election key, sealed for this election and local",
+        &format!(
+            "entry {BALLOT}: the ballot's proofs do not verify: it is not an encryption of exactly one of the election's choices under the election key, sealed for this election and local"
+        ),
     );
     let other_id = crate::ElectionId::parse("0192c7a0-0000-4000-8000-00000000000f").unwrap();
     let another = Context {
@@ -240,38 +283,46 @@ fn a_ballot_for_two_choices_or_none_is_refused() {
     let sealed = seal(log.keys().shared_key(), another, 2, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
-        "entry 7: the ballot's proofs do not verify",
+        &format!("entry {BALLOT}: the ballot's proofs do not verify"),
     );
     // One ciphertext per choice, no fewer.
     let sealed = seal(log.keys().shared_key(), here, 3, 0, &mut rng).unwrap();
     refused(
         &with_ballot(sealed),
-        "entry 7: the ballot has 3 ciphertexts; the election has 2 choices",
+        &format!("entry {BALLOT}: the ballot has 3 ciphertexts; the election has 2 choices"),
     );
 }
 
 #[test]
 fn a_copied_ballot_is_refused() {
     let mut lines = entries();
-    let copy = lines[7].replace("7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE", "7K2M-COPY");
-    lines.insert(8, copy);
-    refused(&lines, "entry 8: the ballot with tracker");
+    let copy = lines[BALLOT].replace(
+        "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE",
+        "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSF",
+    );
+    lines.insert(BALLOT + 1, copy);
+    refused(
+        &lines,
+        &format!("entry {}: the ballot with tracker", BALLOT + 1),
+    );
 }
 
 #[test]
 fn a_result_is_accepted_only_when_it_is_what_the_shares_open() {
     let mut lines = entries();
-    lines[10] = lines[10].replacen(r#""yes":1"#, r#""yes":2"#, 1);
+    lines[RESULT] = lines[RESULT].replacen(r#""yes":1"#, r#""yes":2"#, 1);
     refused(
         &lines,
-        "entry 10: the result entry is not what the tellers' shares open",
+        &format!("entry {RESULT}: the result entry is not what the tellers' shares open"),
     );
     // Without the shares there is nothing to open.
     let mut lines = entries();
-    lines.remove(9);
+    lines.remove(SHARE);
     refused(
         &lines,
-        "entry 9: the result cannot be opened: 0 of the 1 teller decryptions needed are in",
+        &format!(
+            "entry {SHARE}: the result cannot be opened: 0 of the 1 teller decryptions needed are in"
+        ),
     );
 }
 
@@ -298,34 +349,40 @@ fn a_forged_share_or_one_from_someone_else_is_refused() {
         let e = entry::tally_share(&log.id, 1, closed, shares, &log.identities[0]);
         String::from_utf8(e.bytes).unwrap()
     };
-    lines[9] = forged;
+    lines[SHARE] = forged;
     refused(
         &lines,
-        "entry 9: teller 1's decryption share of sum 0 does not verify",
+        &format!("entry {SHARE}: teller 1's decryption share of sum 0 does not verify"),
     );
     // A teller the election does not have.
     let mut lines = entries();
-    lines[9] = lines[9].replace(r#""teller":1"#, r#""teller":2"#);
-    refused(&lines, "entry 9: there is no teller 2");
+    lines[SHARE] = lines[SHARE].replace(r#""teller":1"#, r#""teller":2"#);
+    refused(&lines, &format!("entry {SHARE}: there is no teller 2"));
     // A share for a local the election does not have.
     let mut lines = entries();
-    lines[9] = lines[9].replace(r#""shares":{"1":"#, r#""shares":{"9":"#);
+    lines[SHARE] = lines[SHARE].replace(r#""shares":{"1":"#, r#""shares":{"9":"#);
     refused(
         &lines,
-        "entry 9: teller 1's shares do not cover exactly the totals to open",
+        &format!("entry {SHARE}: teller 1's shares do not cover exactly the totals to open"),
     );
     // Before close, and twice.
     let mut lines = entries();
-    let share = lines.remove(9);
-    lines.insert(8, share);
+    let share = lines.remove(SHARE);
+    lines.insert(BALLOT + 1, share);
     refused(
         &lines,
-        "entry 8: a decryption share outside the time between close and result",
+        &format!(
+            "entry {}: a `tally_share` entry while the election is open: decryption shares stand only between close and result",
+            BALLOT + 1
+        ),
     );
     let mut lines = entries();
-    let again = lines[9].clone();
-    lines.insert(10, again);
-    refused(&lines, "entry 10: teller 1 decrypts twice");
+    let again = lines[SHARE].clone();
+    lines.insert(SHARE + 1, again);
+    refused(
+        &lines,
+        &format!("entry {}: teller 1 decrypts twice", SHARE + 1),
+    );
 }
 
 /// A closed vote of `ballots` (local, choice) under `tellers`, with the shares of `sharing`
@@ -487,37 +544,41 @@ fn resigned(
 fn a_ceremony_message_not_signed_by_its_tellers_identity_key_is_refused() {
     // The relay's trick: another recipient in teller 1's key entry, signature kept.
     let mut lines = entries();
-    let key = fields(&lines[1]);
+    let key = fields(&lines[KEY]);
     let mut swapped = key.clone();
     swapped.insert(
         "recipient".into(),
         "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
     );
-    lines[1] = line(&swapped);
+    lines[KEY] = line(&swapped);
     refused(
         &lines,
-        "entry 1: teller 1's key entry: its signature is not the teller's identity key's",
+        &format!(
+            "entry {KEY}: teller 1's key entry: its signature is not the teller's identity key's"
+        ),
     );
     // The same, signed again by the relay's own key: the entry verifies on its own (the
     // tellers' fingerprints are what catch it), but every later message of teller 1 no longer
     // does.
     let relay = Identity::from_seed(&[0x99; 32]);
     let mut lines = entries();
-    lines[1] = resigned(&lines[1], &relay, |f| {
+    lines[KEY] = resigned(&lines[KEY], &relay, |f| {
         f.insert("identity".into(), relay.public_hex().into());
     });
     refused(
         &lines,
-        "entry 2: teller 1's `teller_polynomial` entry: its signature is not the teller's identity key's",
+        &format!(
+            "entry {POLYNOMIAL}: teller 1's `teller_polynomial` entry: its signature is not the teller's identity key's"
+        ),
     );
     // No signature at all.
     let mut lines = entries();
-    let mut f = fields(&lines[4]);
+    let mut f = fields(&lines[READY]);
     f.shift_remove("signature");
-    lines[4] = line(&f);
+    lines[READY] = line(&f);
     refused(
         &lines,
-        "entry 4: teller 1's `teller_ready` entry: it carries no signature",
+        &format!("entry {READY}: teller 1's `teller_ready` entry: it carries no signature"),
     );
 }
 
@@ -527,13 +588,16 @@ fn the_report_names_every_tellers_fingerprint_and_the_log_up_to_the_close() {
     let teller = Identity::from_seed(&[0x61; 32]);
     assert_eq!(report.tellers[&1], teller.fingerprint());
     let closed = report.closed.clone().unwrap();
-    assert_eq!(closed.size, 9, "the close is entry 8");
+    assert_eq!(closed.size, CLOSE as u64 + 1, "the close is entry {CLOSE}");
     let shown = report.to_string();
     assert!(
         shown.contains(&format!("teller 1   identity {}", teller.fingerprint())),
         "{shown}"
     );
-    assert!(shown.contains("closed    at entry 8"), "{shown}");
+    assert!(
+        shown.contains(&format!("closed    at entry {CLOSE}")),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -541,21 +605,283 @@ fn a_decryption_share_bound_to_another_log_or_signed_by_another_key_is_refused()
     // Shares made on a log whose close prefix differs (another ballot before the close).
     let mut lines = entries();
     let teller = Identity::from_seed(&[0x61; 32]);
-    lines[9] = resigned(&lines[9], &teller, |f| {
+    lines[SHARE] = resigned(&lines[SHARE], &teller, |f| {
         f.insert(
             "closed".into(),
-            serde_json::json!({"size": 9, "root": "AAAA"}),
+            serde_json::json!({"size": CLOSE + 1, "root": "AAAA"}),
         );
     });
     refused(
         &lines,
-        "entry 9: teller 1's shares were made on another log (up to its close: size 9, root AAAA), not this one",
+        &format!(
+            "entry {SHARE}: teller 1's shares were made on another log (up to its close: size {}, root AAAA), not this one",
+            CLOSE + 1
+        ),
     );
     // Right log, signed by someone else.
     let mut lines = entries();
-    lines[9] = resigned(&lines[9], &Identity::from_seed(&[0x99; 32]), |_| {});
+    lines[SHARE] = resigned(&lines[SHARE], &Identity::from_seed(&[0x99; 32]), |_| {});
     refused(
         &lines,
-        "entry 9: teller 1's `tally_share` entry: its signature is not the teller's identity key's",
+        &format!(
+            "entry {SHARE}: teller 1's `tally_share` entry: its signature is not the teller's identity key's"
+        ),
     );
+}
+
+/// The worked example with entry `at`'s fields changed.
+fn changed(at: usize, change: impl FnOnce(&mut Map<String, Value>)) -> Vec<String> {
+    let mut lines = entries();
+    let mut f = fields(&lines[at]);
+    change(&mut f);
+    lines[at] = line(&f);
+    lines
+}
+
+/// The worked example with entry 0's definition changed.
+fn redefined(change: impl FnOnce(&mut Map<String, Value>)) -> Vec<String> {
+    changed(0, change)
+}
+
+/// Each tampering an auditor tried as an insider would (the log re-signed with the real key):
+/// the log, the entry the verifier must name, and the words of the rule it must give.
+fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
+    let mut out = Vec::new();
+    let mut add = |name, lines: Vec<String>, at, rule| out.push((name, lines, at, rule));
+    let mut lines = entries();
+    let certify = lines.remove(CERTIFY);
+    lines.insert(RESULT, certify);
+    add(
+        "certify before the result",
+        lines,
+        RESULT,
+        "`certify` while the election is closed",
+    );
+    let mut lines = entries();
+    lines.push(lines[CERTIFY].clone());
+    add(
+        "certify twice",
+        lines,
+        CERTIFY + 1,
+        "`certify` while the election is certified",
+    );
+    let lines = changed(CERTIFY, |f| {
+        f.insert("by".into(), "schedule".into());
+    });
+    add(
+        "certify by the schedule",
+        lines,
+        CERTIFY,
+        "the schedule only opens and closes",
+    );
+    let mut lines = entries();
+    lines.insert(CREATE + 1, lines[CREATE].clone());
+    add("create twice", lines, CREATE + 1, "a second `create`");
+    let lines = changed(CLOSE - 1, |f| {
+        f.shift_remove("approved_by");
+    });
+    add(
+        "an early close with no approval",
+        lines,
+        CLOSE,
+        "with no `approved_by`",
+    );
+    let lines = changed(CLOSE - 1, |f| {
+        f.insert("by".into(), "cli:root".into());
+        f.insert("approved_by".into(), "bob".into());
+    });
+    add(
+        "an approval on a console close",
+        lines,
+        CLOSE - 1,
+        "`approved_by` on an action of the server's console",
+    );
+    let lines = changed(OPEN - 1, |f| {
+        f.insert("by".into(), "alice".into());
+        f.insert("approved_by".into(), "bob".into());
+    });
+    add(
+        "an approval on an open",
+        lines,
+        OPEN - 1,
+        "`approved_by` on `open`",
+    );
+    let mut lines = entries();
+    lines.remove(11);
+    add(
+        "a reissue without its token_reissued",
+        lines,
+        11,
+        "not followed by its `token_reissued`",
+    );
+    let mut lines = entries();
+    lines.insert(ROSTER + 1, lines[ROSTER].clone());
+    add(
+        "an unchanged roster entry repeated",
+        lines,
+        ROSTER + 1,
+        "repeats its previous one",
+    );
+    let lines = changed(ROSTER, |f| {
+        f.insert(
+            "digest".into(),
+            hex::encode(entry::roster_digest([])).into(),
+        );
+    });
+    add(
+        "an empty roster's digest on a local with members",
+        lines,
+        ROSTER,
+        "the digest of an empty roster",
+    );
+    let lines = changed(9, |f| {
+        f.insert("count".into(), 3.into());
+    });
+    add(
+        "tokens_issued.count not the sum",
+        lines,
+        9,
+        "has count 3 but its locals add up to 2",
+    );
+    let lines = changed(CLOSE, |f| {
+        f.insert("at".into(), "2026-09-30T07:00:00Z".into());
+    });
+    add("a close before the open", lines, CLOSE, "before it opened");
+    let lines = changed(BALLOT, |f| {
+        f.insert("receipt".into(), "hello".into());
+    });
+    add("the receipt `hello`", lines, BALLOT, "is not a receipt");
+    let lines = changed(BALLOT, |f| {
+        f.insert(
+            "receipt".into(),
+            "7k2m-9qxr-4hwd-b8nt-c3jf-6ypa-0vse".into(),
+        );
+    });
+    add("a lower-case receipt", lines, BALLOT, "is not a receipt");
+    let mut lines = entries();
+    lines[KEY] = resigned(&lines[KEY], &Identity::from_seed(&[0x61; 32]), |f| {
+        f.insert("recipient".into(), "age1notbech32".into());
+    });
+    add(
+        "a recipient that is not bech32",
+        lines,
+        KEY,
+        "is not an age X25519 recipient",
+    );
+    let lines = redefined(|f| {
+        f.insert("title".into(), "".into());
+    });
+    add("an empty title", lines, 0, "title: may not be empty");
+    let lines = redefined(|f| {
+        f["tellers"]["names"] = serde_json::json!(["Ana", "Ben"]);
+    });
+    add(
+        "names for 2 of 1 tellers",
+        lines,
+        0,
+        "lists 2 names for 1 tellers",
+    );
+    let lines = redefined(|f| {
+        f.insert("time_zone".into(), "Mars/Olympus".into());
+    });
+    add("an unknown time zone", lines, 0, "is not a time zone name");
+    let lines = redefined(|f| {
+        f.insert("closes_at".into(), "2026-10-01T07:00:00Z".into());
+    });
+    add(
+        "opens_at = closes_at",
+        lines,
+        0,
+        "the vote must close after it opens",
+    );
+    let lines = redefined(|f| {
+        f.insert("contact".into(), "call\nme".into());
+    });
+    add("a contact with a newline", lines, 0, "contact:");
+    let lines = redefined(|f| {
+        f.insert(
+            "translations".into(),
+            serde_json::json!({"spa": {"title": "Ejemplo", "question": "¿Huelga?", "labels": {}}}),
+        );
+    });
+    add(
+        "a translation code `spa`",
+        lines,
+        0,
+        "a language is a two-letter code",
+    );
+    let lines = redefined(|f| {
+        f.insert("labels".into(), serde_json::json!({"abstain": "I abstain"}));
+    });
+    add(
+        "a label for a choice not offered",
+        lines,
+        0,
+        "labels only a choice the ballot offers",
+    );
+    let lines = changed(CREATE, |f| {
+        f.insert("action".into(), "delete_ballots".into());
+    });
+    add(
+        "an unknown action",
+        lines,
+        CREATE,
+        "unknown variant `delete_ballots`",
+    );
+    out
+}
+
+#[test]
+fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
+    let all = tampered_logs();
+    assert_eq!(all.len(), 23);
+    for (name, lines, at, rule) in all {
+        match verify(&lines) {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(Failure(m)) => {
+                assert!(
+                    m.starts_with(&format!("entry {at}: ")) && m.contains(rule),
+                    "{name}: expected entry {at} and `{rule}`, got: {m}"
+                );
+            }
+        }
+    }
+}
+
+/// Runs the independent verifier (tests/interop/verify_bundle.py, written from the documents
+/// alone) on `lines`, signed: whether it accepts, and what it says.
+fn python_verify(lines: &[String], dir: &std::path::Path) -> (bool, String) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/verify_bundle.py"
+    );
+    let (log, note, key) = signed(lines);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(LOG_FILE), log).unwrap();
+    std::fs::write(dir.join(CHECKPOINT_FILE), note).unwrap();
+    std::fs::write(dir.join(KEY_FILE), &key).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .args(["--key", &key])
+        .output()
+        .expect("python3 runs the independent verifier");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+#[test]
+fn an_outsiders_verifier_agrees_on_every_tampered_log() {
+    let dir = std::env::temp_dir().join(format!("sv-tampered-{}", std::process::id()));
+    let (ok, said) = python_verify(&entries(), &dir.join("example"));
+    assert!(ok, "the worked example: {said}");
+    for (k, (name, lines, at, _)) in tampered_logs().into_iter().enumerate() {
+        let (ok, said) = python_verify(&lines, &dir.join(k.to_string()));
+        assert!(
+            !ok && said.contains(&format!("entry {at}: ")),
+            "{name}: the outsider's verifier says: {said}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
