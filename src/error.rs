@@ -45,6 +45,7 @@ macro_rules! error_codes {
 
 error_codes! {
     AccountNotFound => "account_not_found", NOT_FOUND;
+    AlreadyApproved => "already_approved", CONFLICT;
     AlreadyCertified => "already_certified", CONFLICT;
     AlreadyDecrypted => "already_decrypted", CONFLICT;
     ApprovalNeeded => "approval_needed", CONFLICT;
@@ -82,6 +83,7 @@ error_codes! {
     LogBehindSignedHead => "log_behind_signed_head", SERVICE_UNAVAILABLE;
     MemberNotFound => "member_not_found", NOT_FOUND;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
+    NotEligibleApprover => "not_eligible_approver", CONFLICT;
     NotFound => "not_found", NOT_FOUND;
     PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE;
     PendingNotFound => "pending_not_found", NOT_FOUND;

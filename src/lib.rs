@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api;
+pub mod approvals;
 pub mod audit;
 pub mod ballot;
 pub mod cli;

@@ -457,6 +457,15 @@ pub fn create_api_token(
             format!("the token name {why}"),
         ));
     }
+    // An API token acts as its account: an official who could make one for another admin
+    // could ask for an action as that admin and approve it as themself. Only the console
+    // (`cli:…`, which holds the database anyway) makes tokens for others.
+    if actor != username && !actor.starts_with(crate::log::entry::CONSOLE) {
+        return Err(Error::Forbidden(format!(
+            "you may create API tokens only for your own account ({actor}); `{username}` \
+                 signs in and creates their own"
+        )));
+    }
     let id = account_id(conn, username)?;
     let taken: i64 = api_tokens::table
         .filter(api_tokens::account_id.eq(&id))

@@ -182,5 +182,7 @@ diesel::table! {
         member -> Nullable<Text>,
         requested_by -> Text,
         requested_at -> Timestamp,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
     }
 }

@@ -6,7 +6,11 @@
 //! official ([`Who::Official`] with no approver) is refused with `approval_needed`, and the
 //! admin pages and the API then record it as a pending action ([`request`]). A different admin
 //! approves it ([`approve`]); the action then runs with both names, and its log `admin` entry
-//! carries `by` and `approved_by`. The server's console (the CLI, run by whoever holds the
+//! carries `by` and `approved_by`. An action whose result is a secret (a reissued token, a new
+//! mailing) is not run by the approver, who would then see the secret: the approval is recorded
+//! and the official who asked carries it out ([`take_approved`]), once, and alone sees it. Both
+//! officials must have held their accounts before the vote opened: an account made during the
+//! vote (a sock puppet) neither asks nor approves. The server's console (the CLI, run by whoever holds the
 //! database URL and the signing key, who could write the database directly anyway) acts as
 //! [`Who::Operator`], outside the rule; its entries name it alone.
 
@@ -154,6 +158,9 @@ pub struct Pending {
     /// When (UTC).
     #[schema(value_type = String)]
     pub requested_at: NaiveDateTime,
+    /// The second admin who approved it, for an action that waits, approved, for the admin
+    /// who asked to carry it out.
+    pub approved_by: Option<String>,
 }
 
 impl Pending {
@@ -163,26 +170,73 @@ impl Pending {
     }
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    NaiveDateTime,
-);
+/// A row of `pending_actions`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = pending_actions)]
+struct Row {
+    id: String,
+    election_id: String,
+    action: String,
+    member: Option<String>,
+    requested_by: String,
+    requested_at: NaiveDateTime,
+    approved_by: Option<String>,
+    approved_at: Option<NaiveDateTime>,
+}
 
 fn pending(row: Row) -> Result<Pending> {
-    let (id, _, action, member, requested_by, requested_at) = row;
-    let description = Action::from_stored(&action, member.clone())?.describe();
+    let description = Action::from_stored(&row.action, row.member.clone())?.describe();
     Ok(Pending {
-        id,
-        action,
-        member,
+        id: row.id,
+        action: row.action,
+        member: row.member,
         description,
-        requested_by,
-        requested_at,
+        requested_by: row.requested_by,
+        requested_at: row.requested_at,
+        approved_by: row.approved_by,
     })
+}
+
+/// Whether the action, once approved, waits for the admin who asked: its result is a secret
+/// only that admin may see.
+pub fn yields_secret(action: &Action) -> bool {
+    matches!(action, Action::Reissue { .. } | Action::ReissueAll)
+}
+
+/// Refuses an official whose account was made after the vote opened (or who has none): such an
+/// account could be a second name of the official on the other side of the rule.
+fn held_before_open(conn: &mut DbConnection, id: ElectionId, username: &str) -> Result<()> {
+    use crate::db::schema::accounts;
+    use crate::log::entry::{Body, Kind};
+    let opened = crate::log::store::entries_of_kind(conn, id, &[Kind::Open])?
+        .into_iter()
+        .find_map(|b| match b {
+            Body::Open(at) => Some(at.at.naive_utc()),
+            _ => None,
+        });
+    let created: Option<NaiveDateTime> = accounts::table
+        .filter(accounts::username.eq(username))
+        .select(accounts::created_at)
+        .first(conn)
+        .optional()?;
+    match (created, opened) {
+        // The log's `open` has whole seconds: an account made in the second the vote opened
+        // counts as made before it.
+        (Some(created), Some(opened))
+            if created.and_utc().timestamp() <= opened.and_utc().timestamp() =>
+        {
+            Ok(())
+        }
+        (Some(_), None) => Ok(()),
+        _ => Err(Error::conflict(
+            ErrorCode::NotEligibleApprover,
+            format!(
+                "the account `{username}` was made after this vote opened: under the two-person \
+                 rule only admins who held their accounts before the vote opened may ask for or \
+                 approve an action"
+            ),
+        )),
+    }
 }
 
 /// Records `action`, asked for by admin `by`, as waiting for a second admin — if it still
@@ -196,6 +250,7 @@ pub fn request(
 ) -> Result<Pending> {
     conn.transaction(|conn| {
         let election = super::lock(conn, id)?;
+        held_before_open(conn, id, by)?;
         if !needed(&election, action) {
             return Err(Error::conflict(
                 ErrorCode::ApprovalNeeded,
@@ -209,23 +264,18 @@ pub fn request(
         if let Some(same) = same {
             return Ok(same);
         }
-        let row: Row = (
-            uuid::Uuid::new_v4().to_string(),
-            id.to_string(),
-            action.as_str().to_owned(),
-            action.member().map(str::to_owned),
-            by.to_owned(),
-            Utc::now().naive_utc(),
-        );
+        let row = Row {
+            id: uuid::Uuid::new_v4().to_string(),
+            election_id: id.to_string(),
+            action: action.as_str().to_owned(),
+            member: action.member().map(str::to_owned),
+            requested_by: by.to_owned(),
+            requested_at: Utc::now().naive_utc(),
+            approved_by: None,
+            approved_at: None,
+        };
         diesel::insert_into(pending_actions::table)
-            .values((
-                pending_actions::id.eq(&row.0),
-                pending_actions::election_id.eq(&row.1),
-                pending_actions::action.eq(&row.2),
-                pending_actions::member.eq(&row.3),
-                pending_actions::requested_by.eq(&row.4),
-                pending_actions::requested_at.eq(row.5),
-            ))
+            .values(&row)
             .execute(conn)?;
         tracing::info!(election = %id, action = action.as_str(), by, "action waits for a second admin");
         pending(row)
@@ -237,7 +287,8 @@ pub fn list(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<Pending>> {
     pending_actions::table
         .filter(pending_actions::election_id.eq(id.to_string()))
         .order((pending_actions::requested_at, pending_actions::id))
-        .load::<Row>(conn)?
+        .select(Row::as_select())
+        .load(conn)?
         .into_iter()
         .map(pending)
         .collect()
@@ -250,9 +301,11 @@ fn not_pending() -> Error {
     )
 }
 
-/// Takes pending action `pending_id` of election `id` for `approver`, who must not be the admin
-/// who asked for it; it is no longer pending afterwards (whoever takes it first does it).
-/// Returns it, and who does it: the asker, approved by `approver`.
+/// Approves pending action `pending_id` of election `id` as `approver`, who must not be the
+/// admin who asked for it, and both must have held their accounts before the vote opened. An
+/// action without a secret result is taken (no longer pending: the caller runs it in the same
+/// transaction); one with a secret result is marked approved and waits for the admin who asked
+/// ([`take_approved`]). Returns it, with `approved_by` set.
 pub fn approve(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -260,7 +313,16 @@ pub fn approve(
     approver: &str,
 ) -> Result<Pending> {
     conn.transaction(|conn| {
-        let found = find(conn, id, pending_id)?;
+        let mut found = find(conn, id, pending_id)?;
+        if let Some(second) = &found.approved_by {
+            return Err(Error::conflict(
+                ErrorCode::AlreadyApproved,
+                format!(
+                    "{second} approved this already ({}); {} carries it out",
+                    found.description, found.requested_by
+                ),
+            ));
+        }
         if found.requested_by == approver {
             return Err(Error::conflict(
                 ErrorCode::SameOfficial,
@@ -270,11 +332,42 @@ pub fn approve(
                 ),
             ));
         }
-        take(conn, pending_id)?;
+        held_before_open(conn, id, approver)?;
+        held_before_open(conn, id, &found.requested_by)?;
+        if yields_secret(&found.action()?) {
+            diesel::update(pending_actions::table.find(pending_id))
+                .set((
+                    pending_actions::approved_by.eq(approver),
+                    pending_actions::approved_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+        } else {
+            take(conn, pending_id)?;
+        }
         tracing::info!(election = %id, action = %found.action, by = %found.requested_by,
             approved_by = approver, "a second admin approved an action");
+        found.approved_by = Some(approver.to_owned());
         Ok(found)
     })
+}
+
+/// Takes approved action `pending_id` for `requester`, the admin who asked for it and the only
+/// one who may carry it out (and see its secret). The caller runs it in the same transaction.
+pub fn take_approved(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    pending_id: &str,
+    requester: &str,
+) -> Result<Pending> {
+    let found = find(conn, id, pending_id)?;
+    if found.requested_by != requester || found.approved_by.is_none() {
+        return Err(Error::Forbidden(format!(
+            "only {} carries this out, once a second admin has approved it ({})",
+            found.requested_by, found.description
+        )));
+    }
+    take(conn, pending_id)?;
+    Ok(found)
 }
 
 /// Cancels pending action `pending_id` (any admin may).
@@ -296,7 +389,8 @@ fn find(conn: &mut DbConnection, id: ElectionId, pending_id: &str) -> Result<Pen
     let row: Option<Row> = pending_actions::table
         .filter(pending_actions::id.eq(pending_id))
         .filter(pending_actions::election_id.eq(id.to_string()))
-        .first::<Row>(conn)
+        .select(Row::as_select())
+        .first(conn)
         .optional()?;
     pending(row.ok_or_else(not_pending)?)
 }

@@ -47,9 +47,29 @@ thread_local! {
     static PENDING: RefCell<Option<Vec<(HeadStore, ElectionId, Head)>>> = const { RefCell::new(None) };
 }
 
-/// Starts collecting the heads signed on this thread (a log transaction begins).
-pub(crate) fn begin() {
-    PENDING.with(|p| *p.borrow_mut() = Some(Vec::new()));
+/// Starts collecting the heads signed on this thread (a log transaction begins). Inside a
+/// transaction already collecting (a nested one, a savepoint), it goes on collecting for the
+/// outer one and returns how many heads were collected so far.
+pub(crate) fn begin() -> Option<usize> {
+    PENDING.with(|p| {
+        let mut pending = p.borrow_mut();
+        match pending.as_ref() {
+            Some(outer) => Some(outer.len()),
+            None => {
+                *pending = Some(Vec::new());
+                None
+            }
+        }
+    })
+}
+
+/// A nested transaction rolled back: forgets the heads it signed.
+pub(crate) fn forget_after(mark: usize) {
+    PENDING.with(|p| {
+        if let Some(pending) = p.borrow_mut().as_mut() {
+            pending.truncate(mark);
+        }
+    });
 }
 
 /// Stops collecting; returns what was signed.

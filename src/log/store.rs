@@ -71,7 +71,15 @@ pub fn transaction<T>(
     conn: &mut DbConnection,
     body: impl FnOnce(&mut DbConnection) -> Result<T>,
 ) -> Result<T> {
-    heads::begin();
+    // Nested in another log transaction (an approval and the action it approves), the heads
+    // are recorded when the outermost one commits, never before.
+    if let Some(mark) = heads::begin() {
+        let outcome = conn.transaction(body);
+        if outcome.is_err() {
+            heads::forget_after(mark);
+        }
+        return outcome;
+    }
     let outcome = conn.transaction(body);
     let signed = heads::finish();
     let value = outcome?;

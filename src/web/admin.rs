@@ -15,8 +15,9 @@ use super::auth::Official;
 use super::page::{csrf, csrf_ok, html, mailing_download};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
+use crate::approvals::{self, Approved, CarriedOut};
 use crate::election::Transition;
-use crate::election::approval::{self, Action, Who};
+use crate::election::approval::{self, Action};
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
 use crate::log::entry::{Body, Kind};
@@ -332,7 +333,9 @@ struct Dashboard {
     is_admin: bool,
     /// Actions waiting for a second admin: id, what, who asked, when, whether it is this
     /// official's own request.
-    pending: Vec<(String, String, String, String, bool)>,
+    /// Each pending action: id, description, who asked, when, whether the viewer asked, who
+    /// approved it (once approved, it waits for the asker to carry it out).
+    pending: Vec<(String, String, String, String, bool, String)>,
     /// Whether the two-person rule is on.
     two_person_rule: bool,
 }
@@ -461,6 +464,7 @@ async fn dashboard_view(
                     p.requested_by.clone(),
                     at,
                     mine,
+                    p.approved_by.clone().unwrap_or_default(),
                 )
             })
             .collect(),
@@ -960,83 +964,58 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
     }
     let ((signer, me), id) = (desk.actor(), desk.id);
     let pending_id = form.pending.clone();
-    if form.decision == "cancel" {
-        let who = me.clone();
-        return match desk
-            .run(move |c| approval::cancel(c, id, &pending_id, &who))
-            .await
-        {
-            Ok(p) => {
-                desk.show(Some(format!(
-                    "Cancelled: {} (asked for by {}).",
-                    p.description, p.requested_by
-                )))
-                .await
-            }
-            Err(e) => desk.refused(&e).await,
-        };
-    }
-    if form.decision != "approve" {
-        let unknown = vec!["Unknown decision: approve or cancel.".to_owned()];
-        return desk.problems(StatusCode::BAD_REQUEST, unknown).await;
-    }
-    let approver = me.clone();
-    let taken = desk
-        .run(move |c| {
-            let p = approval::approve(c, id, &pending_id, &approver)?;
-            Ok((p.action()?, p))
-        })
-        .await;
-    let (action, p) = match taken {
-        Ok(taken) => taken,
-        Err(e) => return desk.refused(&e).await,
-    };
-    let by = p.requested_by.clone();
-    match action {
-        Action::Close => {
+    match form.decision.as_str() {
+        "cancel" => {
             let done = desk
-                .run(move |c| {
-                    let who = Who::Official {
-                        by: &by,
-                        approved_by: Some(&me),
-                    };
-                    election::apply(c, id, Transition::Close, &signer, who)
-                })
+                .run(move |c| approval::cancel(c, id, &pending_id, &me))
                 .await;
             match done {
-                Ok(_) => {
-                    desk.show(Some(format!(
-                        "Approved: the vote is closed (asked for by {}).",
-                        p.requested_by
-                    )))
-                    .await
+                Ok(p) => {
+                    let what = format!(
+                        "Cancelled: {} (asked for by {}).",
+                        p.description, p.requested_by
+                    );
+                    desk.show(Some(what)).await
                 }
                 Err(e) => desk.refused(&e).await,
             }
         }
-        Action::Reissue { member } => {
+        "approve" => {
             let done = desk
-                .run(move |c| {
-                    let who = Who::Official {
-                        by: &by,
-                        approved_by: Some(&me),
-                    };
-                    token_store::reissue(c, id, &member, &signer, who)
-                })
+                .run(move |c| approvals::approve(c, (id, &pending_id), &me, &signer))
                 .await;
-            reissued(&desk, done).await
+            match done {
+                Ok(Approved::Done(p)) => {
+                    let what = format!(
+                        "Approved: the vote is closed (asked for by {}).",
+                        p.requested_by
+                    );
+                    desk.show(Some(what)).await
+                }
+                Ok(Approved::Waiting(p)) => {
+                    let what = format!(
+                        "Approved: {}. {} carries it out from this dashboard; the new token(s) \
+                         will be shown to {} only.",
+                        p.description, p.requested_by, p.requested_by
+                    );
+                    desk.show(Some(what)).await
+                }
+                Err(e) => desk.refused(&e).await,
+            }
         }
-        Action::ReissueAll => {
+        "carry_out" => {
             let done = desk
-                .run(move |c| {
-                    let who = Who::Official {
-                        by: &by,
-                        approved_by: Some(&me),
-                    };
-                    token_store::reissue_mailing(c, id, &signer, who)
-                })
+                .run(move |c| approvals::carry_out(c, (id, &pending_id), &me, &signer))
                 .await;
-            reissued_all(&desk, done).await
+            match done {
+                Ok(CarriedOut::Reissued(t)) => reissued(&desk, Ok(t)).await,
+                Ok(CarriedOut::Mailing(n, csv)) => reissued_all(&desk, Ok((n, csv))).await,
+                Err(e) => desk.refused(&e).await,
+            }
+        }
+        _ => {
+            let unknown = vec!["Unknown decision: approve, carry out or cancel.".to_owned()];
+            desk.problems(StatusCode::BAD_REQUEST, unknown).await
         }
     }
 }

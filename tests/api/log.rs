@@ -142,8 +142,12 @@ both_backends! {
         let short = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 17, root: merkle::root_of(&leaves[..17]) });
         let err = verify_bundle(&b.log, &short, &b.key).unwrap_err();
         assert!(err.0.contains("has 18 entries but the checkpoint is for a tree of 17"), "{err}");
-        // The prefix it does sign verifies.
-        verify_bundle(&join(&lines[..17]), &short, &b.key).unwrap();
+        // That prefix ends between the official's `close` and the `close` entry, which one
+        // append writes together: no real checkpoint does. The prefix before the action verifies.
+        let err = verify_bundle(&join(&lines[..17]), &short, &b.key).unwrap_err();
+        assert!(err.0.contains("entry 16: the log ends after an official's `close`, without its `close` entry"), "{err}");
+        let before = real.sign_checkpoint(&Checkpoint { origin: origin.clone(), size: 16, root: merkle::root_of(&leaves[..16]) });
+        verify_bundle(&join(&lines[..16]), &before, &b.key).unwrap();
 
         // Correctly signed logs that break the order rules are still refused.
         let mut reordered = lines.clone();
@@ -153,7 +157,7 @@ both_backends! {
         let leaves: Vec<Hash> = reordered.iter().map(|l| merkle::leaf_hash(&l[..l.len() - 1])).collect();
         let signed = real.sign_checkpoint(&Checkpoint { origin, size: 18, root: merkle::root_of(&leaves) });
         let err = verify_bundle(&log, &signed, &b.key).unwrap_err();
-        assert!(err.0.contains("entry 15: the vote closes without being open"), "{err}");
+        assert!(err.0.contains("entry 15: an official's `open` is not followed by its `open` entry"), "{err}");
 
         // The CLI exits non-zero and names the failure.
         let dir = db.path("bundle");

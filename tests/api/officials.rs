@@ -465,8 +465,12 @@ both_backends! {
         let page = client.post(&accounts).form(&good).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("Account olive (observer) created.") && page.contains("<td>olive</td><td>observer</td>"), "{page}");
 
-        // An API token, shown once, that works until it is revoked.
-        let make = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "olive"), ("name", "turnout script")];
+        // An API token for someone else is refused; one for herself is shown once and works
+        // until it is revoked.
+        let theirs = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "olive"), ("name", "turnout script")];
+        let res = client.post(&accounts).form(&theirs).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        let make = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "alice"), ("name", "turnout script")];
         let page = client.post(&accounts).form(&make).send().await.unwrap().text().await.unwrap();
         let token = page.split("<code id=\"api-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
         assert!(token.starts_with("svapi_"), "{page}");
@@ -474,9 +478,9 @@ both_backends! {
         assert_eq!(status, 200);
         let (_, again) = get(&client, &accounts).await;
         assert!(!again.contains(&token), "the token is shown once");
-        let revoke = [("csrf", csrf.as_str()), ("action", "revoke_token"), ("username", "olive"), ("name", "turnout script")];
+        let revoke = [("csrf", csrf.as_str()), ("action", "revoke_token"), ("username", "alice"), ("name", "turnout script")];
         let page = client.post(&accounts).form(&revoke).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("Token olive/turnout script revoked."), "{page}");
+        assert!(page.contains("Token alice/turnout script revoked."), "{page}");
         let (status, _) = app.get_json_as("/api/v1/elections", &token).await;
         assert_eq!(status, 401);
 
@@ -486,7 +490,7 @@ both_backends! {
             .split("<tr>").skip(1)
             .map(|row| row.split("<td>").skip(2).map(|c| c.split("</td>").next().unwrap()).collect::<Vec<_>>().join(" | "))
             .collect();
-        assert_eq!(trail[..3], ["alice | api_token_revoke | olive/turnout script", "alice | api_token_create | olive/turnout script", "alice | account_create | olive (observer)"], "{trail:?}");
+        assert_eq!(trail[..3], ["alice | api_token_revoke | alice/turnout script", "alice | api_token_create | alice/turnout script", "alice | account_create | olive (observer)"], "{trail:?}");
         assert!(trail[3].starts_with("cli:") && trail[3].ends_with("| api_token_create | alice/tests"), "{trail:?}");
         assert!(trail[4].starts_with("cli:") && trail[4].ends_with("| account_create | alice (admin)"), "{trail:?}");
         assert!(!page.contains("a long enough passphrase") && !page.contains(&token), "no secret in the trail");

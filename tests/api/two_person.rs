@@ -102,21 +102,39 @@ both_backends! {
         let (_, shown) = app.get_json_as(&format!("/api/v1/elections/{id}"), &alice).await;
         assert_eq!(shown["state"], "open");
 
-        // Bob approves the reissue: he gets the new token; the old one is revoked.
+        // Bob approves the reissue. He does not see the new token: the approval waits for
+        // alice, who asked, and both pages say so.
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
         assert!(page.contains("<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>"), "{page}");
         let csrf = csrf_of(&page);
         let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
         assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Approved: reissue the token of member M1. alice carries it out"), "{page}");
+        assert!(!page.contains("new-token") && !page.contains("SV-"), "the approver never sees the token: {page}");
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
+        assert_eq!(st["status"], "not_used", "nothing is done until alice carries it out");
+        assert!(page.contains("alice carries it out and alone sees the new token(s)"), "{page}");
+        // Approving it twice does nothing more; bob cannot carry it out either.
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("bob approved this already"), "{page}");
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        assert_eq!(status, 403);
+        assert!(page.contains("only alice carries this out"), "{page}");
+        // Alice is told, warned, and carries it out: the new token is shown to her, once.
+        let (_, page) = get(&a, &dashboard).await;
+        assert!(page.contains("<strong>Approved by bob</strong>") && page.contains("do not share your screen"), "{page}");
+        let csrf_a = csrf_of(&page);
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        assert_eq!(status, 200, "{page}");
         let fresh = page.split("<code id=\"new-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
         assert_eq!(st["status"], "revoked");
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": fresh})).await;
         assert_eq!(st["status"], "not_used");
-        // Approving it twice does nothing more.
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
-        assert_eq!(status, 404);
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        assert_eq!(status, 404, "once only");
         assert!(page.contains("no such action is waiting"), "{page}");
 
         // Bob approves the close.
@@ -170,7 +188,12 @@ both_backends! {
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
         let csrf = csrf_of(&page);
-        let res = b.post(format!("{dashboard}/pending")).form(&[("csrf", csrf.as_str()), ("pending", pending[0].0.as_str()), ("decision", "approve")]).send().await.unwrap();
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(!page.contains("SV-"), "{page}");
+        let (_, page) = get(&a, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let res = a.post(format!("{dashboard}/pending")).form(&[("csrf", csrf.as_str()), ("pending", pending[0].0.as_str()), ("decision", "carry_out")]).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["x-strikevote-issued"], "3");
         for (_, token) in &tokens {
@@ -207,5 +230,104 @@ both_backends! {
         let bundle = export_bundle(db, &on, "on");
         let entry0 = String::from_utf8(bundle.log.split(|b| *b == b'\n').next().unwrap().to_vec()).unwrap();
         assert!(!entry0.contains("two_person_rule"), "{entry0}");
+    }
+}
+
+both_backends! {
+    async fn an_account_made_during_the_vote_neither_asks_nor_approves(db: &TestDb) {
+        // The sock puppet: alice makes a second admin account once the vote is open, asks for
+        // a reissue and approves it as the puppet.
+        let (id, tokens) = prepared_election(db, 3);
+        official(db, "alice", "admin");
+        official(db, "bob", "admin");
+        sv(db, &["election", "open", &id]).ok();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let app = spawn_app(db).await;
+        let dashboard = format!("{}/admin/elections/{id}", app.address);
+        let a = signed_in(&app, "alice").await;
+        let (_, page) = get(&a, &format!("{}/admin/accounts", app.address)).await;
+        let csrf = csrf_of(&page);
+        let puppet = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "sockpuppet"), ("password", PASSWORD), ("role", "admin")];
+        let (status, page) = post(&a, &format!("{}/admin/accounts", app.address), &puppet).await;
+        assert_eq!(status, 200, "{page}");
+        let (_, page) = get(&a, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let (status, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes")]).await;
+        assert_eq!(status, 200, "{page}");
+        let pending = pending_of(&page);
+        assert_eq!(pending.len(), 1, "{page}");
+        let s = signed_in(&app, "sockpuppet").await;
+        let (_, page) = get(&s, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let (status, page) = post(&s, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("the account `sockpuppet` was made after this vote opened"), "{page}");
+        // Nor may the puppet ask, for alice to approve.
+        let (_, page) = get(&s, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let (status, page) = post(&s, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M2"), ("confirm", "yes")]).await;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("was made after this vote opened"), "{page}");
+        let m1 = tokens.iter().find(|(m, _)| m == "M1").unwrap().1.clone();
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
+        assert_eq!(st["status"], "not_used");
+        assert!(!admin_entries(db, &id, "puppet").iter().any(|(_, _, second)| second.is_some()));
+    }
+}
+
+both_backends! {
+    async fn an_admin_makes_no_api_token_for_another_admin(db: &TestDb) {
+        // With a token for gina, alice could ask as gina and approve as herself.
+        official(db, "alice", "admin");
+        official(db, "gina", "admin");
+        let app = spawn_app(db).await;
+        let a = signed_in(&app, "alice").await;
+        let accounts = format!("{}/admin/accounts", app.address);
+        let (_, page) = get(&a, &accounts).await;
+        let csrf = csrf_of(&page);
+        let make = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "gina"), ("name", "for gina")];
+        let (status, page) = post(&a, &accounts, &make).await;
+        assert_eq!(status, 403, "{page}");
+        assert!(page.contains("you may create API tokens only for your own account (alice)"), "{page}");
+        assert!(!page.contains("svapi_"), "{page}");
+        let (_, page) = get(&a, &accounts).await;
+        assert!(!page.contains("gina/for gina"), "no token was made: {page}");
+        let mine = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "alice"), ("name", "mine")];
+        let (status, page) = post(&a, &accounts, &mine).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("svapi_"), "{page}");
+    }
+}
+
+both_backends! {
+    async fn an_approval_whose_action_fails_is_kept_not_lost(db: &TestDb) {
+        // Approved, then the member votes with the old token before alice carries it out: the
+        // reissue is refused, and the approval and the old token stand as they were.
+        let (id, tokens) = prepared_election(db, 3);
+        official(db, "alice", "admin");
+        official(db, "bob", "admin");
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let dashboard = format!("{}/admin/elections/{id}", app.address);
+        let a = signed_in(&app, "alice").await;
+        let (_, page) = get(&a, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let (_, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes")]).await;
+        let pending = pending_of(&page);
+        let b = signed_in(&app, "bob").await;
+        let (_, page) = get(&b, &dashboard).await;
+        let csrf_b = csrf_of(&page);
+        let (status, _) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf_b), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        assert_eq!(status, 200);
+        let m1 = tokens.iter().find(|(m, _)| m == "M1").unwrap().1.clone();
+        let (status, _) = app.cast(&m1, "yes").await;
+        assert_eq!(status, 200);
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("has already cast a ballot"), "{page}");
+        let (_, page) = get(&a, &dashboard).await;
+        assert!(page.contains("<strong>Approved by bob</strong>"), "the approval is kept: {page}");
+        assert_eq!(pending_of(&page).len(), 1);
+        assert!(!admin_entries(db, &id, "failed").iter().any(|(action, _, _)| action == "token_reissue"));
     }
 }

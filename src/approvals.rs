@@ -1,0 +1,80 @@
+//! Carrying out what the two-person rule approved, each step in one transaction: the approval
+//! and the action it approves commit together or not at all, and an action whose result is a
+//! secret (a reissued token, a new mailing) runs only for the official who asked for it, who
+//! alone sees the secret ([`crate::election::approval`] says who may ask and approve).
+
+use crate::db::DbConnection;
+use crate::election::approval::{self, Action, Pending, Who};
+use crate::election::{self, ElectionId, Transition};
+use crate::error::{Error, Result};
+use crate::log::LogKey;
+use crate::token::store::{self as token_store, IssuedToken};
+
+/// What an approval did.
+#[derive(Debug)]
+pub enum Approved {
+    /// The action ran (the vote closed), with both officials' names in the log.
+    Done(Pending),
+    /// The action waits, approved, for the official who asked to carry it out.
+    Waiting(Pending),
+}
+
+/// `approver` approves pending action `pending_id`; an action without a secret result runs
+/// in the same transaction.
+pub fn approve(
+    conn: &mut DbConnection,
+    (id, pending_id): (ElectionId, &str),
+    approver: &str,
+    signer: &LogKey,
+) -> Result<Approved> {
+    crate::log::store::transaction(conn, |c| {
+        let p = approval::approve(c, id, pending_id, approver)?;
+        match p.action()? {
+            Action::Close => {
+                let who = Who::Official {
+                    by: &p.requested_by,
+                    approved_by: Some(approver),
+                };
+                election::apply(c, id, Transition::Close, signer, who)?;
+                Ok(Approved::Done(p))
+            }
+            Action::Reissue { .. } | Action::ReissueAll => Ok(Approved::Waiting(p)),
+        }
+    })
+}
+
+/// What carrying out an approved action gave: the secret, for the official who asked.
+#[derive(Debug)]
+pub enum CarriedOut {
+    /// One member's new token.
+    Reissued(IssuedToken),
+    /// How many tokens were replaced, and the new mailing's CSV.
+    Mailing(usize, Vec<u8>),
+}
+
+/// `requester` carries out the approved action `pending_id` they asked for.
+pub fn carry_out(
+    conn: &mut DbConnection,
+    (id, pending_id): (ElectionId, &str),
+    requester: &str,
+    signer: &LogKey,
+) -> Result<CarriedOut> {
+    crate::log::store::transaction(conn, |c| {
+        let p = approval::take_approved(c, id, pending_id, requester)?;
+        let second = p.approved_by.clone().unwrap_or_default();
+        let who = Who::Official {
+            by: requester,
+            approved_by: Some(&second),
+        };
+        match p.action()? {
+            Action::Reissue { member } => {
+                token_store::reissue(c, id, &member, signer, who).map(CarriedOut::Reissued)
+            }
+            Action::ReissueAll => token_store::reissue_mailing(c, id, signer, who)
+                .map(|(n, csv)| CarriedOut::Mailing(n, csv)),
+            Action::Close => Err(Error::Internal(
+                "a close waited for its asker after approval".into(),
+            )),
+        }
+    })
+}
