@@ -351,6 +351,16 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, api::admin::reissue)],
     },
     Resource {
+        path: "/api/v1/elections/{id}/pending",
+        limited: false,
+        endpoints: &[get!(ADMIN, api::admin::pending)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/pending/{pending}",
+        limited: false,
+        endpoints: &[post!(ADMIN, api::admin::decide)],
+    },
+    Resource {
         path: "/api/v1/elections/{id}/open",
         limited: false,
         endpoints: &[post!(ADMIN, api::admin::open)],

@@ -4,10 +4,11 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ElectionPath;
 use super::{read_body, with_conn};
+use crate::approvals::{self, Approved, CarriedOut};
 use crate::election::Transition;
 use crate::election::approval::{self, Action};
 use crate::election::{self, Definition, ElectionId};
@@ -303,8 +304,9 @@ async fn ask_second(
     Ok(HttpResponse::Accepted().json(Waiting {
         message: format!(
             "waiting for a second admin: {}; another admin approves it on the election's \
-             dashboard (the two-person rule), nothing has changed yet",
-            pending.description
+             dashboard or with POST /api/v1/elections/{id}/pending/{} (the two-person rule), \
+             nothing has changed yet",
+            pending.description, pending.id
         ),
         pending,
     }))
@@ -348,4 +350,143 @@ pub async fn certify(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     act(who, state, id, Transition::Certify).await
+}
+
+/// The path of one pending action.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read: the handler parses the path itself
+pub struct PendingPath {
+    /// The election's id.
+    #[param(value_type = String, format = "uuid")]
+    id: String,
+    /// The pending action's id.
+    pending: String,
+}
+
+/// The actions waiting in an election.
+#[derive(Serialize, ToSchema)]
+pub struct PendingList {
+    /// Oldest first; an approved one waits for the official who asked to carry it out.
+    pending: Vec<approval::Pending>,
+}
+
+/// `GET /api/v1/elections/{id}/pending`: the actions waiting for a second admin (or, approved,
+/// for the admin who asked).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/pending", tag = "officials", params(ElectionPath),
+    responses((status = 200, description = "The pending actions, oldest first", body = PendingList)))]
+pub async fn pending(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let pending = with_conn(&state, move |c| {
+        election::find(c, id)?;
+        approval::list(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(PendingList { pending }))
+}
+
+/// What an official decides about a pending action.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// A second admin approves: a close is done at once; a reissue or a replacement then waits
+    /// for the admin who asked.
+    Approve,
+    /// The admin who asked carries out an approved reissue or replacement, and alone gets the
+    /// new token(s).
+    CarryOut,
+    /// Any admin cancels it.
+    Cancel,
+}
+
+/// `POST /api/v1/elections/{id}/pending/{pending}`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// What to do.
+    decision: Decision,
+}
+
+/// What a decision did.
+#[derive(Serialize, ToSchema)]
+pub struct Decided {
+    /// What happened, in words.
+    message: String,
+    /// The new token, when the admin who asked carried out a reissue (shown this once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reissued: Option<Reissued>,
+    /// The new mailing (CSV text), when the admin who asked carried out a replacement of every
+    /// unused token (shown this once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mailing: Option<String>,
+}
+
+impl Decided {
+    fn said(message: String) -> Self {
+        Decided {
+            message,
+            reissued: None,
+            mailing: None,
+        }
+    }
+}
+
+/// `POST /api/v1/elections/{id}/pending/{pending}` `{"decision"}`: approve, carry out or
+/// cancel a pending action, as on the dashboard.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/pending/{pending}", tag = "officials", params(PendingPath),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "What the decision did", body = Decided),
+        (status = 403, description = "forbidden"),
+        (status = 404, description = "pending_not_found"),
+        (status = 409, description = "same_official already_approved not_eligible_approver approval_needed election_not_open token_used")))]
+pub async fn decide(
+    who: Official,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<DecisionBody>,
+) -> Result<HttpResponse> {
+    let (id, pending_id) = path.into_inner();
+    let id = ElectionId::parse(&id)?;
+    let me = who.0.username;
+    let signer = state.signer.clone();
+    let decided = with_conn(&state, move |c| -> Result<Decided> {
+        let at = (id, pending_id.as_str());
+        Ok(match body.decision {
+            Decision::Cancel => {
+                let p = approval::cancel(c, id, &pending_id, &me)?;
+                Decided::said(format!("cancelled: {}", p.description))
+            }
+            Decision::Approve => match approvals::approve(c, at, &me, &signer)? {
+                Approved::Done(p) => Decided::said(format!("approved and done: {}", p.description)),
+                Approved::Waiting(p) => Decided::said(format!(
+                    "approved: {}; {} carries it out and alone gets the new token(s)",
+                    p.description, p.requested_by
+                )),
+            },
+            Decision::CarryOut => match approvals::carry_out(c, at, &me, &signer)? {
+                CarriedOut::Reissued(t) => Decided {
+                    reissued: Some(Reissued {
+                        member_id: t.member_id,
+                        local: t.local,
+                        token: t.token.expose().to_owned(),
+                        ballot_url: t.ballot_url,
+                    }),
+                    ..Decided::said("carried out: the member's new token".into())
+                },
+                CarriedOut::Mailing(n, csv) => Decided {
+                    mailing: Some(String::from_utf8_lossy(&csv).into_owned()),
+                    ..Decided::said(format!("carried out: {n} new token(s)"))
+                },
+            },
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(decided))
 }

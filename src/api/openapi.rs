@@ -78,6 +78,8 @@ pub struct ApiError {
         super::admin::open,
         super::admin::close,
         super::admin::certify,
+        super::admin::pending,
+        super::admin::decide,
         super::tellers::board,
         super::tellers::message,
         super::tellers::shares,

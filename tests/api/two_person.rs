@@ -331,3 +331,63 @@ both_backends! {
         assert!(!admin_entries(db, &id, "failed").iter().any(|(action, _, _)| action == "token_reissue"));
     }
 }
+
+both_backends! {
+    async fn approving_carrying_out_and_cancelling_work_from_the_api_too(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 4);
+        let alice = official(db, "alice", "admin");
+        let bob = official(db, "bob", "admin");
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let api = |path: &str| format!("{}/api/v1/elections/{id}{path}", app.address);
+        let decide = |pending: &str, token: &str, decision: &str| {
+            app.client.post(api(&format!("/pending/{pending}"))).bearer_auth(token).json(&serde_json::json!({"decision": decision})).send()
+        };
+
+        // A reissue: bob approves and gets no token; alice carries it out and gets it.
+        let res = app.client.post(api("/tokens/reissue")).bearer_auth(&alice).json(&serde_json::json!({"member": "M1"})).send().await.unwrap();
+        assert_eq!(res.status(), 202);
+        let asked: serde_json::Value = res.json().await.unwrap();
+        let reissue = asked["pending"]["id"].as_str().unwrap().to_owned();
+        let res = decide(&reissue, &bob, "approve").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let said: serde_json::Value = res.json().await.unwrap();
+        assert!(said.get("reissued").is_none(), "{said}");
+        assert!(said["message"].as_str().unwrap().contains("alice carries it out"), "{said}");
+        let (status, listed) = app.get_json_as(&format!("/api/v1/elections/{id}/pending"), &bob).await;
+        assert_eq!(status, 200);
+        assert_eq!(listed["pending"][0]["approved_by"], "bob", "{listed}");
+        let res = decide(&reissue, &bob, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 403);
+        let res = decide(&reissue, &alice, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let got: serde_json::Value = res.json().await.unwrap();
+        let fresh = got["reissued"]["token"].as_str().unwrap().to_owned();
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": fresh})).await;
+        assert_eq!(st["status"], "not_used");
+        let m1 = tokens.iter().find(|(m, _)| m == "M1").unwrap().1.clone();
+        let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
+        assert_eq!(st["status"], "revoked");
+
+        // An early close: asked, cancelled, asked again, approved by bob — closed at once.
+        let res = app.client.post(api("/close")).bearer_auth(&alice).send().await.unwrap();
+        let asked: serde_json::Value = res.json().await.unwrap();
+        let close = asked["pending"]["id"].as_str().unwrap().to_owned();
+        let res = decide(&close, &alice, "approve").await.unwrap();
+        assert_eq!(res.status(), 409);
+        let res = decide(&close, &bob, "cancel").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let res = decide(&close, &bob, "approve").await.unwrap();
+        assert_eq!(res.status(), 404);
+        let res = app.client.post(api("/close")).bearer_auth(&alice).send().await.unwrap();
+        let asked: serde_json::Value = res.json().await.unwrap();
+        let close = asked["pending"]["id"].as_str().unwrap().to_owned();
+        let res = decide(&close, &bob, "approve").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let (_, shown) = app.get_json_as(&format!("/api/v1/elections/{id}"), &alice).await;
+        assert_eq!(shown["state"], "closed");
+        let admin = admin_entries(db, &id, "api");
+        assert!(admin.contains(&("token_reissue".into(), "alice".into(), Some("bob".into()))), "{admin:?}");
+        assert!(admin.contains(&("close".into(), "alice".into(), Some("bob".into()))), "{admin:?}");
+    }
+}
