@@ -409,6 +409,9 @@ pub enum Decision {
 pub struct DecisionBody {
     /// What to do.
     decision: Decision,
+    /// The token's official's password, asked again to approve or carry out (not to cancel).
+    #[serde(default)]
+    password: String,
 }
 
 /// What a decision did.
@@ -441,7 +444,9 @@ impl Decided {
     request_body = DecisionBody,
     responses(
         (status = 200, description = "What the decision did", body = Decided),
+        (status = 401, description = "unauthorized"),
         (status = 403, description = "forbidden"),
+        (status = 429, description = "too_many_requests"),
         (status = 404, description = "pending_not_found"),
         (status = 409, description = "same_official already_approved not_eligible_approver approval_needed election_not_open token_used")))]
 pub async fn decide(
@@ -454,8 +459,15 @@ pub async fn decide(
     let id = ElectionId::parse(&id)?;
     let me = who.0.username;
     let signer = state.signer.clone();
+    let _turn = match body.decision {
+        Decision::Cancel => None,
+        _ => Some(state.password_gate.enter().await?),
+    };
     let decided = with_conn(&state, move |c| -> Result<Decided> {
         let at = (id, pending_id.as_str());
+        if !matches!(body.decision, Decision::Cancel) {
+            approvals::reconfirm(c, &me, &body.password)?;
+        }
         Ok(match body.decision {
             Decision::Cancel => {
                 let p = approval::cancel(c, id, &pending_id, &me)?;

@@ -952,8 +952,11 @@ pub struct PendingForm {
     csrf: String,
     /// The pending action's id.
     pending: String,
-    /// `approve` or `cancel`.
+    /// `approve`, `carry_out` or `cancel`.
     decision: String,
+    /// The official's password, asked again to approve or carry out (not to cancel).
+    #[serde(default)]
+    password: String,
 }
 
 /// `POST /admin/elections/{id}/pending`: a second admin approves an action another admin asked
@@ -981,8 +984,16 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
             }
         }
         "approve" => {
+            let _turn = match desk.state.password_gate.enter().await {
+                Ok(turn) => turn,
+                Err(e) => return desk.refused(&e).await,
+            };
+            let password = form.password.clone();
             let done = desk
-                .run(move |c| approvals::approve(c, (id, &pending_id), &me, &signer))
+                .run(move |c| {
+                    approvals::reconfirm(c, &me, &password)?;
+                    approvals::approve(c, (id, &pending_id), &me, &signer)
+                })
                 .await;
             match done {
                 Ok(Approved::Done(p)) => {
@@ -1004,8 +1015,16 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
             }
         }
         "carry_out" => {
+            let _turn = match desk.state.password_gate.enter().await {
+                Ok(turn) => turn,
+                Err(e) => return desk.refused(&e).await,
+            };
+            let password = form.password.clone();
             let done = desk
-                .run(move |c| approvals::carry_out(c, (id, &pending_id), &me, &signer))
+                .run(move |c| {
+                    approvals::reconfirm(c, &me, &password)?;
+                    approvals::carry_out(c, (id, &pending_id), &me, &signer)
+                })
                 .await;
             match done {
                 Ok(CarriedOut::Reissued(t)) => reissued(&desk, Ok(t)).await,

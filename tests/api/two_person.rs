@@ -96,7 +96,7 @@ both_backends! {
 
         // Alice cannot approve her own request, even by posting the form.
         let csrf = csrf_of(&page);
-        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[1].0), ("decision", "approve")]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[1].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409);
         assert!(page.contains("a different admin must approve it"), "{page}");
         let (_, shown) = app.get_json_as(&format!("/api/v1/elections/{id}"), &alice).await;
@@ -108,7 +108,13 @@ both_backends! {
         let (_, page) = get(&b, &dashboard).await;
         assert!(page.contains("<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>"), "{page}");
         let csrf = csrf_of(&page);
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        // Without his password again (someone at his unlocked screen), nothing is approved.
+        for password in ["", "not bob's password at all"] {
+            let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", password)]).await;
+            assert_eq!(status, 401, "{page}");
+            assert!(!page.contains("Approved by bob"), "{page}");
+        }
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Approved: reissue the token of member M1. alice carries it out"), "{page}");
         assert!(!page.contains("new-token") && !page.contains("SV-"), "the approver never sees the token: {page}");
@@ -116,29 +122,29 @@ both_backends! {
         assert_eq!(st["status"], "not_used", "nothing is done until alice carries it out");
         assert!(page.contains("alice carries it out and alone sees the new token(s)"), "{page}");
         // Approving it twice does nothing more; bob cannot carry it out either.
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409);
         assert!(page.contains("bob approved this already"), "{page}");
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out"), ("password", PASSWORD)]).await;
         assert_eq!(status, 403);
         assert!(page.contains("only alice carries this out"), "{page}");
         // Alice is told, warned, and carries it out: the new token is shown to her, once.
         let (_, page) = get(&a, &dashboard).await;
         assert!(page.contains("<strong>Approved by bob</strong>") && page.contains("do not share your screen"), "{page}");
         let csrf_a = csrf_of(&page);
-        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         let fresh = page.split("<code id=\"new-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
         assert_eq!(st["status"], "revoked");
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": fresh})).await;
         assert_eq!(st["status"], "not_used");
-        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf_a), ("pending", &pending[0].0), ("decision", "carry_out"), ("password", PASSWORD)]).await;
         assert_eq!(status, 404, "once only");
         assert!(page.contains("no such action is waiting"), "{page}");
 
         // Bob approves the close.
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[1].0), ("decision", "approve")]).await;
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[1].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Approved: the vote is closed (asked for by alice)."), "{page}");
         assert!(page.contains("close by alice, approved by bob"), "{page}");
@@ -188,12 +194,12 @@ both_backends! {
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
         let csrf = csrf_of(&page);
-        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(!page.contains("SV-"), "{page}");
         let (_, page) = get(&a, &dashboard).await;
         let csrf = csrf_of(&page);
-        let res = a.post(format!("{dashboard}/pending")).form(&[("csrf", csrf.as_str()), ("pending", pending[0].0.as_str()), ("decision", "carry_out")]).send().await.unwrap();
+        let res = a.post(format!("{dashboard}/pending")).form(&[("csrf", csrf.as_str()), ("pending", pending[0].0.as_str()), ("decision", "carry_out"), ("password", PASSWORD)]).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["x-strikevote-issued"], "3");
         for (_, token) in &tokens {
@@ -259,7 +265,7 @@ both_backends! {
         let s = signed_in(&app, "sockpuppet").await;
         let (_, page) = get(&s, &dashboard).await;
         let csrf = csrf_of(&page);
-        let (status, page) = post(&s, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        let (status, page) = post(&s, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409, "{page}");
         assert!(page.contains("the account `sockpuppet` was made after this vote opened"), "{page}");
         // Nor may the puppet ask, for alice to approve.
@@ -317,12 +323,12 @@ both_backends! {
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
         let csrf_b = csrf_of(&page);
-        let (status, _) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf_b), ("pending", &pending[0].0), ("decision", "approve")]).await;
+        let (status, _) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf_b), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200);
         let m1 = tokens.iter().find(|(m, _)| m == "M1").unwrap().1.clone();
         let (status, _) = app.cast(&m1, "yes").await;
         assert_eq!(status, 200);
-        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out")]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "carry_out"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409, "{page}");
         assert!(page.contains("has already cast a ballot"), "{page}");
         let (_, page) = get(&a, &dashboard).await;
@@ -341,7 +347,7 @@ both_backends! {
         let app = spawn_app(db).await;
         let api = |path: &str| format!("{}/api/v1/elections/{id}{path}", app.address);
         let decide = |pending: &str, token: &str, decision: &str| {
-            app.client.post(api(&format!("/pending/{pending}"))).bearer_auth(token).json(&serde_json::json!({"decision": decision})).send()
+            app.client.post(api(&format!("/pending/{pending}"))).bearer_auth(token).json(&serde_json::json!({"decision": decision, "password": PASSWORD})).send()
         };
 
         // A reissue: bob approves and gets no token; alice carries it out and gets it.
@@ -349,6 +355,9 @@ both_backends! {
         assert_eq!(res.status(), 202);
         let asked: serde_json::Value = res.json().await.unwrap();
         let reissue = asked["pending"]["id"].as_str().unwrap().to_owned();
+        // A stolen API token alone approves nothing: the password is asked again.
+        let res = app.client.post(api(&format!("/pending/{reissue}"))).bearer_auth(&bob).json(&serde_json::json!({"decision": "approve"})).send().await.unwrap();
+        assert_eq!(res.status(), 401);
         let res = decide(&reissue, &bob, "approve").await.unwrap();
         assert_eq!(res.status(), 200);
         let said: serde_json::Value = res.json().await.unwrap();
