@@ -89,8 +89,12 @@ fn check(file: &Path) -> anyhow::Result<()> {
     );
     // Without a roster only the minimum itself can be judged; `roster import` names the
     // locals too small to be counted alone.
-    for warning in
-        crate::tally::units::warnings(&definition, &Default::default(), &Default::default())
+    let small =
+        crate::tally::units::warnings(&definition, &Default::default(), &Default::default());
+    for warning in definition
+        .warnings(chrono::Utc::now())
+        .into_iter()
+        .chain(small)
     {
         eprintln!("warning: {warning}");
     }

@@ -65,6 +65,8 @@ pub struct BuilderForm {
     min_ballots: String,
     /// Checked: one admin may close early and reissue alone (the two-person rule off).
     one_admin: Option<String>,
+    /// `yes` once the official has read the definition's warnings and creates it anyway.
+    accept_warnings: Option<String>,
 }
 
 impl BuilderForm {
@@ -85,6 +87,8 @@ struct BuilderPage {
     role: String,
     csrf: String,
     problems: Vec<String>,
+    /// What the definition may get wrong, to confirm before it is created.
+    warnings: Vec<String>,
     notice: Option<String>,
     f: BuilderForm,
     presets: &'static [(&'static str, &'static str)],
@@ -103,6 +107,7 @@ fn page(
         role: who.0.role.to_string(),
         csrf,
         problems,
+        warnings: Vec::new(),
         notice: None,
         f,
         presets: &PRESETS,
@@ -150,6 +155,12 @@ pub async fn build(
             return html(StatusCode::BAD_REQUEST, &page, cookie);
         }
     };
+    let warnings = definition.warnings(chrono::Utc::now());
+    if !warnings.is_empty() && f.accept_warnings.as_deref() != Some("yes") {
+        let (mut page, cookie) = page(&req, &state, &who, f, Vec::new());
+        page.warnings = warnings;
+        return html(StatusCode::OK, &page, cookie);
+    }
     let (url, signer, by) = (
         state.public_url.clone(),
         state.signer.clone(),

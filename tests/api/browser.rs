@@ -395,6 +395,17 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         .await
         .unwrap();
     submit(&c, "/admin/elections/new").await;
+    // The window has begun: the builder asks to confirm before it creates.
+    let warned = text_of(&c, "warnings").await;
+    assert!(warned.contains("opens_at"), "{warned}");
+    assert_accessible(&c, "the election builder's warnings").await;
+    c.find(Locator::Id("accept_warnings"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c, "/admin/elections/new").await;
     assert_eq!(text_of(&c, "state").await, "draft");
     assert_accessible(&c, "the dashboard of a draft").await;
     assert_eq!(

@@ -120,3 +120,26 @@ fn an_unreachable_database_is_one_clear_message() {
         );
     }
 }
+
+#[test]
+fn election_check_warns_of_a_lone_teller_a_begun_window_and_a_full_quorum() {
+    let db = TestDb::new(Backend::Sqlite);
+    let text = definition_toml(&[("600", 1)]).replace(
+        "tellers = {",
+        "quorum = { num = 1, den = 1, cmp = \"at_least\" }\ntellers = {",
+    );
+    std::fs::write(db.path("d.toml"), text).unwrap();
+    let file = db.path("d.toml");
+    let run = sv(
+        &db,
+        &["election", "check", "--file", file.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "valid, only warned about: {}", run.stderr);
+    for said in [
+        "warning: tellers.threshold is 1: any one of the 1 teller(s) can decrypt alone",
+        "warning: opens_at (2026-01-01T00:00:00Z) has passed",
+        "warning: The quorum is 100%",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+}

@@ -199,6 +199,14 @@ both_backends! {
         answers.push(("threshold", "50".to_owned()));
         answers.push(("label_no", "No, I do not ratify".to_owned()));
         answers.push(("one_admin", "yes".to_owned()));
+        // Valid, but one teller could decrypt alone and the window has begun: the official is
+        // told, and nothing is created until she confirms.
+        let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Check before you create") && page.contains("tellers.threshold is 1") && page.contains("opens_at (2026-01-01T14:00:00Z) has passed"), "{page}");
+        assert!(sv(db, &["election", "list"]).ok().contains("no elections yet"));
+        answers.push(("accept_warnings", "yes".to_owned()));
         let res = client.post(format!("{base}/admin/elections/new")).form(&answers).send().await.unwrap();
         assert_eq!(res.status(), 303);
         let built = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();

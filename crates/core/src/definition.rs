@@ -632,6 +632,42 @@ impl Definition {
         Ok(())
     }
 
+    /// What a valid definition may still get wrong, for the official to confirm before the
+    /// election is created (`election check`, the builder): a single teller able to decrypt
+    /// alone, a voting window already begun or over at `now`, a quorum of every member.
+    pub fn warnings(&self, now: DateTime<Utc>) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.tellers.threshold == 1 {
+            out.push(format!(
+                "tellers.threshold is 1: any one of the {} teller(s) can decrypt alone, so one \
+                 person could read any total the election opens. Two of three or three of five \
+                 is usual.",
+                self.tellers.count
+            ));
+        }
+        if self.closes_at <= now {
+            out.push(format!(
+                "closes_at ({}) has passed: the election could never be opened.",
+                format_time(&self.closes_at)
+            ));
+        } else if self.opens_at <= now {
+            out.push(format!(
+                "opens_at ({}) has passed: the vote opens as soon as it is opened, with less time \
+                 for notices to reach members than planned.",
+                format_time(&self.opens_at)
+            ));
+        }
+        if let Some(q) = self.quorum
+            && q.num == q.den
+        {
+            out.push(
+                "The quorum is 100%: the vote fails if a single eligible member does not vote."
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     /// Checks every field (each problem is recorded), then builds the definition if all of
     /// the required ones are there.
     fn check(p: &mut Problems, raw: RawDefinition) -> Option<Self> {
@@ -1559,6 +1595,35 @@ mod tests {
         let mut value = serde_json::to_value(d).unwrap();
         value.as_object_mut().unwrap().retain(|_, v| !v.is_null());
         toml::to_string(&value).unwrap()
+    }
+
+    #[test]
+    fn a_single_teller_a_past_window_and_a_full_quorum_are_warned_about() {
+        let d = Definition::from_toml(EXAMPLE).unwrap();
+        let before = d.opens_at - chrono::Duration::days(1);
+        assert_eq!(
+            d.warnings(before),
+            Vec::<String>::new(),
+            "the example is sound"
+        );
+        let mut risky = d.clone();
+        risky.tellers.threshold = 1;
+        risky.quorum = Some(Fraction {
+            num: 4,
+            den: 4,
+            cmp: Comparison::AtLeast,
+        });
+        let said = risky.warnings(before).join("\n");
+        assert!(said.contains("tellers.threshold is 1"), "{said}");
+        assert!(said.contains("The quorum is 100%"), "{said}");
+        assert!(
+            d.warnings(d.opens_at)[0].contains("opens_at (2027-03-01T07:00:00Z) has passed"),
+            "{:?}",
+            d.warnings(d.opens_at)
+        );
+        assert!(
+            d.warnings(d.closes_at)[0].contains("has passed: the election could never be opened")
+        );
     }
 
     proptest! {
