@@ -106,6 +106,9 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve { .. });
+    if !serving {
+        quiet_on_closed_output();
+    }
     let overrides = Overrides {
         database_url: cli.database_url.clone(),
         bind: match &cli.command {
@@ -124,6 +127,19 @@ pub fn run() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`strikevote election list | head -1`)
+/// would panic ("failed printing to stdout"). A command ends the way other command-line tools
+/// do instead: quietly, by the signal. The server keeps ignoring it (its sockets and database
+/// connections report a closed peer as an error on their own).
+fn quiet_on_closed_output() {
+    #[cfg(unix)]
+    // SAFETY: called once, before any thread is started, to restore the signal's default
+    // action; no handler of ours is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -143,3 +143,34 @@ fn election_check_warns_of_a_lone_teller_a_begun_window_and_a_full_quorum() {
         assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let db = TestDb::new(Backend::Sqlite);
+    // `strikevote election list | head -0`: the reader is gone before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+        .args(["election", "list", "--database-url", &db.url])
+        .current_dir(db.dir())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc_sigpipe()),
+        "ended by SIGPIPE: {:?} {stderr}",
+        out.status
+    );
+}
+
+/// SIGPIPE's number on the platforms the tests run on.
+#[cfg(unix)]
+fn libc_sigpipe() -> i32 {
+    13
+}
