@@ -212,6 +212,14 @@ fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
     if text.chars().count() < 12 {
         bail!("the passphrase must be at least 12 characters");
     }
+    // A new state file's passphrase is held to the officials' rules: whoever copies the file
+    // tries the common passwords first.
+    if new && let Err(e) = crate::account::check_password(&text) {
+        bail!(
+            "the passphrase is too weak: {}",
+            e.to_string().replace("password", "passphrase")
+        );
+    }
     Ok(text)
 }
 

@@ -486,3 +486,20 @@ both_backends! {
         assert!(body["message"].as_str().unwrap().contains("has 1 teller(s): there is no teller 9"), "{body}");
     }
 }
+
+both_backends! {
+    fn a_new_state_file_needs_a_passphrase_as_strong_as_an_officials_password(db: &TestDb) {
+        let id = create_election_only(db);
+        invite(db, &id);
+        let state = db.path("weak.state");
+        for weak in ["Password1234", "aaaaaaaaaaaaaaaa", "Solidarity Forever"] {
+            let pass = db.path("weak-pass");
+            std::fs::write(&pass, format!("{weak}\n")).unwrap();
+            let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--invitation-file", db.path("invitation-1").to_str().unwrap(), "--work-factor", "2"]).fails();
+            assert!(err.contains("the passphrase is too weak") && err.contains("common passphrases"), "{weak}: {err}");
+            assert!(!state.exists(), "{weak}: no state file is written");
+        }
+        let out = setup(db, &id, 1).ok();
+        assert!(out.starts_with("teller 1: your fingerprint is "), "{out}");
+    }
+}
