@@ -13,7 +13,7 @@ use crate::token::store::{self as token_store, IssuedToken};
 /// Asks `username`'s password again before an approval or carrying one out: whoever finds an
 /// official's screen unlocked (or steals a session) does not approve with it. Wrong passwords
 /// count toward the account's lock like failed sign-ins.
-pub fn reconfirm(conn: &mut DbConnection, username: &str, password: &str) -> Result<()> {
+fn reconfirm(conn: &mut DbConnection, username: &str, password: &str) -> Result<()> {
     if password.is_empty() {
         return Err(Error::Unauthorized(
             "type your password again to approve or carry out an action".into(),
@@ -31,14 +31,15 @@ pub enum Approved {
     Waiting(Pending),
 }
 
-/// `approver` approves pending action `pending_id`; an action without a secret result runs
-/// in the same transaction.
+/// `approver`, typing their password again, approves pending action `pending_id`; an action
+/// without a secret result runs in the same transaction.
 pub fn approve(
     conn: &mut DbConnection,
     (id, pending_id): (ElectionId, &str),
-    approver: &str,
+    (approver, password): (&str, &str),
     signer: &LogKey,
 ) -> Result<Approved> {
+    reconfirm(conn, approver, password)?;
     crate::log::store::transaction(conn, |c| {
         let p = approval::approve(c, id, pending_id, approver)?;
         match p.action()? {
@@ -64,13 +65,15 @@ pub enum CarriedOut {
     Mailing(usize, Vec<u8>),
 }
 
-/// `requester` carries out the approved action `pending_id` they asked for.
+/// `requester`, typing their password again, carries out the approved action `pending_id`
+/// they asked for.
 pub fn carry_out(
     conn: &mut DbConnection,
     (id, pending_id): (ElectionId, &str),
-    requester: &str,
+    (requester, password): (&str, &str),
     signer: &LogKey,
 ) -> Result<CarriedOut> {
+    reconfirm(conn, requester, password)?;
     crate::log::store::transaction(conn, |c| {
         let p = approval::take_approved(c, id, pending_id, requester)?;
         let second = p.approved_by.clone().unwrap_or_default();

@@ -196,6 +196,17 @@ pub struct Reissued {
     ballot_url: String,
 }
 
+impl From<token_store::IssuedToken> for Reissued {
+    fn from(t: token_store::IssuedToken) -> Self {
+        Reissued {
+            member_id: t.member_id,
+            local: t.local,
+            token: t.token.expose().to_owned(),
+            ballot_url: t.ballot_url,
+        }
+    }
+}
+
 /// `POST /api/v1/elections/{id}/tokens/reissue` `{"member"}`: the new token, once.
 #[utoipa::path(post, path = "/api/v1/elections/{id}/tokens/reissue", tag = "officials", params(ElectionPath),
     request_body = ReissueBody,
@@ -228,12 +239,7 @@ pub async fn reissue(
     };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(Reissued {
-            member_id: t.member_id,
-            local: t.local,
-            token: t.token.expose().to_owned(),
-            ballot_url: t.ballot_url,
-        }))
+        .json(Reissued::from(t)))
 }
 
 /// An election's state after an official's action.
@@ -465,29 +471,22 @@ pub async fn decide(
     };
     let decided = with_conn(&state, move |c| -> Result<Decided> {
         let at = (id, pending_id.as_str());
-        if !matches!(body.decision, Decision::Cancel) {
-            approvals::reconfirm(c, &me, &body.password)?;
-        }
+        let who = (me.as_str(), body.password.as_str());
         Ok(match body.decision {
             Decision::Cancel => {
                 let p = approval::cancel(c, id, &pending_id, &me)?;
                 Decided::said(format!("cancelled: {}", p.description))
             }
-            Decision::Approve => match approvals::approve(c, at, &me, &signer)? {
+            Decision::Approve => match approvals::approve(c, at, who, &signer)? {
                 Approved::Done(p) => Decided::said(format!("approved and done: {}", p.description)),
                 Approved::Waiting(p) => Decided::said(format!(
                     "approved: {}; {} carries it out and alone gets the new token(s)",
                     p.description, p.requested_by
                 )),
             },
-            Decision::CarryOut => match approvals::carry_out(c, at, &me, &signer)? {
+            Decision::CarryOut => match approvals::carry_out(c, at, who, &signer)? {
                 CarriedOut::Reissued(t) => Decided {
-                    reissued: Some(Reissued {
-                        member_id: t.member_id,
-                        local: t.local,
-                        token: t.token.expose().to_owned(),
-                        ballot_url: t.ballot_url,
-                    }),
+                    reissued: Some(Reissued::from(t)),
                     ..Decided::said("carried out: the member's new token".into())
                 },
                 CarriedOut::Mailing(n, csv) => Decided {

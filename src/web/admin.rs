@@ -990,10 +990,7 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
             };
             let password = form.password.clone();
             let done = desk
-                .run(move |c| {
-                    approvals::reconfirm(c, &me, &password)?;
-                    approvals::approve(c, (id, &pending_id), &me, &signer)
-                })
+                .run(move |c| approvals::approve(c, (id, &pending_id), (&me, &password), &signer))
                 .await;
             match done {
                 Ok(Approved::Done(p)) => {
@@ -1021,10 +1018,7 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
             };
             let password = form.password.clone();
             let done = desk
-                .run(move |c| {
-                    approvals::reconfirm(c, &me, &password)?;
-                    approvals::carry_out(c, (id, &pending_id), &me, &signer)
-                })
+                .run(move |c| approvals::carry_out(c, (id, &pending_id), (&me, &password), &signer))
                 .await;
             match done {
                 Ok(CarriedOut::Reissued(t)) => reissued(&desk, Ok(t)).await,

@@ -129,8 +129,11 @@ def tellers(t):
     names = t["names"]
     if names and len(names) != t["count"]:
         return "tellers.names: lists %d names for %d tellers" % (len(names), t["count"])
-    return next((text("tellers.names[%d]" % i, n, 100) for i, n in enumerate(names)
-                 if text("tellers.names[%d]" % i, n, 100)), None)
+    for i, name in enumerate(names):
+        problem = text("tellers.names[%d]" % i, name, 100)
+        if problem:
+            return problem
+    return None
 
 
 def small_locals(d):
