@@ -374,7 +374,7 @@ fn percent(text: &str, label: &str, problems: &mut Vec<String>) -> Option<(i64, 
         .parse::<i64>()
         .ok()
         .zip(cents.parse::<i64>().ok())
-        .map(|(w, c)| w * 100 + c)
+        .and_then(|(w, c)| w.checked_mul(100)?.checked_add(c))
         .filter(|b| (1..=10_000).contains(b));
     let Some(num) = basis else {
         problems.push(format!(
@@ -525,6 +525,28 @@ mod tests {
         let d = definition_of(&f).unwrap();
         assert_eq!(d.threshold.to_string(), "6667/10000 at_least");
         assert_eq!(d.quorum.unwrap().to_string(), "2/5 at_least");
+    }
+
+    #[test]
+    fn a_percentage_too_large_to_compute_is_refused_not_wrapped() {
+        // 4611686018427387979 × 100 wraps to 7500 in 64 bits: a release build without overflow
+        // checks read it as 75 % (a debug build panicked; found by the `forms` fuzz target).
+        for typed in [
+            "4611686018427387979",
+            "-333333333333003000",
+            "92233720368547758.07",
+        ] {
+            let mut f = iatse();
+            f.preset = "custom".into();
+            f.threshold = typed.into();
+            let problems = definition_of(&f).unwrap_err();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with("Threshold: a percentage")),
+                "{typed}: {problems:?}"
+            );
+        }
     }
 
     #[test]
