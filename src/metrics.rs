@@ -39,7 +39,19 @@ pub struct Metrics {
     log_entries: IntGaugeVec,
     elections: IntGaugeVec,
     scrape_errors: IntCounter,
+    logins: IntCounterVec,
 }
+
+/// The outcomes the `strikevote_logins_total` metric counts; any other word counts as `other`.
+const LOGIN_OUTCOMES: [&str; 7] = [
+    "signed_in",
+    "wrong_password",
+    "unknown_user",
+    "locked",
+    "disabled",
+    "address_throttled",
+    "busy",
+];
 
 /// Latency buckets, in seconds: 1 ms to 10 s.
 const LATENCY: [f64; 14] = [
@@ -51,66 +63,119 @@ const BATCH: [f64; 12] = [
     1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
 ];
 
+/// Registers a metric in `registry` and gives it back.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: C,
+) -> prometheus::Result<C> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
 impl Metrics {
     /// Builds and registers every metric (and the process metrics: memory, CPU, open files).
     pub fn new(backend: &str) -> prometheus::Result<Arc<Self>> {
         let registry = Registry::new();
+        let r = &registry;
         let m = Self {
-            ballots_accepted: IntCounter::new(
-                "strikevote_ballots_accepted_total",
-                "Ballots accepted and logged (all elections).",
+            ballots_accepted: registered(
+                r,
+                IntCounter::new(
+                    "strikevote_ballots_accepted_total",
+                    "Ballots accepted and logged (all elections).",
+                )?,
             )?,
-            ballots_refused: IntCounterVec::new(
-                Opts::new(
-                    "strikevote_ballots_refused_total",
-                    "Ballots refused when their batch committed, by reason (an error code).",
-                ),
-                &["reason"],
+            ballots_refused: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "strikevote_ballots_refused_total",
+                        "Ballots refused when their batch committed, by reason (an error code).",
+                    ),
+                    &["reason"],
+                )?,
             )?,
-            batch_size: Histogram::with_opts(
-                HistogramOpts::new("strikevote_batch_size_ballots", "Ballots per batch commit.")
+            batch_size: registered(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "strikevote_batch_size_ballots",
+                        "Ballots per batch commit.",
+                    )
                     .buckets(BATCH.to_vec()),
+                )?,
             )?,
-            batch_commit: Histogram::with_opts(
-                HistogramOpts::new(
-                    "strikevote_batch_commit_seconds",
-                    "Time to commit one batch of ballots (seal, log, sign, fsync).",
-                )
-                .buckets(LATENCY.to_vec()),
+            batch_commit: registered(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "strikevote_batch_commit_seconds",
+                        "Time to commit one batch of ballots (seal, log, sign, fsync).",
+                    )
+                    .buckets(LATENCY.to_vec()),
+                )?,
             )?,
-            http: HistogramVec::new(
-                HistogramOpts::new(
-                    "strikevote_http_request_duration_seconds",
-                    "HTTP requests by method, route pattern and status.",
-                )
-                .buckets(LATENCY.to_vec()),
-                &["method", "route", "status"],
+            http: registered(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "strikevote_http_request_duration_seconds",
+                        "HTTP requests by method, route pattern and status.",
+                    )
+                    .buckets(LATENCY.to_vec()),
+                    &["method", "route", "status"],
+                )?,
             )?,
-            pool_wait: Histogram::with_opts(
-                HistogramOpts::new(
-                    "strikevote_db_pool_wait_seconds",
-                    "Time a request waited for a database connection.",
-                )
-                .buckets(LATENCY.to_vec()),
+            pool_wait: registered(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "strikevote_db_pool_wait_seconds",
+                        "Time a request waited for a database connection.",
+                    )
+                    .buckets(LATENCY.to_vec()),
+                )?,
             )?,
-            pool_connections: IntGaugeVec::new(
-                Opts::new(
-                    "strikevote_db_pool_connections",
-                    "Database connections of this process, by state.",
-                ),
-                &["state"],
+            pool_connections: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "strikevote_db_pool_connections",
+                        "Database connections of this process, by state.",
+                    ),
+                    &["state"],
+                )?,
             )?,
-            log_entries: IntGaugeVec::new(
-                Opts::new("strikevote_log_entries", "Entries in each election's log."),
-                &["election"],
+            log_entries: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("strikevote_log_entries", "Entries in each election's log."),
+                    &["election"],
+                )?,
             )?,
-            elections: IntGaugeVec::new(
-                Opts::new("strikevote_elections", "Elections by state."),
-                &["state"],
+            elections: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("strikevote_elections", "Elections by state."),
+                    &["state"],
+                )?,
             )?,
-            scrape_errors: IntCounter::new(
-                "strikevote_metrics_scrape_errors_total",
-                "Scrapes that could not read the database (log sizes may be stale).",
+            scrape_errors: registered(
+                r,
+                IntCounter::new(
+                    "strikevote_metrics_scrape_errors_total",
+                    "Scrapes that could not read the database (log sizes may be stale).",
+                )?,
+            )?,
+            logins: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "strikevote_logins_total",
+                        "Officials' sign-in attempts by outcome (the page answers every failure alike).",
+                    ),
+                    &["outcome"],
+                )?,
             )?,
             registry,
         };
@@ -122,21 +187,22 @@ impl Metrics {
         build.set(1);
         let r = &m.registry;
         r.register(Box::new(build))?;
-        r.register(Box::new(m.ballots_accepted.clone()))?;
-        r.register(Box::new(m.ballots_refused.clone()))?;
-        r.register(Box::new(m.batch_size.clone()))?;
-        r.register(Box::new(m.batch_commit.clone()))?;
-        r.register(Box::new(m.http.clone()))?;
-        r.register(Box::new(m.pool_wait.clone()))?;
-        r.register(Box::new(m.pool_connections.clone()))?;
-        r.register(Box::new(m.log_entries.clone()))?;
-        r.register(Box::new(m.elections.clone()))?;
-        r.register(Box::new(m.scrape_errors.clone()))?;
         // process_resident_memory_bytes, process_cpu_seconds_total, … (Linux only).
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         Ok(Arc::new(m))
+    }
+
+    /// One sign-in attempt's outcome (a word of [`LOGIN_OUTCOMES`]; any other counts as
+    /// `other`).
+    pub fn login(&self, outcome: &str) {
+        let outcome = LOGIN_OUTCOMES
+            .iter()
+            .find(|o| **o == outcome)
+            .copied()
+            .unwrap_or("other");
+        self.logins.with_label_values(&[outcome]).inc();
     }
 
     /// One batch committed: its size, how long it took, and each ballot's outcome.

@@ -25,6 +25,12 @@ pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
 /// How long a browser session lasts.
 pub const SESSION_HOURS: i64 = 12;
+/// How long a browser session lasts unused (a screen left signed in at a union hall).
+pub const SESSION_IDLE_MINUTES: i64 = 30;
+/// The one answer to every failed sign-in: an unknown username, a wrong password, a locked or
+/// a disabled account look alike, so the page tells no one which usernames exist.
+pub const FAILED_LOGIN: &str = "wrong username or password (after 5 wrong passwords an account \
+     is locked for 15 minutes)";
 /// API tokens start with this, so scanners and people recognise one.
 pub const API_TOKEN_PREFIX: &str = "svapi_";
 
@@ -215,7 +221,8 @@ pub struct AccountEvent {
     pub at: chrono::NaiveDateTime,
     /// Who: an official's username, or `cli:<system user>`.
     pub actor: String,
-    /// `account_create`, `api_token_create` or `api_token_revoke`.
+    /// `account_create`, `account_disable`, `account_enable`, `api_token_create` or
+    /// `api_token_revoke`.
     pub action: String,
     /// Whose account or which token (`username` or `username/token name`).
     pub subject: String,
@@ -287,13 +294,28 @@ pub fn create(
     })
 }
 
+/// An account as the accounts page and `admin list` show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The account.
+    pub account: Account,
+    /// Whether an admin disabled it.
+    pub disabled: bool,
+}
+
 /// Every account, by username.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<Account>> {
-    accounts::table
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Listed>> {
+    let rows: Vec<(Account, Option<NaiveDateTime>)> = accounts::table
         .order(accounts::username)
-        .select(Account::as_select())
-        .load(conn)
-        .map_err(Into::into)
+        .select((Account::as_select(), accounts::disabled_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(account, disabled)| Listed {
+            account,
+            disabled: disabled.is_some(),
+        })
+        .collect())
 }
 
 /// Whether any admin exists (the first start asks for one).
@@ -306,33 +328,81 @@ pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
 }
 
 fn invalid_login() -> Error {
-    Error::Unauthorized("wrong username or password".into())
+    Error::Unauthorized(FAILED_LOGIN.into())
+}
+
+/// Why a sign-in failed. The sign-in page answers every one with [`FAILED_LOGIN`]; the logs
+/// and the `strikevote_logins_total` metric tell them apart for the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// No account has that username.
+    UnknownUser,
+    /// The password was checked and is wrong.
+    WrongPassword,
+    /// The account's tries are used up: no password was checked.
+    Locked,
+    /// An admin disabled the account: no password was checked.
+    Disabled,
+}
+
+impl LoginFailure {
+    /// Its word in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::Locked => "locked",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// Checks a password, for someone already signed in who confirms an action: as
+/// [`check_login`], with a locked account said to be locked.
+pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
+    match check_login(conn, username, password)? {
+        Ok(account) => Ok(account),
+        Err(LoginFailure::Locked) => Err(Error::TooManyRequests(format!(
+            "too many failed logins: this account is locked for up to {LOCK_MINUTES} minutes"
+        ))),
+        Err(_) => Err(invalid_login()),
+    }
 }
 
 /// Checks a password. Five failures in a row lock the account for 15 minutes; an unknown
-/// username costs the same time as a known one.
+/// username, a locked and a disabled account cost the same time as a known one.
 ///
 /// Each attempt first reserves one of the account's five tries with one conditional UPDATE
 /// (`failed_logins < 5`, not locked), and only then checks the password: however many
-/// requests arrive at once, on however many instances, at most five passwords are checked
-/// before the lock.
-pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<Account> {
-    let row: Option<(Account, String)> = accounts::table
+/// attempts run at once, on however many servers, at most five passwords are checked before
+/// the lock. A success gives the tries back.
+pub fn check_login(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<std::result::Result<Account, LoginFailure>> {
+    let row: Option<(Account, String, Option<NaiveDateTime>)> = accounts::table
         .filter(accounts::username.eq(username))
-        .select((Account::as_select(), accounts::password_hash))
+        .select((
+            Account::as_select(),
+            accounts::password_hash,
+            accounts::disabled_at,
+        ))
         .first(conn)
         .optional()?;
-    let Some((account, stored)) = row else {
-        // Spend the same effort as a real check, so timing does not reveal usernames.
+    // Spend the same effort as a real check, so timing does not tell the cases apart.
+    let spend = || {
         let _ = hash_password(password);
-        return Err(invalid_login());
     };
+    let Some((account, stored, disabled)) = row else {
+        spend();
+        return Ok(Err(LoginFailure::UnknownUser));
+    };
+    if disabled.is_some() {
+        spend();
+        return Ok(Err(LoginFailure::Disabled));
+    }
     let now = Utc::now().naive_utc();
-    let locked = || {
-        Error::TooManyRequests(format!(
-            "too many failed logins: this account is locked for up to {LOCK_MINUTES} minutes"
-        ))
-    };
     let reserved = diesel::update(
         accounts::table
             .find(&account.id)
@@ -349,7 +419,8 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
         // Every try is used (or in flight): make sure a lock stands, whatever interrupted the
         // attempts that used them.
         lock_if_exhausted(conn, &account.id, now)?;
-        return Err(locked());
+        spend();
+        return Ok(Err(LoginFailure::Locked));
     }
     let good = PasswordHash::new(&stored)
         .map(|h| {
@@ -360,7 +431,7 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
         .unwrap_or(false);
     if !good {
         lock_if_exhausted(conn, &account.id, now)?;
-        return Err(invalid_login());
+        return Ok(Err(LoginFailure::WrongPassword));
     }
     diesel::update(accounts::table.find(&account.id))
         .set((
@@ -368,7 +439,7 @@ pub fn login(conn: &mut DbConnection, username: &str, password: &str) -> Result<
             accounts::locked_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    Ok(account)
+    Ok(Ok(account))
 }
 
 /// Locks the account for [`LOCK_MINUTES`] once its tries are used up.
@@ -401,20 +472,70 @@ pub fn start_session(conn: &mut DbConnection, account: &Account) -> Result<Strin
             sessions::account_id.eq(&account.id),
             sessions::created_at.eq(now),
             sessions::expires_at.eq(now + Duration::hours(SESSION_HOURS)),
+            sessions::last_seen_at.eq(Some(now)),
         ))
         .execute(conn)?;
     Ok(secret)
 }
 
-/// The account of a live session.
+/// The account of a live session: younger than [`SESSION_HOURS`], used in the last
+/// [`SESSION_IDLE_MINUTES`], of an account not disabled. Its use is recorded (at most once a
+/// minute, so a page's requests do not each write).
 pub fn session_account(conn: &mut DbConnection, secret: &str) -> Result<Option<Account>> {
-    Ok(sessions::table
+    let now = Utc::now().naive_utc();
+    let hash = sha256(secret);
+    let found = sessions::table
         .inner_join(accounts::table)
-        .filter(sessions::hash.eq(sha256(secret)))
-        .filter(sessions::expires_at.gt(Utc::now().naive_utc()))
+        .filter(sessions::hash.eq(&hash))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now - Duration::minutes(SESSION_IDLE_MINUTES)))
+        .filter(accounts::disabled_at.is_null())
         .select(Account::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    if found.is_some() {
+        diesel::update(
+            sessions::table
+                .filter(sessions::hash.eq(&hash))
+                .filter(sessions::last_seen_at.lt(now - Duration::minutes(1))),
+        )
+        .set(sessions::last_seen_at.eq(Some(now)))
+        .execute(conn)?;
+    }
+    Ok(found)
+}
+
+/// Disables (`true`) or enables an account in `actor`'s name. A disabled account cannot sign
+/// in, its sessions end at once and its API tokens stop working until it is enabled again.
+/// No one disables their own account (another admin, or the console, does).
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    username: &str,
+    disabled: bool,
+    actor: &str,
+) -> Result<()> {
+    if disabled && actor == username {
+        return Err(Error::bad_input(
+            ErrorCode::InvalidAction,
+            "you cannot disable your own account: another admin, or the console, can",
+        ));
+    }
+    let id = account_id(conn, username)?;
+    let now = Utc::now().naive_utc();
+    conn.transaction(|c| {
+        diesel::update(accounts::table.find(&id))
+            .set(accounts::disabled_at.eq(disabled.then_some(now)))
+            .execute(c)?;
+        if disabled {
+            diesel::delete(sessions::table.filter(sessions::account_id.eq(&id))).execute(c)?;
+        }
+        let action = if disabled {
+            "account_disable"
+        } else {
+            "account_enable"
+        };
+        record(c, actor, action, username)
+    })
 }
 
 /// Ends a session.
@@ -535,6 +656,7 @@ pub fn api_token_account(conn: &mut DbConnection, token: &str) -> Result<Option<
         .inner_join(accounts::table)
         .filter(api_tokens::hash.eq(sha256(token)))
         .filter(api_tokens::revoked_at.is_null())
+        .filter(accounts::disabled_at.is_null())
         .select(Account::as_select())
         .first(conn)
         .optional()?)

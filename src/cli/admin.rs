@@ -25,6 +25,18 @@ pub(super) enum AdminCommand {
     },
     /// List accounts.
     List,
+    /// Disable an account: it cannot sign in, its sessions end, its API tokens stop working.
+    Disable {
+        /// The account.
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account.
+        #[arg(long)]
+        username: String,
+    },
     /// Create an API token for scripts (printed once) or revoke one.
     #[command(subcommand)]
     Token(ApiTokenCommand),
@@ -78,10 +90,13 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
         AdminCommand::List => {
             let mut conn = connect(settings)?;
             for a in account::list(&mut conn)? {
-                println!("{:<32} {}", a.username, a.role);
+                let state = if a.disabled { " (disabled)" } else { "" };
+                println!("{:<32} {}{state}", a.account.username, a.account.role);
             }
             Ok(())
         }
+        AdminCommand::Disable { username } => set_disabled(settings, &username, true),
+        AdminCommand::Enable { username } => set_disabled(settings, &username, false),
         AdminCommand::Token(ApiTokenCommand::Create { username, name }) => {
             let mut conn = connect(settings)?;
             let token =
@@ -99,6 +114,19 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
             Ok(())
         }
     }
+}
+
+/// Runs `admin disable` or `admin enable`.
+fn set_disabled(settings: &Settings, username: &str, disable: bool) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    account::set_disabled(&mut conn, username, disable, &super::cli_actor())?;
+    let done = if disable {
+        "disabled (its sessions ended, its API tokens stopped working)"
+    } else {
+        "enabled"
+    };
+    println!("`{username}` {done}");
+    Ok(())
 }
 
 /// Runs `key show`.

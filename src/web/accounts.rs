@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
-use crate::account::{self, Account, AccountEvent, Role};
+use crate::account::{self, AccountEvent, Listed, Role};
 use crate::error::Result;
 use crate::state::{AppState, with_conn};
 
@@ -24,7 +24,7 @@ struct AccountsPage {
     csrf: String,
     problems: Vec<String>,
     notice: Option<String>,
-    accounts: Vec<Account>,
+    accounts: Vec<Listed>,
     events: Vec<AccountEvent>,
     /// A token just created, shown this once.
     new_token: Option<(String, String)>,
@@ -65,11 +65,12 @@ pub async fn accounts_page(
     view(&req, &state, &who, (StatusCode::OK, Vec::new(), None), None).await
 }
 
-/// Form of `POST /admin/accounts`: one of three actions.
+/// Form of `POST /admin/accounts`: one of five actions.
 #[derive(Deserialize)]
 pub struct AccountForm {
     csrf: String,
-    /// `create_account`, `create_token` or `revoke_token`.
+    /// `create_account`, `create_token`, `revoke_token`, `disable_account` or
+    /// `enable_account`.
     action: String,
     username: String,
     #[serde(default)]
@@ -84,11 +85,11 @@ pub struct AccountForm {
 enum Done {
     Created(String),
     Token(String, String),
-    Revoked(String),
+    Changed(String),
 }
 
 /// `POST /admin/accounts`: creates an account, creates an API token (shown once) or revokes
-/// one; each in the signed-in admin's name, in the audit trail.
+/// one, disables or enables an account; each in the signed-in admin's name, in the audit trail.
 pub async fn account_action(
     req: HttpRequest,
     who: Official,
@@ -125,7 +126,18 @@ pub async fn account_action(
             }
             "revoke_token" => {
                 account::revoke_api_token(c, (user, name), &actor)?;
-                Ok(Done::Revoked(format!("Token {user}/{name} revoked.")))
+                Ok(Done::Changed(format!("Token {user}/{name} revoked.")))
+            }
+            "disable_account" => {
+                account::set_disabled(c, user, true, &actor)?;
+                Ok(Done::Changed(format!(
+                    "Account {user} disabled: its sessions ended and its API tokens stopped \
+                     working."
+                )))
+            }
+            "enable_account" => {
+                account::set_disabled(c, user, false, &actor)?;
+                Ok(Done::Changed(format!("Account {user} enabled.")))
             }
             other => Err(crate::error::Error::bad_input(
                 crate::error::ErrorCode::InvalidAction,
@@ -135,7 +147,7 @@ pub async fn account_action(
     })
     .await;
     match done {
-        Ok(Done::Created(notice)) | Ok(Done::Revoked(notice)) => {
+        Ok(Done::Created(notice)) | Ok(Done::Changed(notice)) => {
             view(
                 &req,
                 &state,

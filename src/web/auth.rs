@@ -238,6 +238,7 @@ pub async fn login(
     let turn = match state.password_gate.enter().await {
         Ok(turn) => turn,
         Err(e) => {
+            state.metrics.login("busy");
             tracing::warn!(address = %address, "login refused: too many password checks waiting");
             return page(e.status(), e.to_string());
         }
@@ -247,35 +248,33 @@ pub async fn login(
     let shown_user: String = username.chars().take(64).collect();
     match result {
         Ok(Attempt::Throttled) => {
+            state.metrics.login("address_throttled");
             tracing::warn!(username = ?shown_user, address = %address, "login throttled: too many failures from this address");
             page(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed logins from your address. Wait 15 minutes.".into(),
             )
         }
-        Ok(Attempt::Checked(Ok((account, secret)))) => {
+        Ok(Attempt::SignedIn(account, secret)) => {
+            state.metrics.login("signed_in");
             tracing::info!(username = ?account.username, address = %address, "official signed in");
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, next.clone()))
                 .cookie(session_cookie(&state, secret))
                 .finish()
         }
-        Ok(Attempt::Checked(Err(e))) | Err(e) => {
-            match &e {
-                Error::Unauthorized(_) => {
-                    tracing::warn!(username = ?shown_user, address = %address, "login failed: wrong username or password");
-                }
-                Error::TooManyRequests(_) => {
-                    tracing::warn!(username = ?shown_user, address = %address, "login refused: account locked");
-                }
-                _ => {}
-            }
-            page(e.status(), e.to_string())
+        Ok(Attempt::Failed(why)) => {
+            // One answer for every failure: the page never says which usernames exist.
+            state.metrics.login(why.as_str());
+            tracing::warn!(username = ?shown_user, address = %address, reason = why.as_str(), "login failed");
+            page(StatusCode::UNAUTHORIZED, account::FAILED_LOGIN.into())
         }
+        Err(e) => page(e.status(), e.to_string()),
     }
 }
 
-/// One sign-in attempt from `address`.
+/// One sign-in attempt from `address`. Every failure counts against the address, whatever
+/// its reason (counting only some would tell them apart).
 fn attempt(
     c: &mut crate::db::DbConnection,
     address: &str,
@@ -285,24 +284,24 @@ fn attempt(
     if !account::reserve_address_attempt(c, address)? {
         return Ok(Attempt::Throttled);
     }
-    let outcome = account::login(c, username, password).and_then(|account| {
-        let secret = account::start_session(c, &account)?;
-        Ok((account, secret))
-    });
-    // Only failed password checks count against the address: give the attempt back on
-    // success, and when the account was locked (no password was checked).
-    if matches!(outcome, Ok(_) | Err(Error::TooManyRequests(_))) {
-        account::release_address_attempt(c, address)?;
+    match account::check_login(c, username, password)? {
+        Ok(account) => {
+            account::release_address_attempt(c, address)?;
+            let secret = account::start_session(c, &account)?;
+            Ok(Attempt::SignedIn(account, secret))
+        }
+        Err(why) => Ok(Attempt::Failed(why)),
     }
-    Ok(Attempt::Checked(outcome))
 }
 
 /// What a sign-in attempt came to.
 enum Attempt {
     /// Too many failures from the address: no password was checked.
     Throttled,
-    /// The password was checked: the account and a new session secret, or why not.
-    Checked(crate::error::Result<(Account, String)>),
+    /// Signed in: the account and its new session's secret.
+    SignedIn(Account, String),
+    /// Refused, and why (the page does not say).
+    Failed(account::LoginFailure),
 }
 
 /// The session cookie: host-only, HTTP only, same-site strict, secure on HTTPS.

@@ -6,6 +6,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use sha2::{Digest, Sha256};
 
 use super::i18n::{Lang, Text};
 use crate::state::AppState;
@@ -45,9 +46,22 @@ pub fn html(
     }
 }
 
-/// The form's CSRF value: the cookie's if it has one, else a new one (and the cookie to set).
+/// The CSRF cookie's name: behind https `__Host-sv_csrf`, which only this host can set over
+/// https (no subdomain, no plain-HTTP page), like the session cookie.
+pub fn csrf_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-sv_csrf" } else { CSRF_COOKIE }
+}
+
+/// The form's CSRF value. Signed in, it is derived from the session secret (SHA-256 of a
+/// label and the secret, 16 bytes in hex), so a value planted in a cookie by another page
+/// cannot match it; before sign-in (the login form, members' pages) it is the double-submit
+/// cookie's value, or a new one and the cookie to set.
 pub fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
-    if let Some(c) = req.cookie(CSRF_COOKIE)
+    let https = state.public_url.is_https();
+    if let Some(bound) = session_bound(req, https) {
+        return (bound, None);
+    }
+    if let Some(c) = req.cookie(csrf_cookie_name(https))
         && c.value().len() == 32
     {
         return (c.value().to_owned(), None);
@@ -57,22 +71,39 @@ pub fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'stat
         return (String::new(), None);
     }
     let value = hex::encode(bytes);
-    let cookie = Cookie::build(CSRF_COOKIE, value.clone())
+    let cookie = Cookie::build(csrf_cookie_name(https), value.clone())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.public_url.is_https())
+        .secure(https)
         .finish();
     (value, Some(cookie))
 }
 
-/// Double-submit check: the form's value equals the cookie's, compared in constant time.
+/// The CSRF value bound to the request's session cookie, if it carries one.
+fn session_bound(req: &HttpRequest, https: bool) -> Option<String> {
+    let session = req.cookie(super::auth::session_cookie_name(https))?;
+    let digest = Sha256::new()
+        .chain_update(b"strikevote csrf v1\n")
+        .chain_update(session.value().as_bytes())
+        .finalize();
+    Some(hex::encode(&digest[..16]))
+}
+
+/// The CSRF check: the form's value equals the session-bound value when a session cookie is
+/// sent, else the double-submit cookie's (compared in constant time).
 pub fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
-    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
-        return false;
+    let https = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .is_some_and(|s| s.public_url.is_https());
+    let expected = match session_bound(req, https) {
+        Some(bound) => bound,
+        None => match req.cookie(csrf_cookie_name(https)) {
+            Some(cookie) => cookie.value().to_owned(),
+            None => return false,
+        },
     };
-    let (a, b) = (cookie.value().as_bytes(), submitted.as_bytes());
-    a.len() == 32 && same_secret(a, b)
+    expected.len() == 32 && same_secret(expected.as_bytes(), submitted.as_bytes())
 }
 
 /// Whether two secrets are equal, in time that depends only on their lengths.

@@ -111,6 +111,8 @@ both_backends! {
         let (_, form) = get(&client, &format!("{}/login", app.address)).await;
         let csrf = csrf_of(&form);
         client.post(format!("{}/login", app.address)).form(&[("username", "uma"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        let (_, dashboard) = get(&client, &format!("{}/admin", app.address)).await;
+        let csrf = csrf_of(&dashboard);
         let res = client.post(format!("{}/admin/elections/{id}/roster", app.address))
             .multipart(Form::new().text("csrf", csrf.clone()).text("roster", body)).send().await.unwrap();
         assert_eq!(res.status(), 400);

@@ -99,6 +99,16 @@ both_backends! {
     }
 }
 
+/// The error shown on a sign-in page.
+fn answer_of(page: &str) -> String {
+    page.split("id=\"error-summary\"")
+        .nth(1)
+        .and_then(|rest| rest.split("<p>").nth(1))
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_else(|| panic!("no error shown: {page}"))
+        .to_owned()
+}
+
 both_backends! {
     async fn five_wrong_passwords_lock_the_account(db: &TestDb) {
         let app = spawn_app(db).await;
@@ -120,14 +130,20 @@ both_backends! {
             assert_eq!(status, 401);
             assert!(page.contains("wrong username or password"), "{page}");
         }
-        let (status, page) = login(PASSWORD).await;
-        assert_eq!(status, 429, "locked even with the right password");
-        assert!(page.contains("locked"), "{page}");
-        // An unknown name gets the same answer as a wrong password.
+        let (status, locked) = login(PASSWORD).await;
+        assert_eq!(status, 401, "locked even with the right password: {locked}");
+        // A locked account, a wrong password and an unknown name get one answer: whoever
+        // guesses cannot learn which usernames exist by locking them.
         let res = client.post(format!("{}/login", app.address)).form(&[("username", "nobody"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
         assert_eq!(res.status(), 401);
-        // One address trying many names is throttled too (20 failures per 15 minutes).
-        for i in 0..14 {
+        let unknown = res.text().await.unwrap();
+        let (_, wrong) = login("wrong password here").await;
+        assert_eq!(answer_of(&locked), answer_of(&unknown));
+        assert_eq!(answer_of(&wrong), answer_of(&unknown));
+        assert!(answer_of(&unknown).contains("wrong username or password"), "{unknown}");
+        // One address trying many names is throttled too (20 failures per 15 minutes, every
+        // failure counted alike).
+        for i in 0..12 {
             let res = client.post(format!("{}/login", app.address)).form(&[("username", format!("guess{i}").as_str()), ("password", "nope nope nope"), ("csrf", &csrf)]).send().await.unwrap();
             assert_eq!(res.status(), 401, "attempt {i}");
         }
@@ -150,6 +166,8 @@ both_backends! {
         let (status, page) = get(&client, &format!("{base}/admin")).await;
         assert_eq!(status, 200);
         assert!(page.contains("carol (admin)"), "{page}");
+        // Signed in, forms carry the value bound to the session.
+        let csrf = csrf_of(&page);
 
         // A bad definition: every problem listed, nothing created.
         let bad = definition().replace("num = 3, den = 4", "num = 5, den = 4");
@@ -463,6 +481,7 @@ both_backends! {
         let (status, page) = get(&client, &accounts).await;
         assert_eq!(status, 200);
         assert!(page.contains("<td>alice</td><td>admin</td>"), "{page}");
+        let csrf = csrf_of(&page);
 
         // A weak password is refused, naming why; nothing is created.
         let weak = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "olive"), ("password", "short"), ("role", "observer")];
@@ -502,5 +521,93 @@ both_backends! {
         assert!(trail[3].starts_with("cli:") && trail[3].ends_with("| api_token_create | alice/tests"), "{trail:?}");
         assert!(trail[4].starts_with("cli:") && trail[4].ends_with("| account_create | alice (admin)"), "{trail:?}");
         assert!(!page.contains("a long enough passphrase") && !page.contains(&token), "no secret in the trail");
+    }
+}
+
+/// Makes every session of `username` look unused for `minutes`.
+fn sessions_idle_for(db: &TestDb, username: &str, minutes: i64) {
+    use diesel::prelude::*;
+    use strikevote::db::schema::{accounts, sessions};
+    let mut conn = db.conn();
+    let id: String = accounts::table
+        .filter(accounts::username.eq(username))
+        .select(accounts::id)
+        .first(&mut *conn)
+        .unwrap();
+    let then = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(minutes);
+    let n = diesel::update(sessions::table.filter(sessions::account_id.eq(id)))
+        .set(sessions::last_seen_at.eq(Some(then)))
+        .execute(&mut *conn)
+        .unwrap();
+    assert!(n > 0, "{username} has no session");
+}
+
+both_backends! {
+    async fn a_session_left_idle_ends_and_a_used_one_lives_on(db: &TestDb) {
+        let app = spawn_app(db).await;
+        official(db, "alice", "admin");
+        let client = signed_in(&app, "alice").await;
+        let admin = format!("{}/admin", app.address);
+        // 29 idle minutes: still signed in, and the visit counts as use.
+        sessions_idle_for(db, "alice", 29);
+        let (status, page) = get(&client, &admin).await;
+        assert_eq!(status, 200, "{page}");
+        let (status, _) = get(&client, &admin).await;
+        assert_eq!(status, 200);
+        // 31 idle minutes (a screen left signed in at the hall): sign in again.
+        sessions_idle_for(db, "alice", 31);
+        let res = client.get(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/login"));
+    }
+}
+
+both_backends! {
+    async fn a_disabled_account_is_signed_out_everywhere_and_cannot_sign_in(db: &TestDb) {
+        let app = spawn_app(db).await;
+        official(db, "alice", "admin");
+        let bobs_token = official(db, "bob", "admin");
+        let alice = signed_in(&app, "alice").await;
+        let bob = signed_in(&app, "bob").await;
+        let accounts = format!("{}/admin/accounts", app.address);
+        let (_, page) = get(&alice, &accounts).await;
+        let csrf = csrf_of(&page);
+        assert!(page.contains("Disable bob") && !page.contains("Disable alice"), "no one disables themself from the page");
+
+        // Alice disables bob: his open session ends at once, his API token stops working.
+        let form = [("csrf", csrf.as_str()), ("action", "disable_account"), ("username", "bob")];
+        let page = alice.post(&accounts).form(&form).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Account bob disabled"), "{page}");
+        assert!(page.contains("<td>bob</td><td>admin</td>\n    <td>disabled"), "{page}");
+        let res = bob.get(format!("{}/admin", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 303, "bob's session ended");
+        let (status, body) = app.get_json_as("/api/v1/elections", &bobs_token).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")), "{body}");
+        // Signing in with the right password gets the answer a stranger gets.
+        let (_, form) = get(&bob, &format!("{}/login", app.address)).await;
+        let login = [("username", "bob"), ("password", PASSWORD), ("csrf", &csrf_of(&form))];
+        let res = bob.post(format!("{}/login", app.address)).form(&login).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(answer_of(&res.text().await.unwrap()), strikevote::account::FAILED_LOGIN);
+        // Nor can alice disable herself (another admin, or the console, can).
+        let own = [("csrf", csrf.as_str()), ("action", "disable_account"), ("username", "alice")];
+        let res = alice.post(&accounts).form(&own).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains("you cannot disable your own account"));
+
+        // The console lists and enables him; he signs in again and his token works again.
+        let listed = sv(db, &["admin", "list"]).ok();
+        assert!(listed.lines().any(|l| l.starts_with("bob ") && l.ends_with("admin (disabled)")), "{listed}");
+        sv(db, &["admin", "enable", "--username", "bob"]).ok();
+        let res = bob.post(format!("{}/login", app.address)).form(&login).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let (status, _) = app.get_json_as("/api/v1/elections", &bobs_token).await;
+        assert_eq!(status, 200);
+        // The trail says who did what.
+        let (_, page) = get(&alice, &accounts).await;
+        assert!(page.contains("<td>alice</td><td>account_disable</td><td>bob</td>"), "{page}");
+        assert!(page.contains("</td><td>account_enable</td><td>bob</td>"), "{page}");
+        let typo = sv(db, &["admin", "disable", "--username", "nobody"]).fails();
+        assert!(typo.contains("there is no account `nobody`"), "{typo}");
     }
 }

@@ -34,7 +34,7 @@ struct Credentials {
 async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Credentials {
     let page = browser();
     let (_, form) = get(&page, &format!("{}/login", app.address)).await;
-    let csrf = csrf_of(&form);
+    let mut csrf = csrf_of(&form);
     if token.is_some() {
         let res = page
             .post(format!("{}/login", app.address))
@@ -59,6 +59,9 @@ async fn sign_in(app: &TestApp, username: &str, token: Option<String>) -> Creden
                     && c.contains("HttpOnly")
                     && c.contains("SameSite=Strict"))
         );
+        // Signed in, forms carry the value bound to the session.
+        let (_, dashboard) = get(&page, &format!("{}/admin", app.address)).await;
+        csrf = csrf_of(&dashboard);
     }
     Credentials {
         page,

@@ -45,6 +45,25 @@ both_backends! {
     }
 }
 
+/// The sign-in outcomes counted by an app's internal metrics listener.
+async fn login_outcomes(app: &TestApp) -> std::collections::BTreeMap<String, u64> {
+    let address = app
+        .metrics_address
+        .clone()
+        .expect("the internal metrics listener");
+    let text = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("strikevote_logins_total{outcome=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(outcome, n)| (outcome.to_owned(), n.trim().parse().unwrap()))
+        .collect()
+}
+
 both_backends! {
     async fn two_hundred_parallel_wrong_passwords_get_five_checks(db: &TestDb) {
         // As from a botnet: every attempt from another address (through a trusted proxy), so
@@ -52,6 +71,7 @@ both_backends! {
         let behind_proxy = |s: &mut strikevote::settings::Settings| {
             s.rate_limit_per_minute = 0;
             s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            s.metrics_bind = Some("127.0.0.1:0".into());
         };
         let app = spawn_app_custom(db, behind_proxy).await;
         let other = spawn_app_custom(db, behind_proxy).await;
@@ -69,24 +89,23 @@ both_backends! {
                 (res.status().as_u16(), res.text().await.unwrap())
             }));
         }
-        let mut checked = 0;
-        let mut refused = 0;
         for a in attempts {
             let (status, body) = a.await.unwrap();
             match status {
-                401 => {
-                    assert!(body.contains("wrong username or password"), "{body}");
-                    checked += 1;
-                }
-                429 => {
-                    assert!(body.contains("this account is locked") || body.contains("busy checking passwords"), "{body}");
-                    refused += 1;
-                }
+                // A wrong password and a locked account get one answer (the page does not say
+                // which usernames exist); the metrics tell the operator which it was.
+                401 => assert!(body.contains("wrong username or password"), "{body}"),
+                429 => assert!(body.contains("busy checking passwords"), "{body}"),
                 other => panic!("unexpected {other}: {body}"),
             }
         }
-        assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
-        assert_eq!(checked + refused, 200);
+        let count = |outcome: &str, a: &std::collections::BTreeMap<String, u64>, b: &std::collections::BTreeMap<String, u64>| {
+            a.get(outcome).unwrap_or(&0) + b.get(outcome).unwrap_or(&0)
+        };
+        let (a, b) = (login_outcomes(&app).await, login_outcomes(&other).await);
+        let checked = count("wrong_password", &a, &b);
+        assert!(checked <= 5, "{checked} passwords were checked; the limit is 5: {a:?} {b:?}");
+        assert_eq!(checked + count("locked", &a, &b) + count("busy", &a, &b), 200, "{a:?} {b:?}");
         // Attempts refused as "busy" never reached the account: the tries still left, one at a
         // time, are checked and used up.
         for i in checked..5 {
@@ -97,14 +116,48 @@ both_backends! {
                 .send().await.unwrap();
             assert_eq!(res.status(), 401, "try {i}");
         }
+        assert_eq!(login_outcomes(&app).await.get("wrong_password").unwrap_or(&0) + b.get("wrong_password").unwrap_or(&0), 5);
         // The account is locked now, even for the right password.
+        let locked_before = login_outcomes(&app).await.get("locked").copied().unwrap_or(0);
         let (client, csrf) = login_form(&app).await;
         let res = client.post(format!("{}/login", app.address))
             .header("X-Forwarded-For", "198.18.9.9")
             .form(&[("username", "bob"), ("password", PASSWORD), ("csrf", &csrf)])
             .send().await.unwrap();
-        assert_eq!(res.status(), 429);
-        assert!(res.text().await.unwrap().contains("this account is locked"));
+        assert_eq!(res.status(), 401);
+        assert!(res.text().await.unwrap().contains("wrong username or password"));
+        assert_eq!(login_outcomes(&app).await.get("locked").copied().unwrap_or(0), locked_before + 1);
+    }
+}
+
+both_backends! {
+    async fn a_csrf_value_planted_in_a_cookie_does_not_pass_a_signed_in_form(db: &TestDb) {
+        // A page on a sibling host (or plain http) can set a non-`__Host-` cookie for this
+        // site: with a double-submit check alone, the value it planted passed any form.
+        let app = spawn_app(db).await;
+        official(db, "alice", "admin");
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = client.get(format!("{}/login", app.address)).send().await.unwrap();
+        let first = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let csrf = csrf_of(&res.text().await.unwrap());
+        let res = client.post(format!("{}/login", app.address)).header("Cookie", &first)
+            .form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let session = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("sv_session="))
+            .unwrap().split(';').next().unwrap().to_owned();
+        let accounts = format!("{}/admin/accounts", app.address);
+        let planted = "0123456789abcdef0123456789abcdef";
+        let make = |csrf: &str| [("csrf", csrf.to_owned()), ("action", "create_token".into()), ("username", "alice".into()), ("name", "script".into())];
+        let res = client.post(&accounts).header("Cookie", format!("{session}; sv_csrf={planted}")).form(&make(planted)).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("This form has expired"));
+        // The value the page gives, bound to the session, passes (with or without the cookie).
+        let res = client.get(&accounts).header("Cookie", &session).send().await.unwrap();
+        let bound = csrf_of(&res.text().await.unwrap());
+        assert_ne!(bound, csrf, "signed in, the value changes");
+        let res = client.post(&accounts).header("Cookie", &session).form(&make(&bound)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("id=\"api-token\">svapi_"));
     }
 }
 
@@ -279,7 +332,7 @@ both_backends! {
 }
 
 both_backends! {
-    async fn behind_https_the_session_cookie_is_host_only_and_hsts_is_sent(db: &TestDb) {
+    async fn behind_https_the_session_and_csrf_cookies_are_host_only_and_hsts_is_sent(db: &TestDb) {
         let app = spawn_app_custom(db, |s| {
             s.public_url = Some(strikevote::settings::PublicUrl::parse("https://vote.example.org").unwrap());
             s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
@@ -290,6 +343,8 @@ both_backends! {
         // Through the (trusted) TLS proxy.
         let res = client.get(format!("{}/login", app.address)).header("X-Forwarded-Proto", "https").send().await.unwrap();
         assert!(res.headers().get("strict-transport-security").unwrap().to_str().unwrap().starts_with("max-age="));
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("__Host-sv_csrf=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
         let csrf = csrf_of(&res.text().await.unwrap());
         let res = client.post(format!("{}/login", app.address))
             .header("X-Forwarded-Proto", "https")
