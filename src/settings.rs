@@ -43,7 +43,8 @@ pub const SETTINGS: [&str; 17] = [
 pub const OTHER_ENV: [&str; 2] = ["STRIKEVOTE_CONFIG", "STRIKEVOTE_TEST_POSTGRES_URL"];
 
 /// The public base URL of a deployment: `https://HOST[:PORT]` (or `http://` for a trial on
-/// this machine). Ballot links and each election's log origin are built from it.
+/// this machine: localhost, 127.0.0.1, [::1]). Ballot links and each election's log origin are
+/// built from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PublicUrl {
@@ -54,10 +55,17 @@ pub struct PublicUrl {
 impl PublicUrl {
     /// Parses `scheme://host[:port]` (a trailing `/` is allowed; no path, query or user).
     pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        Self::parse_named(raw, "public_url")
+    }
+
+    /// As [`PublicUrl::parse`], naming the setting or option it came from in a refusal.
+    /// Plain `http://` is refused unless the host is this machine: members' tokens, officials'
+    /// passwords and tellers' shares would cross the network unencrypted.
+    pub fn parse_named(raw: &str, name: &str) -> anyhow::Result<Self> {
         let raw = raw.trim();
         let bad = |why: &str| {
             anyhow::anyhow!(
-                "public_url `{raw}` {why}: give the address members open, such as https://vote.example.org"
+                "{name} `{raw}` {why}: give the service's address, such as https://vote.example.org"
             )
         };
         let (https, rest) = if let Some(rest) = raw.strip_prefix("https://") {
@@ -86,6 +94,14 @@ impl PublicUrl {
         {
             return Err(bad("has a character a host name cannot have"));
         }
+        if !https && !is_loopback_host(host) {
+            return Err(bad(
+                "is plain http:// to another machine, where tokens and passwords would cross the \
+                 network unencrypted (http:// is only for a trial on this machine: localhost, \
+                 127.0.0.1, [::1]); put TLS in front of the service (docs/OPERATIONS.md, Behind a \
+                 reverse proxy) and give its https:// address",
+            ));
+        }
         Ok(Self {
             https,
             host: host.to_ascii_lowercase(),
@@ -101,6 +117,18 @@ impl PublicUrl {
     pub fn is_https(&self) -> bool {
         self.https
     }
+}
+
+/// Whether `host[:port]` names this machine: `localhost`, a 127.x address or `[::1]`.
+fn is_loopback_host(host_port: &str) -> bool {
+    let host = match host_port.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for PublicUrl {
@@ -481,6 +509,41 @@ mod tests {
         ] {
             assert!(PublicUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_refused_to_another_machine() {
+        for trial in [
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://127.0.0.1:9",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+        ] {
+            assert!(PublicUrl::parse(trial).is_ok(), "{trial}");
+        }
+        for remote in [
+            "http://vote.example.org",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]:80",
+            "http://localhost.example.org",
+            "http://127.0.0.1.nip.io",
+        ] {
+            let err = PublicUrl::parse_named(remote, "--server")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "--server `{remote}` is plain http:// to another machine"
+                )),
+                "{err}"
+            );
+        }
+        assert!(
+            PublicUrl::parse("https://vote.example.org")
+                .unwrap()
+                .is_https()
+        );
     }
 
     #[test]

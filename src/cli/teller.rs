@@ -13,7 +13,7 @@ use strikevote_core::note::fingerprint as fingerprint_of_key;
 
 use super::{connect, signer};
 use crate::election::{self, ElectionId};
-use crate::settings::Settings;
+use crate::settings::{PublicUrl, Settings};
 use crate::teller::ceremony::{self, Channel};
 use crate::teller::decrypt;
 use crate::teller::invitations;
@@ -38,7 +38,7 @@ pub(super) enum TellerCommand {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
         /// scrypt work factor (log₂ N) for a new state file; the default costs about a
-        /// second. Lower it only for tests and demonstrations.
+        /// second. At least 18 (lower only in the test build).
         #[arg(long, hide = true)]
         work_factor: Option<u8>,
         /// Reach the service over HTTPS (a teller on their own machine), e.g.
@@ -107,6 +107,7 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
             log_key,
         } => {
             let id = ElectionId::parse(&election)?;
+            crate::teller::secrets::check_work_factor(work_factor, cfg!(feature = "failpoints"))?;
             let confirmed = confirmations(&confirm, teller)?;
             let invitation = std::fs::read_to_string(&invitation_file).with_context(|| {
                 format!(
@@ -226,7 +227,8 @@ fn passphrase(file: Option<&Path>, new: bool) -> anyhow::Result<String> {
 fn setup(me: &Me, server: Option<&str>, settings: &Settings) -> anyhow::Result<()> {
     match server {
         Some(url) => {
-            let mut channel = Remote::new(url, me.id, me.teller, &me.invitation);
+            let url = PublicUrl::parse_named(url, "--server")?.to_string();
+            let mut channel = Remote::new(&url, me.id, me.teller, &me.invitation);
             take_part(me, &mut channel)
         }
         None => {
@@ -336,7 +338,10 @@ fn decrypt(
 ) -> anyhow::Result<()> {
     let teller = u32::try_from(file.teller).unwrap_or(u32::MAX);
     match server {
-        Some(url) => decrypt_with(&mut Remote::new(url, id, teller, ""), id, file, options),
+        Some(url) => {
+            let url = PublicUrl::parse_named(url, "--server")?.to_string();
+            decrypt_with(&mut Remote::new(&url, id, teller, ""), id, file, options)
+        }
         None => {
             let signer = signer(settings)?;
             let mut conn = connect(settings)?;

@@ -36,6 +36,26 @@ pub enum SecretsError {
     /// Encryption failed (an OS random source failure).
     #[error("cannot encrypt: {0}")]
     Encrypt(String),
+    /// A work factor below [`MIN_WORK_FACTOR`] was asked for outside a test build.
+    #[error(
+        "a work factor of {0} is too weak for a teller's state file: at least {MIN_WORK_FACTOR} \
+         (scrypt N = 2^{MIN_WORK_FACTOR}), or leave it out to let age choose about a second's work"
+    )]
+    WeakWorkFactor(u8),
+}
+
+/// The lowest scrypt work factor (log₂ N) a state file may be written with: a stolen file's
+/// passphrase then costs an attacker about as much per guess as age's own default.
+pub const MIN_WORK_FACTOR: u8 = 18;
+
+/// Checks a requested work factor. Only a test build (`weak_allowed`: the `failpoints`
+/// feature, which the test suite builds with) may go below [`MIN_WORK_FACTOR`], so that the
+/// tests' state files open in milliseconds.
+pub fn check_work_factor(log_n: Option<u8>, weak_allowed: bool) -> Result<(), SecretsError> {
+    match log_n {
+        Some(n) if n < MIN_WORK_FACTOR && !weak_allowed => Err(SecretsError::WeakWorkFactor(n)),
+        _ => Ok(()),
+    }
 }
 
 /// Everything a teller keeps between commands.
@@ -188,6 +208,7 @@ impl Drop for Zeroing {
 
 #[cfg(test)]
 mod tests {
+    use super::{MIN_WORK_FACTOR, SecretsError, check_work_factor};
     use rand::SeedableRng;
     use strikevote_core::crypto::TellerParams;
     use strikevote_core::crypto::ceremony::Teller;
@@ -251,5 +272,18 @@ mod tests {
         altered[last] ^= 1;
         assert!(two.open_share(&altered).is_err());
         assert!(seal_share("age1notakey", &share).is_err());
+    }
+
+    #[test]
+    fn a_release_build_refuses_a_work_factor_below_the_floor() {
+        assert!(matches!(
+            check_work_factor(Some(2), false),
+            Err(SecretsError::WeakWorkFactor(2))
+        ));
+        assert!(check_work_factor(Some(MIN_WORK_FACTOR - 1), false).is_err());
+        assert!(check_work_factor(Some(MIN_WORK_FACTOR), false).is_ok());
+        assert!(check_work_factor(None, false).is_ok());
+        // The test build's state files may be weak (they hold test elections' keys only).
+        assert!(check_work_factor(Some(2), true).is_ok());
     }
 }

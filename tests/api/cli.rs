@@ -92,6 +92,27 @@ both_backends! {
     }
 }
 
+both_backends! {
+    fn plain_http_to_another_machine_is_refused_by_serve_create_and_the_teller(db: &TestDb) {
+        // Members' tokens, officials' passwords and a teller's invitation would cross the
+        // network unencrypted: refused before anything is read or written.
+        let file = db.path("election.toml");
+        std::fs::write(&file, definition_toml(&[("600", 76)])).unwrap();
+        let err = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", "http://vote.example.org"]).fails();
+        assert!(err.contains("public_url `http://vote.example.org` is plain http:// to another machine"), "{err}");
+        assert_eq!(sv(db, &["election", "list"]).ok().lines().count(), 1, "no election was created");
+        let err = sv(db, &["serve", "--bind", "0.0.0.0:0", "--public-url", "http://10.0.0.5:8080"]).fails();
+        assert!(err.contains("is plain http:// to another machine"), "{err}");
+        let id = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL]).ok().trim().to_owned();
+        let (state, pass, invitation) = (db.path("t.state"), db.path("t.pass"), db.path("t.invitation"));
+        std::fs::write(&pass, "a long enough teller passphrase").unwrap();
+        std::fs::write(&invitation, "not needed before the address is refused").unwrap();
+        let err = sv(db, &["teller", "setup", "--election", &id, "--teller", "1", "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--invitation-file", invitation.to_str().unwrap(), "--server", "http://vote.example.org"]).fails();
+        assert!(err.contains("--server `http://vote.example.org` is plain http:// to another machine"), "{err}");
+        assert!(!state.exists(), "no state file was written");
+    }
+}
+
 #[test]
 fn an_unreachable_database_is_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();
