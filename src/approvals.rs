@@ -10,13 +10,14 @@ use crate::error::{Error, Result};
 use crate::log::LogKey;
 use crate::token::store::{self as token_store, IssuedToken};
 
-/// Asks `username`'s password again before an approval or carrying one out: whoever finds an
-/// official's screen unlocked (or steals a session) does not approve with it. Wrong passwords
-/// count toward the account's lock like failed sign-ins.
-fn reconfirm(conn: &mut DbConnection, username: &str, password: &str) -> Result<()> {
+/// Asks `username`'s password again before an approval, carrying one out, or an action from
+/// the pages that changes the vote (open, close, certify, issuing or reissuing tokens): whoever
+/// finds an official's screen unlocked (or steals a session) does not act with it. Wrong
+/// passwords count toward the account's lock like failed sign-ins.
+pub fn reconfirm(conn: &mut DbConnection, username: &str, password: &str) -> Result<()> {
     if password.is_empty() {
         return Err(Error::Unauthorized(
-            "type your password again to approve or carry out an action".into(),
+            "type your password again to confirm this action".into(),
         ));
     }
     crate::account::login(conn, username, password).map(|_| ())

@@ -136,6 +136,33 @@ impl Desk {
         csrf_ok(&self.req, csrf)
     }
 
+    /// The official's password, typed again, before an action that changes the vote: `None`
+    /// when it is right, else the dashboard saying why nothing was done. Password checks wait
+    /// their turn under the gate, like sign-ins.
+    async fn reconfirmed(&self, password: &str) -> Option<HttpResponse> {
+        let _turn = match self.state.password_gate.enter().await {
+            Ok(turn) => turn,
+            Err(e) => return Some(self.refused(&e).await),
+        };
+        let (me, password) = (self.who.username.clone(), password.to_owned());
+        match self
+            .run(move |c| approvals::reconfirm(c, &me, &password))
+            .await
+        {
+            Ok(()) => None,
+            Err(e) => {
+                let problem = match e {
+                    Error::Unauthorized(_) => Error::Unauthorized(
+                        "Your password, typed again, was missing or wrong: nothing was done."
+                            .into(),
+                    ),
+                    other => other,
+                };
+                Some(self.refused(&problem).await)
+            }
+        }
+    }
+
     /// The log key and the official's name, for an action that logs.
     fn actor(&self) -> (std::sync::Arc<crate::log::LogKey>, String) {
         (self.state.signer.clone(), self.who.username.clone())
@@ -521,10 +548,21 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// A confirmation form: the CSRF field and the official's password, typed again.
+#[derive(Deserialize)]
+pub struct ConfirmedForm {
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
 /// `POST /admin/elections/{id}/tokens`: issues the missing tokens; the CSV downloads once.
-pub async fn issue_tokens(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+pub async fn issue_tokens(desk: Desk, form: web::Form<ConfirmedForm>) -> HttpResponse {
     if !desk.fresh(&form.csrf) {
         return desk.expired().await;
+    }
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
     }
     let ((signer, by), id) = (desk.actor(), desk.id);
     match desk
@@ -620,9 +658,12 @@ pub async fn reissue_all_page(desk: Desk) -> HttpResponse {
 
 /// `POST /admin/elections/{id}/reissue-all`: revokes every live token, issues new ones to every
 /// member who has not voted, and downloads their mailing.
-pub async fn reissue_all(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+pub async fn reissue_all(desk: Desk, form: web::Form<ConfirmedForm>) -> HttpResponse {
     if !desk.fresh(&form.csrf) {
         return desk.expired().await;
+    }
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
     }
     let ((signer, by), id) = (desk.actor(), desk.id);
     let who = by.clone();
@@ -665,6 +706,9 @@ pub struct ReissueForm {
     member: String,
     /// `yes` once the official has seen whose token it is.
     confirm: Option<String>,
+    /// The official's password, typed again with the confirmation.
+    #[serde(default)]
+    password: String,
 }
 
 #[derive(Template)]
@@ -714,6 +758,9 @@ pub async fn reissue_token(desk: Desk, form: web::Form<ReissueForm>) -> HttpResp
             }
             Err(e) => desk.refused(&e).await,
         };
+    }
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
     }
     let (who, asked) = (by.clone(), member.clone());
     match desk
@@ -923,6 +970,9 @@ pub async fn confirm_page(desk: Desk, query: web::Query<ActionQuery>) -> HttpRes
 pub struct StateForm {
     csrf: String,
     action: String,
+    /// The official's password, typed again.
+    #[serde(default)]
+    password: String,
 }
 
 /// `POST /admin/elections/{id}/state`: open, close or certify (after the confirmation step).
@@ -934,6 +984,9 @@ pub async fn change_state(desk: Desk, form: web::Form<StateForm>) -> HttpRespons
         let unknown = vec!["Unknown action.".to_owned()];
         return desk.problems(StatusCode::BAD_REQUEST, unknown).await;
     };
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
+    }
     let ((signer, by), id) = (desk.actor(), desk.id);
     let who = by.clone();
     match desk

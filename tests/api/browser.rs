@@ -315,8 +315,19 @@ async fn confirm(c: &Client, base: &str, id: &str, action: &str) {
         let warning = text_of(c, "confirm-warning").await;
         assert!(warning.contains("early"), "{warning}");
     }
+    password_again(c).await;
     submit(c, &format!("/admin/elections/{id}/state")).await;
     c.wait().for_element(Locator::Id("state")).await.unwrap();
+}
+
+/// Types the official's password again, as every step that changes the vote asks.
+async fn password_again(c: &Client) {
+    c.find(Locator::Id("password-again"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
 }
 
 /// The officials' journey in Chromium: sign in, create, a bad roster named, a good one,
@@ -465,6 +476,7 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         "6 members have no token yet and will get one:"
     );
     assert_accessible(&c, "the confirmation to issue tokens").await;
+    password_again(&c).await;
     submit(&c, &format!("/admin/elections/{id}/tokens")).await;
     let csv_path = downloads.path().join(format!("tokens-{id}.csv"));
     // Chromium may show the file under its final name before the last bytes are written:

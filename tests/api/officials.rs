@@ -273,7 +273,7 @@ both_backends! {
         assert_eq!(status, 200);
         assert!(page.contains("<strong>6 members have no token yet</strong>") && page.contains("<tr><th scope=\"row\">600</th><td>2</td><td>0</td><td>2</td></tr>"), "{page}");
 
-        let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        let res = client.post(format!("{base}{dashboard}/tokens")).form(&[("csrf", csrf.as_str()), ("password", PASSWORD)]).send().await.unwrap();
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = res.text().await.unwrap();
         let mut tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
@@ -306,7 +306,7 @@ both_backends! {
         assert_eq!(status, 200);
         assert!(page.contains("Open the vote?"));
         assert!(page.contains("<strong id=\"confirm-election\">Strike authorization 2026</strong>"), "{page}");
-        let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", "open")]).send().await.unwrap();
+        let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", "open"), ("password", PASSWORD)]).send().await.unwrap();
         assert_eq!(res.status(), 303);
 
         // Reissuing names the member first and changes nothing until confirmed.
@@ -316,7 +316,7 @@ both_backends! {
         assert!(page.contains("Replace the token of member M5?") && page.contains("<dd>871 — Local 871</dd>"), "{page}");
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[5]})).await;
         assert_eq!(st["status"], "not_used", "nothing changed before the confirmation");
-        let res = client.post(format!("{base}{dashboard}/reissue")).form(&[("csrf", csrf.as_str()), ("member", "M5"), ("confirm", "yes")]).send().await.unwrap();
+        let res = client.post(format!("{base}{dashboard}/reissue")).form(&[("csrf", csrf.as_str()), ("member", "M5"), ("confirm", "yes"), ("password", PASSWORD)]).send().await.unwrap();
         let page = res.text().await.unwrap();
         let fresh = page.split("<code id=\"new-token\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_owned();
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": tokens[5]})).await;
@@ -327,7 +327,7 @@ both_backends! {
         let (status, page) = get(&client, &format!("{base}{dashboard}/reissue-all")).await;
         assert_eq!(status, 200);
         assert!(page.contains("<strong>6 unused tokens will stop working at once</strong>"), "{page}");
-        let res = client.post(format!("{base}{dashboard}/reissue-all")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        let res = client.post(format!("{base}{dashboard}/reissue-all")).form(&[("csrf", csrf.as_str()), ("password", PASSWORD)]).send().await.unwrap();
         assert_eq!(res.headers()["x-strikevote-issued"], "6");
         let csv = res.text().await.unwrap();
         let replaced: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
@@ -354,7 +354,7 @@ both_backends! {
                 let (_, page) = get(&client, &format!("{base}{dashboard}/confirm?action=certify")).await;
                 assert!(page.contains("You are certifying: PASSED: locals holding 80 of 156 delegates voted yes"), "{page}");
             }
-            let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", action)]).send().await.unwrap();
+            let res = client.post(format!("{base}{dashboard}/state")).form(&[("csrf", csrf.as_str()), ("action", action), ("password", PASSWORD)]).send().await.unwrap();
             assert_eq!(res.status(), 303, "{action}");
         }
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
@@ -436,6 +436,8 @@ both_backends! {
         let csrf = csrf_of(&form);
         let res = client.post(format!("{base}/login")).form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf)]).send().await.unwrap();
         assert_eq!(res.status(), 303);
+        let (_, dashboard) = get(&client, &format!("{base}/admin")).await;
+        let csrf = csrf_of(&dashboard);
         let page = |p: &str| format!("{base}/admin/elections{p}");
         let attempts = vec![
             client.post(page("")).form(&[("csrf", csrf.as_str())]),
@@ -445,7 +447,9 @@ both_backends! {
             client.post(page(&format!("/{id}/reissue"))).form(&[("csrf", csrf.as_str()), ("member", "nobody")]),
             client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "explode")]),
             client.post(page(&format!("/{id}/state"))).form(&[("csrf", "forged"), ("action", "open")]),
-            client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "certify")]),
+            client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "certify"), ("password", PASSWORD)]),
+            client.post(page(&format!("/{id}/state"))).form(&[("csrf", csrf.as_str()), ("action", "open"), ("password", "not my password at all")]),
+            client.post(page(&format!("/{id}/tokens"))).form(&[("csrf", csrf.as_str())]),
             client.get(page(&format!("/{id}/confirm?action=explode"))),
         ];
         for attempt in attempts {
@@ -609,5 +613,37 @@ both_backends! {
         assert!(page.contains("</td><td>account_enable</td><td>bob</td>"), "{page}");
         let typo = sv(db, &["admin", "disable", "--username", "nobody"]).fails();
         assert!(typo.contains("there is no account `nobody`"), "{typo}");
+    }
+}
+
+both_backends! {
+    async fn a_screen_left_signed_in_cannot_change_the_vote_without_the_password(db: &TestDb) {
+        // Whoever sits down at an official's unlocked screen has the session, not the password.
+        let (id, _) = prepared_election(db, 3);
+        let app = spawn_app(db).await;
+        official(db, "alice", "admin");
+        let client = signed_in(&app, "alice").await;
+        let dashboard = format!("{}/admin/elections/{id}", app.address);
+        let (_, page) = get(&client, &dashboard).await;
+        let csrf = csrf_of(&page);
+        let before = show(db, &id);
+        for (path, form) in [
+            ("/state", vec![("action", "open")]),
+            ("/state", vec![("action", "open"), ("password", "a wrong password, typed")]),
+            ("/tokens", vec![]),
+            ("/reissue-all", vec![("password", "")]),
+            ("/reissue", vec![("member", "M1"), ("confirm", "yes")]),
+        ] {
+            let mut form = form;
+            form.push(("csrf", csrf.as_str()));
+            let (status, page) = post(&client, &format!("{dashboard}{path}"), &form).await;
+            assert_eq!(status, 401, "{path} {form:?}: {page}");
+            assert!(page.contains("Your password, typed again, was missing or wrong: nothing was done."), "{page}");
+        }
+        assert_eq!(show(db, &id), before, "nothing changed");
+        // With it, the same form opens the vote.
+        let (status, _) = post(&client, &format!("{dashboard}/state"), &[("csrf", &csrf), ("action", "open"), ("password", PASSWORD)]).await;
+        assert_eq!(status, 303);
+        assert_eq!(show(db, &id)["state"], "open");
     }
 }

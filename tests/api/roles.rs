@@ -107,7 +107,8 @@ async fn call(
             req = req.header("Cookie", format!("sv_session={member_token}"));
         }
         if *method == Method::POST {
-            req = req.form(&[("csrf", creds.csrf.as_str())]);
+            // An official's password too: some forms ask for it again.
+            req = req.form(&[("csrf", creds.csrf.as_str()), ("password", PASSWORD)]);
         }
     }
     let res = req.send().await.unwrap();

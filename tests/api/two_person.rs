@@ -170,7 +170,7 @@ both_backends! {
         let a = signed_in(&app, "alice").await;
         let (_, page) = get(&a, &format!("{dashboard}/reissue-all")).await;
         let csrf = csrf_of(&page);
-        let (status, page) = post(&a, &format!("{dashboard}/reissue-all"), &[("csrf", &csrf)]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/reissue-all"), &[("csrf", &csrf), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Waiting for a second admin: replace every unused token"), "{page}");
         for (_, token) in &tokens {
@@ -189,7 +189,7 @@ both_backends! {
         assert!(!admin.iter().any(|(action, _, _)| action == "tokens_reissue_all"), "{admin:?}");
 
         // Asked again and approved by bob: the mailing file, and both names in the log.
-        let (_, page) = post(&a, &format!("{dashboard}/reissue-all"), &[("csrf", &csrf)]).await;
+        let (_, page) = post(&a, &format!("{dashboard}/reissue-all"), &[("csrf", &csrf), ("password", PASSWORD)]).await;
         let pending = pending_of(&page);
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
@@ -258,7 +258,7 @@ both_backends! {
         assert_eq!(status, 200, "{page}");
         let (_, page) = get(&a, &dashboard).await;
         let csrf = csrf_of(&page);
-        let (status, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes")]).await;
+        let (status, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
         let pending = pending_of(&page);
         assert_eq!(pending.len(), 1, "{page}");
@@ -271,7 +271,7 @@ both_backends! {
         // Nor may the puppet ask, for alice to approve.
         let (_, page) = get(&s, &dashboard).await;
         let csrf = csrf_of(&page);
-        let (status, page) = post(&s, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M2"), ("confirm", "yes")]).await;
+        let (status, page) = post(&s, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M2"), ("confirm", "yes"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409, "{page}");
         assert!(page.contains("was made after this vote opened"), "{page}");
         let m1 = tokens.iter().find(|(m, _)| m == "M1").unwrap().1.clone();
@@ -318,7 +318,7 @@ both_backends! {
         let a = signed_in(&app, "alice").await;
         let (_, page) = get(&a, &dashboard).await;
         let csrf = csrf_of(&page);
-        let (_, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes")]).await;
+        let (_, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes"), ("password", PASSWORD)]).await;
         let pending = pending_of(&page);
         let b = signed_in(&app, "bob").await;
         let (_, page) = get(&b, &dashboard).await;
