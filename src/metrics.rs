@@ -63,119 +63,100 @@ const BATCH: [f64; 12] = [
     1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
 ];
 
-/// Registers a metric in `registry` and gives it back.
-fn registered<C: prometheus::core::Collector + Clone + 'static>(
-    registry: &Registry,
-    metric: C,
-) -> prometheus::Result<C> {
-    registry.register(Box::new(metric.clone()))?;
-    Ok(metric)
+/// Makes metrics and registers each in one registry as it is made.
+struct Reg<'a>(&'a Registry);
+
+impl Reg<'_> {
+    fn add<C: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        metric: C,
+    ) -> prometheus::Result<C> {
+        self.0.register(Box::new(metric.clone()))?;
+        Ok(metric)
+    }
+
+    fn counter(&self, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+        self.add(IntCounter::new(name, help)?)
+    }
+
+    fn counter_vec(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+    ) -> prometheus::Result<IntCounterVec> {
+        self.add(IntCounterVec::new(Opts::new(name, help), &[label])?)
+    }
+
+    fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> prometheus::Result<Histogram> {
+        self.add(Histogram::with_opts(
+            HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        )?)
+    }
+
+    fn gauge_vec(&self, name: &str, help: &str, label: &str) -> prometheus::Result<IntGaugeVec> {
+        self.add(IntGaugeVec::new(Opts::new(name, help), &[label])?)
+    }
 }
 
 impl Metrics {
     /// Builds and registers every metric (and the process metrics: memory, CPU, open files).
     pub fn new(backend: &str) -> prometheus::Result<Arc<Self>> {
         let registry = Registry::new();
-        let r = &registry;
+        let r = Reg(&registry);
+        let http = r.add(HistogramVec::new(
+            HistogramOpts::new(
+                "strikevote_http_request_duration_seconds",
+                "HTTP requests by method, route pattern and status.",
+            )
+            .buckets(LATENCY.to_vec()),
+            &["method", "route", "status"],
+        )?)?;
         let m = Self {
-            ballots_accepted: registered(
-                r,
-                IntCounter::new(
-                    "strikevote_ballots_accepted_total",
-                    "Ballots accepted and logged (all elections).",
-                )?,
+            ballots_accepted: r.counter(
+                "strikevote_ballots_accepted_total",
+                "Ballots accepted and logged (all elections).",
             )?,
-            ballots_refused: registered(
-                r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "strikevote_ballots_refused_total",
-                        "Ballots refused when their batch committed, by reason (an error code).",
-                    ),
-                    &["reason"],
-                )?,
+            ballots_refused: r.counter_vec(
+                "strikevote_ballots_refused_total",
+                "Ballots refused when their batch committed, by reason (an error code).",
+                "reason",
             )?,
-            batch_size: registered(
-                r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "strikevote_batch_size_ballots",
-                        "Ballots per batch commit.",
-                    )
-                    .buckets(BATCH.to_vec()),
-                )?,
+            batch_size: r.histogram(
+                "strikevote_batch_size_ballots",
+                "Ballots per batch commit.",
+                &BATCH,
             )?,
-            batch_commit: registered(
-                r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "strikevote_batch_commit_seconds",
-                        "Time to commit one batch of ballots (seal, log, sign, fsync).",
-                    )
-                    .buckets(LATENCY.to_vec()),
-                )?,
+            batch_commit: r.histogram(
+                "strikevote_batch_commit_seconds",
+                "Time to commit one batch of ballots (seal, log, sign, fsync).",
+                &LATENCY,
             )?,
-            http: registered(
-                r,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "strikevote_http_request_duration_seconds",
-                        "HTTP requests by method, route pattern and status.",
-                    )
-                    .buckets(LATENCY.to_vec()),
-                    &["method", "route", "status"],
-                )?,
+            http,
+            pool_wait: r.histogram(
+                "strikevote_db_pool_wait_seconds",
+                "Time a request waited for a database connection.",
+                &LATENCY,
             )?,
-            pool_wait: registered(
-                r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "strikevote_db_pool_wait_seconds",
-                        "Time a request waited for a database connection.",
-                    )
-                    .buckets(LATENCY.to_vec()),
-                )?,
+            pool_connections: r.gauge_vec(
+                "strikevote_db_pool_connections",
+                "Database connections of this process, by state.",
+                "state",
             )?,
-            pool_connections: registered(
-                r,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "strikevote_db_pool_connections",
-                        "Database connections of this process, by state.",
-                    ),
-                    &["state"],
-                )?,
+            log_entries: r.gauge_vec(
+                "strikevote_log_entries",
+                "Entries in each election's log.",
+                "election",
             )?,
-            log_entries: registered(
-                r,
-                IntGaugeVec::new(
-                    Opts::new("strikevote_log_entries", "Entries in each election's log."),
-                    &["election"],
-                )?,
+            elections: r.gauge_vec("strikevote_elections", "Elections by state.", "state")?,
+            scrape_errors: r.counter(
+                "strikevote_metrics_scrape_errors_total",
+                "Scrapes that could not read the database (log sizes may be stale).",
             )?,
-            elections: registered(
-                r,
-                IntGaugeVec::new(
-                    Opts::new("strikevote_elections", "Elections by state."),
-                    &["state"],
-                )?,
-            )?,
-            scrape_errors: registered(
-                r,
-                IntCounter::new(
-                    "strikevote_metrics_scrape_errors_total",
-                    "Scrapes that could not read the database (log sizes may be stale).",
-                )?,
-            )?,
-            logins: registered(
-                r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "strikevote_logins_total",
-                        "Officials' sign-in attempts by outcome (the page answers every failure alike).",
-                    ),
-                    &["outcome"],
-                )?,
+            logins: r.counter_vec(
+                "strikevote_logins_total",
+                "Officials' sign-in attempts by outcome (the page answers every failure alike).",
+                "outcome",
             )?,
             registry,
         };

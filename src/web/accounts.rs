@@ -81,11 +81,10 @@ pub struct AccountForm {
     name: String,
 }
 
-/// What an action did, for the page.
+/// What an action did, for the page: a notice, or a token to show once.
 enum Done {
-    Created(String),
+    Notice(String),
     Token(String, String),
-    Changed(String),
 }
 
 /// `POST /admin/accounts`: creates an account, creates an API token (shown once) or revokes
@@ -98,85 +97,52 @@ pub async fn account_action(
 ) -> HttpResponse {
     if !csrf_ok(&req, &form.csrf) {
         let expired = vec!["This form has expired. Please try again.".to_owned()];
-        return view(
-            &req,
-            &state,
-            &who,
-            (StatusCode::FORBIDDEN, expired, None),
-            None,
-        )
-        .await;
+        let answer = (StatusCode::FORBIDDEN, expired, None);
+        return view(&req, &state, &who, answer, None).await;
     }
     let f = form.into_inner();
     let actor = who.0.username.clone();
-    let done = with_conn(&state, move |c| -> Result<Done> {
-        let (user, name) = (f.username.trim(), f.name.trim());
-        match f.action.as_str() {
-            "create_account" => {
-                let role = Role::parse(&f.role)?;
-                let a = account::create(c, (user, &f.password, role), &actor)?;
-                Ok(Done::Created(format!(
-                    "Account {} ({}) created.",
-                    a.username, a.role
-                )))
-            }
-            "create_token" => {
-                let token = account::create_api_token(c, (user, name), &actor)?;
-                Ok(Done::Token(format!("{user}/{name}"), token))
-            }
-            "revoke_token" => {
-                account::revoke_api_token(c, (user, name), &actor)?;
-                Ok(Done::Changed(format!("Token {user}/{name} revoked.")))
-            }
-            "disable_account" => {
-                account::set_disabled(c, user, true, &actor)?;
-                Ok(Done::Changed(format!(
-                    "Account {user} disabled: its sessions ended and its API tokens stopped \
-                     working."
-                )))
-            }
-            "enable_account" => {
-                account::set_disabled(c, user, false, &actor)?;
-                Ok(Done::Changed(format!("Account {user} enabled.")))
-            }
-            other => Err(crate::error::Error::bad_input(
+    let (answer, fresh) = match with_conn(&state, move |c| act(c, &f, &actor)).await {
+        Ok(Done::Notice(notice)) => ((StatusCode::OK, Vec::new(), Some(notice)), None),
+        Ok(Done::Token(which, token)) => ((StatusCode::OK, Vec::new(), None), Some((which, token))),
+        Err(e) => ((e.status(), vec![e.to_string()], None), None),
+    };
+    view(&req, &state, &who, answer, fresh).await
+}
+
+/// Does what the accounts form asks, in `actor`'s name.
+fn act(c: &mut crate::db::DbConnection, f: &AccountForm, actor: &str) -> Result<Done> {
+    let (user, name) = (f.username.trim(), f.name.trim());
+    let notice = match f.action.as_str() {
+        "create_account" => {
+            let role = Role::parse(&f.role)?;
+            let a = account::create(c, (user, &f.password, role), actor)?;
+            format!("Account {} ({}) created.", a.username, a.role)
+        }
+        "create_token" => {
+            let token = account::create_api_token(c, (user, name), actor)?;
+            return Ok(Done::Token(format!("{user}/{name}"), token));
+        }
+        "revoke_token" => {
+            account::revoke_api_token(c, (user, name), actor)?;
+            format!("Token {user}/{name} revoked.")
+        }
+        "disable_account" => {
+            account::set_disabled(c, user, true, actor)?;
+            format!(
+                "Account {user} disabled: its sessions ended and its API tokens stopped working."
+            )
+        }
+        "enable_account" => {
+            account::set_disabled(c, user, false, actor)?;
+            format!("Account {user} enabled.")
+        }
+        other => {
+            return Err(crate::error::Error::bad_input(
                 crate::error::ErrorCode::InvalidAction,
                 format!("unknown action `{}`", crate::text::shown(other)),
-            )),
+            ));
         }
-    })
-    .await;
-    match done {
-        Ok(Done::Created(notice)) | Ok(Done::Changed(notice)) => {
-            view(
-                &req,
-                &state,
-                &who,
-                (StatusCode::OK, Vec::new(), Some(notice)),
-                None,
-            )
-            .await
-        }
-        Ok(Done::Token(which, token)) => {
-            let fresh = Some((which, token));
-            view(
-                &req,
-                &state,
-                &who,
-                (StatusCode::OK, Vec::new(), None),
-                fresh,
-            )
-            .await
-        }
-        Err(e) => {
-            view(
-                &req,
-                &state,
-                &who,
-                (e.status(), vec![e.to_string()], None),
-                None,
-            )
-            .await
-        }
-    }
+    };
+    Ok(Done::Notice(notice))
 }
