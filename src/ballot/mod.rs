@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{self, NewEntry};
 use crate::log::merkle::{self, Hash};
 use crate::log::{self, LogKey};
-use crate::token::store::TokenStatus;
+use crate::token::TokenStatus;
 use crate::token::{HashedToken, random_receipt};
 
 /// One member's request to cast a ballot.

@@ -6,8 +6,8 @@ use crate::election;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{Body, Entry};
 use crate::log::{merkle, store};
+use crate::token::TokenStatus;
 use crate::token::parse_receipt;
-use crate::token::store::TokenStatus;
 
 /// A ballot found by its receipt, with its proof checked against the latest checkpoint.
 pub struct FoundReceipt {

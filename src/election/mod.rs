@@ -26,7 +26,7 @@ use crate::log::entry::{self, NewEntry};
 use crate::log::store::StoredCheckpoint;
 use crate::log::{self, LogKey};
 use crate::settings::PublicUrl;
-use crate::token::store::TokenStatus;
+use crate::token::TokenStatus;
 
 pub use strikevote_core::ElectionId;
 
@@ -175,6 +175,16 @@ impl ElectionRow {
             log_size: u64::try_from(self.log_size)
                 .map_err(|_| Error::Internal("negative log size".into()))?,
         })
+    }
+}
+
+impl log::store::LogSource for Election {
+    fn log_of(&self) -> log::store::LogOf<'_> {
+        log::store::LogOf {
+            id: self.id,
+            origin: &self.origin,
+            log_size: self.log_size,
+        }
     }
 }
 

@@ -17,8 +17,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::merkle::Hash;
-use crate::election::ElectionId;
 use crate::error::{Error, Result};
+use strikevote_core::ElectionId;
 
 /// A signed tree head: how many entries, and the root over them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,33 @@ use super::merkle::{self, CompactRange, Hash, NodeId};
 use super::note::Checkpoint;
 use crate::db::DbConnection;
 use crate::db::schema::{checkpoints, elections, log_entries, log_nodes};
-use crate::election::{Election, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
+use strikevote_core::ElectionId;
+
+/// What the log store needs of an election: which log, the origin its checkpoints name, and
+/// its size (as read under the election's lock when appending). The store takes this rather
+/// than a whole election, so the log depends on nothing above it.
+#[derive(Clone, Copy, Debug)]
+pub struct LogOf<'a> {
+    /// The election.
+    pub id: ElectionId,
+    /// The checkpoints' origin line.
+    pub origin: &'a str,
+    /// Entries in the log.
+    pub log_size: u64,
+}
+
+/// Anything that names one election's log (an election, or a [`LogOf`]).
+pub trait LogSource {
+    /// The log it names.
+    fn log_of(&self) -> LogOf<'_>;
+}
+
+impl LogSource for LogOf<'_> {
+    fn log_of(&self) -> LogOf<'_> {
+        *self
+    }
+}
 
 /// Rows per multi-row INSERT.
 const CHUNK: usize = 500;
@@ -94,7 +119,12 @@ pub fn transaction<T>(
 /// recorded (run at start, so a restored old database is noticed before anything else).
 pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
     let store = signer.heads();
-    for election in crate::election::list(conn)? {
+    for (id, origin, log_size) in every_log(conn)? {
+        let election = LogOf {
+            id,
+            origin: &origin,
+            log_size,
+        };
         let root = root_at(conn, &election, election.log_size)?;
         store.check(election.id, election.log_size, root, |n| {
             root_at(conn, &election, n)
@@ -105,12 +135,17 @@ pub fn check_heads(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
 
 /// Refuses `signer` unless it is the key that signed the election's latest checkpoint (one key
 /// per election: a command run with another key file must not append to its log).
-pub fn check_key(conn: &mut DbConnection, election: &Election, signer: &LogKey) -> Result<()> {
+pub fn check_key(
+    conn: &mut DbConnection,
+    election: &impl LogSource,
+    signer: &LogKey,
+) -> Result<()> {
+    let election = &election.log_of();
     if election.log_size == 0 {
         return Ok(());
     }
     let latest = latest_checkpoint(conn, election.id)?;
-    let verifier = signer.verifier(&election.origin);
+    let verifier = signer.verifier(election.origin);
     if verifier.verify_checkpoint(&latest.note).is_ok() {
         return Ok(());
     }
@@ -130,10 +165,30 @@ pub fn check_key(conn: &mut DbConnection, election: &Election, signer: &LogKey) 
 
 /// Refuses `signer` if any election in the database was signed with another key.
 pub fn check_key_for_all(conn: &mut DbConnection, signer: &LogKey) -> Result<()> {
-    for election in crate::election::list(conn)? {
+    for (id, origin, log_size) in every_log(conn)? {
+        let election = LogOf {
+            id,
+            origin: &origin,
+            log_size,
+        };
         check_key(conn, &election, signer)?;
     }
     Ok(())
+}
+
+/// Every election's log in the database: id, origin, size.
+fn every_log(conn: &mut DbConnection) -> Result<Vec<(ElectionId, String, u64)>> {
+    let rows: Vec<(String, String, i64)> = elections::table
+        .select((elections::id, elections::origin, elections::log_size))
+        .order(elections::created_at)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, origin, size)| {
+            let size = u64::try_from(size)
+                .map_err(|_| Error::Internal(format!("election {id} has a negative log size")))?;
+            Ok((ElectionId::parse(&id)?, origin, size))
+        })
+        .collect()
 }
 
 /// Appends `entries` to the election's log and stores a newly signed checkpoint.
@@ -142,10 +197,11 @@ pub fn check_key_for_all(conn: &mut DbConnection, signer: &LogKey) -> Result<()>
 /// transaction, and pass the election as read under it, so `log_size` is the true head.
 pub fn append(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
     entries: &[NewEntry],
     signer: &LogKey,
 ) -> Result<Appended> {
+    let election = &election.log_of();
     if !heads::collecting() {
         return Err(Error::Internal(
             "log append outside log::store::transaction: its head would go unrecorded".into(),
@@ -247,17 +303,18 @@ fn insert_entries(
 /// [`transaction`] to record once the transaction commits.
 fn sign_head(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
     tree: &CompactRange,
     signer: &LogKey,
 ) -> Result<StoredCheckpoint> {
+    let election = &election.log_of();
     let eid = election.id.to_string();
     let new_size = tree.size();
     diesel::update(elections::table.find(&eid))
         .set(elections::log_size.eq(to_i64(new_size)?))
         .execute(conn)?;
     let checkpoint = Checkpoint {
-        origin: election.origin.clone(),
+        origin: election.origin.to_owned(),
         size: new_size,
         root: tree.root(),
     };
@@ -288,11 +345,12 @@ fn sign_head(
 /// append) and fetching only the rest, in one query.
 pub fn inclusion_proofs(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
     size: u64,
     indexes: &[u64],
     known: &HashMap<NodeId, Hash>,
 ) -> Result<Vec<Vec<Hash>>> {
+    let election = &election.log_of();
     let plans: Vec<Vec<Vec<NodeId>>> = indexes
         .iter()
         .map(|&i| {
@@ -401,7 +459,8 @@ fn resolve(conn: &mut DbConnection, eid: &str, plan: &[(u64, u64)]) -> Result<Ve
         .collect())
 }
 
-fn check_size(election: &Election, size: u64) -> Result<()> {
+fn check_size(election: &impl LogSource, size: u64) -> Result<()> {
+    let election = &election.log_of();
     if size > election.log_size {
         return Err(Error::bad_input(
             ErrorCode::SizeBeyondLog,
@@ -415,7 +474,8 @@ fn check_size(election: &Election, size: u64) -> Result<()> {
 }
 
 /// The root of the first `size` entries.
-pub fn root_at(conn: &mut DbConnection, election: &Election, size: u64) -> Result<Hash> {
+pub fn root_at(conn: &mut DbConnection, election: &impl LogSource, size: u64) -> Result<Hash> {
+    let election = &election.log_of();
     check_size(election, size)?;
     if size == 0 {
         return Ok(merkle::empty_root());
@@ -427,8 +487,9 @@ pub fn root_at(conn: &mut DbConnection, election: &Election, size: u64) -> Resul
 /// bound to).
 pub fn closed_prefix(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
 ) -> Result<Option<super::entry::LogRef>> {
+    let election = &election.log_of();
     let idx: Option<i64> = log_entries::table
         .filter(log_entries::election_id.eq(election.id.to_string()))
         .filter(log_entries::kind.eq(super::entry::Kind::Close.as_str()))
@@ -447,7 +508,8 @@ pub fn closed_prefix(
 }
 
 /// The leaf hash of entry `index` (which must exist).
-pub fn leaf_hash(conn: &mut DbConnection, election: &Election, index: u64) -> Result<Hash> {
+pub fn leaf_hash(conn: &mut DbConnection, election: &impl LogSource, index: u64) -> Result<Hash> {
+    let election = &election.log_of();
     check_size(election, index.saturating_add(1))?;
     let id = NodeId { level: 0, index };
     Ok(fetch_nodes(conn, &election.id.to_string(), &[id])?[&id])
@@ -456,10 +518,11 @@ pub fn leaf_hash(conn: &mut DbConnection, election: &Election, index: u64) -> Re
 /// The inclusion proof of entry `index` in the tree of `size` entries.
 pub fn inclusion_proof(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
     index: u64,
     size: u64,
 ) -> Result<Vec<Hash>> {
+    let election = &election.log_of();
     check_size(election, size)?;
     let plan = merkle::inclusion_plan(index, size)
         .map_err(|e| Error::bad_input(ErrorCode::InvalidProofRequest, e.to_string()))?;
@@ -469,10 +532,11 @@ pub fn inclusion_proof(
 /// The consistency proof between the trees of `from` and `to` entries.
 pub fn consistency_proof(
     conn: &mut DbConnection,
-    election: &Election,
+    election: &impl LogSource,
     from: u64,
     to: u64,
 ) -> Result<Vec<Hash>> {
+    let election = &election.log_of();
     check_size(election, to)?;
     let plan = merkle::consistency_plan(from, to)
         .map_err(|e| Error::bad_input(ErrorCode::InvalidProofRequest, e.to_string()))?;

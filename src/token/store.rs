@@ -15,27 +15,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::AdminAction;
 use crate::log::{self, LogKey, entry};
 use crate::roster::StoredMember;
+use crate::token::TokenStatus;
 
 /// Rows written per INSERT.
 const CHUNK: usize = 500;
-
-/// Where a ballot token is in its life (stored as `live`, `used` or `revoked`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum TokenStatus {
-    /// Issued and not yet used.
-    Live,
-    /// Its ballot was cast.
-    Used,
-    /// Withdrawn by a reissue.
-    Revoked,
-}
-
-crate::stored_as_word!(TokenStatus, "token status", {
-    Live => "live",
-    Used => "used",
-    Revoked => "revoked",
-});
 
 /// A token just issued, with what the mailing needs. The only place its plaintext exists.
 #[derive(Debug, Clone)]
