@@ -885,3 +885,103 @@ fn an_outsiders_verifier_agrees_on_every_tampered_log() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_report_of_the_worked_example_reads_line_for_line() {
+    // What `audit verify` prints: a local shows only the choices that got a ballot.
+    let report = verify(&entries()).unwrap();
+    let expected = format!(
+        "election  {E} — Example
+origin    vote.example.org/elections/{E}
+key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
+entries   20 (root 2NeP3GyUnz/ek2ZvaRa9DRIiXPzoJSk4wApi34jM1KM=)
+phase     certified
+types     admin 7, ballot 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
+local 1          eligible       2  ballots       1  yes 1
+teller 1   identity MF3P-3SBD-AQT5-W1N3
+closed    at entry 16 (log up to the close: root l/xLvL1z8p5fdhC9W/ZMblaXR7mOWwi8Gf2rMSFjY5k=, code JZY4-QF5X)
+shares    checked from teller(s) 1
+result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
+"
+    );
+    assert_eq!(report.to_string(), expected);
+    // Before any share, no shares line and no result line.
+    let report = verify(&entries()[..SHARE]).unwrap();
+    let shown = report.to_string();
+    assert!(
+        !shown.contains("shares") && !shown.contains("result "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("local 1          eligible       2  ballots       1  \n"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_fold_gives_the_root_of_every_prefix_and_nothing_beyond() {
+    let lines = entries();
+    let (log, note, key) = signed(&lines);
+    let (_, fold) = verify_and_fold(log.as_bytes(), &note, &key).unwrap();
+    let leaves: Vec<merkle::Hash> = lines
+        .iter()
+        .map(|l| merkle::leaf_hash(l.as_bytes()))
+        .collect();
+    for size in [0, 1, CLOSE + 1, lines.len()] {
+        assert_eq!(
+            fold.root_at(size as u64),
+            Some(merkle::root_of(&leaves[..size])),
+            "size {size}"
+        );
+    }
+    assert_ne!(fold.root_at(1), fold.root_at(2));
+    assert_eq!(fold.root_at(lines.len() as u64 + 1), None);
+    assert_eq!(fold.root_at(u64::MAX), None);
+}
+
+/// A scratch folder for one test's bundle files.
+fn bundle_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sv-core-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
+    let (log, note, key) = signed(&entries());
+    let pinned = TrustAnchor::parse(&key, None).unwrap();
+    // A pinned verifier key needs no key file in the bundle.
+    let dir = bundle_dir("pinned", &[(LOG_FILE, &log), (CHECKPOINT_FILE, &note)]);
+    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 20);
+    // A fingerprint, or trusting the bundle, needs the bundle's key file.
+    let verifier = Verifier::parse(&key).unwrap();
+    let fingerprint = crate::note::fingerprint(&verifier.public_key());
+    let origin = verifier.name().to_owned();
+    let by_fingerprint = TrustAnchor::parse(&fingerprint, Some(&origin)).unwrap();
+    for trust in [&by_fingerprint, &TrustAnchor::BundleKey] {
+        let err = verify_dir(&dir, trust).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot read {}", dir.join(KEY_FILE).display())),
+            "{err}"
+        );
+    }
+    std::fs::write(dir.join(KEY_FILE), &key).unwrap();
+    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 20);
+    // Another key in the bundle is not the pinned one.
+    let other = LogSigner::from_seed(&[8; 32]).verifier(&origin).to_string();
+    std::fs::write(dir.join(KEY_FILE), &other).unwrap();
+    let err = verify_dir(&dir, &by_fingerprint).unwrap_err().to_string();
+    assert!(
+        err.contains("is not the key with the pinned fingerprint"),
+        "{err}"
+    );
+    let err = verify_dir(&dir, &TrustAnchor::BundleKey)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("checkpoint"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
