@@ -985,3 +985,40 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
     assert!(err.starts_with("checkpoint"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_pinned_key_or_fingerprint_for_another_election_is_refused() {
+    let (log, note, key) = signed(&entries());
+    let verifier = Verifier::parse(&key).unwrap();
+    let origin = verifier.name().to_owned();
+    let elsewhere = format!(
+        "vote.example.org/elections/{}",
+        "0192c7a0-0000-4000-8000-000000000000"
+    );
+    let dir = bundle_dir(
+        "origins",
+        &[(LOG_FILE, &log), (CHECKPOINT_FILE, &note), (KEY_FILE, &key)],
+    );
+    // The key pinned with its own origin passes; with another origin named beside it, not.
+    assert!(verify_dir(&dir, &TrustAnchor::parse(&key, Some(&origin)).unwrap()).is_ok());
+    let err = verify_dir(&dir, &TrustAnchor::parse(&key, Some(&elsewhere)).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("the pinned key is for `{origin}`, not for the origin `{elsewhere}`")
+    );
+    // The right fingerprint for another election's origin: the bundle is not that election's.
+    let fingerprint = crate::note::fingerprint(&verifier.public_key());
+    let err = verify_dir(
+        &dir,
+        &TrustAnchor::parse(&fingerprint, Some(&elsewhere)).unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        format!("the bundle's key is for `{origin}`, not for the pinned origin `{elsewhere}`")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
