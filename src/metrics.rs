@@ -1,26 +1,20 @@
-//! `/metrics` in Prometheus text format (the `prometheus` crate). What is counted is about the
+//! What `/metrics` reports, in Prometheus text format (the `prometheus` crate): the recorder
+//! only (the route is [`crate::web::health::metrics`]). What is counted is about the
 //! service, never about a member: no metric has a token, a receipt, a member, a local or a
 //! choice among its labels, and the ballot counters are totals over every election, so they say
 //! nothing the public turnout does not. Labels are drawn from fixed sets (error codes, route
 //! patterns, HTTP methods and statuses) or are election ids.
-//!
-//! Access ([`MetricsAccess`]): served on a separate internal listener (`metrics_bind`) with no
-//! credentials, and/or on the public port to callers with `Authorization: Bearer
-//! <metrics_token>`; with neither set, `/metrics` answers 404 saying how to turn it on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::db::Pool;
-use crate::error::{Error, ErrorCode};
-use crate::state::{AppState, with_conn};
+use crate::error::ErrorCode;
 
 /// The HTTP methods the `method` label names; every other method string counts as `other`.
 const KNOWN_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -226,7 +220,7 @@ impl Metrics {
     }
 
     /// The text exposition, after reading the gauges that are read at scrape time.
-    fn render(&self, pool: &Pool, elections: Option<Vec<(String, String, u64)>>) -> String {
+    pub fn render(&self, pool: &Pool, elections: Option<Vec<(String, String, u64)>>) -> String {
         let state = pool.state();
         let idle = i64::from(state.idle_connections);
         self.pool_connections.with_label_values(&["idle"]).set(idle);
@@ -252,67 +246,4 @@ impl Metrics {
         }
         String::from_utf8(out).unwrap_or_default()
     }
-}
-
-/// Who may read `/metrics`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricsAccess {
-    /// The internal listener: anyone who can reach it.
-    Internal,
-    /// The public port: only with the bearer token.
-    Public,
-}
-
-/// `GET /metrics`.
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let access = req
-        .app_data::<web::Data<MetricsAccess>>()
-        .map_or(MetricsAccess::Public, |a| *a.get_ref());
-    if access == MetricsAccess::Public {
-        let refusal = match state.settings.metrics_token.as_deref() {
-            None | Some("") => Some((
-                StatusCode::NOT_FOUND,
-                ErrorCode::NotFound,
-                "metrics are not served on this port: set metrics_bind (an internal address) \
-                 or metrics_token (then send Authorization: Bearer <token>); see docs/OPERATIONS.md",
-            )),
-            Some(token) if !bearer_matches(&req, token) => Some((
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "metrics need Authorization: Bearer <metrics_token>",
-            )),
-            Some(_) => None,
-        };
-        if let Some((status, code, message)) = refusal {
-            return HttpResponse::build(status)
-                .json(serde_json::json!({"error": code.as_str(), "message": message}));
-        }
-    }
-    let elections = with_conn(&state, |c| {
-        Ok(crate::election::list(c)?
-            .into_iter()
-            .map(|e| (e.id.to_string(), e.state.as_str().to_owned(), e.log_size))
-            .collect::<Vec<_>>())
-    })
-    .await
-    .map_err(|e: Error| tracing::warn!(error = %e, "metrics could not read the elections"))
-    .ok();
-    let body = state.metrics.render(&state.pool, elections);
-    HttpResponse::Ok()
-        .content_type(prometheus::TEXT_FORMAT)
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body)
-}
-
-/// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
-fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
-    let Some(given) = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    crate::web::page::same_secret(given.trim().as_bytes(), token.as_bytes())
 }

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
 use crate::log::LogKey;
-use crate::metrics::{Metrics, MetricsAccess};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::web;
+use crate::web::health::MetricsAccess;
 
 /// A bound, not yet running HTTP server.
 pub struct Application {
@@ -87,7 +88,11 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
-                .configure(|cfg| web::configure(cfg, state.settings.body_limit_bytes, &limits))
+                .configure(|cfg| {
+                    web::configure(cfg, state.settings.body_limit_bytes, |cfg| {
+                        crate::routes::configure(cfg, &limits)
+                    })
+                })
                 .wrap(web::security_headers())
                 .wrap(actix_web::middleware::from_fn(web::privacy_headers))
                 .wrap(actix_web::middleware::from_fn(web::log_request))
@@ -179,7 +184,7 @@ fn metrics_server(state: &AppState) -> anyhow::Result<Option<(u16, Server)>> {
             .app_data(actix_web::web::Data::new(MetricsAccess::Internal))
             .route(
                 "/metrics",
-                actix_web::web::get().to(crate::metrics::metrics),
+                actix_web::web::get().to(crate::web::health::metrics),
             )
     })
     .workers(1)

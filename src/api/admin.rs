@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::ElectionPath;
+use super::ElectionPath;
 use super::{read_body, with_conn};
 use crate::approvals::{self, Approved, CarriedOut};
 use crate::election::Transition;

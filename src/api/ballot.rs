@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ElectionPath;
+use super::ElectionPath;
 use super::with_conn;
 use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, Cast, CastRequest};

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::ElectionPath;
+use super::ElectionPath;
 use super::with_conn;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};

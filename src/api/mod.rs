@@ -12,6 +12,16 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub use crate::state::with_conn;
 
+/// The path of routes under one election.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read: handlers parse the path themselves
+pub struct ElectionPath {
+    /// The election's id.
+    #[param(value_type = String, format = "uuid")]
+    id: String,
+}
+
 /// Reads a whole request body of at most `limit` bytes (for uploads larger than the
 /// JSON/form limit: rosters and definitions).
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>> {

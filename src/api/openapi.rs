@@ -2,7 +2,7 @@
 //!
 //! Each handler carries its own `#[utoipa::path]` (its answer's type and the error codes only
 //! it gives); what every route shares is added from the route table, the same table that
-//! enforces access ([`crate::routes::ROUTES`]): the security scheme and `401`/`403` of
+//! enforces access ([`crate::routes::ROUTES`], given to [`build`]): the security scheme and `401`/`403` of
 //! officials' and tellers' routes, `429` of rate-limited ones, `400 invalid_election_id` and
 //! `404 election_not_found` of routes under an election, `400 invalid_json`/`413` of JSON
 //! bodies, and `503` everywhere. Every error answer's schema names exactly the codes that
@@ -10,7 +10,6 @@
 //! them and schemathesis holds the service to them.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
 use actix_web::http::Method;
@@ -19,20 +18,10 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ErrorCode;
-use crate::routes::{Access, ROUTES};
-
-/// The path of routes under one election.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // described, not read: handlers parse the path themselves
-pub struct ElectionPath {
-    /// The election's id.
-    #[param(value_type = String, format = "uuid")]
-    id: String,
-}
+use crate::routes::table::{self, Access, Resource};
 
 /// Every error answer of the API: `{"error": code, "message": sentence}`. Each response in
 /// the document narrows `error` to the codes it can carry.
@@ -86,7 +75,6 @@ pub struct ApiError {
         super::tellers::tally_share,
     ),
     components(schemas(ApiError)),
-    modifiers(&FromRouteTable),
     tags(
         (name = "log", description = "The public, signed log of every election"),
         (name = "members", description = "Casting and checking a ballot: the token or receipt is the credential"),
@@ -98,31 +86,31 @@ pub struct ApiError {
 )]
 struct ApiDoc;
 
-/// The document, built once.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_pretty_json()
+/// The document as JSON text, completed from the route `table`.
+pub fn build(table: &[Resource]) -> String {
+    let mut doc = ApiDoc::openapi();
+    FromRouteTable(table).modify(&mut doc);
+    doc.to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"internal_error\",\"message\":\"{e}\"}}"))
-});
-
-/// The document as JSON text.
-pub fn document() -> &'static str {
-    &DOCUMENT
 }
+
+/// The document the routes serve (built once from the route table by
+/// [`crate::routes::configure`]).
+pub struct Document(pub &'static str);
 
 /// `GET /api/v1/openapi.json`: this document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "probes",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
-pub async fn openapi_json() -> HttpResponse {
+pub async fn openapi_json(document: actix_web::web::Data<Document>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document())
+        .body(document.0)
 }
 
 /// Completes each operation from the route table.
-struct FromRouteTable;
+struct FromRouteTable<'a>(&'a [Resource]);
 
-impl Modify for FromRouteTable {
+impl Modify for FromRouteTable<'_> {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -151,7 +139,7 @@ impl Modify for FromRouteTable {
                 (Method::POST, item.post.as_mut()),
             ] {
                 if let Some(op) = op {
-                    complete(path, &method, op);
+                    complete(self.0, path, &method, op);
                 }
             }
         }
@@ -159,9 +147,9 @@ impl Modify for FromRouteTable {
 }
 
 /// Adds what the route table says of `method` on `path` to its operation.
-fn complete(path: &str, method: &Method, op: &mut Operation) {
-    let resource = ROUTES.iter().find(|r| r.path == path);
-    let access = crate::routes::access(method, path);
+fn complete(routes: &[Resource], path: &str, method: &Method, op: &mut Operation) {
+    let resource = routes.iter().find(|r| r.path == path);
+    let access = table::access(routes, method, path);
     // The codes each status carries: the handler's own, then the shared ones.
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     op.responses.responses.retain(|status, response| {
@@ -262,9 +250,10 @@ fn error_response(codes: &[String]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::ROUTES;
 
     fn doc() -> serde_json::Value {
-        serde_json::from_str(document()).expect("the document is JSON")
+        serde_json::from_str(&build(ROUTES)).expect("the document is JSON")
     }
 
     /// The JSON routes: the API and the probes.

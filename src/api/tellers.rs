@@ -282,7 +282,7 @@ pub async fn shares(
 /// open. Accepted from anyone if every proof verifies against that teller's key share; the
 /// `threshold`-th opens the result, logged in the same append. Before close, after the result
 /// or beyond what the election's shares can need, the body is refused unread.
-#[utoipa::path(post, path = "/api/v1/elections/{id}/tally-shares", tag = "tellers", params(super::openapi::ElectionPath),
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tally-shares", tag = "tellers", params(super::ElectionPath),
     request_body = TallyShareBody,
     responses(
         (status = 200, description = "The shares are logged (and, with the threshold-th, the result)", body = TallyAccepted),

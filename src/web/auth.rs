@@ -11,25 +11,12 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::{csrf, csrf_ok, html};
+use super::page::{csrf, csrf_ok, html, session_cookie_name};
 use crate::account::Role;
 use crate::account::{self, Account};
 use crate::error::Error;
 use crate::state::AppState;
 use crate::state::with_conn;
-
-/// The session cookie, on a plain-HTTP (local trial) deployment.
-pub const SESSION_COOKIE: &str = "sv_session";
-
-/// The session cookie's name: behind https, `__Host-sv_session`, which browsers accept only
-/// with `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set it.
-pub fn session_cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-sv_session"
-    } else {
-        SESSION_COOKIE
-    }
-}
 
 /// Enforces one route's access rule (attached to the route by [`crate::routes`], so it runs
 /// on the route actix matched after decoding the path). Pages authenticate by session cookie,

@@ -27,8 +27,13 @@ use serde_json::json;
 
 use crate::error::{Error, ErrorCode};
 
-/// Registers every route and the extractor limits.
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize, limits: &limit::Limits) {
+/// Registers the extractor limits and error bodies, the routes `routes` registers (the route
+/// table's, [`crate::routes::configure`]) and the JSON or HTML 404 for every other path.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    body_limit: usize,
+    routes: impl FnOnce(&mut web::ServiceConfig),
+) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(
             web::JsonConfig::default()
@@ -51,7 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize, limits: &limit
                 Error::bad_input(ErrorCode::InvalidPath, e.to_string()).into()
             }),
         )
-        .configure(|cfg| crate::routes::configure(cfg, limits))
+        .configure(routes)
         .default_service(web::to(not_found));
 }
 

@@ -13,6 +13,19 @@ use crate::state::AppState;
 
 const CSRF_COOKIE: &str = "sv_csrf";
 
+/// The session cookie, on a plain-HTTP (local trial) deployment.
+pub const SESSION_COOKIE: &str = "sv_session";
+
+/// The session cookie's name: behind https, `__Host-sv_session`, which browsers accept only
+/// with `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set it.
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-sv_session"
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
@@ -82,7 +95,7 @@ pub fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'stat
 
 /// The CSRF value bound to the request's session cookie, if it carries one.
 fn session_bound(req: &HttpRequest, https: bool) -> Option<String> {
-    let session = req.cookie(super::auth::session_cookie_name(https))?;
+    let session = req.cookie(session_cookie_name(https))?;
     let digest = Sha256::new()
         .chain_update(b"strikevote csrf v1\n")
         .chain_update(session.value().as_bytes())

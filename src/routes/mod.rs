@@ -11,39 +11,9 @@ use crate::account::Role;
 use crate::api;
 use crate::web::{accounts, admin, auth, builder, certificate, health, member, public};
 
-/// Who may call an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone.
-    Public,
-    /// Signed-in officials with one of these roles (pages: session cookie; API: bearer token).
-    Roles(&'static [Role]),
-    /// A teller of the election in the path, by its invitation code
-    /// (`Authorization: Teller <code>`), checked by the handler against the teller number in
-    /// the path.
-    Teller,
-}
+pub mod table;
 
-/// One method on a path.
-pub struct Endpoint {
-    /// The HTTP method.
-    pub method: Method,
-    /// Who may call it.
-    pub access: Access,
-    /// The actix route (method guard + handler).
-    pub route: fn() -> Route,
-}
-
-/// A path and its endpoints.
-pub struct Resource {
-    /// The path pattern, as actix matches it.
-    pub path: &'static str,
-    /// Its endpoints.
-    pub endpoints: &'static [Endpoint],
-    /// Whether it takes a token, a receipt, a password or an upload, and so is rate-limited
-    /// per client address ([`crate::web::limit`]).
-    pub limited: bool,
-}
+pub use table::{Access, Endpoint, Resource};
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const OFFICIALS: Access = Access::Roles(&[Role::Admin, Role::Observer]);
@@ -85,6 +55,10 @@ macro_rules! post {
     };
 }
 
+/// The OpenAPI document of [`ROUTES`], built once.
+static OPENAPI: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| api::openapi::build(ROUTES));
+
 /// Every route of the service.
 pub static ROUTES: &[Resource] = &[
     // Probes.
@@ -103,7 +77,7 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/metrics",
         limited: false,
-        endpoints: &[get!(PUBLIC, crate::metrics::metrics)],
+        endpoints: &[get!(PUBLIC, health::metrics)],
     },
     // Member pages.
     Resource {
@@ -412,6 +386,7 @@ pub static ROUTES: &[Resource] = &[
 
 /// Registers every route of [`ROUTES`], the rate-limited ones behind `limits`.
 pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limits) {
+    cfg.app_data(web::Data::new(api::openapi::Document(&OPENAPI)));
     for resource in ROUTES {
         let mut r = web::resource(resource.path);
         let api = resource.path.starts_with("/api/");
@@ -438,11 +413,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limit
 
 /// Who may call `method` on the route whose pattern is `pattern`; `None` for no such route.
 pub fn access(method: &Method, pattern: &str) -> Option<Access> {
-    ROUTES
-        .iter()
-        .find(|r| r.path == pattern)?
-        .endpoints
-        .iter()
-        .find(|e| e.method == *method)
-        .map(|e| e.access)
+    table::access(ROUTES, method, pattern)
 }

@@ -1,0 +1,54 @@
+//! The route table's shape: who may call an endpoint, an endpoint, a path with its endpoints.
+//! The table itself and its registration are [`super::ROUTES`] and [`super::configure`]; what
+//! reads the table (the OpenAPI document) takes it as an argument.
+
+use actix_web::Route;
+use actix_web::http::Method;
+
+use crate::account::Role;
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// Signed-in officials with one of these roles (pages: session cookie; API: bearer token).
+    Roles(&'static [Role]),
+    /// A teller of the election in the path, by its invitation code
+    /// (`Authorization: Teller <code>`), checked by the handler against the teller number in
+    /// the path.
+    Teller,
+}
+
+/// One method on a path.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// Who may call it.
+    pub access: Access,
+    /// The actix route (method guard + handler).
+    pub route: fn() -> Route,
+}
+
+/// A path and its endpoints.
+pub struct Resource {
+    /// The path pattern, as actix matches it.
+    pub path: &'static str,
+    /// Its endpoints.
+    pub endpoints: &'static [Endpoint],
+    /// Whether it takes a token, a receipt, a password or an upload, and so is rate-limited
+    /// per client address ([`crate::web::limit`]).
+    pub limited: bool,
+}
+
+/// Who may call `method` on the route of `table` whose pattern is `pattern`; `None` for no
+/// such route.
+pub fn access(table: &[Resource], method: &Method, pattern: &str) -> Option<Access> {
+    table
+        .iter()
+        .find(|r| r.path == pattern)?
+        .endpoints
+        .iter()
+        .find(|e| e.method == *method)
+        .map(|e| e.access)
+}
