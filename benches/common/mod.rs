@@ -77,7 +77,7 @@ pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
         csv.push_str(&format!("M{i},L{},,\n", (i * i) % 36));
     }
     std::fs::write(dir.join("r.csv"), csv).unwrap();
-    let id = sv(
+    let created: serde_json::Value = serde_json::from_str(&sv(
         url,
         dir,
         &[
@@ -87,10 +87,13 @@ pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
             "e.toml",
             "--public-url",
             "http://localhost:8080",
+            "--json",
         ],
-    )
-    .trim()
-    .to_owned();
+    ))
+    .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["teller_invitations"][0]["code"].as_str().unwrap();
+    std::fs::write(dir.join("invitation"), code).unwrap();
     sv(url, dir, &["roster", "import", "--election", &id, "r.csv"]);
     sv(
         url,
@@ -114,8 +117,8 @@ pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
                 "t1.state",
                 "--passphrase-file",
                 "pass",
-                "--work-factor",
-                "2",
+                "--invitation-file",
+                "invitation",
             ],
         )
         .contains("the election key is ready")
@@ -128,6 +131,11 @@ pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
 }
 
 pub fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {
+    serve_with(url, dir, period, &[])
+}
+
+/// [`serve`] with more settings in the environment (`STRIKEVOTE_…`).
+pub fn serve_with(url: &str, dir: &Path, period: usize, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url])
         .current_dir(dir)
@@ -139,6 +147,7 @@ pub fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {
         // Every simulated member comes from 127.0.0.1: no per-address limit here.
         .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
