@@ -819,6 +819,64 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         0,
         "labels only a choice the ballot offers",
     );
+    let mut lines = entries();
+    let reissue: Vec<String> = lines.drain(10..12).collect();
+    lines.splice(OPEN - 1..OPEN - 1, reissue);
+    add(
+        "a reissue during the vote with no approval",
+        lines,
+        OPEN - 1,
+        "while the vote is open, with no `approved_by`",
+    );
+    let mut lines = redefined(|f| {
+        f.insert("two_person_rule".into(), false.into());
+    });
+    lines.truncate(CLOSE);
+    add(
+        "an approval with the two-person rule off",
+        lines,
+        CLOSE - 1,
+        "`approved_by` on `close` with the rule off",
+    );
+    let lines = changed(10, |f| {
+        f.insert("approved_by".into(), "bob".into());
+    });
+    add(
+        "an approval on a reissue before the vote",
+        lines,
+        10,
+        "`approved_by` on `token_reissue`: the two-person rule covers only",
+    );
+    let lines = changed(OPEN, |f| {
+        f.insert("at".into(), "2026-09-30T07:00:00Z".into());
+    });
+    add(
+        "the schedule opening before opens_at",
+        lines,
+        OPEN,
+        "the schedule opens the vote before the definition's `opens_at`",
+    );
+    let lines = changed(ROSTER, |f| {
+        let upper = f["digest"].as_str().unwrap().to_uppercase();
+        f.insert("digest".into(), upper.into());
+    });
+    add(
+        "a roster digest in upper case",
+        lines,
+        ROSTER,
+        "is not 64 lowercase hex digits",
+    );
+    let mut log = LogBuilder::open((1, 1), &[("1", 2)], 5);
+    for k in 0..3 {
+        log.ballot("1", 0, &format!("R{k}"));
+    }
+    let at = log.lines.len() - 1;
+    add(
+        "more ballots than eligible members",
+        log.lines,
+        at,
+        "local 1 has more ballots (3) than eligible members (2)",
+    );
     let lines = changed(CREATE, |f| {
         f.insert("action".into(), "delete_ballots".into());
     });
@@ -834,7 +892,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 23);
+    assert_eq!(all.len(), 29);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
