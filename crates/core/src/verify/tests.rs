@@ -1080,3 +1080,15 @@ fn a_pinned_key_or_fingerprint_for_another_election_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_close_in_the_same_second_as_the_open_is_accepted() {
+    // `close.at` ≥ `open.at`: equal is allowed (an official may close at once).
+    let open: Value = serde_json::from_str(&entries()[OPEN]).unwrap();
+    let mut lines = changed(CLOSE, |f| {
+        f.insert("at".into(), open["at"].clone());
+    });
+    lines.truncate(CLOSE + 1);
+    let report = verify(&lines).unwrap();
+    assert_eq!(report.phase, "closed");
+}
