@@ -398,5 +398,15 @@ both_backends! {
         let admin = admin_entries(db, &id, "api");
         assert!(admin.contains(&("token_reissue".into(), "alice".into(), Some("bob".into()))), "{admin:?}");
         assert!(admin.contains(&("close".into(), "alice".into(), Some("bob".into()))), "{admin:?}");
+        // The approval and the close commit in one (nested) log transaction: the head it signed
+        // is recorded beside the key, so a restart accepts the database, and a restored older
+        // copy would be refused.
+        let entries = export_bundle(db, &id, "heads").log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+        let store = strikevote::log::heads::HeadStore::open(&strikevote::log::heads::dir_for_key(&db.path("strikevote.key"))).unwrap();
+        let election = strikevote::election::ElectionId::parse(&id).unwrap();
+        assert_eq!(store.recorded(election).unwrap().map(|h| h.size), Some(entries));
+        let again = spawn_app(db).await;
+        let (status, shown) = again.get_json_as(&format!("/api/v1/elections/{id}"), &alice).await;
+        assert_eq!((status, shown["state"].as_str()), (200, Some("closed")), "{shown}");
     }
 }
