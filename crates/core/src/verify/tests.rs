@@ -877,6 +877,15 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         at,
         "local 1 has more ballots (3) than eligible members (2)",
     );
+    let lines = changed(ROSTER, |f| {
+        f.insert("local".into(), "9".into());
+    });
+    add(
+        "a roster for a local the definition does not have",
+        lines,
+        ROSTER,
+        "local `9` is not one of the election's",
+    );
     let lines = changed(CREATE, |f| {
         f.insert("action".into(), "delete_ballots".into());
     });
@@ -892,7 +901,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 29);
+    assert_eq!(all.len(), 30);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
