@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{database, env_or, prepare, psql, serve_with};
+use common::{database, env_or, prepare, psql, rss_mib, serve_with};
 
 /// Answers by status code.
 type Statuses = Arc<Mutex<BTreeMap<String, u64>>>;
@@ -255,16 +255,4 @@ fn start_floods(
         }));
     }
     tasks
-}
-
-/// The server's resident memory, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{database, env_or, prepare, psql, serve, turnout};
+use common::{database, env_or, prepare, psql, rss_mib, serve, turnout};
 
 /// What one reporting interval saw.
 #[derive(Default)]
@@ -59,18 +59,6 @@ fn main() {
             psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
         }
     }
-}
-
-/// The server's resident memory, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// Sends ballot `i` at `start + i / rate` (an open loop: a slow server does not slow the

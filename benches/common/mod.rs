@@ -177,3 +177,15 @@ pub fn psql(admin: &str, sql: &str) {
     let mut conn = PgConnection::establish(admin).expect("PostgreSQL reachable");
     diesel::sql_query(sql).execute(&mut conn).expect(sql);
 }
+
+/// The server's resident memory, in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
