@@ -558,6 +558,13 @@ both_backends! {
         assert_eq!(status, 200, "{page}");
         let (status, _) = get(&client, &admin).await;
         assert_eq!(status, 200);
+        {
+            use diesel::prelude::*;
+            use strikevote::db::schema::sessions;
+            let seen: Vec<Option<chrono::NaiveDateTime>> = sessions::table.select(sessions::last_seen_at).load(&mut *db.conn()).unwrap();
+            let recent = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+            assert!(seen.iter().all(|t| t.is_some_and(|t| t > recent)), "the visit was recorded as use: {seen:?}");
+        }
         // 31 idle minutes (a screen left signed in at the hall): sign in again.
         sessions_idle_for(db, "alice", 31);
         let res = client.get(&admin).send().await.unwrap();
