@@ -3,6 +3,7 @@
 //! secret (a reissued token, a new mailing) runs only for the official who asked for it, who
 //! alone sees the secret ([`crate::election::approval`] says who may ask and approve).
 
+use crate::account::{self, Role};
 use crate::db::DbConnection;
 use crate::election::approval::{self, Action, Pending, Who};
 use crate::election::{self, ElectionId, Transition};
@@ -52,7 +53,21 @@ pub fn approve(
                 election::apply(c, id, Transition::Close, signer, who)?;
                 Ok(Approved::Done(p))
             }
-            Action::Reissue { .. } | Action::ReissueAll => Ok(Approved::Waiting(p)),
+            Action::CreateAdmin {
+                username,
+                password_hash,
+            } => {
+                let who = Who::Official {
+                    by: &p.requested_by,
+                    approved_by: Some(approver),
+                };
+                let acting = account::Acting::new(who, signer);
+                account::create_hashed(c, (&username, &password_hash, Role::Admin), acting)?;
+                Ok(Approved::Done(p))
+            }
+            Action::Reissue { .. } | Action::ReissueAll | Action::AdminApiToken { .. } => {
+                Ok(Approved::Waiting(p))
+            }
         }
     })
 }
@@ -64,6 +79,8 @@ pub enum CarriedOut {
     Reissued(IssuedToken),
     /// How many tokens were replaced, and the new mailing's CSV.
     Mailing(usize, Vec<u8>),
+    /// The asker's new API token: its name and the token.
+    ApiToken(String, String),
 }
 
 /// `requester`, typing their password again, carries out the approved action `pending_id`
@@ -88,8 +105,13 @@ pub fn carry_out(
             }
             Action::ReissueAll => token_store::reissue_mailing(c, id, signer, who)
                 .map(|(n, csv)| CarriedOut::Mailing(n, csv)),
-            Action::Close => Err(Error::Internal(
-                "a close waited for its asker after approval".into(),
+            Action::AdminApiToken { name } => {
+                let acting = account::Acting::new(who, signer);
+                account::create_api_token(c, (requester, &name), acting)
+                    .map(|token| CarriedOut::ApiToken(name, token))
+            }
+            Action::Close | Action::CreateAdmin { .. } => Err(Error::Internal(
+                "an action without a secret waited for its asker after approval".into(),
             )),
         }
     })

@@ -17,7 +17,13 @@ use crate::db::DbConnection;
 use crate::db::schema::{account_events, accounts, api_tokens, sessions};
 use crate::error::{Error, ErrorCode, Result};
 
+pub mod changes;
 pub mod gate;
+
+pub use changes::{
+    Acting, create, create_api_token, create_hashed, hash_new_password, revoke_api_token,
+    set_disabled,
+};
 
 /// Consecutive failed logins before an account is locked.
 pub const MAX_FAILED_LOGINS: i32 = 5;
@@ -251,49 +257,6 @@ pub fn events(conn: &mut DbConnection, limit: i64) -> Result<Vec<AccountEvent>> 
         .map_err(Into::into)
 }
 
-/// Creates an account, in `actor`'s name (recorded in the audit trail).
-pub fn create(
-    conn: &mut DbConnection,
-    (username, password, role): (&str, &str, Role),
-    actor: &str,
-) -> Result<Account> {
-    check_username(username)?;
-    check_password(password)?;
-    let hash = hash_password(password)?;
-    let id = Uuid::now_v7().to_string();
-    let exists: i64 = accounts::table
-        .filter(accounts::username.eq(username))
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Err(Error::conflict(
-            ErrorCode::UsernameTaken,
-            format!("there is already an account named `{username}`"),
-        ));
-    }
-    diesel::insert_into(accounts::table)
-        .values((
-            accounts::id.eq(&id),
-            accounts::username.eq(username),
-            accounts::password_hash.eq(&hash),
-            accounts::role.eq(role),
-            accounts::created_at.eq(Utc::now().naive_utc()),
-            accounts::failed_logins.eq(0),
-        ))
-        .execute(conn)?;
-    record(
-        conn,
-        actor,
-        "account_create",
-        &format!("{username} ({role})"),
-    )?;
-    Ok(Account {
-        id,
-        username: username.to_owned(),
-        role,
-    })
-}
-
 /// An account as the accounts page and `admin list` show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
@@ -505,39 +468,6 @@ pub fn session_account(conn: &mut DbConnection, secret: &str) -> Result<Option<A
     Ok(found)
 }
 
-/// Disables (`true`) or enables an account in `actor`'s name. A disabled account cannot sign
-/// in, its sessions end at once and its API tokens stop working until it is enabled again.
-/// No one disables their own account (another admin, or the console, does).
-pub fn set_disabled(
-    conn: &mut DbConnection,
-    username: &str,
-    disabled: bool,
-    actor: &str,
-) -> Result<()> {
-    if disabled && actor == username {
-        return Err(Error::bad_input(
-            ErrorCode::InvalidAction,
-            "you cannot disable your own account: another admin, or the console, can",
-        ));
-    }
-    let id = account_id(conn, username)?;
-    let now = Utc::now().naive_utc();
-    conn.transaction(|c| {
-        diesel::update(accounts::table.find(&id))
-            .set(accounts::disabled_at.eq(disabled.then_some(now)))
-            .execute(c)?;
-        if disabled {
-            diesel::delete(sessions::table.filter(sessions::account_id.eq(&id))).execute(c)?;
-        }
-        let action = if disabled {
-            "account_disable"
-        } else {
-            "account_enable"
-        };
-        record(c, actor, action, username)
-    })
-}
-
 /// Ends a session.
 pub fn end_session(conn: &mut DbConnection, secret: &str) -> Result<()> {
     diesel::delete(sessions::table.filter(sessions::hash.eq(sha256(secret)))).execute(conn)?;
@@ -556,95 +486,6 @@ fn account_id(conn: &mut DbConnection, username: &str) -> Result<String> {
             format!("there is no account `{username}`"),
         )
     })
-}
-
-/// Creates an API token for `username` in `actor`'s name; returns it (the only time it exists
-/// in plaintext).
-pub fn create_api_token(
-    conn: &mut DbConnection,
-    (username, name): (&str, &str),
-    actor: &str,
-) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Error::bad_input(
-            ErrorCode::InvalidName,
-            "a token name is 1 to 100 characters",
-        ));
-    }
-    if let Some(why) = crate::text::unsafe_character(name) {
-        return Err(Error::bad_input(
-            ErrorCode::InvalidName,
-            format!("the token name {why}"),
-        ));
-    }
-    // An API token acts as its account: an official who could make one for another admin
-    // could ask for an action as that admin and approve it as themself. Only the console
-    // (`cli:…`, which holds the database anyway) makes tokens for others.
-    if actor != username && !actor.starts_with(crate::log::entry::CONSOLE) {
-        return Err(Error::Forbidden(format!(
-            "you may create API tokens only for your own account ({actor}); `{username}` \
-                 signs in and creates their own"
-        )));
-    }
-    let id = account_id(conn, username)?;
-    let taken: i64 = api_tokens::table
-        .filter(api_tokens::account_id.eq(&id))
-        .filter(api_tokens::name.eq(name))
-        .count()
-        .get_result(conn)?;
-    if taken > 0 {
-        return Err(Error::conflict(
-            ErrorCode::TokenNameTaken,
-            format!("`{username}` already has a token named `{name}`"),
-        ));
-    }
-    let token = format!("{API_TOKEN_PREFIX}{}", random_secret()?);
-    diesel::insert_into(api_tokens::table)
-        .values((
-            api_tokens::hash.eq(sha256(&token)),
-            api_tokens::account_id.eq(&id),
-            api_tokens::name.eq(name),
-            api_tokens::created_at.eq(Utc::now().naive_utc()),
-        ))
-        .execute(conn)?;
-    record(
-        conn,
-        actor,
-        "api_token_create",
-        &format!("{username}/{name}"),
-    )?;
-    Ok(token)
-}
-
-/// Revokes `username`'s token named `name`, in `actor`'s name.
-pub fn revoke_api_token(
-    conn: &mut DbConnection,
-    (username, name): (&str, &str),
-    actor: &str,
-) -> Result<()> {
-    let id = account_id(conn, username)?;
-    let n = diesel::update(
-        api_tokens::table
-            .filter(api_tokens::account_id.eq(&id))
-            .filter(api_tokens::name.eq(name.trim()))
-            .filter(api_tokens::revoked_at.is_null()),
-    )
-    .set(api_tokens::revoked_at.eq(Some(Utc::now().naive_utc())))
-    .execute(conn)?;
-    if n == 0 {
-        return Err(Error::not_found(
-            ErrorCode::TokenNotFound,
-            format!("`{username}` has no live token named `{name}`"),
-        ));
-    }
-    record(
-        conn,
-        actor,
-        "api_token_revoke",
-        &format!("{username}/{}", name.trim()),
-    )?;
-    Ok(())
 }
 
 /// The account of a live API token.

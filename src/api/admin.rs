@@ -432,6 +432,10 @@ pub struct Decided {
     /// unused token (shown this once).
     #[serde(skip_serializing_if = "Option::is_none")]
     mailing: Option<String>,
+    /// The new API token, when the admin who asked carried out an admin's API token (shown
+    /// this once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_token: Option<String>,
 }
 
 impl Decided {
@@ -440,6 +444,7 @@ impl Decided {
             message,
             reissued: None,
             mailing: None,
+            api_token: None,
         }
     }
 }
@@ -492,6 +497,10 @@ pub async fn decide(
                 CarriedOut::Mailing(n, csv) => Decided {
                     mailing: Some(String::from_utf8_lossy(&csv).into_owned()),
                     ..Decided::said(format!("carried out: {n} new token(s)"))
+                },
+                CarriedOut::ApiToken(name, token) => Decided {
+                    api_token: Some(token),
+                    ..Decided::said(format!("carried out: your new API token {name}"))
                 },
             },
         })

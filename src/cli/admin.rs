@@ -82,8 +82,9 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
             account::check_username(&username)?;
             let password = read_password()?;
             let mut conn = connect(settings)?;
-            let created =
-                account::create(&mut conn, (&username, &password, role), &super::cli_actor())?;
+            let (actor, signer) = console(settings, &mut conn)?;
+            let acting = console_acting(&actor, signer.as_ref());
+            let created = account::create(&mut conn, (&username, &password, role), acting)?;
             println!("created {} account `{}`", created.role, created.username);
             Ok(())
         }
@@ -99,8 +100,9 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
         AdminCommand::Enable { username } => set_disabled(settings, &username, false),
         AdminCommand::Token(ApiTokenCommand::Create { username, name }) => {
             let mut conn = connect(settings)?;
-            let token =
-                account::create_api_token(&mut conn, (&username, &name), &super::cli_actor())?;
+            let (actor, signer) = console(settings, &mut conn)?;
+            let acting = console_acting(&actor, signer.as_ref());
+            let token = account::create_api_token(&mut conn, (&username, &name), acting)?;
             println!("{token}");
             eprintln!(
                 "This is the only time the token is shown. Send it as `Authorization: Bearer <token>`."
@@ -109,17 +111,45 @@ pub(super) fn run(command: AdminCommand, settings: &Settings) -> anyhow::Result<
         }
         AdminCommand::Token(ApiTokenCommand::Revoke { username, name }) => {
             let mut conn = connect(settings)?;
-            account::revoke_api_token(&mut conn, (&username, &name), &super::cli_actor())?;
+            let (actor, signer) = console(settings, &mut conn)?;
+            let acting = console_acting(&actor, signer.as_ref());
+            account::revoke_api_token(&mut conn, (&username, &name), acting)?;
             println!("revoked `{name}` of `{username}`");
             Ok(())
         }
     }
 }
 
+/// The console's name, and the signing key when an election is running (its log records
+/// account changes; with none running, no key is opened or created).
+fn console(
+    settings: &Settings,
+    conn: &mut crate::db::DbConnection,
+) -> anyhow::Result<(String, Option<crate::log::LogKey>)> {
+    let signer = if account::changes::running(conn)?.is_empty() {
+        None
+    } else {
+        Some(super::signer(settings)?)
+    };
+    Ok((super::cli_actor(), signer))
+}
+
+fn console_acting<'a>(
+    actor: &'a str,
+    signer: Option<&'a crate::log::LogKey>,
+) -> account::Acting<'a> {
+    account::Acting {
+        who: crate::election::approval::Who::Operator(actor),
+        signer,
+    }
+}
+
 /// Runs `admin disable` or `admin enable`.
 fn set_disabled(settings: &Settings, username: &str, disable: bool) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    account::set_disabled(&mut conn, username, disable, &super::cli_actor())?;
+    let (actor, signer) = console(settings, &mut conn)?;
+    let acting = console_acting(&actor, signer.as_ref());
+    account::set_disabled(&mut conn, username, disable, acting)?;
     let done = if disable {
         "disabled (its sessions ended, its API tokens stopped working)"
     } else {

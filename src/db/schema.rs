@@ -186,5 +186,8 @@ diesel::table! {
         requested_at -> Timestamp,
         approved_by -> Nullable<Text>,
         approved_at -> Nullable<Timestamp>,
+        account -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        token_name -> Nullable<Text>,
     }
 }

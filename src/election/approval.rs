@@ -75,6 +75,19 @@ pub enum Action {
     },
     /// Revoke every unused token and issue new ones.
     ReissueAll,
+    /// Create an admin account, with the password its asker chose (its argon2 hash waits,
+    /// never the password).
+    CreateAdmin {
+        /// The new account's username.
+        username: String,
+        /// The argon2 hash of its password.
+        password_hash: String,
+    },
+    /// Create an API token for the asker's own admin account.
+    AdminApiToken {
+        /// The token's name.
+        name: String,
+    },
 }
 
 impl Action {
@@ -84,6 +97,8 @@ impl Action {
             Action::Close => "close",
             Action::Reissue { .. } => "token_reissue",
             Action::ReissueAll => "tokens_reissue_all",
+            Action::CreateAdmin { .. } => "account_create",
+            Action::AdminApiToken { .. } => "api_token_create",
         }
     }
 
@@ -93,7 +108,23 @@ impl Action {
             Action::Close => "close the vote now, before its closing time".to_owned(),
             Action::Reissue { member } => format!("reissue the token of member {member}"),
             Action::ReissueAll => "replace every unused token (a new mailing)".to_owned(),
+            Action::CreateAdmin { username, .. } => {
+                format!("create the admin account {username}")
+            }
+            Action::AdminApiToken { name } => {
+                format!("create an API token named {name} for the asker's admin account")
+            }
         }
+    }
+
+    /// Whether it changes an official's account rather than one election: it is written into
+    /// every running election's log, and its officials must have held their accounts before
+    /// every open vote opened.
+    pub fn is_account_change(&self) -> bool {
+        matches!(
+            self,
+            Action::CreateAdmin { .. } | Action::AdminApiToken { .. }
+        )
     }
 
     fn member(&self) -> Option<&str> {
@@ -103,16 +134,57 @@ impl Action {
         }
     }
 
-    fn from_stored(action: &str, member: Option<String>) -> Result<Self> {
-        match (action, member) {
-            ("close", _) => Ok(Action::Close),
-            ("token_reissue", Some(member)) => Ok(Action::Reissue { member }),
-            ("tokens_reissue_all", _) => Ok(Action::ReissueAll),
-            (other, _) => Err(Error::Internal(format!(
-                "a pending action of unknown kind `{other}`"
-            ))),
+    fn account(&self) -> Option<&str> {
+        match self {
+            Action::CreateAdmin { username, .. } => Some(username),
+            _ => None,
         }
     }
+
+    fn token_name(&self) -> Option<&str> {
+        match self {
+            Action::AdminApiToken { name } => Some(name),
+            _ => None,
+        }
+    }
+
+    fn password_hash(&self) -> Option<&str> {
+        match self {
+            Action::CreateAdmin { password_hash, .. } => Some(password_hash),
+            _ => None,
+        }
+    }
+
+    fn from_row(row: &Row) -> Result<Self> {
+        let action = match (row.action.as_str(), &row.member) {
+            ("close", _) => Action::Close,
+            ("token_reissue", Some(member)) => Action::Reissue {
+                member: member.clone(),
+            },
+            ("tokens_reissue_all", _) => Action::ReissueAll,
+            ("account_create", _) => match (&row.account, &row.password_hash) {
+                (Some(username), Some(hash)) => Action::CreateAdmin {
+                    username: username.clone(),
+                    password_hash: hash.clone(),
+                },
+                _ => return Err(incomplete(&row.action)),
+            },
+            ("api_token_create", _) => match &row.token_name {
+                Some(name) => Action::AdminApiToken { name: name.clone() },
+                None => return Err(incomplete(&row.action)),
+            },
+            (other, _) => {
+                return Err(Error::Internal(format!(
+                    "a pending action of unknown kind `{other}`"
+                )));
+            }
+        };
+        Ok(action)
+    }
+}
+
+fn incomplete(action: &str) -> Error {
+    Error::Internal(format!("a pending `{action}` without what it creates"))
 }
 
 /// Whether `action` needs a second admin in `election` now.
@@ -121,7 +193,10 @@ pub fn needed(election: &Election, action: &Action) -> bool {
         && election.state == State::Open
         && match action {
             Action::Close => Utc::now() < election.definition.closes_at,
-            Action::Reissue { .. } | Action::ReissueAll => true,
+            Action::Reissue { .. }
+            | Action::ReissueAll
+            | Action::CreateAdmin { .. }
+            | Action::AdminApiToken { .. } => true,
         }
 }
 
@@ -147,10 +222,15 @@ pub fn check(election: &Election, action: &Action, who: Who<'_>) -> Result<()> {
 pub struct Pending {
     /// Its id.
     pub id: String,
-    /// The stored word: `close`, `token_reissue` or `tokens_reissue_all`.
+    /// The stored word: `close`, `token_reissue`, `tokens_reissue_all`, `account_create` or
+    /// `api_token_create`.
     pub action: String,
     /// The member, for a reissue.
     pub member: Option<String>,
+    /// The new admin account's username, for `account_create`.
+    pub account: Option<String>,
+    /// The token's name, for `api_token_create`.
+    pub token_name: Option<String>,
     /// What it does, in words.
     pub description: String,
     /// The admin who asked for it.
@@ -161,12 +241,17 @@ pub struct Pending {
     /// The second admin who approved it, for an action that waits, approved, for the admin
     /// who asked to carry it out.
     pub approved_by: Option<String>,
+    /// What it does, as read from its row (with a new account's password hash, which is
+    /// never shown).
+    #[serde(skip)]
+    #[schema(ignore)]
+    what: Action,
 }
 
 impl Pending {
     /// The action it waits to do.
     pub fn action(&self) -> Result<Action> {
-        Action::from_stored(&self.action, self.member.clone())
+        Ok(self.what.clone())
     }
 }
 
@@ -182,25 +267,54 @@ struct Row {
     requested_at: NaiveDateTime,
     approved_by: Option<String>,
     approved_at: Option<NaiveDateTime>,
+    account: Option<String>,
+    password_hash: Option<String>,
+    token_name: Option<String>,
 }
 
 fn pending(row: Row) -> Result<Pending> {
-    let description = Action::from_stored(&row.action, row.member.clone())?.describe();
+    let what = Action::from_row(&row)?;
     Ok(Pending {
         id: row.id,
         action: row.action,
         member: row.member,
-        description,
+        account: row.account,
+        token_name: row.token_name,
+        description: what.describe(),
         requested_by: row.requested_by,
         requested_at: row.requested_at,
         approved_by: row.approved_by,
+        what,
     })
 }
 
 /// Whether the action, once approved, waits for the admin who asked: its result is a secret
 /// only that admin may see.
 pub fn yields_secret(action: &Action) -> bool {
-    matches!(action, Action::Reissue { .. } | Action::ReissueAll)
+    matches!(
+        action,
+        Action::Reissue { .. } | Action::ReissueAll | Action::AdminApiToken { .. }
+    )
+}
+
+/// Refuses an official for `action` in election `id` unless they held their account before
+/// the vote opened — before every open vote opened, for an account change, which is written
+/// into every running election's log.
+fn eligible(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    action: &Action,
+    username: &str,
+) -> Result<()> {
+    if !action.is_account_change() {
+        return held_before_open(conn, id, username);
+    }
+    for election in super::list(conn)? {
+        if election.state == State::Open {
+            held_before_open(conn, election.id, username)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an official whose account was made after the vote opened (or who has none): such an
@@ -250,7 +364,7 @@ pub fn request(
 ) -> Result<Pending> {
     conn.transaction(|conn| {
         let election = super::lock(conn, id)?;
-        held_before_open(conn, id, by)?;
+        eligible(conn, id, action, by)?;
         if !needed(&election, action) {
             return Err(Error::conflict(
                 ErrorCode::ApprovalNeeded,
@@ -258,8 +372,14 @@ pub fn request(
                  closing time has passed; try it again",
             ));
         }
+        // Asked for twice, it is one action (an API token: twice by the same admin, whose
+        // account it is for).
         let same = list(conn, id)?.into_iter().find(|p| {
-            p.action == action.as_str() && p.member.as_deref() == action.member()
+            p.action == action.as_str()
+                && p.member.as_deref() == action.member()
+                && p.account.as_deref() == action.account()
+                && p.token_name.as_deref() == action.token_name()
+                && (action.token_name().is_none() || p.requested_by == by)
         });
         if let Some(same) = same {
             return Ok(same);
@@ -273,6 +393,9 @@ pub fn request(
             requested_at: Utc::now().naive_utc(),
             approved_by: None,
             approved_at: None,
+            account: action.account().map(str::to_owned),
+            password_hash: action.password_hash().map(str::to_owned),
+            token_name: action.token_name().map(str::to_owned),
         };
         diesel::insert_into(pending_actions::table)
             .values(&row)
@@ -332,8 +455,9 @@ pub fn approve(
                 ),
             ));
         }
-        held_before_open(conn, id, approver)?;
-        held_before_open(conn, id, &found.requested_by)?;
+        let action = found.action()?;
+        eligible(conn, id, &action, approver)?;
+        eligible(conn, id, &action, &found.requested_by)?;
         if yields_secret(&found.action()?) {
             diesel::update(pending_actions::table.find(pending_id))
                 .set((

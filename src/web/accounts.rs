@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
-use crate::account::{self, AccountEvent, Listed, Role};
-use crate::error::Result;
+use crate::account::{self, AccountEvent, Acting, Listed, Role};
+use crate::election::approval::{self, Action};
+use crate::error::{ErrorCode, Result};
+use crate::log::LogKey;
 use crate::state::{AppState, with_conn};
 
 /// Audit-trail lines the page shows.
@@ -54,6 +56,20 @@ async fn view(
         new_token,
     };
     html(status, &page, cookie)
+}
+
+/// The accounts page showing `who`'s new API token once (carried out after a second admin
+/// approved it).
+pub(super) async fn new_token_shown(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    who: &Official,
+    (name, token): (String, String),
+) -> HttpResponse {
+    let notice = format!("The API token {name} was created, approved by a second admin.");
+    let which = format!("{}/{name}", who.0.username);
+    let answer = (StatusCode::OK, Vec::new(), Some(notice));
+    view(req, state, who, answer, Some((which, token))).await
 }
 
 /// `GET /admin/accounts`.
@@ -102,7 +118,8 @@ pub async fn account_action(
     }
     let f = form.into_inner();
     let actor = who.0.username.clone();
-    let (answer, fresh) = match with_conn(&state, move |c| act(c, &f, &actor)).await {
+    let signer = state.signer.clone();
+    let (answer, fresh) = match with_conn(&state, move |c| act(c, &f, &actor, &signer)).await {
         Ok(Done::Notice(notice)) => ((StatusCode::OK, Vec::new(), Some(notice)), None),
         Ok(Done::Token(which, token)) => ((StatusCode::OK, Vec::new(), None), Some((which, token))),
         Err(e) => ((e.status(), vec![e.to_string()], None), None),
@@ -110,31 +127,52 @@ pub async fn account_action(
     view(&req, &state, &who, answer, fresh).await
 }
 
-/// Does what the accounts form asks, in `actor`'s name.
-fn act(c: &mut crate::db::DbConnection, f: &AccountForm, actor: &str) -> Result<Done> {
+/// Does what the accounts form asks, in `actor`'s name; a change the two-person rule covers
+/// while a vote is open waits for a second admin.
+fn act(
+    c: &mut crate::db::DbConnection,
+    f: &AccountForm,
+    actor: &str,
+    signer: &LogKey,
+) -> Result<Done> {
     let (user, name) = (f.username.trim(), f.name.trim());
+    let acting = Acting::new(actor, signer);
     let notice = match f.action.as_str() {
         "create_account" => {
             let role = Role::parse(&f.role)?;
-            let a = account::create(c, (user, &f.password, role), actor)?;
-            format!("Account {} ({}) created.", a.username, a.role)
+            match account::create(c, (user, &f.password, role), acting) {
+                Ok(a) => format!("Account {} ({}) created.", a.username, a.role),
+                Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+                    let hash = account::hash_new_password(user, &f.password)?;
+                    let action = Action::CreateAdmin {
+                        username: user.to_owned(),
+                        password_hash: hash,
+                    };
+                    return wait_for_second(c, &action, actor);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        "create_token" => {
-            let token = account::create_api_token(c, (user, name), actor)?;
-            return Ok(Done::Token(format!("{user}/{name}"), token));
-        }
+        "create_token" => match account::create_api_token(c, (user, name), acting) {
+            Ok(token) => return Ok(Done::Token(format!("{user}/{name}"), token)),
+            Err(e) if e.code() == ErrorCode::ApprovalNeeded => {
+                let name = account::changes::check_token_name(name)?.to_owned();
+                return wait_for_second(c, &Action::AdminApiToken { name }, actor);
+            }
+            Err(e) => return Err(e),
+        },
         "revoke_token" => {
-            account::revoke_api_token(c, (user, name), actor)?;
+            account::revoke_api_token(c, (user, name), acting)?;
             format!("Token {user}/{name} revoked.")
         }
         "disable_account" => {
-            account::set_disabled(c, user, true, actor)?;
+            account::set_disabled(c, user, true, acting)?;
             format!(
                 "Account {user} disabled: its sessions ended and its API tokens stopped working."
             )
         }
         "enable_account" => {
-            account::set_disabled(c, user, false, actor)?;
+            account::set_disabled(c, user, false, acting)?;
             format!("Account {user} enabled.")
         }
         other => {
@@ -145,4 +183,25 @@ fn act(c: &mut crate::db::DbConnection, f: &AccountForm, actor: &str) -> Result<
         }
     };
     Ok(Done::Notice(notice))
+}
+
+/// Records `action` as waiting for a second admin on the dashboard of the open election whose
+/// rule it falls under.
+fn wait_for_second(c: &mut crate::db::DbConnection, action: &Action, actor: &str) -> Result<Done> {
+    let Some(id) = account::changes::gating_election(c)? else {
+        return Err(crate::error::Error::conflict(
+            ErrorCode::ApprovalNeeded,
+            "the vote that needed a second admin is no longer open: try again",
+        ));
+    };
+    let pending = approval::request(c, id, action, actor)?;
+    let then = if approval::yields_secret(action) {
+        "once approved, you carry it out there and see the token, once"
+    } else {
+        "it is done when they approve"
+    };
+    Ok(Done::Notice(format!(
+        "A vote is open, so a second admin must approve this ({}). It waits on the dashboard of          election {id} (/admin/elections/{id}); {then}.",
+        pending.description
+    )))
 }

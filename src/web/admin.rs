@@ -1076,6 +1076,11 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
             match done {
                 Ok(CarriedOut::Reissued(t)) => reissued(&desk, Ok(t)).await,
                 Ok(CarriedOut::Mailing(n, csv)) => reissued_all(&desk, Ok((n, csv))).await,
+                Ok(CarriedOut::ApiToken(name, token)) => {
+                    let who = super::auth::Official(desk.who.clone());
+                    super::accounts::new_token_shown(&desk.req, &desk.state, &who, (name, token))
+                        .await
+                }
                 Err(e) => desk.refused(&e).await,
             }
         }

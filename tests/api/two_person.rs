@@ -36,6 +36,29 @@ fn pending_of(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `account` entries of the election's log (which verifies): (action, account, by,
+/// approved_by).
+fn account_entries(
+    db: &TestDb,
+    id: &str,
+    name: &str,
+) -> Vec<(String, String, String, Option<String>)> {
+    let bundle = export_bundle(db, id, name);
+    strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key)
+        .expect("the log verifies");
+    bundle
+        .log
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|line| match Entry::parse(line).unwrap().body {
+            Body::Account(c) => {
+                Some((c.action.as_str().to_owned(), c.account, c.by, c.approved_by))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `admin` entries of the election's log: (action, by, approved_by).
 fn admin_entries(db: &TestDb, id: &str, name: &str) -> Vec<(String, String, Option<String>)> {
     let bundle = export_bundle(db, id, name);
@@ -240,9 +263,10 @@ both_backends! {
 }
 
 both_backends! {
-    async fn an_account_made_during_the_vote_neither_asks_nor_approves(db: &TestDb) {
-        // The sock puppet: alice makes a second admin account once the vote is open, asks for
-        // a reissue and approves it as the puppet.
+    async fn an_admin_account_made_during_the_vote_waits_for_a_second_admin_and_then_neither_asks_nor_approves(db: &TestDb) {
+        // The sock puppet: alice makes a second admin account once the vote is open, to ask
+        // for a reissue and approve it as the puppet. On the old code the account was made at
+        // once and the log said nothing of it.
         let (id, tokens) = prepared_election(db, 3);
         official(db, "alice", "admin");
         official(db, "bob", "admin");
@@ -250,12 +274,35 @@ both_backends! {
         std::thread::sleep(std::time::Duration::from_millis(1100));
         let app = spawn_app(db).await;
         let dashboard = format!("{}/admin/elections/{id}", app.address);
+        let accounts = format!("{}/admin/accounts", app.address);
         let a = signed_in(&app, "alice").await;
-        let (_, page) = get(&a, &format!("{}/admin/accounts", app.address)).await;
+        let (_, page) = get(&a, &accounts).await;
         let csrf = csrf_of(&page);
         let puppet = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "sockpuppet"), ("password", PASSWORD), ("role", "admin")];
-        let (status, page) = post(&a, &format!("{}/admin/accounts", app.address), &puppet).await;
+        let (status, page) = post(&a, &accounts, &puppet).await;
         assert_eq!(status, 200, "{page}");
+        assert!(page.contains("a second admin must approve this (create the admin account sockpuppet)"), "{page}");
+        assert!(!page.contains(PASSWORD), "{page}");
+        // Not made yet: the puppet cannot sign in.
+        assert!(!sv(db, &["admin", "list"]).ok().contains("sockpuppet"));
+        // It waits on the dashboard; alice cannot approve her own request.
+        let (_, page) = get(&a, &dashboard).await;
+        let pending = pending_of(&page);
+        assert_eq!(pending.len(), 1, "{page}");
+        assert!(pending[0].1.contains("create the admin account sockpuppet"), "{pending:?}");
+        let csrf = csrf_of(&page);
+        let (status, page) = post(&a, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
+        assert_eq!(status, 409, "{page}");
+        // bob approves: the account is made, and every running election's log says so.
+        let b = signed_in(&app, "bob").await;
+        let (_, page) = get(&b, &dashboard).await;
+        let csrf_b = csrf_of(&page);
+        let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf_b), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
+        assert_eq!(status, 200, "{page}");
+        // (The console made alice's and bob's accounts before the vote opened: logged too.)
+        let made: Vec<_> = account_entries(db, &id, "puppet-made").into_iter().filter(|(_, _, by, _)| !by.starts_with("cli:")).collect();
+        assert_eq!(made, vec![("create".to_owned(), "sockpuppet".to_owned(), "alice".to_owned(), Some("bob".to_owned()))]);
+        // The puppet, made during the vote, neither approves alice's reissue nor asks.
         let (_, page) = get(&a, &dashboard).await;
         let csrf = csrf_of(&page);
         let (status, page) = post(&a, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M1"), ("confirm", "yes"), ("password", PASSWORD)]).await;
@@ -268,7 +315,6 @@ both_backends! {
         let (status, page) = post(&s, &format!("{dashboard}/pending"), &[("csrf", &csrf), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 409, "{page}");
         assert!(page.contains("the account `sockpuppet` was made after this vote opened"), "{page}");
-        // Nor may the puppet ask, for alice to approve.
         let (_, page) = get(&s, &dashboard).await;
         let csrf = csrf_of(&page);
         let (status, page) = post(&s, &format!("{dashboard}/reissue"), &[("csrf", &csrf), ("member", "M2"), ("confirm", "yes"), ("password", PASSWORD)]).await;
@@ -278,6 +324,87 @@ both_backends! {
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": m1})).await;
         assert_eq!(st["status"], "not_used");
         assert!(!admin_entries(db, &id, "puppet").iter().any(|(_, _, second)| second.is_some()));
+    }
+}
+
+both_backends! {
+    async fn an_admins_api_token_during_the_vote_waits_and_only_its_asker_sees_it(db: &TestDb) {
+        // A stolen session makes a lasting API token: while the vote is open that needs a
+        // second admin, and the token goes to the admin it is for, once.
+        let (id, _) = prepared_election(db, 3);
+        let alice_api = official(db, "alice", "admin");
+        let bob = official(db, "bob", "admin");
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let dashboard = format!("{}/admin/elections/{id}", app.address);
+        let accounts = format!("{}/admin/accounts", app.address);
+        let a = signed_in(&app, "alice").await;
+        let (_, page) = get(&a, &accounts).await;
+        let csrf = csrf_of(&page);
+        let make = [("csrf", csrf.as_str()), ("action", "create_token"), ("username", "alice"), ("name", "ci")];
+        let (status, page) = post(&a, &accounts, &make).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("a second admin must approve this"), "{page}");
+        assert!(!page.contains("svapi_"), "no token before approval: {page}");
+        // An observer's account needs no approval, and the log says who made it.
+        let observer = [("csrf", csrf.as_str()), ("action", "create_account"), ("username", "oscar"), ("password", PASSWORD), ("role", "observer")];
+        let (status, page) = post(&a, &accounts, &observer).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Account oscar (observer) created."), "{page}");
+        // bob approves from the API; the token waits for alice.
+        let (_, page) = get(&a, &dashboard).await;
+        let pending = pending_of(&page);
+        assert_eq!(pending.len(), 1, "{page}");
+        let decide = |token: &str, decision: &str| {
+            app.client
+                .post(format!("{}/api/v1/elections/{id}/pending/{}", app.address, pending[0].0))
+                .bearer_auth(token.to_owned())
+                .json(&serde_json::json!({"decision": decision, "password": PASSWORD}))
+                .send()
+        };
+        let res = decide(&bob, "approve").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body.get("api_token").is_none(), "the approver never sees it: {body}");
+        // Only alice carries it out, and sees it once.
+        let res = decide(&bob, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 403);
+        let res = decide(&alice_api, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        let token = body["api_token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("svapi_"), "{body}");
+        let res = app.client.get(format!("{}/api/v1/elections/{id}/turnout", app.address)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200, "the new token works");
+        let res = decide(&alice_api, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 404, "once");
+        let changes: Vec<_> = account_entries(db, &id, "token").into_iter().filter(|(_, _, by, _)| !by.starts_with("cli:")).collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("create".to_owned(), "oscar".to_owned(), "alice".to_owned(), None),
+                ("api_token_create".to_owned(), "alice".to_owned(), "alice".to_owned(), Some("bob".to_owned())),
+            ]
+        );
+    }
+}
+
+both_backends! {
+    async fn console_account_changes_are_in_every_running_log_and_a_certified_one_is_left_alone(db: &TestDb) {
+        let (running, _) = prepared_election(db, 2);
+        official(db, "alice", "admin");
+        sv(db, &["election", "open", &running]).ok();
+        create_account(db, "late", "admin", PASSWORD).ok();
+        sv(db, &["admin", "disable", "--username", "late"]).ok();
+        let changes = account_entries(db, &running, "console");
+        let console = changes.iter().filter(|(_, _, by, _)| by.starts_with("cli:")).count();
+        assert!(changes.contains(&("create".to_owned(), "late".to_owned(), changes[0].2.clone(), None)), "{changes:?}");
+        assert!(changes.iter().any(|(action, account, _, _)| action == "disable" && account == "late"), "{changes:?}");
+        assert_eq!(console, changes.len(), "the test's accounts are made from the console: {changes:?}");
+        // No secret in the log: no password, no token, no token name.
+        let bundle = export_bundle(db, &running, "console-secrets");
+        let log = String::from_utf8(bundle.log).unwrap();
+        assert!(!log.contains(PASSWORD) && !log.contains("svapi_") && !log.contains("\"tests\""), "{log}");
     }
 }
 

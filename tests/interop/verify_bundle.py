@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v4), written from
+"""An independent verifier of a strikevote audit bundle (log format v5), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -178,7 +178,7 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 4:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 5:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
@@ -223,7 +223,8 @@ STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": (
           "election_key": ("draft",), "teller_ready": ("draft",),
           "tokens_issued": ("draft", "open"), "token_reissued": ("draft", "open"),
           "open": ("draft",), "ballot": ("open",), "close": ("open",),
-          "tally_share": ("closed",), "result": ("closed",)}
+          "tally_share": ("closed",), "result": ("closed",),
+          "account": ("draft", "open", "closed", "counted")}
 MOVES = {"open": "open", "close": "closed", "result": "counted"}
 ACTIONS = {"create": ("draft",), "roster_import": ("draft",), "open": ("draft",),
            "tokens_issue": ("draft", "open"), "tokens_reissue_all": ("draft", "open"),
@@ -233,16 +234,17 @@ MAKES = {"tokens_issue": "tokens_issued", "tokens_reissue_all": "tokens_issued",
 MADE_BY = {"roster": ("roster_import",), "tokens_issued": ("tokens_issue", "tokens_reissue_all"),
            "token_reissued": ("token_reissue",), "open": ("open",), "close": ("close",)}
 COVERED = ("close", "token_reissue", "tokens_reissue_all")
+ACCOUNT_ACTIONS = ("create", "disable", "enable", "api_token_create", "api_token_revoke")
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){6}\Z")
 EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
 class Rules:
-    """Log format v4's order rules and cryptography, entry by entry."""
+    """Log format v5's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
-             "tally_share"}
+             "tally_share", "account"}
 
     def __init__(self, definition, lines, leaves):
         self.lines, self.leaves = lines, leaves
@@ -264,13 +266,14 @@ class Rules:
         self.opened = False
         self.life, self.life_before, self.previous, self.read = "draft", "draft", None, 0
         self.rosters, self.opened_at, self.last_admin = {}, None, None
+        self.accounts = {}  # account created in this log -> whether after the vote opened
 
     def check_all(self, entries):
         problem = rules.definition(self.d)
         if problem:
             raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 4:
+            if e.get("election") != self.election or e.get("v") != 5:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
@@ -314,16 +317,56 @@ class Rules:
             return "the schedule only opens and closes the vote"
         rule = self.d.get("two_person_rule", True)
         if "approved_by" in e:
-            if e["approved_by"] == e["by"]:
-                return "an official's action approved by the same official"
-            if by != "person" or rules.official(e["approved_by"]) != "person":
-                return "approved_by on an action of the console or the schedule"
+            problem = self.approval(e["by"], e["approved_by"])
+            if problem:
+                return problem
             if not rule or action not in COVERED or self.life_before != "open":
                 return "approved_by where the two-person rule does not apply"
         elif (rule and by == "person" and self.life_before == "open"
               and action in ("token_reissue", "tokens_reissue_all")):
             return "a reissue while the vote is open, with no second official's approval"
         self.last_admin = e
+
+    def approval(self, by, second):
+        """Two different officials' accounts, neither created after the vote opened."""
+        if second == by:
+            return "an official's action approved by the same official"
+        if rules.official(by) != "person" or rules.official(second) != "person":
+            return "approved_by on an action of the console or the schedule"
+        if self.accounts.get(by) or self.accounts.get(second):
+            return "an approved action by an account created after the vote opened"
+        return None
+
+    def account(self, e):
+        fields = ["v", "type", "election", "action", "account", "role", "at", "by"]
+        if list(e) not in (fields, fields + ["approved_by"]):
+            return "an account entry's fields are not exactly those of LOG_FORMAT.md"
+        action, account, role, by = e["action"], e["account"], e["role"], rules.official(e["by"])
+        if action not in ACCOUNT_ACTIONS or role not in ("admin", "observer", "auditor"):
+            return "unknown account action or role"
+        if not isinstance(e["at"], str) or rules.time(e["at"]) is None:
+            return "an account entry's time is not RFC 3339 UTC in whole seconds"
+        if by not in ("person", "console") or rules.official(account) != "person":
+            return "an account change by the schedule, or for no official's account"
+        if by == "person" and action == "api_token_create" and e["by"] != account:
+            return "an official creates an API token for someone else"
+        if by == "person" and action == "disable" and e["by"] == account:
+            return "an official disables their own account"
+        covered = role == "admin" and action in ("create", "api_token_create")
+        if "approved_by" in e:
+            problem = self.approval(e["by"], e["approved_by"])
+            if problem:
+                return problem
+            if not covered:
+                return "approved_by on an account change the two-person rule does not cover"
+        elif (covered and by == "person" and self.life_before == "open"
+              and self.d.get("two_person_rule", True)):
+            return "an admin account or admin's API token while the vote is open, unapproved"
+        if action == "create":
+            if account in self.accounts:
+                return "an account created twice"
+            self.accounts[account] = self.life_before != "draft"
+        return None
 
     def tokens_issued(self, e):
         counts = e["locals"]

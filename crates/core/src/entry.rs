@@ -1,4 +1,4 @@
-//! Log entries (format v4): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v5): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -19,7 +19,7 @@ use crate::crypto::identity::Identity;
 use crate::definition::{Definition, rfc3339_seconds};
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -45,6 +45,8 @@ pub enum Kind {
     Result,
     /// An official's action and who took it.
     Admin,
+    /// An official's account or API token changed (written into every running election).
+    Account,
     /// Key ceremony round 1: a teller's age key and its commitment.
     TellerKey,
     /// Key ceremony round 2: a teller's public polynomial.
@@ -58,8 +60,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every type, in the order format v4 lists them.
-    pub const ALL: [Kind; 14] = [
+    /// Every type, in the order format v5 lists them.
+    pub const ALL: [Kind; 15] = [
         Kind::Election,
         Kind::Roster,
         Kind::TokensIssued,
@@ -69,6 +71,7 @@ impl Kind {
         Kind::Close,
         Kind::Result,
         Kind::Admin,
+        Kind::Account,
         Kind::TellerKey,
         Kind::TellerPolynomial,
         Kind::ElectionKey,
@@ -88,6 +91,7 @@ impl Kind {
             Kind::Close => "close",
             Kind::Result => "result",
             Kind::Admin => "admin",
+            Kind::Account => "account",
             Kind::TellerKey => "teller_key",
             Kind::TellerPolynomial => "teller_polynomial",
             Kind::ElectionKey => "election_key",
@@ -96,7 +100,7 @@ impl Kind {
         }
     }
 
-    /// The type named by a `type` value, if format v4 has it.
+    /// The type named by a `type` value, if format v5 has it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -230,7 +234,7 @@ pub enum AdminAction {
 }
 
 impl AdminAction {
-    /// Every action, in the order format v4 lists them.
+    /// Every action, in the order format v5 lists them.
     pub const ALL: [AdminAction; 8] = [
         AdminAction::Create,
         AdminAction::RosterImport,
@@ -329,6 +333,104 @@ pub struct Admin {
     pub approved_by: Option<String>,
 }
 
+/// What changed about an official's account: the closed list of an `account` entry's
+/// `action`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountAction {
+    /// The account was created (with `role`).
+    Create,
+    /// The account was disabled: its sessions ended, its API tokens stopped.
+    Disable,
+    /// The account was enabled again.
+    Enable,
+    /// An API token was created for the account (never the token itself).
+    ApiTokenCreate,
+    /// One of the account's API tokens was revoked.
+    ApiTokenRevoke,
+}
+
+impl AccountAction {
+    /// Every action, in the order LOG_FORMAT.md lists them.
+    pub const ALL: [AccountAction; 5] = [
+        AccountAction::Create,
+        AccountAction::Disable,
+        AccountAction::Enable,
+        AccountAction::ApiTokenCreate,
+        AccountAction::ApiTokenRevoke,
+    ];
+
+    /// The `action` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountAction::Create => "create",
+            AccountAction::Disable => "disable",
+            AccountAction::Enable => "enable",
+            AccountAction::ApiTokenCreate => "api_token_create",
+            AccountAction::ApiTokenRevoke => "api_token_revoke",
+        }
+    }
+
+    /// Whether the two-person rule covers it, while a vote is open, for an admin's account:
+    /// a new admin, or a new API token that acts as one.
+    pub fn is_covered(self, role: OfficialRole) -> bool {
+        role == OfficialRole::Admin
+            && matches!(self, AccountAction::Create | AccountAction::ApiTokenCreate)
+    }
+}
+
+impl std::fmt::Display for AccountAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An official's role, as an `account` entry names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfficialRole {
+    /// Runs elections.
+    Admin,
+    /// Reads turnout and results.
+    Observer,
+    /// Reads the log.
+    Auditor,
+}
+
+impl OfficialRole {
+    /// The `role` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfficialRole::Admin => "admin",
+            OfficialRole::Observer => "observer",
+            OfficialRole::Auditor => "auditor",
+        }
+    }
+}
+
+/// An `account` entry: an official's account or API token changed while the election was
+/// running (from its creation until it is certified). Names and roles only — never a
+/// password, a token or a token's name. The same change stands in the log of every election
+/// running at the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChange {
+    /// What changed.
+    pub action: AccountAction,
+    /// Whose account (a username).
+    pub account: String,
+    /// The account's role.
+    pub role: OfficialRole,
+    /// When (RFC 3339, UTC, whole seconds; the server's clock).
+    #[serde(with = "rfc3339_seconds")]
+    pub at: DateTime<Utc>,
+    /// Who did it: an official's username or the console (`cli:<system user>`).
+    pub by: String,
+    /// Under the two-person rule: the second official, who approved it (never `by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
 /// A `teller_key` entry (ceremony round 1): the key other tellers encrypt secret shares to,
 /// and the teller's commitment to its public key share.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,6 +506,8 @@ pub enum Body {
     Result(Map<String, Value>),
     /// An official's action.
     Admin(Admin),
+    /// An account or API-token change.
+    Account(AccountChange),
     /// Ceremony round 1.
     TellerKey(TellerKey),
     /// Ceremony round 2.
@@ -429,6 +533,7 @@ impl Body {
             Body::Close(_) => Kind::Close,
             Body::Result(_) => Kind::Result,
             Body::Admin(_) => Kind::Admin,
+            Body::Account(_) => Kind::Account,
             Body::TellerKey(_) => Kind::TellerKey,
             Body::TellerPolynomial(_) => Kind::TellerPolynomial,
             Body::ElectionKey(_) => Kind::ElectionKey,
@@ -490,6 +595,7 @@ impl Body {
             Kind::Close => Body::Close(read(fields)?),
             Kind::Result => Body::Result(fields),
             Kind::Admin => Body::Admin(read(fields)?),
+            Kind::Account => Body::Account(read(fields)?),
             Kind::TellerKey => Body::TellerKey(read(fields)?),
             Kind::TellerPolynomial => Body::TellerPolynomial(read(fields)?),
             Kind::ElectionKey => Body::ElectionKey(read(fields)?),
@@ -508,7 +614,7 @@ pub struct Entry {
     pub body: Body,
 }
 
-/// Why bytes are not a format v4 entry.
+/// Why bytes are not a format v5 entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Not JSON, or not an object.
@@ -523,8 +629,8 @@ pub enum EntryError {
     /// `type` is missing or not a string.
     #[error("no `type`")]
     NoType,
-    /// A type format v4 does not have.
-    #[error("unknown entry type `{0}` (format v4 has {types})", types = kind_list())]
+    /// A type format v5 does not have.
+    #[error("unknown entry type `{0}` (format v5 has {types})", types = kind_list())]
     UnknownType(String),
     /// `election` is missing or not an election id.
     #[error("`election` is missing or not an election id")]
@@ -532,7 +638,7 @@ pub enum EntryError {
     /// The type's fields are missing, extra or of the wrong kind.
     #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
     Fields(Kind, String),
-    /// The fields read are right, but not written in format v4's order and form.
+    /// The fields read are right, but not written in format v5's order and form.
     #[error(
         "a `{kind}` entry must be written as {expected}",
         kind = .0.as_str(),
@@ -566,7 +672,7 @@ impl Entry {
         self.body.kind()
     }
 
-    /// The exact bytes format v4 gives this entry.
+    /// The exact bytes format v5 gives this entry.
     pub fn to_bytes(&self) -> Vec<u8> {
         let envelope = Envelope {
             v: VERSION,
@@ -758,6 +864,27 @@ pub fn admin<'a>(id: &ElectionId, action: AdminAction, actor: impl Into<Actor<'a
     )
 }
 
+/// An account or API-token change, at `at` (kept to the whole second), by `actor`.
+pub fn account<'a>(
+    id: &ElectionId,
+    (action, account, role): (AccountAction, &str, OfficialRole),
+    at: DateTime<Utc>,
+    actor: impl Into<Actor<'a>>,
+) -> NewEntry {
+    let actor = actor.into();
+    new(
+        id,
+        Body::Account(AccountChange {
+            action,
+            account: account.to_owned(),
+            role,
+            at: whole_seconds(at),
+            by: actor.by.to_owned(),
+            approved_by: actor.approved_by.map(str::to_owned),
+        }),
+    )
+}
+
 /// One token replaced in `local`.
 pub fn token_reissued(id: &ElectionId, local: &str) -> NewEntry {
     new(
@@ -869,14 +996,14 @@ mod tests {
             .to_utc();
         assert_eq!(
             String::from_utf8(open(&id, at).bytes).unwrap(),
-            r#"{"v":4,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
+            r#"{"v":5,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
         );
         let digest = roster_digest(["b", "a"]);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"a\nb\n")));
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":4,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":5,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -885,7 +1012,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":4,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":5,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

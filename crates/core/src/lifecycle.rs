@@ -90,6 +90,7 @@ impl Phase {
             Kind::TallyShare => (self == Phase::Closed, self),
             Kind::Result => (self == Phase::Closed, Phase::Counted),
             Kind::Admin => (true, self),
+            Kind::Account => (self != Phase::Certified, self),
         };
         if !allowed {
             return Err(match kind {
@@ -120,6 +121,7 @@ fn when(kind: Kind) -> &'static str {
         Kind::Close => "the vote closes once, after it opened",
         Kind::TallyShare => "decryption shares stand only between close and result",
         Kind::Result => "the result stands once, after close",
+        Kind::Account => "account changes are logged only until the result is certified",
         Kind::Election | Kind::Admin => "",
     }
 }

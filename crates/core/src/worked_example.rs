@@ -12,7 +12,9 @@ use crate::crypto::ceremony::{LocalCeremony, run_locally};
 use crate::crypto::identity::Identity;
 use crate::crypto::{KeySet, TellerParams};
 use crate::definition::Definition;
-use crate::entry::{self, Actor, AdminAction, Body, Entry, TallyShare};
+use crate::entry::{
+    self, AccountAction, Actor, AdminAction, Body, Entry, OfficialRole, TallyShare,
+};
 use crate::merkle::{leaf_hash, node_hash, root_of};
 use crate::note::{Checkpoint, LogSigner};
 use crate::tally::LogCount;
@@ -24,7 +26,7 @@ pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 /// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
 fn election_line() -> String {
     format!(
-        r#"{{"v":4,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
+        r#"{{"v":5,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
     )
 }
 
@@ -175,6 +177,18 @@ impl LogBuilder {
         self.push(e);
     }
 
+    /// An account change at `at`, by an official or the console, approved or not.
+    pub(crate) fn account(
+        &mut self,
+        change: (AccountAction, &str, OfficialRole),
+        at: &str,
+        (by, approved_by): (&str, Option<&str>),
+    ) {
+        let at = definition_time(at);
+        let e = entry::account(&self.id, change, at, Actor { by, approved_by });
+        self.push(e);
+    }
+
     /// Tokens issued to every local's members, as the official's `tokens_issue`.
     pub(crate) fn issue_tokens(&mut self) {
         let mut locals = self.count().eligible;
@@ -265,8 +279,8 @@ fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// The worked example: one local of two members, tokens issued and one reissued, one `yes`
-/// ballot, an early close approved by a second official, its teller's shares, the result and
-/// the certification — twenty entries.
+/// ballot, two account changes, an early close approved by a second official, its teller's
+/// shares, the result and the certification — twenty-two entries.
 pub(crate) fn entries() -> Vec<String> {
     let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
     // Tokens are issued before the vote opens, and one member's is replaced.
@@ -277,6 +291,18 @@ pub(crate) fn entries() -> Vec<String> {
     log.push(entry::token_reissued(&log.id, "1"));
     log.lines.extend(opening);
     log.ballot("1", 0, "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE");
+    // During the vote the console creates an observer's account, and an admin's own API
+    // token is approved by a second admin.
+    log.account(
+        (AccountAction::Create, "carol", OfficialRole::Observer),
+        "2026-10-02T08:15:00Z",
+        ("cli:root", None),
+    );
+    log.account(
+        (AccountAction::ApiTokenCreate, ALICE, OfficialRole::Admin),
+        "2026-10-02T09:30:00Z",
+        (ALICE, Some(BOB)),
+    );
     log.close_early("2026-10-03T19:00:00Z");
     log.shares(0);
     log.result();

@@ -457,6 +457,8 @@ struct Rules {
     /// The `admin` entry just read, for the `open` or `close` entry it stands before.
     action: Option<entry::Admin>,
     close: Option<Close>,
+    /// The officials' accounts the log shows, for the two-person rule.
+    officials: officials::Officials,
 }
 
 /// Ballots checked together, on every core.
@@ -503,6 +505,7 @@ impl Rules {
             leaves,
             action: None,
             close: None,
+            officials: officials::Officials::default(),
         })
     }
 
@@ -574,6 +577,10 @@ impl Rules {
             Body::TokensIssued(issued) => self.tokens_issued(issued),
             Body::TokenReissued(r) => known_local(&self.definition, &r.local),
             Body::Admin(admin) => self.admin(phase, admin),
+            Body::Account(change) => {
+                let rule = self.definition.two_person_rule;
+                self.officials.account(phase, rule, change)
+            }
             Body::TellerKey(_)
             | Body::TellerPolynomial(_)
             | Body::ElectionKey(_)
@@ -653,16 +660,7 @@ impl Rules {
         let rule = self.definition.two_person_rule;
         match admin.approved_by.as_deref() {
             Some(second) => {
-                let second_is = ActorKind::of(second).map_err(Failure)?;
-                if second == admin.by {
-                    return fail("an official's action approved by the same official");
-                }
-                if by != ActorKind::Person || second_is != ActorKind::Person {
-                    return fail(
-                        "`approved_by` on an action of the server's console or schedule (or \
-                         naming one): only two officials' accounts act under the two-person rule",
-                    );
-                }
+                self.officials.approval(&admin.by, second)?;
                 if !rule || !action.is_covered() || phase != Phase::Open {
                     return fail(format!(
                         "`approved_by` on `{action}`{}: the two-person rule covers only closing \
@@ -675,10 +673,7 @@ impl Rules {
             None if rule
                 && by == ActorKind::Person
                 && phase == Phase::Open
-                && matches!(
-                    action,
-                    AdminAction::TokenReissue | AdminAction::TokensReissueAll
-                ) =>
+                && officials::needs_approval(action) =>
             {
                 return fail(format!(
                     "`{action}` by {} while the vote is open, with no `approved_by`: the \
@@ -868,6 +863,8 @@ fn known_local(definition: &Definition, local: &str) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+mod officials;
 
 #[cfg(test)]
 mod tests;

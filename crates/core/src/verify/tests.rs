@@ -45,14 +45,17 @@ const READY: usize = 5;
 const ROSTER: usize = 7;
 const OPEN: usize = 13;
 const BALLOT: usize = 14;
-const CLOSE: usize = 16;
-const SHARE: usize = 17;
-const RESULT: usize = 18;
-const CERTIFY: usize = 19;
+const ACCOUNT: usize = 15;
+const TOKEN: usize = 16;
+const CLOSE: usize = 18;
+const SHARE: usize = 19;
+const RESULT: usize = 20;
+const CERTIFY: usize = 21;
 
 /// The worked example: entry 0 and the official's `create`, the ceremony at 2–5, the roster
-/// import at 6–7, tokens at 8–11, open at 12–13, the ballot at 14, an approved early close at
-/// 15–16, the teller's shares at 17, the result at 18 and the certification at 19.
+/// import at 6–7, tokens at 8–11, open at 12–13, the ballot at 14, an observer's account
+/// created at 15 and an admin's API token at 16, an approved early close at 17–18, the
+/// teller's shares at 19, the result at 20 and the certification at 21.
 fn entries() -> Vec<String> {
     worked_example::entries()
 }
@@ -109,7 +112,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":4,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":5,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -121,7 +124,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":4,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":5,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // An early close, approved by a second official.
@@ -150,7 +153,7 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
 #[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
-    lines[OPEN] = lines[OPEN].replace(r#"{"v":4,"#, r#"{"v":1,"#);
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":5,"#, r#"{"v":1,"#);
     refused(&lines, &format!("entry {OPEN}: `v` is not 4"));
 }
 
@@ -184,7 +187,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":4,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":5,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
@@ -696,6 +699,112 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         CLOSE - 1,
         "`approved_by` on an action of the server's console",
     );
+    // The account rules (entries 15 and 16 are `account` entries).
+    let lines = changed(TOKEN, |f| {
+        f.shift_remove("approved_by");
+    });
+    add(
+        "an admin's API token during the vote with no approval",
+        lines,
+        TOKEN,
+        "does `api_token_create` for the admin account `alice` while the vote is open, with no `approved_by`",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("role".into(), "admin".into());
+        f.insert("by".into(), "alice".into());
+        f.insert("approved_by".into(), "bob".into());
+    });
+    let mut lines = lines;
+    let mut close = fields(&lines[CLOSE - 1]);
+    close.insert("approved_by".into(), "carol".into());
+    lines[CLOSE - 1] = line(&close);
+    add(
+        "an early close approved by an account created during the vote",
+        lines,
+        CLOSE - 1,
+        "`carol` takes part in an approved action, but its account was created after the vote opened",
+    );
+    let lines = changed(TOKEN, |f| {
+        f.insert("account".into(), "bob".into());
+    });
+    add(
+        "an API token made for another official",
+        lines,
+        TOKEN,
+        "alice creates an API token for `bob`",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("approved_by".into(), "bob".into());
+    });
+    add(
+        "an approval on the console's account change",
+        lines,
+        ACCOUNT,
+        "`approved_by` on an action of the server's console",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("by".into(), "alice".into());
+        f.insert("approved_by".into(), "bob".into());
+    });
+    add(
+        "an approval on an observer's account",
+        lines,
+        ACCOUNT,
+        "`approved_by` on an account `create` for an account of role observer",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("action".into(), "disable".into());
+        f.insert("by".into(), "carol".into());
+    });
+    add(
+        "an official disables their own account",
+        lines,
+        ACCOUNT,
+        "carol disables their own account",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("action".into(), "promote".into());
+    });
+    add(
+        "an unknown account action",
+        lines,
+        ACCOUNT,
+        "unknown variant `promote`",
+    );
+    let mut lines = entries();
+    lines.insert(ACCOUNT + 1, lines[ACCOUNT].clone());
+    add(
+        "an account created twice",
+        lines,
+        ACCOUNT + 1,
+        "a second `create` of the account `carol`",
+    );
+    let mut lines = entries();
+    lines.push(lines[ACCOUNT].clone());
+    add(
+        "an account change after certification",
+        lines,
+        CERTIFY + 1,
+        "a `account` entry while the election is certified",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("by".into(), "schedule".into());
+    });
+    add(
+        "an account change by the schedule",
+        lines,
+        ACCOUNT,
+        "an account change by the schedule",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("password".into(), "hunter2hunter2".into());
+    });
+    add(
+        "a password in an account entry",
+        lines,
+        ACCOUNT,
+        "unknown field `password`",
+    );
     let lines = changed(OPEN - 1, |f| {
         f.insert("by".into(), "alice".into());
         f.insert("approved_by".into(), "bob".into());
@@ -901,7 +1010,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len(), 41);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
@@ -961,12 +1070,12 @@ fn the_report_of_the_worked_example_reads_line_for_line() {
         "election  {E} — Example
 origin    vote.example.org/elections/{E}
 key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
-entries   20 (root 2NeP3GyUnz/ek2ZvaRa9DRIiXPzoJSk4wApi34jM1KM=)
+entries   22 (root MpOWrMV5HYBkARV5UAkJFPx1EJ8vI9iTAJwls5h9h3w=)
 phase     certified
-types     admin 7, ballot 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
+types     account 2, admin 7, ballot 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
 local 1          eligible       2  ballots       1  yes 1
 teller 1   identity MF3P-3SBD-AQT5-W1N3
-closed    at entry 16 (log up to the close: root l/xLvL1z8p5fdhC9W/ZMblaXR7mOWwi8Gf2rMSFjY5k=, code JZY4-QF5X)
+closed    at entry 18 (log up to the close: root FFU1jTXR+WA0ygSTqNnyhJcSqu/5Qqy60p1MRel8H+M=, code 2HAK-B39N)
 shares    checked from teller(s) 1
 result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
 "
@@ -1023,7 +1132,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
     let pinned = TrustAnchor::parse(&key, None).unwrap();
     // A pinned verifier key needs no key file in the bundle.
     let dir = bundle_dir("pinned", &[(LOG_FILE, &log), (CHECKPOINT_FILE, &note)]);
-    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 20);
+    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 22);
     // A fingerprint, or trusting the bundle, needs the bundle's key file.
     let verifier = Verifier::parse(&key).unwrap();
     let fingerprint = crate::note::fingerprint(&verifier.public_key());
@@ -1037,7 +1146,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
         );
     }
     std::fs::write(dir.join(KEY_FILE), &key).unwrap();
-    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 20);
+    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 22);
     // Another key in the bundle is not the pinned one.
     let other = LogSigner::from_seed(&[8; 32]).verifier(&origin).to_string();
     std::fs::write(dir.join(KEY_FILE), &other).unwrap();
