@@ -13,7 +13,7 @@ use crate::web::{accounts, admin, auth, builder, certificate, health, member, pu
 
 pub mod table;
 
-pub use table::{Access, Endpoint, Resource};
+pub use table::{Access, BodyLimit, Endpoint, Resource};
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const OFFICIALS: Access = Access::Roles(&[Role::Admin, Role::Observer]);
@@ -65,11 +65,13 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/healthz",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, health::healthz)],
     },
     Resource {
         path: "/readyz",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, health::readyz)],
     },
     // Prometheus: on the public port only with the metrics token (checked by the handler,
@@ -77,22 +79,26 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/metrics",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, health::metrics)],
     },
     // Member pages.
     Resource {
         path: "/",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::home)],
     },
     Resource {
         path: "/static/style.css",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::stylesheet)],
     },
     Resource {
         path: "/vote",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(PUBLIC, member::vote_page),
             post!(PUBLIC, member::cast_vote),
@@ -101,6 +107,7 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/token-status",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(PUBLIC, member::token_status_page),
             post!(PUBLIC, member::token_status),
@@ -109,6 +116,7 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/verify",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(PUBLIC, member::verify_page),
             post!(PUBLIC, member::verify_receipt),
@@ -119,64 +127,76 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/receipt",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[post!(PUBLIC, member::receipt_again)],
     },
     Resource {
         path: "/receipt/file",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[post!(PUBLIC, member::receipt_file)],
     },
     // Public election pages: the auditor's, and the result once the vote closed.
     Resource {
         path: "/elections/{id}/audit",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::audit_page)],
     },
     Resource {
         path: "/elections/{id}/bundle/{file}",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::bundle_file)],
     },
     Resource {
         path: "/elections/{id}/result",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::result_page)],
     },
     Resource {
         path: "/elections/{id}/certificate.pdf",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, certificate::certificate_pdf)],
     },
     Resource {
         path: "/elections/{id}/results.csv",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, public::results_csv)],
     },
     // Officials.
     Resource {
         path: "/login",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[get!(PUBLIC, auth::login_page), post!(PUBLIC, auth::login)],
     },
     Resource {
         path: "/logout",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(PUBLIC, auth::logout)],
     },
     Resource {
         path: "/admin",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(ANY_ROLE, admin::elections_page)],
     },
     Resource {
         path: "/admin/elections",
         limited: true,
+        body: BodyLimit::Streamed,
         endpoints: &[post!(ADMIN, admin::create_election)],
     },
     // Officials' accounts and API tokens, with their audit trail.
     Resource {
         path: "/admin/accounts",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(ADMIN, accounts::accounts_page),
             post!(ADMIN, accounts::account_action),
@@ -186,6 +206,7 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/admin/elections/new",
         limited: true,
+        body: BodyLimit::Standard,
         endpoints: &[
             get!(ADMIN, builder::builder_page),
             post!(ADMIN, builder::build),
@@ -194,16 +215,19 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/admin/elections/{id}",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(OFFICIALS, admin::dashboard)],
     },
     Resource {
         path: "/admin/elections/{id}/roster",
         limited: true,
+        body: BodyLimit::Streamed,
         endpoints: &[post!(ADMIN, admin::upload_roster)],
     },
     Resource {
         path: "/admin/elections/{id}/tokens",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(ADMIN, admin::issue_tokens_page),
             post!(ADMIN, admin::issue_tokens),
@@ -212,6 +236,7 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/admin/elections/{id}/reissue-all",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[
             get!(ADMIN, admin::reissue_all_page),
             post!(ADMIN, admin::reissue_all),
@@ -220,85 +245,101 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/admin/elections/{id}/reissue",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, admin::reissue_token)],
     },
     Resource {
         path: "/admin/elections/{id}/invitations",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, admin::issue_invitations)],
     },
     Resource {
         path: "/admin/elections/{id}/confirm",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(ADMIN, admin::confirm_page)],
     },
     Resource {
         path: "/admin/elections/{id}/pending",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, admin::decide_pending)],
     },
     Resource {
         path: "/admin/elections/{id}/state",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, admin::change_state)],
     },
     // JSON API: its OpenAPI document.
     Resource {
         path: "/api/v1/openapi.json",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::openapi::openapi_json)],
     },
     // JSON API: the log (public).
     Resource {
         path: "/api/v1/key",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::public_key)],
     },
     Resource {
         path: "/api/v1/elections/{id}/key",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::verifier_key)],
     },
     Resource {
         path: "/api/v1/elections/{id}/checkpoint",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::checkpoint)],
     },
     Resource {
         path: "/api/v1/elections/{id}/entries",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::entries)],
     },
     Resource {
         path: "/api/v1/elections/{id}/proof/inclusion",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::inclusion)],
     },
     Resource {
         path: "/api/v1/elections/{id}/proof/consistency",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::consistency)],
     },
     // JSON API: members (public; the token or receipt is the credential).
     Resource {
         path: "/api/v1/ballots",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[post!(PUBLIC, api::ballot::cast)],
     },
     Resource {
         path: "/api/v1/receipts/{receipt}",
         limited: true,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::ballot::receipt)],
     },
     Resource {
         path: "/api/v1/token-status",
         limited: true,
+        body: BodyLimit::Small,
         endpoints: &[post!(PUBLIC, api::ballot::token_status)],
     },
     // JSON API: officials (bearer API token).
     Resource {
         path: "/api/v1/elections",
         limited: true,
+        body: BodyLimit::Streamed,
         endpoints: &[
             get!(ANY_ROLE, api::admin::list),
             post!(ADMIN, api::admin::create),
@@ -307,62 +348,74 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/api/v1/elections/{id}",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(ANY_ROLE, api::admin::show)],
     },
     Resource {
         path: "/api/v1/elections/{id}/roster",
         limited: true,
+        body: BodyLimit::Streamed,
         endpoints: &[post!(ADMIN, api::admin::roster)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tokens",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::issue)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tokens/reissue",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::reissue)],
     },
     Resource {
         path: "/api/v1/elections/{id}/pending",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(ADMIN, api::admin::pending)],
     },
     Resource {
         path: "/api/v1/elections/{id}/pending/{pending}",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::decide)],
     },
     Resource {
         path: "/api/v1/elections/{id}/open",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::open)],
     },
     Resource {
         path: "/api/v1/elections/{id}/close",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::close)],
     },
     Resource {
         path: "/api/v1/elections/{id}/certify",
         limited: false,
+        body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::certify)],
     },
     // JSON API: tellers (invitation code), for the key ceremony from their own machines.
     Resource {
         path: "/api/v1/elections/{id}/tellers/{teller}/board",
         limited: true,
+        body: BodyLimit::None,
         endpoints: &[get!(TELLER, api::tellers::board)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tellers/{teller}/messages",
         limited: true,
+        body: BodyLimit::Standard,
         endpoints: &[post!(TELLER, api::tellers::message)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tellers/{teller}/shares",
         limited: true,
+        body: BodyLimit::Standard,
         endpoints: &[post!(TELLER, api::tellers::shares)],
     },
     // JSON API: a teller's decryption shares, after close (accepted from anyone whose proofs
@@ -370,16 +423,19 @@ pub static ROUTES: &[Resource] = &[
     Resource {
         path: "/api/v1/elections/{id}/tally-shares",
         limited: true,
+        body: BodyLimit::Streamed,
         endpoints: &[post!(PUBLIC, api::tellers::tally_share)],
     },
     Resource {
         path: "/api/v1/elections/{id}/turnout",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(OFFICIALS, api::ballot::turnout)],
     },
     Resource {
         path: "/api/v1/elections/{id}/results",
         limited: false,
+        body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::ballot::results)],
     },
 ];
@@ -401,9 +457,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limit
             .collect::<Vec<_>>()
             .join(", ")
             .into();
-        let r = r.default_service(web::to(move |req| {
+        let mut r = r.default_service(web::to(move |req| {
             crate::web::method_not_allowed(req, allow.clone())
         }));
+        // A short form's or JSON body is bounded tighter than the deployment's default.
+        if resource.body == BodyLimit::Small {
+            let (payload, json, form) = crate::web::body_configs(table::SMALL_BODY);
+            r = r.app_data(payload).app_data(json).app_data(form);
+        }
         match limits.for_path(resource.path).filter(|_| resource.limited) {
             Some(governor) => cfg.service(r.wrap(governor)),
             None => cfg.service(r),

@@ -30,6 +30,26 @@ pub struct Endpoint {
     pub route: fn() -> Route,
 }
 
+/// The largest body a short form or JSON request carries: a token, a receipt, a password, a
+/// decision (a few hundred bytes in use; 4 KiB leaves room for every language's words).
+pub const SMALL_BODY: usize = 4 * 1024;
+
+/// How large a body a route reads, bounded before it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// No body is read (only `GET`).
+    None,
+    /// A short form or JSON: at most [`SMALL_BODY`] bytes.
+    Small,
+    /// The deployment's `body_limit_bytes` (64 KiB by default): a definition from the builder,
+    /// a teller's ceremony message.
+    Standard,
+    /// Read by the handler with its own bound, checked before the body is: an upload
+    /// (`upload_limit_bytes`), or a decryption share (bounded by the election's size, after
+    /// the sender is known).
+    Streamed,
+}
+
 /// A path and its endpoints.
 pub struct Resource {
     /// The path pattern, as actix matches it.
@@ -39,6 +59,8 @@ pub struct Resource {
     /// Whether it takes a token, a receipt, a password or an upload, and so is rate-limited
     /// per client address ([`crate::web::limit`]).
     pub limited: bool,
+    /// How large a body it reads.
+    pub body: BodyLimit,
 }
 
 /// Who may call `method` on the route of `table` whose pattern is `pattern`; `None` for no

@@ -34,17 +34,10 @@ pub fn configure(
     body_limit: usize,
     routes: impl FnOnce(&mut web::ServiceConfig),
 ) {
-    cfg.app_data(web::PayloadConfig::new(body_limit))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(body_limit)
-                .error_handler(|e, req| extractor_error(req, json_error(e))),
-        )
-        .app_data(
-            web::FormConfig::default()
-                .limit(body_limit)
-                .error_handler(|e, req| extractor_error(req, form_error(e))),
-        )
+    let (payload, json, form) = body_configs(body_limit);
+    cfg.app_data(payload)
+        .app_data(json)
+        .app_data(form)
         .app_data(web::QueryConfig::default().error_handler(|e, req| {
             extractor_error(
                 req,
@@ -58,6 +51,21 @@ pub fn configure(
         )
         .configure(routes)
         .default_service(web::to(not_found));
+}
+
+/// What bounds a body of at most `limit` bytes, for each way a handler reads one: a
+/// `Content-Length` over it is refused before anything is read, a longer stream as soon as it
+/// passes it, with `413 payload_too_large`.
+pub fn body_configs(limit: usize) -> (web::PayloadConfig, web::JsonConfig, web::FormConfig) {
+    (
+        web::PayloadConfig::new(limit),
+        web::JsonConfig::default()
+            .limit(limit)
+            .error_handler(|e, req| extractor_error(req, json_error(e))),
+        web::FormConfig::default()
+            .limit(limit)
+            .error_handler(|e, req| extractor_error(req, form_error(e))),
+    )
 }
 
 fn json_error(e: JsonPayloadError) -> Error {

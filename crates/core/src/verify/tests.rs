@@ -154,7 +154,7 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
     lines[OPEN] = lines[OPEN].replace(r#"{"v":5,"#, r#"{"v":1,"#);
-    refused(&lines, &format!("entry {OPEN}: `v` is not 4"));
+    refused(&lines, &format!("entry {OPEN}: `v` is not 5"));
 }
 
 #[test]
