@@ -170,7 +170,7 @@ pub fn submit(
             let results = opened.results(definition, count);
             let body =
                 opened::result_body(&results, &opened, definition, count).map_err(refused)?;
-            made.push(entry::result(&id, &serde_json::Value::Object(body)));
+            made.push(entry::result(&id, body));
             status.decrypted = true;
         }
         let appended = store::append(conn, &election, &made, signer)?;

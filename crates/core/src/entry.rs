@@ -18,6 +18,13 @@ use crate::crypto::ballot::SealedBallot;
 use crate::crypto::identity::Identity;
 use crate::definition::{Definition, rfc3339_seconds};
 
+mod result;
+
+pub use result::{
+    Counted, DelegatesEntry, GroupOutcome, GroupedLocal, LocalOutcome, OpenedLocal, Outcome,
+    PopularEntry, ResultEntry,
+};
+
 /// The format version every entry carries.
 pub const VERSION: u8 = 5;
 
@@ -502,8 +509,8 @@ pub enum Body {
     Ballot(Ballot),
     /// Voting closed.
     Close(At),
-    /// The certified result: [`crate::tally::Results::entry_body`].
-    Result(Map<String, Value>),
+    /// The result ([`crate::tally::opened::result_body`]).
+    Result(Box<ResultEntry>),
     /// An official's action.
     Admin(Admin),
     /// An account or API-token change.
@@ -593,7 +600,7 @@ impl Body {
             Kind::Open => Body::Open(read(fields)?),
             Kind::Ballot => Body::Ballot(read(fields)?),
             Kind::Close => Body::Close(read(fields)?),
-            Kind::Result => Body::Result(fields),
+            Kind::Result => Body::Result(read(fields)?),
             Kind::Admin => Body::Admin(read(fields)?),
             Kind::Account => Body::Account(read(fields)?),
             Kind::TellerKey => Body::TellerKey(read(fields)?),
@@ -791,10 +798,9 @@ pub fn as_given(id: &ElectionId, body: Body) -> NewEntry {
     new(id, body)
 }
 
-/// The certified result (body from [`crate::tally::Results::entry_body`]).
-pub fn result(id: &ElectionId, body: &Value) -> NewEntry {
-    let fields = body.as_object().cloned().unwrap_or_default();
-    new(id, Body::Result(fields))
+/// The result ([`crate::tally::opened::result_body`]).
+pub fn result(id: &ElectionId, body: ResultEntry) -> NewEntry {
+    new(id, Body::Result(Box::new(body)))
 }
 
 /// Entry 0: the definition, field for field as the official wrote it.

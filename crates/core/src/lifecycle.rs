@@ -253,6 +253,15 @@ mod tests {
         })
     }
 
+    /// A `result` (what it says does not matter to the lifecycle).
+    fn result() -> Body {
+        let line = crate::worked_example::entries()
+            .into_iter()
+            .find(|l| l.contains(r#""type":"result""#))
+            .expect("the worked example's result");
+        crate::entry::Entry::parse(line.as_bytes()).unwrap().body
+    }
+
     fn at() -> At {
         At {
             at: chrono::DateTime::UNIX_EPOCH,
@@ -265,7 +274,7 @@ mod tests {
         out.push(Body::Open(at()));
         out.push(Body::Close(at()));
         out.push(Body::TokenReissued(TokenReissued { local: "1".into() }));
-        out.push(Body::Result(serde_json::Map::new()));
+        out.push(result());
         out
     }
 
@@ -280,7 +289,7 @@ mod tests {
             Body::Open(at()),
             admin(AdminAction::Close),
             Body::Close(at()),
-            Body::Result(serde_json::Map::new()),
+            result(),
             admin(AdminAction::Certify),
         ];
         for body in &log {

@@ -267,7 +267,7 @@ impl LogBuilder {
         let opened = opened::open(&self.definition, self.keys(), &count, &shares).expect("opened");
         let results = opened.results(&self.definition, &count);
         let body = opened::result_body(&results, &opened, &self.definition, &count).expect("body");
-        let e = entry::result(&self.id, &serde_json::Value::Object(body));
+        let e = entry::result(&self.id, body);
         self.push(e);
     }
 }

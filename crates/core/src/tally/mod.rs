@@ -603,60 +603,76 @@ impl Results {
 
     /// The body of the log's `result` entry (docs/LOG_FORMAT.md): `locals` (code → eligible,
     /// yes, no, abstain — or, for a local counted in the group, cast and the group's code —
-    /// then delegates_yes, delegates_no, passed), `group`, `popular`, `delegates`, `outcome`.
-    pub fn entry_body(&self) -> serde_json::Value {
-        let locals: serde_json::Map<String, serde_json::Value> = self
+    /// then delegates_yes, delegates_no, passed), `group`, `popular`, `delegates`, `outcome`,
+    /// then the `tellers` whose shares opened it and the `sums` opened.
+    pub fn entry_body(
+        &self,
+        tellers: Vec<u32>,
+        sums: indexmap::IndexMap<String, Vec<Ciphertext>>,
+    ) -> crate::entry::ResultEntry {
+        use crate::entry::{
+            DelegatesEntry, GroupOutcome, GroupedLocal, LocalOutcome, OpenedLocal, Outcome,
+            PopularEntry, ResultEntry,
+        };
+        let locals = self
             .locals
             .iter()
             .map(|l| {
-                let mut local = serde_json::Map::new();
-                local.insert("eligible".into(), l.eligible.into());
-                match (&l.counts, &l.group) {
-                    (Some(c), _) => {
-                        local.insert("yes".into(), c.yes.into());
-                        local.insert("no".into(), c.no.into());
-                        local.insert("abstain".into(), c.abstain.into());
-                    }
-                    (None, group) => {
-                        local.insert("cast".into(), l.cast.into());
-                        local.insert("group".into(), group.clone().into());
-                    }
-                }
-                local.insert("delegates_yes".into(), l.delegates_yes.into());
-                local.insert("delegates_no".into(), l.delegates_no.into());
-                local.insert("passed".into(), l.passed.into());
-                (l.code.clone(), serde_json::Value::Object(local))
+                let line = match (&l.counts, &l.group) {
+                    (Some(c), _) => LocalOutcome::Opened(OpenedLocal {
+                        eligible: l.eligible,
+                        yes: c.yes,
+                        no: c.no,
+                        abstain: c.abstain,
+                        delegates_yes: l.delegates_yes,
+                        delegates_no: l.delegates_no,
+                        passed: l.passed,
+                    }),
+                    (None, group) => LocalOutcome::Grouped(GroupedLocal {
+                        eligible: l.eligible,
+                        cast: l.cast,
+                        group: group.clone().unwrap_or_default(),
+                        delegates_yes: l.delegates_yes,
+                        delegates_no: l.delegates_no,
+                        passed: l.passed,
+                    }),
+                };
+                (l.code.clone(), line)
             })
             .collect();
-        let group = self.group.as_ref().map(|g| {
-            serde_json::json!({
-                "code": g.code,
-                "locals": g.locals,
-                "eligible": g.eligible,
-                "yes": g.counts.yes,
-                "no": g.counts.no,
-                "abstain": g.counts.abstain,
-                "passed": g.passed,
-            })
+        let group = self.group.as_ref().map(|g| GroupOutcome {
+            code: g.code.clone(),
+            locals: g.locals.clone(),
+            eligible: g.eligible,
+            yes: g.counts.yes,
+            no: g.counts.no,
+            abstain: g.counts.abstain,
+            passed: g.passed,
         });
-        serde_json::json!({
-            "locals": locals,
-            "group": group,
-            "popular": {
-                "eligible": self.popular.eligible,
-                "yes": self.popular.counts.yes,
-                "no": self.popular.counts.no,
-                "abstain": self.popular.counts.abstain,
-                "quorum_met": self.quorum_met,
-                "passed": self.popular.passed,
+        ResultEntry {
+            locals,
+            group,
+            popular: PopularEntry {
+                eligible: self.popular.eligible,
+                yes: self.popular.counts.yes,
+                no: self.popular.counts.no,
+                abstain: self.popular.counts.abstain,
+                quorum_met: self.quorum_met,
+                passed: self.popular.passed,
             },
-            "delegates": {
-                "yes": self.delegates.yes,
-                "no": self.delegates.no,
-                "passed": self.delegates.passed,
+            delegates: DelegatesEntry {
+                yes: self.delegates.yes,
+                no: self.delegates.no,
+                passed: self.delegates.passed,
             },
-            "outcome": if self.passed { "passed" } else { "failed" },
-        })
+            outcome: if self.passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            },
+            tellers,
+            sums,
+        }
     }
 }
 

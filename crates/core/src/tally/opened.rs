@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 
 use elastic_elgamal::VerifiableDecryption;
 use rand::{CryptoRng, RngCore};
-use serde_json::{Map, Value};
 
 use super::{ChoiceCounts, LogCount, Results, Units};
 use crate::crypto::ballot::{Context, unbind};
 use crate::crypto::tally::{self as crypto_tally, Share, TallyError};
 use crate::crypto::{ActiveTeller, Ciphertext, Group, KeySet};
 use crate::definition::Definition;
-use crate::entry::TallyShare;
+use crate::entry::{LocalOutcome, ResultEntry, TallyShare};
 
 /// One total's code and its sums, one ciphertext per choice.
 pub type TotalSums = (String, Vec<Ciphertext>);
@@ -175,19 +174,9 @@ pub fn result_body(
     opened: &Opened,
     definition: &Definition,
     count: &LogCount,
-) -> Result<Map<String, Value>, TallyError> {
-    let mut body = match results.entry_body() {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    body.insert("tellers".into(), Value::from(opened.tellers.clone()));
-    let sums: Map<String, Value> = sums(definition, count)?
-        .1
-        .into_iter()
-        .map(|(code, sum)| (code, serde_json::to_value(sum).unwrap_or_default()))
-        .collect();
-    body.insert("sums".into(), Value::Object(sums));
-    Ok(body)
+) -> Result<ResultEntry, TallyError> {
+    let sums = sums(definition, count)?.1.into_iter().collect();
+    Ok(results.entry_body(opened.tellers.clone(), sums))
 }
 
 /// What a `result` entry states, enough to count it again: per local `eligible` and the
@@ -216,39 +205,42 @@ impl Stated {
     }
 }
 
-/// What a `result` entry states (`None` if the entry does not have it in that form).
-pub fn stated_counts(body: &Map<String, Value>) -> Option<Stated> {
-    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
-    let counts = |v: &Value| {
-        Some(ChoiceCounts {
-            yes: n(v, "yes")?,
-            no: n(v, "no")?,
-            abstain: n(v, "abstain")?,
-        })
-    };
+/// What a `result` entry states (`None` if a local is counted in a group the entry does not
+/// open).
+pub fn stated_counts(body: &ResultEntry) -> Option<Stated> {
     let mut stated = Stated {
         eligible: BTreeMap::new(),
         cast: BTreeMap::new(),
         totals: BTreeMap::new(),
     };
-    for (code, local) in body.get("locals")?.as_object()? {
-        stated.eligible.insert(code.clone(), n(local, "eligible")?);
-        let cast = match local.get("group") {
-            Some(_) => n(local, "cast")?,
-            None => {
-                let c = counts(local)?;
+    for (code, local) in &body.locals {
+        let (eligible, cast) = match local {
+            LocalOutcome::Opened(l) => {
+                let c = ChoiceCounts {
+                    yes: l.yes,
+                    no: l.no,
+                    abstain: l.abstain,
+                };
                 stated.totals.insert(code.clone(), c);
-                c.cast()
+                (l.eligible, c.cast())
+            }
+            LocalOutcome::Grouped(l) => {
+                if body.group.as_ref().map(|g| &g.code) != Some(&l.group) {
+                    return None;
+                }
+                (l.eligible, l.cast)
             }
         };
+        stated.eligible.insert(code.clone(), eligible);
         stated.cast.insert(code.clone(), cast);
     }
-    match body.get("group")? {
-        Value::Null => {}
-        group => {
-            let code = group.get("code")?.as_str()?;
-            stated.totals.insert(code.to_owned(), counts(group)?);
-        }
+    if let Some(g) = &body.group {
+        let c = ChoiceCounts {
+            yes: g.yes,
+            no: g.no,
+            abstain: g.abstain,
+        };
+        stated.totals.insert(g.code.clone(), c);
     }
     Some(stated)
 }

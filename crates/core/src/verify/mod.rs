@@ -10,7 +10,6 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Map, Value};
 
 use crate::ElectionId;
 use crate::crypto::TellerParams;
@@ -829,7 +828,7 @@ impl Rules {
         Ok(())
     }
 
-    fn result(&mut self, claimed: &Map<String, Value>) -> Result<(), Failure> {
+    fn result(&mut self, claimed: &entry::ResultEntry) -> Result<(), Failure> {
         // Open the sums with the logged shares, count, and compare field for field.
         let opened = opened::open(&self.definition, self.keys()?, &self.count, &self.shares)
             .map_err(|e| Failure(format!("the result cannot be opened: {e}")))?;
@@ -839,7 +838,7 @@ impl Rules {
         if *claimed != expected {
             return fail(format!(
                 "the result entry is not what the tellers' shares open, which is {}",
-                Value::Object(expected)
+                serde_json::to_string(&expected).unwrap_or_default()
             ));
         }
         self.result = Some((results, opened));

@@ -4,13 +4,14 @@
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use serde_json::{Map, Value};
 
 use super::*;
 use crate::crypto::ballot::SealedBallot;
 use crate::crypto::identity::Identity;
 use crate::crypto::tally::TallyError;
 use crate::note::{Checkpoint, LogSigner};
-use crate::worked_example::{self, E, LogBuilder};
+use crate::worked_example::{self, ALICE, BOB, E, LogBuilder};
 
 /// `lines` signed as a complete log, the way the service would: the log, the checkpoint and
 /// the verifier key.
@@ -148,6 +149,72 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
     );
     lines[CLOSE - 1] = approved("bob");
     assert!(verify(&lines).is_ok());
+}
+
+/// A vote of one ballot with `during` done while it is open, closed by the schedule, opened
+/// by its teller.
+fn voted_with(first: Option<String>, during: impl FnOnce(&mut LogBuilder)) -> Vec<String> {
+    let mut log = match first {
+        Some(first) => LogBuilder::open_with(first, &[("1", 2)], 7),
+        None => LogBuilder::open((1, 1), &[("1", 2)], 7),
+    };
+    log.ballot("1", 0, "R1");
+    during(&mut log);
+    log.close();
+    log.shares(0);
+    log.result();
+    log.lines
+}
+
+#[test]
+fn account_changes_outside_the_two_person_rule_need_no_approval() {
+    use crate::entry::{AccountAction as A, OfficialRole as R};
+    // During the vote: the console makes an admin (outside the rule, logged as the console);
+    // an official makes an observer, disables another official, revokes a token.
+    let lines = voted_with(None, |log| {
+        log.account(
+            (A::Create, "gina", R::Admin),
+            "2026-10-02T08:00:00Z",
+            ("cli:root", None),
+        );
+        log.account(
+            (A::Create, "carol", R::Observer),
+            "2026-10-02T08:01:00Z",
+            (ALICE, None),
+        );
+        log.account(
+            (A::Disable, BOB, R::Admin),
+            "2026-10-02T08:02:00Z",
+            (ALICE, None),
+        );
+        log.account(
+            (A::ApiTokenRevoke, BOB, R::Admin),
+            "2026-10-02T08:03:00Z",
+            (ALICE, None),
+        );
+    });
+    let report = verify(&lines).unwrap();
+    assert_eq!(report.types["account"], 4);
+    // With the rule off, an official's new admin needs no approval.
+    let rule_off = worked_example::entries()[0]
+        .replace(r#""labels":{}}"#, r#""labels":{},"two_person_rule":false}"#);
+    let admin = |log: &mut LogBuilder| {
+        log.account(
+            (A::Create, "gina", R::Admin),
+            "2026-10-02T08:00:00Z",
+            (ALICE, None),
+        );
+    };
+    let lines = voted_with(Some(rule_off.clone()), admin);
+    assert!(verify(&lines).is_ok(), "{:?}", verify(&lines).err());
+    // With it on, the same is refused.
+    let lines = voted_with(None, admin);
+    assert!(
+        verify(&lines)
+            .unwrap_err()
+            .0
+            .contains("with no `approved_by`")
+    );
 }
 
 #[test]
