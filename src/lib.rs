@@ -12,13 +12,14 @@ pub mod db;
 pub mod demo;
 pub mod election;
 pub mod error;
+pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod roster;
 pub mod routes;
 pub mod settings;
 pub mod startup;
-pub mod state;
+
 pub mod teller;
 pub use strikevote_core::{tally, text};
 pub mod token;

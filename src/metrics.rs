@@ -1,5 +1,5 @@
 //! What `/metrics` reports, in Prometheus text format (the `prometheus` crate): the recorder
-//! only (the route is [`crate::web::health::metrics`]). What is counted is about the
+//! only (the route is [`crate::http::health::metrics`]). What is counted is about the
 //! service, never about a member: no metric has a token, a receipt, a member, a local or a
 //! choice among its labels, and the ballot counters are totals over every election, so they say
 //! nothing the public turnout does not. Labels are drawn from fixed sets (error codes, route

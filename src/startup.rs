@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use crate::ballot::pool::CastingPool;
 use crate::db::{self, Pool};
+use crate::http::state::AppState;
 use crate::log::LogKey;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
-use crate::state::AppState;
-use crate::web;
-use crate::web::health::MetricsAccess;
+
+use crate::http::health::MetricsAccess;
 
 /// A bound, not yet running HTTP server.
 pub struct Application {
@@ -81,7 +81,9 @@ impl Application {
         };
         let metrics_server = metrics_server(&state)?;
         let app_state = state.clone();
-        let limits = web::limit::Limits::new(
+        // Browser paths' errors in the pages' own look and language.
+        crate::http::set_error_page(crate::web::page::error_page);
+        let limits = crate::http::limit::Limits::new(
             state.settings.rate_limit_per_minute,
             &state.settings.trusted_proxies,
         );
@@ -89,13 +91,13 @@ impl Application {
             App::new()
                 .app_data(actix_web::web::Data::new(state.clone()))
                 .configure(|cfg| {
-                    web::configure(cfg, state.settings.body_limit_bytes, |cfg| {
+                    crate::http::configure(cfg, state.settings.body_limit_bytes, |cfg| {
                         crate::routes::configure(cfg, &limits)
                     })
                 })
-                .wrap(web::security_headers())
-                .wrap(actix_web::middleware::from_fn(web::privacy_headers))
-                .wrap(actix_web::middleware::from_fn(web::log_request))
+                .wrap(crate::http::security_headers())
+                .wrap(actix_web::middleware::from_fn(crate::http::privacy_headers))
+                .wrap(actix_web::middleware::from_fn(crate::http::log_request))
         })
         // SIGTERM and SIGINT stop accepting, then let requests in flight finish.
         .shutdown_timeout(30)
@@ -184,7 +186,7 @@ fn metrics_server(state: &AppState) -> anyhow::Result<Option<(u16, Server)>> {
             .app_data(actix_web::web::Data::new(MetricsAccess::Internal))
             .route(
                 "/metrics",
-                actix_web::web::get().to(crate::web::health::metrics),
+                actix_web::web::get().to(crate::http::health::metrics),
             )
     })
     .workers(1)

@@ -13,10 +13,10 @@ use crate::election::Transition;
 use crate::election::approval::{self, Action};
 use crate::election::{self, Definition, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::auth::Official;
+use crate::http::state::AppState;
 use crate::roster;
-use crate::state::AppState;
 use crate::token::store as token_store;
-use crate::web::auth::Official;
 use crate::web::page::mailing_download;
 
 /// One election in the list.

@@ -10,9 +10,9 @@ use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, Cast, CastRequest};
 use crate::election::{self, Choice, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
-use crate::state::AppState;
+use crate::http::auth::Official;
+use crate::http::state::AppState;
 use crate::token::PlainToken;
-use crate::web::auth::Official;
 
 /// Body of `POST /api/v1/ballots`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,9 +15,9 @@ use super::ElectionPath;
 use super::with_conn;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::state::AppState;
 use crate::log::merkle::Hash;
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
-use crate::state::AppState;
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()

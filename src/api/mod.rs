@@ -10,7 +10,7 @@ use actix_web::web;
 
 use crate::error::{Error, ErrorCode, Result};
 
-pub use crate::state::with_conn;
+pub use crate::http::state::with_conn;
 
 /// The path of routes under one election.
 #[derive(utoipa::IntoParams)]

@@ -44,8 +44,8 @@ pub struct ApiError {
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     paths(
-        crate::web::health::healthz,
-        crate::web::health::readyz,
+        crate::http::health::healthz,
+        crate::http::health::readyz,
         openapi_json,
         super::log::public_key,
         super::log::verifier_key,

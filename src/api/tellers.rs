@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::with_conn;
 use crate::election::{self, ElectionId, decryption};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::state::AppState;
 use crate::log::entry::{Body, Entry, Kind, TallyShare};
 use crate::log::store as log_store;
-use crate::state::AppState;
 use crate::teller::{invitations, store};
 
 /// The election and teller of the path, once the invitation code checks out.

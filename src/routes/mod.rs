@@ -1,7 +1,7 @@
 //! The route table: every route, who may call it, and how it is registered. Access is
 //! enforced from this table by a middleware on each protected route
-//! ([`crate::web::auth::require`]), handlers of protected routes take the
-//! [`crate::web::auth::Official`] extractor besides, and the route × role test walks this same
+//! ([`crate::http::auth::require`]), handlers of protected routes take the
+//! [`crate::http::auth::Official`] extractor besides, and the route × role test walks this same
 //! table, so a new route cannot go unchecked.
 
 use actix_web::http::Method;
@@ -9,7 +9,8 @@ use actix_web::{Route, web};
 
 use crate::account::Role;
 use crate::api;
-use crate::web::{accounts, admin, auth, builder, certificate, health, member, public};
+use crate::http::health;
+use crate::web::{accounts, admin, auth, builder, certificate, member, public};
 
 pub mod table;
 
@@ -30,7 +31,7 @@ fn guarded(route: Route, access: Access, api: bool) -> Route {
         Access::Public | Access::Teller => route,
         Access::Roles(roles) => route.wrap(actix_web::middleware::from_fn(
             move |req, next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
-                auth::require(roles, api, req, next)
+                crate::http::auth::require(roles, api, req, next)
             },
         )),
     }
@@ -441,7 +442,7 @@ pub static ROUTES: &[Resource] = &[
 ];
 
 /// Registers every route of [`ROUTES`], the rate-limited ones behind `limits`.
-pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limits) {
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::http::limit::Limits) {
     cfg.app_data(web::Data::new(api::openapi::Document(&OPENAPI)));
     for resource in ROUTES {
         let mut r = web::resource(resource.path);
@@ -458,11 +459,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &crate::web::limit::Limit
             .join(", ")
             .into();
         let mut r = r.default_service(web::to(move |req| {
-            crate::web::method_not_allowed(req, allow.clone())
+            crate::http::method_not_allowed(req, allow.clone())
         }));
         // A short form's or JSON body is bounded tighter than the deployment's default.
         if resource.body == BodyLimit::Small {
-            let (payload, json, form) = crate::web::body_configs(table::SMALL_BODY);
+            let (payload, json, form) = crate::http::body_configs(table::SMALL_BODY);
             r = r.app_data(payload).app_data(json).app_data(form);
         }
         match limits.for_path(resource.path).filter(|_| resource.limited) {

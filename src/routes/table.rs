@@ -57,7 +57,7 @@ pub struct Resource {
     /// Its endpoints.
     pub endpoints: &'static [Endpoint],
     /// Whether it takes a token, a receipt, a password or an upload, and so is rate-limited
-    /// per client address ([`crate::web::limit`]).
+    /// per client address ([`crate::http::limit`]).
     pub limited: bool,
     /// How large a body it reads.
     pub body: BodyLimit,

@@ -7,13 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
 use crate::account::{self, AccountEvent, Acting, Listed, Role};
 use crate::election::approval::{self, Action};
 use crate::error::{ErrorCode, Result};
+use crate::http::auth::Official;
+use crate::http::state::{AppState, with_conn};
 use crate::log::LogKey;
-use crate::state::{AppState, with_conn};
 
 /// Audit-trail lines the page shows.
 const EVENTS_SHOWN: i64 = 50;

@@ -10,11 +10,11 @@ use chrono::TimeZone;
 use serde::Deserialize;
 
 use super::admin::redirect;
-use super::auth::Official;
 use super::page::{csrf, csrf_ok, html};
 use crate::election::definition::SmallLocals;
 use crate::election::{self, Definition, DefinitionError};
-use crate::state::{AppState, with_conn};
+use crate::http::auth::Official;
+use crate::http::state::{AppState, with_conn};
 
 /// The rule presets: form value, label, and the definition's rule lines.
 pub const PRESETS: [(&str, &str); 5] = [

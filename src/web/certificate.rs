@@ -10,9 +10,9 @@ use base64::Engine;
 use crate::db::DbConnection;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::state::{AppState, with_conn};
 use crate::log::entry::{self, Body, Kind};
 use crate::log::store;
-use crate::state::{AppState, with_conn};
 use crate::tally::Results;
 
 /// Everything a certificate states.

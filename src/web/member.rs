@@ -13,8 +13,8 @@ use crate::ballot::receipt::{lookup_receipt, public_status};
 use crate::ballot::{self, CastRequest};
 use crate::election::{Choice, State};
 use crate::error::{Error, ErrorCode};
-use crate::state::AppState;
-use crate::state::with_conn;
+use crate::http::state::AppState;
+use crate::http::state::with_conn;
 use crate::token::{HashedToken, PlainToken};
 
 #[derive(Template)]

@@ -9,22 +9,9 @@ use askama::Template;
 use sha2::{Digest, Sha256};
 
 use super::i18n::{Lang, Text};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 const CSRF_COOKIE: &str = "sv_csrf";
-
-/// The session cookie, on a plain-HTTP (local trial) deployment.
-pub const SESSION_COOKIE: &str = "sv_session";
-
-/// The session cookie's name: behind https, `__Host-sv_session`, which browsers accept only
-/// with `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set it.
-pub fn session_cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-sv_session"
-    } else {
-        SESSION_COOKIE
-    }
-}
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -95,7 +82,7 @@ pub fn csrf(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'stat
 
 /// The CSRF value bound to the request's session cookie, if it carries one.
 fn session_bound(req: &HttpRequest, https: bool) -> Option<String> {
-    let session = req.cookie(session_cookie_name(https))?;
+    let session = req.cookie(crate::http::auth::session_cookie_name(https))?;
     let digest = Sha256::new()
         .chain_update(b"strikevote csrf v1\n")
         .chain_update(session.value().as_bytes())
@@ -116,12 +103,7 @@ pub fn csrf_ok(req: &HttpRequest, submitted: &str) -> bool {
             None => return false,
         },
     };
-    expected.len() == 32 && same_secret(expected.as_bytes(), submitted.as_bytes())
-}
-
-/// Whether two secrets are equal, in time that depends only on their lengths.
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    expected.len() == 32 && crate::http::same_secret(expected.as_bytes(), submitted.as_bytes())
 }
 
 /// An HTML error page for a browser path (the API answers JSON instead).

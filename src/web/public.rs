@@ -10,9 +10,9 @@ use super::page::{error_page, html};
 use crate::audit;
 use crate::election::{self, ElectionId, State};
 use crate::error::{Error, Result};
+use crate::http::state::AppState;
+use crate::http::state::with_conn;
 use crate::log::store;
-use crate::state::AppState;
-use crate::state::with_conn;
 use crate::tally::Results;
 
 /// `GET /`: to the ballot.

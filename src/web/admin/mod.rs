@@ -11,7 +11,6 @@ use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::auth::Official;
 use super::page::{csrf, csrf_ok, html, mailing_download};
 use super::public::{Bar, ResultView, turnout_bars};
 use crate::account::{Account, Role};
@@ -20,11 +19,12 @@ use crate::election::Transition;
 use crate::election::approval::{self, Action};
 use crate::election::{self, Definition, ElectionId, State};
 use crate::error::{Error, ErrorCode};
+use crate::http::auth::Official;
+use crate::http::state::AppState;
+use crate::http::state::with_conn;
 use crate::log::entry::{Body, Kind};
 use crate::log::store;
 use crate::roster;
-use crate::state::AppState;
-use crate::state::with_conn;
 use crate::tally::Share;
 use crate::token::store as token_store;
 
@@ -111,13 +111,13 @@ impl actix_web::FromRequest for Desk {
     type Future = std::future::Ready<Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(Self::of(req).map_err(|e| super::extractor_error(req, e)))
+        std::future::ready(Self::of(req).map_err(|e| crate::http::extractor_error(req, e)))
     }
 }
 
 impl Desk {
     fn of(req: &HttpRequest) -> Result<Self, Error> {
-        let who = super::auth::signed_in(req)?;
+        let who = crate::http::auth::signed_in(req)?;
         let id = ElectionId::parse(req.match_info().get("id").unwrap_or_default())?;
         let state = req
             .app_data::<web::Data<AppState>>()

@@ -244,7 +244,7 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
                 Ok(CarriedOut::Reissued(t)) => tokens::reissued(&desk, Ok(t)).await,
                 Ok(CarriedOut::Mailing(n, csv)) => tokens::reissued_all(&desk, Ok((n, csv))).await,
                 Ok(CarriedOut::ApiToken(name, token)) => {
-                    let who = crate::web::auth::Official(desk.who.clone());
+                    let who = crate::http::auth::Official(desk.who.clone());
                     crate::web::accounts::new_token_shown(
                         &desk.req,
                         &desk.state,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::error::{Error, ErrorCode};
-use crate::state::{AppState, with_conn};
+use crate::http::state::{AppState, with_conn};
 
 /// A liveness answer.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -117,5 +117,5 @@ fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
     else {
         return false;
     };
-    super::page::same_secret(given.trim().as_bytes(), token.as_bytes())
+    super::same_secret(given.trim().as_bytes(), token.as_bytes())
 }
