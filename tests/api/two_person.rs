@@ -391,6 +391,14 @@ both_backends! {
 
 both_backends! {
     async fn console_account_changes_are_in_every_running_log_and_a_certified_one_is_left_alone(db: &TestDb) {
+        // A certified election: its log is finished, and takes no more entries.
+        let (done, tokens) = prepared_election(db, 2);
+        sv(db, &["election", "open", &done]).ok();
+        cast_directly(db, &tokens[0].1);
+        sv(db, &["election", "close", &done]).ok();
+        decrypt(db, &done);
+        sv(db, &["election", "certify", &done]).ok();
+        let certified_size = show(db, &done)["log_size"].clone();
         let (running, _) = prepared_election(db, 2);
         official(db, "alice", "admin");
         sv(db, &["election", "open", &running]).ok();
@@ -405,6 +413,8 @@ both_backends! {
         let bundle = export_bundle(db, &running, "console-secrets");
         let log = String::from_utf8(bundle.log).unwrap();
         assert!(!log.contains(PASSWORD) && !log.contains("svapi_") && !log.contains("\"tests\""), "{log}");
+        assert_eq!(show(db, &done)["log_size"], certified_size);
+        assert!(account_entries(db, &done, "certified").iter().all(|(_, account, _, _)| account != "late"));
     }
 }
 

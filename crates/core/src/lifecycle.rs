@@ -311,6 +311,37 @@ mod tests {
         assert!(err.contains("not followed by its `open`"), "{err}");
     }
 
+    #[test]
+    fn what_an_action_writes_never_stands_alone_and_entry_0_never_twice() {
+        let mut life = Lifecycle::new();
+        life.step(&admin(AdminAction::Create)).unwrap();
+        let roster = Body::Roster(crate::entry::Roster {
+            local: "1".into(),
+            eligible: 0,
+            digest: hex::encode(crate::entry::roster_digest([])),
+        });
+        let issued = Body::TokensIssued(crate::entry::TokensIssued {
+            count: 1,
+            locals: [("1".to_owned(), 1)].into(),
+        });
+        let reissued = Body::TokenReissued(TokenReissued { local: "1".into() });
+        for (body, maker) in [
+            (&roster, "`roster_import`"),
+            (&issued, "`tokens_issue` or `tokens_reissue_all`"),
+            (&reissued, "`token_reissue`"),
+        ] {
+            let err = life.clone().step(body).unwrap_err();
+            assert!(
+                err.contains(&format!("right after an `admin` {maker}")),
+                "{err}"
+            );
+        }
+        let again = crate::entry::Entry::parse(crate::worked_example::entries()[0].as_bytes())
+            .unwrap()
+            .body;
+        assert_eq!(life.step(&again).unwrap_err(), "a second election entry");
+    }
+
     proptest! {
         /// Whatever order entries come in, what is accepted moves forward only, opens and
         /// closes at most once and certifies only after a result.
