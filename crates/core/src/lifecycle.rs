@@ -325,7 +325,9 @@ mod tests {
             locals: [("1".to_owned(), 1)].into(),
         });
         let reissued = Body::TokenReissued(TokenReissued { local: "1".into() });
+        let close = Body::Close(at());
         for (body, maker) in [
+            (&close, "`close`"),
             (&roster, "`roster_import`"),
             (&issued, "`tokens_issue` or `tokens_reissue_all`"),
             (&reissued, "`token_reissue`"),
