@@ -27,6 +27,7 @@ use crate::log::store::StoredCheckpoint;
 use crate::log::{self, LogKey};
 use crate::settings::PublicUrl;
 use crate::token::TokenStatus;
+use strikevote_core::lifecycle::Phase;
 
 pub use strikevote_core::ElectionId;
 
@@ -276,7 +277,8 @@ pub fn apply<'a>(
             openable(conn, &election)?;
             (State::Open, entry::open(&id, Utc::now()))
         } else {
-            require(&election, State::Open, ErrorCode::ElectionNotOpen, "closed")?;
+            let close = entry::AdminAction::Close;
+            require(&election, close, ErrorCode::ElectionNotOpen, "closed")?;
             approval::check(&election, &approval::Action::Close, who)?;
             (State::Closed, entry::close(&id, Utc::now()))
         };
@@ -297,7 +299,7 @@ fn openable(conn: &mut DbConnection, election: &Election) -> Result<()> {
     let id = election.id;
     require(
         election,
-        State::Draft,
+        entry::AdminAction::Open,
         ErrorCode::ElectionNotDraft,
         "opened",
     )?;
@@ -337,8 +339,15 @@ fn openable(conn: &mut DbConnection, election: &Election) -> Result<()> {
 }
 
 /// Refuses unless the election is in `state` (the action would leave it `done`).
-fn require(election: &Election, state: State, code: ErrorCode, done: &str) -> Result<()> {
-    if election.state != state {
+/// Refuses an official's `action` (`done`: its past participle, for the message) unless the
+/// core's lifecycle allows it where the election is.
+fn require(
+    election: &Election,
+    action: entry::AdminAction,
+    code: ErrorCode,
+    done: &str,
+) -> Result<()> {
+    if !may(election, action) {
         return Err(Error::conflict(
             code,
             format!(
@@ -348,6 +357,32 @@ fn require(election: &Election, state: State, code: ErrorCode, done: &str) -> Re
         ));
     }
     Ok(())
+}
+
+impl State {
+    /// Where the log's lifecycle stands ([`Phase`]). A closed election whose result is logged
+    /// is the core's `counted`; it is told apart only where certifying asks
+    /// ([`count::certify`]), so `closed` maps to `closed` here.
+    pub fn phase(self) -> Phase {
+        match self {
+            State::Draft => Phase::Draft,
+            State::Open => Phase::Open,
+            State::Closed => Phase::Closed,
+            State::Certified => Phase::Certified,
+        }
+    }
+}
+
+/// Whether an official may take `action` in `election` now: the one lifecycle of the core
+/// ([`strikevote_core::lifecycle`]), by which the verifier and the tellers read the log, decides
+/// for the service too.
+pub fn may(election: &Election, action: entry::AdminAction) -> bool {
+    let body = entry::Body::Admin(entry::Admin {
+        action,
+        by: String::new(),
+        approved_by: None,
+    });
+    election.state.phase().after(&body).is_ok()
 }
 
 /// Moves a locked election to `state` and logs, in one append, the official's action
@@ -460,7 +495,7 @@ pub fn lock(conn: &mut DbConnection, id: ElectionId) -> Result<Election> {
 
 /// Refuses unless the election is still a draft (definition and roster may change).
 pub fn ensure_draft(election: &Election, action: &str) -> Result<()> {
-    if election.state == State::Draft {
+    if may(election, entry::AdminAction::RosterImport) {
         Ok(())
     } else {
         Err(Error::conflict(

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::PlainToken;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
-use crate::election::{self, Election, ElectionId, State};
+use crate::election::{self, Election, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::AdminAction;
 use crate::log::{self, LogKey, entry};
@@ -63,13 +63,16 @@ pub fn mailing_csv(issued: &[IssuedToken]) -> Result<Vec<u8>> {
 }
 
 fn ensure_issuable(election: &Election) -> Result<()> {
-    match election.state {
-        State::Draft | State::Open => Ok(()),
-        state => Err(Error::conflict(
-            ErrorCode::ElectionClosed,
-            format!("cannot issue tokens: election {} is {state}", election.id),
-        )),
+    if crate::election::may(election, entry::AdminAction::TokensIssue) {
+        return Ok(());
     }
+    Err(Error::conflict(
+        ErrorCode::ElectionClosed,
+        format!(
+            "cannot issue tokens: election {} is {}",
+            election.id, election.state
+        ),
+    ))
 }
 
 /// Issues every missing token ([`issue_missing`]) and returns how many, with the mailing CSV
