@@ -117,6 +117,17 @@ impl Action {
         }
     }
 
+    /// What is done once it ran, in words (for an action that runs on approval).
+    pub fn done(&self) -> String {
+        match self {
+            Action::CreateAdmin { username, .. } => {
+                format!("the admin account {username} is created")
+            }
+            Action::Close => "the vote is closed".to_owned(),
+            other => format!("done: {}", other.describe()),
+        }
+    }
+
     /// Whether it changes an official's account rather than one election: it is written into
     /// every running election's log, and its officials must have held their accounts before
     /// every open vote opened.

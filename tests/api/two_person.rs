@@ -299,6 +299,7 @@ both_backends! {
         let csrf_b = csrf_of(&page);
         let (status, page) = post(&b, &format!("{dashboard}/pending"), &[("csrf", &csrf_b), ("pending", &pending[0].0), ("decision", "approve"), ("password", PASSWORD)]).await;
         assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Approved: the admin account sockpuppet is created (asked for by alice)."), "{page}");
         // (The console made alice's and bob's accounts before the vote opened: logged too.)
         let made: Vec<_> = account_entries(db, &id, "puppet-made").into_iter().filter(|(_, _, by, _)| !by.starts_with("cli:")).collect();
         assert_eq!(made, vec![("create".to_owned(), "sockpuppet".to_owned(), "alice".to_owned(), Some("bob".to_owned()))]);

@@ -214,10 +214,8 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
                 .await;
             match done {
                 Ok(Approved::Done(p)) => {
-                    let what = format!(
-                        "Approved: the vote is closed (asked for by {}).",
-                        p.requested_by
-                    );
+                    let done = p.action().map(|a| a.done()).unwrap_or_default();
+                    let what = format!("Approved: {done} (asked for by {}).", p.requested_by);
                     desk.show(Some(what)).await
                 }
                 Ok(Approved::Waiting(p)) => {
@@ -231,35 +229,32 @@ pub async fn decide_pending(desk: Desk, form: web::Form<PendingForm>) -> HttpRes
                 Err(e) => desk.refused(&e).await,
             }
         }
-        "carry_out" => {
-            let _turn = match desk.state.password_gate.enter().await {
-                Ok(turn) => turn,
-                Err(e) => return desk.refused(&e).await,
-            };
-            let password = form.password.clone();
-            let done = desk
-                .run(move |c| approvals::carry_out(c, (id, &pending_id), (&me, &password), &signer))
-                .await;
-            match done {
-                Ok(CarriedOut::Reissued(t)) => tokens::reissued(&desk, Ok(t)).await,
-                Ok(CarriedOut::Mailing(n, csv)) => tokens::reissued_all(&desk, Ok((n, csv))).await,
-                Ok(CarriedOut::ApiToken(name, token)) => {
-                    let who = crate::http::auth::Official(desk.who.clone());
-                    crate::web::accounts::new_token_shown(
-                        &desk.req,
-                        &desk.state,
-                        &who,
-                        (name, token),
-                    )
-                    .await
-                }
-                Err(e) => desk.refused(&e).await,
-            }
-        }
+        "carry_out" => carry_out(&desk, pending_id, form.password.clone()).await,
         _ => {
             let unknown = vec!["Unknown decision: approve, carry out or cancel.".to_owned()];
             desk.problems(StatusCode::BAD_REQUEST, unknown).await
         }
+    }
+}
+
+/// The asker carries out an approved action and alone sees its secret.
+async fn carry_out(desk: &Desk, pending_id: String, password: String) -> HttpResponse {
+    let _turn = match desk.state.password_gate.enter().await {
+        Ok(turn) => turn,
+        Err(e) => return desk.refused(&e).await,
+    };
+    let ((signer, me), id) = (desk.actor(), desk.id);
+    let done = desk
+        .run(move |c| approvals::carry_out(c, (id, &pending_id), (&me, &password), &signer))
+        .await;
+    match done {
+        Ok(CarriedOut::Reissued(t)) => tokens::reissued(desk, Ok(t)).await,
+        Ok(CarriedOut::Mailing(n, csv)) => tokens::reissued_all(desk, Ok((n, csv))).await,
+        Ok(CarriedOut::ApiToken(name, token)) => {
+            let who = crate::http::auth::Official(desk.who.clone());
+            crate::web::accounts::new_token_shown(&desk.req, &desk.state, &who, (name, token)).await
+        }
+        Err(e) => desk.refused(&e).await,
     }
 }
 
