@@ -125,19 +125,25 @@ pub fn ensure_accepting(election: &Election) -> Result<()> {
     let now = Utc::now();
     let d = &election.definition;
     let closed = |why: String| Err(Error::conflict(ErrorCode::ElectionNotOpen, why));
-    match election.state {
-        State::Open if now < d.opens_at => closed(format!(
+    if !election.state.phase().stands(entry::Kind::Ballot) {
+        return closed(match election.state {
+            State::Draft => "voting has not opened yet".into(),
+            _ => "voting has closed".into(),
+        });
+    }
+    if now < d.opens_at {
+        return closed(format!(
             "voting has not started: it opens at {}",
             election::definition::format_time(&d.opens_at)
-        )),
-        State::Open if now >= d.closes_at => closed(format!(
+        ));
+    }
+    if now >= d.closes_at {
+        return closed(format!(
             "voting has ended: it closed at {}",
             election::definition::format_time(&d.closes_at)
-        )),
-        State::Open => Ok(()),
-        State::Draft => closed("voting has not opened yet".into()),
-        State::Closed | State::Certified => closed("voting has closed".into()),
+        ));
     }
+    Ok(())
 }
 
 /// The token's election, status and local.

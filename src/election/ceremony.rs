@@ -103,7 +103,7 @@ pub fn status(conn: &mut DbConnection, election: &Election) -> Result<Status> {
 
 /// Refuses once the election has left its draft: the key ceremony happens before the vote.
 pub fn still_open(election: &Election) -> Result<()> {
-    if election.state != super::State::Draft {
+    if !election.state.phase().stands(Kind::TellerKey) {
         return Err(Error::conflict(
             crate::error::ErrorCode::ElectionNotDraft,
             format!(

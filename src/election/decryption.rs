@@ -88,23 +88,21 @@ pub fn share_body_limit(definition: &super::Definition) -> usize {
 /// result, or addressed to a teller number it does not have (`teller`, once known).
 pub fn open_to_shares(election: &Election, teller: Option<u32>) -> Result<()> {
     let id = election.id;
-    match election.state {
-        State::Closed => {}
-        State::Certified => {
-            return Err(Error::conflict(
+    if !election.state.phase().stands(Kind::TallyShare) {
+        return Err(if election.state == State::Certified {
+            Error::conflict(
                 ErrorCode::AlreadyDecrypted,
                 format!("election {id} is certified: its results were decrypted"),
-            ));
-        }
-        State::Draft | State::Open => {
-            return Err(Error::conflict(
+            )
+        } else {
+            Error::conflict(
                 ErrorCode::ElectionNotOpen,
                 format!(
                     "election {id} is {}: tellers decrypt only after the vote closes",
                     election.state
                 ),
-            ));
-        }
+            )
+        });
     }
     let count = election.definition.tellers.count;
     match teller {

@@ -68,29 +68,37 @@ impl Phase {
         })
     }
 
+    /// Whether an entry of `kind` may stand in this phase (an `admin` entry: some action may;
+    /// which one, [`Phase::after`] says). The service asks this too before it writes one.
+    pub fn stands(self, kind: Kind) -> bool {
+        match kind {
+            Kind::Election => false,
+            Kind::Roster
+            | Kind::TellerKey
+            | Kind::TellerPolynomial
+            | Kind::ElectionKey
+            | Kind::TellerReady
+            | Kind::Open => self == Phase::Draft,
+            Kind::TokensIssued | Kind::TokenReissued => matches!(self, Phase::Draft | Phase::Open),
+            Kind::Ballot | Kind::Close => self == Phase::Open,
+            Kind::TallyShare | Kind::Result => self == Phase::Closed,
+            Kind::Admin => true,
+            Kind::Account => self != Phase::Certified,
+        }
+    }
+
     /// The phase after `body`, if it may stand in this one.
     pub fn after(self, body: &Body) -> Result<Phase, String> {
         if let Body::Admin(admin) = body {
             return self.action(admin.action);
         }
         let kind = body.kind();
-        let (allowed, next) = match kind {
-            Kind::Election => (false, self),
-            Kind::Roster
-            | Kind::TellerKey
-            | Kind::TellerPolynomial
-            | Kind::ElectionKey
-            | Kind::TellerReady => (self == Phase::Draft, self),
-            Kind::TokensIssued | Kind::TokenReissued => {
-                (matches!(self, Phase::Draft | Phase::Open), self)
-            }
-            Kind::Open => (self == Phase::Draft, Phase::Open),
-            Kind::Ballot => (self == Phase::Open, self),
-            Kind::Close => (self == Phase::Open, Phase::Closed),
-            Kind::TallyShare => (self == Phase::Closed, self),
-            Kind::Result => (self == Phase::Closed, Phase::Counted),
-            Kind::Admin => (true, self),
-            Kind::Account => (self != Phase::Certified, self),
+        let allowed = self.stands(kind);
+        let next = match kind {
+            Kind::Open => Phase::Open,
+            Kind::Close => Phase::Closed,
+            Kind::Result => Phase::Counted,
+            _ => self,
         };
         if !allowed {
             return Err(match kind {
