@@ -36,13 +36,8 @@ fn pending_of(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The `account` entries of the election's log (which verifies): (action, account, by,
-/// approved_by).
-fn account_entries(
-    db: &TestDb,
-    id: &str,
-    name: &str,
-) -> Vec<(String, String, String, Option<String>)> {
+/// Every entry of the election's exported log, which must verify.
+fn verified_bodies(db: &TestDb, id: &str, name: &str) -> Vec<Body> {
     let bundle = export_bundle(db, id, name);
     strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key)
         .expect("the log verifies");
@@ -50,7 +45,19 @@ fn account_entries(
         .log
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .filter_map(|line| match Entry::parse(line).unwrap().body {
+        .map(|line| Entry::parse(line).unwrap().body)
+        .collect()
+}
+
+/// The `account` entries of the election's log: (action, account, by, approved_by).
+fn account_entries(
+    db: &TestDb,
+    id: &str,
+    name: &str,
+) -> Vec<(String, String, String, Option<String>)> {
+    verified_bodies(db, id, name)
+        .into_iter()
+        .filter_map(|body| match body {
             Body::Account(c) => {
                 Some((c.action.as_str().to_owned(), c.account, c.by, c.approved_by))
             }
@@ -61,14 +68,9 @@ fn account_entries(
 
 /// The `admin` entries of the election's log: (action, by, approved_by).
 fn admin_entries(db: &TestDb, id: &str, name: &str) -> Vec<(String, String, Option<String>)> {
-    let bundle = export_bundle(db, id, name);
-    strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key)
-        .expect("the log verifies");
-    bundle
-        .log
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(|line| match Entry::parse(line).unwrap().body {
+    verified_bodies(db, id, name)
+        .into_iter()
+        .filter_map(|body| match body {
             Body::Admin(a) => Some((a.action.to_string(), a.by, a.approved_by)),
             _ => None,
         })
