@@ -14,6 +14,7 @@ pub mod tally;
 pub mod text;
 pub mod token;
 pub mod verify;
+pub mod witness;
 
 pub use id::ElectionId;
 

@@ -44,12 +44,125 @@ pub enum NoteError {
 
 /// The key ID of a signed-note key: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key).
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    key_id_of(name, ED25519, public_key)
+}
+
+/// The key ID of a key of signature type `alg` (0x01 Ed25519 notes, 0x04 cosignature/v1):
+/// the first 4 bytes of SHA-256(name || 0x0A || alg || key).
+pub(crate) fn key_id_of(name: &str, alg: u8, public_key: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([0x0A, ED25519]);
+    h.update([0x0A, alg]);
     h.update(public_key);
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// Parses a verifier key `<name>+<hex key ID>+<base64(alg || 32-byte public key)>` whose
+/// signature type must be `alg`: its name and checked Ed25519 key.
+pub(crate) fn parse_vkey(text: &str, alg: u8) -> Result<(String, VerifyingKey), NoteError> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    // The name has no `+`; the base64 key may.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadVerifierKey(
+            "expected <name>+<key id>+<key>".into(),
+        ));
+    };
+    check_name(name)?;
+    let bytes = B64
+        .decode(data)
+        .map_err(|e| NoteError::BadVerifierKey(format!("key is not base64: {e}")))?;
+    // Split, never index: an empty or short key is malformed input, not a panic.
+    let raw = match bytes.split_first() {
+        Some((&found, rest)) if found == alg => <[u8; 32]>::try_from(rest).ok(),
+        _ => None,
+    };
+    let Some(raw) = raw else {
+        return Err(NoteError::BadVerifierKey(format!(
+            "key must be 0x{alg:02x} followed by a 32-byte Ed25519 public key"
+        )));
+    };
+    let key = VerifyingKey::from_bytes(&raw)
+        .map_err(|_| NoteError::BadVerifierKey("not a valid Ed25519 public key".into()))?;
+    let expected = hex::encode(key_id_of(name, alg, &raw));
+    if id_hex != expected {
+        return Err(NoteError::BadVerifierKey(format!(
+            "key ID {id_hex} does not match the name and key (expected {expected})"
+        )));
+    }
+    Ok((name.to_owned(), key))
+}
+
+/// Writes a verifier key: `<name>+<hex key ID>+<base64(alg || public key)>`.
+pub(crate) fn format_vkey(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    alg: u8,
+    raw: &[u8; 32],
+) -> fmt::Result {
+    let mut data = vec![alg];
+    data.extend_from_slice(raw);
+    write!(
+        f,
+        "{name}+{}+{}",
+        hex::encode(key_id_of(name, alg, raw)),
+        B64.encode(data)
+    )
+}
+
+/// One signature line of a signed note: the key name and the decoded blob (key ID ‖ signature).
+pub(crate) struct SignatureLine<'a> {
+    pub name: &'a str,
+    pub blob: Vec<u8>,
+}
+
+impl SignatureLine<'_> {
+    /// Whether the line is by the key `name` with key ID `id`; then the bytes after the ID.
+    pub fn by(&self, name: &str, id: &[u8; 4]) -> Option<&[u8]> {
+        (self.name == name && self.blob.starts_with(id)).then(|| &self.blob[4..])
+    }
+}
+
+/// Splits a signed note into its text (ending in a newline) and its signature lines.
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
+    if !note.ends_with('\n') {
+        return Err(NoteError::BadNote("does not end with a newline".into()));
+    }
+    let Some(split) = note.find("\n\n") else {
+        return Err(NoteError::BadNote(
+            "no blank line between text and signatures".into(),
+        ));
+    };
+    let (text, signatures) = (&note[..=split], &note[split + 2..]);
+    let lines = signatures
+        .lines()
+        .map(|line| {
+            let Some(rest) = line.strip_prefix(SIG_PREFIX) else {
+                return Err(NoteError::BadNote(format!(
+                    "signature line does not start with an em dash: `{line}`"
+                )));
+            };
+            let Some((name, blob)) = rest.split_once(' ') else {
+                return Err(NoteError::BadNote(
+                    "signature line lacks a signature".into(),
+                ));
+            };
+            let blob = B64
+                .decode(blob)
+                .map_err(|e| NoteError::BadNote(format!("signature is not base64: {e}")))?;
+            Ok(SignatureLine { name, blob })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if lines.is_empty() {
+        return Err(NoteError::BadNote("the note has no signature".into()));
+    }
+    Ok((text, lines))
+}
+
+/// A signature line: `— <name> <base64(blob)>\n`.
+pub(crate) fn signature_line(name: &str, blob: &[u8]) -> String {
+    format!("{SIG_PREFIX}{name} {}\n", B64.encode(blob))
 }
 
 /// The fingerprint of an Ed25519 public key, printed on ballot notices and certificates so
@@ -83,7 +196,7 @@ pub fn has_fingerprint(public_key: &[u8; 32], expected: &[u8; 16]) -> bool {
     Sha256::digest(public_key)[..16] == expected[..]
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
         return Err(NoteError::BadVerifierKey(format!(
             "key name `{name}` must be non-empty, without spaces or `+`"
@@ -132,11 +245,7 @@ impl LogSigner {
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&id);
         blob.extend_from_slice(&signature.to_bytes());
-        format!(
-            "{body}\n{SIG_PREFIX}{} {}\n",
-            checkpoint.origin,
-            B64.encode(blob)
-        )
+        format!("{body}\n{}", signature_line(&checkpoint.origin, &blob))
     }
 }
 
@@ -161,41 +270,8 @@ impl Verifier {
 
     /// Parses `<name>+<hex key ID>+<base64(0x01 || public key)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        // The name has no `+`; the base64 key may.
-        let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(data)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(NoteError::BadVerifierKey(
-                "expected <name>+<key id>+<key>".into(),
-            ));
-        };
-        check_name(name)?;
-        let bytes = B64
-            .decode(data)
-            .map_err(|e| NoteError::BadVerifierKey(format!("key is not base64: {e}")))?;
-        // Split, never index: an empty or short key is malformed input, not a panic.
-        let raw = match bytes.split_first() {
-            Some((&ED25519, rest)) => <[u8; 32]>::try_from(rest).ok(),
-            _ => None,
-        };
-        let Some(raw) = raw else {
-            return Err(NoteError::BadVerifierKey(
-                "key must be 0x01 followed by a 32-byte Ed25519 public key".into(),
-            ));
-        };
-        let key = VerifyingKey::from_bytes(&raw)
-            .map_err(|_| NoteError::BadVerifierKey("not a valid Ed25519 public key".into()))?;
-        let expected = hex::encode(key_id(name, &raw));
-        if id_hex != expected {
-            return Err(NoteError::BadVerifierKey(format!(
-                "key ID {id_hex} does not match the name and key (expected {expected})"
-            )));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            key,
-        })
+        let (name, key) = parse_vkey(text, ED25519)?;
+        Ok(Self { name, key })
     }
 
     /// The key's name.
@@ -224,35 +300,14 @@ impl Verifier {
 
     /// Verifies a signed note and returns its text.
     fn verify_note<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
-        if !note.ends_with('\n') {
-            return Err(NoteError::BadNote("does not end with a newline".into()));
-        }
-        let Some(split) = note.find("\n\n") else {
-            return Err(NoteError::BadNote(
-                "no blank line between text and signatures".into(),
-            ));
-        };
-        let (text, signatures) = (&note[..=split], &note[split + 2..]);
+        let (text, lines) = split_note(note)?;
         let id = key_id(&self.name, &self.public_key());
         let mut found = false;
-        for line in signatures.lines() {
-            let Some(rest) = line.strip_prefix(SIG_PREFIX) else {
-                return Err(NoteError::BadNote(format!(
-                    "signature line does not start with an em dash: `{line}`"
-                )));
-            };
-            let Some((name, blob)) = rest.split_once(' ') else {
-                return Err(NoteError::BadNote(
-                    "signature line lacks a signature".into(),
-                ));
-            };
-            let blob = B64
-                .decode(blob)
-                .map_err(|e| NoteError::BadNote(format!("signature is not base64: {e}")))?;
-            if name != self.name || blob.len() < 4 || blob[..4] != id {
+        for line in &lines {
+            let Some(signature) = line.by(&self.name, &id) else {
                 continue; // another key's signature
-            }
-            let Ok(sig) = <[u8; 64]>::try_from(&blob[4..]) else {
+            };
+            let Ok(sig) = <[u8; 64]>::try_from(signature) else {
                 return Err(NoteError::BadSignature(self.name.clone()));
             };
             self.key
@@ -271,16 +326,7 @@ impl Verifier {
 /// `<name>+<hex key ID>+<base64(0x01 || public key)>`.
 impl fmt::Display for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let raw = self.public_key();
-        let mut data = vec![ED25519];
-        data.extend_from_slice(&raw);
-        write!(
-            f,
-            "{}+{}+{}",
-            self.name,
-            hex::encode(key_id(&self.name, &raw)),
-            B64.encode(data)
-        )
+        format_vkey(f, &self.name, ED25519, &self.public_key())
     }
 }
 
