@@ -87,6 +87,19 @@ fn check(file: &Path) -> anyhow::Result<()> {
          are counted together as \"{}\" (see docs/ELECTION_DEFINITION.md)",
         small.min_ballots, small.name
     );
+    if let Some(w) = &definition.witnesses {
+        let names: Vec<String> = w
+            .list
+            .iter()
+            .map(|one| format!("{} ({})", one.name, one.url))
+            .collect();
+        println!(
+            "witnesses: {} of {} must cosign every checkpoint before it is relied on: {}",
+            w.quorum,
+            w.list.len(),
+            names.join(", ")
+        );
+    }
     // Without a roster only the minimum itself can be judged; `roster import` names the
     // locals too small to be counted alone.
     let small =

@@ -1,6 +1,8 @@
 """The rules an entry 0 definition, an official's name and a teller's age recipient must meet,
 written from docs/ELECTION_DEFINITION.md and docs/LOG_FORMAT.md alone (standard library only)
 for the independent verifier beside it."""
+import base64
+import hashlib
 import re
 from datetime import datetime
 
@@ -101,7 +103,62 @@ def definition(d):
     problems.append(translations(d["translations"], d["labels"]))
     if "two_person_rule" in d and d["two_person_rule"] is not False:
         problems.append("two_person_rule: present only when false")
+    if "witnesses" in d:
+        problems.append(witnesses(d["witnesses"]))
     return next((p for p in problems if p), None)
+
+
+def witness_key(vkey):
+    """A cosignature/v1 verifier key NAME+KEYID+base64(0x04 || key): (name, key), or None."""
+    parts = vkey.split("+", 2) if isinstance(vkey, str) else []
+    if len(parts) != 3 or not parts[0] or re.search(r"[\s+]", parts[0]):
+        return None
+    try:
+        data = base64.b64decode(parts[2], validate=True)
+    except ValueError:
+        return None
+    if len(data) != 33 or data[0] != 0x04:
+        return None
+    key_id = hashlib.sha256(parts[0].encode() + b"\n" + data).digest()[:4]
+    return (parts[0], data[1:]) if key_id.hex() == parts[1] else None
+
+
+def witness_url(url):
+    if not isinstance(url, str) or url != url.strip() or url.endswith("/") or re.search(r"\s", url):
+        return False
+    if url.startswith("https://"):
+        host = url[len("https://"):].split("/")[0]
+        return bool(host)
+    if url.startswith("http://"):
+        host = url[len("http://"):].split("/")[0]
+        host = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
+        return host == "localhost" or host.startswith("127.") or host == "::1"
+    return False
+
+
+def witnesses(w):
+    if not isinstance(w, dict) or list(w) != ["quorum", "list"] or not isinstance(w["list"], list):
+        return "witnesses: exactly quorum and list"
+    names = set()
+    if not 1 <= len(w["list"]) <= 10:
+        return "witnesses.list: 1 to 10 witnesses"
+    for i, one in enumerate(w["list"]):
+        if not isinstance(one, dict) or list(one) != ["name", "key", "url"]:
+            return "witnesses.list[%d]: exactly name, key and url" % i
+        problem = text("witnesses.list[%d].name" % i, one["name"], 100)
+        if problem:
+            return problem
+        key = witness_key(one["key"])
+        if key is None:
+            return "witnesses.list[%d].key: not a cosignature/v1 verifier key" % i
+        if key[0] in names:
+            return "witnesses.list[%d].key: names a witness again" % i
+        names.add(key[0])
+        if not witness_url(one["url"]):
+            return "witnesses.list[%d].url: not an https URL (http only to this machine)" % i
+    if not whole(w["quorum"], 1, len(w["list"])):
+        return "witnesses.quorum: 1 to the number of witnesses"
+    return None
 
 
 def locals_(d):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v5), written from
+"""An independent verifier of a strikevote audit bundle (log format v6), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -178,16 +178,50 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 5:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 6:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
+    cosigned = cosigners(entries[0], text, sigs)
     try:
         Rules(entries[0], lines, leaves).check_all(entries)
     except v2.Invalid as e:
         fail(str(e))
-    print("OK size=%d root=%s election=%s" % (size, root_b64, election))
+    print("OK size=%d root=%s election=%s cosigned_by=%s" % (
+        size, root_b64, election, ",".join(cosigned) or "-"))
+
+
+def cosigners(definition, text, sigs):
+    """The witnesses entry 0 lists whose cosignature/v1 on the checkpoint verifies; fails
+    unless they are at least its quorum (LOG_FORMAT.md, "Cosignatures")."""
+    witnesses = definition.get("witnesses")
+    if witnesses is None:
+        return []
+    problem = rules.witnesses(witnesses)
+    if problem:
+        fail("entry 0: " + problem)
+    cosigned = []
+    for one in witnesses["list"]:
+        name, public = rules.witness_key(one["key"])
+        key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+        for line in sigs.splitlines():
+            sig_name, blob_b64 = line[2:].split(" ", 1)
+            blob = base64.b64decode(blob_b64, validate=True)
+            if sig_name != name or blob[:4] != key_id:
+                continue
+            if len(blob) != 76:
+                fail("a malformed cosignature by " + name)
+            when = int.from_bytes(blob[4:12], "big")
+            message = ("cosignature/v1\ntime %d\n" % when).encode() + text.encode()
+            if when >= 2 ** 63 or not ed25519_verify(public, message, blob[12:]):
+                fail("the cosignature by %s does not verify" % name)
+            if name not in cosigned:
+                cosigned.append(name)
+    if len(cosigned) < witnesses["quorum"]:
+        fail("the checkpoint is cosigned by %d of the %d witnesses entry 0 asks for" % (
+            len(cosigned), witnesses["quorum"]))
+    return cosigned
 
 
 def b64u(data):
@@ -273,7 +307,7 @@ class Rules:
         if problem:
             raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 5:
+            if e.get("election") != self.election or e.get("v") != 6:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:

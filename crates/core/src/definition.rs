@@ -7,6 +7,10 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+mod witnesses;
+
+pub use witnesses::{MAX_WITNESSES, Witness, Witnesses};
+
 /// A ballot choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -255,6 +259,10 @@ pub struct Definition {
     /// `two_person_rule = false`; entry 0 carries the field only when it is off.
     #[serde(default = "rule_on", skip_serializing_if = "is_on")]
     pub two_person_rule: bool,
+    /// The witnesses who must cosign every checkpoint before it is published; entry 0 carries
+    /// the field only when the definition lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<Witnesses>,
 }
 
 fn rule_on() -> bool {
@@ -388,6 +396,7 @@ struct RawDefinition {
     labels: Option<BTreeMap<String, String>>,
     two_person_rule: Option<bool>,
     small_locals: Option<RawSmallLocals>,
+    witnesses: Option<witnesses::RawWitnesses>,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +513,7 @@ impl From<&Definition> for RawDefinition {
                 code: Some(d.small_locals.code.as_str().to_owned()),
                 name: Some(d.small_locals.name.clone()),
             }),
+            witnesses: d.witnesses.as_ref().map(witnesses::RawWitnesses::from),
         }
     }
 }
@@ -665,6 +675,7 @@ impl Definition {
                     .to_owned(),
             );
         }
+        out.extend(witnesses::warnings(self.witnesses.as_ref()));
         out
     }
 
@@ -728,6 +739,7 @@ impl Definition {
         // Translations word the choices the English labels validly word.
         let translations = check_translations(p, raw.translations.unwrap_or_default(), &labels);
         let labels = labels_ok.then_some(labels);
+        let witnesses = witnesses::check(p, raw.witnesses);
         Some(Definition {
             title: title?,
             question: question?,
@@ -746,6 +758,7 @@ impl Definition {
             translations: translations?,
             labels: labels?,
             two_person_rule: raw.two_person_rule.unwrap_or(true),
+            witnesses: witnesses?,
         })
     }
 
@@ -1416,6 +1429,96 @@ mod tests {
     }
 
     #[test]
+    fn witnesses_are_checked_and_frozen_with_the_definition() {
+        let good = test_witnesses(3, 2);
+        let key = |i: usize| good.list[i].key.clone();
+        let with = |table: &str| format!("{EXAMPLE}\n{table}");
+        let text = with(&format!(
+            r#"[witnesses]
+            quorum = 2
+            [[witnesses.list]]
+            name = "Rank-and-file caucus"
+            key = "{}"
+            url = "https://w1.example.org/witness/"
+            [[witnesses.list]]
+            name = "Neutral body"
+            key = "{}"
+            url = "http://127.0.0.1:7380"
+            "#,
+            key(0),
+            key(1)
+        ));
+        let d = Definition::from_toml(&text).unwrap();
+        let w = d.witnesses.as_ref().unwrap();
+        assert_eq!((w.quorum(), w.list.len()), (2, 2));
+        // The trailing `/` is dropped: `<url>/add-checkpoint` is where checkpoints go.
+        assert_eq!(w.list[0].url, "https://w1.example.org/witness");
+        assert_eq!(w.verifiers()[1].name(), "w2.example.org");
+        assert_eq!(d.validate(), Ok(()));
+        // Entry 0 carries them; without them, entry 0 has no such field.
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["witnesses"]["list"][1]["name"], "Neutral body");
+        let plain = Definition::from_toml(EXAMPLE).unwrap();
+        assert!(
+            serde_json::to_value(&plain)
+                .unwrap()
+                .get("witnesses")
+                .is_none()
+        );
+
+        let bad = with(&format!(
+            r#"[witnesses]
+            quorum = 4
+            [[witnesses.list]]
+            name = "A"
+            key = "{}"
+            url = "http://witness.example.org"
+            [[witnesses.list]]
+            name = "B"
+            key = "{}"
+            url = "https://b.example.org"
+            [[witnesses.list]]
+            name = ""
+            key = "{}"
+            url = "https://c.example.org"
+            "#,
+            key(0),
+            key(0),
+            plain_log_key()
+        ));
+        let DefinitionError::Invalid(problems) = Definition::from_toml(&bad).unwrap_err() else {
+            panic!("expected a list of problems");
+        };
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "witnesses.list[1].key",
+                "witnesses.list[0].url",
+                "witnesses.list[2].name",
+                "witnesses.list[2].key",
+                "witnesses.quorum",
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[0].message.contains("again"));
+        let none = with("[witnesses]\nquorum = 1\nlist = []\n");
+        assert!(Definition::from_toml(&none).is_err());
+        let unknown = with("[witnesses]\nquorum = 1\nlist = []\nextra = 1\n");
+        assert!(matches!(
+            Definition::from_toml(&unknown),
+            Err(DefinitionError::Syntax(_))
+        ));
+    }
+
+    /// A log's (type 0x01) verifier key: not a witness key.
+    fn plain_log_key() -> String {
+        crate::note::LogSigner::from_seed(&[1; 32])
+            .verifier("w.example.org")
+            .to_string()
+    }
+
+    #[test]
     fn popular_rule_needs_no_delegates_or_local_threshold() {
         let text = r#"
             title = "Ratification"
@@ -1585,6 +1688,7 @@ mod tests {
                             BTreeMap::new()
                         },
                         two_person_rule: !delegates,
+                        witnesses: delegates.then(|| test_witnesses(2, 1)),
                     }
                 },
             )
@@ -1597,14 +1701,42 @@ mod tests {
         toml::to_string(&value).unwrap()
     }
 
+    /// `count` witnesses (keys from fixed seeds), `quorum` of them needed.
+    fn test_witnesses(count: u8, quorum: u32) -> Witnesses {
+        Witnesses {
+            quorum,
+            list: (1..=count)
+                .map(|i| Witness {
+                    name: format!("Witness {i}"),
+                    key: crate::witness::WitnessKey::from_seed(
+                        &format!("w{i}.example.org"),
+                        &[i; 32],
+                    )
+                    .unwrap()
+                    .verifier()
+                    .to_string(),
+                    url: format!("https://w{i}.example.org/witness"),
+                })
+                .collect(),
+        }
+    }
+
     #[test]
     fn a_single_teller_a_past_window_and_a_full_quorum_are_warned_about() {
-        let d = Definition::from_toml(EXAMPLE).unwrap();
+        let mut d = Definition::from_toml(EXAMPLE).unwrap();
         let before = d.opens_at - chrono::Duration::days(1);
+        assert!(
+            d.warnings(before)[0].starts_with("No witnesses: whoever runs the server"),
+            "{:?}",
+            d.warnings(before)
+        );
+        d.witnesses = Some(test_witnesses(2, 2));
+        assert!(d.warnings(before)[0].contains("witnesses.quorum is 2 of 2"));
+        d.witnesses = Some(test_witnesses(3, 2));
         assert_eq!(
             d.warnings(before),
             Vec::<String>::new(),
-            "the example is sound"
+            "the example with two of three witnesses is sound"
         );
         let mut risky = d.clone();
         risky.tellers.threshold = 1;

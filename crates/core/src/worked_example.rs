@@ -19,14 +19,26 @@ use crate::merkle::{leaf_hash, node_hash, root_of};
 use crate::note::{Checkpoint, LogSigner};
 use crate::tally::LogCount;
 use crate::tally::opened;
+use crate::witness::{WitnessKey, cosigned_message};
 
 const DOC: &str = include_str!("../../../docs/LOG_FORMAT.md");
 pub(crate) const E: &str = "0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f";
 
-/// The worked example's election (entry 0): one local of two members, a 1-of-1 teller.
+/// The worked example's witness: the Ed25519 seed of 32 bytes `0x43`, named
+/// `witness.example.net`.
+pub(crate) fn example_witness() -> WitnessKey {
+    WitnessKey::from_seed("witness.example.net", &[0x43; 32]).expect("a valid name")
+}
+
+/// When the worked example's witness cosigned (POSIX seconds: 2026-10-04T19:00:00Z).
+pub(crate) const WITNESS_TIME: u64 = 1_791_140_400;
+
+/// The worked example's election (entry 0): one local of two members, a 1-of-1 teller, one
+/// witness (quorum 1).
 fn election_line() -> String {
+    let witness = example_witness().verifier();
     format!(
-        r#"{{"v":5,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}}}}"#
+        r#"{{"v":6,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
     )
 }
 
@@ -345,11 +357,20 @@ fn the_documented_example_is_what_the_code_computes() {
     // The whole log, as a bundle carries it.
     let full = root_of(&leaves);
     shown.push(B64.encode(full));
-    shown.push(signer.sign_checkpoint(&Checkpoint {
+    // Signed by the log and cosigned by the witness entry 0 lists.
+    let checkpoint = Checkpoint {
         origin: origin.clone(),
         size: leaves.len() as u64,
         root: full,
-    }));
+    };
+    let witness = example_witness();
+    let cosignature = witness.cosign(&checkpoint.body(), WITNESS_TIME);
+    shown.push(format!(
+        "{}{cosignature}",
+        signer.sign_checkpoint(&checkpoint)
+    ));
+    shown.push(witness.verifier().to_string());
+    shown.push(cosigned_message(&checkpoint.body(), WITNESS_TIME));
     if std::env::var("SHOW_WORKED_EXAMPLE").is_ok() {
         for s in &shown {
             eprintln!("SHOWN\t{}", s.replace('\n', "\\n"));

@@ -38,6 +38,7 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
         translations: BTreeMap::new(),
         labels: BTreeMap::new(),
         two_person_rule: true,
+        witnesses: None,
         small_locals: crate::definition::SmallLocals {
             min_ballots: 1,
             code: LocalCode::parse("small").unwrap(),

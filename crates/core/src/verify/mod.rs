@@ -54,6 +54,9 @@ pub struct Report {
     pub size: u64,
     /// The root, base64 as in the checkpoint.
     pub root: String,
+    /// The witnesses (their key names) whose cosignature on the checkpoint verified, at least
+    /// the quorum entry 0 asks for; empty when the election lists no witnesses.
+    pub cosigned_by: Vec<String>,
     /// Entries per type.
     pub types: BTreeMap<String, u64>,
     /// Eligible members per local (latest roster entry).
@@ -162,6 +165,14 @@ impl fmt::Display for Report {
         writeln!(f, "origin    {}", self.origin)?;
         writeln!(f, "key       {}", self.key_fingerprint)?;
         writeln!(f, "entries   {} (root {})", self.size, self.root)?;
+        if self.cosigned_by.is_empty() {
+            writeln!(
+                f,
+                "witnesses none listed: nothing shows this log is the one others saw"
+            )?;
+        } else {
+            writeln!(f, "witnesses cosigned by {}", self.cosigned_by.join(", "))?;
+        }
         writeln!(f, "phase     {}", self.phase)?;
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(f, "types     {}", types.join(", "))?;
@@ -329,6 +340,18 @@ impl TrustAnchor {
     }
 }
 
+/// The witnesses entry 0 lists who cosigned the checkpoint: at least its quorum, or a failure.
+fn cosignatures(definition: &Definition, note: &str) -> Result<Vec<String>, Failure> {
+    let Some(witnesses) = &definition.witnesses else {
+        return Ok(Vec::new());
+    };
+    crate::witness::check_quorum(note, &witnesses.verifiers(), witnesses.quorum()).map_err(|e| {
+        Failure(format!(
+            "{CHECKPOINT_FILE}: {e} (entry 0 lists the witnesses)"
+        ))
+    })
+}
+
 /// Verifies a bundle given as its three files' contents.
 pub fn verify_bundle(log: &[u8], checkpoint: &str, vkey: &str) -> Result<Report, Failure> {
     verify_and_fold(log, checkpoint, vkey).map(|(report, _)| report)
@@ -341,8 +364,9 @@ pub fn verify_and_fold(
     vkey: &str,
 ) -> Result<(Report, Fold), Failure> {
     let verifier = Verifier::parse(vkey).map_err(|e| Failure(format!("{KEY_FILE}: {e}")))?;
+    let note = checkpoint;
     let checkpoint = verifier
-        .verify_checkpoint(checkpoint)
+        .verify_checkpoint(note)
         .map_err(|e| Failure(format!("{CHECKPOINT_FILE}: {e}")))?;
 
     let lines = split_lines(log)?;
@@ -367,6 +391,7 @@ pub fn verify_and_fold(
         return fail(format!("{LOG_FILE} is empty: entry 0 must be the election"));
     };
     let mut rules = Rules::start(first, &checkpoint.origin, leaves).map_err(at(0))?;
+    let cosigned_by = cosignatures(&rules.definition, note)?;
     for (index, line) in rest.iter().enumerate() {
         rules.check(index + 1, line)?;
     }
@@ -391,6 +416,7 @@ pub fn verify_and_fold(
         key_fingerprint: crate::note::fingerprint(&verifier.public_key()),
         size: checkpoint.size,
         root: B64.encode(checkpoint.root),
+        cosigned_by,
         types: rules.types,
         eligible: rules.count.eligible.clone(),
         ballots: rules.count.ballots.clone(),

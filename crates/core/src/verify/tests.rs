@@ -13,8 +13,8 @@ use crate::crypto::tally::TallyError;
 use crate::note::{Checkpoint, LogSigner};
 use crate::worked_example::{self, ALICE, BOB, E, LogBuilder};
 
-/// `lines` signed as a complete log, the way the service would: the log, the checkpoint and
-/// the verifier key.
+/// `lines` signed as a complete log, the way the service would: the log, the checkpoint
+/// (cosigned by the worked example's witness) and the verifier key.
 fn signed(lines: &[String]) -> (String, String, String) {
     let signer = LogSigner::from_seed(&[7; 32]);
     let origin = format!("vote.example.org/elections/{E}");
@@ -22,11 +22,16 @@ fn signed(lines: &[String]) -> (String, String, String) {
         .iter()
         .map(|l| merkle::leaf_hash(l.as_bytes()))
         .collect();
-    let note = signer.sign_checkpoint(&Checkpoint {
+    let checkpoint = Checkpoint {
         origin: origin.clone(),
         size: lines.len() as u64,
         root: merkle::root_of(&leaves),
-    });
+    };
+    let note = format!(
+        "{}{}",
+        signer.sign_checkpoint(&checkpoint),
+        worked_example::example_witness().cosign(&checkpoint.body(), worked_example::WITNESS_TIME)
+    );
     let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
     (log, note, signer.verifier(&origin).to_string())
 }
@@ -113,7 +118,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":5,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":6,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -125,7 +130,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":5,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":6,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // An early close, approved by a second official.
@@ -196,8 +201,10 @@ fn account_changes_outside_the_two_person_rule_need_no_approval() {
     let report = verify(&lines).unwrap();
     assert_eq!(report.types["account"], 4);
     // With the rule off, an official's new admin needs no approval.
-    let rule_off = worked_example::entries()[0]
-        .replace(r#""labels":{}}"#, r#""labels":{},"two_person_rule":false}"#);
+    let rule_off = worked_example::entries()[0].replace(
+        r#""labels":{},"witnesses""#,
+        r#""labels":{},"two_person_rule":false,"witnesses""#,
+    );
     let admin = |log: &mut LogBuilder| {
         log.account(
             (A::Create, "gina", R::Admin),
@@ -220,8 +227,8 @@ fn account_changes_outside_the_two_person_rule_need_no_approval() {
 #[test]
 fn a_version_1_entry_is_refused() {
     let mut lines = entries();
-    lines[OPEN] = lines[OPEN].replace(r#"{"v":5,"#, r#"{"v":1,"#);
-    refused(&lines, &format!("entry {OPEN}: `v` is not 5"));
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":6,"#, r#"{"v":1,"#);
+    refused(&lines, &format!("entry {OPEN}: `v` is not 6"));
 }
 
 #[test]
@@ -254,7 +261,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":5,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":6,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
@@ -1005,7 +1012,10 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         "while the vote is open, with no `approved_by`",
     );
     let mut lines = redefined(|f| {
+        // In the order entry 0 writes its fields: the rule before the witnesses.
+        let witnesses = f.remove("witnesses");
         f.insert("two_person_rule".into(), false.into());
+        f.extend(witnesses.map(|w| ("witnesses".to_owned(), w)));
     });
     lines.truncate(CLOSE);
     add(
@@ -1094,19 +1104,27 @@ fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
 /// Runs the independent verifier (tests/interop/verify_bundle.py, written from the documents
 /// alone) on `lines`, signed: whether it accepts, and what it says.
 fn python_verify(lines: &[String], dir: &std::path::Path) -> (bool, String) {
+    let (log, note, key) = signed(lines);
+    python_verify_bundle((&log, &note, &key), dir)
+}
+
+/// Runs the independent verifier on a bundle's three files.
+fn python_verify_bundle(
+    (log, note, key): (&str, &str, &str),
+    dir: &std::path::Path,
+) -> (bool, String) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/interop/verify_bundle.py"
     );
-    let (log, note, key) = signed(lines);
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(LOG_FILE), log).unwrap();
     std::fs::write(dir.join(CHECKPOINT_FILE), note).unwrap();
-    std::fs::write(dir.join(KEY_FILE), &key).unwrap();
+    std::fs::write(dir.join(KEY_FILE), key).unwrap();
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(dir)
-        .args(["--key", &key])
+        .args(["--key", key])
         .output()
         .expect("python3 runs the independent verifier");
     let said =
@@ -1130,6 +1148,48 @@ fn an_outsiders_verifier_agrees_on_every_tampered_log() {
 }
 
 #[test]
+fn a_checkpoint_without_the_quorum_of_witnesses_entry_0_lists_fails_both_verifiers() {
+    let lines = entries();
+    let (log, note, key) = signed(&lines);
+    let (ok, said) = python_verify_bundle((&log, &note, &key), &bundle_dir("cosigned", &[]));
+    assert!(
+        ok && said.contains("cosigned_by=witness.example.net"),
+        "{said}"
+    );
+    let log_only = note
+        .lines()
+        .take(5)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    // Another witness's key under the same name; a cosignature of another tree size.
+    let impostor =
+        crate::witness::WitnessKey::from_seed("witness.example.net", &[0x44; 32]).unwrap();
+    let (_, shorter, _) = signed(&lines[..lines.len() - 1]);
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let stale_line = shorter.lines().last().unwrap();
+    let cases = [
+        ("no cosignature", log_only.clone(), "cosigned by 0 of the 1"),
+        (
+            "a cosignature by another key",
+            format!("{log_only}{}", impostor.cosign(text, 5)),
+            "cosigned by 0 of the 1",
+        ),
+        (
+            "a cosignature of another checkpoint",
+            format!("{log_only}{stale_line}\n"),
+            "do not verify",
+        ),
+    ];
+    for (k, (name, checkpoint, expected)) in cases.into_iter().enumerate() {
+        let ours = verify_bundle(log.as_bytes(), &checkpoint, &key).unwrap_err();
+        assert!(ours.0.contains(expected), "{name}: {ours}");
+        let dir = bundle_dir(&format!("uncosigned-{k}"), &[]);
+        let (ok, said) = python_verify_bundle((&log, &checkpoint, &key), &dir);
+        assert!(!ok && said.contains("witness"), "{name}: {said}");
+    }
+}
+
+#[test]
 fn the_report_of_the_worked_example_reads_line_for_line() {
     // What `audit verify` prints: a local shows only the choices that got a ballot.
     let report = verify(&entries()).unwrap();
@@ -1137,12 +1197,13 @@ fn the_report_of_the_worked_example_reads_line_for_line() {
         "election  {E} — Example
 origin    vote.example.org/elections/{E}
 key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
-entries   22 (root MpOWrMV5HYBkARV5UAkJFPx1EJ8vI9iTAJwls5h9h3w=)
+entries   22 (root 8fWBY0uvERc5/PiP5jvfh6WURoKEPtkN4O52N0csmwQ=)
+witnesses cosigned by witness.example.net
 phase     certified
 types     account 2, admin 7, ballot 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
 local 1          eligible       2  ballots       1  yes 1
 teller 1   identity MF3P-3SBD-AQT5-W1N3
-closed    at entry 18 (log up to the close: root FFU1jTXR+WA0ygSTqNnyhJcSqu/5Qqy60p1MRel8H+M=, code 2HAK-B39N)
+closed    at entry 18 (log up to the close: root bVcfct9TTycxbn69l0pkPe/i9Cj8uXIRYMl5Sqhpgu0=, code DNBH-YWPZ)
 shares    checked from teller(s) 1
 result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
 "
