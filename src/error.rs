@@ -108,6 +108,7 @@ error_codes! {
     UsernameTaken => "username_taken", CONFLICT;
     WeakPassword => "weak_password", BAD_REQUEST;
     WindowPassed => "window_passed", CONFLICT;
+    WitnessesUnavailable => "witnesses_unavailable", SERVICE_UNAVAILABLE;
 }
 
 impl serde::Serialize for ErrorCode {
@@ -179,6 +180,10 @@ pub enum Error {
     /// backup): nothing is signed until an operator restores the right database. 503.
     #[error("{0}")]
     LogForked(String),
+    /// Too few of the election's witnesses cosigned its checkpoint: nothing relies on it
+    /// yet. 503.
+    #[error("{0}")]
+    Unwitnessed(String),
     /// Something else failed (I/O, encoding); the message is safe to show.
     #[error("{0}")]
     Internal(String),
@@ -241,6 +246,7 @@ impl Error {
             Error::Database(_) => ErrorCode::DatabaseError,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::LogForked(_) => ErrorCode::LogBehindSignedHead,
+            Error::Unwitnessed(_) => ErrorCode::WitnessesUnavailable,
             Error::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -256,9 +262,10 @@ impl Error {
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Unavailable(_) | Error::LogForked(_) | Error::StorageFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Unavailable(_)
+            | Error::LogForked(_)
+            | Error::StorageFull
+            | Error::Unwitnessed(_) => StatusCode::SERVICE_UNAVAILABLE,
             e @ Error::Database(_) if e.is_storage_full() => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -18,7 +18,7 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 17] = [
+pub const SETTINGS: [&str; 18] = [
     "database_url",
     "bind",
     "public_url",
@@ -29,6 +29,7 @@ pub const SETTINGS: [&str; 17] = [
     "log_format",
     "batch_period_ms",
     "batch_max",
+    "witness_wait_seconds",
     "upload_limit_bytes",
     "upload_max_rows",
     "trusted_proxies",
@@ -184,6 +185,9 @@ pub struct Settings {
     pub batch_period_ms: u64,
     /// The most ballots one batch commits.
     pub batch_max: usize,
+    /// How long a recorded ballot waits for its election's witnesses to cosign before its
+    /// member is told it is recorded but not yet confirmed (s).
+    pub witness_wait_seconds: u64,
     /// Addresses of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Requests per minute one client address may make to the endpoints that take a token, a
@@ -219,6 +223,7 @@ impl Default for Settings {
             upload_max_rows: 200_000,
             batch_period_ms: 100,
             batch_max: 5000,
+            witness_wait_seconds: 15,
             trusted_proxies: Vec::new(),
             rate_limit_per_minute: 600,
             schedule_seconds: 10,
@@ -344,6 +349,9 @@ impl Settings {
         }
         if !(1..=10_000).contains(&self.batch_period_ms) {
             anyhow::bail!("batch_period_ms must be from 1 to 10000");
+        }
+        if !(1..=600).contains(&self.witness_wait_seconds) {
+            anyhow::bail!("witness_wait_seconds must be from 1 to 600");
         }
         if self.batch_max == 0 {
             anyhow::bail!("batch_max must be at least 1");

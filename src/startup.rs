@@ -67,8 +67,11 @@ impl Application {
             pool.clone(),
             signer.clone(),
             metrics.clone(),
-            Duration::from_millis(settings.batch_period_ms),
-            settings.batch_max,
+            crate::ballot::pool::Batching {
+                period: Duration::from_millis(settings.batch_period_ms),
+                max: settings.batch_max,
+                witness_wait: Duration::from_secs(settings.witness_wait_seconds),
+            },
         );
         let state = AppState {
             pool,

@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::state::AppState;
 use crate::log::merkle::Hash;
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
+use crate::log::witnessing::Witnessing;
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
@@ -58,15 +59,17 @@ pub async fn verifier_key(
         .body(format!("{}\n", state.signer.verifier(&election.origin))))
 }
 
-/// `GET /api/v1/elections/{id}/checkpoint`: the latest signed note.
+/// `GET /api/v1/elections/{id}/checkpoint`: the latest published note (cosigned by the
+/// election's witnesses' quorum, when it lists witnesses).
 #[utoipa::path(get, path = "/api/v1/elections/{id}/checkpoint", tag = "log", params(ElectionPath),
-    responses((status = 200, description = "The latest checkpoint, a signed note (docs/LOG_FORMAT.md)",
-        body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "The latest published checkpoint, a signed note with its witnesses' cosignatures (docs/LOG_FORMAT.md)",
+        body = String, content_type = "text/plain"),
+        (status = 503, description = "witnesses_unavailable: no checkpoint has been cosigned yet")))]
 pub async fn checkpoint(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
     let checkpoint = with_conn(&state, move |c| {
-        election::find(c, id)?;
-        store::latest_checkpoint(c, id)
+        let election = election::find(c, id)?;
+        Witnessing::default().newest_published(c, &election, &election.definition)
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -12,6 +12,7 @@ use crate::db::DbConnection;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, Result};
 use crate::log::store::{self, MAX_ENTRIES_PER_READ};
+use crate::log::witnessing::Witnessing;
 use crate::log::{LogKey, Verifier};
 
 /// What an export wrote.
@@ -31,7 +32,8 @@ pub fn bundle_files(
     let election = election::find(conn, id)?;
     // The checkpoint first: entries below its size are immutable, so later appends cannot
     // make the bundle inconsistent.
-    let checkpoint = store::latest_checkpoint(conn, id)?;
+    let checkpoint =
+        Witnessing::default().newest_published(conn, &election, &election.definition)?;
     let verifier = Verifier::from_public_key(&election.origin, &signer.public_key())
         .map_err(|e| Error::Internal(e.to_string()))?;
     let mut log = Vec::new();

@@ -35,15 +35,48 @@ pub struct CastRequest {
     pub choice: Choice,
 }
 
-/// Each election's key, read from its log once (it never changes after the ceremony).
+/// What the casting pool keeps of each election: its key, read from its log once (it never
+/// changes after the ceremony), and whether its witnesses stopped answering (then new ballots
+/// are refused before anything is used up, until a checkpoint is cosigned again).
 #[derive(Default)]
-pub struct ElectionKeys(std::sync::Mutex<HashMap<ElectionId, PublicKey>>);
+pub struct ElectionKeys {
+    keys: std::sync::Mutex<HashMap<ElectionId, PublicKey>>,
+    unwitnessed: std::sync::Mutex<HashSet<ElectionId>>,
+}
 
 impl ElectionKeys {
+    /// Marks the election's witnesses as not answering (`true`) or answering again.
+    pub fn set_unwitnessed(&self, id: ElectionId, down: bool) {
+        let mut set = self.unwitnessed.lock().unwrap_or_else(|p| p.into_inner());
+        if down {
+            set.insert(id);
+        } else {
+            set.remove(&id);
+        }
+    }
+
+    /// Whether the election's witnesses were not answering at the last attempt.
+    pub fn is_unwitnessed(&self, id: ElectionId) -> bool {
+        self.unwitnessed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
+    }
+
+    /// Every election whose witnesses were not answering.
+    pub fn unwitnessed(&self) -> Vec<ElectionId> {
+        self.unwitnessed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
     /// The key ballots of `election` are sealed to.
     pub fn get(&self, conn: &mut DbConnection, election: &Election) -> Result<PublicKey> {
         let cached = self
-            .0
+            .keys
             .lock()
             .map_err(|_| Error::Internal("the election key cache is poisoned".into()))?
             .get(&election.id)
@@ -61,7 +94,7 @@ impl ElectionKeys {
                     election.id
                 ))
             })?;
-        if let Ok(mut keys) = self.0.lock() {
+        if let Ok(mut keys) = self.keys.lock() {
             keys.insert(election.id, key.clone());
         }
         Ok(key)
@@ -89,6 +122,9 @@ pub struct Cast {
     pub tree_size: u64,
     /// Inclusion proof of the ballot in that tree, RFC 9162 order.
     pub inclusion_proof: Vec<Hash>,
+    /// Whether the election lists witnesses: then `checkpoint` is relied on only once they
+    /// have cosigned a checkpoint covering the ballot ([`pool`] waits for that).
+    pub witnessed: bool,
 }
 
 fn token_unknown() -> Error {
@@ -240,6 +276,26 @@ pub fn unconfirmed() -> Error {
     )
 }
 
+/// The answer while the election's witnesses do not answer: nothing was used up.
+pub fn witnesses_down() -> Error {
+    Error::Unwitnessed(
+        "the vote's independent witnesses cannot be reached just now, so no ballot can be \
+         confirmed: nothing was recorded and your ballot token is unused; try again in a minute"
+            .into(),
+    )
+}
+
+/// The answer to a ballot recorded in the log whose checkpoint the witnesses did not cosign
+/// in time: it is in the log and will be counted, but it cannot be acknowledged yet.
+pub fn recorded_unwitnessed() -> Error {
+    Error::Unwitnessed(
+        "your ballot was recorded, but the vote's independent witnesses have not yet confirmed \
+         the log, so no receipt can be given now. Do not vote again: check your token's status \
+         in a few minutes (it reads used)"
+            .into(),
+    )
+}
+
 /// What the batch's requests are and what their tokens were found to be.
 struct Batch<'a> {
     requests: &'a [CastRequest],
@@ -261,6 +317,11 @@ fn cast_in_election(
     let election = election::lock(conn, id)?;
     crate::error::failpoint("cast::locked", &id)?;
     let mut out = Vec::with_capacity(indexes.len());
+    if keys.is_unwitnessed(id) {
+        // Nothing is used up while no ballot could be acknowledged.
+        out.extend(indexes.iter().map(|&i| (i, Err(witnesses_down()))));
+        return Ok(out);
+    }
     let candidates = castable(&election, batch.requests, indexes, &mut out);
     if candidates.is_empty() {
         return Ok(out);
@@ -408,6 +469,7 @@ fn append_ballots(
                 checkpoint: appended.checkpoint.note.clone(),
                 tree_size: size,
                 inclusion_proof: proof,
+                witnessed: election.definition.witnesses.is_some(),
             };
             (b.request, Ok(cast))
         })

@@ -4,7 +4,14 @@
 //! until `max_batch`), commits them with [`super::commit_batch`] in one transaction, then
 //! answers every waiting request. One fsync serves the whole batch, and the batch hides the
 //! order of arrival.
+//!
+//! For an election that lists witnesses, a committed ballot is acknowledged only once its
+//! witnesses' quorum has cosigned a checkpoint covering it: a second thread (the publisher)
+//! takes every committed batch waiting, asks the witnesses once for the newest checkpoint, and
+//! answers all of them with it — while the first thread commits the next batches, so the
+//! witnesses' round trip is paid once per round, not per ballot or per batch.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
@@ -12,11 +19,27 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Cast, CastRequest, ElectionKeys, commit_batch};
+use super::{Cast, CastRequest, ElectionKeys, commit_batch, recorded_unwitnessed};
 use crate::db::Pool;
+use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
+use crate::log::witnessing::Witnessing;
 use crate::metrics::Metrics;
+
+/// How the pool batches, and how long a recorded ballot waits for its witnesses.
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    /// How long a batch gathers after its first request.
+    pub period: Duration,
+    /// The most requests one batch commits.
+    pub max: usize,
+    /// How long a committed ballot waits for its witnesses before its member is told it is
+    /// recorded but not yet confirmed.
+    pub witness_wait: Duration,
+}
+/// How often the publisher tries again while witnesses do not answer.
+const WITNESS_RETRY: Duration = Duration::from_secs(2);
 
 struct Job {
     request: CastRequest,
@@ -31,18 +54,39 @@ pub struct CastingPool {
 }
 
 impl CastingPool {
-    /// Starts the pool's thread; returns the handle and the thread (to wait for on stop).
+    /// Starts the pool's threads; returns the handle and the committing thread (to wait for
+    /// on stop; the publisher ends after it, once it has answered what it holds).
     pub fn start(
         pool: Pool,
         signer: Arc<LogKey>,
         metrics: Arc<Metrics>,
-        period: Duration,
-        max_batch: usize,
+        batching: Batching,
     ) -> (Self, Option<thread::JoinHandle<()>>) {
         let (jobs, inbox) = mpsc::channel();
+        let keys = Arc::new(ElectionKeys::default());
+        let (to_publish, publishing) = mpsc::channel();
+        let publisher = {
+            let (pool, keys) = (pool.clone(), keys.clone());
+            thread::Builder::new()
+                .name("casting-publisher".into())
+                .spawn(move || {
+                    let patience = (batching.witness_wait, Witnessing::default());
+                    publish(&publishing, &pool, &keys, &patience)
+                })
+        };
+        if let Err(e) = publisher {
+            tracing::error!(error = %e, "cannot start the casting pool's publisher");
+        }
+        let committer = Committer {
+            pool,
+            signer,
+            metrics,
+            keys,
+            to_publish,
+        };
         let spawned = thread::Builder::new()
             .name("casting-pool".into())
-            .spawn(move || run(inbox, pool, signer, metrics, period, max_batch.max(1)));
+            .spawn(move || run(inbox, &committer, batching.period, batching.max.max(1)));
         let thread = match spawned {
             Ok(t) => Some(t),
             Err(e) => {
@@ -65,15 +109,23 @@ impl CastingPool {
     }
 }
 
-fn run(
-    inbox: Receiver<Job>,
+/// What the committing thread holds.
+struct Committer {
     pool: Pool,
     signer: Arc<LogKey>,
     metrics: Arc<Metrics>,
-    period: Duration,
-    max: usize,
-) {
-    let keys = ElectionKeys::default();
+    keys: Arc<ElectionKeys>,
+    to_publish: Sender<Vec<Waiting>>,
+}
+
+/// A committed ballot waiting for its witnesses.
+struct Waiting {
+    cast: Cast,
+    answer: oneshot::Sender<Result<Cast>>,
+    since: Instant,
+}
+
+fn run(inbox: Receiver<Job>, committer: &Committer, period: Duration, max: usize) {
     while let Ok(first) = inbox.recv() {
         let deadline = Instant::now() + period;
         let mut batch = vec![first];
@@ -83,38 +135,163 @@ fn run(
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
+        committer.commit(batch);
+    }
+}
+
+impl Committer {
+    /// Commits one batch and answers it, or hands its ballots to the publisher.
+    fn commit(&self, batch: Vec<Job>) {
         let requests: Vec<CastRequest> = batch.iter().map(|j| j.request).collect();
         let started = Instant::now();
-        let outcome = pool
+        let outcome = self
+            .pool
             .get()
             .map_err(Error::from)
-            .and_then(|mut conn| commit_batch(&mut conn, &signer, &keys, &requests));
-        match outcome {
-            Ok(answers) => {
-                let outcomes: Vec<_> = answers
-                    .iter()
-                    .map(|a| a.as_ref().err().map(Error::code))
-                    .collect();
-                metrics.batch(&outcomes, started.elapsed());
-                let accepted = outcomes.iter().filter(|a| a.is_none()).count();
-                // Counts only: never a token, a choice or a receipt.
-                tracing::info!(
-                    batch = batch.len(),
-                    accepted,
-                    micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    "ballot batch committed"
-                );
-                for (job, answer) in batch.into_iter().zip(answers) {
-                    let _ = job.answer.send(answer);
-                }
-            }
+            .and_then(|mut conn| commit_batch(&mut conn, &self.signer, &self.keys, &requests));
+        let answers = match outcome {
+            Ok(answers) => answers,
             Err(e) => {
                 tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
-                metrics.refused(ErrorCode::Unavailable, batch.len() as u64);
+                self.metrics
+                    .refused(ErrorCode::Unavailable, batch.len() as u64);
                 for job in batch {
                     let _ = job.answer.send(Err(super::unconfirmed()));
                 }
+                return;
             }
+        };
+        let outcomes: Vec<_> = answers
+            .iter()
+            .map(|a| a.as_ref().err().map(Error::code))
+            .collect();
+        self.metrics.batch(&outcomes, started.elapsed());
+        let accepted = outcomes.iter().filter(|a| a.is_none()).count();
+        // Counts only: never a token, a choice or a receipt.
+        tracing::info!(
+            batch = batch.len(),
+            accepted,
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "ballot batch committed"
+        );
+        let mut waiting = Vec::new();
+        for (job, answer) in batch.into_iter().zip(answers) {
+            match answer {
+                Ok(cast) if cast.witnessed => waiting.push(Waiting {
+                    cast,
+                    answer: job.answer,
+                    since: started,
+                }),
+                other => {
+                    let _ = job.answer.send(other);
+                }
+            }
+        }
+        if !waiting.is_empty()
+            && let Err(mpsc::SendError(lost)) = self.to_publish.send(waiting)
+        {
+            tracing::error!("the casting publisher is not running; ballots recorded, unconfirmed");
+            for w in lost {
+                let _ = w.answer.send(Err(recorded_unwitnessed()));
+            }
+        }
+    }
+}
+
+/// The publisher: gets each election's newest checkpoint cosigned and answers the ballots
+/// waiting for it; retries elections whose witnesses do not answer.
+fn publish(
+    inbox: &Receiver<Vec<Waiting>>,
+    pool: &Pool,
+    keys: &ElectionKeys,
+    patience: &(Duration, Witnessing),
+) {
+    let mut pending: BTreeMap<ElectionId, Vec<Waiting>> = BTreeMap::new();
+    loop {
+        let wait = if pending.is_empty() && keys.unwitnessed().is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            WITNESS_RETRY
+        };
+        let mut stopping = false;
+        match inbox.recv_timeout(wait) {
+            Ok(batch) => add(&mut pending, batch),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => stopping = true,
+        }
+        while let Ok(batch) = inbox.try_recv() {
+            add(&mut pending, batch);
+        }
+        let mut elections: Vec<ElectionId> = pending.keys().copied().collect();
+        elections.extend(keys.unwitnessed());
+        elections.sort();
+        elections.dedup();
+        for id in elections {
+            let waiting = pending.remove(&id).unwrap_or_default();
+            let left = publish_one(pool, keys, patience, id, waiting, stopping);
+            if !left.is_empty() {
+                pending.insert(id, left);
+            }
+        }
+        if stopping && pending.is_empty() {
+            return;
+        }
+    }
+}
+
+fn add(pending: &mut BTreeMap<ElectionId, Vec<Waiting>>, batch: Vec<Waiting>) {
+    for w in batch {
+        pending.entry(w.cast.election).or_default().push(w);
+    }
+}
+
+/// One election: cosigns its newest checkpoint and answers its waiting ballots; returns those
+/// still waiting (their witnesses did not answer, and their patience is not out).
+fn publish_one(
+    pool: &Pool,
+    keys: &ElectionKeys,
+    (wait, witnessing): &(Duration, Witnessing),
+    id: ElectionId,
+    waiting: Vec<Waiting>,
+    last_try: bool,
+) -> Vec<Waiting> {
+    let at_least = waiting.iter().map(|w| w.cast.tree_size).max().unwrap_or(0);
+    let outcome = pool.get().map_err(Error::from).and_then(|mut conn| {
+        let election = election::find(&mut conn, id)?;
+        let published = witnessing.cosign(&mut conn, &election, &election.definition, at_least)?;
+        let indexes: Vec<u64> = waiting.iter().map(|w| w.cast.leaf_index).collect();
+        let proofs = crate::log::store::inclusion_proofs(
+            &mut conn,
+            &election,
+            published.size,
+            &indexes,
+            &Default::default(),
+        )?;
+        Ok((published, proofs))
+    });
+    match outcome {
+        Ok((published, proofs)) => {
+            keys.set_unwitnessed(id, false);
+            for (mut w, proof) in waiting.into_iter().zip(proofs) {
+                w.cast.checkpoint = published.note.clone();
+                w.cast.tree_size = published.size;
+                w.cast.inclusion_proof = proof;
+                let _ = w.answer.send(Ok(w.cast));
+            }
+            Vec::new()
+        }
+        Err(e) => {
+            if matches!(e, Error::Unwitnessed(_)) {
+                keys.set_unwitnessed(id, true);
+            }
+            tracing::warn!(election = %id, waiting = waiting.len(), error = %e, "checkpoint not cosigned yet");
+            let (give_up, keep): (Vec<_>, Vec<_>) = waiting
+                .into_iter()
+                .partition(|w| last_try || w.since.elapsed() >= *wait);
+            for w in give_up {
+                let _ = w.answer.send(Err(recorded_unwitnessed()));
+            }
+            keep
         }
     }
 }

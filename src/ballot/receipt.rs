@@ -5,6 +5,7 @@ use crate::db::DbConnection;
 use crate::election;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{Body, Entry};
+use crate::log::witnessing::Witnessing;
 use crate::log::{merkle, store};
 use crate::token::TokenStatus;
 use crate::token::parse_receipt;
@@ -48,7 +49,14 @@ pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt>
     let receipt = parse_receipt(typed).ok_or_else(not_found)?;
     let (id, index) = store::find_receipt(c, &receipt)?.ok_or_else(not_found)?;
     let election = election::find(c, id)?;
-    let checkpoint = store::latest_checkpoint(c, id)?;
+    let checkpoint = Witnessing::default().newest_published(c, &election, &election.definition)?;
+    if index >= checkpoint.size {
+        return Err(Error::Unwitnessed(
+            "this ballot is in the log, but the vote's independent witnesses have not yet \
+             confirmed the checkpoint that covers it: try again in a few minutes"
+                .into(),
+        ));
+    }
     let entry = store::entries(c, id, index, index + 1)?
         .pop()
         .ok_or_else(not_found)?;

@@ -100,6 +100,9 @@ enum Command {
     /// A teller's part: the key ceremony before the vote.
     #[command(subcommand)]
     Teller(teller::TellerCommand),
+    /// Run a witness for election logs (as the `strikevote-witness` binary does): it cosigns a
+    /// checkpoint only when it extends the last one it cosigned. Needs no database.
+    Witness(strikevote_witness::cli::WitnessArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -174,6 +177,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Key(c) => admin::run_key(c, &settings),
         Command::Audit(c) => audit::run(c, &settings),
         Command::Teller(c) => teller::run(c, &settings),
+        Command::Witness(args) => strikevote_witness::cli::run(args).map_err(anyhow::Error::msg),
     }
 }
 

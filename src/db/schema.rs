@@ -80,6 +80,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Witnesses' cosignatures of checkpoints: one line per witness per size.
+    cosignatures (election_id, size, witness) {
+        election_id -> Text,
+        size -> BigInt,
+        witness -> Text,
+        line -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Every signed checkpoint, one per append batch.
     checkpoints (election_id, size) {
         election_id -> Text,
@@ -149,6 +160,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_entries,
     log_nodes,
     checkpoints,
+    cosignatures,
     accounts,
     sessions,
     api_tokens

@@ -69,7 +69,7 @@ pub fn of(conn: &mut DbConnection, id: ElectionId, fingerprint: String) -> Resul
         })
         .next_back()
         .unwrap_or_default();
-    let checkpoint = store::latest_checkpoint(conn, id)?;
+    let checkpoint = crate::log::witnessing::published(conn, &e, &e.definition)?;
     let d = &e.definition;
     let b64 = base64::engine::general_purpose::STANDARD;
     Ok(Certificate {

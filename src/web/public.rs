@@ -12,7 +12,7 @@ use crate::election::{self, ElectionId, State};
 use crate::error::{Error, Result};
 use crate::http::state::AppState;
 use crate::http::state::with_conn;
-use crate::log::store;
+use crate::log::witnessing::Witnessing;
 use crate::tally::Results;
 
 /// `GET /`: to the ballot.
@@ -68,7 +68,7 @@ pub async fn audit_page(
     let found = with_conn(&state, move |c| {
         let id = ElectionId::parse(&id)?;
         let e = election::find(c, id)?;
-        let cp = store::latest_checkpoint(c, id)?;
+        let cp = Witnessing::default().newest_published(c, &e, &e.definition)?;
         Ok((e, cp))
     })
     .await;

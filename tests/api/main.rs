@@ -24,3 +24,4 @@ mod tellers;
 mod tokens;
 mod two_person;
 mod voting;
+mod witnesses;

@@ -7,6 +7,7 @@
 //! A checkpoint that contradicts what it holds is refused and kept as evidence of a fork
 //! (`GET /forks`). The rules are the core's ([`strikevote_core::witness::judge`]).
 
+pub mod cli;
 pub mod server;
 pub mod store;
 

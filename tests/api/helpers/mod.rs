@@ -18,9 +18,11 @@ mod cli;
 mod database;
 mod relay;
 mod web;
+mod witness;
 
 pub use app::*;
 pub use cli::*;
 pub use database::*;
 pub use relay::*;
 pub use web::*;
+pub use witness::*;
