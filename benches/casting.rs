@@ -5,7 +5,9 @@
 //! Run: `cargo bench --bench casting`. Knobs (environment): BENCH_BALLOTS (default 30000),
 //! BENCH_CLIENTS (concurrent clients, default 1000), BENCH_POOL (database connections of the
 //! server, default 4), BENCH_PERIOD_MS (the pool's batch period,
-//! default 100), BENCH_BACKENDS (default "sqlite,postgres"), STRIKEVOTE_TEST_POSTGRES_URL.
+//! default 100), BENCH_BACKENDS (default "sqlite,postgres"), STRIKEVOTE_TEST_POSTGRES_URL,
+//! BENCH_WITNESSES (default "0,2": each backend is run without witnesses and with two on
+//! loopback, both needed, and the rate with them is printed as a share of the rate without).
 
 mod common;
 
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{database, env_or, prepare, psql, serve, turnout};
+use common::{database, env_or, prepare_with, psql, serve, turnout, witnesses};
 
 fn main() {
     let ballots = env_or("BENCH_BALLOTS", 30_000);
@@ -26,36 +28,65 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let counts = std::env::var("BENCH_WITNESSES").unwrap_or_else(|_| "0,2".into());
     for backend in backends.split(',') {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, cleanup) = database(backend, dir.path());
-        let tokens = prepare(&url, dir.path(), ballots);
-        let mut server = serve(&url, dir.path(), period);
-        let address = server.1.clone();
-        let (elapsed, mut latencies, failures) =
-            runtime.block_on(cast_all(&address, tokens, clients));
-        let counted = turnout(&url, dir.path());
-        let _ = Command::new("kill")
-            .args(["-TERM", &server.0.id().to_string()])
-            .status();
-        let _ = server.0.wait();
-        latencies.sort();
-        let pct =
-            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        println!(
-            "{backend:>8}: {:>7.0} ballots/s  p50 {:>4} ms  p99 {:>4} ms  ({} ok, {failures} failed, {counted} counted, {:.1} s)",
-            latencies.len() as f64 / elapsed.as_secs_f64(),
-            pct(0.50).as_millis(),
-            pct(0.99).as_millis(),
-            latencies.len(),
-            elapsed.as_secs_f64()
-        );
-        assert_eq!(failures, 0, "every ballot must be accepted");
-        assert_eq!(counted, ballots, "every accepted ballot must be counted");
-        if let Some((admin, name)) = cleanup {
-            psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+        let mut without = None;
+        for count in counts
+            .split(',')
+            .map(|c| c.trim().parse::<usize>().unwrap())
+        {
+            let rate = run(&runtime, backend, count, (ballots, clients, period));
+            match (count, without) {
+                (0, _) => without = Some(rate),
+                (n, Some(base)) => println!(
+                    "{backend:>8}: with {n} witnesses {:.2} of the rate without",
+                    rate / base
+                ),
+                _ => {}
+            }
         }
     }
+}
+
+/// One run: `count` witnesses (all needed), `ballots` cast by `clients`; returns ballots/s.
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    backend: &str,
+    count: usize,
+    (ballots, clients, period): (usize, usize, usize),
+) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, cleanup) = database(backend, dir.path());
+    let (mut witnessing, table) = witnesses(&url, dir.path(), count, count);
+    let tokens = prepare_with(&url, dir.path(), ballots, &table);
+    let mut server = serve(&url, dir.path(), period);
+    let address = server.1.clone();
+    let (elapsed, mut latencies, failures) = runtime.block_on(cast_all(&address, tokens, clients));
+    let counted = turnout(&url, dir.path());
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status();
+    let _ = server.0.wait();
+    for w in &mut witnessing {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "{backend:>8}: {rate:>7.0} ballots/s  p50 {:>4} ms  p99 {:>4} ms  ({} ok, {failures} failed, {counted} counted, {:.1} s, {count} witnesses)",
+        pct(0.50).as_millis(),
+        pct(0.99).as_millis(),
+        latencies.len(),
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(failures, 0, "every ballot must be accepted");
+    assert_eq!(counted, ballots, "every accepted ballot must be counted");
+    if let Some((admin, name)) = cleanup {
+        psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
+    rate
 }
 
 async fn cast_all(

@@ -70,7 +70,12 @@ pub fn definition_toml(opens_at: &str, closes_at: &str) -> String {
 }
 
 pub fn prepare(url: &str, dir: &Path, n: usize) -> Vec<String> {
-    let toml = definition_toml("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z");
+    prepare_with(url, dir, n, "")
+}
+
+/// [`prepare`] with more of the definition (`[witnesses]`, say) appended.
+pub fn prepare_with(url: &str, dir: &Path, n: usize, extra: &str) -> Vec<String> {
+    let toml = definition_toml("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z") + extra;
     std::fs::write(dir.join("e.toml"), toml).unwrap();
     let mut csv = String::from("member_id,local,name,email\n");
     for i in 0..n {
@@ -188,4 +193,68 @@ pub fn rss_mib(pid: u32) -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// `count` witnesses (`strikevote witness serve`) on free loopback ports, each witnessing this
+/// deployment's log key; returns their processes and the definition's `[witnesses]` table
+/// (all of them needed, or `quorum`).
+pub fn witnesses(url: &str, dir: &Path, count: usize, quorum: usize) -> (Vec<Child>, String) {
+    if count == 0 {
+        return (Vec::new(), String::new());
+    }
+    let log_key = sv(url, dir, &["key", "show"]).trim().to_owned();
+    let mut table = format!("\n[witnesses]\nquorum = {quorum}\n");
+    let mut children = Vec::new();
+    for i in 0..count {
+        let wdir = dir.join(format!("witness-{i}"));
+        let run = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+                .arg("witness")
+                .arg("--dir")
+                .arg(&wdir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let vkey = run(&["init", "--name", &format!("w{i}.bench.example")])
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned();
+        run(&[
+            "add-log",
+            "--origin-prefix",
+            "localhost:8080/elections/",
+            "--log-key",
+            &log_key,
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .arg("witness")
+            .arg("--dir")
+            .arg(&wdir)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        children.push(child);
+        table.push_str(&format!(
+            "[[witnesses.list]]\nname = \"Witness {i}\"\nkey = \"{vkey}\"\nurl = \"http://127.0.0.1:{port}\"\n"
+        ));
+    }
+    (children, table)
 }

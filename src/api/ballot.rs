@@ -94,14 +94,15 @@ impl From<&Cast> for CastAnswer {
 }
 
 /// `POST /api/v1/ballots` `{"token", "choice"}`: casts a ballot; answers after its batch
-/// commits with the receipt, the leaf index, the signed checkpoint and the inclusion proof.
+/// commits — and, when the election lists witnesses, after their quorum cosigned a checkpoint
+/// covering it — with the receipt, the leaf index, that checkpoint and the inclusion proof.
 #[utoipa::path(post, path = "/api/v1/ballots", tag = "members", request_body = CastBody,
     responses(
         (status = 200, description = "The ballot is in the log", body = CastAnswer),
         (status = 400, description = "invalid_choice choice_missing token_unknown"),
         (status = 404, description = "token_unknown"),
         (status = 409, description = "token_used token_revoked election_not_open"),
-        (status = 503, description = "storage_full")))]
+        (status = 503, description = "storage_full witnesses_unavailable")))]
 pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
     let cast = state.casting.cast(body.request()?).await?;
     Ok(HttpResponse::Ok().json(CastAnswer::from(&cast)))
@@ -129,12 +130,14 @@ pub struct ReceiptAnswer {
 }
 
 /// `GET /api/v1/receipts/{receipt}`: a member's own ballot entry and its inclusion proof
-/// against the latest checkpoint (allowed during the embargo: the member holds the receipt).
+/// against the latest published checkpoint (allowed during the embargo: the member holds the
+/// receipt).
 #[utoipa::path(get, path = "/api/v1/receipts/{receipt}", tag = "members",
     params(("receipt" = String, Path, description = "The receipt the member was given")),
     responses(
         (status = 200, description = "The ballot and its proof", body = ReceiptAnswer),
-        (status = 404, description = "receipt_unknown")))]
+        (status = 404, description = "receipt_unknown"),
+        (status = 503, description = "witnesses_unavailable")))]
 pub async fn receipt(
     state: web::Data<AppState>,
     receipt: web::Path<String>,

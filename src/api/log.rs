@@ -64,7 +64,7 @@ pub async fn verifier_key(
 #[utoipa::path(get, path = "/api/v1/elections/{id}/checkpoint", tag = "log", params(ElectionPath),
     responses((status = 200, description = "The latest published checkpoint, a signed note with its witnesses' cosignatures (docs/LOG_FORMAT.md)",
         body = String, content_type = "text/plain"),
-        (status = 503, description = "witnesses_unavailable: no checkpoint has been cosigned yet")))]
+        (status = 503, description = "witnesses_unavailable")))]
 pub async fn checkpoint(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse> {
     let id = ElectionId::parse(&id)?;
     let checkpoint = with_conn(&state, move |c| {

@@ -92,6 +92,9 @@ pub struct Ready {
     pub group: Option<strikevote_core::tally::units::Group>,
     /// The fewest ballots any total covers.
     pub min_ballots: u32,
+    /// The witnesses whose cosignature of the checkpoint was checked (empty when the election
+    /// lists none).
+    pub cosigned_by: Vec<String>,
 }
 
 impl std::fmt::Display for Ready {
@@ -105,6 +108,13 @@ impl std::fmt::Display for Ready {
             self.closed_size - 1,
             self.code
         )?;
+        if !self.cosigned_by.is_empty() {
+            write!(
+                f,
+                ". Its checkpoint is cosigned by the election's witnesses {}",
+                self.cosigned_by.join(", ")
+            )?;
+        }
         match &self.group {
             Some(g) => write!(
                 f,
@@ -192,6 +202,7 @@ pub fn prepare(
         share,
         group: units.group,
         min_ballots: units.min_ballots,
+        cosigned_by: report.cosigned_by,
     })))
 }
 

@@ -168,3 +168,85 @@ both_backends! {
         host_b.stop();
     }
 }
+
+/// `teller decrypt` as the test's teller 1 against `server`, confirming an early close.
+fn decrypt_from(db: &TestDb, id: &str, server: &str) -> Run {
+    let state = teller_state(db, 1);
+    let pass = db.path("teller.pass");
+    sv_url(
+        db,
+        "sqlite://does-not-exist/nowhere.db",
+        &[
+            "teller",
+            "decrypt",
+            "--election",
+            id,
+            "--state",
+            state.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--server",
+            server,
+            "--confirm-early-close",
+        ],
+        &[],
+    )
+}
+
+both_backends! {
+    async fn the_split_view_oracle_is_refused_by_the_tellers_for_want_of_cosignatures(db: &TestDb) {
+        let w = WitnessProcess::start(db, "w1");
+        let (id, tokens) = witnessed_election(db, &[&w], 1, 4);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        for (_, token) in tokens.iter().take(3) {
+            assert_eq!(app.cast(token, "yes").await.0, 200);
+        }
+        // The operator's split view: the log up to one member's ballot, then closed early from
+        // the console, signed with the deployment's own key (pinning it does not help) — while
+        // the real vote goes on. Opening that local's total would reveal that member's vote.
+        let real = export_bundle(db, &id, "real");
+        let lines: Vec<String> = String::from_utf8(real.log.clone()).unwrap().lines().map(str::to_owned).collect();
+        let first_ballot = lines.iter().position(|l| l.contains(r#""type":"ballot""#)).unwrap();
+        let eid = strikevote_core::ElectionId::parse(&id).unwrap();
+        let mut fork: Vec<String> = lines[..=first_ballot].to_vec();
+        for e in [
+            strikevote_core::entry::admin(&eid, strikevote_core::entry::AdminAction::Close, "cli:root"),
+            strikevote_core::entry::close(&eid, chrono::Utc::now()),
+        ] {
+            fork.push(String::from_utf8(e.bytes).unwrap());
+        }
+        let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
+        let leaves: Vec<_> = fork.iter().map(|l| strikevote_core::merkle::leaf_hash(l.as_bytes())).collect();
+        let note = signer.sign_checkpoint(&strikevote_core::note::Checkpoint {
+            origin: origin(&id),
+            size: fork.len() as u64,
+            root: strikevote_core::merkle::root_of(&leaves),
+        });
+        // The real checkpoint's cosignature, copied onto the fork's, does not verify there.
+        let stolen: String = real.checkpoint.lines().skip(4).filter(|l| l.contains(w.name())).map(|l| format!("{l}\n")).collect();
+        assert!(!stolen.is_empty());
+        for (shown, expected) in [(note.clone(), "cosigned by 0 of the 1"), (format!("{note}{stolen}"), "do not verify")] {
+            let (key, entries) = (real.key.clone(), fork.clone());
+            let impostor = start_relay(move |req| {
+                let body = if req.path.ends_with("/checkpoint") {
+                    shown.clone()
+                } else if req.path.ends_with("/key") {
+                    key.clone()
+                } else if req.path.contains("/entries") {
+                    entries.iter().map(|l| format!("{l}\n")).collect()
+                } else {
+                    return Answer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
+                };
+                Answer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
+            });
+            let err = decrypt_from(db, &id, &impostor.url()).fails();
+            assert!(err.contains(expected) && err.contains("entry 0 lists the witnesses"), "{err}");
+            assert!(err.contains("decrypts nothing"), "{err}");
+        }
+        // Nothing was decrypted anywhere: the real vote is open and has no share.
+        assert!(!String::from_utf8(export_bundle(db, &id, "after").log).unwrap().contains("tally_share"));
+        let (status, _) = app.get(&format!("/api/v1/elections/{id}/results")).await;
+        assert_eq!(status, 409);
+    }
+}
