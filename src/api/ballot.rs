@@ -76,6 +76,9 @@ pub struct CastAnswer {
     checkpoint: String,
     /// Inclusion proof of the ballot in that tree, hex, RFC 9162 order.
     inclusion_proof: Vec<String>,
+    /// The same, as a C2SP `tlog-proof` (index, proof, the checkpoint with its witnesses'
+    /// cosignatures): keep it to check the ballot offline.
+    tlog_proof: String,
 }
 
 impl From<&Cast> for CastAnswer {
@@ -89,6 +92,11 @@ impl From<&Cast> for CastAnswer {
             tree_size: cast.tree_size,
             checkpoint: cast.checkpoint.clone(),
             inclusion_proof: cast.inclusion_proof.iter().map(hex::encode).collect(),
+            tlog_proof: crate::ballot::receipt::tlog_proof(
+                cast.leaf_index,
+                &cast.inclusion_proof,
+                &cast.checkpoint,
+            ),
         }
     }
 }
@@ -127,6 +135,8 @@ pub struct ReceiptAnswer {
     inclusion_proof: Vec<String>,
     /// Whether the proof leads from the entry to the checkpoint's root.
     verified: bool,
+    /// The same proof as a C2SP `tlog-proof`.
+    tlog_proof: String,
 }
 
 /// `GET /api/v1/receipts/{receipt}`: a member's own ballot entry and its inclusion proof
@@ -144,6 +154,7 @@ pub async fn receipt(
 ) -> Result<HttpResponse> {
     let body = with_conn(&state, move |c| {
         let found = lookup_receipt(c, &receipt)?;
+        let tlog_proof = found.tlog_proof();
         Ok(ReceiptAnswer {
             election: found.election,
             leaf_index: found.index,
@@ -153,6 +164,7 @@ pub async fn receipt(
             checkpoint: found.checkpoint,
             inclusion_proof: found.proof.iter().map(hex::encode).collect(),
             verified: found.verified,
+            tlog_proof,
         })
     })
     .await?;

@@ -38,6 +38,24 @@ pub struct FoundReceipt {
     pub verified: bool,
 }
 
+impl FoundReceipt {
+    /// The ballot's inclusion in the published checkpoint as a C2SP `tlog-proof`, checkable
+    /// offline with the log key and the witnesses' keys.
+    pub fn tlog_proof(&self) -> String {
+        tlog_proof(self.index, &self.proof, &self.checkpoint)
+    }
+}
+
+/// Entry `index`'s inclusion `proof` in the checkpoint `note`, as a C2SP `tlog-proof`.
+pub fn tlog_proof(index: u64, proof: &[merkle::Hash], note: &str) -> String {
+    strikevote_core::witness::TlogProof {
+        index,
+        proof: proof.to_vec(),
+        note: note.to_owned(),
+    }
+    .to_text()
+}
+
 /// Finds a receipt's ballot and proves it into the latest checkpoint.
 pub fn lookup_receipt(c: &mut DbConnection, typed: &str) -> Result<FoundReceipt> {
     let not_found = || {

@@ -523,8 +523,9 @@ pub async fn receipt_file(
         Err(refused) => return refused,
     };
     let t = lang.text();
+    let proof = f.tlog_proof();
     let text = format!(
-        "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n",
+        "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n\n{proof}",
         t.receipt_file_title,
         f.title,
         t.receipt_label,

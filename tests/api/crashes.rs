@@ -161,8 +161,41 @@ async fn cast_until_gone(
 both_backends! {
     async fn five_sigkills_under_load_lose_no_acknowledged_ballot(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 600);
-        sv(db, &["election", "open", &id]).ok();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(tokens.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>()));
+        sigkills_under_load(db, &id, &tokens, &[], |_| {}).await;
+    }
+}
+
+both_backends! {
+    async fn five_sigkills_under_load_with_witnesses_in_the_path_lose_no_acknowledged_ballot(db: &TestDb) {
+        let mut w: Vec<WitnessProcess> = ["w1", "w2", "w3"].iter().map(|n| WitnessProcess::start(db, n)).collect();
+        let (id, tokens) = witnessed_election(db, &w.iter().collect::<Vec<_>>(), 2, 600);
+        let verifiers: Vec<_> = w.iter().map(|w| strikevote_core::witness::WitnessVerifier::parse(&w.vkey).unwrap()).collect();
+        // One witness is killed (SIGKILL) before the third round and back before the fifth.
+        sigkills_under_load(db, &id, &tokens, &verifiers, |round| match round {
+            2 => w[0].kill(),
+            4 => w[0].restart(),
+            _ => {}
+        })
+        .await;
+    }
+}
+
+/// Five rounds of: a `serve` process under load from 24 clients, killed with SIGKILL once the
+/// round has had some ballots acknowledged (`between` runs before each round); then a sixth
+/// finishes the vote, and every acknowledged ballot must be in the log as acknowledged, under a
+/// checkpoint consistent with the final log — cosigned by two of `witnesses` when there are any.
+async fn sigkills_under_load(
+    db: &TestDb,
+    id: &str,
+    tokens: &[(String, String)],
+    witnesses: &[strikevote_core::witness::WitnessVerifier],
+    mut between: impl FnMut(u64),
+) {
+    {
+        sv(db, &["election", "open", id]).ok();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(
+            tokens.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+        ));
         let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         // Request lines would fill the unread stderr pipe: warnings only.
         // Every client comes from 127.0.0.1: no per-address limit.
@@ -173,12 +206,20 @@ both_backends! {
             ("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
         ];
         for round in 0..5u64 {
+            between(round);
             let served = serve_process(db, &[], &env);
-            let load = tokio::spawn(cast_until_gone(served.app().address, queue.clone(), acks.clone(), 24));
+            let load = tokio::spawn(cast_until_gone(
+                served.app().address,
+                queue.clone(),
+                acks.clone(),
+                24,
+            ));
             // Kill it mid-load, once this round has had some ballots acknowledged.
             let target = 80 * (round as usize + 1);
             let started = std::time::Instant::now();
-            while acks.lock().unwrap().len() < target && started.elapsed() < std::time::Duration::from_secs(30) {
+            while acks.lock().unwrap().len() < target
+                && started.elapsed() < std::time::Duration::from_secs(30)
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
             let mut child = served.child;
@@ -188,7 +229,10 @@ both_backends! {
         }
         let acked = acks.lock().unwrap().len();
         assert!(acked > 0, "some ballots were acknowledged before the kills");
-        assert!(!queue.lock().unwrap().is_empty(), "the load was still running at the last kill");
+        assert!(
+            !queue.lock().unwrap().is_empty(),
+            "the load was still running at the last kill"
+        );
 
         // A sixth start: the database and the recorded heads are accepted; finish the vote.
         let served = serve_process(db, &[], &env);
@@ -199,26 +243,42 @@ both_backends! {
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
 
         // Every acknowledged ballot is in the log as it was acknowledged.
-        let logged: std::collections::HashMap<String, String> = String::from_utf8(bundle.log.clone())
-            .unwrap()
-            .lines()
-            .filter_map(|line| {
-                let entry = strikevote::log::entry::Entry::parse(line.as_bytes()).ok()?;
-                match entry.body {
-                    strikevote::log::entry::Body::Ballot(b) => Some((b.receipt.clone(), b.tracker())),
-                    _ => None,
-                }
-            })
-            .collect();
+        let logged: std::collections::HashMap<String, String> =
+            String::from_utf8(bundle.log.clone())
+                .unwrap()
+                .lines()
+                .filter_map(|line| {
+                    let entry = strikevote::log::entry::Entry::parse(line.as_bytes()).ok()?;
+                    match entry.body {
+                        strikevote::log::entry::Body::Ballot(b) => {
+                            Some((b.receipt.clone(), b.tracker()))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect();
         let acks = std::mem::take(&mut *acks.lock().unwrap());
         for ack in acks.iter() {
-            assert_eq!(logged.get(&ack.receipt), Some(&ack.tracker), "acknowledged receipt {} is in the log as cast", ack.receipt);
+            assert_eq!(
+                logged.get(&ack.receipt),
+                Some(&ack.tracker),
+                "acknowledged receipt {} is in the log as cast",
+                ack.receipt
+            );
+            if !witnesses.is_empty() {
+                let cosigned =
+                    strikevote_core::witness::check_quorum(&ack.checkpoint, witnesses, 2);
+                assert!(
+                    cosigned.is_ok(),
+                    "an acknowledged checkpoint lacks its witnesses: {cosigned:?}"
+                );
+            }
         }
         // One ballot per token: every token was used exactly once, and nothing else is there.
         assert_eq!(report.types["ballot"], tokens.len() as u64);
         assert_eq!(logged.len(), tokens.len());
         let mut used = 0;
-        for (_, token) in &tokens {
+        for (_, token) in tokens {
             used += u64::from(token_status(&app, token).await == "used");
         }
         assert_eq!(used, report.types["ballot"], "ballots equal tokens used");
@@ -233,8 +293,22 @@ both_backends! {
             sizes.insert(c.size, c.root);
         }
         for (size, root) in sizes {
-            let (_, proof) = app.get_json(&format!("/api/v1/elections/{id}/proof/consistency?from={size}&to={}", last.size)).await;
-            assert!(strikevote::log::merkle::verify_consistency(size, last.size, &root, &last.root, &hashes(&proof["hashes"])), "checkpoint of size {size} is consistent with the final log");
+            let (_, proof) = app
+                .get_json(&format!(
+                    "/api/v1/elections/{id}/proof/consistency?from={size}&to={}",
+                    last.size
+                ))
+                .await;
+            assert!(
+                strikevote::log::merkle::verify_consistency(
+                    size,
+                    last.size,
+                    &root,
+                    &last.root,
+                    &hashes(&proof["hashes"])
+                ),
+                "checkpoint of size {size} is consistent with the final log"
+            );
         }
         served.stop();
     }

@@ -39,7 +39,7 @@ both_backends! {
         let (ok, out) = python_verify(&dir, &pinned);
         assert!(ok, "{out}");
         let root = bundle.checkpoint.lines().nth(2).unwrap();
-        assert_eq!(out.trim(), format!("OK size=16 root={root} election={id}"));
+        assert_eq!(out.trim(), format!("OK size=16 root={root} election={id} cosigned_by=-"));
 
         // It is a real verifier: a changed entry fails there too.
         let tampered = String::from_utf8(bundle.log).unwrap().replacen("\"eligible\":2", "\"eligible\":3", 1);

@@ -19,6 +19,7 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "log_format" => "json".into(),
         "batch_period_ms" => "50".into(),
         "batch_max" => "7".into(),
+        "witness_wait_seconds" => "4".into(),
         "upload_limit_bytes" => "1000".into(),
         "upload_max_rows" => "9".into(),
         "trusted_proxies" => "10.0.0.1".into(),

@@ -178,7 +178,7 @@ both_backends! {
         for b in &ballots {
             let keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
             assert_eq!(keys, ["v", "type", "election", "local", "ballot", "receipt"], "{b}");
-            assert_eq!(b["v"], 5);
+            assert_eq!(b["v"], strikevote_core::entry::VERSION);
             assert_eq!(b["ballot"]["choices"].as_array().unwrap().len(), 2, "one ciphertext per choice");
         }
         for b in &ballots {

@@ -56,6 +56,15 @@ both_backends! {
         assert_eq!(status, 200, "{found}");
         assert_eq!(found["verified"], true);
         assert!(check_quorum(found["checkpoint"].as_str().unwrap(), &verifiers(&refs), 2).is_ok());
+        // The answer's tlog-proof checks offline: the log key, two witnesses, the entry.
+        let (_, vkey) = app.get(&format!("/api/v1/elections/{id}/key")).await;
+        let log_key = strikevote_core::note::Verifier::parse(vkey.trim()).unwrap();
+        let leaf = strikevote_core::merkle::leaf_hash(found["entry"].as_str().unwrap().as_bytes());
+        for text in [&cast["tlog_proof"], &found["tlog_proof"]] {
+            let proof = strikevote_core::witness::TlogProof::parse(text.as_str().unwrap()).unwrap();
+            let (checked, by) = proof.verify(&leaf, &log_key, &verifiers(&refs), 2).unwrap();
+            assert!(checked.size >= size && by.len() >= 2);
+        }
 
         // What is published, and what the bundle carries, is cosigned; both verifiers say by whom.
         let (status, published) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
