@@ -239,7 +239,7 @@ async fn sigkills_under_load(
         let app = served.app();
         cast_until_gone(app.address.clone(), queue.clone(), acks.clone(), 8).await;
         assert!(queue.lock().unwrap().is_empty());
-        let bundle = export_bundle(db, &id, "bundle");
+        let bundle = export_bundle(db, id, "bundle");
         let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
 
         // Every acknowledged ballot is in the log as it was acknowledged.

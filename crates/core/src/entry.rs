@@ -496,7 +496,7 @@ pub struct TellerReady {
 #[serde(untagged)]
 pub enum Body {
     /// Entry 0: the definition, field for field as the official wrote it.
-    Election(Definition),
+    Election(Box<Definition>),
     /// A local's roster.
     Roster(Roster),
     /// Tokens issued.
@@ -593,7 +593,7 @@ impl Body {
             serde_json::from_value(Value::Object(fields))
         }
         Ok(match kind {
-            Kind::Election => Body::Election(read(fields)?),
+            Kind::Election => Body::Election(Box::new(read(fields)?)),
             Kind::Roster => Body::Roster(read(fields)?),
             Kind::TokensIssued => Body::TokensIssued(read(fields)?),
             Kind::TokenReissued => Body::TokenReissued(read(fields)?),
@@ -805,7 +805,7 @@ pub fn result(id: &ElectionId, body: ResultEntry) -> NewEntry {
 
 /// Entry 0: the definition, field for field as the official wrote it.
 pub fn election(id: &ElectionId, definition: &Definition) -> NewEntry {
-    new(id, Body::Election(definition.clone()))
+    new(id, Body::Election(Box::new(definition.clone())))
 }
 
 /// A local's roster: how many members are eligible and a digest committing to who.

@@ -117,7 +117,7 @@ impl LogBuilder {
             .collect();
         let mut log = Self {
             id,
-            definition,
+            definition: *definition,
             ceremony,
             identities,
             lines: vec![first],

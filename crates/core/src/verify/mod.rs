@@ -516,7 +516,7 @@ impl Rules {
         Ok(Self {
             election: entry.election,
             ceremony: Record::new(entry.election, params),
-            definition,
+            definition: *definition,
             life: Lifecycle::new(),
             count: LogCount::new(entry.election),
             rosters: BTreeMap::new(),
