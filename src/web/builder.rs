@@ -65,6 +65,10 @@ pub struct BuilderForm {
     min_ballots: String,
     /// Checked: one admin may close early and reissue alone (the two-person rule off).
     one_admin: Option<String>,
+    /// The witnesses, one per line: `name | verifier key | URL` (empty: none).
+    witnesses: String,
+    /// How many witnesses must cosign (empty: all but one, at least one).
+    witness_quorum: String,
     /// `yes` once the official has read the definition's warnings and creates it anyway.
     accept_warnings: Option<String>,
 }
@@ -290,6 +294,7 @@ fn safeguards(f: &BuilderForm, t: &mut toml::Table, problems: &mut Vec<String>) 
     if f.one_admin.is_some() {
         t.insert("two_person_rule".into(), false.into());
     }
+    witnesses_of(f, t, problems);
     let typed = f.min_ballots.trim();
     if typed.is_empty() {
         return;
@@ -301,6 +306,50 @@ fn safeguards(f: &BuilderForm, t: &mut toml::Table, problems: &mut Vec<String>) 
     let mut small = toml::Table::new();
     small.insert("min_ballots".into(), n.into());
     t.insert("small_locals".into(), small.into());
+}
+
+/// The `[witnesses]` table the form's lines give (`name | key | URL`), if any; the quorum
+/// defaults to all but one of them (at least one). The definition's own checks name what is
+/// wrong with a key or an address.
+fn witnesses_of(f: &BuilderForm, t: &mut toml::Table, problems: &mut Vec<String>) {
+    let mut list = Vec::new();
+    for (i, line) in f
+        .witnesses
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [name, key, url] = parts[..] else {
+            problems.push(format!(
+                "Witnesses, line {}: write the witness's name, its key and its address, separated by |",
+                i + 1
+            ));
+            continue;
+        };
+        let mut one = toml::Table::new();
+        one.insert("name".into(), name.into());
+        one.insert("key".into(), key.into());
+        one.insert("url".into(), url.into());
+        list.push(toml::Value::Table(one));
+    }
+    if list.is_empty() {
+        return;
+    }
+    let typed = f.witness_quorum.trim();
+    let quorum = if typed.is_empty() {
+        (list.len() as i64 - 1).max(1)
+    } else if let Ok(n) = typed.parse::<i64>() {
+        n
+    } else {
+        problems.push("Witnesses needed: a whole number, e.g. 2".into());
+        return;
+    };
+    let mut table = toml::Table::new();
+    table.insert("quorum".into(), quorum.into());
+    table.insert("list".into(), toml::Value::Array(list));
+    t.insert("witnesses".into(), table.into());
 }
 
 /// The rule, threshold, local threshold and quorum of the chosen preset (or the custom ones).
@@ -487,6 +536,71 @@ mod tests {
         let problems = definition_of(&f).unwrap_err();
         assert!(
             problems.iter().any(|p| p.starts_with("Fewest ballots")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn witnesses_are_typed_one_per_line_and_their_quorum_defaults_to_all_but_one() {
+        let key = |seed: u8| {
+            strikevote_core::witness::WitnessKey::from_seed(
+                &format!("w{seed}.example.org"),
+                &[seed; 32],
+            )
+            .unwrap()
+            .verifier()
+            .to_string()
+        };
+        assert!(definition_of(&iatse()).unwrap().witnesses.is_none());
+        let mut f = iatse();
+        f.witnesses = format!(
+            "Caucus | {} | https://w1.example.org\n\nNeutral body | {} | https://w2.example.org/\nAuditors | {} | https://w3.example.org\n",
+            key(1),
+            key(2),
+            key(3)
+        );
+        let d = definition_of(&f).unwrap();
+        let w = d.witnesses.as_ref().unwrap();
+        assert_eq!((w.quorum, w.list.len()), (2, 3));
+        assert_eq!(w.list[1].name, "Neutral body");
+        assert_eq!(w.list[1].url, "https://w2.example.org");
+        assert!(
+            d.warnings(d.opens_at - chrono::Duration::days(1))
+                .is_empty()
+        );
+        f.witness_quorum = "3".into();
+        let d = definition_of(&f).unwrap();
+        assert!(
+            d.warnings(d.opens_at - chrono::Duration::days(1))[0]
+                .contains("witnesses.quorum is 3 of 3")
+        );
+        f.witness_quorum = "two".into();
+        assert!(
+            definition_of(&f)
+                .unwrap_err()
+                .iter()
+                .any(|p| p.starts_with("Witnesses needed"))
+        );
+        f.witness_quorum.clear();
+        f.witnesses = format!(
+            "Caucus {}\nBad | not a key | http://w.example.org\n",
+            key(1)
+        );
+        let problems = definition_of(&f).unwrap_err();
+        assert!(
+            problems[0].starts_with("Witnesses, line 1:"),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("witnesses.list[0].key")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("witnesses.list[0].url")),
             "{problems:?}"
         );
     }

@@ -514,8 +514,9 @@ both_backends! {
             let text = res.text().await.unwrap();
             let json: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert!(json.get("choice").is_none() && json["tracker"].as_str().is_some_and(|t| t.len() == 64), "{json}");
-            // The proof's length follows the ballot's position in the tree, not its choice.
-            answers.push(text.len() - json["inclusion_proof"].to_string().len());
+            // The proof's length follows the ballot's position in the tree, not its choice (it
+            // is there twice: as hex, and in the tlog-proof).
+            answers.push(text.len() - json["inclusion_proof"].to_string().len() - json["tlog_proof"].to_string().len());
         }
         assert!(requests.windows(2).all(|w| w[0] == w[1]), "API requests differ: {requests:?}");
         assert!(answers.windows(2).all(|w| w[0] == w[1]), "API answers differ beyond the proof: {answers:?}");

@@ -259,3 +259,35 @@ both_backends! {
         assert_eq!(status, 409);
     }
 }
+
+both_backends! {
+    async fn two_instances_on_one_database_share_the_witnesses_and_their_cosignatures(db: &TestDb) {
+        let w: Vec<WitnessProcess> = ["w1", "w2"].iter().map(|n| WitnessProcess::start(db, n)).collect();
+        let refs: Vec<&WitnessProcess> = w.iter().collect();
+        let (id, tokens) = witnessed_election(db, &refs, 2, 40);
+        sv(db, &["election", "open", &id]).ok();
+        let (a, b) = (spawn_app(db).await, spawn_app(db).await);
+        // Both instances cast at once; each asks the witnesses for its own checkpoints, and a
+        // witness ahead of one instance (the other's checkpoint) is answered with a proof from
+        // its size.
+        let mut tasks = Vec::new();
+        for (i, (_, token)) in tokens.iter().enumerate() {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move { app.cast(&token, "yes").await }));
+        }
+        let mut sizes = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (status, cast) = task.await.unwrap();
+            assert_eq!(status, 200, "{cast}");
+            let note = cast["checkpoint"].as_str().unwrap();
+            assert_eq!(check_quorum(note, &verifiers(&refs), 2).unwrap().len(), 2, "{note}");
+            sizes.insert(cast["tree_size"].as_u64().unwrap());
+        }
+        assert!(sizes.len() > 1, "several checkpoints were cosigned: {sizes:?}");
+        let bundle = export_bundle(db, &id, "bundle");
+        let ballots = String::from_utf8(bundle.log).unwrap().matches(r#""type":"ballot""#).count();
+        assert_eq!(ballots, tokens.len());
+        assert!(w[0].forks().await.is_empty() && w[1].forks().await.is_empty(), "no fork was seen");
+    }
+}

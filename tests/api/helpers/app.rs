@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// A running server on a free port.
+/// A running server on a free port (cheap to clone: the client shares its connections).
+#[derive(Clone)]
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
