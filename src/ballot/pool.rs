@@ -256,15 +256,22 @@ fn publish_one(
     last_try: bool,
 ) -> Vec<Waiting> {
     let at_least = waiting.iter().map(|w| w.cast.tree_size).max().unwrap_or(0);
+    let started = Instant::now();
     let outcome = pool.get().map_err(Error::from).and_then(|mut conn| {
         let election = election::find(&mut conn, id)?;
         let published = witnessing.cosign(&mut conn, &election, &election.definition, at_least)?;
-        let indexes: Vec<u64> = waiting.iter().map(|w| w.cast.leaf_index).collect();
+        // A ballot whose own checkpoint is the one cosigned keeps its proof; the others (a later
+        // batch was committed meanwhile) are proven into the cosigned tree.
+        let moved: Vec<u64> = waiting
+            .iter()
+            .filter(|w| w.cast.tree_size != published.size)
+            .map(|w| w.cast.leaf_index)
+            .collect();
         let proofs = crate::log::store::inclusion_proofs(
             &mut conn,
             &election,
             published.size,
-            &indexes,
+            &moved,
             &Default::default(),
         )?;
         Ok((published, proofs))
@@ -272,10 +279,21 @@ fn publish_one(
     match outcome {
         Ok((published, proofs)) => {
             keys.set_unwitnessed(id, false);
-            for (mut w, proof) in waiting.into_iter().zip(proofs) {
+            // Counts and times only.
+            tracing::debug!(
+                election = %id,
+                ballots = waiting.len(),
+                size = published.size,
+                micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "checkpoint cosigned; ballots answered"
+            );
+            let mut proofs = proofs.into_iter();
+            for mut w in waiting {
+                if w.cast.tree_size != published.size {
+                    w.cast.inclusion_proof = proofs.next().unwrap_or_default();
+                    w.cast.tree_size = published.size;
+                }
                 w.cast.checkpoint = published.note.clone();
-                w.cast.tree_size = published.size;
-                w.cast.inclusion_proof = proof;
                 let _ = w.answer.send(Ok(w.cast));
             }
             Vec::new()

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use diesel::Connection;
+
 use strikevote_core::definition::Definition;
 use strikevote_core::witness::{AddCheckpoint, SIZE_CONTENT_TYPE, WitnessVerifier};
 
@@ -218,6 +220,7 @@ impl Witnessing {
                 .collect()
         });
         let mut again = Vec::new();
+        let mut cosigned = Vec::new();
         for ((url, verifier, _), answer) in requests.into_iter().zip(answers) {
             match answer {
                 Answer::Cosigned(lines) => {
@@ -226,9 +229,7 @@ impl Witnessing {
                         .map(|l| format!("{l}\n"))
                         .find(|line| verifier.cosigned(&format!("{}{line}", latest.note)).is_ok());
                     match valid {
-                        Some(line) => {
-                            cosignatures::record(conn, id, latest.size, verifier.name(), &line)?;
-                        }
+                        Some(line) => cosigned.push((verifier.name().to_owned(), line)),
                         None => tracing::warn!(
                             election = %id, witness = verifier.name(),
                             "a witness answered without a valid cosignature by its key"
@@ -242,6 +243,13 @@ impl Witnessing {
                 ),
             }
         }
+        // One commit (one fsync) for the round's cosignatures.
+        conn.transaction(|conn| {
+            for (witness, line) in &cosigned {
+                cosignatures::record(conn, id, latest.size, witness, line)?;
+            }
+            Ok::<_, Error>(())
+        })?;
         Ok(again)
     }
 }
