@@ -125,3 +125,55 @@ fn a_cosignature_made_with_go_verifies_here_and_counts_toward_the_quorum() {
         2
     );
 }
+
+#[test]
+fn both_our_verifiers_accept_the_worked_example_cosigned_by_go_instead() {
+    // The documented worked example (docs/LOG_FORMAT.md; also the bundle fuzz seed): its entry 0
+    // lists one witness, `witness.example.net`, the Ed25519 seed of 32 bytes 0x43.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let seed_file = std::fs::read(root.join("tests/fuzz/seeds/bundle/worked_example")).unwrap();
+    let mut parts = seed_file.split(|&b| b == 0xFF);
+    let (log, note, key) = (
+        parts.next().unwrap(),
+        std::str::from_utf8(parts.next().unwrap()).unwrap(),
+        std::str::from_utf8(parts.next().unwrap()).unwrap(),
+    );
+    // Drop our witness's line; let Go cosign with the same key instead.
+    let log_signed: String = note
+        .lines()
+        .filter(|l| !l.starts_with("\u{2014} witness.example.net "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(strikevote_core::verify::verify_bundle(log, &log_signed, key).is_err());
+    let dir = tempfile::tempdir().unwrap();
+    let go = go_program(dir.path());
+    let seed = B64.encode([0x43u8; 32]);
+    let (ok, stdout, stderr) = run(
+        &go,
+        &["cosign", "witness.example.net", &seed, "1791150000"],
+        &log_signed,
+    );
+    assert!(ok, "{stderr}");
+    let (_, cosigned) = stdout.split_once('\n').unwrap();
+    assert_ne!(cosigned, note, "a cosignature of another time");
+    let report = strikevote_core::verify::verify_bundle(log, cosigned, key).unwrap();
+    assert_eq!(report.cosigned_by, ["witness.example.net"]);
+    // And the independent Python verifier, on the same three files.
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::write(bundle.join("log.jsonl"), log).unwrap();
+    std::fs::write(bundle.join("checkpoint"), cosigned).unwrap();
+    std::fs::write(bundle.join("key.vkey"), key).unwrap();
+    let out = Command::new("python3")
+        .arg(root.join("tests/interop/verify_bundle.py"))
+        .arg(&bundle)
+        .args(["--key", key])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("cosigned_by=witness.example.net"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
