@@ -291,3 +291,49 @@ both_backends! {
         assert!(w[0].forks().await.is_empty() && w[1].forks().await.is_empty(), "no fork was seen");
     }
 }
+
+both_backends! {
+    fn a_teller_sets_up_only_on_a_log_its_witnesses_cosigned(db: &TestDb) {
+        let w = WitnessProcess::start(db, "w1");
+        let file = db.path("e.toml");
+        std::fs::write(&file, witnessed_definition(&[("600", 3)], &[&w], 1)).unwrap();
+        let created = sv(db, &["election", "create", "--file", file.to_str().unwrap(), "--public-url", PUBLIC_URL, "--json"]).ok();
+        let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let invitation = db.path("invitation-1");
+        std::fs::write(&invitation, format!("{}\n", created["teller_invitations"][0]["code"].as_str().unwrap())).unwrap();
+        let served = serve_process(db, &["--database-url", &db.url], &[]);
+        let upstream = format!("http://127.0.0.1:{}", served.port);
+        let pass = db.path("teller-pass");
+        std::fs::write(&pass, "a teller's own passphrase\n").unwrap();
+        let setup = |server: &str, state: &str| {
+            let state = db.path(state);
+            sv_url(db, "sqlite://does-not-exist/nowhere.db", &[
+                "teller", "setup", "--election", &id, "--teller", "1",
+                "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(),
+                "--work-factor", "2", "--invitation-file", invitation.to_str().unwrap(), "--server", server,
+            ], &[])
+        };
+        // A relay that passes everything on but drops the witness's cosignature: the teller's
+        // program refuses the log before pinning anything.
+        let stripped = {
+            let (upstream, name) = (upstream.clone(), w.name().to_owned());
+            start_relay(move |req| {
+                let mut answer = forward(&upstream, req);
+                if req.path.ends_with("/checkpoint") {
+                    let note = String::from_utf8(answer.body).unwrap();
+                    answer.body = note.lines().filter(|l| !l.contains(&format!("\u{2014} {name} "))).map(|l| format!("{l}\n")).collect::<String>().into_bytes();
+                }
+                answer
+            })
+        };
+        let err = setup(&stripped.url(), "t-relayed.state").fails();
+        assert!(err.contains("cosigned by 0 of the 1 witnesses it needs"), "{err}");
+        assert_eq!(show(db, &id)["key_ceremony"]["complete"], false);
+        // Straight to the server, the checkpoint is cosigned: the teller pins it and goes on.
+        let out = setup(&upstream, "t.state").ok();
+        assert!(out.contains("pinned the election's log key"), "{out}");
+        assert_eq!(show(db, &id)["key_ceremony"]["complete"], true, "{out}");
+        served.stop();
+    }
+}
