@@ -523,6 +523,20 @@ both_backends! {
     }
 }
 
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Where `needle` occurs in `haystack`, if anywhere.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
@@ -531,8 +545,35 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 both_backends! {
     async fn a_quiet_time_vote_leaves_no_choice_in_the_database_the_wal_the_service_log_or_the_bundle(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 6);
+        quiet_time_vote(db, &id, &tokens, None).await;
+    }
+}
+
+both_backends! {
+    async fn with_witnesses_in_the_path_a_quiet_time_vote_leaves_no_choice_or_token_anywhere(db: &TestDb) {
+        let w = WitnessProcess::start(db, "w1");
+        let (id, tokens) = witnessed_election(db, &[&w], 1, 6);
+        quiet_time_vote(db, &id, &tokens, Some(&w)).await;
+    }
+}
+
+/// Six ballots one at a time (form and API), then every place a choice could linger is
+/// searched: database files (WAL too), rows, bundle, the service's trace log — and, when the
+/// election has a witness, the witness's own files; then the tellers count them.
+async fn quiet_time_vote(
+    db: &TestDb,
+    id: &str,
+    tokens: &[(String, String)],
+    witness: Option<&WitnessProcess>,
+) {
+    {
+        let id = id.to_owned();
         sv(db, &["election", "open", &id]).ok();
-        let served = serve_process(db, &["--database-url", &db.url], &[("RUST_LOG", "trace".into())]);
+        let served = serve_process(
+            db,
+            &["--database-url", &db.url],
+            &[("RUST_LOG", "trace".into())],
+        );
         let app = served.app();
         let since = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
         // One at a time, as at a quiet hour: every batch holds one ballot.
@@ -546,10 +587,21 @@ both_backends! {
             }
         }
         // What a plain choice would look like anywhere: in a v1 entry, a form body, a column.
-        let patterns: [&[u8]; 6] = [b"\"choice\":\"yes", b"\"choice\":\"no", b"\"choice\":", b"choice=yes", b"choice=no", b"choice: Yes"];
+        let patterns: [&[u8]; 6] = [
+            b"\"choice\":\"yes",
+            b"\"choice\":\"no",
+            b"\"choice\":",
+            b"choice=yes",
+            b"choice=no",
+            b"choice: Yes",
+        ];
         let searched = |what: &str, bytes: &[u8]| {
             for p in patterns {
-                assert!(find(bytes, p).is_none(), "{what} holds `{}`", String::from_utf8_lossy(p));
+                assert!(
+                    find(bytes, p).is_none(),
+                    "{what} holds `{}`",
+                    String::from_utf8_lossy(p)
+                );
             }
         };
         match db.files_on_disk(since) {
@@ -559,10 +611,17 @@ both_backends! {
                     searched(&path.display().to_string(), bytes);
                 }
                 if db.backend == Backend::Sqlite {
-                    assert!(files.iter().any(|(p, b)| p.to_string_lossy().ends_with("-wal") && !b.is_empty()), "the WAL was searched while it held the ballots");
+                    assert!(
+                        files
+                            .iter()
+                            .any(|(p, b)| p.to_string_lossy().ends_with("-wal") && !b.is_empty()),
+                        "the WAL was searched while it held the ballots"
+                    );
                 }
             }
-            None => eprintln!("the PostgreSQL data directory is not reachable from here: searching its rows only"),
+            None => eprintln!(
+                "the PostgreSQL data directory is not reachable from here: searching its rows only"
+            ),
         }
         searched("the database's rows", &db.everything_stored());
         let bundle = export_bundle(db, &id, "bundle");
@@ -570,8 +629,28 @@ both_backends! {
         let logs = served.stop();
         assert!(logs.contains("ballot batch committed"), "{logs}");
         searched("the service's log (trace level)", logs.as_bytes());
-        for (_, token) in &tokens {
+        for (_, token) in tokens {
             assert!(!logs.contains(token.as_str()), "the log holds a token");
+        }
+        if let Some(w) = witness {
+            // A witness is shown checkpoints only: sizes and roots, never a ballot or a token.
+            let mut seen = 0;
+            for entry in walk(&w.dir) {
+                let bytes = std::fs::read(&entry).unwrap();
+                searched(&entry.display().to_string(), &bytes);
+                for (_, token) in tokens {
+                    assert!(
+                        find(&bytes, token.as_bytes()).is_none(),
+                        "{} holds a token",
+                        entry.display()
+                    );
+                }
+                seen += 1;
+            }
+            assert!(
+                seen >= 3,
+                "the witness's key, configuration and checkpoint were searched"
+            );
         }
 
         if db.backend == Backend::Postgres {
@@ -590,10 +669,16 @@ both_backends! {
             .bind::<diesel::sql_types::Text, _>(&id)
             .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
             .unwrap();
-            assert_eq!(linked.len(), 6, "quiet-time batches: one token per ballot entry");
+            assert_eq!(
+                linked.len(),
+                6,
+                "quiet-time batches: one token per ballot entry"
+            );
             for row in linked {
                 let entry = strikevote::log::entry::Entry::parse(&row.body).unwrap();
-                let strikevote::log::entry::Body::Ballot(ballot) = entry.body else { panic!("not a ballot") };
+                let strikevote::log::entry::Body::Ballot(ballot) = entry.body else {
+                    panic!("not a ballot")
+                };
                 assert_eq!(ballot.ballot.len(), 2, "one ciphertext per choice");
                 searched("a linked entry", &row.body);
             }
@@ -601,8 +686,12 @@ both_backends! {
         // The choices were there all along, sealed: the tellers open the totals.
         sv(db, &["election", "close", &id]).ok();
         decrypt(db, &id);
-        let results: serde_json::Value = serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
-        assert_eq!(results["popular"]["counts"], serde_json::json!({"yes": 4, "no": 2, "abstain": 0}));
+        let results: serde_json::Value =
+            serde_json::from_str(&sv(db, &["results", &id, "--json"]).ok()).unwrap();
+        assert_eq!(
+            results["popular"]["counts"],
+            serde_json::json!({"yes": 4, "no": 2, "abstain": 0})
+        );
     }
 }
 
