@@ -350,19 +350,7 @@ both_backends! {
                 size: lines.len() as u64,
                 root: strikevote_core::merkle::root_of(&leaves),
             });
-            let key = real.key.clone();
-            start_relay(move |req| {
-                let body = if req.path.ends_with("/checkpoint") {
-                    note.clone()
-                } else if req.path.ends_with("/key") {
-                    key.clone()
-                } else if req.path.contains("/entries") {
-                    lines.iter().map(|l| format!("{l}\n")).collect()
-                } else {
-                    return Answer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
-                };
-                Answer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
-            })
+            start_impostor(note, real.key.clone(), lines)
         };
         // Another definition under the same election id (here: another question).
         let mut other = lines.clone();

@@ -236,19 +236,7 @@ both_backends! {
         let stolen: String = real.checkpoint.lines().skip(4).filter(|l| l.contains(w.name())).map(|l| format!("{l}\n")).collect();
         assert!(!stolen.is_empty());
         for (shown, expected) in [(note.clone(), "cosigned by 0 of the 1"), (format!("{note}{stolen}"), "do not verify")] {
-            let (key, entries) = (real.key.clone(), fork.clone());
-            let impostor = start_relay(move |req| {
-                let body = if req.path.ends_with("/checkpoint") {
-                    shown.clone()
-                } else if req.path.ends_with("/key") {
-                    key.clone()
-                } else if req.path.contains("/entries") {
-                    entries.iter().map(|l| format!("{l}\n")).collect()
-                } else {
-                    return Answer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
-                };
-                Answer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
-            });
+            let impostor = start_impostor(shown, real.key.clone(), fork.clone());
             let err = decrypt_from(db, &id, &impostor.url()).fails();
             assert!(err.contains(expected) && err.contains("entry 0 lists the witnesses"), "{err}");
             assert!(err.contains("decrypts nothing"), "{err}");

@@ -226,6 +226,18 @@ fn hash_line(line: &str) -> Result<Hash, ProtocolError> {
         .ok_or_else(|| bad(format!("`{line}` is not a base64 SHA-256 hash")))
 }
 
+/// `head`, then one base64 hash per line, an empty line and the signed note: the layout of
+/// both an `add-checkpoint` body and a `tlog-proof`.
+fn with_proof(mut head: String, proof: &[Hash], note: &str) -> String {
+    for hash in proof {
+        head.push_str(&B64.encode(hash));
+        head.push('\n');
+    }
+    head.push('\n');
+    head.push_str(note);
+    head
+}
+
 /// An `add-checkpoint` request (C2SP tlog-witness).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddCheckpoint {
@@ -265,14 +277,7 @@ impl AddCheckpoint {
 
     /// The request body.
     pub fn to_body(&self) -> String {
-        let mut body = format!("old {}\n", self.old_size);
-        for hash in &self.proof {
-            body.push_str(&B64.encode(hash));
-            body.push('\n');
-        }
-        body.push('\n');
-        body.push_str(&self.note);
-        body
+        with_proof(format!("old {}\n", self.old_size), &self.proof, &self.note)
     }
 }
 
@@ -442,14 +447,11 @@ pub struct TlogProof {
 impl TlogProof {
     /// The proof's text.
     pub fn to_text(&self) -> String {
-        let mut text = format!("{TLOG_PROOF_HEADER}\nindex {}\n", self.index);
-        for hash in &self.proof {
-            text.push_str(&B64.encode(hash));
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&self.note);
-        text
+        with_proof(
+            format!("{TLOG_PROOF_HEADER}\nindex {}\n", self.index),
+            &self.proof,
+            &self.note,
+        )
     }
 
     /// Parses a proof (an `extra` line, if any, is skipped: it is not authenticated).

@@ -94,6 +94,31 @@ fn serve_one(stream: TcpStream, answer: &dyn Fn(&Request) -> Answer) {
     let _ = out.write_all(&a.body);
 }
 
+/// An impostor server answering a teller from a forged log: `checkpoint`, the verifier `key`
+/// and the entries `lines` (the whole log in one page); anything else is 404.
+pub fn start_impostor(checkpoint: String, key: String, lines: Vec<String>) -> Relay {
+    start_relay(move |req| {
+        let body = if req.path.ends_with("/checkpoint") {
+            checkpoint.clone()
+        } else if req.path.ends_with("/key") {
+            key.clone()
+        } else if req.path.contains("/entries") {
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        } else {
+            return Answer {
+                status: 404,
+                content_type: "application/json".into(),
+                body: b"{}".to_vec(),
+            };
+        };
+        Answer {
+            status: 200,
+            content_type: "text/plain".into(),
+            body: body.into_bytes(),
+        }
+    })
+}
+
 /// Passes `request` on to `upstream` (`http://host:port`) and returns its answer as it is.
 pub fn forward(upstream: &str, request: &Request) -> Answer {
     let url = format!("{upstream}{}", request.path);
