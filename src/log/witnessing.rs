@@ -19,6 +19,7 @@ use super::cosignatures;
 use super::store::{self, LogSource, StoredCheckpoint};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use strikevote_core::ElectionId;
 
 /// How long one witness may take to answer.
 pub const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,6 +54,43 @@ pub fn published(
     let (names, quorum) = quorum_of(definition);
     cosignatures::published(conn, election.log_of().id, &names, quorum)?
         .ok_or_else(|| unwitnessed(0, quorum))
+}
+
+/// How long readers serve the published checkpoint without asking, after witnesses failed.
+pub const READER_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Per election: whether a reader is asking the witnesses now, and when they last failed.
+static READERS: std::sync::Mutex<
+    std::collections::BTreeMap<ElectionId, (bool, Option<std::time::Instant>)>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A reader's turn to ask the witnesses of one election (released on drop).
+struct ReaderTurn(ElectionId);
+
+impl ReaderTurn {
+    fn take(id: ElectionId) -> Option<Self> {
+        let mut readers = READERS.lock().unwrap_or_else(|p| p.into_inner());
+        let (asking, failed) = readers.entry(id).or_insert((false, None));
+        if *asking || failed.is_some_and(|t| t.elapsed() < READER_BACKOFF) {
+            return None;
+        }
+        *asking = true;
+        Some(Self(id))
+    }
+
+    fn failed(id: ElectionId) {
+        let mut readers = READERS.lock().unwrap_or_else(|p| p.into_inner());
+        readers.entry(id).or_insert((false, None)).1 = Some(std::time::Instant::now());
+    }
+}
+
+impl Drop for ReaderTurn {
+    fn drop(&mut self) {
+        let mut readers = READERS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = readers.get_mut(&self.0) {
+            entry.0 = false;
+        }
+    }
 }
 
 /// What a witness answered.
@@ -161,15 +199,25 @@ impl Witnessing {
 
     /// The newest checkpoint that can be published now: the newest signed one if the
     /// witnesses cosign it (they are asked when it is not yet), else the newest they did.
+    /// Readers (anyone fetching `/checkpoint`) never pile up on slow witnesses: while one
+    /// request of this process asks them for an election, or for [`READER_BACKOFF`] after
+    /// they failed, the others are answered with what is already published.
     pub fn newest_published(
         &self,
         conn: &mut DbConnection,
         election: &impl LogSource,
         definition: &Definition,
     ) -> Result<StoredCheckpoint> {
-        let newest = store::latest_checkpoint(conn, election.log_of().id)?;
+        let id = election.log_of().id;
+        let Some(_turn) = ReaderTurn::take(id) else {
+            return published(conn, election, definition);
+        };
+        let newest = store::latest_checkpoint(conn, id)?;
         match self.cosign(conn, election, definition, newest.size) {
-            Err(Error::Unwitnessed(_)) => published(conn, election, definition),
+            Err(Error::Unwitnessed(_)) => {
+                ReaderTurn::failed(id);
+                published(conn, election, definition)
+            }
             other => other,
         }
     }
