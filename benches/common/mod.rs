@@ -151,7 +151,11 @@ pub fn serve_with(url: &str, dir: &Path, period: usize, env: &[(&str, &str)]) ->
         )
         // Every simulated member comes from 127.0.0.1: no per-address limit here.
         .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
+        // BENCH_LOG=info (or strikevote=debug) shows each batch's and each cosigning's time.
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -195,6 +199,23 @@ pub fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// CPU time a process has used so far (user + system), in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5): 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// `count` witnesses (`strikevote witness serve`) on free loopback ports, each witnessing this
 /// deployment's log key; returns their processes and the definition's `[witnesses]` table
 /// (all of them needed, or `quorum`).
@@ -205,8 +226,14 @@ pub fn witnesses(url: &str, dir: &Path, count: usize, quorum: usize) -> (Vec<Chi
     let log_key = sv(url, dir, &["key", "show"]).trim().to_owned();
     let mut table = format!("\n[witnesses]\nquorum = {quorum}\n");
     let mut children = Vec::new();
+    // BENCH_WITNESS_DIR (e.g. /dev/shm) puts the witnesses' state on another disk, as on
+    // their own machines: on one disk their fsyncs queue with the database's.
+    let base = std::env::var_os("BENCH_WITNESS_DIR").map_or_else(
+        || dir.to_path_buf(),
+        |d| tempfile::tempdir_in(d).unwrap().keep(),
+    );
     for i in 0..count {
-        let wdir = dir.join(format!("witness-{i}"));
+        let wdir = base.join(format!("witness-{i}"));
         let run = |args: &[&str]| {
             let out = Command::new(env!("CARGO_BIN_EXE_strikevote"))
                 .arg("witness")
