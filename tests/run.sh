@@ -26,6 +26,14 @@ if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
     npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
+# The sealing code members' browsers run is rebuilt from its pinned npm packages and compared
+# with the served bytes (tests/api/sealing.rs).
+if ! cmp -s src/web/sealing/package-lock.json src/web/sealing/node_modules/.installed-lock.json; then
+    echo "installing the sealing code's pinned packages"
+    npm ci --prefix src/web/sealing --no-audit --no-fund --silent
+    cp src/web/sealing/package-lock.json src/web/sealing/node_modules/.installed-lock.json
+fi
+
 # Python tools the tests run (the Kubernetes schema validator, schemathesis), pinned, in tests/.venv.
 if [ ! -x tests/.venv/bin/python ] || ! cmp -s tests/requirements.txt tests/.venv/requirements.txt; then
     echo "installing the Python test tools into tests/.venv"
@@ -53,7 +61,10 @@ fi
 log=$(mktemp)
 status=0
 cargo test --workspace --features strikevote/failpoints 2>&1 | tee "$log" || status=$?
+# The sealing code's own tests, with node's test runner (counted in the total below).
+node --test --test-reporter=tap tests/sealing/ 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
      END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
 exit "$status"

@@ -108,6 +108,7 @@ enum Command {
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    strikevote_witness::no_core_dumps();
     let serving = matches!(cli.command, Command::Serve { .. });
     if !serving {
         quiet_on_closed_output();

@@ -97,6 +97,12 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[get!(PUBLIC, public::stylesheet)],
     },
     Resource {
+        path: "/static/sealing.js",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, public::sealing_script)],
+    },
+    Resource {
         path: "/vote",
         limited: true,
         body: BodyLimit::Small,

@@ -30,6 +30,27 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("static/style.css"))
 }
 
+/// The code that seals ballots in members' browsers: built by `src/web/sealing/build.mjs`
+/// from `seal.js` and the pinned @noble packages, byte for byte reproducible (a test rebuilds
+/// it and compares).
+pub const SEALING_CODE: &[u8] = include_bytes!("static/sealing.js");
+
+/// SHA-256 of [`SEALING_CODE`], hex: the name of the code that seals ballots.
+pub fn sealing_code_sha256() -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(SEALING_CODE))
+}
+
+/// `GET /static/sealing.js`: the sealing code, with its SHA-256 in a header (anyone can compare
+/// the bytes they were served with the ones the log names).
+pub async fn sealing_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Sealing-Code-SHA256", sealing_code_sha256()))
+        .body(SEALING_CODE)
+}
+
 fn page_error(req: &HttpRequest, e: Error) -> HttpResponse {
     if matches!(
         e,

@@ -17,6 +17,7 @@ mod operations;
 mod roles;
 mod roster;
 mod schedule;
+mod sealing;
 mod security;
 mod small_locals;
 mod teller_attacks;

@@ -715,3 +715,47 @@ both_backends! {
         assert_eq!(made.code, 0, "{}", made.stderr);
     }
 }
+
+both_backends! {
+    async fn a_crashed_server_leaves_no_memory_image_on_disk(db: &TestDb) {
+        use std::os::unix::process::CommandExt;
+        // As the operator's machine might be: core files on (`ulimit -c unlimited`), written
+        // into the working directory (`core_pattern` "core" here). The server, holding tokens
+        // and choices in memory, is made to crash.
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        command
+            .current_dir(db.dir())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: only setrlimit between fork and exec, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                let on = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+                let _ = libc::setrlimit(libc::RLIMIT_CORE, &raw const on);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+        let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
+        assert_eq!(core.split_whitespace().nth(4), Some("0"), "soft limit: {core}");
+        assert_eq!(core.split_whitespace().nth(5), Some("0"), "hard limit: {core}");
+        let _ = std::process::Command::new("kill").args(["-ABRT", &child.id().to_string()]).status();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the server was aborted");
+        let cores: Vec<_> = std::fs::read_dir(db.dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("core"))
+            .collect();
+        assert!(cores.is_empty(), "core files written: {cores:?}");
+    }
+}

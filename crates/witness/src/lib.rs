@@ -147,3 +147,36 @@ impl Witness {
         }
     }
 }
+
+/// No process of ours leaves its memory on disk: the server holds members' tokens (and, for
+/// pages without JavaScript, their choices) while it casts, a teller its key share, a witness
+/// its key. A crash writes no core file (the core size limit is set to 0 for this process and
+/// its children), and the process is marked non-dumpable, which also keeps other processes of
+/// the same (non-root) user from attaching to it or reading its memory through /proc. Root
+/// can still read it: OPERATIONS.md says so.
+pub fn no_core_dumps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: system calls on this process's own attributes; the only pointers are to locals
+    // that outlive the calls, of the types the calls expect.
+    unsafe {
+        // Only when not already off: the systemd unit sets `LimitCORE=0` and filters out
+        // `@resources`, where setrlimit is.
+        let mut now = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let off = libc::getrlimit(libc::RLIMIT_CORE, &raw mut now) == 0
+            && now.rlim_cur == 0
+            && now.rlim_max == 0;
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if !off && libc::setrlimit(libc::RLIMIT_CORE, &raw const none) != 0 {
+            eprintln!("warning: could not turn core dumps off (setrlimit)");
+        }
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+            eprintln!("warning: could not make the process non-dumpable (prctl)");
+        }
+    }
+}

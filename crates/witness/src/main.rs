@@ -18,6 +18,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    strikevote_witness::no_core_dumps();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -70,7 +70,7 @@ pub fn unbind(ciphertext: &Ciphertext, context: Context<'_>) -> Ciphertext {
 
 /// A ciphertext from its two elements (the library builds them only from its own operations,
 /// so this goes through its serialized form).
-fn ciphertext_of(random: &Element, blinded: &Element) -> Ciphertext {
+pub(super) fn ciphertext_of(random: &Element, blinded: &Element) -> Ciphertext {
     use base64::Engine;
     let text = |e: &Element| {
         let mut encoded = [0_u8; 32];
@@ -127,6 +127,78 @@ pub fn check_proofs(
 ) -> Result<(), ChoiceVerificationError> {
     let params = ChoiceParams::single(context_key(key, context), options.max(1));
     ballot.verify(&params).map(|_| ())
+}
+
+/// Why a challenged ballot is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    /// The ballot's own proofs fail (it could never have been cast either).
+    #[error("the ballot's proofs do not verify")]
+    Proofs,
+    /// The stated choice is not one of the options, or the randomness is not one canonical
+    /// scalar per option.
+    #[error("the challenge is malformed: {0}")]
+    Malformed(&'static str),
+    /// The revealed randomness and choice do not make this ballot's ciphertexts: the ballot
+    /// holds something else than the page said.
+    #[error("the ballot does not hold the stated choice")]
+    NotTheChoice,
+}
+
+/// Checks a challenged ballot (a Benaloh challenge): its proofs hold, and each of its
+/// ciphertexts is exactly what the revealed randomness `r_i` makes for the stated `choice` —
+/// `(r_i·G, r_i·K_c)`, plus `G` at the chosen position — under the context key `K_c`. Anyone
+/// can run it; it needs no secret.
+pub fn check_challenge(
+    key: &PublicKey<Group>,
+    context: Context<'_>,
+    options: usize,
+    ballot: &SealedBallot,
+    choice: usize,
+    randomness: &[[u8; 32]],
+) -> Result<(), ChallengeError> {
+    check_proofs(key, context, options, ballot).map_err(|_| ChallengeError::Proofs)?;
+    if ballot.len() != options {
+        return Err(ChallengeError::Proofs);
+    }
+    holds_choice(
+        &context_key(key, context),
+        ballot.choices_unchecked(),
+        choice,
+        randomness,
+    )
+}
+
+/// Whether `ciphertexts` (under `bound`, a context key) are exactly what `randomness` makes
+/// for `choice`.
+pub(super) fn holds_choice(
+    bound: &PublicKey<Group>,
+    ciphertexts: &[Ciphertext],
+    choice: usize,
+    randomness: &[[u8; 32]],
+) -> Result<(), ChallengeError> {
+    if choice >= ciphertexts.len() {
+        return Err(ChallengeError::Malformed(
+            "the choice is not one of the options",
+        ));
+    }
+    if randomness.len() != ciphertexts.len() {
+        return Err(ChallengeError::Malformed("not one randomness per option"));
+    }
+    for (i, (c, r)) in ciphertexts.iter().zip(randomness).enumerate() {
+        let r: Option<Scalar> = curve25519_dalek::Scalar::from_canonical_bytes(*r).into();
+        let r = r.ok_or(ChallengeError::Malformed(
+            "a randomness is not a canonical scalar",
+        ))?;
+        let mut blinded: Element = bound.as_element() * r;
+        if i == choice {
+            blinded += Group::generator();
+        }
+        if *c.random_element() != Group::mul_generator(&r) || *c.blinded_element() != blinded {
+            return Err(ChallengeError::NotTheChoice);
+        }
+    }
+    Ok(())
 }
 
 /// The ballot's tracker: SHA-256 of its ciphertexts' encodings, in order (each 64 bytes:

@@ -278,3 +278,64 @@ fn a_batch_sealed_on_every_core_holds_each_choice_in_order() {
     let bad = [(at(&e, "600"), 0), (at(&e, "600"), 3)];
     assert!(ballot::seal_many(keys.shared_key(), OPTIONS, &bad).is_none());
 }
+
+#[test]
+fn a_challenge_holds_only_the_choice_its_randomness_makes() {
+    use elastic_elgamal::group::{ElementOps, Group as _, ScalarOps};
+    let c = ceremony(1, 1, 9);
+    let keys = key_set(&c);
+    let e = election();
+    let bound = ballot::context_key(keys.shared_key(), at(&e, "871"));
+    let mut rng = StdRng::seed_from_u64(2);
+    let randomness: Vec<[u8; 32]> = (0..OPTIONS)
+        .map(|_| Group::generate_scalar(&mut rng).to_bytes())
+        .collect();
+    // What an honest page seals for option 1, built from the randomness it reveals.
+    let sealed_for = |choice: usize| -> Vec<Ciphertext> {
+        randomness
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let r = curve25519_dalek::Scalar::from_canonical_bytes(*r).unwrap();
+                let mut blinded = bound.as_element() * r;
+                if i == choice {
+                    blinded += Group::generator();
+                }
+                ballot::ciphertext_of(&Group::mul_generator(&r), &blinded)
+            })
+            .collect()
+    };
+    let ballot = sealed_for(1);
+    assert_eq!(
+        ballot::holds_choice(&bound, &ballot, 1, &randomness),
+        Ok(())
+    );
+    // The page said "yes" (0) but sealed option 1: caught.
+    assert_eq!(
+        ballot::holds_choice(&bound, &ballot, 0, &randomness),
+        Err(ballot::ChallengeError::NotTheChoice)
+    );
+    let mut other = randomness.clone();
+    other[2] = Group::generate_scalar(&mut rng).to_bytes();
+    assert_eq!(
+        ballot::holds_choice(&bound, &ballot, 1, &other),
+        Err(ballot::ChallengeError::NotTheChoice)
+    );
+    // Under another local's key the same randomness makes other ciphertexts.
+    let elsewhere = ballot::context_key(keys.shared_key(), at(&e, "872"));
+    assert!(ballot::holds_choice(&elsewhere, &ballot, 1, &randomness).is_err());
+    let mut unreduced = randomness.clone();
+    unreduced[0] = [0xff; 32];
+    assert!(matches!(
+        ballot::holds_choice(&bound, &ballot, 1, &unreduced),
+        Err(ballot::ChallengeError::Malformed(_))
+    ));
+    assert!(matches!(
+        ballot::holds_choice(&bound, &ballot, OPTIONS, &randomness),
+        Err(ballot::ChallengeError::Malformed(_))
+    ));
+    assert!(matches!(
+        ballot::holds_choice(&bound, &ballot, 1, &randomness[..2]),
+        Err(ballot::ChallengeError::Malformed(_))
+    ));
+}
