@@ -110,6 +110,8 @@ pub struct Text {
     pub verify_proof_ok: &'static str,
     pub verify_proof_bad: &'static str,
     pub verify_sealed: &'static str,
+    pub verify_compare: &'static str,
+    pub verify_raw: &'static str,
     pub save_receipt: &'static str,
     pub print_hint: &'static str,
     pub receipt_file_title: &'static str,

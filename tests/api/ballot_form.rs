@@ -136,6 +136,10 @@ both_backends! {
         assert!(page.contains("Your ballot is in the log.") && page.contains("checks out against the latest signed checkpoint"), "{page}");
         assert!(page.contains(&format!("<code id=\"found-tracker\" class=\"tracker\">{tracker}</code>")) && page.contains("this page cannot show your choice"), "{page}");
         assert_no_link_holds(&page, &receipt);
+        // The raw entry (the sealed ballot's JSON) only behind the disclosure.
+        let raw = page.find("<details id=\"found-raw\">").expect("a disclosure for the raw entry");
+        let entry = page.find("random_element").expect("the raw entry is on the page");
+        assert!(entry > raw && page[raw..entry].find("</details>").is_none(), "{page}");
         let (status, page) = post(&client, &verify, &[("receipt", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG"), ("csrf", &csrf)]).await;
         assert_eq!(status, 404);
         assert!(page.contains("No ballot with this receipt is in the log."), "{page}");

@@ -175,6 +175,15 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         result.contains("checks out against the latest signed checkpoint"),
         "{result}"
     );
+    // The member reads a sentence and the tracker; the raw entry (about 1,000 characters of
+    // sealed-ballot JSON) is behind a disclosure until asked for.
+    assert!(
+        result.contains("If they match, the log holds your ballot exactly as it was cast."),
+        "{result}"
+    );
+    assert!(!result.contains("\"choices\""), "raw data shown: {result}");
+    assert_eq!(text_of(&c, "found-entry").await, "", "hidden until opened");
+    click(&c, "#found-raw > summary").await;
     let entry = text_of(&c, "found-entry").await;
     assert!(
         entry.contains(&format!("\"receipt\":\"{receipt}\""))
