@@ -184,7 +184,7 @@ async fn cast_all(
                     let t = Instant::now();
                     let res = client
                         .post(&url)
-                        .json(&serde_json::json!({ "token": token, "choice": choice }))
+                        .json(&serde_json::json!({ "token": token, "choice": format!("{choice:<7}") }))
                         .send()
                         .await;
                     match res {

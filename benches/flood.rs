@@ -144,7 +144,7 @@ async fn phase(
             let sent = Instant::now();
             let res = client
                 .post(url)
-                .json(&serde_json::json!({ "token": token, "choice": "yes" }))
+                .json(&serde_json::json!({ "token": token, "choice": "yes    " }))
                 .send()
                 .await;
             match res {

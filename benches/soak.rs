@@ -99,7 +99,7 @@ async fn soak(
                     let sent = Instant::now();
                     let res = client
                         .post(&url)
-                        .json(&serde_json::json!({ "token": token, "choice": choice }))
+                        .json(&serde_json::json!({ "token": token, "choice": format!("{choice:<7}") }))
                         .send()
                         .await;
                     let ok = match res {

@@ -21,8 +21,10 @@ pub struct CastBody {
     /// The member's ballot token, `SV-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`.
     #[schema(example = "SV-ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-2345")]
     token: String,
-    /// `yes`, `no`, or `abstain` where the election allows it.
-    #[schema(example = "yes")]
+    /// `yes`, `no`, or `abstain` where the election allows it, padded with spaces to 7
+    /// characters (`"yes    "`, `"no     "`, `"abstain"`), so that the request's length does
+    /// not tell the choice to whoever sees the encrypted traffic. An unpadded choice is refused.
+    #[schema(example = "yes    ")]
     choice: String,
 }
 
@@ -31,9 +33,24 @@ impl CastBody {
     pub fn request(&self) -> Result<CastRequest> {
         Ok(CastRequest {
             token: parse_token(&self.token)?,
-            choice: parse_choice(&self.choice)?,
+            choice: parse_padded_choice(&self.choice)?,
         })
     }
+}
+
+/// A choice sent padded to [`Choice::WIRE_WIDTH`], or the API's `invalid_choice`. Unpadded,
+/// `"yes"`, `"no"` and `"abstain"` are 3, 2 and 7 characters long, and the length of an
+/// encrypted request shows through TLS.
+fn parse_padded_choice(text: &str) -> Result<Choice> {
+    let choice = parse_choice(text)?;
+    if text != choice.padded() {
+        return Err(Error::bad_input(
+            ErrorCode::InvalidChoice,
+            "send the choice padded with spaces to 7 characters (\"yes    \", \"no     \" or \
+             \"abstain\"), so that the request's length does not tell it",
+        ));
+    }
+    Ok(choice)
 }
 
 /// Parses what a member typed into a hashed token, or the API's `token_unknown`.

@@ -121,7 +121,7 @@ async fn cast_until_gone(
                 };
                 let sent = client
                     .post(format!("{address}/api/v1/ballots"))
-                    .json(&serde_json::json!({"token": token, "choice": "yes"}))
+                    .json(&serde_json::json!({"token": token, "choice": "yes    "}))
                     .send()
                     .await;
                 let answer = match sent {

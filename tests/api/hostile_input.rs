@@ -133,7 +133,7 @@ both_backends! {
         let admin = official(db, "alice", "admin");
         let app = spawn_app(db).await;
         let long = "A".repeat(8 * 1024);
-        let res = app.client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": long, "choice": "yes"})).send().await.unwrap();
+        let res = app.client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": long, "choice": "yes    "})).send().await.unwrap();
         assert_eq!(res.status(), 413);
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "payload_too_large", "{body}");

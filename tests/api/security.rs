@@ -317,7 +317,7 @@ both_backends! {
         ] {
             check(client.get(format!("{}{path}", app.address)).send().await.unwrap(), &path);
         }
-        check(client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": tokens[2].1, "choice": "yes"})).send().await.unwrap(), "cast");
+        check(client.post(format!("{}/api/v1/ballots", app.address)).json(&serde_json::json!({"token": tokens[2].1, "choice": "yes    "})).send().await.unwrap(), "cast");
         check(client.post(format!("{}/api/v1/token-status", app.address)).json(&serde_json::json!({"token": tokens[2].1})).send().await.unwrap(), "token status");
         for path in ["/verify", "/receipt", "/receipt/file"] {
             // Refused for want of the form's cookie, but not cached either.
@@ -431,7 +431,7 @@ both_backends! {
         // Another member, from another address, votes as usual; unlimited routes stay open.
         let res = client.post(format!("{}/api/v1/ballots", app.address))
             .header("X-Forwarded-For", "192.0.2.11")
-            .json(&serde_json::json!({"token": tokens[0].1, "choice": "yes"}))
+            .json(&serde_json::json!({"token": tokens[0].1, "choice": "yes    "}))
             .send().await.unwrap();
         assert_eq!(res.status(), 200);
         for _ in 0..40 {

@@ -84,21 +84,28 @@ both_backends! {
         sv(db, &["tokens", "reissue", "--election", &id, "--member", "M3"]).ok();
         let size_before_casts: serde_json::Value = show(db, &id);
         let cases = [
-            (serde_json::json!({"token": "SV-nope", "choice": "yes"}), 400, "token_unknown"),
-            (serde_json::json!({"token": "SV-0000-0000-0000-0000-0000-0000-0000", "choice": "yes"}), 404, "token_unknown"),
-            (serde_json::json!({"token": revoked, "choice": "yes"}), 409, "token_revoked"),
+            (serde_json::json!({"token": "SV-nope", "choice": "yes    "}), 400, "token_unknown"),
+            (serde_json::json!({"token": "SV-0000-0000-0000-0000-0000-0000-0000", "choice": "yes    "}), 404, "token_unknown"),
+            (serde_json::json!({"token": revoked, "choice": "yes    "}), 409, "token_revoked"),
             (serde_json::json!({"token": tokens[0].1, "choice": "maybe"}), 400, "invalid_choice"),
             (serde_json::json!({"token": tokens[0].1, "choice": "abstain"}), 400, "invalid_choice"),
+            // Unpadded, or padded in front: the request's length would tell the choice.
+            (serde_json::json!({"token": tokens[0].1, "choice": "yes"}), 400, "invalid_choice"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "no"}), 400, "invalid_choice"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "  yes  "}), 400, "invalid_choice"),
             (serde_json::json!({"token": tokens[0].1}), 400, "invalid_json"),
-            (serde_json::json!({"token": tokens[0].1, "choice": "yes", "member": "M0"}), 400, "invalid_json"),
+            (serde_json::json!({"token": tokens[0].1, "choice": "yes    ", "member": "M0"}), 400, "invalid_json"),
         ];
         for (body, status, code) in cases {
             let (got, answer) = app.post_json("/api/v1/ballots", &body).await;
             assert_eq!((got, answer["error"].as_str()), (status, Some(code)), "{body}: {answer}");
             assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+            if ["yes", "no"].contains(&body["choice"].as_str().unwrap_or_default()) {
+                assert!(answer["message"].as_str().unwrap().contains("padded with spaces to 7 characters"), "{answer}");
+            }
         }
         // An oversized body is refused before parsing.
-        let big = serde_json::json!({"token": "x".repeat(70_000), "choice": "yes"});
+        let big = serde_json::json!({"token": "x".repeat(70_000), "choice": "yes    "});
         let (status, answer) = app.post_json("/api/v1/ballots", &big).await;
         assert_eq!((status, answer["error"].as_str()), (413, Some("payload_too_large")), "{answer}");
         // Nothing changed: no token spent, no ballot in the log.
@@ -132,7 +139,7 @@ both_backends! {
             tasks.push(tokio::spawn(async move {
                 let res = client
                     .post(format!("{app}/api/v1/ballots"))
-                    .json(&serde_json::json!({"token": token, "choice": if i % 3 == 0 { "no" } else { "yes" }}))
+                    .json(&serde_json::json!({"token": token, "choice": if i % 3 == 0 { "no     " } else { "yes    " }}))
                     .send()
                     .await
                     .unwrap();

@@ -63,7 +63,7 @@ impl TestApp {
     pub async fn cast(&self, token: &str, choice: &str) -> (u16, serde_json::Value) {
         self.post_json(
             "/api/v1/ballots",
-            &serde_json::json!({ "token": token, "choice": choice }),
+            &serde_json::json!({ "token": token, "choice": format!("{choice:<7}") }),
         )
         .await
     }
