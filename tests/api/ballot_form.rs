@@ -69,7 +69,9 @@ both_backends! {
         assert!(page.contains("<html lang=\"en\">"));
         assert!(page.contains("Do you authorize a strike if the producers do not reach an agreement?"));
         assert!(page.contains("600 — Local 600"));
-        assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes    ">"#), "choices are padded to one width");
+        assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes    " autocomplete="off">"#), "choices are padded to one width");
+        // Nothing of the choice in the browser's form restore (back button, session restore).
+        assert!(page.contains(r#"<form method="post" action="/vote" autocomplete="off" novalidate>"#), "{page}");
         assert!(page.contains(r#"<label for="choice-no">No</label>"#));
         assert!(!page.contains("choice-abstain"), "this election offers no abstention");
         let csrf = csrf_of(&page);
