@@ -285,6 +285,22 @@ both_backends! {
 }
 
 #[test]
+fn every_deployment_file_that_can_turns_core_files_off() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (file, says) in [
+        ("deploy/systemd/strikevote.service", "\nLimitCORE=0\n"),
+        (
+            "deploy/systemd/strikevote-witness.service",
+            "\nLimitCORE=0\n",
+        ),
+        ("deploy/compose.yaml", "    ulimits:\n      core: 0\n"),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(text.contains(says), "{file} does not turn core files off");
+    }
+}
+
+#[test]
 fn the_deployment_files_use_only_known_variables() {
     let known: Vec<String> = documented_variables()
         .into_iter()
