@@ -51,6 +51,7 @@ error_codes! {
     ApprovalNeeded => "approval_needed", CONFLICT;
     AwaitingTellers => "awaiting_tellers", CONFLICT;
     BadShare => "bad_share", BAD_REQUEST;
+    BallotSeen => "ballot_seen", CONFLICT;
     ChoiceMissing => "choice_missing", BAD_REQUEST;
     CommonPassword => "common_password", BAD_REQUEST;
     DatabaseError => "database_error", SERVICE_UNAVAILABLE;
@@ -65,6 +66,7 @@ error_codes! {
     FormExpired => "form_expired", FORBIDDEN;
     InternalError => "internal_error", SERVICE_UNAVAILABLE;
     InvalidAction => "invalid_action", BAD_REQUEST;
+    InvalidBallot => "invalid_ballot", BAD_REQUEST;
     InvalidBody => "invalid_body", BAD_REQUEST;
     InvalidChoice => "invalid_choice", BAD_REQUEST;
     InvalidDefinition => "invalid_definition", BAD_REQUEST;

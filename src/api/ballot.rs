@@ -14,7 +14,9 @@ use crate::http::auth::Official;
 use crate::http::state::AppState;
 use crate::token::PlainToken;
 
-/// Body of `POST /api/v1/ballots`.
+/// Body of `POST /api/v1/ballots`: the token and either the ballot the member's own device
+/// sealed (`ballot`; the server checks it and never sees the choice) or a padded `choice` the
+/// server seals.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CastBody {
@@ -24,17 +26,47 @@ pub struct CastBody {
     /// `yes`, `no`, or `abstain` where the election allows it, padded with spaces to 7
     /// characters (`"yes    "`, `"no     "`, `"abstain"`), so that the request's length does
     /// not tell the choice to whoever sees the encrypted traffic. An unpadded choice is refused.
+    /// Leave it out when sending a sealed `ballot`.
     #[schema(example = "yes    ")]
-    choice: String,
+    choice: Option<String>,
+    /// A ballot sealed by the member's device under the election key for the member's local
+    /// (docs/LOG_FORMAT.md, "Ballots"): one ciphertext per option in the definition's order,
+    /// with its range and sum proofs. Refused (`invalid_ballot`) unless its proofs verify for
+    /// this election and local, or (`ballot_seen`) if the same ballot is already in the log;
+    /// either way nothing is used up.
+    #[schema(value_type = Option<Object>)]
+    ballot: Option<serde_json::Value>,
 }
 
 impl CastBody {
     /// The request it asks for, or the API error naming what is wrong.
-    pub fn request(&self) -> Result<CastRequest> {
-        Ok(CastRequest {
-            token: parse_token(&self.token)?,
-            choice: parse_padded_choice(&self.choice)?,
-        })
+    pub fn request(self) -> Result<CastRequest> {
+        let token = parse_token(&self.token)?;
+        let sealing = match (self.choice, self.ballot) {
+            (Some(choice), None) => ballot::Sealing::Server(parse_padded_choice(&choice)?),
+            (None, Some(sealed)) => {
+                ballot::Sealing::Member(Box::new(serde_json::from_value(sealed).map_err(|_| {
+                    Error::bad_input(
+                        ErrorCode::InvalidBallot,
+                        "`ballot` is not a sealed ballot: an object with `choices` (ciphertexts), \
+                         `range_proof` and `sum_proof`, as docs/LOG_FORMAT.md describes",
+                    )
+                })?))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_input(
+                    ErrorCode::InvalidChoice,
+                    "send a sealed `ballot` or a `choice`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::bad_input(
+                    ErrorCode::ChoiceMissing,
+                    "send a sealed `ballot`, or a `choice` padded to 7 characters",
+                ));
+            }
+        };
+        Ok(CastRequest { token, sealing })
     }
 }
 
@@ -124,12 +156,12 @@ impl From<&Cast> for CastAnswer {
 #[utoipa::path(post, path = "/api/v1/ballots", tag = "members", request_body = CastBody,
     responses(
         (status = 200, description = "The ballot is in the log", body = CastAnswer),
-        (status = 400, description = "invalid_choice choice_missing token_unknown"),
+        (status = 400, description = "invalid_choice choice_missing invalid_ballot token_unknown"),
         (status = 404, description = "token_unknown"),
-        (status = 409, description = "token_used token_revoked election_not_open"),
+        (status = 409, description = "token_used token_revoked election_not_open ballot_seen"),
         (status = 503, description = "storage_full witnesses_unavailable")))]
 pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
-    let cast = state.casting.cast(body.request()?).await?;
+    let cast = state.casting.cast(body.into_inner().request()?).await?;
     Ok(HttpResponse::Ok().json(CastAnswer::from(&cast)))
 }
 

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use strikevote_core::crypto::PublicKey;
-use strikevote_core::crypto::ballot::{Context, seal_many};
+use strikevote_core::crypto::ballot::{Context, SealedBallot, seal_many, tracker, validity};
 
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
@@ -27,12 +27,35 @@ use crate::token::TokenStatus;
 use crate::token::{HashedToken, random_receipt};
 
 /// One member's request to cast a ballot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct CastRequest {
     /// The SHA-256 of the token typed; the plaintext never reaches the pool.
     pub token: HashedToken,
-    /// The choice.
-    pub choice: Choice,
+    /// What is cast: a choice the server seals, or a ballot the member's page sealed.
+    pub sealing: Sealing,
+}
+
+/// Who seals a ballot.
+#[derive(Clone)]
+pub enum Sealing {
+    /// The server, from the member's plain choice (pages without JavaScript, API clients that
+    /// send a padded choice).
+    Server(Choice),
+    /// The member's page: the server checks its proofs and never sees the choice.
+    Member(Box<SealedBallot>),
+}
+
+impl std::fmt::Debug for CastRequest {
+    /// Never the choice, and never the token's digest either.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let by = match self.sealing {
+            Sealing::Server(_) => "server",
+            Sealing::Member(_) => "member",
+        };
+        f.debug_struct("CastRequest")
+            .field("sealed_by", &by)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the casting pool keeps of each election: its key, read from its log once (it never
@@ -303,6 +326,16 @@ struct Batch<'a> {
     info: &'a HashMap<Vec<u8>, TokenInfo>,
 }
 
+impl Batch<'_> {
+    /// The local of request `i`'s member.
+    fn local(&self, i: usize) -> String {
+        self.info
+            .get(&self.hashes[i])
+            .map(|t| t.2.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// One election's share of a batch, under its lock: refuses what cannot be cast, redeems the
 /// tokens, seals the choices (on every core; the plain choice goes no further than this), appends
 /// the ballots in one signed append and proves each one's inclusion.
@@ -326,6 +359,11 @@ fn cast_in_election(
     if candidates.is_empty() {
         return Ok(out);
     }
+    let key = keys.get(conn, &election)?;
+    let candidates = sound(conn, &key, &election, batch, candidates, &mut out)?;
+    if candidates.is_empty() {
+        return Ok(out);
+    }
     let redeemed = redeem(conn, candidates.iter().map(|&i| &batch.hashes[i]).collect())?;
     crate::error::failpoint("cast::redeemed", &id)?;
     let (casting, taken): (Vec<usize>, Vec<usize>) = candidates
@@ -336,36 +374,33 @@ fn cast_in_election(
     if casting.is_empty() {
         return Ok(out);
     }
-    let key = keys.get(conn, &election)?;
     let choices = &election.definition.choices;
-    let locals: Vec<String> = casting
-        .iter()
-        .map(|&i| {
-            batch
-                .info
-                .get(&batch.hashes[i])
-                .map(|t| t.2.clone())
-                .unwrap_or_default()
-        })
-        .collect();
+    let locals: Vec<String> = casting.iter().map(|&i| batch.local(i)).collect();
     // `castable` let only the election's choices through. Each ballot is sealed for its
     // election and local, so it verifies nowhere else.
-    let options = casting
-        .iter()
-        .zip(&locals)
-        .map(|(&i, local)| {
-            let choice = choices
-                .iter()
-                .position(|c| *c == batch.requests[i].choice)?;
+    let mut to_seal = Vec::new();
+    for (&i, local) in casting.iter().zip(&locals) {
+        if let Sealing::Server(choice) = batch.requests[i].sealing {
+            let option = choices.iter().position(|c| *c == choice).ok_or_else(|| {
+                Error::Internal("a choice the election lacks passed the check".into())
+            })?;
             let context = Context {
                 election: &id,
                 local,
             };
-            Some((context, choice))
+            to_seal.push((context, option));
+        }
+    }
+    let mut server_sealed = seal_many(&key, choices.len(), &to_seal)
+        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?
+        .into_iter();
+    let sealed: Vec<SealedBallot> = casting
+        .iter()
+        .map(|&i| match &batch.requests[i].sealing {
+            Sealing::Member(b) => Some(b.as_ref().clone()),
+            Sealing::Server(_) => server_sealed.next(),
         })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| Error::Internal("a choice the election lacks passed the check".into()))?;
-    let sealed = seal_many(&key, choices.len(), &options)
+        .collect::<Option<_>>()
         .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
     crate::error::failpoint("cast::sealed", &id)?;
     let mut ballots = Vec::with_capacity(casting.len());
@@ -399,20 +434,99 @@ fn castable(
         out.extend(indexes.iter().map(|&i| (i, closed(i))));
         return Vec::new();
     }
-    let (allowed, refused): (Vec<usize>, Vec<usize>) = indexes
-        .iter()
-        .partition(|&&i| election.definition.allows(requests[i].choice));
-    for i in refused {
-        let choice = requests[i].choice.as_str();
-        out.push((
-            i,
-            Err(Error::bad_input(
-                ErrorCode::InvalidChoice,
-                format!("`{choice}` is not a choice in this election"),
+    let options = election.definition.choices.len();
+    let mut allowed = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        match &requests[i].sealing {
+            Sealing::Server(choice) if !election.definition.allows(*choice) => out.push((
+                i,
+                Err(Error::bad_input(
+                    ErrorCode::InvalidChoice,
+                    format!("`{}` is not a choice in this election", choice.as_str()),
+                )),
             )),
-        ));
+            Sealing::Member(ballot) if ballot.len() != options => out.push((
+                i,
+                Err(Error::bad_input(
+                    ErrorCode::InvalidBallot,
+                    format!(
+                        "the sealed ballot has {} options; this election has {options}",
+                        ballot.len()
+                    ),
+                )),
+            )),
+            _ => allowed.push(i),
+        }
     }
     allowed
+}
+
+/// The ballots members' pages sealed, among `candidates`: each one's proofs are checked for
+/// its election and the member's local (on every core), and one already in the log — or twice
+/// in this batch — is refused as a copy; the others are answered in `out` with nothing used up.
+fn sound(
+    conn: &mut DbConnection,
+    key: &PublicKey,
+    election: &Election,
+    batch: &Batch,
+    candidates: Vec<usize>,
+    out: &mut Vec<(usize, Result<Cast>)>,
+) -> Result<Vec<usize>> {
+    let sealed: Vec<(usize, &SealedBallot)> = candidates
+        .iter()
+        .filter_map(|&i| match &batch.requests[i].sealing {
+            Sealing::Member(b) => Some((i, b.as_ref())),
+            Sealing::Server(_) => None,
+        })
+        .collect();
+    if sealed.is_empty() {
+        return Ok(candidates);
+    }
+    let locals: Vec<String> = sealed.iter().map(|&(i, _)| batch.local(i)).collect();
+    let pairs: Vec<(Context<'_>, &SealedBallot)> = sealed
+        .iter()
+        .zip(&locals)
+        .map(|(&(_, b), local)| {
+            let context = Context {
+                election: &election.id,
+                local,
+            };
+            (context, b)
+        })
+        .collect();
+    let valid = validity(key, election.definition.choices.len(), &pairs);
+    let trackers: Vec<String> = sealed
+        .iter()
+        .map(|(_, b)| hex::encode(tracker(b)))
+        .collect();
+    let in_log = log::store::trackers_in_log(conn, election.id, &trackers)?;
+    let mut in_batch = HashSet::new();
+    let mut refused = HashSet::new();
+    for (((i, _), ok), t) in sealed.iter().zip(valid).zip(&trackers) {
+        let refusal = if !ok {
+            Some(Error::bad_input(
+                ErrorCode::InvalidBallot,
+                "the sealed ballot's proofs do not verify for this election and your local: \
+                 nothing was recorded and your token is still unused; seal it again",
+            ))
+        } else if in_log.contains(t) || !in_batch.insert(t) {
+            Some(Error::conflict(
+                ErrorCode::BallotSeen,
+                "this sealed ballot is already in the log: a ballot cannot be cast twice, and \
+                 nothing was recorded; seal your own",
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            out.push((*i, Err(e)));
+            refused.insert(*i);
+        }
+    }
+    Ok(candidates
+        .into_iter()
+        .filter(|i| !refused.contains(i))
+        .collect())
 }
 
 /// The redemption itself: only tokens still live flip to used, atomically; returns those.

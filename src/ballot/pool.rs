@@ -142,7 +142,8 @@ fn run(inbox: Receiver<Job>, committer: &Committer, period: Duration, max: usize
 impl Committer {
     /// Commits one batch and answers it, or hands its ballots to the publisher.
     fn commit(&self, batch: Vec<Job>) {
-        let requests: Vec<CastRequest> = batch.iter().map(|j| j.request).collect();
+        let (requests, batch): (Vec<CastRequest>, Vec<_>) =
+            batch.into_iter().map(|j| (j.request, j.answer)).unzip();
         let started = Instant::now();
         let outcome = self
             .pool
@@ -155,8 +156,8 @@ impl Committer {
                 tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
                 self.metrics
                     .refused(ErrorCode::Unavailable, batch.len() as u64);
-                for job in batch {
-                    let _ = job.answer.send(Err(super::unconfirmed()));
+                for answer in batch {
+                    let _ = answer.send(Err(super::unconfirmed()));
                 }
                 return;
             }
@@ -175,15 +176,15 @@ impl Committer {
             "ballot batch committed"
         );
         let mut waiting = Vec::new();
-        for (job, answer) in batch.into_iter().zip(answers) {
+        for (to, answer) in batch.into_iter().zip(answers) {
             match answer {
                 Ok(cast) if cast.witnessed => waiting.push(Waiting {
                     cast,
-                    answer: job.answer,
+                    answer: to,
                     since: started,
                 }),
                 other => {
-                    let _ = job.answer.send(other);
+                    let _ = to.send(other);
                 }
             }
         }

@@ -66,6 +66,7 @@ diesel::table! {
         kind -> Text,
         body -> Binary,
         receipt -> Nullable<Text>,
+        tracker -> Nullable<Text>,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The durable log of each election: append (under the election's lock), read, prove.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use base64::Engine;
 use chrono::{NaiveDateTime, Utc};
@@ -245,6 +245,7 @@ struct EntryRow<'a> {
     kind: &'a str,
     body: &'a [u8],
     receipt: Option<&'a str>,
+    tracker: Option<&'a str>,
 }
 
 /// A row of `log_nodes`.
@@ -275,6 +276,7 @@ fn insert_entries(
             kind: entry.kind.as_str(),
             body: &entry.bytes,
             receipt: entry.receipt.as_deref(),
+            tracker: entry.tracker.as_deref(),
         });
         for (node, hash) in tree.push(merkle::leaf_hash(&entry.bytes)) {
             node_rows.push(NodeRow {
@@ -386,6 +388,24 @@ pub fn inclusion_proofs(
                 .collect()
         })
         .collect()
+}
+
+/// Which of `trackers` are already in the election's log.
+pub fn trackers_in_log(
+    conn: &mut DbConnection,
+    election: ElectionId,
+    trackers: &[String],
+) -> Result<HashSet<String>> {
+    let mut seen = HashSet::new();
+    for chunk in trackers.chunks(CHUNK) {
+        let found: Vec<Option<String>> = log_entries::table
+            .filter(log_entries::election_id.eq(election.to_string()))
+            .filter(log_entries::tracker.eq_any(chunk))
+            .select(log_entries::tracker)
+            .load(conn)?;
+        seen.extend(found.into_iter().flatten());
+    }
+    Ok(seen)
 }
 
 /// Where the ballot with this receipt is: (election, index).

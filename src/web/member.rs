@@ -252,7 +252,7 @@ pub async fn cast_vote(
     };
     let request = CastRequest {
         token: token.hash(),
-        choice,
+        sealing: ballot::Sealing::Server(choice),
     };
     match state.casting.cast(request).await {
         Ok(cast) => {

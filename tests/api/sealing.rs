@@ -13,6 +13,8 @@ use rand::SeedableRng;
 use serde_json::{Value, json};
 use strikevote_core::ElectionId;
 
+use crate::helpers::TestDb;
+
 use strikevote_core::crypto::ballot::{
     ChallengeError, Context, SealedBallot, check_challenge, check_proofs, seal, tracker,
 };
@@ -300,5 +302,109 @@ crate::both_backends! {
         let file = std::fs::read(root().join("src/web/static/sealing.js")).unwrap();
         assert!(body[..] == file[..], "the served bytes are the repository's");
         assert_eq!(named, hex::encode(sha2::Sha256::digest(&body)));
+    }
+}
+
+/// The election key, read from the log as any member's page reads it (the `election_key` entry).
+fn key_from_log(db: &TestDb, id: &str) -> PublicKey {
+    let bundle = crate::helpers::export_bundle(db, id, "key-from-log");
+    let log = String::from_utf8(bundle.log).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(r#""type":"election_key""#))
+        .expect("the ceremony wrote the election key");
+    let entry: Value = serde_json::from_str(line).unwrap();
+    let shared = entry["keys"]["shared_key"].as_str().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(shared)
+        .unwrap();
+    PublicKey::from_bytes(&bytes).unwrap()
+}
+
+fn sealed(key: &PublicKey, id: &str, local: &str, options: usize, choice: usize) -> Value {
+    let e = ElectionId::parse(id).unwrap();
+    let context = Context {
+        election: &e,
+        local,
+    };
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    serde_json::to_value(seal(key, context, options, choice, &mut rng).unwrap()).unwrap()
+}
+
+crate::both_backends! {
+    async fn a_ballot_sealed_on_the_members_device_is_cast_as_sent(db: &TestDb) {
+        let (id, tokens) = crate::helpers::prepared_election(db, 3);
+        crate::helpers::sv(db, &["election", "open", &id]).ok();
+        let app = crate::helpers::spawn_app(db).await;
+        let key = key_from_log(db, &id);
+        let (member, token) = &tokens[1];
+        assert_eq!(member, "M1");
+        let ballot = sealed(&key, &id, "700", 2, 1);
+        let (status, cast) = app.post_json("/api/v1/ballots", &json!({"token": token, "ballot": ballot})).await;
+        assert_eq!(status, 200, "{cast}");
+        let parsed: SealedBallot = serde_json::from_value(ballot.clone()).unwrap();
+        assert_eq!(cast["tracker"], hex::encode(tracker(&parsed)), "the tracker of what the device sealed");
+        // The log holds exactly the ciphertexts and proofs the device sent.
+        let index = cast["leaf_index"].as_u64().unwrap();
+        let (_, entry) = app.get(&format!("/api/v1/elections/{id}/entries?start={index}&end={}", index + 1)).await;
+        let entry: Value = serde_json::from_str(entry.trim_end()).unwrap();
+        assert_eq!(entry["ballot"], ballot);
+        assert_eq!(entry["local"], "700");
+        // The token is used now: the same ballot or another is refused.
+        let (status, again) = app.post_json("/api/v1/ballots", &json!({"token": token, "ballot": sealed(&key, &id, "700", 2, 0)})).await;
+        assert_eq!((status, again["error"].as_str()), (409, Some("token_used")), "{again}");
+    }
+}
+
+crate::both_backends! {
+    async fn a_sealed_ballot_that_is_wrong_or_copied_is_refused_and_uses_nothing_up(db: &TestDb) {
+        let (id, tokens) = crate::helpers::prepared_election(db, 6);
+        crate::helpers::sv(db, &["election", "open", &id]).ok();
+        let app = crate::helpers::spawn_app(db).await;
+        let key = key_from_log(db, &id);
+        let token_of = |m: &str| tokens.iter().find(|(id, _)| id == m).unwrap().1.clone();
+        let (m1, m4) = (&token_of("M1"), &token_of("M4")); // both of local 700
+        let good = sealed(&key, &id, "700", 2, 0);
+        let mut swapped = good.clone();
+        let first = swapped["choices"][0].clone();
+        swapped["choices"][0] = swapped["choices"][1].clone();
+        swapped["choices"][1] = first;
+        let other_election = sealed(&key, "0192c7a0-0000-4000-8000-0000000000cc", "700", 2, 0);
+        let refusals = [
+            (json!({"token": m1, "ballot": sealed(&key, &id, "600", 2, 0)}), 400, "invalid_ballot"),
+            (json!({"token": m1, "ballot": other_election}), 400, "invalid_ballot"),
+            (json!({"token": m1, "ballot": sealed(&key, &id, "700", 3, 0)}), 400, "invalid_ballot"),
+            (json!({"token": m1, "ballot": swapped}), 400, "invalid_ballot"),
+            (json!({"token": m1, "ballot": {"choices": "yes"}}), 400, "invalid_ballot"),
+            (json!({"token": m1, "ballot": good, "choice": "yes    "}), 400, "invalid_choice"),
+            (json!({"token": m1}), 400, "choice_missing"),
+        ];
+        for (body, status, code) in &refusals {
+            let (got, answer) = app.post_json("/api/v1/ballots", body).await;
+            assert_eq!((got, answer["error"].as_str()), (*status, Some(*code)), "{answer}");
+            assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+        }
+        // Nothing was used up: M1 casts the good ballot now.
+        let (status, cast) = app.post_json("/api/v1/ballots", &json!({"token": m1, "ballot": good})).await;
+        assert_eq!(status, 200, "{cast}");
+        // M4 (same local) sends a copy of it: refused as seen, and M4's token still works.
+        let (status, copy) = app.post_json("/api/v1/ballots", &json!({"token": m4, "ballot": good})).await;
+        assert_eq!((status, copy["error"].as_str()), (409, Some("ballot_seen")), "{copy}");
+        // Two copies of one new ballot in one batch: one is cast, the other refused.
+        let twin = sealed(&key, &id, "871", 2, 1);
+        let (a, b) = (app.clone(), app.clone());
+        let (t2, t5) = (token_of("M2"), token_of("M5")); // both of local 871
+        let (twin_a, twin_b) = (twin.clone(), twin.clone());
+        let one = tokio::spawn(async move { a.post_json("/api/v1/ballots", &json!({"token": t2, "ballot": twin_a})).await });
+        let two = tokio::spawn(async move { b.post_json("/api/v1/ballots", &json!({"token": t5, "ballot": twin_b})).await });
+        let mut statuses = vec![one.await.unwrap().0, two.await.unwrap().0];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409]);
+        let (status, cast) = app.cast(m4, "no").await;
+        assert_eq!(status, 200, "{cast}");
+        // In the log: exactly the three ballots accepted.
+        let bundle = crate::helpers::export_bundle(db, &id, "after");
+        let ballots = String::from_utf8(bundle.log).unwrap().matches(r#""type":"ballot""#).count();
+        assert_eq!(ballots, 3);
     }
 }

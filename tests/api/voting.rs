@@ -93,7 +93,7 @@ both_backends! {
             (serde_json::json!({"token": tokens[0].1, "choice": "yes"}), 400, "invalid_choice"),
             (serde_json::json!({"token": tokens[0].1, "choice": "no"}), 400, "invalid_choice"),
             (serde_json::json!({"token": tokens[0].1, "choice": "  yes  "}), 400, "invalid_choice"),
-            (serde_json::json!({"token": tokens[0].1}), 400, "invalid_json"),
+            (serde_json::json!({"token": tokens[0].1}), 400, "choice_missing"),
             (serde_json::json!({"token": tokens[0].1, "choice": "yes    ", "member": "M0"}), 400, "invalid_json"),
         ];
         for (body, status, code) in cases {

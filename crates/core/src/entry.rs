@@ -737,6 +737,10 @@ impl Entry {
                 Body::Ballot(b) => Some(b.receipt.clone()),
                 _ => None,
             },
+            tracker: match &self.body {
+                Body::Ballot(b) => Some(hex::encode(crate::crypto::ballot::tracker(&b.ballot))),
+                _ => None,
+            },
         }
     }
 }
@@ -750,6 +754,9 @@ pub struct NewEntry {
     pub bytes: Vec<u8>,
     /// A ballot's receipt (also stored in a column, so a member can find their entry).
     pub receipt: Option<String>,
+    /// A ballot's tracker, hex (also stored in a column, unique per election: a ballot seen
+    /// before — a copy of another member's — is refused).
+    pub tracker: Option<String>,
 }
 
 fn new(id: &ElectionId, body: Body) -> NewEntry {

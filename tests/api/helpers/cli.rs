@@ -361,7 +361,7 @@ pub fn cast_batch(db: &TestDb, tokens: &[&str]) {
         .iter()
         .map(|token| strikevote::ballot::CastRequest {
             token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
-            choice: strikevote::election::Choice::Yes,
+            sealing: strikevote::ballot::Sealing::Server(strikevote::election::Choice::Yes),
         })
         .collect();
     let keys = strikevote::ballot::ElectionKeys::default();
@@ -379,7 +379,7 @@ pub fn cast_choice(db: &TestDb, token: &str, choice: strikevote::election::Choic
     let mut conn = pool.get().unwrap();
     let request = strikevote::ballot::CastRequest {
         token: strikevote::token::PlainToken::parse(token).unwrap().hash(),
-        choice,
+        sealing: strikevote::ballot::Sealing::Server(choice),
     };
     let keys = strikevote::ballot::ElectionKeys::default();
     let answers = strikevote::ballot::commit_batch(&mut conn, &signer, &keys, &[request]).unwrap();

@@ -271,6 +271,17 @@ pub fn first_invalid(
     options: usize,
     ballots: &[(Context<'_>, &SealedBallot)],
 ) -> Option<usize> {
+    validity(key, options, ballots).iter().position(|ok| !ok)
+}
+
+/// Checks many ballots' proofs, each for its context, on every core: whether each is valid
+/// (exactly `options` ciphertexts, proofs verifying under its context key), in order. What the
+/// casting path runs on the ballots members' pages sealed.
+pub fn validity(
+    key: &PublicKey<Group>,
+    options: usize,
+    ballots: &[(Context<'_>, &SealedBallot)],
+) -> Vec<bool> {
     let keys = context_keys(key, ballots.iter().map(|(context, _)| *context));
     let keys = &keys;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -278,20 +289,23 @@ pub fn first_invalid(
     std::thread::scope(|s| {
         let parts: Vec<_> = ballots
             .chunks(chunk)
-            .enumerate()
-            .map(|(k, part)| {
+            .map(|part| {
                 let handle = s.spawn(move || {
-                    part.iter().position(|(context, b)| {
-                        let params = ChoiceParams::single(keys[context].clone(), options.max(1));
-                        b.len() != options || b.verify(&params).is_err()
-                    })
+                    part.iter()
+                        .map(|(context, b)| {
+                            let params =
+                                ChoiceParams::single(keys[context].clone(), options.max(1));
+                            b.len() == options && b.verify(&params).is_ok()
+                        })
+                        .collect::<Vec<bool>>()
                 });
-                (k * chunk, handle)
+                (part.len(), handle)
             })
             .collect();
-        // A thread that panicked checked nothing: its first ballot counts as the failure.
+        // A thread that panicked checked nothing: its ballots count as invalid.
         parts
             .into_iter()
-            .find_map(|(start, p)| p.join().unwrap_or(Some(0)).map(|i| start + i))
+            .flat_map(|(n, p)| p.join().unwrap_or_else(|_| vec![false; n]))
+            .collect()
     })
 }
