@@ -344,7 +344,12 @@ mod tests {
             ["error"]["enum"];
         assert_eq!(
             codes,
-            &serde_json::json!(["token_used", "token_revoked", "election_not_open"])
+            &serde_json::json!([
+                "token_used",
+                "token_revoked",
+                "election_not_open",
+                "ballot_seen"
+            ])
         );
     }
 }

@@ -374,34 +374,8 @@ fn cast_in_election(
     if casting.is_empty() {
         return Ok(out);
     }
-    let choices = &election.definition.choices;
     let locals: Vec<String> = casting.iter().map(|&i| batch.local(i)).collect();
-    // `castable` let only the election's choices through. Each ballot is sealed for its
-    // election and local, so it verifies nowhere else.
-    let mut to_seal = Vec::new();
-    for (&i, local) in casting.iter().zip(&locals) {
-        if let Sealing::Server(choice) = batch.requests[i].sealing {
-            let option = choices.iter().position(|c| *c == choice).ok_or_else(|| {
-                Error::Internal("a choice the election lacks passed the check".into())
-            })?;
-            let context = Context {
-                election: &id,
-                local,
-            };
-            to_seal.push((context, option));
-        }
-    }
-    let mut server_sealed = seal_many(&key, choices.len(), &to_seal)
-        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?
-        .into_iter();
-    let sealed: Vec<SealedBallot> = casting
-        .iter()
-        .map(|&i| match &batch.requests[i].sealing {
-            Sealing::Member(b) => Some(b.as_ref().clone()),
-            Sealing::Server(_) => server_sealed.next(),
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
+    let sealed = seal_all(&key, &election, batch, &casting, &locals)?;
     crate::error::failpoint("cast::sealed", &id)?;
     let mut ballots = Vec::with_capacity(casting.len());
     for ((i, sealed), local) in casting.into_iter().zip(sealed).zip(locals) {
@@ -420,6 +394,44 @@ fn cast_in_election(
     }
     out.extend(append_ballots(conn, signer, &election, ballots)?);
     Ok(out)
+}
+
+/// The sealed ballot of each of `casting` (whose members are of `locals`), in order: the
+/// server seals the plain choices (on every core), a member's page sealed the others.
+fn seal_all(
+    key: &PublicKey,
+    election: &Election,
+    batch: &Batch,
+    casting: &[usize],
+    locals: &[String],
+) -> Result<Vec<SealedBallot>> {
+    let choices = &election.definition.choices;
+    // `castable` let only the election's choices through. Each ballot is sealed for its
+    // election and local, so it verifies nowhere else.
+    let mut to_seal = Vec::new();
+    for (&i, local) in casting.iter().zip(locals) {
+        if let Sealing::Server(choice) = batch.requests[i].sealing {
+            let option = choices.iter().position(|c| *c == choice).ok_or_else(|| {
+                Error::Internal("a choice the election lacks passed the check".into())
+            })?;
+            let context = Context {
+                election: &election.id,
+                local,
+            };
+            to_seal.push((context, option));
+        }
+    }
+    let mut server_sealed = seal_many(key, choices.len(), &to_seal)
+        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?
+        .into_iter();
+    casting
+        .iter()
+        .map(|&i| match &batch.requests[i].sealing {
+            Sealing::Member(b) => Some(b.as_ref().clone()),
+            Sealing::Server(_) => server_sealed.next(),
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))
 }
 
 /// The requests that may be cast now; the others are answered in `out`.
