@@ -349,6 +349,23 @@ def unbind(ct, election, local):
     return (r, sub(b, mul(context_scalar(election, local), r)))
 
 
+def resealed_tracker(key, election, local, options, choice, randomness):
+    """The tracker of the ballot that `randomness` (one base64url scalar per option) seals for
+    option `choice` under the context key of `election` and `local`: each ciphertext is
+    (r·G, r·Kc), plus G at the chosen option (LOG_FORMAT.md, "Challenges")."""
+    if not isinstance(randomness, list) or len(randomness) != options or not 0 <= choice < options:
+        raise Invalid("not one randomness per option")
+    bound = context_key(key, election, local)
+    sealed = b""
+    for i, text in enumerate(randomness):
+        r = scalar(text)
+        blinded = mul(r, bound)
+        if i == choice:
+            blinded = add(blinded, G)
+        sealed += encode(mul(r, G)) + encode(blinded)
+    return hashlib.sha256(sealed).hexdigest()
+
+
 def ballot_valid(key, key_bytes, options, ballot):
     """An EncryptedChoice<Ristretto, SingleChoice>: every ciphertext encrypts 0 or 1 (ring
     proof), and they add up to an encryption of 1 (sum proof). The ciphertexts if valid."""

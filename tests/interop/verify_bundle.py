@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v6), written from
+"""An independent verifier of a strikevote audit bundle (log format v7), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -178,18 +178,22 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 6:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 7:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
         fail("origin does not name the election")
     cosigned = cosigners(entries[0], text, sigs)
+    checked = Rules(entries[0], lines, leaves)
     try:
-        Rules(entries[0], lines, leaves).check_all(entries)
+        checked.check_all(entries)
     except v2.Invalid as e:
         fail(str(e))
     print("OK size=%d root=%s election=%s cosigned_by=%s" % (
         size, root_b64, election, ",".join(cosigned) or "-"))
+    # Who sealed how many ballots, and how many were checked first (every one re-sealed).
+    for code, (ballots, challenges) in checked.sealing.items():
+        print("sealed by %s: %d ballot(s), %d checked first" % (code, ballots, challenges))
 
 
 def cosigners(definition, text, sigs):
@@ -257,6 +261,7 @@ STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": (
           "election_key": ("draft",), "teller_ready": ("draft",),
           "tokens_issued": ("draft", "open"), "token_reissued": ("draft", "open"),
           "open": ("draft",), "ballot": ("open",), "close": ("open",),
+          "sealing_code": ("open",), "challenge": ("open",),
           "tally_share": ("closed",), "result": ("closed",),
           "account": ("draft", "open", "closed", "counted")}
 MOVES = {"open": "open", "close": "closed", "result": "counted"}
@@ -274,11 +279,11 @@ EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
 class Rules:
-    """Log format v5's order rules and cryptography, entry by entry."""
+    """Log format v7's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
-             "tally_share", "account"}
+             "tally_share", "account", "sealing_code", "challenge"}
 
     def __init__(self, definition, lines, leaves):
         self.lines, self.leaves = lines, leaves
@@ -301,13 +306,16 @@ class Rules:
         self.life, self.life_before, self.previous, self.read = "draft", "draft", None, 0
         self.rosters, self.opened_at, self.last_admin = {}, None, None
         self.accounts = {}  # account created in this log -> whether after the vote opened
+        # "server", "member" (no code named) or a named code -> [ballots, challenges]
+        self.sealing = {"server": [0, 0]}
+        self.code_from = None
 
     def check_all(self, entries):
         problem = rules.definition(self.d)
         if problem:
             raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 6:
+            if e.get("election") != self.election or e.get("v") != 7:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
@@ -516,10 +524,61 @@ class Rules:
             return "the schedule opens the vote before opens_at"
         self.opened_at = e["at"]
         self.phase = "open"
+        return self.sealing_code(e)
+
+    def sealing_code(self, e):
+        """An `open` or `sealing_code` entry names a sealing code not named before."""
+        if list(e) != ["v", "type", "election", "at", "sealing_code"]:
+            return "a malformed %s entry" % e["type"]
+        code = e["sealing_code"]
+        if not isinstance(code, str) or not re.fullmatch(r"[0-9a-f]{64}", code) or code in self.sealing:
+            return "a sealing code that is not 64 lowercase hex digits, or named twice"
+        if self.code_from is not None and e["at"] < self.code_from:
+            return "a sealing code named before the previous one"
+        self.code_from = e["at"]
+        self.sealing[code] = [0, 0]
+
+    def sealed_with(self, code, which):
+        """Counts a ballot (which=0) or a challenge (1) against its sealing code."""
+        key = "member" if code is None else code
+        if code is not None and (not isinstance(code, str) or len(code) != 64 or code not in self.sealing):
+            return "a sealing code no earlier open or sealing_code entry names"
+        self.sealing.setdefault(key, [0, 0])[which] += 1
+
+    def challenge(self, e):
+        if list(e) != ["v", "type", "election", "local", "sealing_code", "tracker", "choice", "randomness"]:
+            return "a malformed challenge"
+        local, tracker = e["local"], e["tracker"]
+        if local not in self.locals or e["choice"] not in self.choices:
+            return "a challenge of no local, or for no choice of the election"
+        if not isinstance(tracker, str) or not re.fullmatch(r"[0-9a-f]{64}", tracker):
+            return "a challenge tracker that is not 64 lowercase hex digits"
+        try:
+            remade = v2.resealed_tracker(self.key, self.election, local, len(self.choices),
+                                         self.choices.index(e["choice"]), e["randomness"])
+        except v2.Invalid as why:
+            return "a challenge's randomness: %s" % why
+        if remade != tracker:
+            return "a challenge whose randomness does not re-seal its choice to its tracker"
+        if bytes.fromhex(tracker) in self.trackers:
+            return "a tracker checked twice, or checked and cast"
+        self.trackers.add(bytes.fromhex(tracker))
+        return self.sealed_with(e["sealing_code"], 1)
 
     def ballot(self, e):
-        if self.phase != "open" or list(e) != ["v", "type", "election", "local", "ballot", "receipt"]:
+        fields = ["v", "type", "election", "local", "sealed_by", "sealing_code", "ballot", "receipt"]
+        if self.phase != "open" or list(e) != fields:
             return "a malformed ballot, or one outside the voting period"
+        if e["sealed_by"] == "server":
+            if e["sealing_code"] is not None:
+                return "a ballot the server sealed names a sealing code"
+            self.sealing["server"][0] += 1
+        elif e["sealed_by"] == "member":
+            problem = self.sealed_with(e["sealing_code"], 0)
+            if problem:
+                return problem
+        else:
+            return "a ballot sealed by neither the member nor the server"
         local = e["local"]
         if local not in self.locals or e["receipt"] in self.receipts:
             return "a ballot of no local, or a receipt twice"

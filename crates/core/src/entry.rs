@@ -1,4 +1,4 @@
-//! Log entries (format v5): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v7): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -26,7 +26,7 @@ pub use result::{
 };
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 6;
+pub const VERSION: u8 = 7;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -64,11 +64,15 @@ pub enum Kind {
     TellerReady,
     /// After close, a teller's decryption shares of every local's sums, with proofs.
     TallyShare,
+    /// While the vote is open, a new version of the sealing code members' pages run.
+    SealingCode,
+    /// A sealed ballot its member checked instead of casting: its choice and randomness.
+    Challenge,
 }
 
 impl Kind {
-    /// Every type, in the order format v5 lists them.
-    pub const ALL: [Kind; 15] = [
+    /// Every type, in the order LOG_FORMAT.md lists them.
+    pub const ALL: [Kind; 17] = [
         Kind::Election,
         Kind::Roster,
         Kind::TokensIssued,
@@ -84,6 +88,8 @@ impl Kind {
         Kind::ElectionKey,
         Kind::TellerReady,
         Kind::TallyShare,
+        Kind::SealingCode,
+        Kind::Challenge,
     ];
 
     /// The `type` value.
@@ -104,10 +110,12 @@ impl Kind {
             Kind::ElectionKey => "election_key",
             Kind::TellerReady => "teller_ready",
             Kind::TallyShare => "tally_share",
+            Kind::SealingCode => "sealing_code",
+            Kind::Challenge => "challenge",
         }
     }
 
-    /// The type named by a `type` value, if format v5 has it.
+    /// The type named by a `type` value, if the format has it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -152,13 +160,53 @@ pub struct At {
     pub at: DateTime<Utc>,
 }
 
-/// A `ballot` entry: exactly local, sealed ballot and receipt — no member, no token, no time,
-/// and no choice anyone but the tellers together could read.
+/// An `open` entry (the vote opened, and the sealing code members' pages run from then), or a
+/// `sealing_code` entry (pages run another version from `at`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Opening {
+    /// RFC 3339, UTC, whole seconds.
+    #[serde(with = "rfc3339_seconds")]
+    pub at: DateTime<Utc>,
+    /// The SHA-256 of the sealing code the server serves to ballot pages (the exact bytes of
+    /// `/static/sealing.js`), 64 lowercase hex digits.
+    pub sealing_code: String,
+}
+
+/// Who sealed a ballot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealedBy {
+    /// The member's device: the server never saw the choice.
+    Member,
+    /// The server, from the member's plain choice (a page without JavaScript, or an API client
+    /// that sent a choice).
+    Server,
+}
+
+impl SealedBy {
+    /// The `sealed_by` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealedBy::Member => "member",
+            SealedBy::Server => "server",
+        }
+    }
+}
+
+/// A `ballot` entry: exactly local, who sealed it, sealed ballot and receipt — no member, no
+/// token, no time, and no choice anyone but the tellers together could read.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ballot {
     /// The voter's local.
     pub local: String,
+    /// Who sealed it.
+    pub sealed_by: SealedBy,
+    /// For a ballot its member's page sealed: the SHA-256 of the sealing code the page ran (an
+    /// `open` or `sealing_code` entry before it names it); `null` when the server sealed it or
+    /// when the member's own software named no code.
+    pub sealing_code: Option<String>,
     /// The choice, encrypted to the election key, with its validity proofs.
     pub ballot: SealedBallot,
     /// The receipt the voter was given.
@@ -181,6 +229,25 @@ impl PartialEq for Ballot {
     fn eq(&self, other: &Self) -> bool {
         same_json(self, other)
     }
+}
+
+/// A `challenge` entry: a ballot sealed on a member's device that the member checked instead of
+/// casting ("Check it first"). Its choice and encryption randomness are public, so anyone can
+/// re-seal it and compare trackers; it is never counted, and its tracker can never be cast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    /// The member's local (the ballot was sealed for it).
+    pub local: String,
+    /// The sealing code the page ran, as on a ballot entry (`null`: none named).
+    pub sealing_code: Option<String>,
+    /// The tracker the member was shown, 64 lowercase hex digits.
+    pub tracker: String,
+    /// The choice the ballot held, as the definition names it.
+    pub choice: String,
+    /// One scalar per option, in the definition's order, base64url without padding: the
+    /// randomness each ciphertext was sealed with.
+    pub randomness: Vec<String>,
 }
 
 /// A prefix of the log, named by its size and root (base64, as in checkpoints).
@@ -214,6 +281,23 @@ pub struct TallyShare {
 impl PartialEq for TallyShare {
     fn eq(&self, other: &Self) -> bool {
         same_json(self, other)
+    }
+}
+
+impl Challenge {
+    /// The randomness as scalars' 32-byte encodings, if each is canonical base64url without
+    /// padding of 32 bytes (whether each is a canonical scalar is the re-sealing's to say).
+    pub fn randomness_bytes(&self) -> Option<Vec<[u8; 32]>> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        self.randomness
+            .iter()
+            .map(|r| {
+                let bytes = URL_SAFE_NO_PAD.decode(r).ok()?;
+                let bytes = <[u8; 32]>::try_from(bytes).ok()?;
+                (URL_SAFE_NO_PAD.encode(bytes) == *r).then_some(bytes)
+            })
+            .collect()
     }
 }
 
@@ -504,7 +588,7 @@ pub enum Body {
     /// A token replaced.
     TokenReissued(TokenReissued),
     /// Voting opened.
-    Open(At),
+    Open(Opening),
     /// A ballot.
     Ballot(Ballot),
     /// Voting closed.
@@ -525,6 +609,10 @@ pub enum Body {
     TellerReady(TellerReady),
     /// A teller's decryption shares.
     TallyShare(TallyShare),
+    /// Another version of the sealing code, while the vote is open.
+    SealingCode(Opening),
+    /// A ballot checked instead of cast.
+    Challenge(Challenge),
 }
 
 impl Body {
@@ -546,6 +634,8 @@ impl Body {
             Body::ElectionKey(_) => Kind::ElectionKey,
             Body::TellerReady(_) => Kind::TellerReady,
             Body::TallyShare(_) => Kind::TallyShare,
+            Body::SealingCode(_) => Kind::SealingCode,
+            Body::Challenge(_) => Kind::Challenge,
         }
     }
 
@@ -608,6 +698,8 @@ impl Body {
             Kind::ElectionKey => Body::ElectionKey(read(fields)?),
             Kind::TellerReady => Body::TellerReady(read(fields)?),
             Kind::TallyShare => Body::TallyShare(read(fields)?),
+            Kind::SealingCode => Body::SealingCode(read(fields)?),
+            Kind::Challenge => Body::Challenge(read(fields)?),
         })
     }
 }
@@ -621,7 +713,7 @@ pub struct Entry {
     pub body: Body,
 }
 
-/// Why bytes are not a format v5 entry.
+/// Why bytes are not an entry of this format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Not JSON, or not an object.
@@ -636,8 +728,8 @@ pub enum EntryError {
     /// `type` is missing or not a string.
     #[error("no `type`")]
     NoType,
-    /// A type format v5 does not have.
-    #[error("unknown entry type `{0}` (format v5 has {types})", types = kind_list())]
+    /// A type the format does not have.
+    #[error("unknown entry type `{0}` (format v{VERSION} has {types})", types = kind_list())]
     UnknownType(String),
     /// `election` is missing or not an election id.
     #[error("`election` is missing or not an election id")]
@@ -645,7 +737,7 @@ pub enum EntryError {
     /// The type's fields are missing, extra or of the wrong kind.
     #[error("a `{kind}` entry is malformed: {message}", kind = .0.as_str(), message = .1)]
     Fields(Kind, String),
-    /// The fields read are right, but not written in format v5's order and form.
+    /// The fields read are right, but not written in the format's order and form.
     #[error(
         "a `{kind}` entry must be written as {expected}",
         kind = .0.as_str(),
@@ -679,7 +771,7 @@ impl Entry {
         self.body.kind()
     }
 
-    /// The exact bytes format v5 gives this entry.
+    /// The exact bytes the format gives this entry.
     pub fn to_bytes(&self) -> Vec<u8> {
         let envelope = Envelope {
             v: VERSION,
@@ -739,6 +831,7 @@ impl Entry {
             },
             tracker: match &self.body {
                 Body::Ballot(b) => Some(hex::encode(crate::crypto::ballot::tracker(&b.ballot))),
+                Body::Challenge(c) => Some(c.tracker.clone()),
                 _ => None,
             },
         }
@@ -754,8 +847,9 @@ pub struct NewEntry {
     pub bytes: Vec<u8>,
     /// A ballot's receipt (also stored in a column, so a member can find their entry).
     pub receipt: Option<String>,
-    /// A ballot's tracker, hex (also stored in a column, unique per election: a ballot seen
-    /// before — a copy of another member's — is refused).
+    /// A ballot's or a challenge's tracker, hex (also stored in a column, unique per
+    /// election: a ballot seen before — a copy of another member's, or one checked and so
+    /// revealed — is refused).
     pub tracker: Option<String>,
 }
 
@@ -763,14 +857,40 @@ fn new(id: &ElectionId, body: Body) -> NewEntry {
     Entry::new(*id, body).to_new()
 }
 
-/// A ballot: exactly local, sealed ballot and receipt — no member, no token, no time.
-pub fn ballot(id: &ElectionId, local: &str, ballot: SealedBallot, receipt: &str) -> NewEntry {
+/// A ballot: exactly local, who sealed it (and with which sealing code), sealed ballot and
+/// receipt — no member, no token, no time.
+pub fn ballot(
+    id: &ElectionId,
+    local: &str,
+    (sealed_by, sealing_code): (SealedBy, Option<&str>),
+    ballot: SealedBallot,
+    receipt: &str,
+) -> NewEntry {
     new(
         id,
         Body::Ballot(Ballot {
             local: local.to_owned(),
+            sealed_by,
+            sealing_code: sealing_code.map(str::to_owned),
             ballot,
             receipt: receipt.to_owned(),
+        }),
+    )
+}
+
+/// A ballot its member checked instead of casting: the tracker they were shown, the choice
+/// and the randomness that re-seal it.
+pub fn challenge(id: &ElectionId, challenge: Challenge) -> NewEntry {
+    new(id, Body::Challenge(challenge))
+}
+
+/// From `at`, ballot pages run the sealing code whose SHA-256 is `sealing_code` (hex).
+pub fn sealing_code(id: &ElectionId, at: DateTime<Utc>, sealing_code: &str) -> NewEntry {
+    new(
+        id,
+        Body::SealingCode(Opening {
+            at: whole_seconds(at),
+            sealing_code: sealing_code.to_owned(),
         }),
     )
 }
@@ -908,12 +1028,14 @@ pub fn token_reissued(id: &ElectionId, local: &str) -> NewEntry {
     )
 }
 
-/// Voting opened at `at` (kept to the whole second, as written).
-pub fn open(id: &ElectionId, at: DateTime<Utc>) -> NewEntry {
+/// Voting opened at `at` (kept to the whole second, as written); ballot pages run the sealing
+/// code whose SHA-256 is `sealing_code` (hex).
+pub fn open(id: &ElectionId, at: DateTime<Utc>, sealing_code: &str) -> NewEntry {
     new(
         id,
-        Body::Open(At {
+        Body::Open(Opening {
             at: whole_seconds(at),
+            sealing_code: sealing_code.to_owned(),
         }),
     )
 }
@@ -1007,16 +1129,19 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-10-01T07:00:00Z")
             .unwrap()
             .to_utc();
+        let code = "ab".repeat(32);
         assert_eq!(
-            String::from_utf8(open(&id, at).bytes).unwrap(),
-            r#"{"v":6,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z"}"#
+            String::from_utf8(open(&id, at, &code).bytes).unwrap(),
+            format!(
+                r#"{{"v":7,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z","sealing_code":"{code}"}}"#
+            )
         );
         let digest = roster_digest(["b", "a"]);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"a\nb\n")));
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":6,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":7,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -1025,7 +1150,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":6,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":7,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

@@ -80,7 +80,7 @@ impl Phase {
             | Kind::TellerReady
             | Kind::Open => self == Phase::Draft,
             Kind::TokensIssued | Kind::TokenReissued => matches!(self, Phase::Draft | Phase::Open),
-            Kind::Ballot | Kind::Close => self == Phase::Open,
+            Kind::Ballot | Kind::Close | Kind::SealingCode | Kind::Challenge => self == Phase::Open,
             Kind::TallyShare | Kind::Result => self == Phase::Closed,
             Kind::Admin => true,
             Kind::Account => self != Phase::Certified,
@@ -126,6 +126,8 @@ fn when(kind: Kind) -> &'static str {
         Kind::TokensIssued | Kind::TokenReissued => "tokens are issued only before the vote closes",
         Kind::Open => "the vote opens once, from the draft",
         Kind::Ballot => "ballots stand only between open and close",
+        Kind::SealingCode => "the sealing code changes only while the vote is open",
+        Kind::Challenge => "ballots are checked only while the vote is open",
         Kind::Close => "the vote closes once, after it opened",
         Kind::TallyShare => "decryption shares stand only between close and result",
         Kind::Result => "the result stands once, after close",
@@ -276,10 +278,17 @@ mod tests {
         }
     }
 
+    fn opening() -> Body {
+        Body::Open(crate::entry::Opening {
+            at: chrono::DateTime::UNIX_EPOCH,
+            sealing_code: "0".repeat(64),
+        })
+    }
+
     /// A body of each shape the machine tells apart.
     fn bodies() -> Vec<Body> {
         let mut out: Vec<Body> = AdminAction::ALL.into_iter().map(admin).collect();
-        out.push(Body::Open(at()));
+        out.push(opening());
         out.push(Body::Close(at()));
         out.push(Body::TokenReissued(TokenReissued { local: "1".into() }));
         out.push(result());
@@ -294,7 +303,7 @@ mod tests {
             admin(AdminAction::TokenReissue),
             Body::TokenReissued(TokenReissued { local: "1".into() }),
             admin(AdminAction::Open),
-            Body::Open(at()),
+            opening(),
             admin(AdminAction::Close),
             Body::Close(at()),
             result(),
@@ -311,7 +320,7 @@ mod tests {
     fn an_action_without_its_entry_or_an_entry_without_its_action_is_refused() {
         let mut life = Lifecycle::new();
         life.step(&admin(AdminAction::Create)).unwrap();
-        let err = life.clone().step(&Body::Open(at())).unwrap_err();
+        let err = life.clone().step(&opening()).unwrap_err();
         assert!(err.contains("right after an `admin` `open`"), "{err}");
         life.step(&admin(AdminAction::Open)).unwrap();
         assert!(life.finish().unwrap_err().contains("without its `open`"));

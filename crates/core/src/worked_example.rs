@@ -38,9 +38,15 @@ pub(crate) const WITNESS_TIME: u64 = 1_791_140_400;
 fn election_line() -> String {
     let witness = example_witness().verifier();
     format!(
-        r#"{{"v":6,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
+        r#"{{"v":7,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
     )
 }
+
+/// The sealing code the worked example's ballot pages run: the SHA-256 of the 39 bytes
+/// `The sealing code of the worked example\n` (a real election names the SHA-256 of the
+/// exact bytes the server serves at `/static/sealing.js`).
+pub(crate) const SEALING_CODE: &str =
+    "a021924a702acebfcd85b3a4d704760386b53c081af974afd72bd89b56ded0d4";
 
 /// The age recipient the worked example's teller publishes (the example key of age's own
 /// documentation; nothing is ever encrypted to it here).
@@ -145,7 +151,8 @@ impl LogBuilder {
             made.push(entry::roster(&id, code, *eligible, &digest));
         }
         made.push(entry::admin(&id, AdminAction::Open, entry::SCHEDULE));
-        made.push(entry::open(&id, definition_time("2026-10-01T07:00:00Z")));
+        let opens = definition_time("2026-10-01T07:00:00Z");
+        made.push(entry::open(&id, opens, SEALING_CODE));
         for e in made {
             log.push(e);
         }
@@ -179,8 +186,49 @@ impl LogBuilder {
             local,
         };
         let sealed = seal(&key, context, options, choice, &mut self.rng).expect("a valid choice");
-        let e = entry::ballot(&self.id, local, sealed, receipt);
+        let by = (entry::SealedBy::Member, Some(SEALING_CODE));
+        let e = entry::ballot(&self.id, local, by, sealed, receipt);
         self.push(e);
+    }
+
+    /// A ballot the server sealed (`sealed_by` `server`, no sealing code).
+    pub(crate) fn server_ballot(&mut self, local: &str, choice: usize, receipt: &str) {
+        self.ballot(local, choice, receipt);
+        let last = self.lines.pop().expect("the ballot just made");
+        let code = format!(r#""sealed_by":"member","sealing_code":"{SEALING_CODE}""#);
+        self.lines
+            .push(last.replace(&code, r#""sealed_by":"server","sealing_code":null"#));
+    }
+
+    /// A challenge: the member's page sealed option `choice` (0-based) for `local` with
+    /// randomness from the builder's seed, and the member checked it instead of casting.
+    pub(crate) fn challenge(&mut self, local: &str, choice: usize) -> entry::Challenge {
+        use elastic_elgamal::group::ScalarOps;
+        let options = self.definition.choices.len();
+        let randomness: Vec<[u8; 32]> = (0..options)
+            .map(|_| crate::crypto::Group::generate_scalar(&mut self.rng).to_bytes())
+            .collect();
+        let key = self.keys().shared_key().clone();
+        let context = crate::crypto::ballot::Context {
+            election: &self.id,
+            local,
+        };
+        let tracker =
+            crate::crypto::ballot::resealed_tracker(&key, context, options, choice, &randomness)
+                .expect("a valid choice");
+        let challenge = entry::Challenge {
+            local: local.to_owned(),
+            sealing_code: Some(SEALING_CODE.to_owned()),
+            tracker: hex::encode(tracker),
+            choice: self.definition.choices[choice].as_str().to_owned(),
+            randomness: randomness
+                .iter()
+                .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r))
+                .collect(),
+        };
+        let e = entry::challenge(&self.id, challenge.clone());
+        self.push(e);
+        challenge
     }
 
     /// An official's action, `by` alone or approved by a second official.
@@ -290,9 +338,10 @@ fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
         .to_utc()
 }
 
-/// The worked example: one local of two members, tokens issued and one reissued, one `yes`
-/// ballot, two account changes, an early close approved by a second official, its teller's
-/// shares, the result and the certification — twenty-two entries.
+/// The worked example: one local of two members, tokens issued and one reissued, a ballot
+/// sealed for `no` that its member checked instead of casting, one `yes` ballot, two account
+/// changes, an early close approved by a second official, its teller's shares, the result and
+/// the certification — twenty-three entries.
 pub(crate) fn entries() -> Vec<String> {
     let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
     // Tokens are issued before the vote opens, and one member's is replaced.
@@ -302,6 +351,8 @@ pub(crate) fn entries() -> Vec<String> {
     log.admin(AdminAction::TokenReissue, ALICE, None);
     log.push(entry::token_reissued(&log.id, "1"));
     log.lines.extend(opening);
+    // The member's page seals `no`; the member checks it first, then seals again and casts.
+    log.challenge("1", 1);
     log.ballot("1", 0, "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE");
     // During the vote the console creates an observer's account, and an admin's own API
     // token is approved by a second admin.

@@ -1,25 +1,29 @@
 //! `strikevote-verify`: the auditor's verifier, built from the core crate alone (no web server,
 //! database or async runtime), so it can be read and built in a fraction of the service's time.
 //!
-//! Usage: strikevote-verify BUNDLE_DIR --key KEY_OR_FINGERPRINT [--origin ORIGIN]
-//!        strikevote-verify BUNDLE_DIR --trust-bundle-key
+//! Usage: strikevote-verify BUNDLE_DIR --key KEY_OR_FINGERPRINT [--origin ORIGIN] [--tracker T]
+//!        strikevote-verify BUNDLE_DIR --trust-bundle-key [--tracker T]
 //!
 //! Exit 0 with a report when the bundle verifies against the key given; exit 1 naming the
-//! first failure; exit 2 on a usage error.
+//! first failure (or when `--tracker` names no ballot or challenge of the log); exit 2 on a
+//! usage error. `--tracker` says what the log holds for a tracker a member was shown: a ballot
+//! (counted), or a ballot they checked instead of casting and the choice it held.
 
 use std::process::ExitCode;
 
 use strikevote_core::verify::{TrustAnchor, verify_dir};
 
-const USAGE: &str = "usage: strikevote-verify BUNDLE_DIR --key KEY_OR_FINGERPRINT [--origin ORIGIN]\n       strikevote-verify BUNDLE_DIR --trust-bundle-key\n\nKEY_OR_FINGERPRINT: the key fingerprint printed on the ballot notice and the certificate\n(then --origin HOST/elections/UUID, printed beside it), or the election's verifier key\n(ORIGIN+KEYID+KEY), or a file holding it. Never trust the key shipped inside a bundle.";
+const USAGE: &str = "usage: strikevote-verify BUNDLE_DIR --key KEY_OR_FINGERPRINT [--origin ORIGIN] [--tracker TRACKER]\n       strikevote-verify BUNDLE_DIR --trust-bundle-key [--tracker TRACKER]\n\nTRACKER: the 64 hex digits your ballot page showed; the verifier says whether the log holds it\nas a ballot or as a ballot you checked, and what the checked one held.\nKEY_OR_FINGERPRINT: the key fingerprint printed on the ballot notice and the certificate\n(then --origin HOST/elections/UUID, printed beside it), or the election's verifier key\n(ORIGIN+KEYID+KEY), or a file holding it. Never trust the key shipped inside a bundle.";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (mut dir, mut key, mut origin, mut trust_bundle_key) = (None, None, None, false);
+    let mut tracker: Option<String> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--key" => key = args.next(),
             "--origin" => origin = args.next(),
+            "--tracker" => tracker = args.next(),
             "--trust-bundle-key" => trust_bundle_key = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -64,11 +68,46 @@ fn main() -> ExitCode {
         Ok(report) => {
             print!("{report}");
             println!("OK: signature, root, entry rules and cryptography verified");
-            ExitCode::SUCCESS
+            match tracker {
+                Some(t) => look_up(&report, &t),
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("error: verification failed: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// What the verified log holds for the tracker `wanted` (64 hex digits, any case, spaces and
+/// dashes ignored).
+fn look_up(report: &strikevote_core::verify::Report, wanted: &str) -> ExitCode {
+    let t: String = wanted
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let Some(bytes) = hex::decode(&t)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    else {
+        eprintln!("error: --tracker is not 64 hex digits");
+        return ExitCode::from(2);
+    };
+    if let Some(c) = report.sealing.challenges.iter().find(|c| c.tracker == t) {
+        println!(
+            "tracker {t}: checked by its member instead of cast (entry {}, local {}). It held \
+             `{}`: re-sealed from its published randomness, it gives exactly this tracker. It \
+             is not counted, and it can never be cast.",
+            c.index, c.local, c.choice
+        );
+        return ExitCode::SUCCESS;
+    }
+    if report.trackers.contains(&bytes) {
+        println!("tracker {t}: a ballot in this log; it is counted.");
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("tracker {t} is in no ballot and no challenge of this log");
+    ExitCode::FAILURE
 }

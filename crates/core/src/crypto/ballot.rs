@@ -177,15 +177,34 @@ pub(super) fn holds_choice(
     choice: usize,
     randomness: &[[u8; 32]],
 ) -> Result<(), ChallengeError> {
-    if choice >= ciphertexts.len() {
+    let remade = reseal(bound, ciphertexts.len(), choice, randomness)?;
+    let same = remade.iter().zip(ciphertexts).all(|(a, b)| {
+        a.random_element() == b.random_element() && a.blinded_element() == b.blinded_element()
+    });
+    if !same {
+        return Err(ChallengeError::NotTheChoice);
+    }
+    Ok(())
+}
+
+/// The ciphertexts `randomness` makes for `choice` of `options` under `bound` (a context
+/// key): `(r_i·G, r_i·K_c)`, plus `G` at the chosen position.
+fn reseal(
+    bound: &PublicKey<Group>,
+    options: usize,
+    choice: usize,
+    randomness: &[[u8; 32]],
+) -> Result<Vec<Ciphertext>, ChallengeError> {
+    if choice >= options {
         return Err(ChallengeError::Malformed(
             "the choice is not one of the options",
         ));
     }
-    if randomness.len() != ciphertexts.len() {
+    if randomness.len() != options {
         return Err(ChallengeError::Malformed("not one randomness per option"));
     }
-    for (i, (c, r)) in ciphertexts.iter().zip(randomness).enumerate() {
+    let mut out = Vec::with_capacity(options);
+    for (i, r) in randomness.iter().enumerate() {
         let r: Option<Scalar> = curve25519_dalek::Scalar::from_canonical_bytes(*r).into();
         let r = r.ok_or(ChallengeError::Malformed(
             "a randomness is not a canonical scalar",
@@ -194,11 +213,39 @@ pub(super) fn holds_choice(
         if i == choice {
             blinded += Group::generator();
         }
-        if *c.random_element() != Group::mul_generator(&r) || *c.blinded_element() != blinded {
-            return Err(ChallengeError::NotTheChoice);
-        }
+        out.push(ciphertext_of(&Group::mul_generator(&r), &blinded));
     }
-    Ok(())
+    Ok(out)
+}
+
+/// The ciphertexts that `randomness` makes for `choice` (0-based) of `options`, bound to
+/// `context`, under the election `key` (each under the context key, as a ballot holds them).
+pub fn resealed(
+    key: &PublicKey<Group>,
+    context: Context<'_>,
+    options: usize,
+    choice: usize,
+    randomness: &[[u8; 32]],
+) -> Result<Vec<Ciphertext>, ChallengeError> {
+    reseal(&context_key(key, context), options, choice, randomness)
+}
+
+/// The tracker of the ballot that `randomness` seals for `choice` (0-based) of `options`,
+/// bound to `context`, under the election `key`: a challenge entry holds exactly when this is
+/// the tracker its member was shown. Anyone can run it; it needs no secret.
+pub fn resealed_tracker(
+    key: &PublicKey<Group>,
+    context: Context<'_>,
+    options: usize,
+    choice: usize,
+    randomness: &[[u8; 32]],
+) -> Result<[u8; 32], ChallengeError> {
+    let remade = resealed(key, context, options, choice, randomness)?;
+    let mut h = Sha256::new();
+    for c in &remade {
+        h.update(c.to_bytes());
+    }
+    Ok(h.finalize().into())
 }
 
 /// The ballot's tracker: SHA-256 of its ciphertexts' encodings, in order (each 64 bytes:

@@ -76,6 +76,10 @@ pub struct Report {
     /// The log up to and including its `close` entry, once closed: what every teller's
     /// decryption shares are bound to.
     pub closed: Option<entry::LogRef>,
+    /// Who sealed the ballots, with which sealing code, and the challenges.
+    pub sealing: Sealing,
+    /// Every ballot's and challenge's tracker (a member looks theirs up).
+    pub trackers: HashSet<[u8; 32]>,
 }
 
 /// What a verified log says, for those who act on it (a teller about to decrypt): the same
@@ -177,6 +181,7 @@ impl fmt::Display for Report {
         let types: Vec<String> = self.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(f, "types     {}", types.join(", "))?;
         self.write_locals(f)?;
+        write!(f, "{}", self.sealing)?;
         for (teller, fingerprint) in &self.tellers {
             writeln!(f, "teller {teller:<3} identity {fingerprint}")?;
         }
@@ -425,6 +430,8 @@ pub fn verify_and_fold(
         result: rules.result,
         tellers,
         closed: rules.close.as_ref().map(|c| c.closed.clone()),
+        sealing: rules.sealing,
+        trackers: rules.trackers,
     };
     let fold = Fold {
         first_leaf: rules.leaves[0],
@@ -484,6 +491,8 @@ struct Rules {
     close: Option<Close>,
     /// The officials' accounts the log shows, for the two-person rule.
     officials: officials::Officials,
+    /// Sealing codes, who sealed each ballot, and the challenges.
+    sealing: Sealing,
 }
 
 /// Ballots checked together, on every core.
@@ -531,6 +540,7 @@ impl Rules {
             action: None,
             close: None,
             officials: officials::Officials::default(),
+            sealing: Sealing::default(),
         })
     }
 
@@ -594,8 +604,16 @@ impl Rules {
         match &entry.body {
             Body::Election(_) => fail("a second election entry"),
             Body::Roster(roster) => self.roster(roster),
-            Body::Open(at) => self.open(at.at),
-            Body::Ballot(ballot) => self.ballot(index, ballot),
+            Body::Open(opening) => {
+                self.sealing.name(opening)?;
+                self.open(opening.at)
+            }
+            Body::SealingCode(opening) => self.sealing.name(opening),
+            Body::Ballot(ballot) => {
+                self.sealing.ballot(ballot)?;
+                self.ballot(index, ballot)
+            }
+            Body::Challenge(challenge) => self.challenge(index, challenge),
             Body::Close(at) => self.close(index, at.at),
             Body::TallyShare(share) => self.tally_share(share),
             Body::Result(claimed) => self.result(claimed),
@@ -779,12 +797,29 @@ impl Rules {
             .insert(crate::crypto::ballot::tracker(&ballot.ballot))
         {
             return fail(format!(
-                "the ballot with tracker {} appears twice (a copied ballot)",
+                "the ballot with tracker {} appears twice (a copied ballot, or one its member \
+                 checked instead of casting)",
                 ballot.tracker()
             ));
         }
         self.unchecked
             .push((index, ballot.local.clone(), ballot.ballot.clone()));
+        Ok(())
+    }
+
+    /// A ballot checked instead of cast: it must hold its stated choice, and its tracker is
+    /// never cast nor checked again.
+    fn challenge(&mut self, index: usize, challenge: &entry::Challenge) -> Result<(), Failure> {
+        let key = self.keys()?.shared_key().clone();
+        let tracker =
+            self.sealing
+                .challenge(index, (&self.definition, &self.election, &key), challenge)?;
+        if !self.trackers.insert(tracker) {
+            return fail(format!(
+                "the tracker {} appears twice: a checked ballot is never cast, nor checked again",
+                challenge.tracker
+            ));
+        }
         Ok(())
     }
 
@@ -890,6 +925,9 @@ fn known_local(definition: &Definition, local: &str) -> Result<(), Failure> {
 }
 
 mod officials;
+mod sealing;
+
+pub use sealing::{Challenged, CodeUse, Sealing, Uses};
 
 #[cfg(test)]
 mod tests;

@@ -50,18 +50,20 @@ const ELECTION_KEY: usize = 4;
 const READY: usize = 5;
 const ROSTER: usize = 7;
 const OPEN: usize = 13;
-const BALLOT: usize = 14;
-const ACCOUNT: usize = 15;
-const TOKEN: usize = 16;
-const CLOSE: usize = 18;
-const SHARE: usize = 19;
-const RESULT: usize = 20;
-const CERTIFY: usize = 21;
+const CHALLENGE: usize = 14;
+const BALLOT: usize = 15;
+const ACCOUNT: usize = 16;
+const TOKEN: usize = 17;
+const CLOSE: usize = 19;
+const SHARE: usize = 20;
+const RESULT: usize = 21;
+const CERTIFY: usize = 22;
 
 /// The worked example: entry 0 and the official's `create`, the ceremony at 2–5, the roster
-/// import at 6–7, tokens at 8–11, open at 12–13, the ballot at 14, an observer's account
-/// created at 15 and an admin's API token at 16, an approved early close at 17–18, the
-/// teller's shares at 19, the result at 20 and the certification at 21.
+/// import at 6–7, tokens at 8–11, open at 12–13, a checked ballot (a challenge) at 14, the
+/// ballot at 15, an observer's account created at 16 and an admin's API token at 17, an
+/// approved early close at 18–19, the teller's shares at 20, the result at 21 and the
+/// certification at 22.
 fn entries() -> Vec<String> {
     worked_example::entries()
 }
@@ -118,7 +120,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":6,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":7,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -130,7 +132,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":6,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":7,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // An early close, approved by a second official.
@@ -225,10 +227,10 @@ fn account_changes_outside_the_two_person_rule_need_no_approval() {
 }
 
 #[test]
-fn a_version_1_entry_is_refused() {
+fn an_entry_of_the_previous_format_version_is_refused() {
     let mut lines = entries();
-    lines[OPEN] = lines[OPEN].replace(r#"{"v":6,"#, r#"{"v":1,"#);
-    refused(&lines, &format!("entry {OPEN}: `v` is not 6"));
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":7,"#, r#"{"v":6,"#);
+    refused(&lines, &format!("entry {OPEN}: `v` is not 7"));
 }
 
 #[test]
@@ -261,7 +263,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":6,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":7,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
@@ -773,7 +775,8 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         CLOSE - 1,
         "`approved_by` on an action of the server's console",
     );
-    // The account rules (entries 15 and 16 are `account` entries).
+    sealing_tampered(&mut add);
+    // The account rules (entries 16 and 17 are `account` entries).
     let lines = changed(TOKEN, |f| {
         f.shift_remove("approved_by");
     });
@@ -1084,10 +1087,206 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
     out
 }
 
+/// A `sealing_code` entry naming `code` at `at`.
+fn sealing_code_line(code: &str, at: &str) -> String {
+    format!(
+        r#"{{"v":7,"type":"sealing_code","election":"{E}","at":"{at}","sealing_code":"{code}"}}"#
+    )
+}
+
+/// Tamperings with who sealed what, and with the challenges (format v7).
+fn sealing_tampered(add: &mut impl FnMut(&'static str, Vec<String>, usize, &'static str)) {
+    let code = worked_example::SEALING_CODE;
+    let lines = changed(BALLOT, |f| {
+        f.insert("sealed_by".into(), "server".into());
+    });
+    add(
+        "a server-sealed ballot naming a sealing code",
+        lines,
+        BALLOT,
+        "a ballot the server sealed names a sealing code",
+    );
+    let lines = changed(BALLOT, |f| {
+        f.insert("sealing_code".into(), "b".repeat(64).into());
+    });
+    add(
+        "a ballot naming a sealing code the log never named",
+        lines,
+        BALLOT,
+        "is not named by an `open` or `sealing_code` entry before it",
+    );
+    let lines = changed(OPEN, |f| {
+        f.insert("sealing_code".into(), "AB".repeat(32).into());
+    });
+    add(
+        "an open entry whose sealing code is not lowercase hex",
+        lines,
+        OPEN,
+        "`sealing_code` is not 64 lowercase hex digits",
+    );
+    add(
+        "a sealing code named twice",
+        with(&sealing_code_line(code, "2026-10-02T00:00:00Z"), CHALLENGE),
+        CHALLENGE,
+        "is named twice",
+    );
+    add(
+        "a sealing code named before the vote opens",
+        with(
+            &sealing_code_line(&"c".repeat(64), "2026-10-01T00:00:00Z"),
+            OPEN - 1,
+        ),
+        OPEN - 1,
+        "`sealing_code` entry while the election is draft",
+    );
+    add(
+        "a sealing code named before the previous one's time",
+        with(
+            &sealing_code_line(&"c".repeat(64), "2026-09-30T00:00:00Z"),
+            CHALLENGE,
+        ),
+        CHALLENGE,
+        "before the previous one",
+    );
+    let lines = changed(CHALLENGE, |f| {
+        f.insert("choice".into(), "yes".into());
+    });
+    add(
+        "a challenge claiming another choice than its ballot held",
+        lines,
+        CHALLENGE,
+        "the sealing code did not seal what it said",
+    );
+    let lines = changed(CHALLENGE, |f| {
+        f.insert("local".into(), "2".into());
+    });
+    add(
+        "a challenge moved to a local the election lacks",
+        lines,
+        CHALLENGE,
+        "local `2` is not one of the election's",
+    );
+    let lines = changed(CHALLENGE, |f| {
+        let r = f["randomness"][0].as_str().unwrap().to_owned();
+        f["randomness"][0] = format!("{r}=").into();
+    });
+    add(
+        "a challenge's randomness with padding",
+        lines,
+        CHALLENGE,
+        "base64url (no padding) of 32 bytes",
+    );
+    let lines = changed(CHALLENGE, |f| {
+        f["randomness"].as_array_mut().unwrap().pop();
+    });
+    add(
+        "a challenge with one randomness too few",
+        lines,
+        CHALLENGE,
+        "not one randomness per option",
+    );
+    let lines = changed(CHALLENGE, |f| {
+        f.insert("choice".into(), "maybe".into());
+    });
+    add(
+        "a challenge for a choice the election lacks",
+        lines,
+        CHALLENGE,
+        "`maybe` is not one of the election's",
+    );
+    let mut lines = entries();
+    let challenge = lines[CHALLENGE].clone();
+    lines.insert(CHALLENGE + 1, challenge);
+    add(
+        "the same ballot checked twice",
+        lines,
+        CHALLENGE + 1,
+        "a checked ballot is never cast, nor checked again",
+    );
+    let mut lines = entries();
+    let challenge = lines.remove(CHALLENGE);
+    lines.insert(CLOSE, challenge);
+    add(
+        "a challenge after the close",
+        lines,
+        CLOSE,
+        "`challenge` entry while the election is closed",
+    );
+}
+
+#[test]
+fn a_checked_ballot_can_never_be_cast_and_the_report_counts_who_sealed_what() {
+    // The member's page sealed `no`, the member checked it; then a ballot with the very
+    // ciphertexts of the checked one is cast (what a server keeping checked ballots would do).
+    let mut log = LogBuilder::open((1, 1), &[("1", 3)], 5);
+    log.issue_tokens();
+    let challenge = log.challenge("1", 1);
+    let randomness = challenge.randomness_bytes().unwrap();
+    let key = log.keys().shared_key().clone();
+    let id = log.id;
+    let context = crate::crypto::ballot::Context {
+        election: &id,
+        local: "1",
+    };
+    assert_eq!(
+        hex::encode(
+            crate::crypto::ballot::resealed_tracker(&key, context, 2, 1, &randomness).unwrap()
+        ),
+        challenge.tracker
+    );
+    log.ballot("1", 0, "R1");
+    log.server_ballot("1", 1, "R2");
+    log.close();
+    let report = verify(&log.lines).unwrap();
+    let code = worked_example::SEALING_CODE;
+    assert_eq!(report.sealing.codes.len(), 1);
+    assert_eq!(report.sealing.codes[0].code, code);
+    assert_eq!(
+        report.sealing.codes[0].uses,
+        Uses {
+            ballots: 1,
+            challenges: 1
+        }
+    );
+    assert_eq!(report.sealing.server, 1);
+    assert_eq!(report.sealing.challenges.len(), 1);
+    assert_eq!(report.sealing.challenges[0].choice, "no");
+    let shown = report.to_string();
+    assert!(
+        shown.contains(&format!(
+            "sealed          1 ballot(s), 1 checked first (every one held its stated choice): members' pages running sealing code {code} (named from 2026-10-01T07:00:00Z)"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("sealed          1 ballot(s) by the server from a plain choice"),
+        "{shown}"
+    );
+    // A ballot with the checked one's ciphertexts (what a server keeping checked ballots
+    // could cast for its member) is refused: its tracker was revealed.
+    let remade = crate::crypto::ballot::resealed(&key, context, 2, 1, &randomness).unwrap();
+    let mut copied = log.lines.clone();
+    let at = copied
+        .iter()
+        .position(|l| l.contains(r#""receipt""#))
+        .unwrap();
+    let mut f = fields(&copied[at]);
+    f["ballot"]["choices"] = serde_json::to_value(&remade).unwrap();
+    copied[at] = line(&f);
+    let err = verify(&copied).unwrap_err();
+    assert!(
+        err.0.contains(&format!(
+            "entry {at}: the ballot with tracker {}",
+            challenge.tracker
+        )) && err.0.contains("appears twice"),
+        "{err}"
+    );
+}
+
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 41);
+    assert_eq!(all.len(), 54);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
@@ -1197,13 +1396,15 @@ fn the_report_of_the_worked_example_reads_line_for_line() {
         "election  {E} — Example
 origin    vote.example.org/elections/{E}
 key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
-entries   22 (root 8fWBY0uvERc5/PiP5jvfh6WURoKEPtkN4O52N0csmwQ=)
+entries   23 (root t5jJzPSaZoNhijkkgJiuDS2fUv7n49z+VnRExf6aAk8=)
 witnesses cosigned by witness.example.net
 phase     certified
-types     account 2, admin 7, ballot 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
+types     account 2, admin 7, ballot 1, challenge 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
 local 1          eligible       2  ballots       1  yes 1
+sealed          1 ballot(s), 1 checked first (every one held its stated choice): members' pages running sealing code a021924a702acebfcd85b3a4d704760386b53c081af974afd72bd89b56ded0d4 (named from 2026-10-01T07:00:00Z)
+sealed          0 ballot(s) by the server from a plain choice (pages without JavaScript, API clients sending a choice)
 teller 1   identity MF3P-3SBD-AQT5-W1N3
-closed    at entry 18 (log up to the close: root bVcfct9TTycxbn69l0pkPe/i9Cj8uXIRYMl5Sqhpgu0=, code DNBH-YWPZ)
+closed    at entry 19 (log up to the close: root 7eXI6gh6z+TbJ+JGN9Ut+14m72XGGKdHk29MoeNgbsQ=, code XQJW-HTG8)
 shares    checked from teller(s) 1
 result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
 "
@@ -1260,7 +1461,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
     let pinned = TrustAnchor::parse(&key, None).unwrap();
     // A pinned verifier key needs no key file in the bundle.
     let dir = bundle_dir("pinned", &[(LOG_FILE, &log), (CHECKPOINT_FILE, &note)]);
-    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 22);
+    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 23);
     // A fingerprint, or trusting the bundle, needs the bundle's key file.
     let verifier = Verifier::parse(&key).unwrap();
     let fingerprint = crate::note::fingerprint(&verifier.public_key());
@@ -1274,7 +1475,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
         );
     }
     std::fs::write(dir.join(KEY_FILE), &key).unwrap();
-    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 22);
+    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 23);
     // Another key in the bundle is not the pinned one.
     let other = LogSigner::from_seed(&[8; 32]).verifier(&origin).to_string();
     std::fs::write(dir.join(KEY_FILE), &other).unwrap();
