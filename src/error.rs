@@ -57,6 +57,7 @@ error_codes! {
     DatabaseError => "database_error", SERVICE_UNAVAILABLE;
     ElectionClosed => "election_closed", CONFLICT;
     CeremonyRefused => "ceremony_refused", CONFLICT;
+    ChallengeMismatch => "challenge_mismatch", BAD_REQUEST;
     ElectionNotDraft => "election_not_draft", CONFLICT;
     ElectionNotFound => "election_not_found", NOT_FOUND;
     ForkedLog => "forked_log", CONFLICT;
@@ -105,8 +106,10 @@ error_codes! {
     TooFewBallots => "too_few_ballots", CONFLICT;
     WrongSigningKey => "wrong_signing_key", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
+    TooManyChallenges => "too_many_challenges", CONFLICT;
     Unauthorized => "unauthorized", UNAUTHORIZED;
     Unavailable => "unavailable", SERVICE_UNAVAILABLE;
+    UnknownSealingCode => "unknown_sealing_code", BAD_REQUEST;
     UsernameTaken => "username_taken", CONFLICT;
     WeakPassword => "weak_password", BAD_REQUEST;
     WindowPassed => "window_passed", CONFLICT;

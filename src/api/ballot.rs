@@ -36,6 +36,11 @@ pub struct CastBody {
     /// either way nothing is used up.
     #[schema(value_type = Option<Object>)]
     ballot: Option<serde_json::Value>,
+    /// With `ballot`: the SHA-256 (64 lowercase hex digits) of the sealing code that sealed it,
+    /// when that is this server's ballot page code (`X-Sealing-Code-SHA256` of
+    /// `/static/sealing.js`) or another the election's log names; refused
+    /// (`unknown_sealing_code`) otherwise. Leave it out when your own software sealed it.
+    sealing_code: Option<String>,
 }
 
 impl CastBody {
@@ -43,15 +48,24 @@ impl CastBody {
     pub fn request(self) -> Result<CastRequest> {
         let token = parse_token(&self.token)?;
         let sealing = match (self.choice, self.ballot) {
+            (Some(_), None) if self.sealing_code.is_some() => {
+                return Err(Error::bad_input(
+                    ErrorCode::InvalidBallot,
+                    "`sealing_code` names the code that sealed a `ballot`: the server seals a \
+                     `choice` itself",
+                ));
+            }
             (Some(choice), None) => ballot::Sealing::Server(parse_padded_choice(&choice)?),
             (None, Some(sealed)) => {
-                ballot::Sealing::Member(Box::new(serde_json::from_value(sealed).map_err(|_| {
+                let ballot = serde_json::from_value(sealed).map_err(|_| {
                     Error::bad_input(
                         ErrorCode::InvalidBallot,
                         "`ballot` is not a sealed ballot: an object with `choices` (ciphertexts), \
                          `range_proof` and `sum_proof`, as docs/LOG_FORMAT.md describes",
                     )
-                })?))
+                })?;
+                let code = self.sealing_code.map(parse_code).transpose()?;
+                ballot::Sealing::Member(Box::new(ballot::MemberBallot { ballot, code }))
             }
             (Some(_), Some(_)) => {
                 return Err(Error::bad_input(
@@ -68,6 +82,17 @@ impl CastBody {
         };
         Ok(CastRequest { token, sealing })
     }
+}
+
+/// A sealing code's name: 64 lowercase hex digits, or the API's `unknown_sealing_code`.
+fn parse_code(text: String) -> Result<String> {
+    if text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Ok(text);
+    }
+    Err(Error::bad_input(
+        ErrorCode::UnknownSealingCode,
+        "`sealing_code` is the SHA-256 of the sealing code: 64 lowercase hex digits",
+    ))
 }
 
 /// A choice sent padded to [`Choice::WIRE_WIDTH`], or the API's `invalid_choice`. Unpadded,
@@ -156,13 +181,92 @@ impl From<&Cast> for CastAnswer {
 #[utoipa::path(post, path = "/api/v1/ballots", tag = "members", request_body = CastBody,
     responses(
         (status = 200, description = "The ballot is in the log", body = CastAnswer),
-        (status = 400, description = "invalid_choice choice_missing invalid_ballot token_unknown"),
+        (status = 400, description = "invalid_choice choice_missing invalid_ballot unknown_sealing_code token_unknown"),
         (status = 404, description = "token_unknown"),
         (status = 409, description = "token_used token_revoked election_not_open ballot_seen"),
         (status = 503, description = "storage_full witnesses_unavailable")))]
 pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
     let cast = state.casting.cast(body.into_inner().request()?).await?;
     Ok(HttpResponse::Ok().json(CastAnswer::from(&cast)))
+}
+
+/// Body of `POST /api/v1/challenges`: a ballot the member's device sealed, checked instead of
+/// cast — the tracker it showed, the choice and each ciphertext's randomness.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeBody {
+    /// The member's ballot token (it stays unused).
+    token: String,
+    /// The tracker the page showed for the sealed ballot, 64 lowercase hex digits.
+    tracker: String,
+    /// The choice the page sealed, as the definition names it (`yes`, `no`, `abstain`).
+    choice: String,
+    /// One scalar per option of the election, in its order, base64url without padding: the
+    /// randomness each ciphertext was sealed with (docs/LOG_FORMAT.md, "Sealing on the
+    /// member's device, and challenges").
+    randomness: Vec<String>,
+    /// The SHA-256 (hex) of the sealing code that sealed it, as for `POST /api/v1/ballots`.
+    sealing_code: Option<String>,
+}
+
+/// A checked ballot, as the log now holds it.
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeAnswer {
+    /// The election.
+    election: ElectionId,
+    /// The member's local.
+    local: String,
+    /// The checked ballot's tracker.
+    tracker: String,
+    /// The choice it held: re-sealed from its randomness, it makes exactly that tracker.
+    choice: String,
+    /// The challenge entry's index in the log.
+    leaf_index: u64,
+    /// The log's size after it.
+    tree_size: u64,
+    /// The signed checkpoint of that log.
+    checkpoint: String,
+    /// How many more sealed ballots this token may check before it must cast.
+    checks_left: u32,
+}
+
+/// `POST /api/v1/challenges`: "check it first" — writes a `challenge` entry for a sealed ballot
+/// whose choice and randomness re-seal to the tracker the member was shown; the token stays
+/// unused and that ballot can never be cast.
+#[utoipa::path(post, path = "/api/v1/challenges", tag = "members", request_body = ChallengeBody,
+    responses(
+        (status = 201, description = "The challenge is in the log", body = ChallengeAnswer),
+        (status = 400, description = "invalid_choice invalid_ballot challenge_mismatch unknown_sealing_code token_unknown"),
+        (status = 404, description = "token_unknown"),
+        (status = 409, description = "token_used token_revoked election_not_open ballot_seen too_many_challenges"),
+        (status = 503, description = "witnesses_unavailable")))]
+pub async fn challenge(
+    state: web::Data<AppState>,
+    body: web::Json<ChallengeBody>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let request = ballot::challenge::ChallengeRequest {
+        token: parse_token(&body.token)?,
+        tracker: body.tracker,
+        choice: body.choice,
+        randomness: body.randomness,
+        code: body.sealing_code.map(parse_code).transpose()?,
+    };
+    let (signer, keys) = (state.signer.clone(), state.casting.keys());
+    let done = with_conn(&state, move |c| {
+        ballot::challenge::challenge(c, &signer, &keys, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(ChallengeAnswer {
+        election: done.election,
+        local: done.local,
+        tracker: done.tracker,
+        choice: done.choice,
+        leaf_index: done.leaf_index,
+        tree_size: done.tree_size,
+        checkpoint: done.checkpoint,
+        checks_left: done.checks_left,
+    }))
 }
 
 /// A member's ballot found by its receipt.

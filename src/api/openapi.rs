@@ -54,6 +54,7 @@ pub struct ApiError {
         super::log::inclusion,
         super::log::consistency,
         super::ballot::cast,
+        super::ballot::challenge,
         super::ballot::receipt,
         super::ballot::token_status,
         super::ballot::turnout,

@@ -5,8 +5,12 @@
 //! checkpoint per election, and returns each request's receipt with its inclusion proof — all
 //! before anyone is answered. [`pool::CastingPool`] gathers requests into such batches.
 
+pub mod challenge;
 pub mod pool;
 pub mod receipt;
+mod sealing;
+
+pub use sealing::MemberBallot;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -42,7 +46,7 @@ pub enum Sealing {
     /// send a padded choice).
     Server(Choice),
     /// The member's page: the server checks its proofs and never sees the choice.
-    Member(Box<SealedBallot>),
+    Member(Box<MemberBallot>),
 }
 
 impl std::fmt::Debug for CastRequest {
@@ -65,6 +69,8 @@ impl std::fmt::Debug for CastRequest {
 pub struct ElectionKeys {
     keys: std::sync::Mutex<HashMap<ElectionId, PublicKey>>,
     unwitnessed: std::sync::Mutex<HashSet<ElectionId>>,
+    /// The sealing codes each election's log names, as last read from it.
+    codes: sealing::NamedCodes,
 }
 
 impl ElectionKeys {
@@ -361,6 +367,9 @@ fn cast_in_election(
     }
     let key = keys.get(conn, &election)?;
     let candidates = sound(conn, &key, &election, batch, candidates, &mut out)?;
+    let (candidates, announce) = keys
+        .codes
+        .check(conn, &election, batch, candidates, &mut out)?;
     if candidates.is_empty() {
         return Ok(out);
     }
@@ -382,7 +391,11 @@ fn cast_in_election(
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
         let tracker = hex::encode(strikevote_core::crypto::ballot::tracker(&sealed));
-        let entry = entry::ballot(&id, &local, sealed, &receipt);
+        let by = match &batch.requests[i].sealing {
+            Sealing::Server(_) => (entry::SealedBy::Server, None),
+            Sealing::Member(m) => (entry::SealedBy::Member, m.code.as_deref()),
+        };
+        let entry = entry::ballot(&id, &local, by, sealed, &receipt);
         ballots.push(Pending {
             leaf: merkle::leaf_hash(&entry.bytes),
             request: i,
@@ -392,7 +405,9 @@ fn cast_in_election(
             entry,
         });
     }
-    out.extend(append_ballots(conn, signer, &election, ballots)?);
+    // A code this server serves that the log does not name yet is named first.
+    let prefix: Vec<NewEntry> = announce.into_iter().collect();
+    out.extend(append_ballots(conn, signer, &election, prefix, ballots)?);
     Ok(out)
 }
 
@@ -427,7 +442,7 @@ fn seal_all(
     casting
         .iter()
         .map(|&i| match &batch.requests[i].sealing {
-            Sealing::Member(b) => Some(b.as_ref().clone()),
+            Sealing::Member(m) => Some(m.ballot.clone()),
             Sealing::Server(_) => server_sealed.next(),
         })
         .collect::<Option<_>>()
@@ -457,13 +472,13 @@ fn castable(
                     format!("`{}` is not a choice in this election", choice.as_str()),
                 )),
             )),
-            Sealing::Member(ballot) if ballot.len() != options => out.push((
+            Sealing::Member(m) if m.ballot.len() != options => out.push((
                 i,
                 Err(Error::bad_input(
                     ErrorCode::InvalidBallot,
                     format!(
                         "the sealed ballot has {} options; this election has {options}",
-                        ballot.len()
+                        m.ballot.len()
                     ),
                 )),
             )),
@@ -487,7 +502,7 @@ fn sound(
     let sealed: Vec<(usize, &SealedBallot)> = candidates
         .iter()
         .filter_map(|&i| match &batch.requests[i].sealing {
-            Sealing::Member(b) => Some((i, b.as_ref())),
+            Sealing::Member(m) => Some((i, &m.ballot)),
             Sealing::Server(_) => None,
         })
         .collect();
@@ -565,20 +580,23 @@ struct Pending {
     entry: NewEntry,
 }
 
-/// Appends the ballots (in leaf-hash order, not arrival order) and answers each request with
-/// its receipt and inclusion proof.
+/// Appends `prefix`, then the ballots (in leaf-hash order, not arrival order), and answers each
+/// request with its receipt and inclusion proof.
 fn append_ballots(
     conn: &mut DbConnection,
     signer: &LogKey,
     election: &Election,
+    prefix: Vec<NewEntry>,
     mut ballots: Vec<Pending>,
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     ballots.sort_by_key(|b| b.leaf);
-    let entries: Vec<NewEntry> = ballots.iter().map(|b| b.entry.clone()).collect();
+    let skip = prefix.len() as u64;
+    let mut entries = prefix;
+    entries.extend(ballots.iter().map(|b| b.entry.clone()));
     let appended = log::store::append(conn, election, &entries, signer)?;
     let size = appended.checkpoint.size;
     let positions: Vec<u64> = (0..ballots.len() as u64)
-        .map(|k| appended.first_index + k)
+        .map(|k| appended.first_index + skip + k)
         .collect();
     let proofs = log::store::inclusion_proofs(conn, election, size, &positions, &appended.made)?;
     Ok(ballots

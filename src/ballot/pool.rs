@@ -51,6 +51,7 @@ struct Job {
 #[derive(Clone)]
 pub struct CastingPool {
     jobs: Sender<Job>,
+    keys: Arc<ElectionKeys>,
 }
 
 impl CastingPool {
@@ -81,7 +82,7 @@ impl CastingPool {
             pool,
             signer,
             metrics,
-            keys,
+            keys: keys.clone(),
             to_publish,
         };
         let spawned = thread::Builder::new()
@@ -95,7 +96,13 @@ impl CastingPool {
                 None
             }
         };
-        (Self { jobs }, thread)
+        (Self { jobs, keys }, thread)
+    }
+
+    /// What the pool knows of each election (its key, its witnesses, its sealing codes), for
+    /// the challenges, which are written outside the pool.
+    pub fn keys(&self) -> Arc<ElectionKeys> {
+        self.keys.clone()
     }
 
     /// Casts one ballot: waits for its batch to commit, then returns the receipt.

@@ -55,6 +55,7 @@ diesel::table! {
         member -> Text,
         status -> Text,
         issued_at -> Timestamp,
+        challenges -> Integer,
     }
 }
 

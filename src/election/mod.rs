@@ -275,7 +275,10 @@ pub fn apply<'a>(
         let election = lock(conn, id)?;
         let (state, made) = if action == Transition::Open {
             openable(conn, &election)?;
-            (State::Open, entry::open(&id, Utc::now()))
+            (
+                State::Open,
+                entry::open(&id, Utc::now(), crate::web::public::sealing_code_sha256()),
+            )
         } else {
             let close = entry::AdminAction::Close;
             require(&election, close, ErrorCode::ElectionNotOpen, "closed")?;

@@ -331,6 +331,12 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(PUBLIC, api::ballot::cast)],
     },
     Resource {
+        path: "/api/v1/challenges",
+        limited: true,
+        body: BodyLimit::Small,
+        endpoints: &[post!(PUBLIC, api::ballot::challenge)],
+    },
+    Resource {
         path: "/api/v1/receipts/{receipt}",
         limited: true,
         body: BodyLimit::None,

@@ -35,10 +35,12 @@ pub async fn stylesheet() -> HttpResponse {
 /// it and compares).
 pub const SEALING_CODE: &[u8] = include_bytes!("static/sealing.js");
 
-/// SHA-256 of [`SEALING_CODE`], hex: the name of the code that seals ballots.
-pub fn sealing_code_sha256() -> String {
+/// SHA-256 of [`SEALING_CODE`], hex: the name of the code that seals ballots, as the log's
+/// `open` and `sealing_code` entries and member-sealed ballots name it.
+pub fn sealing_code_sha256() -> &'static str {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(SEALING_CODE))
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hex::encode(sha2::Sha256::digest(SEALING_CODE)))
 }
 
 /// `GET /static/sealing.js`: the sealing code, with its SHA-256 in a header (anyone can compare

@@ -113,7 +113,7 @@ both_backends! {
 }
 
 /// Builds the auditor's `strikevote-verify` (the core crate alone) and returns its path.
-fn auditor_verifier() -> std::path::PathBuf {
+pub(crate) fn auditor_verifier() -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([

@@ -4,6 +4,7 @@ mod helpers;
 
 mod ballot_form;
 mod browser;
+mod challenges;
 mod cli;
 mod crashes;
 mod health;

@@ -26,14 +26,14 @@ fn root() -> &'static Path {
 }
 
 /// The served sealing code under node, answering one JSON request per line.
-struct Page {
+pub(crate) struct Page {
     child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
 }
 
 impl Page {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&root().join("src/web/static/sealing.js"))
     }
 
@@ -54,7 +54,7 @@ impl Page {
         }
     }
 
-    fn ask(&mut self, request: Value) -> Value {
+    pub(crate) fn ask(&mut self, request: Value) -> Value {
         writeln!(self.input, "{request}").unwrap();
         let mut line = String::new();
         self.output.read_line(&mut line).unwrap();
@@ -306,7 +306,7 @@ crate::both_backends! {
 }
 
 /// The election key, read from the log as any member's page reads it (the `election_key` entry).
-fn key_from_log(db: &TestDb, id: &str) -> PublicKey {
+pub(crate) fn key_from_log(db: &TestDb, id: &str) -> PublicKey {
     let bundle = crate::helpers::export_bundle(db, id, "key-from-log");
     let log = String::from_utf8(bundle.log).unwrap();
     let line = log
