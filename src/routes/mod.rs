@@ -112,6 +112,12 @@ pub static ROUTES: &[Resource] = &[
         ],
     },
     Resource {
+        path: "/vote/done",
+        limited: true,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, member::done)],
+    },
+    Resource {
         path: "/token-status",
         limited: true,
         body: BodyLimit::Small,

@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use base64::Engine;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
@@ -50,6 +51,21 @@ struct BallotPage {
     csrf: String,
     /// Whom to contact, if the definition says.
     contact: Option<String>,
+    /// What the page's own code needs to seal the ballot on the member's device.
+    sealing: SealingView,
+}
+
+/// What the ballot page's sealing code is given: the election key (from the log's
+/// `election_key` entry), the election and local a ballot is bound to, and the code's name.
+struct SealingView {
+    /// The election key, base64url.
+    key: String,
+    election: String,
+    local: String,
+    /// The SHA-256 of the served sealing code, hex (as the log names it).
+    code: &'static str,
+    /// Its Subresource Integrity value.
+    integrity: &'static str,
 }
 
 #[derive(Template)]
@@ -65,6 +81,8 @@ struct DonePage {
     checkpoint_size: u64,
     checkpoint_root: String,
     leaf_index: u64,
+    /// Whether the member's device sealed it (else the server did).
+    by_member: bool,
 }
 
 #[derive(Template)]
@@ -161,8 +179,14 @@ async fn ballot_page(
     error: Option<ErrorCode>,
 ) -> HttpResponse {
     let hash = token.hash();
-    let found = with_conn(state, move |c| ballot::ballot_for(c, &hash)).await;
-    let (election, local) = match found {
+    let keys = state.casting.keys();
+    let found = with_conn(state, move |c| {
+        let (election, local) = ballot::ballot_for(c, &hash)?;
+        let key = keys.get(c, &election)?;
+        Ok((election, local, key))
+    })
+    .await;
+    let (election, local, key) = match found {
         Ok(found) => found,
         Err(e) => {
             let code = e.code();
@@ -175,6 +199,13 @@ async fn ballot_page(
     let t = lang.text();
     let (csrf, cookie) = csrf(req, state);
     let d = &election.definition;
+    let sealing = SealingView {
+        key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes()),
+        election: election.id.to_string(),
+        local: local.clone(),
+        code: super::public::sealing_code_sha256(),
+        integrity: super::public::sealing_code_integrity(),
+    };
     let local_name = d
         .local(&local)
         .map(|l| format!("{} — {}", l.code, l.name))
@@ -199,6 +230,7 @@ async fn ballot_page(
             .collect(),
         token: token.expose().to_owned(),
         csrf,
+        sealing,
     };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -208,13 +240,54 @@ async fn ballot_page(
     html(status, &page, cookie)
 }
 
-/// Form of `POST /vote`.
+/// Form of `POST /vote`: a plain `choice` the server seals (a page without JavaScript), or the
+/// `ballot` the page's code sealed (JSON) and the `sealing_code` it names.
 #[derive(Deserialize)]
 pub struct VoteForm {
     token: String,
     choice: Option<String>,
+    ballot: Option<String>,
+    sealing_code: Option<String>,
     csrf: String,
     lang: Option<String>,
+}
+
+/// Who seals the ballot a form asks for, or the error its page shows.
+fn form_sealing(form: &VoteForm) -> Result<ballot::Sealing, ErrorCode> {
+    if let Some(sealed) = form.ballot.as_deref().filter(|b| !b.is_empty()) {
+        let ballot = serde_json::from_str(sealed).map_err(|_| ErrorCode::InvalidBallot)?;
+        let code = match form.sealing_code.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) if c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(c.to_ascii_lowercase())
+            }
+            Some(_) => return Err(ErrorCode::UnknownSealingCode),
+        };
+        return Ok(ballot::Sealing::Member(Box::new(ballot::MemberBallot {
+            ballot,
+            code,
+        })));
+    }
+    match form.choice.as_deref().map(str::trim) {
+        None | Some("") => Err(ErrorCode::ChoiceMissing),
+        Some(c) => Choice::parse(c)
+            .map(ballot::Sealing::Server)
+            .ok_or(ErrorCode::InvalidChoice),
+    }
+}
+
+/// The cookie that carries a cast ballot's receipt from `POST /vote` to `GET /vote/done`
+/// (post-redirect-get: the browser keeps no form body in its history). Only for that page,
+/// never sent to scripts or other sites, gone when the browser closes.
+const DONE_COOKIE: &str = "sv_done";
+
+fn done_cookie(receipt: String, https: bool) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(DONE_COOKIE, receipt)
+        .path("/vote/done")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(https)
+        .finish()
 }
 
 /// `POST /vote`: casts the ballot and shows the receipt, or the form again with the reason.
@@ -238,37 +311,30 @@ pub async fn cast_vote(
             None,
         );
     };
-    let choice = match form.choice.as_deref().map(str::trim) {
-        None | Some("") => {
-            return ballot_page(&req, &state, lang, token, Some(ErrorCode::ChoiceMissing)).await;
-        }
-        Some(c) => match Choice::parse(c) {
-            Some(choice) => choice,
-            None => {
-                return ballot_page(&req, &state, lang, token, Some(ErrorCode::InvalidChoice))
-                    .await;
-            }
-        },
+    let sealing = match form_sealing(&form) {
+        Ok(sealing) => sealing,
+        Err(code) => return ballot_page(&req, &state, lang, token, Some(code)).await,
     };
     let request = CastRequest {
         token: token.hash(),
-        sealing: ballot::Sealing::Server(choice),
+        sealing,
     };
     match state.casting.cast(request).await {
-        Ok(cast) => {
-            let (csrf, cookie) = csrf(&req, &state);
-            let page = done_page(
-                lang,
-                csrf,
-                cast.receipt,
-                cast.tracker,
-                &cast.checkpoint,
-                cast.leaf_index,
-            );
-            html(StatusCode::OK, &page, cookie)
-        }
-        Err(e) if e.code() == ErrorCode::InvalidChoice => {
-            ballot_page(&req, &state, lang, token, Some(ErrorCode::InvalidChoice)).await
+        Ok(cast) => HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/vote/done?lang={}", lang.code())))
+            .insert_header(("Cache-Control", "no-store"))
+            .cookie(done_cookie(cast.receipt, state.public_url.is_https()))
+            .finish(),
+        Err(e)
+            if matches!(
+                e.code(),
+                ErrorCode::InvalidChoice
+                    | ErrorCode::InvalidBallot
+                    | ErrorCode::BallotSeen
+                    | ErrorCode::UnknownSealingCode
+            ) =>
+        {
+            ballot_page(&req, &state, lang, token, Some(e.code())).await
         }
         Err(e) => {
             let code = match &e {
@@ -282,6 +348,31 @@ pub async fn cast_vote(
             let mut page = start_page_saying(lang, Some(said.sentence), String::new());
             (page.result_link, page.contact) = (said.result_link, said.contact);
             html(code.page_status(), &page, None)
+        }
+    }
+}
+
+/// `GET /vote/done`: the confirmation of the ballot just cast, from the receipt its cookie
+/// carries (set by `POST /vote`); without one, the receipt check page.
+pub async fn done(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<LangQuery>,
+) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    let Some(receipt) = req.cookie(DONE_COOKIE).map(|c| c.value().to_owned()) else {
+        return HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/verify?lang={}", lang.code())))
+            .finish();
+    };
+    match with_conn(&state, move |c| lookup_receipt(c, &receipt)).await {
+        Ok(found) => {
+            let (csrf, cookie) = csrf(&req, &state);
+            html(StatusCode::OK, &done_page(lang, csrf, found), cookie)
+        }
+        Err(e) => {
+            let page = start_page(lang, Some(e.code()), String::new());
+            html(e.code().page_status(), &page, None)
         }
     }
 }
@@ -447,15 +538,11 @@ pub async fn verify_receipt(
 }
 
 /// The confirmation page of a cast ballot.
-fn done_page(
-    lang: Lang,
-    csrf: String,
-    receipt: String,
-    tracker: String,
-    checkpoint: &str,
-    leaf_index: u64,
-) -> DonePage {
+fn done_page(lang: Lang, csrf: String, found: crate::ballot::receipt::FoundReceipt) -> DonePage {
     let t = lang.text();
+    let by_member = serde_json::from_str::<serde_json::Value>(&found.entry)
+        .is_ok_and(|e| e["sealed_by"] == "member");
+    let checkpoint = found.checkpoint.as_str();
     let mut lines = checkpoint.lines().skip(1);
     let size = lines
         .next()
@@ -466,11 +553,12 @@ fn done_page(
         lang: lang.code(),
         switch_action: "/receipt",
         csrf,
-        receipt,
-        tracker,
         checkpoint_size: size,
         checkpoint_root: lines.next().unwrap_or_default().to_owned(),
-        leaf_index,
+        receipt: found.receipt,
+        tracker: found.tracker,
+        leaf_index: found.index,
+        by_member,
     }
 }
 
@@ -508,7 +596,7 @@ pub async fn receipt_again(
         Err(refused) => return refused,
     };
     let (csrf, cookie) = csrf(&req, &state);
-    let page = done_page(lang, csrf, f.receipt, f.tracker, &f.checkpoint, f.index);
+    let page = done_page(lang, csrf, f);
     html(StatusCode::OK, &page, cookie)
 }
 

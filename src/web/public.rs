@@ -43,6 +43,21 @@ pub fn sealing_code_sha256() -> &'static str {
     HASH.get_or_init(|| hex::encode(sha2::Sha256::digest(SEALING_CODE)))
 }
 
+/// The sealing code's Subresource Integrity value (`sha256-` and its digest in base64): the
+/// ballot page names it, so a browser runs those bytes or none.
+pub fn sealing_code_integrity() -> &'static str {
+    use base64::Engine;
+    use sha2::Digest;
+    static SRI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SRI.get_or_init(|| {
+        let digest = sha2::Sha256::digest(SEALING_CODE);
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        )
+    })
+}
+
 /// `GET /static/sealing.js`: the sealing code, with its SHA-256 in a header (anyone can compare
 /// the bytes they were served with the ones the log names).
 pub async fn sealing_script() -> HttpResponse {

@@ -71,7 +71,13 @@ both_backends! {
         assert!(page.contains("600 — Local 600"));
         assert!(page.contains(r#"<input type="radio" id="choice-yes" name="choice" value="yes    " autocomplete="off">"#), "choices are padded to one width");
         // Nothing of the choice in the browser's form restore (back button, session restore).
-        assert!(page.contains(r#"<form method="post" action="/vote" autocomplete="off" novalidate>"#), "{page}");
+        assert!(page.contains(r#"<form id="ballot-form" method="post" action="/vote" autocomplete="off" novalidate"#), "{page}");
+        // Without JavaScript the page says the server seals the choice; its code, for when
+        // JavaScript is on, is the served file, named by its integrity hash.
+        assert!(page.contains("With JavaScript off, the server seals your choice"), "{page}");
+        let code = strikevote::web::public::sealing_code_sha256();
+        assert!(page.contains(&format!(r#"data-code="{code}""#)), "{page}");
+        assert!(page.contains(&format!(r#"<script type="module" src="/static/sealing.js" integrity="{}"></script>"#, strikevote::web::public::sealing_code_integrity())), "{page}");
         assert!(page.contains(r#"<label for="choice-no">No</label>"#));
         assert!(!page.contains("choice-abstain"), "this election offers no abstention");
         let csrf = csrf_of(&page);
@@ -87,10 +93,19 @@ both_backends! {
         let (_, st) = app.post_json("/api/v1/token-status", &serde_json::json!({"token": token})).await;
         assert_eq!(st["status"], "not_used");
 
-        // Cast.
-        let (status, page) = post(&client, &vote, &[("token", token), ("choice", "yes"), ("csrf", &csrf)]).await;
+        // Cast: post-redirect-get, the receipt carried by a cookie for that one page only.
+        let res = client.post(&vote).form(&[("token", token.as_str()), ("choice", "yes"), ("csrf", &csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/vote/done?lang=en");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("sv_done=") && cookie.contains("Path=/vote/done") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let (status, page) = get(&client, &format!("{}/vote/done?lang=en", app.address)).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Your vote is recorded"));
+        assert!(page.contains("JavaScript was off, so the server sealed your choice"), "{page}");
+        // Without the cookie the page has nothing to show: to the receipt check.
+        let (status, _) = get(&browser(), &format!("{}/vote/done", app.address)).await;
+        assert_eq!(status, 303);
         // The page shows the receipt and the ballot's tracker, never the choice.
         assert!(!page.contains("id=\"choice\"") && !page.contains(">Yes<"), "{page}");
         assert!(page.contains("It does not show your choice."), "{page}");

@@ -98,11 +98,35 @@ async fn browser_with_downloads(
     panic!("cannot open a Chromium session through chromedriver: {last:?}");
 }
 
-/// The whole member journey in a real browser.
+/// The form fields (or JSON keys) of a request body.
+fn fields_of(body: &[u8]) -> Vec<(String, String)> {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) {
+        return map.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    }
+    // A form body: keys are plain words; values stay percent-encoded (only emptiness matters).
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The whole member journey in a real browser, every request it makes recorded by a proxy in
+/// front of the service. With JavaScript on the member's device seals the ballot: they check a
+/// sealed ballot first (a challenge), then seal again and cast, and no request but the
+/// challenge's carries a choice.
 async fn vote_in_browser(db: &TestDb, javascript: bool) {
     let (id, tokens) = prepared_election(db, 3);
     sv(db, &["election", "open", &id]).ok();
-    let app = spawn_app(db).await;
+    let served = spawn_app(db).await;
+    let (proxy, requests) = start_proxy(served.address.clone(), |_, body| body);
+    let app = TestApp {
+        address: proxy.url(),
+        ..served
+    };
     let (_driver, c) = browser(javascript).await;
 
     // Prove the session's JavaScript setting: a page script that retitles the page runs or not.
@@ -127,10 +151,22 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     assert_eq!(h1, "Strike authorization 2026");
     if javascript {
         assert_accessible(&c, "the ballot page").await;
+        // The token leaves the address bar once the page has it.
+        let url = c.current_url().await.unwrap();
+        assert!(!url.as_str().contains(token.as_str()), "{url}");
+        check_then_seal_again(&c).await;
     }
     // Choose by clicking the label, as a thumb would.
     click(&c, "label[for=choice-yes]").await;
     click(&c, "button[type=submit]").await;
+    let sealed_tracker = if javascript {
+        let shown = filled_text(&c, "sealed-tracker").await.replace(' ', "");
+        assert_accessible(&c, "the sealed ballot").await;
+        click(&c, "#cast-sealed").await;
+        Some(shown)
+    } else {
+        None
+    };
 
     let receipt = text_of(&c, "receipt").await;
     assert_eq!(receipt.len(), 34, "{receipt}");
@@ -143,6 +179,28 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         64,
         "the ballot's tracker, not its choice: {tracker}"
     );
+    // The confirmation says in plain words who sealed the ballot; with JavaScript on it is the
+    // ballot the device showed before casting.
+    let sealed_by = text_of(&c, "sealed-by").await;
+    if let Some(shown) = &sealed_tracker {
+        assert_eq!(
+            &tracker, shown,
+            "the cast ballot is the one the page showed"
+        );
+        assert!(
+            sealed_by.contains("the server never saw your choice"),
+            "{sealed_by}"
+        );
+    } else {
+        assert!(
+            sealed_by.contains("the server sealed your choice"),
+            "{sealed_by}"
+        );
+    }
+    // Post-redirect-get: the confirmation is a GET, so no form body stays in the history.
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/vote/done", "{url}");
+    assert_no_choice_sent(&requests.lock().unwrap(), javascript);
     // Switching to Spanish keeps the receipt on screen, and out of the address bar.
     click(&c, "button.lang").await;
     assert_eq!(text_of(&c, "receipt").await, receipt);
@@ -202,6 +260,70 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     c.close().await.unwrap();
 }
 
+/// With JavaScript on: seal "no", check it first; the page shows what it held and the log
+/// entry, then offers the ballot again.
+async fn check_then_seal_again(c: &Client) {
+    click(c, "label[for=choice-no]").await;
+    click(c, "button[type=submit]").await;
+    let tracker = filled_text(c, "sealed-tracker").await.replace(' ', "");
+    assert_eq!(tracker.len(), 64, "{tracker}");
+    click(c, "#check-sealed").await;
+    let held = filled_text(c, "checked-choice").await;
+    assert_eq!(held, "No", "the checked ballot held the choice picked");
+    let said = text_of(c, "checked-where").await;
+    assert!(
+        said.contains("entry ") && said.contains("never be counted"),
+        "{said}"
+    );
+    assert_accessible(c, "the checked ballot").await;
+}
+
+/// No request the browser made carries a choice as a field — except, with JavaScript on, the
+/// one challenge, which reveals the checked ballot's choice by design. The cast itself sends
+/// the sealed ballot (JavaScript on) or the padded choice (off).
+fn assert_no_choice_sent(requests: &[Passed], javascript: bool) {
+    let mut challenges = 0;
+    let mut cast = None;
+    for r in requests {
+        assert!(!r.path.contains("choice"), "{} {}", r.method, r.path);
+        let fields = fields_of(&r.body);
+        if r.path.starts_with("/api/v1/challenges") {
+            challenges += 1;
+            assert!(
+                fields.iter().any(|(k, v)| k == "choice" && v == "\"no\""),
+                "{fields:?}"
+            );
+            continue;
+        }
+        if r.method == "POST" && r.path == "/vote" {
+            cast = Some(fields.clone());
+        }
+        if javascript {
+            assert!(
+                fields.iter().all(|(k, _)| k != "choice"),
+                "{} {}: {fields:?}",
+                r.method,
+                r.path
+            );
+        }
+    }
+    let cast = cast.expect("the cast was recorded");
+    let has = |k: &str| {
+        cast.iter()
+            .any(|(name, value)| name == k && !value.is_empty())
+    };
+    if javascript {
+        assert_eq!(challenges, 1);
+        assert!(
+            has("ballot") && has("sealing_code") && !has("choice"),
+            "{cast:?}"
+        );
+    } else {
+        assert_eq!(challenges, 0);
+        assert!(has("choice") && !has("ballot"), "{cast:?}");
+    }
+}
+
 both_backends! {
     async fn a_member_votes_in_chromium_and_finds_the_receipt(db: &TestDb) {
         vote_in_browser(db, true).await;
@@ -257,6 +379,18 @@ async fn text_of(c: &Client, id: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the page never showed #{id}");
+}
+
+/// The text of `#id` once it has some (a script fills it after a request).
+async fn filled_text(c: &Client, id: &str) -> String {
+    for _ in 0..100 {
+        let text = text_of(c, id).await;
+        if !text.is_empty() {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("#{id} stayed empty");
 }
 
 /// What axe-core (WCAG 2.0/2.1, levels A and AA) finds wrong with the page shown: one line
@@ -649,4 +783,58 @@ async fn the_accessibility_check_finds_what_a_bad_page_breaks() {
         assert!(found.contains(rule), "axe missed `{rule}`:\n{found}");
     }
     c.close().await.unwrap();
+}
+
+/// Subresource Integrity of `bytes`: `sha256-` and the digest in base64.
+fn integrity(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+both_backends! {
+    async fn a_page_whose_sealing_code_was_altered_is_caught_by_its_challenge(db: &TestDb) {
+        // The operator serves sealing code altered to seal the other choice, and ballot pages
+        // that name it (so the browser runs it); everything else passes untouched.
+        let (id, tokens) = prepared_election(db, 3);
+        sv(db, &["election", "open", &id]).ok();
+        let served = spawn_app(db).await;
+        let honest = reqwest::get(format!("{}/static/sealing.js", served.address)).await.unwrap().bytes().await.unwrap().to_vec();
+        let text = String::from_utf8(honest.clone()).unwrap();
+        let signature = "function seal(electionKey, election, local, options, choice) {";
+        assert!(text.contains(signature), "the served code has its seal function");
+        let altered = text.replace(signature, &format!("{signature}\n  choice = options - 1 - choice;")).into_bytes();
+        let (from, to) = (integrity(&honest), integrity(&altered));
+        let (proxy, requests) = start_proxy(served.address.clone(), move |path, body| {
+            if path.starts_with("/static/sealing.js") {
+                altered.clone()
+            } else if path.starts_with("/vote") {
+                String::from_utf8_lossy(&body).replace(&from, &to).into_bytes()
+            } else {
+                body
+            }
+        });
+        let (_driver, c) = browser(true).await;
+        c.goto(&format!("{}/vote?token={}", proxy.url(), tokens[0].1)).await.unwrap();
+        // The member picks "No" and checks the sealed ballot: it held "Yes".
+        click(&c, "label[for=choice-no]").await;
+        click(&c, "button[type=submit]").await;
+        filled_text(&c, "sealed-tracker").await;
+        click(&c, "#check-sealed").await;
+        assert_eq!(filled_text(&c, "checked-choice").await, "Yes", "the altered page is caught");
+        assert!(text_of(&c, "checked").await.contains("If this is not the choice you picked"));
+        // The log says so too, for anyone to re-seal: the challenge holds "yes".
+        let app = TestApp { address: proxy.url(), ..served };
+        let (_, checkpoint) = app.get(&format!("/api/v1/elections/{id}/checkpoint")).await;
+        let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+        let (_, last) = app.get(&format!("/api/v1/elections/{id}/entries?start={}&end={size}", size - 1)).await;
+        let entry: serde_json::Value = serde_json::from_str(last.trim_end()).unwrap();
+        assert_eq!((entry["type"].as_str(), entry["choice"].as_str()), (Some("challenge"), Some("yes")), "{entry}");
+        assert!(requests.lock().unwrap().iter().any(|r| r.path.starts_with("/static/sealing.js")));
+        c.close().await.unwrap();
+    }
 }

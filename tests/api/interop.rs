@@ -39,7 +39,11 @@ both_backends! {
         let (ok, out) = python_verify(&dir, &pinned);
         assert!(ok, "{out}");
         let root = bundle.checkpoint.lines().nth(2).unwrap();
-        assert_eq!(out.trim(), format!("OK size=16 root={root} election={id} cosigned_by=-"));
+        let mut said = out.lines();
+        assert_eq!(said.next(), Some(format!("OK size=16 root={root} election={id} cosigned_by=-").as_str()), "{out}");
+        // Who sealed the ballots, by sealing code: the code named at open, nothing cast yet.
+        let code = strikevote::web::public::sealing_code_sha256();
+        assert_eq!(said.collect::<Vec<_>>(), ["sealed by server: 0 ballot(s), 0 checked first".to_owned(), format!("sealed by {code}: 0 ballot(s), 0 checked first")]);
 
         // It is a real verifier: a changed entry fails there too.
         let tampered = String::from_utf8(bundle.log).unwrap().replacen("\"eligible\":2", "\"eligible\":3", 1);

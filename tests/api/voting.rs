@@ -184,7 +184,8 @@ both_backends! {
         assert_eq!(ballots.len(), 6);
         for b in &ballots {
             let keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
-            assert_eq!(keys, ["v", "type", "election", "local", "ballot", "receipt"], "{b}");
+            assert_eq!(keys, ["v", "type", "election", "local", "sealed_by", "sealing_code", "ballot", "receipt"], "{b}");
+            assert_eq!((b["sealed_by"].as_str(), &b["sealing_code"]), (Some("server"), &serde_json::Value::Null), "cast with a plain choice: {b}");
             assert_eq!(b["v"], strikevote_core::entry::VERSION);
             assert_eq!(b["ballot"]["choices"].as_array().unwrap().len(), 2, "one ciphertext per choice");
         }

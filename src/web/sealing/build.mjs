@@ -1,5 +1,5 @@
-// Builds the code the ballot page serves (src/web/static/sealing.js) from seal.js and the
-// pinned @noble packages (package-lock.json). The same sources and the same esbuild version
+// Builds the code the ballot page serves (src/web/static/sealing.js) from index.js (seal.js,
+// page.js) and the pinned @noble packages (package-lock.json). The same sources and the same esbuild version
 // give the same bytes: tests/api/sealing.rs rebuilds it into a temporary file and compares,
 // and the log names those bytes by their SHA-256.
 //
@@ -13,7 +13,7 @@ const out = process.argv[2] ?? path.join(here, '..', 'static', 'sealing.js');
 
 await build({
   absWorkingDir: here,
-  entryPoints: ['seal.js'],
+  entryPoints: ['index.js'],
   bundle: true,
   format: 'esm',
   target: 'es2020',
@@ -25,6 +25,6 @@ await build({
   outfile: out,
   logLevel: 'warning',
   banner: {
-    js: '// strikevote: the code that seals ballots in the member\'s browser. Built by\n// src/web/sealing/build.mjs from seal.js and @noble/curves, @noble/hashes (audited);\n// do not edit: rebuild. Its SHA-256 is named in the election\'s log.',
+    js: '// strikevote: the code that seals ballots in the member\'s browser. Built by\n// src/web/sealing/build.mjs from seal.js, page.js and @noble/curves, @noble/hashes (audited);\n// do not edit: rebuild. Its SHA-256 is named in the election\'s log.',
   },
 });

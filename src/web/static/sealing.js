@@ -1,5 +1,5 @@
 // strikevote: the code that seals ballots in the member's browser. Built by
-// src/web/sealing/build.mjs from seal.js and @noble/curves, @noble/hashes (audited);
+// src/web/sealing/build.mjs from seal.js, page.js and @noble/curves, @noble/hashes (audited);
 // do not edit: rebuild. Its SHA-256 is named in the election's log.
 var __defProp = Object.defineProperty;
 var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
@@ -2692,6 +2692,117 @@ function checkChallenge(electionKey, election, local, options, ballot, choice, r
     if (e instanceof Invalid) return false;
     throw e;
   }
+}
+
+// page.js
+function grouped(hex2) {
+  return hex2.match(/.{1,4}/g).join(" ");
+}
+function show(el, on) {
+  el.hidden = !on;
+}
+function initBallotPage(doc) {
+  const form = doc.getElementById("ballot-form");
+  if (!form || !form.dataset.key) return;
+  const data = form.dataset;
+  const sealedPanel = doc.getElementById("sealed");
+  const checkedPanel = doc.getElementById("checked");
+  const missing = doc.getElementById("choice-missing");
+  const checkError = doc.getElementById("check-error");
+  const castButton = doc.getElementById("cast-button");
+  const radios = () => Array.from(form.querySelectorAll('input[name="choice"]'));
+  let sealed = null;
+  castButton.textContent = data.sealLabel;
+  doc.getElementById("sealing-note").textContent = data.memberNote;
+  if (doc.defaultView && doc.defaultView.location.search.includes("token=")) {
+    const url = new URL(doc.defaultView.location.href);
+    url.searchParams.delete("token");
+    doc.defaultView.history.replaceState(null, "", url.pathname + url.search);
+  }
+  const toForm = () => {
+    sealed = null;
+    for (const r of radios()) r.checked = false;
+    show(sealedPanel, false);
+    show(form, true);
+  };
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.casting === "yes") return;
+    event.preventDefault();
+    const picked = radios().findIndex((r) => r.checked);
+    if (picked < 0) {
+      missing.textContent = data.errChoice;
+      show(missing, true);
+      radios()[0]?.focus();
+      return;
+    }
+    show(missing, false);
+    sealed = seal(data.key, data.election, data.local, Number(data.options), picked);
+    doc.getElementById("sealed-tracker").textContent = grouped(sealed.tracker);
+    show(checkError, false);
+    show(form, false);
+    show(checkedPanel, false);
+    show(sealedPanel, true);
+    doc.getElementById("sealed-title").focus();
+  });
+  doc.getElementById("cast-sealed").addEventListener("click", () => {
+    if (!sealed) return;
+    form.elements.ballot.value = JSON.stringify(sealed.ballot);
+    form.elements.sealing_code.value = data.code;
+    for (const r of radios()) {
+      r.checked = false;
+      r.disabled = true;
+    }
+    sealed = null;
+    form.dataset.casting = "yes";
+    doc.getElementById("cast-sealed").disabled = true;
+    doc.getElementById("check-sealed").disabled = true;
+    form.submit();
+  });
+  doc.getElementById("check-sealed").addEventListener("click", async () => {
+    if (!sealed) return;
+    const names = radios().map((r) => r.value.trim());
+    const body = {
+      token: form.elements.token.value,
+      tracker: sealed.tracker,
+      choice: names[sealed.secrets.choice],
+      randomness: sealed.secrets.randomness,
+      sealing_code: data.code
+    };
+    let answer;
+    let status;
+    try {
+      const response = await fetch("/api/v1/challenges", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        cache: "no-store",
+        credentials: "same-origin"
+      });
+      status = response.status;
+      answer = await response.json();
+    } catch {
+      status = 0;
+      answer = {};
+    }
+    if (status !== 201) {
+      checkError.textContent = checkError.dataset[answer.error] ?? checkError.dataset.other;
+      show(checkError, true);
+      return;
+    }
+    const held = radios().find((r) => r.value.trim() === answer.choice);
+    const label = held ? form.querySelector(`label[for="${held.id}"]`).textContent : answer.choice;
+    doc.getElementById("checked-choice").textContent = label;
+    const where = doc.getElementById("checked-where");
+    where.textContent = where.dataset.text.replace("{entry}", String(answer.leaf_index));
+    toForm();
+    show(checkedPanel, true);
+    doc.getElementById("checked-title").focus();
+  });
+}
+
+// index.js
+if (typeof document !== "undefined") {
+  initBallotPage(document);
 }
 export {
   CONTEXT_LABEL,

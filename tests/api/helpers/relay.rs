@@ -147,3 +147,127 @@ pub fn forward(upstream: &str, request: &Request) -> Answer {
         body,
     }
 }
+
+/// A request a [`start_proxy`] passed on: method, path and body, as the browser sent them.
+#[derive(Clone, Debug)]
+pub struct Passed {
+    pub method: String,
+    pub path: String,
+    pub body: Vec<u8>,
+}
+
+/// A proxy the operator runs in front of the service for a browser: every request is passed on
+/// with its headers (cookies included) and recorded; every answer comes back with its headers
+/// (redirects not followed), its body first given to `rewrite(path, body)`.
+pub fn start_proxy(
+    upstream: String,
+    rewrite: impl Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync + 'static,
+) -> (Relay, Arc<std::sync::Mutex<Vec<Passed>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rewrite = Arc::new(rewrite);
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let recorded = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (seen, rewrite, agent) =
+                (Arc::clone(&recorded), Arc::clone(&rewrite), agent.clone());
+            let upstream = upstream.clone();
+            std::thread::spawn(move || pass_one(stream, &upstream, &agent, &seen, &*rewrite));
+        }
+    });
+    (Relay { port }, seen)
+}
+
+/// Headers a proxy does not pass on as they are.
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "host"
+            | "connection"
+            | "content-length"
+            | "accept-encoding"
+            | "transfer-encoding"
+            | "keep-alive"
+    )
+}
+
+fn pass_one(
+    stream: TcpStream,
+    upstream: &str,
+    agent: &ureq::Agent,
+    seen: &std::sync::Mutex<Vec<Passed>>,
+    rewrite: &dyn Fn(&str, Vec<u8>) -> Vec<u8>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut first = String::new();
+    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut words = first.split_whitespace();
+    let (method, path) = (
+        words.next().unwrap_or("").to_owned(),
+        words.next().unwrap_or("").to_owned(),
+    );
+    let (mut headers, mut length) = (Vec::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().unwrap_or(0);
+            }
+            headers.push((name, value));
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    seen.lock().unwrap().push(Passed {
+        method: method.clone(),
+        path: path.clone(),
+        body: body.clone(),
+    });
+    let mut call = agent.request(&method, &format!("{upstream}{path}"));
+    for (name, value) in headers.iter().filter(|(n, _)| !hop_by_hop(n)) {
+        call = call.set(name, value);
+    }
+    let result = if body.is_empty() && method == "GET" {
+        call.call()
+    } else {
+        call.send_bytes(&body)
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(_) => return,
+    };
+    let status = response.status();
+    let mut head = format!("HTTP/1.1 {status} X\r\n");
+    for name in response.headers_names() {
+        if hop_by_hop(&name) {
+            continue;
+        }
+        for value in response.all(&name) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    let mut answer = Vec::new();
+    response
+        .into_reader()
+        .read_to_end(&mut answer)
+        .unwrap_or_default();
+    let answer = rewrite(&path, answer);
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        answer.len()
+    ));
+    let mut out = stream;
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(&answer);
+}

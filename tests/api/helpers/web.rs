@@ -20,9 +20,19 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-/// POST a form: status and body.
+/// POST a form: status and body. A cast ballot is answered post-redirect-get (303 to
+/// `/vote/done`, whose cookie carries the receipt): that page is fetched, as a browser would.
 pub async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
     let res = client.post(url).form(form).send().await.unwrap();
+    let done = res
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .filter(|l| res.status() == 303 && l.starts_with("/vote/done"))
+        .map(|l| reqwest::Url::parse(url).unwrap().join(l).unwrap());
+    if let Some(done) = done {
+        return get(client, done.as_str()).await;
+    }
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
