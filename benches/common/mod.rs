@@ -131,8 +131,19 @@ pub fn prepare_with(url: &str, dir: &Path, n: usize, extra: &str) -> Vec<String>
     assert!(ready, "the key ceremony did not complete");
     sv(url, dir, &["election", "open", &id]);
     std::fs::write(dir.join("id"), &id).unwrap();
+    members(dir).into_iter().map(|(token, _)| token).collect()
+}
+
+/// Each member's token and local, from the mailing file [`prepare_with`] wrote.
+pub fn members(dir: &Path) -> Vec<(String, String)> {
     let mut reader = csv::Reader::from_path(dir.join("t.csv")).unwrap();
-    reader.records().map(|r| r.unwrap()[4].to_owned()).collect()
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[4].to_owned(), r[1].to_owned())
+        })
+        .collect()
 }
 
 pub fn serve(url: &str, dir: &Path, period: usize) -> (Child, String) {

@@ -38,6 +38,10 @@ pub(super) enum AuditCommand {
         /// itself: anyone who altered it could have re-signed it).
         #[arg(long, conflicts_with = "key")]
         trust_bundle_key: bool,
+        /// A tracker a member was shown (64 hex digits): say whether the log holds it as a
+        /// ballot (counted) or as a ballot the member checked, and what that one held.
+        #[arg(long)]
+        tracker: Option<String>,
     },
 }
 
@@ -61,6 +65,7 @@ pub(super) fn run(command: AuditCommand, settings: &Settings) -> anyhow::Result<
             key,
             origin,
             trust_bundle_key,
+            tracker,
         } => {
             let trust = match (key, trust_bundle_key) {
                 (Some(key), _) => audit::TrustAnchor::parse(&key, origin.as_deref())
@@ -84,6 +89,14 @@ pub(super) fn run(command: AuditCommand, settings: &Settings) -> anyhow::Result<
                 .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
             print!("{report}");
             println!("OK: signature, root, entry rules and cryptography verified");
+            if let Some(tracker) = tracker {
+                println!(
+                    "{}",
+                    report
+                        .tracker(&tracker)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                );
+            }
             Ok(())
         }
     }

@@ -481,6 +481,7 @@ both_backends! {
         for lang in ["en", "es"] {
             let mut requests = Vec::new();
             let mut answers = Vec::new();
+            let mut redirects = Vec::new();
             for choice in ["yes", "no", "abstain"] {
                 let token = next.next().unwrap();
                 let client = browser();
@@ -493,13 +494,16 @@ both_backends! {
                 let form = [("token", token.as_str()), ("csrf", csrf.as_str()), ("lang", lang), ("choice", value)];
                 requests.push(form_length(&form));
                 let res = client.post(format!("{}/vote", app.address)).form(&form).send().await.unwrap();
-                assert_eq!(res.status(), 200);
-                let body = res.text().await.unwrap();
+                assert_eq!(res.status(), 303, "post-redirect-get");
+                let redirect: usize = res.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+                redirects.push(redirect);
+                let (_, body) = get(&client, &format!("{}/vote/done?lang={lang}", app.address)).await;
                 assert!(body.contains("id=\"receipt\""), "{body}");
                 answers.push(body.len());
             }
             assert!(requests.windows(2).all(|w| w[0] == w[1]), "{lang} form requests differ by choice: {requests:?}");
             assert!(answers.windows(2).all(|w| w[0] == w[1]), "{lang} confirmation pages differ by choice: {answers:?}");
+            assert!(redirects.windows(2).all(|w| w[0] == w[1]), "{lang} redirects differ by choice: {redirects:?}");
         }
 
         // The API, with choices padded as documented.

@@ -80,34 +80,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// What the verified log holds for the tracker `wanted` (64 hex digits, any case, spaces and
-/// dashes ignored).
+/// What the verified log holds for the tracker `wanted`.
 fn look_up(report: &strikevote_core::verify::Report, wanted: &str) -> ExitCode {
-    let t: String = wanted
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let Some(bytes) = hex::decode(&t)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    else {
-        eprintln!("error: --tracker is not 64 hex digits");
-        return ExitCode::from(2);
-    };
-    if let Some(c) = report.sealing.challenges.iter().find(|c| c.tracker == t) {
-        println!(
-            "tracker {t}: checked by its member instead of cast (entry {}, local {}). It held \
-             `{}`: re-sealed from its published randomness, it gives exactly this tracker. It \
-             is not counted, and it can never be cast.",
-            c.index, c.local, c.choice
-        );
-        return ExitCode::SUCCESS;
+    match report.tracker(wanted) {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
-    if report.trackers.contains(&bytes) {
-        println!("tracker {t}: a ballot in this log; it is counted.");
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("tracker {t} is in no ballot and no challenge of this log");
-    ExitCode::FAILURE
 }

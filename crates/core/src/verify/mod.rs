@@ -163,6 +163,39 @@ impl Report {
     }
 }
 
+impl Report {
+    /// What the log holds for the tracker `wanted` (64 hex digits; any case, spaces and dashes
+    /// ignored), in a sentence: a ballot (counted), or a ballot its member checked instead of
+    /// casting and the choice it held; an error when it holds neither.
+    pub fn tracker(&self, wanted: &str) -> Result<String, Failure> {
+        let t: String = wanted
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let Some(bytes) = hex::decode(&t)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        else {
+            return fail("the tracker is not 64 hex digits");
+        };
+        if let Some(c) = self.sealing.challenges.iter().find(|c| c.tracker == t) {
+            return Ok(format!(
+                "tracker {t}: checked by its member instead of cast (entry {}, local {}). It held \
+                 `{}`: re-sealed from its published randomness, it gives exactly this tracker. It \
+                 is not counted, and it can never be cast.",
+                c.index, c.local, c.choice
+            ));
+        }
+        if self.trackers.contains(&bytes) {
+            return Ok(format!("tracker {t}: a ballot in this log; it is counted."));
+        }
+        fail(format!(
+            "tracker {t} is in no ballot and no challenge of this log"
+        ))
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "election  {} — {}", self.election, self.title)?;
