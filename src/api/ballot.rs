@@ -12,6 +12,7 @@ use crate::election::{self, Choice, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::auth::Official;
 use crate::http::state::AppState;
+use crate::http::wiped::{Wipe, WipedJson};
 use crate::token::PlainToken;
 
 /// Body of `POST /api/v1/ballots`: the token and either the ballot the member's own device
@@ -43,11 +44,31 @@ pub struct CastBody {
     sealing_code: Option<String>,
 }
 
+impl Wipe for CastBody {
+    fn wipe(&mut self) {
+        self.token.wipe();
+        self.choice.wipe();
+    }
+}
+
+impl Wipe for ChallengeBody {
+    fn wipe(&mut self) {
+        self.token.wipe();
+    }
+}
+
+impl Wipe for TokenBody {
+    fn wipe(&mut self) {
+        self.token.wipe();
+    }
+}
+
 impl CastBody {
-    /// The request it asks for, or the API error naming what is wrong.
-    pub fn request(self) -> Result<CastRequest> {
+    /// The request it asks for, or the API error naming what is wrong (the token and the
+    /// choice stay in the body, which wipes them).
+    pub fn request(&mut self) -> Result<CastRequest> {
         let token = parse_token(&self.token)?;
-        let sealing = match (self.choice, self.ballot) {
+        let sealing = match (self.choice.as_deref(), self.ballot.take()) {
             (Some(_), None) if self.sealing_code.is_some() => {
                 return Err(Error::bad_input(
                     ErrorCode::InvalidBallot,
@@ -55,7 +76,7 @@ impl CastBody {
                      `choice` itself",
                 ));
             }
-            (Some(choice), None) => ballot::Sealing::Server(parse_padded_choice(&choice)?),
+            (Some(choice), None) => ballot::Sealing::Server(parse_padded_choice(choice)?),
             (None, Some(sealed)) => {
                 let ballot = serde_json::from_value(sealed).map_err(|_| {
                     Error::bad_input(
@@ -64,7 +85,7 @@ impl CastBody {
                          `range_proof` and `sum_proof`, as docs/LOG_FORMAT.md describes",
                     )
                 })?;
-                let code = self.sealing_code.map(parse_code).transpose()?;
+                let code = self.sealing_code.take().map(parse_code).transpose()?;
                 ballot::Sealing::Member(Box::new(ballot::MemberBallot { ballot, code }))
             }
             (Some(_), Some(_)) => {
@@ -185,8 +206,11 @@ impl From<&Cast> for CastAnswer {
         (status = 404, description = "token_unknown"),
         (status = 409, description = "token_used token_revoked election_not_open ballot_seen"),
         (status = 503, description = "storage_full witnesses_unavailable")))]
-pub async fn cast(state: web::Data<AppState>, body: web::Json<CastBody>) -> Result<HttpResponse> {
-    let cast = state.casting.cast(body.into_inner().request()?).await?;
+pub async fn cast(
+    state: web::Data<AppState>,
+    mut body: WipedJson<CastBody>,
+) -> Result<HttpResponse> {
+    let cast = state.casting.cast(body.request()?).await?;
     Ok(HttpResponse::Ok().json(CastAnswer::from(&cast)))
 }
 
@@ -242,15 +266,14 @@ pub struct ChallengeAnswer {
         (status = 503, description = "witnesses_unavailable")))]
 pub async fn challenge(
     state: web::Data<AppState>,
-    body: web::Json<ChallengeBody>,
+    mut body: WipedJson<ChallengeBody>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
     let request = ballot::challenge::ChallengeRequest {
         token: parse_token(&body.token)?,
-        tracker: body.tracker,
-        choice: body.choice,
-        randomness: body.randomness,
-        code: body.sealing_code.map(parse_code).transpose()?,
+        tracker: std::mem::take(&mut body.tracker),
+        choice: std::mem::take(&mut body.choice),
+        randomness: std::mem::take(&mut body.randomness),
+        code: body.sealing_code.take().map(parse_code).transpose()?,
     };
     let (signer, keys) = (state.signer.clone(), state.casting.keys());
     let done = with_conn(&state, move |c| {
@@ -348,7 +371,7 @@ pub struct TokenStatusAnswer {
         (status = 404, description = "token_unknown")))]
 pub async fn token_status(
     state: web::Data<AppState>,
-    body: web::Json<TokenBody>,
+    body: WipedJson<TokenBody>,
 ) -> Result<HttpResponse> {
     let token = parse_token(&body.token)?;
     let status = with_conn(&state, move |c| ballot::token_status(c, &token)).await?;

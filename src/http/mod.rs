@@ -7,6 +7,7 @@ pub mod auth;
 pub mod health;
 pub mod limit;
 pub mod state;
+pub mod wiped;
 
 use std::time::Instant;
 

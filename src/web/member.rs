@@ -16,6 +16,7 @@ use crate::election::{Choice, State};
 use crate::error::{Error, ErrorCode};
 use crate::http::state::AppState;
 use crate::http::state::with_conn;
+use crate::http::wiped::{Wipe, WipedForm};
 use crate::token::{HashedToken, PlainToken};
 
 #[derive(Template)]
@@ -294,7 +295,7 @@ fn done_cookie(receipt: String, https: bool) -> actix_web::cookie::Cookie<'stati
 pub async fn cast_vote(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<VoteForm>,
+    form: WipedForm<VoteForm>,
 ) -> HttpResponse {
     let lang = Lang::pick(form.lang.as_deref(), &req);
     if !csrf_ok(&req, &form.csrf) {
@@ -420,11 +421,24 @@ pub struct StatusForm {
     lang: Option<String>,
 }
 
+impl Wipe for StatusForm {
+    fn wipe(&mut self) {
+        self.token.wipe();
+    }
+}
+
+impl Wipe for VoteForm {
+    fn wipe(&mut self) {
+        self.token.wipe();
+        self.choice.wipe();
+    }
+}
+
 /// `POST /token-status`: not used, used or revoked — the ballot-stuffing alarm.
 pub async fn token_status(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<StatusForm>,
+    form: WipedForm<StatusForm>,
 ) -> HttpResponse {
     let lang = Lang::pick(form.lang.as_deref(), &req);
     let t = lang.text();

@@ -763,3 +763,104 @@ both_backends! {
         assert!(cores.is_empty(), "core files written: {cores:?}");
     }
 }
+
+/// Every writable mapping of process `pid`'s memory (what `gcore` would save), read through
+/// /proc as the machine's root can.
+fn memory_image(pid: u32) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut image = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (range, perms) = (fields.next().unwrap(), fields.next().unwrap());
+        if !perms.starts_with("rw") {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
+        let mut chunk = vec![0; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_ok() && mem.read_exact(&mut chunk).is_ok() {
+            image.extend_from_slice(&chunk);
+        }
+    }
+    image
+}
+
+fn occurs(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+crate::both_backends! {
+    async fn the_server_wipes_what_members_sent_once_it_is_used(db: &TestDb) {
+        // As the operator would look: a memory image of the running server taken right after
+        // a vote, searched for the request bodies members sent — their tokens with their plain
+        // choices (pages without JavaScript, API clients sending a choice), and the token-status
+        // checks.
+        let (id, tokens) = crate::helpers::prepared_election(db, 40);
+        sv(db, &["election", "open", &id]).ok();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
+            .current_dir(db.dir())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
+            .env("STRIKEVOTE_RATE_LIMIT_PER_MINUTE", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut sent: Vec<Vec<u8>> = Vec::new();
+        for (k, (_, token)) in tokens.iter().enumerate() {
+            let choice = if k % 2 == 0 { "yes    " } else { "no     " };
+            if k % 4 < 2 {
+                // The form, as a page without JavaScript posts it.
+                let client = browser();
+                let (_, page) = get(&client, &format!("{address}/vote?token={token}")).await;
+                let csrf = csrf_of(&page);
+                let body = format!("token={token}&choice={}&csrf={csrf}", choice.replace(' ', "+"));
+                let res = client.post(format!("{address}/vote")).header("content-type", "application/x-www-form-urlencoded").body(body.clone()).send().await.unwrap();
+                assert_eq!(res.status(), 303);
+                sent.push(body.into_bytes());
+            } else {
+                let body = serde_json::json!({"token": token, "choice": choice}).to_string();
+                let res = reqwest::Client::new().post(format!("{address}/api/v1/ballots")).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+                assert_eq!(res.status(), 200);
+                sent.push(body.into_bytes());
+            }
+            let status = serde_json::json!({"token": token}).to_string();
+            let res = reqwest::Client::new().post(format!("{address}/api/v1/token-status")).header("content-type", "application/json").body(status.clone()).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            sent.push(status.into_bytes());
+        }
+        // Other visitors come by, as on any live server: the HTTP layer reuses a buffer per
+        // worker, which holds the last request each worker read until its next one.
+        for _ in 0..10 {
+            let _ = reqwest::Client::new().get(format!("{address}/healthz")).send().await.unwrap().text().await;
+        }
+        // A connection's read buffer lives until the connection ends (the server closes an idle
+        // one after 5 s); once it is freed, what it held is gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let kept = loop {
+            let image = memory_image(child.id());
+            assert!(image.len() > 1 << 20, "a memory image was read: {} bytes", image.len());
+            // The search itself works: the election's id is in the server's memory.
+            assert!(occurs(&image, id.as_bytes()));
+            let kept: Vec<String> = sent.iter().enumerate().filter(|(_, b)| occurs(&image, b)).map(|(k, b)| format!("#{k} {}", String::from_utf8_lossy(b))).collect();
+            if kept.is_empty() || std::time::Instant::now() > deadline {
+                break kept;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(kept.is_empty(), "{} of {} request bodies are still in the server's memory: {kept:?}", kept.len(), sent.len());
+    }
+}

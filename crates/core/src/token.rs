@@ -19,6 +19,13 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 #[derive(Clone, PartialEq, Eq)]
 pub struct PlainToken(String);
 
+impl Drop for PlainToken {
+    /// A token is overwritten once it is no longer needed.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// The SHA-256 of a token's canonical form: what the database stores and looks up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HashedToken(pub [u8; 32]);
@@ -42,9 +49,12 @@ impl PlainToken {
             body.drain(..PREFIX.len());
         }
         if body.len() != BODY_LEN || !body.bytes().all(|b| ALPHABET.contains(&b)) {
+            zeroize::Zeroize::zeroize(&mut body);
             return Err(MalformedToken);
         }
-        Ok(Self::from_body(&body))
+        let token = Self::from_body(&body);
+        zeroize::Zeroize::zeroize(&mut body);
+        Ok(token)
     }
 
     fn from_body(body: &str) -> Self {

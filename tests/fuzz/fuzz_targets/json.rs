@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(body) = serde_json::from_slice::<strikevote::api::ballot::CastBody>(data) {
+    if let Ok(mut body) = serde_json::from_slice::<strikevote::api::ballot::CastBody>(data) {
         let _ = body.request();
     }
     let _ = serde_json::from_slice::<serde_json::Value>(data);
