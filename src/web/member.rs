@@ -552,10 +552,14 @@ pub async fn verify_receipt(
 }
 
 /// The confirmation page of a cast ballot.
+/// Whether a ballot entry says the member's device sealed it.
+fn sealed_by_member(entry: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(entry).is_ok_and(|e| e["sealed_by"] == "member")
+}
+
 fn done_page(lang: Lang, csrf: String, found: crate::ballot::receipt::FoundReceipt) -> DonePage {
     let t = lang.text();
-    let by_member = serde_json::from_str::<serde_json::Value>(&found.entry)
-        .is_ok_and(|e| e["sealed_by"] == "member");
+    let by_member = sealed_by_member(&found.entry);
     let checkpoint = found.checkpoint.as_str();
     let mut lines = checkpoint.lines().skip(1);
     let size = lines
@@ -626,8 +630,13 @@ pub async fn receipt_file(
     };
     let t = lang.text();
     let proof = f.tlog_proof();
+    let sealed_by = if sealed_by_member(&f.entry) {
+        t.sealed_by_member
+    } else {
+        t.sealed_by_server
+    };
     let text = format!(
-        "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}\n{}/verify\n\n{proof}",
+        "{}\n{}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{sealed_by}\n{}\n{}/verify\n\n{proof}",
         t.receipt_file_title,
         f.title,
         t.receipt_label,

@@ -94,6 +94,10 @@ struct AuditPage {
     fingerprint: String,
     checkpoint: String,
     bundle_ready: bool,
+    /// Each sealing code the log names, and from when (the `open` and `sealing_code` entries).
+    codes: Vec<(String, String)>,
+    /// The code this server serves now.
+    served: &'static str,
 }
 
 /// `GET /elections/{id}/audit`: everything an auditor needs, and how to check it.
@@ -107,11 +111,24 @@ pub async fn audit_page(
         let id = ElectionId::parse(&id)?;
         let e = election::find(c, id)?;
         let cp = Witnessing::default().newest_published(c, &e, &e.definition)?;
-        Ok((e, cp))
+        let kinds = [
+            crate::log::entry::Kind::Open,
+            crate::log::entry::Kind::SealingCode,
+        ];
+        let codes = crate::log::store::entries_of_kind(c, id, &kinds)?
+            .into_iter()
+            .filter_map(|body| match body {
+                crate::log::entry::Body::Open(o) | crate::log::entry::Body::SealingCode(o) => {
+                    Some((o.sealing_code, election::definition::format_time(&o.at)))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok((e, cp, codes))
     })
     .await;
     match found {
-        Ok((e, cp)) => html(
+        Ok((e, cp, codes)) => html(
             StatusCode::OK,
             &AuditPage {
                 id: e.id.to_string(),
@@ -122,6 +139,8 @@ pub async fn audit_page(
                 origin: e.origin,
                 checkpoint: cp.note,
                 bundle_ready: e.state != State::Open,
+                codes,
+                served: sealing_code_sha256(),
             },
             None,
         ),

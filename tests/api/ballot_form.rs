@@ -128,6 +128,7 @@ both_backends! {
         assert!(res.headers()["content-disposition"].to_str().unwrap().contains("ballot-receipt.txt"));
         let file = res.text().await.unwrap();
         assert!(file.contains(&format!("Your receipt: {receipt}")) && file.contains(&format!("Ballot tracker: {tracker}")), "{file}");
+        assert!(file.contains("JavaScript was off, so the server sealed your choice"), "who sealed it, in plain words: {file}");
         // (The receipt's base32 could hold the letters YES by chance: not counted.)
         assert!(file.contains("/verify") && !file.replace(receipt.as_str(), "").to_lowercase().contains("yes"), "{file}");
         assert!(page.contains(&format!("<dd id=\"leaf-index\">{}</dd>", found["leaf_index"])));

@@ -128,6 +128,7 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         ..served
     };
     let (_driver, c) = browser(javascript).await;
+    let mut challenged = String::new();
 
     // Prove the session's JavaScript setting: a page script that retitles the page runs or not.
     c.goto("data:text/html,<title>static</title><script>document.title='scripted'</script>")
@@ -154,7 +155,7 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         // The token leaves the address bar once the page has it.
         let url = c.current_url().await.unwrap();
         assert!(!url.as_str().contains(token.as_str()), "{url}");
-        check_then_seal_again(&c).await;
+        challenged = check_then_seal_again(&c).await;
     }
     // Choose by clicking the label, as a thumb would.
     click(&c, "label[for=choice-yes]").await;
@@ -201,6 +202,26 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
     let url = c.current_url().await.unwrap();
     assert_eq!(url.path(), "/vote/done", "{url}");
     assert_no_choice_sent(&requests.lock().unwrap(), javascript);
+    if javascript {
+        // The challenge entry verifies: re-sealed from its randomness, it held "no"; the cast
+        // ballot was sealed by the page's code.
+        export_bundle(db, &id, "browser-bundle");
+        let dir = db.path("browser-bundle");
+        let report = sv(
+            db,
+            &[
+                "audit",
+                "verify",
+                dir.to_str().unwrap(),
+                "--trust-bundle-key",
+                "--tracker",
+                &challenged,
+            ],
+        )
+        .ok();
+        assert!(report.contains("1 ballot(s), 1 checked first (every one held its stated choice): members' pages running sealing code"), "{report}");
+        assert!(report.contains("It held `no`"), "{report}");
+    }
     // Switching to Spanish keeps the receipt on screen, and out of the address bar.
     click(&c, "button.lang").await;
     assert_eq!(text_of(&c, "receipt").await, receipt);
@@ -261,8 +282,8 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
 }
 
 /// With JavaScript on: seal "no", check it first; the page shows what it held and the log
-/// entry, then offers the ballot again.
-async fn check_then_seal_again(c: &Client) {
+/// entry, then offers the ballot again. Returns the checked ballot's tracker.
+async fn check_then_seal_again(c: &Client) -> String {
     click(c, "label[for=choice-no]").await;
     click(c, "button[type=submit]").await;
     let tracker = filled_text(c, "sealed-tracker").await.replace(' ', "");
@@ -276,6 +297,7 @@ async fn check_then_seal_again(c: &Client) {
         "{said}"
     );
     assert_accessible(c, "the checked ballot").await;
+    tracker
 }
 
 /// No request the browser made carries a choice as a field — except, with JavaScript on, the

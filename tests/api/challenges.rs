@@ -257,6 +257,12 @@ crate::both_backends! {
         assert_eq!(kinds.iter().filter(|k| *k == "sealing_code").count(), 1, "{kinds:?}");
         let named: Vec<Value> = entries_of(&app, &id, "sealing_code").await;
         assert_eq!(named[0]["sealing_code"], json!(code));
+        // The audit page names both codes, and the one served now.
+        let (status, audit) = app.get(&format!("/elections/{id}/audit")).await;
+        assert_eq!(status, 200, "{audit}");
+        let listed = &audit[audit.find("id=\"sealing-codes\"").unwrap()..];
+        assert!(listed.contains(&format!("<code>{older}</code>")) && listed.contains(&format!("<code>{code}</code>")), "{audit}");
+        assert!(audit.contains(&format!(r#"<code id="sealing-served">{code}</code>"#)), "{audit}");
         // Both verifiers count each code's ballots.
         crate::helpers::export_bundle(db, &id, "two-codes");
         let report = crate::helpers::sv(db, &["audit", "verify", db.path("two-codes").to_str().unwrap(), "--trust-bundle-key"]).ok();
