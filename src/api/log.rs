@@ -236,3 +236,62 @@ pub async fn consistency(
     .await?;
     Ok(HttpResponse::Ok().json(body))
 }
+
+/// A checked ballot, found by its tracker, with what re-sealing it needs.
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeFound {
+    /// The election.
+    election: ElectionId,
+    /// The `challenge` entry's index in the log.
+    leaf_index: u64,
+    /// The entry, exact text (local, sealing code, tracker, choice, randomness).
+    entry: String,
+    /// The election key (`shared_key` of the `election_key` entry), base64url.
+    election_key: String,
+    /// The election's choices, in the definition's order.
+    choices: Vec<String>,
+}
+
+/// `GET /api/v1/elections/{id}/challenges/{tracker}`: the challenge entry of a ballot a member
+/// checked instead of casting, and the election key and choices that re-seal it — what a
+/// checker the member saved beforehand fetches (from any origin: it is public).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/challenges/{tracker}", tag = "log",
+    params(ElectionPath, ("tracker" = String, Path, description = "The tracker the member was shown, 64 hex digits")),
+    responses(
+        (status = 200, description = "The challenge entry and what re-sealing it needs", body = ChallengeFound),
+        (status = 404, description = "election_not_found not_found")))]
+pub async fn challenge(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (id, tracker) = path.into_inner();
+    let id = ElectionId::parse(&id)?;
+    let tracker = tracker.to_ascii_lowercase();
+    let keys = state.casting.keys();
+    let found = with_conn(&state, move |c| {
+        let election = election::find(c, id)?;
+        let (leaf_index, entry) = store::challenge_entry(c, id, &tracker)?.ok_or_else(|| {
+            Error::not_found(
+                ErrorCode::NotFound,
+                "no ballot with this tracker was checked in this election's log",
+            )
+        })?;
+        let key = keys.get(c, &election)?;
+        Ok(ChallengeFound {
+            election: id,
+            leaf_index,
+            entry: String::from_utf8_lossy(&entry).into_owned(),
+            election_key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes()),
+            choices: election
+                .definition
+                .choices
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(found))
+}

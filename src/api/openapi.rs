@@ -51,6 +51,7 @@ pub struct ApiError {
         super::log::verifier_key,
         super::log::checkpoint,
         super::log::entries,
+        super::log::challenge,
         super::log::inclusion,
         super::log::consistency,
         super::ballot::cast,

@@ -408,6 +408,26 @@ pub fn trackers_in_log(
     Ok(seen)
 }
 
+/// The `challenge` entry of `election` whose tracker is `tracker`: (index, exact bytes).
+pub fn challenge_entry(
+    conn: &mut DbConnection,
+    election: ElectionId,
+    tracker: &str,
+) -> Result<Option<(u64, Vec<u8>)>> {
+    let row: Option<(i64, Vec<u8>)> = log_entries::table
+        .filter(log_entries::election_id.eq(election.to_string()))
+        .filter(log_entries::tracker.eq(tracker))
+        .filter(log_entries::kind.eq(super::entry::Kind::Challenge.as_str()))
+        .select((log_entries::idx, log_entries::body))
+        .first(conn)
+        .optional()?;
+    row.map(|(i, body)| {
+        let index = u64::try_from(i).map_err(|_| Error::Internal("negative log index".into()))?;
+        Ok((index, body))
+    })
+    .transpose()
+}
+
 /// Where the ballot with this receipt is: (election, index).
 pub fn find_receipt(conn: &mut DbConnection, receipt: &str) -> Result<Option<(ElectionId, u64)>> {
     let row: Option<(String, i64)> = log_entries::table

@@ -112,6 +112,18 @@ pub static ROUTES: &[Resource] = &[
         ],
     },
     Resource {
+        path: "/check",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, member::check)],
+    },
+    Resource {
+        path: "/check/checker.html",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, member::checker_file)],
+    },
+    Resource {
         path: "/vote/done",
         limited: true,
         body: BodyLimit::None,
@@ -316,6 +328,12 @@ pub static ROUTES: &[Resource] = &[
         limited: false,
         body: BodyLimit::None,
         endpoints: &[get!(PUBLIC, api::log::entries)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/challenges/{tracker}",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, api::log::challenge)],
     },
     Resource {
         path: "/api/v1/elections/{id}/proof/inclusion",

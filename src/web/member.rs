@@ -710,3 +710,89 @@ async fn member_error(
     }
     said
 }
+
+#[derive(Template)]
+#[template(path = "check.html")]
+struct CheckPage {
+    t: &'static Text,
+    lang: &'static str,
+    switch_href: String,
+    /// The server the checker asks (empty: the one that served the page).
+    server: String,
+    election: String,
+    tracker: String,
+    /// For the saved copy: the sealing code itself, inline (a file opened from disk cannot
+    /// load a module); otherwise the page loads the served file.
+    inline: Option<String>,
+    integrity: &'static str,
+}
+
+/// Query of `GET /check`: what to fill in (from the ballot page's link).
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    lang: Option<String>,
+    election: Option<String>,
+    tracker: Option<String>,
+}
+
+fn check_page(lang: Lang, server: String, query: &CheckQuery, inline: Option<String>) -> CheckPage {
+    let keep = |v: &Option<String>| {
+        v.as_deref()
+            .map(|v| {
+                v.chars()
+                    .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+                    .take(64)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    CheckPage {
+        t: lang.text(),
+        lang: lang.code(),
+        switch_href: "/check?lang=".to_owned(),
+        server,
+        election: keep(&query.election),
+        tracker: keep(&query.tracker),
+        inline,
+        integrity: super::public::sealing_code_integrity(),
+    }
+}
+
+/// `GET /check`: confirm a checked ballot — its challenge entry re-sealed in the browser.
+pub async fn check(req: HttpRequest, query: web::Query<CheckQuery>) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    html(
+        StatusCode::OK,
+        &check_page(lang, String::new(), &query, None),
+        None,
+    )
+}
+
+/// `GET /check/checker.html`: the same checker as one file to keep, the sealing code inline
+/// (the served bytes, without their module `export` line) and this server's address filled in.
+pub async fn checker_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CheckQuery>,
+) -> HttpResponse {
+    let lang = Lang::pick(query.lang.as_deref(), &req);
+    let code = String::from_utf8_lossy(super::public::SEALING_CODE);
+    let script = code
+        .rfind("\nexport {")
+        .map_or(code.as_ref(), |at| &code[..at])
+        .replace("</script", "<\\/script");
+    let server = state.public_url.to_string();
+    let page = check_page(lang, server, &query, Some(script));
+    match page.render() {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(actix_web::http::header::ContentDisposition::attachment(
+                "strikevote-checker.html",
+            ))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "the checker page failed to render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

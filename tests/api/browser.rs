@@ -278,6 +278,9 @@ async fn vote_in_browser(db: &TestDb, javascript: bool) {
         .unwrap();
     let message = text_of(&c, "token-error").await;
     assert!(message.contains("already been used"), "{message}");
+    if javascript {
+        confirm_with_a_saved_checker(&c, &app, &id, &challenged, dir_of(db)).await;
+    }
     c.close().await.unwrap();
 }
 
@@ -859,4 +862,92 @@ both_backends! {
         assert!(requests.lock().unwrap().iter().any(|r| r.path.starts_with("/static/sealing.js")));
         c.close().await.unwrap();
     }
+}
+
+fn dir_of(db: &TestDb) -> std::path::PathBuf {
+    db.path("saved-checker")
+}
+
+/// The member confirms the check with the checker they saved (a file opened from disk, its own
+/// copy of the sealing code inline): it fetches the challenge entry and re-seals it.
+async fn confirm_with_a_saved_checker(
+    c: &Client,
+    app: &TestApp,
+    id: &str,
+    tracker: &str,
+    dir: std::path::PathBuf,
+) {
+    let res = reqwest::get(format!("{}/check/checker.html?lang=en", app.address))
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("strikevote-checker.html")
+    );
+    let file = res.text().await.unwrap();
+    assert!(
+        !file.contains("src=\"/static/sealing.js\""),
+        "the code is inline, not fetched"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("strikevote-checker.html");
+    std::fs::write(&path, &file).unwrap();
+    c.goto(&format!("file://{}", path.display())).await.unwrap();
+    let server = c.find(Locator::Id("check-server")).await.unwrap();
+    server.clear().await.unwrap();
+    server.send_keys(&app.address).await.unwrap();
+    c.find(Locator::Id("check-election"))
+        .await
+        .unwrap()
+        .send_keys(id)
+        .await
+        .unwrap();
+    c.find(Locator::Id("check-tracker"))
+        .await
+        .unwrap()
+        .send_keys(tracker)
+        .await
+        .unwrap();
+    click(c, "#check-form button").await;
+    let said = filled_text(c, "check-result").await;
+    assert!(
+        said.contains("This sealed ballot held: No.")
+            && said.contains("it gives exactly this tracker"),
+        "{said}"
+    );
+    // A tracker no one checked: said so.
+    let tracker_field = c.find(Locator::Id("check-tracker")).await.unwrap();
+    tracker_field.clear().await.unwrap();
+    tracker_field.send_keys(&"ab".repeat(32)).await.unwrap();
+    click(c, "#check-form button").await;
+    for _ in 0..50 {
+        if text_of(c, "check-result")
+            .await
+            .contains("No ballot with this tracker")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text_of(c, "check-result")
+            .await
+            .contains("No ballot with this tracker")
+    );
+    // The checker online, filled in from the ballot page's link, is accessible too.
+    c.goto(&format!(
+        "{}/check?election={id}&tracker={tracker}",
+        app.address
+    ))
+    .await
+    .unwrap();
+    assert_accessible(c, "the checker").await;
+    click(c, "#check-form button").await;
+    assert!(
+        filled_text(c, "check-result")
+            .await
+            .contains("This sealed ballot held: No.")
+    );
 }

@@ -83,3 +83,20 @@ test('nothing but an option number is sealed', () => {
   assert.throws(() => s.seal(KEY, ELECTION, '871', 0, 0), s.Invalid);
   assert.throws(() => s.seal(KEY, ELECTION, '871', 2, 'yes'), s.Invalid);
 });
+
+test('a checked ballot re-seals from its randomness to its tracker, and only for its choice and local', () => {
+  for (const options of [2, 3]) {
+    for (let choice = 0; choice < options; choice += 1) {
+      const sealed = s.seal(KEY, ELECTION, '700', options, choice);
+      const { randomness } = sealed.secrets;
+      assert.equal(s.resealedTracker(KEY, ELECTION, '700', options, choice, randomness), sealed.tracker);
+      const other = (choice + 1) % options;
+      assert.notEqual(s.resealedTracker(KEY, ELECTION, '700', options, other, randomness), sealed.tracker);
+      assert.notEqual(s.resealedTracker(KEY, ELECTION, '871', options, choice, randomness), sealed.tracker);
+    }
+  }
+  const { secrets } = s.seal(KEY, ELECTION, '700', 2, 0);
+  assert.throws(() => s.resealedTracker(KEY, ELECTION, '700', 2, 2, secrets.randomness), s.Invalid);
+  assert.throws(() => s.resealedTracker(KEY, ELECTION, '700', 2, 0, secrets.randomness.slice(1)), s.Invalid);
+  assert.throws(() => s.resealedTracker(KEY, ELECTION, '700', 2, 0, [`${secrets.randomness[0]}=`, secrets.randomness[1]]), s.Invalid);
+});

@@ -5,7 +5,7 @@
 // choices are disabled, so the browser sends none of them; checking asks the server to log
 // the ballot's choice and randomness as a challenge (never counted), shows what it held, and
 // lets the member seal again. The choice and the randomness live only in this page's memory.
-import { seal } from './seal.js';
+import { resealedTracker, seal } from './seal.js';
 
 /** Groups a hex tracker in fours, as the receipt page shows it. */
 function grouped(hex) {
@@ -118,8 +118,61 @@ export function initBallotPage(doc) {
     doc.getElementById('checked-choice').textContent = label;
     const where = doc.getElementById('checked-where');
     where.textContent = where.dataset.text.replace('{entry}', String(answer.leaf_index));
+    const link = doc.getElementById('checked-link');
+    link.href = link.dataset.base + answer.tracker;
     toForm();
     show(checkedPanel, true);
     doc.getElementById('checked-title').focus();
+  });
+}
+
+/**
+ * Wires the challenge checker in `doc`, if it is one (`/check`, or the copy a member saved):
+ * it fetches a checked ballot's entry from the public log and re-seals it here, with this
+ * code, from its randomness — so the confirmation does not rest on the page that made it.
+ */
+export function initCheckPage(doc) {
+  const form = doc.getElementById('check-form');
+  if (!form) return;
+  const data = form.dataset;
+  const out = doc.getElementById('check-result');
+  const labels = { yes: data.yes, no: data.no, abstain: data.abstain };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const server = form.elements.server.value.trim();
+    const election = form.elements.election.value.trim().toLowerCase();
+    const tracker = form.elements.tracker.value.replace(/[\s-]/g, '').toLowerCase();
+    let said = data.unknown;
+    try {
+      const url = new URL(
+        `/api/v1/elections/${encodeURIComponent(election)}/challenges/${encodeURIComponent(tracker)}`,
+        server || doc.defaultView.location.href,
+      );
+      const response = await fetch(url, { cache: 'no-store' });
+      if (response.status === 200) {
+        const found = await response.json();
+        const entry = JSON.parse(found.entry);
+        const choice = found.choices.indexOf(entry.choice);
+        const remade = resealedTracker(
+          found.election_key,
+          election,
+          entry.local,
+          found.choices.length,
+          choice,
+          entry.randomness,
+        );
+        said =
+          remade === tracker && entry.tracker === tracker
+            ? data.held
+                .replace('{choice}', labels[entry.choice] ?? entry.choice)
+                .replace('{entry}', String(found.leaf_index))
+            : data.notHeld;
+      }
+    } catch {
+      said = data.unknown;
+    }
+    out.textContent = said;
+    show(out, true);
+    out.focus();
   });
 }

@@ -484,3 +484,27 @@ export function checkChallenge(electionKey, election, local, options, ballot, ch
     throw e;
   }
 }
+
+/**
+ * The tracker of the ballot that `randomness` (one base64url scalar per option) seals for
+ * option `choice` (0-based) of `options`, bound to `election` and `local`: a challenge entry
+ * holds exactly when this is the tracker its member was shown (docs/LOG_FORMAT.md, "Sealing on
+ * the member's device, and challenges"). Throws Invalid on malformed input.
+ */
+export function resealedTracker(electionKey, election, local, options, choice, randomness) {
+  if (!Number.isInteger(choice) || choice < 0 || choice >= options) {
+    throw new Invalid('the choice is not one of the options');
+  }
+  if (!Array.isArray(randomness) || randomness.length !== options) {
+    throw new Invalid('not one randomness per option');
+  }
+  const key = contextKey(electionKey, election, local);
+  const all = new Uint8Array(64 * options);
+  randomness.forEach((text, i) => {
+    const secret = scalar(text);
+    const blinded = mulPublic(key, secret);
+    all.set(mulPublic(G, secret).toBytes(), 64 * i);
+    all.set((i === choice ? blinded.add(G) : blinded).toBytes(), 64 * i + 32);
+  });
+  return hex(sha256(all));
+}

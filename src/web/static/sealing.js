@@ -2693,6 +2693,23 @@ function checkChallenge(electionKey, election, local, options, ballot, choice, r
     throw e;
   }
 }
+function resealedTracker(electionKey, election, local, options, choice, randomness) {
+  if (!Number.isInteger(choice) || choice < 0 || choice >= options) {
+    throw new Invalid("the choice is not one of the options");
+  }
+  if (!Array.isArray(randomness) || randomness.length !== options) {
+    throw new Invalid("not one randomness per option");
+  }
+  const key = contextKey(electionKey, election, local);
+  const all = new Uint8Array(64 * options);
+  randomness.forEach((text, i) => {
+    const secret = scalar(text);
+    const blinded = mulPublic(key, secret);
+    all.set(mulPublic(G, secret).toBytes(), 64 * i);
+    all.set((i === choice ? blinded.add(G) : blinded).toBytes(), 64 * i + 32);
+  });
+  return hex(sha256(all));
+}
 
 // page.js
 function grouped(hex2) {
@@ -2794,15 +2811,58 @@ function initBallotPage(doc) {
     doc.getElementById("checked-choice").textContent = label;
     const where = doc.getElementById("checked-where");
     where.textContent = where.dataset.text.replace("{entry}", String(answer.leaf_index));
+    const link = doc.getElementById("checked-link");
+    link.href = link.dataset.base + answer.tracker;
     toForm();
     show(checkedPanel, true);
     doc.getElementById("checked-title").focus();
+  });
+}
+function initCheckPage(doc) {
+  const form = doc.getElementById("check-form");
+  if (!form) return;
+  const data = form.dataset;
+  const out = doc.getElementById("check-result");
+  const labels = { yes: data.yes, no: data.no, abstain: data.abstain };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const server = form.elements.server.value.trim();
+    const election = form.elements.election.value.trim().toLowerCase();
+    const tracker2 = form.elements.tracker.value.replace(/[\s-]/g, "").toLowerCase();
+    let said = data.unknown;
+    try {
+      const url = new URL(
+        `/api/v1/elections/${encodeURIComponent(election)}/challenges/${encodeURIComponent(tracker2)}`,
+        server || doc.defaultView.location.href
+      );
+      const response = await fetch(url, { cache: "no-store" });
+      if (response.status === 200) {
+        const found = await response.json();
+        const entry = JSON.parse(found.entry);
+        const choice = found.choices.indexOf(entry.choice);
+        const remade = resealedTracker(
+          found.election_key,
+          election,
+          entry.local,
+          found.choices.length,
+          choice,
+          entry.randomness
+        );
+        said = remade === tracker2 && entry.tracker === tracker2 ? data.held.replace("{choice}", labels[entry.choice] ?? entry.choice).replace("{entry}", String(found.leaf_index)) : data.notHeld;
+      }
+    } catch {
+      said = data.unknown;
+    }
+    out.textContent = said;
+    show(out, true);
+    out.focus();
   });
 }
 
 // index.js
 if (typeof document !== "undefined") {
   initBallotPage(document);
+  initCheckPage(document);
 }
 export {
   CONTEXT_LABEL,
@@ -2812,6 +2872,7 @@ export {
   checkChallenge,
   contextKey,
   contextScalar,
+  resealedTracker,
   seal,
   tracker,
   unb64,
