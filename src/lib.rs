@@ -17,6 +17,7 @@ pub mod log;
 pub mod metrics;
 pub mod roster;
 pub mod routes;
+pub mod sealing_code;
 pub mod settings;
 pub mod startup;
 

@@ -73,68 +73,14 @@ pub fn challenge(
     keys: &ElectionKeys,
     request: &ChallengeRequest,
 ) -> Result<Challenged> {
-    let row: Option<(String, TokenStatus, String, i32)> = tokens::table
-        .inner_join(members::table)
-        .filter(tokens::hash.eq(request.token.0.to_vec()))
-        .select((
-            tokens::election_id,
-            tokens::status,
-            members::local_code,
-            tokens::challenges,
-        ))
-        .first(conn)
-        .optional()?;
-    let (election_id, status, local, _) = row.ok_or_else(token_unknown)?;
-    if status != TokenStatus::Live {
-        return Err(status_error(status));
-    }
-    let id = ElectionId::parse(&election_id)?;
+    let (id, local) = live_token(conn, &request.token)?;
     log::store::transaction(conn, |conn| {
         let election = election::lock(conn, id)?;
         ensure_accepting(&election)?;
         if keys.is_unwitnessed(id) {
             return Err(witnesses_down());
         }
-        let options = &election.definition.choices;
-        let position = Choice::parse(&request.choice)
-            .and_then(|c| options.iter().position(|o| *o == c))
-            .ok_or_else(|| {
-                bad(
-                    ErrorCode::InvalidChoice,
-                    "the checked ballot's `choice` is not one of this election's choices",
-                )
-            })?;
-        let challenge = entry::Challenge {
-            local: local.clone(),
-            sealing_code: request.code.clone(),
-            tracker: request.tracker.clone(),
-            choice: options[position].as_str().to_owned(),
-            randomness: request.randomness.clone(),
-        };
-        let randomness = challenge.randomness_bytes().ok_or_else(|| {
-            bad(
-                ErrorCode::InvalidBallot,
-                "`randomness` must be one base64url value (no padding) of 32 bytes per option",
-            )
-        })?;
-        let key = keys.get(conn, &election)?;
-        let context = Context {
-            election: &id,
-            local: &local,
-        };
-        let remade = resealed_tracker(&key, context, options.len(), position, &randomness)
-            .map_err(|e| match e {
-                ChallengeError::Malformed(why) => bad(ErrorCode::InvalidBallot, why),
-                other => bad(ErrorCode::InvalidBallot, &other.to_string()),
-            })?;
-        if hex::encode(remade) != request.tracker {
-            return Err(bad(
-                ErrorCode::ChallengeMismatch,
-                "the choice and randomness your page revealed do not make the sealed ballot it \
-                 showed you: the page did not seal what it said. Do not vote with this page; \
-                 tell your election officials. Nothing was recorded and your token is unused.",
-            ));
-        }
+        let challenge = holding(conn, keys, &election, &local, request)?;
         let mut entries: Vec<NewEntry> = Vec::new();
         if let Some(code) = request.code.as_deref() {
             let wanted = std::collections::HashSet::from([code]);
@@ -152,19 +98,88 @@ pub fn challenge(
             ));
         }
         let used = count_check(conn, &request.token)?;
+        let choice = challenge.choice.clone();
         entries.push(entry::challenge(&id, challenge));
         let appended = log::store::append(conn, &election, &entries, signer)?;
         Ok(Challenged {
             election: id,
             local: local.clone(),
             tracker,
-            choice: options[position].as_str().to_owned(),
+            choice,
             leaf_index: appended.first_index + entries.len() as u64 - 1,
             tree_size: appended.checkpoint.size,
             checkpoint: appended.checkpoint.note,
             checks_left: u32::try_from(MAX_CHALLENGES - used).unwrap_or(0),
         })
     })
+}
+
+/// The token's election and member's local, if it can still vote.
+fn live_token(conn: &mut DbConnection, token: &HashedToken) -> Result<(ElectionId, String)> {
+    let row: Option<(String, TokenStatus, String)> = tokens::table
+        .inner_join(members::table)
+        .filter(tokens::hash.eq(token.0.to_vec()))
+        .select((tokens::election_id, tokens::status, members::local_code))
+        .first(conn)
+        .optional()?;
+    let (election_id, status, local) = row.ok_or_else(token_unknown)?;
+    if status != TokenStatus::Live {
+        return Err(status_error(status));
+    }
+    Ok((ElectionId::parse(&election_id)?, local))
+}
+
+/// The challenge entry the request asks for, once its choice and randomness re-seal, for the
+/// member's local, to the tracker the member was shown.
+fn holding(
+    conn: &mut DbConnection,
+    keys: &ElectionKeys,
+    election: &election::Election,
+    local: &str,
+    request: &ChallengeRequest,
+) -> Result<entry::Challenge> {
+    let options = &election.definition.choices;
+    let position = Choice::parse(&request.choice)
+        .and_then(|c| options.iter().position(|o| *o == c))
+        .ok_or_else(|| {
+            bad(
+                ErrorCode::InvalidChoice,
+                "the checked ballot's `choice` is not one of this election's choices",
+            )
+        })?;
+    let challenge = entry::Challenge {
+        local: local.to_owned(),
+        sealing_code: request.code.clone(),
+        tracker: request.tracker.clone(),
+        choice: options[position].as_str().to_owned(),
+        randomness: request.randomness.clone(),
+    };
+    let randomness = challenge.randomness_bytes().ok_or_else(|| {
+        bad(
+            ErrorCode::InvalidBallot,
+            "`randomness` must be one base64url value (no padding) of 32 bytes per option",
+        )
+    })?;
+    let key = keys.get(conn, election)?;
+    let context = Context {
+        election: &election.id,
+        local,
+    };
+    let remade = resealed_tracker(&key, context, options.len(), position, &randomness).map_err(
+        |e| match e {
+            ChallengeError::Malformed(why) => bad(ErrorCode::InvalidBallot, why),
+            other => bad(ErrorCode::InvalidBallot, &other.to_string()),
+        },
+    )?;
+    if hex::encode(remade) != request.tracker {
+        return Err(bad(
+            ErrorCode::ChallengeMismatch,
+            "the choice and randomness your page revealed do not make the sealed ballot it \
+             showed you: the page did not seal what it said. Do not vote with this page; tell \
+             your election officials. Nothing was recorded and your token is unused.",
+        ));
+    }
+    Ok(challenge)
 }
 
 /// Counts one more check against the token, if it is still live and under the cap; returns

@@ -28,7 +28,7 @@ pub struct MemberBallot {
 
 /// The code this server serves to ballot pages.
 pub fn own_code() -> &'static str {
-    crate::web::public::sealing_code_sha256()
+    crate::sealing_code::sealing_code_sha256()
 }
 
 /// The sealing codes each election's log names, as last read (a log only ever adds codes, so

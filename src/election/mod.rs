@@ -277,7 +277,7 @@ pub fn apply<'a>(
             openable(conn, &election)?;
             (
                 State::Open,
-                entry::open(&id, Utc::now(), crate::web::public::sealing_code_sha256()),
+                entry::open(&id, Utc::now(), crate::sealing_code::sealing_code_sha256()),
             )
         } else {
             let close = entry::AdminAction::Close;

@@ -204,8 +204,8 @@ async fn ballot_page(
         key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes()),
         election: election.id.to_string(),
         local: local.clone(),
-        code: super::public::sealing_code_sha256(),
-        integrity: super::public::sealing_code_integrity(),
+        code: crate::sealing_code::sealing_code_sha256(),
+        integrity: crate::sealing_code::sealing_code_integrity(),
     };
     let local_name = d
         .local(&local)
@@ -754,7 +754,7 @@ fn check_page(lang: Lang, server: String, query: &CheckQuery, inline: Option<Str
         election: keep(&query.election),
         tracker: keep(&query.tracker),
         inline,
-        integrity: super::public::sealing_code_integrity(),
+        integrity: crate::sealing_code::sealing_code_integrity(),
     }
 }
 
@@ -776,7 +776,7 @@ pub async fn checker_file(
     query: web::Query<CheckQuery>,
 ) -> HttpResponse {
     let lang = Lang::pick(query.lang.as_deref(), &req);
-    let code = String::from_utf8_lossy(super::public::SEALING_CODE);
+    let code = String::from_utf8_lossy(crate::sealing_code::SEALING_CODE);
     let script = code
         .rfind("\nexport {")
         .map_or(code.as_ref(), |at| &code[..at])

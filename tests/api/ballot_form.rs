@@ -75,9 +75,9 @@ both_backends! {
         // Without JavaScript the page says the server seals the choice; its code, for when
         // JavaScript is on, is the served file, named by its integrity hash.
         assert!(page.contains("With JavaScript off, the server seals your choice"), "{page}");
-        let code = strikevote::web::public::sealing_code_sha256();
+        let code = strikevote::sealing_code::sealing_code_sha256();
         assert!(page.contains(&format!(r#"data-code="{code}""#)), "{page}");
-        assert!(page.contains(&format!(r#"<script type="module" src="/static/sealing.js" integrity="{}"></script>"#, strikevote::web::public::sealing_code_integrity())), "{page}");
+        assert!(page.contains(&format!(r#"<script type="module" src="/static/sealing.js" integrity="{}"></script>"#, strikevote::sealing_code::sealing_code_integrity())), "{page}");
         assert!(page.contains(r#"<label for="choice-no">No</label>"#));
         assert!(!page.contains("choice-abstain"), "this election offers no abstention");
         let csrf = csrf_of(&page);

@@ -42,7 +42,7 @@ both_backends! {
         let mut said = out.lines();
         assert_eq!(said.next(), Some(format!("OK size=16 root={root} election={id} cosigned_by=-").as_str()), "{out}");
         // Who sealed the ballots, by sealing code: the code named at open, nothing cast yet.
-        let code = strikevote::web::public::sealing_code_sha256();
+        let code = strikevote::sealing_code::sealing_code_sha256();
         assert_eq!(said.collect::<Vec<_>>(), ["sealed by server: 0 ballot(s), 0 checked first".to_owned(), format!("sealed by {code}: 0 ballot(s), 0 checked first")]);
 
         // It is a real verifier: a changed entry fails there too.
