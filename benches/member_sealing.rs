@@ -17,12 +17,10 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
-use common::{database, env_or, members, prepare, psql, serve_with, sv, turnout};
+use common::{cast_bodies, database, env_or, members, prepare, psql, serve_with, sv, turnout};
 use strikevote_core::ElectionId;
 use strikevote_core::crypto::PublicKey;
 use strikevote_core::crypto::ballot::{Context, SealedBallot, seal_many, validity};
@@ -83,7 +81,8 @@ fn main() {
             .zip(&sealed)
             .map(|((token, _), b)| serde_json::json!({"token": token, "ballot": b}).to_string())
             .collect();
-        let (elapsed, latencies, failures) = runtime.block_on(cast_all(&address, bodies, clients));
+        let (elapsed, latencies, failures) =
+            runtime.block_on(cast_bodies(&address, bodies, clients));
         let counted = turnout(&url, dir.path());
         let _ = Command::new("kill")
             .args(["-TERM", &server.id().to_string()])
@@ -141,54 +140,4 @@ fn seal_for(
         .map(|(i, (_, local))| (Context { election, local }, usize::from(i % 4 == 0)))
         .collect();
     seal_many(key, 2, &wanted).expect("valid choices")
-}
-
-async fn cast_all(
-    address: &str,
-    bodies: Vec<String>,
-    clients: usize,
-) -> (Duration, Vec<Duration>, usize) {
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("{address}/api/v1/ballots");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let (bodies, next, url, client) =
-                (bodies.clone(), next.clone(), url.clone(), client.clone());
-            tokio::spawn(async move {
-                let (mut latencies, mut failures) = (Vec::new(), 0);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
-                    let t = Instant::now();
-                    let res = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match res {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                            latencies.push(t.elapsed());
-                        }
-                        _ => failures += 1,
-                    }
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    let (mut all, mut failures) = (Vec::new(), 0);
-    for w in workers {
-        let (l, f) = w.await.unwrap();
-        all.extend(l);
-        failures += f;
-    }
-    (started.elapsed(), all, failures)
 }

@@ -296,3 +296,55 @@ pub fn witnesses(url: &str, dir: &Path, count: usize, quorum: usize) -> (Vec<Chi
     }
     (children, table)
 }
+
+/// Casts `bodies` (JSON for `POST /api/v1/ballots`) from `clients` concurrent clients: the time
+/// it took, each accepted ballot's latency, and how many were refused.
+pub async fn cast_bodies(
+    address: &str,
+    bodies: Vec<String>,
+    clients: usize,
+) -> (std::time::Duration, Vec<std::time::Duration>, usize) {
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = format!("{address}/api/v1/ballots");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (bodies, next, url, client) =
+                (bodies.clone(), next.clone(), url.clone(), client.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut failures) = (Vec::new(), 0);
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = std::time::Instant::now();
+                    let res = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            latencies.push(t.elapsed());
+                        }
+                        _ => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let (mut all, mut failures) = (Vec::new(), 0);
+    for w in workers {
+        let (l, f) = w.await.unwrap();
+        all.extend(l);
+        failures += f;
+    }
+    (started.elapsed(), all, failures)
+}

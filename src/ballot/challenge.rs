@@ -7,9 +7,9 @@
 use diesel::prelude::*;
 use strikevote_core::crypto::ballot::{ChallengeError, Context, resealed_tracker};
 
-use super::{ElectionKeys, ensure_accepting, status_error, token_unknown, witnesses_down};
+use super::{ElectionKeys, ensure_accepting, live_token, status_error, witnesses_down};
 use crate::db::DbConnection;
-use crate::db::schema::{members, tokens};
+use crate::db::schema::tokens;
 use crate::election::{self, Choice, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::entry::{self, NewEntry};
@@ -112,21 +112,6 @@ pub fn challenge(
             checks_left: u32::try_from(MAX_CHALLENGES - used).unwrap_or(0),
         })
     })
-}
-
-/// The token's election and member's local, if it can still vote.
-fn live_token(conn: &mut DbConnection, token: &HashedToken) -> Result<(ElectionId, String)> {
-    let row: Option<(String, TokenStatus, String)> = tokens::table
-        .inner_join(members::table)
-        .filter(tokens::hash.eq(token.0.to_vec()))
-        .select((tokens::election_id, tokens::status, members::local_code))
-        .first(conn)
-        .optional()?;
-    let (election_id, status, local) = row.ok_or_else(token_unknown)?;
-    if status != TokenStatus::Live {
-        return Err(status_error(status));
-    }
-    Ok((ElectionId::parse(&election_id)?, local))
 }
 
 /// The challenge entry the request asks for, once its choice and randomness re-seal, for the

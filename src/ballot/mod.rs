@@ -643,6 +643,14 @@ pub fn election_of(conn: &mut DbConnection, token: &HashedToken) -> Result<Elect
 
 /// The ballot page's view of a token: its election and the member's local, if it can vote.
 pub fn ballot_for(conn: &mut DbConnection, token: &HashedToken) -> Result<(Election, String)> {
+    let (id, local) = live_token(conn, token)?;
+    let election = election::find(conn, id)?;
+    ensure_accepting(&election)?;
+    Ok((election, local))
+}
+
+/// The token's election and member's local, if the token can still vote.
+fn live_token(conn: &mut DbConnection, token: &HashedToken) -> Result<(ElectionId, String)> {
     let row: Option<(String, TokenStatus, String)> = tokens::table
         .inner_join(members::table)
         .filter(tokens::hash.eq(token.0.to_vec()))
@@ -653,7 +661,5 @@ pub fn ballot_for(conn: &mut DbConnection, token: &HashedToken) -> Result<(Elect
     if status != TokenStatus::Live {
         return Err(status_error(status));
     }
-    let election = election::find(conn, ElectionId::parse(&election_id)?)?;
-    ensure_accepting(&election)?;
-    Ok((election, local))
+    Ok((ElectionId::parse(&election_id)?, local))
 }
