@@ -20,7 +20,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use base64::Engine;
-use common::{cast_bodies, database, env_or, members, prepare, psql, serve_with, sv, turnout};
+use common::{
+    cast_bodies, cpu_seconds, database, env_or, machine_busy_seconds, members, prepare, psql,
+    serve_with, sv, turnout,
+};
 use strikevote_core::ElectionId;
 use strikevote_core::crypto::PublicKey;
 use strikevote_core::crypto::ballot::{Context, SealedBallot, seal_many, validity};
@@ -64,9 +67,10 @@ fn main() {
                 )
             })
             .collect();
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_seconds(std::process::id()));
         let valid = validity(&key, 2, &pairs);
         let check_rate = pairs.len() as f64 / started.elapsed().as_secs_f64();
+        let check_cpu = (cpu_seconds(std::process::id()) - cpu) / pairs.len() as f64;
         assert!(valid.iter().all(|v| *v), "every sealed ballot verifies");
 
         let batch_max = batch_max.to_string();
@@ -81,8 +85,13 @@ fn main() {
             .zip(&sealed)
             .map(|((token, _), b)| serde_json::json!({"token": token, "ballot": b}).to_string())
             .collect();
+        let (machine, clients_cpu) = (machine_busy_seconds(), cpu_seconds(std::process::id()));
         let (elapsed, latencies, failures) =
             runtime.block_on(cast_bodies(&address, bodies, clients));
+        // What the server, its database and the kernel used: all but the load generator.
+        let service_cpu =
+            (machine_busy_seconds() - machine) - (cpu_seconds(std::process::id()) - clients_cpu);
+        let service_cpu = service_cpu / latencies.len().max(1) as f64;
         let counted = turnout(&url, dir.path());
         let _ = Command::new("kill")
             .args(["-TERM", &server.id().to_string()])
@@ -99,6 +108,14 @@ fn main() {
             pct(0.99).as_millis(),
             elapsed.as_secs_f64(),
             http_rate / check_rate
+        );
+        println!(
+            "{backend:>8}: CPU per ballot: the core's check {:.3} ms; the service (server, \
+             database, kernel; not the load generator) {:.3} ms: {:.2} of the checking rate \
+             on cores of its own",
+            check_cpu * 1e3,
+            service_cpu * 1e3,
+            check_cpu / service_cpu
         );
         assert_eq!(failures, 0, "every member-sealed ballot must be accepted");
         assert_eq!(counted, ballots, "every accepted ballot must be counted");

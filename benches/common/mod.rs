@@ -227,6 +227,29 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU time the whole machine has been busy so far (every core, every process, the kernel's
+/// own work included), in seconds: the first line of /proc/stat, all but idle and iowait.
+pub fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
+}
+
 /// `count` witnesses (`strikevote witness serve`) on free loopback ports, each witnessing this
 /// deployment's log key; returns their processes and the definition's `[witnesses]` table
 /// (all of them needed, or `quorum`).

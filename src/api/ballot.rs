@@ -14,6 +14,7 @@ use crate::http::auth::Official;
 use crate::http::state::AppState;
 use crate::http::wiped::{Wipe, WipedJson};
 use crate::token::PlainToken;
+use strikevote_core::crypto::encoded::EncodedBallot;
 
 /// Body of `POST /api/v1/ballots`: the token and either the ballot the member's own device
 /// sealed (`ballot`; the server checks it and never sees the choice) or a padded `choice` the
@@ -78,7 +79,7 @@ impl CastBody {
             }
             (Some(choice), None) => ballot::Sealing::Server(parse_padded_choice(choice)?),
             (None, Some(sealed)) => {
-                let ballot = serde_json::from_value(sealed).map_err(|_| {
+                let ballot = EncodedBallot::from_value(sealed).map_err(|_| {
                     Error::bad_input(
                         ErrorCode::InvalidBallot,
                         "`ballot` is not a sealed ballot: an object with `choices` (ciphertexts), \

@@ -7,12 +7,16 @@
 
 pub mod challenge;
 pub mod pool;
+mod prepare;
 pub mod receipt;
 mod sealing;
 
+pub use prepare::{Prepared, prepare};
 pub use sealing::MemberBallot;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use prepare::{Batch, Crypto};
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -20,7 +24,6 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{members, tokens};
 use strikevote_core::crypto::PublicKey;
-use strikevote_core::crypto::ballot::{Context, SealedBallot, seal_many, tracker, validity};
 
 use crate::election::{self, Choice, Election, ElectionId, State};
 use crate::error::{Error, ErrorCode, Result};
@@ -211,9 +214,6 @@ pub fn ensure_accepting(election: &Election) -> Result<()> {
     Ok(())
 }
 
-/// The token's election, status and local.
-type TokenInfo = (String, TokenStatus, String);
-
 /// Commits a batch of requests; the answer for request `i` is at position `i`. An outer error
 /// means the whole batch failed and nothing of it was committed.
 pub fn commit_batch(
@@ -222,51 +222,37 @@ pub fn commit_batch(
     keys: &ElectionKeys,
     requests: &[CastRequest],
 ) -> Result<Vec<Result<Cast>>> {
-    let mut answers: Vec<Option<Result<Cast>>> = (0..requests.len()).map(|_| None).collect();
-    let hashes: Vec<Vec<u8>> = requests.iter().map(|r| r.token.0.to_vec()).collect();
-    let found: Vec<(Vec<u8>, String, TokenStatus, String)> = tokens::table
-        .inner_join(members::table)
-        .filter(tokens::hash.eq_any(&hashes))
-        .select((
-            tokens::hash,
-            tokens::election_id,
-            tokens::status,
-            members::local_code,
-        ))
-        .load(conn)?;
-    let info: HashMap<Vec<u8>, TokenInfo> = found
-        .into_iter()
-        .map(|(h, e, s, l)| (h, (e, s, l)))
-        .collect();
+    let prepared = prepare::prepare(conn, keys, requests.to_vec())?;
+    commit_prepared(conn, signer, keys, prepared)
+}
 
-    // Classify; a token twice in one batch gets one chance only.
-    let mut seen = HashSet::new();
-    let mut by_election: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, hash) in hashes.iter().enumerate() {
-        let answer = match info.get(hash) {
-            None => Some(Err(token_unknown())),
-            Some(_) if !seen.insert(hash.clone()) => Some(Err(token_used())),
-            Some((_, status, _)) if *status != TokenStatus::Live => {
-                Some(Err(status_error(*status)))
-            }
-            Some((election, _, _)) => {
-                by_election.entry(election.clone()).or_default().push(i);
-                None
-            }
-        };
-        answers[i] = answer;
-    }
-
+/// Commits a prepared batch ([`prepare::prepare`]): one transaction per election, under its
+/// lock. The answer for request `i` is at position `i`; an outer error means nothing of the
+/// batch was committed.
+pub fn commit_prepared(
+    conn: &mut DbConnection,
+    signer: &LogKey,
+    keys: &ElectionKeys,
+    prepared: Prepared,
+) -> Result<Vec<Result<Cast>>> {
+    let Prepared {
+        requests,
+        hashes,
+        info,
+        mut answers,
+        by_election,
+        crypto,
+    } = prepared;
+    let batch = Batch {
+        requests: &requests,
+        hashes: &hashes,
+        info: &info,
+    };
     // One transaction per election, in a fixed order so instances never deadlock.
-    for (election_id, indexes) in by_election {
-        let id = ElectionId::parse(&election_id)?;
+    for (election_id, indexes) in &by_election {
+        let id = ElectionId::parse(election_id)?;
         let outcome = crate::log::store::transaction(conn, |conn| {
-            let batch = Batch {
-                requests,
-                hashes: &hashes,
-                info: &info,
-            };
-            cast_in_election(conn, signer, keys, id, &batch, &indexes)
+            cast_in_election(conn, (signer, keys), id, (&batch, &crypto), indexes)
         });
         match outcome {
             Ok(outcome) => {
@@ -278,7 +264,7 @@ pub fn commit_batch(
             // transaction, keep their answers.
             Err(e) => {
                 tracing::error!(election = %id, ballots = indexes.len(), error = %e, "ballot commit failed");
-                for i in indexes {
+                for &i in indexes {
                     answers[i] = Some(Err(if e.is_storage_full() {
                         Error::StorageFull
                     } else {
@@ -325,32 +311,15 @@ pub fn recorded_unwitnessed() -> Error {
     )
 }
 
-/// What the batch's requests are and what their tokens were found to be.
-struct Batch<'a> {
-    requests: &'a [CastRequest],
-    hashes: &'a [Vec<u8>],
-    info: &'a HashMap<Vec<u8>, TokenInfo>,
-}
-
-impl Batch<'_> {
-    /// The local of request `i`'s member.
-    fn local(&self, i: usize) -> String {
-        self.info
-            .get(&self.hashes[i])
-            .map(|t| t.2.clone())
-            .unwrap_or_default()
-    }
-}
-
 /// One election's share of a batch, under its lock: refuses what cannot be cast, redeems the
-/// tokens, seals the choices (on every core; the plain choice goes no further than this), appends
-/// the ballots in one signed append and proves each one's inclusion.
+/// tokens, takes each ballot's cryptography from the batch's preparation (or does it now, on
+/// every core, where the preparation could not), appends the ballots in one signed append and
+/// proves each one's inclusion.
 fn cast_in_election(
     conn: &mut DbConnection,
-    signer: &LogKey,
-    keys: &ElectionKeys,
+    (signer, keys): (&LogKey, &ElectionKeys),
     id: ElectionId,
-    batch: &Batch,
+    (batch, prepared): (&Batch, &HashMap<usize, Crypto>),
     indexes: &[usize],
 ) -> Result<Vec<(usize, Result<Cast>)>> {
     let election = election::lock(conn, id)?;
@@ -365,8 +334,8 @@ fn cast_in_election(
     if candidates.is_empty() {
         return Ok(out);
     }
-    let key = keys.get(conn, &election)?;
-    let candidates = sound(conn, &key, &election, batch, candidates, &mut out)?;
+    let crypto = crypto_under_lock(conn, keys, &election, batch, prepared, &candidates)?;
+    let candidates = sound(conn, &election, batch, &crypto, candidates, &mut out)?;
     let (candidates, announce) = keys
         .codes
         .check(conn, &election, batch, candidates, &mut out)?;
@@ -383,18 +352,26 @@ fn cast_in_election(
     if casting.is_empty() {
         return Ok(out);
     }
-    let locals: Vec<String> = casting.iter().map(|&i| batch.local(i)).collect();
-    let sealed = seal_all(&key, &election, batch, &casting, &locals)?;
     crate::error::failpoint("cast::sealed", &id)?;
     let mut ballots = Vec::with_capacity(casting.len());
-    for ((i, sealed), local) in casting.into_iter().zip(sealed).zip(locals) {
+    for i in casting {
         let receipt = random_receipt()
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
-        let tracker = hex::encode(strikevote_core::crypto::ballot::tracker(&sealed));
-        let by = match &batch.requests[i].sealing {
-            Sealing::Server(_) => (entry::SealedBy::Server, None),
-            Sealing::Member(m) => (entry::SealedBy::Member, m.code.as_deref()),
+        let (by, sealed) = match (&batch.requests[i].sealing, crypto.get(&i)) {
+            (Sealing::Member(m), _) => (
+                (entry::SealedBy::Member, m.code.as_deref()),
+                m.ballot.clone(),
+            ),
+            (Sealing::Server(_), Some(Crypto::Sealed { ballot, .. })) => {
+                ((entry::SealedBy::Server, None), ballot.as_ref().clone())
+            }
+            (Sealing::Server(_), _) => {
+                return Err(Error::Internal("a ballot could not be sealed".into()));
+            }
         };
+        let tracker = crypto.get(&i).map(|c| c.tracker().to_owned());
+        let tracker = tracker.unwrap_or_else(|| hex::encode(sealed.tracker()));
+        let local = batch.local(i);
         let entry = entry::ballot(&id, &local, by, sealed, &receipt);
         ballots.push(Pending {
             leaf: merkle::leaf_hash(&entry.bytes),
@@ -411,42 +388,30 @@ fn cast_in_election(
     Ok(out)
 }
 
-/// The sealed ballot of each of `casting` (whose members are of `locals`), in order: the
-/// server seals the plain choices (on every core), a member's page sealed the others.
-fn seal_all(
-    key: &PublicKey,
+/// The cryptography of each of `candidates`: what the batch's preparation did, and the rest
+/// (an election that began accepting ballots after it, say) done now, on every core.
+fn crypto_under_lock(
+    conn: &mut DbConnection,
+    keys: &ElectionKeys,
     election: &Election,
     batch: &Batch,
-    casting: &[usize],
-    locals: &[String],
-) -> Result<Vec<SealedBallot>> {
-    let choices = &election.definition.choices;
-    // `castable` let only the election's choices through. Each ballot is sealed for its
-    // election and local, so it verifies nowhere else.
-    let mut to_seal = Vec::new();
-    for (&i, local) in casting.iter().zip(locals) {
-        if let Sealing::Server(choice) = batch.requests[i].sealing {
-            let option = choices.iter().position(|c| *c == choice).ok_or_else(|| {
-                Error::Internal("a choice the election lacks passed the check".into())
-            })?;
-            let context = Context {
-                election: &election.id,
-                local,
-            };
-            to_seal.push((context, option));
-        }
-    }
-    let mut server_sealed = seal_many(key, choices.len(), &to_seal)
-        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?
-        .into_iter();
-    casting
+    prepared: &HashMap<usize, Crypto>,
+    candidates: &[usize],
+) -> Result<HashMap<usize, Crypto>> {
+    let mut crypto: HashMap<usize, Crypto> = candidates
         .iter()
-        .map(|&i| match &batch.requests[i].sealing {
-            Sealing::Member(m) => Some(m.ballot.clone()),
-            Sealing::Server(_) => server_sealed.next(),
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))
+        .filter_map(|i| prepared.get(i).map(|c| (*i, c.clone())))
+        .collect();
+    let missing: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|i| !crypto.contains_key(i))
+        .collect();
+    if !missing.is_empty() {
+        let key = keys.get(conn, election)?;
+        crypto.extend(prepare::crypto_of(&key, election, batch, &missing)?);
+    }
+    Ok(crypto)
 }
 
 /// The requests that may be cast now; the others are answered in `out`.
@@ -488,48 +453,33 @@ fn castable(
     allowed
 }
 
-/// The ballots members' pages sealed, among `candidates`: each one's proofs are checked for
-/// its election and the member's local (on every core), and one already in the log — or twice
-/// in this batch — is refused as a copy; the others are answered in `out` with nothing used up.
+/// The ballots members' pages sealed, among `candidates`: one whose proofs do not verify for
+/// its election and the member's local, or one already in the log — or twice in this batch —
+/// is refused as a copy; the others are answered in `out` with nothing used up.
 fn sound(
     conn: &mut DbConnection,
-    key: &PublicKey,
     election: &Election,
     batch: &Batch,
+    crypto: &HashMap<usize, Crypto>,
     candidates: Vec<usize>,
     out: &mut Vec<(usize, Result<Cast>)>,
 ) -> Result<Vec<usize>> {
-    let sealed: Vec<(usize, &SealedBallot)> = candidates
+    let checked: Vec<(usize, bool, &str)> = candidates
         .iter()
-        .filter_map(|&i| match &batch.requests[i].sealing {
-            Sealing::Member(m) => Some((i, &m.ballot)),
-            Sealing::Server(_) => None,
+        .filter(|&&i| matches!(batch.requests[i].sealing, Sealing::Member(_)))
+        .map(|&i| match crypto.get(&i) {
+            Some(Crypto::Checked { valid, tracker }) => (i, *valid, tracker.as_str()),
+            _ => (i, false, ""),
         })
         .collect();
-    if sealed.is_empty() {
+    if checked.is_empty() {
         return Ok(candidates);
     }
-    let locals: Vec<String> = sealed.iter().map(|&(i, _)| batch.local(i)).collect();
-    let pairs: Vec<(Context<'_>, &SealedBallot)> = sealed
-        .iter()
-        .zip(&locals)
-        .map(|(&(_, b), local)| {
-            let context = Context {
-                election: &election.id,
-                local,
-            };
-            (context, b)
-        })
-        .collect();
-    let valid = validity(key, election.definition.choices.len(), &pairs);
-    let trackers: Vec<String> = sealed
-        .iter()
-        .map(|(_, b)| hex::encode(tracker(b)))
-        .collect();
+    let trackers: Vec<String> = checked.iter().map(|(_, _, t)| (*t).to_owned()).collect();
     let in_log = log::store::trackers_in_log(conn, election.id, &trackers)?;
     let mut in_batch = HashSet::new();
     let mut refused = HashSet::new();
-    for (((i, _), ok), t) in sealed.iter().zip(valid).zip(&trackers) {
+    for &(i, ok, t) in &checked {
         let refusal = if !ok {
             Some(Error::bad_input(
                 ErrorCode::InvalidBallot,
@@ -546,8 +496,8 @@ fn sound(
             None
         };
         if let Some(e) = refusal {
-            out.push((*i, Err(e)));
-            refused.insert(*i);
+            out.push((i, Err(e)));
+            refused.insert(i);
         }
     }
     Ok(candidates

@@ -1,25 +1,28 @@
 //! The casting pool: requests wait together for one batch commit (Sunlight/Rekor v2 style).
 //!
 //! One thread per process gathers requests for up to `period` after the first arrives (or
-//! until `max_batch`), commits them with [`super::commit_batch`] in one transaction, then
-//! answers every waiting request. One fsync serves the whole batch, and the batch hides the
+//! until `max_batch`) and prepares them ([`super::prepare`]: tokens looked up, proofs checked
+//! and choices sealed on every core, no lock held); a second commits each prepared batch with
+//! [`super::commit_prepared`] in one transaction per election, then answers every waiting
+//! request. The first prepares the next batch while the second commits, so the cryptography
+//! and the database's work overlap. One fsync serves the whole batch, and the batch hides the
 //! order of arrival.
 //!
 //! For an election that lists witnesses, a committed ballot is acknowledged only once its
 //! witnesses' quorum has cosigned a checkpoint covering it: a second thread (the publisher)
 //! takes every committed batch waiting, asks the witnesses once for the newest checkpoint, and
-//! answers all of them with it — while the first thread commits the next batches, so the
+//! answers all of them with it — while the others commit the next batches, so the
 //! witnesses' round trip is paid once per round, not per ballot or per batch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Cast, CastRequest, ElectionKeys, commit_batch, recorded_unwitnessed};
+use super::{Cast, CastRequest, ElectionKeys, Prepared, commit_prepared, recorded_unwitnessed};
 use crate::db::Pool;
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
@@ -87,7 +90,26 @@ impl CastingPool {
         };
         let spawned = thread::Builder::new()
             .name("casting-pool".into())
-            .spawn(move || run(inbox, &committer, batching.period, batching.max.max(1)));
+            .spawn(move || {
+                let (to_commit, ready) = mpsc::sync_channel(1);
+                let committer = Arc::new(committer);
+                let gatherer = {
+                    let committer = committer.clone();
+                    let batching = (batching.period, batching.max.max(1));
+                    thread::Builder::new()
+                        .name("casting-gather".into())
+                        .spawn(move || gather(&inbox, &to_commit, &committer, batching))
+                };
+                if let Err(e) = gatherer {
+                    // Without it every cast answers "unavailable" (the inbox is dropped).
+                    tracing::error!(error = %e, "cannot start the casting pool's first stage");
+                    return;
+                }
+                // Ends once the first stage has ended and its last batch is committed.
+                while let Ok(batch) = ready.recv() {
+                    committer.commit(batch);
+                }
+            });
         let thread = match spawned {
             Ok(t) => Some(t),
             Err(e) => {
@@ -132,7 +154,24 @@ struct Waiting {
     since: Instant,
 }
 
-fn run(inbox: Receiver<Job>, committer: &Committer, period: Duration, max: usize) {
+/// A batch prepared for its commit, and whom to answer.
+struct Ready {
+    prepared: Prepared,
+    answers: Vec<oneshot::Sender<Result<Cast>>>,
+    started: Instant,
+}
+
+/// The first stage: gathers each batch and prepares it ([`super::prepare`]: the tokens looked
+/// up, the proofs checked and the choices sealed on every core), then hands it to the
+/// committing stage — at most one batch waits there, so this stage prepares the next batch
+/// while the one before commits.
+fn gather(
+    inbox: &Receiver<Job>,
+    to_commit: &SyncSender<Ready>,
+    committer: &Committer,
+    batching: (Duration, usize),
+) {
+    let (period, max) = batching;
     while let Ok(first) = inbox.recv() {
         let deadline = Instant::now() + period;
         let mut batch = vec![first];
@@ -142,32 +181,58 @@ fn run(inbox: Receiver<Job>, committer: &Committer, period: Duration, max: usize
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        committer.commit(batch);
+        let started = Instant::now();
+        let (requests, answers): (Vec<CastRequest>, Vec<_>) =
+            batch.into_iter().map(|j| (j.request, j.answer)).unzip();
+        let prepared = committer
+            .pool
+            .get()
+            .map_err(Error::from)
+            .and_then(|mut conn| super::prepare(&mut conn, &committer.keys, requests));
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                committer.failed(answers, &e);
+                continue;
+            }
+        };
+        let ready = Ready {
+            prepared,
+            answers,
+            started,
+        };
+        if let Err(mpsc::SendError(lost)) = to_commit.send(ready) {
+            let e = Error::Unavailable("the casting pool stopped".into());
+            committer.failed(lost.answers, &e);
+        }
     }
 }
 
 impl Committer {
-    /// Commits one batch and answers it, or hands its ballots to the publisher.
-    fn commit(&self, batch: Vec<Job>) {
-        let (requests, batch): (Vec<CastRequest>, Vec<_>) =
-            batch.into_iter().map(|j| (j.request, j.answer)).unzip();
-        let started = Instant::now();
-        let outcome = self
-            .pool
-            .get()
-            .map_err(Error::from)
-            .and_then(|mut conn| commit_batch(&mut conn, &self.signer, &self.keys, &requests));
+    /// Answers a batch of which nothing was committed.
+    fn failed(&self, batch: Vec<oneshot::Sender<Result<Cast>>>, e: &Error) {
+        tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
+        self.metrics
+            .refused(ErrorCode::Unavailable, batch.len() as u64);
+        for answer in batch {
+            let _ = answer.send(Err(super::unconfirmed()));
+        }
+    }
+
+    /// Commits one prepared batch and answers it, or hands its ballots to the publisher.
+    fn commit(&self, ready: Ready) {
+        let Ready {
+            prepared,
+            answers: batch,
+            started,
+        } = ready;
+        let outcome =
+            self.pool.get().map_err(Error::from).and_then(|mut conn| {
+                commit_prepared(&mut conn, &self.signer, &self.keys, prepared)
+            });
         let answers = match outcome {
             Ok(answers) => answers,
-            Err(e) => {
-                tracing::error!(batch = batch.len(), error = %e, "ballot batch failed; nothing committed");
-                self.metrics
-                    .refused(ErrorCode::Unavailable, batch.len() as u64);
-                for answer in batch {
-                    let _ = answer.send(Err(super::unconfirmed()));
-                }
-                return;
-            }
+            Err(e) => return self.failed(batch, &e),
         };
         let outcomes: Vec<_> = answers
             .iter()

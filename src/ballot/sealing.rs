@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::Utc;
-use strikevote_core::crypto::ballot::SealedBallot;
+use strikevote_core::crypto::encoded::EncodedBallot;
 
 use super::{Batch, Cast, Sealing};
 use crate::db::DbConnection;
@@ -19,8 +19,8 @@ use crate::log::entry::{self, Body, Kind, NewEntry};
 /// A ballot sealed on the member's device, and the code that sealed it if it says.
 #[derive(Clone)]
 pub struct MemberBallot {
-    /// The sealed ballot.
-    pub ballot: SealedBallot,
+    /// The sealed ballot (with its ciphertexts' encodings as read).
+    pub ballot: EncodedBallot,
     /// The SHA-256 (hex) of the sealing code that sealed it: this server's, or one the log
     /// names; `None` when the member's own software sealed it.
     pub code: Option<String>,

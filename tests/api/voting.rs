@@ -306,3 +306,56 @@ both_backends! {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+both_backends! {
+    /// The casting pool prepares a batch (tokens looked up, proofs checked, choices sealed)
+    /// while the batch before it commits: whatever that batch did in between — used a token
+    /// the next one holds, logged the very sealed ballot the next one carries — the next
+    /// one's commit sees it under the lock, and nothing counts twice.
+    fn a_batch_prepared_while_the_one_before_commits_counts_nothing_twice(db: &TestDb) {
+        use strikevote::ballot::{CastRequest, ElectionKeys, MemberBallot, Sealing, commit_batch, commit_prepared, prepare};
+        use strikevote::election::Choice;
+        use strikevote_core::crypto::ballot::{Context, seal};
+
+        let (id, tokens) = prepared_election(db, 4);
+        sv(db, &["election", "open", &id]).ok();
+        let signer = strikevote::log::key::load_or_create(&db.path("strikevote.key"), None).unwrap();
+        let pool = db.pool();
+        let mut conn = pool.get().unwrap();
+        let keys = ElectionKeys::default();
+        let hash = |t: &str| strikevote::token::PlainToken::parse(t).unwrap().hash();
+        let token = |m: &str| tokens.iter().find(|(id, _)| id == m).map(|(_, t)| t.clone()).unwrap();
+        let [m0, m1, m2, m3] = ["M0", "M1", "M2", "M3"].map(token);
+        let server = |t: &str, c| CastRequest { token: hash(t), sealing: Sealing::Server(c) };
+
+        // A ballot sealed by a member's phone in local 600 (M0 and M3 are both of it).
+        let election_id = strikevote::election::ElectionId::parse(&id).unwrap();
+        let election = strikevote::election::find(&mut conn, election_id).unwrap();
+        let key = keys.get(&mut conn, &election).unwrap();
+        let context = Context { election: &election_id, local: "600" };
+        let sealed = seal(&key, context, 2, 1, &mut rand::rngs::OsRng).unwrap();
+        let member = |t: &str| CastRequest {
+            token: hash(t),
+            sealing: Sealing::Member(Box::new(MemberBallot { ballot: sealed.clone().into(), code: None })),
+        };
+
+        // Prepared: M1's and M2's plain choices, and M3 casting the phone's ballot.
+        let prepared = prepare(&mut conn, &keys, vec![server(&m1, Choice::Yes), server(&m2, Choice::No), member(&m3)]).unwrap();
+        // Meanwhile the batch before commits M1's token and the same sealed ballot for M0.
+        let before = commit_batch(&mut conn, &signer, &keys, &[server(&m1, Choice::No), member(&m0)]).unwrap();
+        assert!(before.iter().all(Result::is_ok), "the first batch is cast");
+
+        let answers = commit_prepared(&mut conn, &signer, &keys, prepared).unwrap();
+        let code = |i: usize| answers[i].as_ref().err().map(|e| e.code().as_str());
+        assert_eq!(code(0), Some("token_used"), "M1's token was used by the batch before");
+        assert!(answers[1].is_ok(), "M2's ballot is cast");
+        assert_eq!(code(2), Some("ballot_seen"), "the phone's ballot is in the log already");
+
+        // Three ballots in all, and M3's token is still unused: nothing was used up for it.
+        let bundle = export_bundle(db, &id, "bundle");
+        let report = verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.ballots.values().sum::<u64>(), 3);
+        let again = commit_batch(&mut conn, &signer, &keys, &[server(&m3, Choice::Yes)]).unwrap();
+        assert!(again[0].is_ok(), "M3 can still vote");
+    }
+}

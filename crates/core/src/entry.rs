@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::ElectionId;
-use crate::crypto::ballot::SealedBallot;
+use crate::crypto::encoded::EncodedBallot;
 use crate::crypto::identity::Identity;
 use crate::definition::{Definition, rfc3339_seconds};
 
@@ -207,8 +207,9 @@ pub struct Ballot {
     /// `open` or `sealing_code` entry before it names it); `null` when the server sealed it or
     /// when the member's own software named no code.
     pub sealing_code: Option<String>,
-    /// The choice, encrypted to the election key, with its validity proofs.
-    pub ballot: SealedBallot,
+    /// The choice, encrypted to the election key, with its validity proofs (and its
+    /// ciphertexts' encodings, so that writing it and its tracker encode no point again).
+    pub ballot: EncodedBallot,
     /// The receipt the voter was given.
     pub receipt: String,
 }
@@ -216,7 +217,7 @@ pub struct Ballot {
 impl Ballot {
     /// The ballot's tracker ([`crate::crypto::ballot::tracker`]), 64 lowercase hex digits.
     pub fn tracker(&self) -> String {
-        hex::encode(crate::crypto::ballot::tracker(&self.ballot))
+        hex::encode(self.ballot.tracker())
     }
 }
 
@@ -830,7 +831,7 @@ impl Entry {
                 _ => None,
             },
             tracker: match &self.body {
-                Body::Ballot(b) => Some(hex::encode(crate::crypto::ballot::tracker(&b.ballot))),
+                Body::Ballot(b) => Some(b.tracker()),
                 Body::Challenge(c) => Some(c.tracker.clone()),
                 _ => None,
             },
@@ -863,7 +864,7 @@ pub fn ballot(
     id: &ElectionId,
     local: &str,
     (sealed_by, sealing_code): (SealedBy, Option<&str>),
-    ballot: SealedBallot,
+    ballot: impl Into<EncodedBallot>,
     receipt: &str,
 ) -> NewEntry {
     new(
@@ -872,7 +873,7 @@ pub fn ballot(
             local: local.to_owned(),
             sealed_by,
             sealing_code: sealing_code.map(str::to_owned),
-            ballot,
+            ballot: ballot.into(),
             receipt: receipt.to_owned(),
         }),
     )

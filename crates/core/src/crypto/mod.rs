@@ -9,6 +9,7 @@
 
 pub mod ballot;
 pub mod ceremony;
+pub mod encoded;
 pub mod identity;
 pub mod tally;
 

@@ -825,10 +825,7 @@ impl Rules {
         if !self.receipts.insert(receipt.clone()) {
             return fail(format!("receipt {receipt} appears twice"));
         }
-        if !self
-            .trackers
-            .insert(crate::crypto::ballot::tracker(&ballot.ballot))
-        {
+        if !self.trackers.insert(ballot.ballot.tracker()) {
             return fail(format!(
                 "the ballot with tracker {} appears twice (a copied ballot, or one its member \
                  checked instead of casting)",
@@ -836,7 +833,7 @@ impl Rules {
             ));
         }
         self.unchecked
-            .push((index, ballot.local.clone(), ballot.ballot.clone()));
+            .push((index, ballot.local.clone(), ballot.ballot.ballot().clone()));
         Ok(())
     }
 
