@@ -360,6 +360,8 @@ both_backends! {
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("Results by local") && page.contains("id=\"decision\""), "{page}");
         assert!(page.contains("certify by carol"), "the action list names carol: {page}");
+        // The turnout caption promises no reveal once the vote has closed (nor ever).
+        assert!(page.contains("counts only. Nobody, officials included, can see who voted or how — during the vote or after it.") && !page.contains("before the vote closes"), "{page}");
         assert_eq!(next_step(&page), "nothing: the result is certified. Print the certificate and publish the audit page.");
 
         // The printable certified result, and the downloads.
