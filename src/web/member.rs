@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorCode};
 use crate::http::state::AppState;
 use crate::http::state::with_conn;
 use crate::http::wiped::{Wipe, WipedForm};
+use crate::log::entry::{Body, Kind};
 use crate::token::{HashedToken, PlainToken};
 
 #[derive(Template)]
@@ -32,6 +33,8 @@ struct StartPage {
     result_link: Option<String>,
     /// Whom to contact about the error, if the token's election says.
     contact: Option<String>,
+    /// Said instead of an error: the token was used and the vote is over.
+    notice: Option<String>,
 }
 
 #[derive(Template)]
@@ -138,6 +141,7 @@ fn start_page_saying(lang: Lang, error: Option<String>, token: String) -> StartP
         token,
         result_link: None,
         contact: None,
+        notice: None,
     }
 }
 
@@ -192,9 +196,7 @@ async fn ballot_page(
         Err(e) => {
             let code = e.code();
             let said = member_error(state, lang, code, token.hash()).await;
-            let mut page = start_page_saying(lang, Some(said.sentence), token.expose().to_owned());
-            (page.result_link, page.contact) = (said.result_link, said.contact);
-            return html(code.page_status(), &page, None);
+            return said.page(lang, code, token.expose().to_owned());
         }
     };
     let t = lang.text();
@@ -346,9 +348,7 @@ pub async fn cast_vote(
                 other => other.code(),
             };
             let said = member_error(&state, lang, code, token.hash()).await;
-            let mut page = start_page_saying(lang, Some(said.sentence), String::new());
-            (page.result_link, page.contact) = (said.result_link, said.contact);
-            html(code.page_status(), &page, None)
+            said.page(lang, code, String::new())
         }
     }
 }
@@ -668,6 +668,23 @@ struct Said {
     sentence: String,
     result_link: Option<String>,
     contact: Option<String>,
+    /// Not an error to fix: a member who voted opens their link after the result.
+    voted: bool,
+}
+
+impl Said {
+    /// The start page saying it (with `token` typed in again where there is an error to fix).
+    fn page(self, lang: Lang, code: ErrorCode, token: String) -> HttpResponse {
+        let (error, notice, status) = if self.voted {
+            (None, Some(self.sentence), StatusCode::OK)
+        } else {
+            (Some(self.sentence), None, code.page_status())
+        };
+        let mut page =
+            start_page_saying(lang, error, if self.voted { String::new() } else { token });
+        (page.result_link, page.contact, page.notice) = (self.result_link, self.contact, notice);
+        html(status, &page, None)
+    }
 }
 
 /// The member's sentence for an error; for a vote that is not open, with the date it opens or
@@ -684,26 +701,46 @@ async fn member_error(
         sentence: t.error(code).to_owned(),
         result_link: None,
         contact: None,
+        voted: false,
     };
-    let Ok(election) = with_conn(state, move |c| ballot::election_of(c, &token)).await else {
+    let found = with_conn(state, move |c| {
+        let election = ballot::election_of(c, &token)?;
+        let closed = crate::log::store::entries_of_kind(c, election.id, &[Kind::Close])?
+            .into_iter()
+            .find_map(|b| match b {
+                Body::Close(at) => Some(at.at),
+                _ => None,
+            });
+        Ok((election, closed))
+    })
+    .await;
+    let Ok((election, closed)) = found else {
         return said;
     };
     let d = &election.definition;
     said.contact = d.contact.clone();
     if election.state == State::Certified {
         said.result_link = Some(result_link(election.id, lang));
+        if code == ErrorCode::TokenUsed {
+            said.sentence = t.voted_result.to_owned();
+            said.voted = true;
+        }
     }
     if code != ErrorCode::ElectionNotOpen {
         return said;
     }
     let now = chrono::Utc::now();
-    match election.state {
-        State::Draft | State::Open if now < d.opens_at => {
+    match (election.state, closed) {
+        (State::Draft | State::Open, _) if now < d.opens_at => {
             said.sentence = t
                 .err_not_started
                 .replace("{date}", &d.local_time(&d.opens_at));
         }
-        State::Open | State::Closed | State::Certified if now >= d.closes_at => {
+        // Closed by the officials before the window's end: the day it was.
+        (State::Closed | State::Certified, Some(at)) if at < d.closes_at => {
+            said.sentence = t.err_closed_early.replace("{date}", &d.local_time(&at));
+        }
+        (State::Open | State::Closed | State::Certified, _) if now >= d.closes_at => {
             said.sentence = t.err_ended.replace("{date}", &d.local_time(&d.closes_at));
         }
         _ => {}

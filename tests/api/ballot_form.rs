@@ -45,6 +45,46 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_link_opened_after_an_early_close_or_the_result_says_what_happened(db: &TestDb) {
+        let (id, tokens) = prepared_election(db, 2);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let client = browser();
+        let token = |m: &str| tokens.iter().find(|(id, _)| id == m).map(|(_, t)| t.clone()).unwrap();
+        let (voter, other) = (token("M0"), token("M1"));
+        vote_by_form(&app, &voter, "yes").await;
+
+        // Closed by the officials long before the window's end (2036): members are told the day.
+        let before = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
+        sv(db, &["election", "close", &id]).ok();
+        let after = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
+        let (status, page) = get(&client, &format!("{}/vote?token={other}", app.address)).await;
+        assert_eq!(status, 409);
+        let said = |at: &str| format!("Voting has ended. The officials closed it early, on {at} UTC.");
+        assert!(page.contains(&said(&before)) || page.contains(&said(&after)), "{page}");
+        assert!(!page.contains("It closed on 2036"), "not the window's end: {page}");
+        let (_, page) = get(&client, &format!("{}/vote?token={other}&lang=es", app.address)).await;
+        assert!(page.contains("Los responsables la cerraron antes de tiempo, el 20"), "{page}");
+
+        // After the result, the member who voted is not shown an error but the result.
+        decrypt(db, &id);
+        sv(db, &["election", "certify", &id]).ok();
+        let (status, page) = get(&client, &format!("{}/vote?token={voter}", app.address)).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<p class=\"notice\" id=\"notice\">You have voted: this ballot token was used, and the vote is over."), "{page}");
+        assert!(page.contains(&format!("<p id=\"result-link\"><a href=\"/elections/{id}/result")), "{page}");
+        assert!(!page.contains("error-summary") && !page.contains(&voter), "no error, and the token is not typed back: {page}");
+        let (status, page) = get(&client, &format!("{}/vote?token={voter}&lang=es", app.address)).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Usted ya votó: este código se usó y la votación terminó."), "{page}");
+        // The member who did not vote is still told the vote ended, as an error to read.
+        let (status, page) = get(&client, &format!("{}/vote?token={other}", app.address)).await;
+        assert_eq!(status, 409);
+        assert!(page.contains("error-summary") && page.contains("closed it early"), "{page}");
+    }
+}
+
+both_backends! {
     async fn a_member_votes_through_the_form_and_checks_the_receipt(db: &TestDb) {
         let (id, tokens) = prepared_election(db, 3);
         let app = spawn_app(db).await;
