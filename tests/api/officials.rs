@@ -656,3 +656,32 @@ both_backends! {
         assert_eq!(show(db, &id)["state"], "open");
     }
 }
+
+both_backends! {
+    async fn two_elections_of_the_same_title_are_told_apart_in_the_list(db: &TestDb) {
+        let text = definition_toml(&[("600", 1)]);
+        let day_before = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let first = create_election_from(db, &text);
+        let second = create_election_from(db, &text.replace("closes_at = \"2036-01-01T00:00:00Z\"", "closes_at = \"2036-02-01T00:00:00Z\""));
+        let app = spawn_app(db).await;
+        official(db, "carol", "admin");
+        let client = browser();
+        let base = app.address.clone();
+        let (_, form) = get(&client, &format!("{base}/login")).await;
+        let csrf = csrf_of(&form);
+        let res = client.post(format!("{base}/login")).form(&[("username", "carol"), ("password", PASSWORD), ("csrf", &csrf), ("next", "/admin")]).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let (_, page) = get(&client, &format!("{base}/admin")).await;
+        // Each row: its voting window, when it was created and the start of its id.
+        let row = |id: &str| {
+            let at = page.find(&format!("<code title=\"{id}\">{}</code>", &id[..8])).unwrap_or_else(|| panic!("no row for {id}: {page}"));
+            page[page[..at].rfind("<tr>").unwrap()..at].to_owned()
+        };
+        let (a, b) = (row(&first), row(&second));
+        assert!(a.contains("2026-01-01 00:00 UTC → 2036-01-01 00:00 UTC") && b.contains("2026-01-01 00:00 UTC → 2036-02-01 00:00 UTC"), "{a}\n{b}");
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let created_today = |r: &str| r.contains(&format!("<td>{today} ")) || r.contains(&format!("<td>{day_before} "));
+        assert!(created_today(&a) && created_today(&b), "the day each was created: {a}\n{b}");
+        assert_ne!(&first[..8], &second[..8]);
+    }
+}

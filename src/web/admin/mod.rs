@@ -36,11 +36,43 @@ struct ElectionsPage {
     csrf: String,
     problems: Vec<String>,
     notice: Option<String>,
-    elections: Vec<(String, String, String)>,
+    elections: Vec<ElectionRow>,
     can_watch: bool,
     is_admin: bool,
     /// The definition text pasted, shown again after a problem.
     definition: String,
+}
+
+/// One election in the list: enough to tell two of the same title apart.
+struct ElectionRow {
+    id: String,
+    /// The id's first 8 characters, as the CLI's and the dashboard's addresses start.
+    short_id: String,
+    title: String,
+    state: String,
+    /// The voting window in the election's time zone.
+    window: String,
+    /// When it was created, UTC, to the minute.
+    created: String,
+}
+
+impl ElectionRow {
+    fn of(e: &election::Election) -> Self {
+        let d = &e.definition;
+        let id = e.id.to_string();
+        Self {
+            short_id: id.chars().take(8).collect(),
+            id,
+            title: d.title.clone(),
+            state: e.state.to_string(),
+            window: format!(
+                "{} → {}",
+                d.local_time(&d.opens_at),
+                d.local_time(&d.closes_at)
+            ),
+            created: e.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
 }
 
 pub(crate) fn redirect(to: String) -> HttpResponse {
@@ -75,16 +107,7 @@ async fn elections_view_keeping(
         csrf,
         problems,
         notice: None,
-        elections: elections
-            .iter()
-            .map(|e| {
-                (
-                    e.id.to_string(),
-                    e.definition.title.clone(),
-                    e.state.to_string(),
-                )
-            })
-            .collect(),
+        elections: elections.iter().map(ElectionRow::of).collect(),
         can_watch: who.role != Role::Auditor,
         is_admin: who.role == Role::Admin,
         definition,
