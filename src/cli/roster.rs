@@ -151,7 +151,7 @@ fn issue_tokens(
     }
     let partial = out.with_extension("csv.partial");
     let result = token_store::issue_missing(conn, id, signer, &cli_actor(), &mut |issued| {
-        write_token_csv(&partial, issued)
+        write_token_csv(&partial, issued, signer)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
     });
     match result {
@@ -181,13 +181,13 @@ fn issue_tokens(
     }
 }
 
-fn write_token_csv(path: &Path, issued: &[IssuedToken]) -> anyhow::Result<()> {
+fn write_token_csv(path: &Path, issued: &[IssuedToken], signer: &LogKey) -> anyhow::Result<()> {
     let mut file: File = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(&token_store::mailing_csv(issued)?)?;
+    file.write_all(&token_store::mailing_csv(issued, signer)?)?;
     file.sync_all()?;
     Ok(())
 }

@@ -37,13 +37,24 @@ pub struct IssuedToken {
     pub ballot_url: String,
 }
 
-/// The mailing CSV of issued tokens (`member_id,local,name,email,token,ballot_url`), every
-/// cell safe to open in a spreadsheet.
-pub fn mailing_csv(issued: &[IssuedToken]) -> Result<Vec<u8>> {
+/// The mailing CSV of issued tokens
+/// (`member_id,local,name,email,token,ballot_url,key_fingerprint`), every cell safe to open in
+/// a spreadsheet. `key_fingerprint` is the log key's, the same on every row, for the notice to
+/// print: a member or auditor compares it with the audit page's and the certificate's.
+pub fn mailing_csv(issued: &[IssuedToken], signer: &LogKey) -> Result<Vec<u8>> {
+    let fingerprint = crate::log::note::fingerprint(&signer.public_key());
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| Error::Internal(format!("cannot write the CSV: {e}"));
-    w.write_record(["member_id", "local", "name", "email", "token", "ballot_url"])
-        .map_err(fail)?;
+    w.write_record([
+        "member_id",
+        "local",
+        "name",
+        "email",
+        "token",
+        "ballot_url",
+        "key_fingerprint",
+    ])
+    .map_err(fail)?;
     for t in issued {
         w.write_record(
             [
@@ -53,6 +64,7 @@ pub fn mailing_csv(issued: &[IssuedToken]) -> Result<Vec<u8>> {
                 &t.email,
                 t.token.expose(),
                 &t.ballot_url,
+                &fingerprint,
             ]
             .map(|c| crate::text::spreadsheet_cell(c).into_owned()),
         )
@@ -85,7 +97,7 @@ pub fn issue_mailing(
 ) -> Result<(usize, Vec<u8>)> {
     let mut csv = Vec::new();
     let n = issue_missing(conn, id, signer, actor, &mut |issued| {
-        csv = mailing_csv(issued)?;
+        csv = mailing_csv(issued, signer)?;
         Ok(())
     })?;
     Ok((n, csv))
@@ -138,7 +150,7 @@ pub fn reissue_mailing<'a>(
         .execute(conn)?;
         let why = (signer, who.actor(), AdminAction::TokensReissueAll);
         issue_needy(conn, &election, why, &mut |issued| {
-            csv = mailing_csv(issued)?;
+            csv = mailing_csv(issued, signer)?;
             Ok(())
         })
     })?;

@@ -278,7 +278,15 @@ both_backends! {
         let csv = res.text().await.unwrap();
         let mut tokens: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[4].to_owned()).collect();
         assert_eq!(tokens.len(), 6);
+        // The log key's fingerprint, as the audit page shows it, is on every row of the mailing
+        // file and on the dashboard, for the notices to print.
+        let (_, audit) = get(&client, &format!("{base}/elections/{id}/audit")).await;
+        let fingerprint = between(&audit, "<pre id=\"fingerprint\">", "</pre>");
+        assert!(csv.starts_with("member_id,local,name,email,token,ballot_url,key_fingerprint\n"), "{csv}");
+        let printed: Vec<String> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[6].to_owned()).collect();
+        assert!(printed.iter().all(|f| *f == fingerprint) && fingerprint.len() > 10, "{csv}");
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
+        assert!(page.contains(&format!("<code id=\"key-fingerprint\">{fingerprint}</code>")), "{page}");
         assert!(page.contains("<span class=\"status\">Done:</span> Ballot tokens issued: 6 of 6 members"), "{page}");
         assert!(page.contains("<span class=\"status\">Done:</span> Key ceremony: complete"), "{page}");
         assert_eq!(next_step(&page), "open the vote.");

@@ -19,6 +19,8 @@ struct Dashboard {
     rule: String,
     log_size: u64,
     checkpoint_time: String,
+    /// The log key's fingerprint, for the notices and letters to print.
+    fingerprint: String,
     turnout: Vec<(String, u64, u64, String)>,
     cast_total: u64,
     eligible_total: u64,
@@ -132,6 +134,7 @@ pub(super) async fn dashboard_view(
         rule: e.definition.rule.as_str().to_owned(),
         log_size: e.log_size,
         checkpoint_time: e.definition.local_time(&s.checkpoint.created_at.and_utc()),
+        fingerprint: crate::log::note::fingerprint(&desk.state.signer.public_key()),
         turnout: t
             .locals
             .iter()

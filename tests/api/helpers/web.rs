@@ -99,3 +99,16 @@ pub async fn signed_in(app: &crate::helpers::TestApp, username: &str) -> reqwest
     assert_eq!(res.status(), 303, "login of {username}");
     client
 }
+
+/// The text of `page` between `start` and the next `end` (the test fails if either is missing).
+pub fn between(page: &str, start: &str, end: &str) -> String {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {page}"))
+        + start.len();
+    let to = page[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end} after {start}"))
+        + from;
+    page[from..to].to_owned()
+}
