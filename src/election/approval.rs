@@ -416,8 +416,54 @@ pub fn request(
     })
 }
 
-/// The actions waiting in election `id`, oldest first.
+/// For each election, how many actions wait for a second admin that `admin` could approve
+/// (asked for by another admin, not yet approved).
+pub fn waiting_for(
+    conn: &mut DbConnection,
+    admin: &str,
+) -> Result<std::collections::BTreeMap<String, usize>> {
+    let rows: Vec<String> = pending_actions::table
+        .filter(pending_actions::requested_by.ne(admin))
+        .filter(pending_actions::approved_by.is_null())
+        .select(pending_actions::election_id)
+        .load(conn)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for election in rows {
+        *counts.entry(election).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
+/// The actions waiting in election `id`, oldest first; a reissue's description names the
+/// member as the roster does (name and local), so the second admin sees whose token it is.
 pub fn list(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<Pending>> {
+    let mut all = list_rows(conn, id)?;
+    for p in &mut all {
+        let Some(member) = p.member.clone() else {
+            continue;
+        };
+        let found: Option<(String, String)> = crate::db::schema::members::table
+            .filter(crate::db::schema::members::election_id.eq(id.to_string()))
+            .filter(crate::db::schema::members::member_id.eq(&member))
+            .select((
+                crate::db::schema::members::name,
+                crate::db::schema::members::local_code,
+            ))
+            .first(conn)
+            .optional()?;
+        if let Some((name, local)) = found {
+            let who = if name.trim().is_empty() {
+                format!("local {local}")
+            } else {
+                format!("{name}, local {local}")
+            };
+            p.description = format!("{} ({who})", p.description);
+        }
+    }
+    Ok(all)
+}
+
+fn list_rows(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<Pending>> {
     pending_actions::table
         .filter(pending_actions::election_id.eq(id.to_string()))
         .order((pending_actions::requested_at, pending_actions::id))

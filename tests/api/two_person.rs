@@ -116,8 +116,14 @@ both_backends! {
         let pending = pending_of(&page);
         assert_eq!(pending.len(), 2, "{page}");
         assert!(pending[0].1.contains("reissue the token of member M1"), "{pending:?}");
+        assert!(pending[0].1.contains("local 700)"), "whose token it is, as the roster says: {pending:?}");
         assert!(pending[1].1.contains("close the vote now"), "{pending:?}");
         assert!(page.contains("(another admin must approve)"), "alice gets no Approve button for her own");
+        // The list of elections tells bob, not alice, that two requests wait for him.
+        let (_, list) = get(&a, &format!("{}/admin", app.address)).await;
+        assert!(!list.contains("id=\"waiting\""), "alice's own requests do not wait for her: {list}");
+        let (_, list) = get(&signed_in(&app, "bob").await, &format!("{}/admin", app.address)).await;
+        assert!(list.contains("Waiting for your approval") && list.contains(&format!("<a href=\"/admin/elections/{id}#pending-heading\">")) && list.contains("): 2 requests</li>"), "{list}");
 
         // Alice cannot approve her own request, even by posting the form.
         let csrf = csrf_of(&page);

@@ -37,6 +37,8 @@ struct ElectionsPage {
     problems: Vec<String>,
     notice: Option<String>,
     elections: Vec<ElectionRow>,
+    /// Elections where an action waits for this admin's approval: (id, title, how many).
+    waiting: Vec<(String, String, usize)>,
     can_watch: bool,
     is_admin: bool,
     /// The definition text pasted, shown again after a problem.
@@ -101,6 +103,21 @@ async fn elections_view_keeping(
 ) -> HttpResponse {
     let (csrf, cookie) = csrf(req, state);
     let elections = with_conn(state, election::list).await.unwrap_or_default();
+    let waiting = if who.role == Role::Admin {
+        let admin = who.username.clone();
+        let counts = with_conn(state, move |c| election::approval::waiting_for(c, &admin))
+            .await
+            .unwrap_or_default();
+        elections
+            .iter()
+            .filter_map(|e| {
+                let n = *counts.get(&e.id.to_string())?;
+                Some((e.id.to_string(), e.definition.title.clone(), n))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = ElectionsPage {
         username: who.username.clone(),
         role: who.role.to_string(),
@@ -108,6 +125,7 @@ async fn elections_view_keeping(
         problems,
         notice: None,
         elections: elections.iter().map(ElectionRow::of).collect(),
+        waiting,
         can_watch: who.role != Role::Auditor,
         is_admin: who.role == Role::Admin,
         definition,
