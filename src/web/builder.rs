@@ -183,15 +183,20 @@ pub async fn build(
     }
 }
 
-/// The definition the answers describe, or every problem with them.
+/// The definition the answers describe, or every problem with them — each named by the form's
+/// own words: its field's label, and for a local the line it was typed on.
 pub fn definition_of(f: &BuilderForm) -> Result<Definition, Vec<String>> {
     let mut problems = Vec::new();
-    let text = definition_text(f, &mut problems);
+    let (text, lines) = definition_text_and_lines(f, &mut problems);
     match Definition::from_toml(&text) {
         Ok(d) if problems.is_empty() => Ok(d),
         Ok(_) => Err(problems),
         Err(DefinitionError::Invalid(found)) => {
-            problems.extend(found.iter().map(|p| p.to_string()));
+            problems.extend(
+                found
+                    .iter()
+                    .map(|p| format!("{}: {}", in_the_form(&p.field, &lines), p.message)),
+            );
             Err(problems)
         }
         Err(other) => {
@@ -201,9 +206,52 @@ pub fn definition_of(f: &BuilderForm) -> Result<Definition, Vec<String>> {
     }
 }
 
+/// A definition field as the builder's form names it (`locals[1].delegates` → `Locals, line
+/// 3, delegates`, where line 3 is where that local was typed).
+fn in_the_form(field: &str, lines: &[usize]) -> String {
+    if let Some((k, sub)) = field
+        .strip_prefix("locals[")
+        .and_then(|rest| rest.split_once(']'))
+        && let Ok(k) = k.parse::<usize>()
+    {
+        let line = lines
+            .get(k)
+            .map_or(String::new(), |l| format!(", line {l}"));
+        let part = sub.trim_start_matches('.');
+        let part = if part.is_empty() {
+            String::new()
+        } else {
+            format!(", {part}")
+        };
+        return format!("Locals{line}{part}");
+    }
+    let label = match field {
+        "title" => "Title",
+        "question" => "Question put to members",
+        "time_zone" => "Time zone",
+        "opens_at" => "Voting opens",
+        "closes_at" => "Voting closes",
+        "locals" => "Locals",
+        "contact" => "Whom members should contact",
+        "tellers.count" => "Number of tellers",
+        "tellers.threshold" => "Tellers needed to decrypt the totals",
+        "min_ballots_per_total" => "Fewest ballots a decrypted total may cover",
+        "threshold" => "Custom: yes share needed",
+        "local_threshold" => "Custom: yes share each local needs",
+        "quorum" => "Custom: quorum",
+        other => other,
+    };
+    label.to_owned()
+}
+
 /// The definition file the answers make (problems the file cannot express, such as a date
 /// that does not exist in the time zone, go to `problems`).
 pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
+    definition_text_and_lines(f, problems).0
+}
+
+/// The definition file, and the line of the form's locals box each local came from.
+fn definition_text_and_lines(f: &BuilderForm, problems: &mut Vec<String>) -> (String, Vec<usize>) {
     let mut t = toml::Table::new();
     t.insert("title".into(), f.title.trim().into());
     t.insert("question".into(), f.question.trim().into());
@@ -224,7 +272,9 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
             t.insert(key.into(), at.into());
         }
     }
-    let locals = locals_of(&f.locals, problems);
+    let delegates_decide =
+        f.preset == "iatse" || (f.preset == "custom" && f.custom_rule == "delegates");
+    let (locals, lines) = locals_of(&f.locals, delegates_decide, problems);
     t.insert("locals".into(), toml::Value::Array(locals));
     let mut tellers = toml::Table::new();
     for (key, value, label) in [
@@ -277,7 +327,7 @@ pub fn definition_text(f: &BuilderForm, problems: &mut Vec<String>) -> String {
         translations.insert("es".into(), es.into());
         t.insert("translations".into(), translations.into());
     }
-    toml::to_string(&t).unwrap_or_default()
+    (toml::to_string(&t).unwrap_or_default(), lines)
 }
 
 fn fraction(num: i64, den: i64, cmp: &str) -> toml::Value {
@@ -463,18 +513,33 @@ fn utc_of(text: &str, zone: &str, label: &str, problems: &mut Vec<String>) -> Op
 }
 
 /// Locals, one per line: `code, name, delegates` (the name may hold commas; delegates may be
-/// left out under the popular rule).
-fn locals_of(text: &str, problems: &mut Vec<String>) -> Vec<toml::Value> {
-    let mut out = Vec::new();
+/// left out under the popular rule). Returns them with the line (1-based) each was typed on.
+/// Where delegates decide, the last part must be a whole number in digits: `fifty-six` is
+/// refused by name, not folded into the local's name.
+fn locals_of(
+    text: &str,
+    delegates_decide: bool,
+    problems: &mut Vec<String>,
+) -> (Vec<toml::Value>, Vec<usize>) {
+    let (mut out, mut lines) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let (code, rest) = line.split_once(',').unwrap_or((line, ""));
-        let (name, delegates) = match rest.rsplit_once(',') {
-            Some((name, n)) if n.trim().parse::<i64>().is_ok() => {
-                (name.trim(), n.trim().parse::<i64>().unwrap_or(0))
+        let last = rest
+            .rsplit_once(',')
+            .map(|(name, n)| (name.trim(), n.trim()));
+        let (name, delegates) = match last {
+            Some((name, n)) if n.parse::<i64>().is_ok() => (name, n.parse::<i64>().unwrap_or(0)),
+            Some((_, n)) if delegates_decide => {
+                problems.push(format!(
+                    "Locals, line {}, delegates: `{n}` is not a whole number; write it in \
+                     digits, e.g. `600, Local 600, 56`",
+                    i + 1
+                ));
+                continue;
             }
             _ => match rest.trim().parse::<i64>() {
                 Ok(n) => ("", n),
@@ -493,8 +558,9 @@ fn locals_of(text: &str, problems: &mut Vec<String>) -> Vec<toml::Value> {
         local.insert("name".into(), name.into());
         local.insert("delegates".into(), delegates.into());
         out.push(local.into());
+        lines.push(i + 1);
     }
-    out
+    (out, lines)
 }
 
 #[cfg(test)]
@@ -664,6 +730,35 @@ mod tests {
     }
 
     #[test]
+    fn a_problem_names_the_line_and_the_field_as_the_official_typed_them() {
+        let mut f = iatse();
+        // Line 2 is empty; line 3 is the second local, line 4 spells its delegates out, line
+        // 5 has none.
+        f.locals = "600, Cinematographers, 76\n\n871, Script Supervisors, 0\n700, Editors, fifty-six\n44, Property\n".into();
+        let all = definition_of(&f).unwrap_err().join("\n");
+        for expected in [
+            "Locals, line 3, delegates: must be at least 1",
+            "Locals, line 4, delegates: `fifty-six` is not a whole number; write it in digits",
+            "Locals, line 5, delegates: must be at least 1",
+        ] {
+            assert!(all.contains(expected), "{expected} missing from:\n{all}");
+        }
+        assert!(
+            !all.contains("locals[") && !all.contains("Editors, fifty-six"),
+            "{all}"
+        );
+        // Under the popular rule a last part that is not a number belongs to the name.
+        f.preset = "majority".into();
+        f.locals = "600, Cinematographers, Local Six Hundred\n".into();
+        let d = definition_of(&f).unwrap();
+        assert_eq!(d.locals[0].name, "Cinematographers, Local Six Hundred");
+        // A field outside the locals is named by its label.
+        f.title = String::new();
+        let all = definition_of(&f).unwrap_err().join("\n");
+        assert!(all.contains("Title: "), "{all}");
+    }
+
+    #[test]
     fn every_problem_is_listed_at_once() {
         let mut f = iatse();
         f.closes = "2027-02-01T07:00".into();
@@ -678,7 +773,7 @@ mod tests {
             "Threshold: a percentage",
             "Locals, line 4",
             "Tellers needed to decrypt: a whole number",
-            "time_zone: `Mars/Olympus` is not a time zone name",
+            "Time zone: `Mars/Olympus` is not a time zone name",
         ] {
             assert!(all.contains(expected), "{expected} missing from:\n{all}");
         }
