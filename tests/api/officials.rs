@@ -250,7 +250,6 @@ both_backends! {
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("<li class=\"todo\"><span class=\"status\">To do:</span> Roster: not imported yet</li>"), "{page}");
         assert_eq!(next_step(&page), "import the roster (a CSV of member_id, local, name, email).");
-        run_ceremony(db, &id);
 
         // A roster with a bad line: named, nothing imported. Then a good one.
         let roster = |text: &str| Form::new().text("csrf", csrf.clone()).part("roster", Part::bytes(text.as_bytes().to_vec()).file_name("roster.csv"));
@@ -287,6 +286,10 @@ both_backends! {
         assert!(printed.iter().all(|f| *f == fingerprint) && fingerprint.len() > 10, "{csv}");
         let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains(&format!("<code id=\"key-fingerprint\">{fingerprint}</code>")), "{page}");
+        // The tellers' step comes next, and the dashboard says how it starts.
+        assert!(next_step(&page).starts_with("give each teller their invitation (") && next_step(&page).contains("Issue teller invitations"), "{}", next_step(&page));
+        run_ceremony(db, &id);
+        let (_, page) = get(&client, &format!("{base}{dashboard}")).await;
         assert!(page.contains("<span class=\"status\">Done:</span> Ballot tokens issued: 6 of 6 members"), "{page}");
         assert!(page.contains("<span class=\"status\">Done:</span> Key ceremony: complete"), "{page}");
         assert_eq!(next_step(&page), "open the vote.");
@@ -295,8 +298,22 @@ both_backends! {
         let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let page = res.text().await.unwrap();
-        let code = page.split("<code>").nth(1).and_then(|rest| rest.split("</code>").next()).unwrap().to_owned();
+        let code = between(&page, "<code class=\"unbroken\" id=\"invitation-code-1\">", "</code>");
         assert_eq!(code.len(), 34, "{page}");
+        // The invitation gives the teller everything: the election, the address, the number,
+        // the code unbroken, the log key's fingerprint and the exact command.
+        let card = between(&page, "<section class=\"invitation\" id=\"invitation-1\"", "</section>");
+        // (The test server's public address names the host `localhost`.)
+        let public = base.replace("127.0.0.1", "localhost");
+        for expected in [
+            "<dt>Election id</dt><dd><code class=\"unbroken\">".to_owned() + &id,
+            format!("<dt>Address of the vote</dt><dd><code class=\"unbroken\">{public}</code>"),
+            "<dt>Teller number</dt><dd>1</dd>".to_owned(),
+            format!("<dt>Log key fingerprint</dt><dd><code class=\"unbroken\">{fingerprint}</code>"),
+            format!("strikevote teller setup --election {id} --teller 1 --state teller-1.state --invitation-file invitation.txt --server {public} --log-key {fingerprint}"),
+        ] {
+            assert!(card.contains(&expected), "{expected} missing from {card}");
+        }
         let res = reqwest::Client::new()
             .get(format!("{base}/api/v1/elections/{id}/tellers/1/board"))
             .header("authorization", format!("Teller {code}"))

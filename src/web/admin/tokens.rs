@@ -300,6 +300,10 @@ pub(super) async fn reissued(
 struct Invitations {
     id: String,
     title: String,
+    /// The address tellers reach the vote at.
+    server: String,
+    /// The log key's fingerprint, which each teller pins.
+    fingerprint: String,
     rows: Vec<(u32, String, String)>,
 }
 
@@ -322,9 +326,20 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpRes
             &Invitations {
                 id: id.to_string(),
                 title: e.definition.title.clone(),
+                server: e.public_url.to_string(),
+                fingerprint: crate::log::note::fingerprint(&desk.state.signer.public_key()),
                 rows: codes
                     .into_iter()
-                    .map(|(t, code)| (t, e.definition.tellers.name(t), code))
+                    .map(|(t, code)| {
+                        // Only a name the definition gives (the heading says the number).
+                        let name = e.definition.tellers.name(t);
+                        let name = if name == format!("teller {t}") {
+                            String::new()
+                        } else {
+                            name
+                        };
+                        (t, name, code)
+                    })
                     .collect(),
             },
             None,
