@@ -362,15 +362,14 @@ fn cast_in_election(
                 (entry::SealedBy::Member, m.code.as_deref()),
                 m.ballot.clone(),
             ),
-            (Sealing::Server(_), Some(Crypto::Sealed { ballot, .. })) => {
+            (Sealing::Server(_), Some(Crypto::Sealed(ballot))) => {
                 ((entry::SealedBy::Server, None), ballot.as_ref().clone())
             }
             (Sealing::Server(_), _) => {
                 return Err(Error::Internal("a ballot could not be sealed".into()));
             }
         };
-        let tracker = crypto.get(&i).map(|c| c.tracker().to_owned());
-        let tracker = tracker.unwrap_or_else(|| hex::encode(sealed.tracker()));
+        let tracker = hex::encode(sealed.tracker());
         let local = batch.local(i);
         let entry = entry::ballot(&id, &local, by, sealed, &receipt);
         ballots.push(Pending {
@@ -464,22 +463,25 @@ fn sound(
     candidates: Vec<usize>,
     out: &mut Vec<(usize, Result<Cast>)>,
 ) -> Result<Vec<usize>> {
-    let checked: Vec<(usize, bool, &str)> = candidates
+    let checked: Vec<(usize, bool, String)> = candidates
         .iter()
-        .filter(|&&i| matches!(batch.requests[i].sealing, Sealing::Member(_)))
-        .map(|&i| match crypto.get(&i) {
-            Some(Crypto::Checked { valid, tracker }) => (i, *valid, tracker.as_str()),
-            _ => (i, false, ""),
+        .filter_map(|&i| match &batch.requests[i].sealing {
+            Sealing::Member(m) => {
+                let valid = matches!(crypto.get(&i), Some(Crypto::Checked(true)));
+                Some((i, valid, hex::encode(m.ballot.tracker())))
+            }
+            Sealing::Server(_) => None,
         })
         .collect();
     if checked.is_empty() {
         return Ok(candidates);
     }
-    let trackers: Vec<String> = checked.iter().map(|(_, _, t)| (*t).to_owned()).collect();
+    let trackers: Vec<String> = checked.iter().map(|(_, _, t)| t.clone()).collect();
     let in_log = log::store::trackers_in_log(conn, election.id, &trackers)?;
     let mut in_batch = HashSet::new();
     let mut refused = HashSet::new();
-    for &(i, ok, t) in &checked {
+    for (i, ok, t) in &checked {
+        let (i, ok) = (*i, *ok);
         let refusal = if !ok {
             Some(Error::bad_input(
                 ErrorCode::InvalidBallot,

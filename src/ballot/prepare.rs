@@ -41,25 +41,15 @@ pub struct Prepared {
     pub(super) crypto: HashMap<usize, Crypto>,
 }
 
-/// One request's cryptography.
+/// One request's cryptography (a ballot's tracker is not kept: it hashes the encodings the
+/// ballot holds, no point is encoded for it).
 #[derive(Clone)]
 pub(super) enum Crypto {
     /// A ballot the member's page sealed: whether its proofs verify for the election and the
-    /// member's local, and its tracker (hex).
-    Checked { valid: bool, tracker: String },
-    /// The ballot the server sealed from the member's plain choice, and its tracker (hex).
-    Sealed {
-        ballot: Box<EncodedBallot>,
-        tracker: String,
-    },
-}
-
-impl Crypto {
-    pub(super) fn tracker(&self) -> &str {
-        match self {
-            Self::Checked { tracker, .. } | Self::Sealed { tracker, .. } => tracker,
-        }
-    }
+    /// member's local.
+    Checked(bool),
+    /// The ballot the server sealed from the member's plain choice.
+    Sealed(Box<EncodedBallot>),
 }
 
 /// What a batch's requests are and what their tokens were found to be.
@@ -86,16 +76,6 @@ impl Prepared {
             hashes: &self.hashes,
             info: &self.info,
         }
-    }
-
-    /// How many requests the batch holds.
-    pub fn len(&self) -> usize {
-        self.requests.len()
-    }
-
-    /// Whether the batch holds no request.
-    pub fn is_empty(&self) -> bool {
-        self.requests.is_empty()
     }
 }
 
@@ -222,24 +202,18 @@ pub(super) fn crypto_of(
         .map(|(&i, b)| (context(i), b.ballot()))
         .collect();
     let valid = validity(key, choices.len(), &pairs);
-    for ((i, ballot), valid) in members.iter().zip(ballots).zip(valid) {
-        let tracker = hex::encode(ballot.tracker());
-        out.push((*i, Crypto::Checked { valid, tracker }));
-    }
+    out.extend(
+        members
+            .iter()
+            .zip(valid)
+            .map(|(&i, v)| (i, Crypto::Checked(v))),
+    );
 
     let wanted: Vec<(Context<'_>, usize)> = server.iter().map(|&(i, o)| (context(i), o)).collect();
     let sealed = seal_many(key, choices.len(), &wanted)
         .ok_or_else(|| Error::Internal("a ballot could not be sealed".into()))?;
     for ((i, _), ballot) in server.iter().zip(sealed) {
-        let ballot = EncodedBallot::from(ballot);
-        let tracker = hex::encode(ballot.tracker());
-        out.push((
-            *i,
-            Crypto::Sealed {
-                ballot: Box::new(ballot),
-                tracker,
-            },
-        ));
+        out.push((*i, Crypto::Sealed(Box::new(ballot.into()))));
     }
     Ok(out)
 }

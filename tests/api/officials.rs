@@ -157,12 +157,8 @@ both_backends! {
     async fn an_admin_runs_the_vote_from_the_pages(db: &TestDb) {
         let app = spawn_app(db).await;
         official(db, "carol", "admin");
-        let client = browser();
+        let client = signed_in(&app, "carol").await;
         let base = app.address.clone();
-        let (_, form) = get(&client, &format!("{base}/login")).await;
-        let csrf = csrf_of(&form);
-        let res = client.post(format!("{base}/login")).form(&[("username", "carol"), ("password", PASSWORD), ("csrf", &csrf), ("next", "/admin")]).send().await.unwrap();
-        assert_eq!(res.status(), 303);
         let (status, page) = get(&client, &format!("{base}/admin")).await;
         assert_eq!(status, 200);
         assert!(page.contains("carol (admin)"), "{page}");
