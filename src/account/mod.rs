@@ -113,11 +113,20 @@ pub fn check_username(username: &str) -> Result<()> {
             "a username is 2 to 64 lowercase letters, digits, `.`, `_` or `-`",
         ));
     }
-    if username == crate::log::entry::SCHEDULE {
+    let reserved = [
+        (
+            crate::log::entry::SCHEDULE,
+            "the server opening and closing on time",
+        ),
+        (
+            crate::log::entry::MAIL,
+            "the server's outbox issuing tokens as it sends them",
+        ),
+    ];
+    if let Some((name, what)) = reserved.iter().find(|(name, _)| *name == username) {
         return Err(Error::bad_input(
             ErrorCode::InvalidUsername,
-            "`schedule` is how the log names the server opening and closing on time; choose \
-             another username",
+            format!("`{name}` is how the log names {what}; choose another username"),
         ));
     }
     Ok(())

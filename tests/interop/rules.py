@@ -232,13 +232,13 @@ def translations(given, english):
 
 
 def official(name):
-    """'person', 'console' or 'schedule' for an admin entry's `by`; None if no name."""
+    """'person', 'console', 'schedule' or 'mail' for an admin entry's `by`; None if no name."""
     if (not isinstance(name, str) or not name or len(name) > 100 or name != name.strip()
             or unsafe(name) or name == "cli:"):
         return None
     if name.startswith("cli:"):
         return "console"
-    return "schedule" if name == "schedule" else "person"
+    return name if name in ("schedule", "mail") else "person"
 
 
 # --- bech32 (BIP 173), to read an age X25519 recipient ---

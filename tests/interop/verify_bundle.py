@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v7), written from
+"""An independent verifier of a strikevote audit bundle (log format v8), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -178,7 +178,7 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 7:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 8:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
@@ -267,10 +267,13 @@ STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": (
 MOVES = {"open": "open", "close": "closed", "result": "counted"}
 ACTIONS = {"create": ("draft",), "roster_import": ("draft",), "open": ("draft",),
            "tokens_issue": ("draft", "open"), "tokens_reissue_all": ("draft", "open"),
-           "token_reissue": ("draft", "open"), "close": ("open",), "certify": ("counted",)}
+           "token_reissue": ("draft", "open"), "tokens_reissue": ("draft", "open"),
+           "close": ("open",), "certify": ("counted",)}
 MAKES = {"tokens_issue": "tokens_issued", "tokens_reissue_all": "tokens_issued",
+         "tokens_reissue": "tokens_issued",
          "token_reissue": "token_reissued", "open": "open", "close": "close"}
-MADE_BY = {"roster": ("roster_import",), "tokens_issued": ("tokens_issue", "tokens_reissue_all"),
+MADE_BY = {"roster": ("roster_import",),
+           "tokens_issued": ("tokens_issue", "tokens_reissue_all", "tokens_reissue"),
            "token_reissued": ("token_reissue",), "open": ("open",), "close": ("close",)}
 COVERED = ("close", "token_reissue", "tokens_reissue_all")
 ACCOUNT_ACTIONS = ("create", "disable", "enable", "api_token_create", "api_token_revoke")
@@ -279,7 +282,7 @@ EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
 class Rules:
-    """Log format v7's order rules and cryptography, entry by entry."""
+    """Log format v8's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
@@ -315,7 +318,7 @@ class Rules:
         if problem:
             raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 7:
+            if e.get("election") != self.election or e.get("v") != 8:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
@@ -357,6 +360,10 @@ class Rules:
             return "`by` is not an official's name"
         if by == "schedule" and action not in ("open", "close"):
             return "the schedule only opens and closes the vote"
+        if by == "mail" and action not in ("tokens_issue", "tokens_reissue"):
+            return "the outbox (`mail`) only issues and replaces tokens"
+        if action == "tokens_reissue" and by != "mail":
+            return "tokens_reissue by someone other than the outbox (`mail`)"
         rule = self.d.get("two_person_rule", True)
         if "approved_by" in e:
             problem = self.approval(e["by"], e["approved_by"])
@@ -374,7 +381,7 @@ class Rules:
         if second == by:
             return "an official's action approved by the same official"
         if rules.official(by) != "person" or rules.official(second) != "person":
-            return "approved_by on an action of the console or the schedule"
+            return "approved_by on an action of the console, the schedule or the outbox"
         if self.accounts.get(by) or self.accounts.get(second):
             return "an approved action by an account created after the vote opened"
         return None
@@ -389,7 +396,7 @@ class Rules:
         if not isinstance(e["at"], str) or rules.time(e["at"]) is None:
             return "an account entry's time is not RFC 3339 UTC in whole seconds"
         if by not in ("person", "console") or rules.official(account) != "person":
-            return "an account change by the schedule, or for no official's account"
+            return "an account change by the schedule or the outbox, or for no official's account"
         if by == "person" and action == "api_token_create" and e["by"] != account:
             return "an official creates an API token for someone else"
         if by == "person" and action == "disable" and e["by"] == account:

@@ -1,4 +1,4 @@
-//! Log entries (format v7): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v8): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -26,7 +26,7 @@ pub use result::{
 };
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 7;
+pub const VERSION: u8 = 8;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -317,6 +317,10 @@ pub enum AdminAction {
     TokensReissueAll,
     /// Replaced one member's token (a `token_reissued` follows).
     TokenReissue,
+    /// The outbox's alone (`by: "mail"`): replaced the live tokens of the members its messages
+    /// went to with fresh ones — a reminder's new link, or a message sent again after a crash
+    /// (a `tokens_issued` follows, counting the new tokens).
+    TokensReissue,
     /// Opened the vote (the `open` follows).
     Open,
     /// Closed the vote (the `close` follows).
@@ -326,13 +330,14 @@ pub enum AdminAction {
 }
 
 impl AdminAction {
-    /// Every action, in the order format v5 lists them.
-    pub const ALL: [AdminAction; 8] = [
+    /// Every action, in the order format v8 lists them.
+    pub const ALL: [AdminAction; 9] = [
         AdminAction::Create,
         AdminAction::RosterImport,
         AdminAction::TokensIssue,
         AdminAction::TokensReissueAll,
         AdminAction::TokenReissue,
+        AdminAction::TokensReissue,
         AdminAction::Open,
         AdminAction::Close,
         AdminAction::Certify,
@@ -346,6 +351,7 @@ impl AdminAction {
             AdminAction::TokensIssue => "tokens_issue",
             AdminAction::TokensReissueAll => "tokens_reissue_all",
             AdminAction::TokenReissue => "token_reissue",
+            AdminAction::TokensReissue => "tokens_reissue",
             AdminAction::Open => "open",
             AdminAction::Close => "close",
             AdminAction::Certify => "certify",
@@ -376,6 +382,9 @@ impl std::fmt::Display for AdminAction {
 /// The `by` of the server's schedule, which opens and closes the vote at the definition's
 /// times.
 pub const SCHEDULE: &str = "schedule";
+/// The `by` of the server's outbox, which makes each member's token at the moment it sends
+/// the member's message: it only issues (`tokens_issue`) and replaces (`tokens_reissue`).
+pub const MAIL: &str = "mail";
 /// How `by` names the server's console: `cli:` and the operating-system user.
 pub const CONSOLE: &str = "cli:";
 
@@ -388,6 +397,8 @@ pub enum ActorKind {
     Console,
     /// The schedule (`schedule`), outside the rule; it only opens and closes.
     Schedule,
+    /// The outbox (`mail`), outside the rule; it only issues and replaces tokens.
+    Mail,
 }
 
 impl ActorKind {
@@ -407,6 +418,7 @@ impl ActorKind {
             Some("") => return Err(format!("`{CONSOLE}` names no system user")),
             Some(_) => ActorKind::Console,
             None if name == SCHEDULE => ActorKind::Schedule,
+            None if name == MAIL => ActorKind::Mail,
             None => ActorKind::Person,
         })
     }
@@ -1134,7 +1146,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(open(&id, at, &code).bytes).unwrap(),
             format!(
-                r#"{{"v":7,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z","sealing_code":"{code}"}}"#
+                r#"{{"v":8,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z","sealing_code":"{code}"}}"#
             )
         );
         let digest = roster_digest(["b", "a"]);
@@ -1142,7 +1154,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":7,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":8,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -1151,7 +1163,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":7,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":8,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

@@ -41,7 +41,7 @@ impl Phase {
         use AdminAction as A;
         let allowed = match action {
             A::Create | A::RosterImport | A::Open => self == Phase::Draft,
-            A::TokensIssue | A::TokensReissueAll | A::TokenReissue => {
+            A::TokensIssue | A::TokensReissueAll | A::TokenReissue | A::TokensReissue => {
                 matches!(self, Phase::Draft | Phase::Open)
             }
             A::Close => self == Phase::Open,
@@ -50,7 +50,7 @@ impl Phase {
         if !allowed {
             let when = match action {
                 A::Create | A::RosterImport | A::Open => "only before the vote opens",
-                A::TokensIssue | A::TokensReissueAll | A::TokenReissue => {
+                A::TokensIssue | A::TokensReissueAll | A::TokenReissue | A::TokensReissue => {
                     "only before the vote closes"
                 }
                 A::Close => "only while the vote is open",
@@ -141,7 +141,11 @@ fn when(kind: Kind) -> &'static str {
 fn made_by(kind: Kind) -> &'static [AdminAction] {
     match kind {
         Kind::Roster => &[AdminAction::RosterImport],
-        Kind::TokensIssued => &[AdminAction::TokensIssue, AdminAction::TokensReissueAll],
+        Kind::TokensIssued => &[
+            AdminAction::TokensIssue,
+            AdminAction::TokensReissueAll,
+            AdminAction::TokensReissue,
+        ],
         Kind::TokenReissued => &[AdminAction::TokenReissue],
         Kind::Open => &[AdminAction::Open],
         Kind::Close => &[AdminAction::Close],
@@ -153,7 +157,9 @@ fn made_by(kind: Kind) -> &'static [AdminAction] {
 /// write one.
 fn makes(action: AdminAction) -> Option<Kind> {
     match action {
-        AdminAction::TokensIssue | AdminAction::TokensReissueAll => Some(Kind::TokensIssued),
+        AdminAction::TokensIssue | AdminAction::TokensReissueAll | AdminAction::TokensReissue => {
+            Some(Kind::TokensIssued)
+        }
         AdminAction::TokenReissue => Some(Kind::TokenReissued),
         AdminAction::Open => Some(Kind::Open),
         AdminAction::Close => Some(Kind::Close),

@@ -38,7 +38,7 @@ pub(crate) const WITNESS_TIME: u64 = 1_791_140_400;
 fn election_line() -> String {
     let witness = example_witness().verifier();
     format!(
-        r#"{{"v":7,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
+        r#"{{"v":8,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
     )
 }
 
@@ -251,9 +251,15 @@ impl LogBuilder {
 
     /// Tokens issued to every local's members, as the official's `tokens_issue`.
     pub(crate) fn issue_tokens(&mut self) {
+        self.issue_tokens_by(ALICE);
+    }
+
+    /// Tokens issued to every local's members by `by` (an official, or the outbox as it
+    /// sends the ballots by email).
+    pub(crate) fn issue_tokens_by(&mut self, by: &str) {
         let mut locals = self.count().eligible;
         locals.retain(|_, n| *n > 0);
-        self.admin(AdminAction::TokensIssue, ALICE, None);
+        self.admin(AdminAction::TokensIssue, by, None);
         let e = entry::tokens_issued(&self.id, &locals);
         self.push(e);
     }
@@ -338,16 +344,18 @@ fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
         .to_utc()
 }
 
-/// The worked example: one local of two members, tokens issued and one reissued, a ballot
+/// The worked example: one local of two members, tokens issued by the outbox and one reissued
+/// by an official, a ballot
 /// sealed for `no` that its member checked instead of casting, one `yes` ballot, two account
 /// changes, an early close approved by a second official, its teller's shares, the result and
 /// the certification — twenty-three entries.
 pub(crate) fn entries() -> Vec<String> {
     let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
-    // Tokens are issued before the vote opens, and one member's is replaced.
+    // Before the vote opens the outbox emails the ballots, making each token as it sends it,
+    // and an official replaces one member's.
     let open = log.lines.len() - 2;
     let opening = log.lines.split_off(open);
-    log.issue_tokens();
+    log.issue_tokens_by(entry::MAIL);
     log.admin(AdminAction::TokenReissue, ALICE, None);
     log.push(entry::token_reissued(&log.id, "1"));
     log.lines.extend(opening);

@@ -733,6 +733,22 @@ impl Rules {
                 "`{action}` by the schedule: the schedule only opens and closes the vote"
             ));
         }
+        let mails = matches!(
+            action,
+            AdminAction::TokensIssue | AdminAction::TokensReissue
+        );
+        if by == ActorKind::Mail && !mails {
+            return fail(format!(
+                "`{action}` by the outbox (`mail`): the outbox only issues and replaces tokens"
+            ));
+        }
+        if action == AdminAction::TokensReissue && by != ActorKind::Mail {
+            return fail(format!(
+                "`tokens_reissue` by {}: only the outbox (`mail`) replaces tokens for the \
+                 messages it sends",
+                admin.by
+            ));
+        }
         let rule = self.definition.two_person_rule;
         match admin.approved_by.as_deref() {
             Some(second) => {

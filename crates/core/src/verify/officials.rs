@@ -27,8 +27,8 @@ impl Officials {
         }
         if by_is != ActorKind::Person || second_is != ActorKind::Person {
             return fail(
-                "`approved_by` on an action of the server's console or schedule (or naming \
-                 one): only two officials' accounts act under the two-person rule",
+                "`approved_by` on an action of the server's console, schedule or outbox (or \
+                 naming one): only two officials' accounts act under the two-person rule",
             );
         }
         if let Some(late) = [by, second]
@@ -53,8 +53,11 @@ impl Officials {
         change: &AccountChange,
     ) -> Result<(), Failure> {
         let by = ActorKind::of(&change.by).map_err(Failure)?;
-        if by == ActorKind::Schedule {
-            return fail("an account change by the schedule: only officials and the console");
+        if matches!(by, ActorKind::Schedule | ActorKind::Mail) {
+            return fail(format!(
+                "an account change by `{}`: only officials and the console",
+                change.by
+            ));
         }
         if ActorKind::of(&change.account).map_err(Failure)? != ActorKind::Person {
             return fail(format!(

@@ -49,6 +49,10 @@ const POLYNOMIAL: usize = 3;
 const ELECTION_KEY: usize = 4;
 const READY: usize = 5;
 const ROSTER: usize = 7;
+/// The outbox's `tokens_issue` (`by: "mail"`), then its `tokens_issued`.
+const MAILED: usize = 8;
+/// An official's `token_reissue`, then its `token_reissued`.
+const REISSUE: usize = 10;
 const OPEN: usize = 13;
 const CHALLENGE: usize = 14;
 const BALLOT: usize = 15;
@@ -120,7 +124,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":7,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":8,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -132,7 +136,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":7,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":8,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // An early close, approved by a second official.
@@ -227,10 +231,42 @@ fn account_changes_outside_the_two_person_rule_need_no_approval() {
 }
 
 #[test]
+fn the_outbox_replaces_tokens_while_the_vote_is_open_without_a_second_official() {
+    // A reminder's fresh links: the outbox replaces the unused tokens of the members it
+    // reminds while the vote is open; the two-person rule covers officials, not the outbox.
+    let mut log = LogBuilder::open((1, 1), &[("1", 3), ("2", 2)], 5);
+    log.issue_tokens_by(entry::MAIL);
+    log.ballot("1", 0, "7K2M-9QXR-4HWD-B8NT-C3JF-6YPA-0VSE");
+    log.admin(AdminAction::TokensReissue, entry::MAIL, None);
+    let mut reminded = std::collections::BTreeMap::new();
+    reminded.insert("1".to_owned(), 2);
+    reminded.insert("2".to_owned(), 2);
+    log.push(entry::tokens_issued(&log.id, &reminded));
+    log.close();
+    let report = verify(&log.lines).expect("the outbox's reissue stands");
+    assert!(report.to_string().contains("tokens_issued 2"), "{report}");
+    // The same action by an official is refused, approved or not.
+    let at = log.lines.len() - 4;
+    for approved in [None, Some(BOB)] {
+        let mut lines = log.lines.clone();
+        let admin = entry::admin(
+            &log.id,
+            AdminAction::TokensReissue,
+            entry::Actor {
+                by: ALICE,
+                approved_by: approved,
+            },
+        );
+        lines[at] = String::from_utf8(admin.bytes).unwrap();
+        refused(&lines, "only the outbox (`mail`) replaces tokens");
+    }
+}
+
+#[test]
 fn an_entry_of_the_previous_format_version_is_refused() {
     let mut lines = entries();
-    lines[OPEN] = lines[OPEN].replace(r#"{"v":7,"#, r#"{"v":6,"#);
-    refused(&lines, &format!("entry {OPEN}: `v` is not 7"));
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":8,"#, r#"{"v":7,"#);
+    refused(&lines, &format!("entry {OPEN}: `v` is not 8"));
 }
 
 #[test]
@@ -263,7 +299,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":7,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":8,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
@@ -753,6 +789,43 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         CERTIFY,
         "the schedule only opens and closes",
     );
+    let lines = changed(CERTIFY, |f| {
+        f.insert("by".into(), "mail".into());
+    });
+    add(
+        "certify by the outbox",
+        lines,
+        CERTIFY,
+        "the outbox only issues and replaces tokens",
+    );
+    let lines = changed(MAILED, |f| {
+        f.insert("action".into(), "tokens_reissue".into());
+        f.insert("by".into(), ALICE.into());
+    });
+    add(
+        "tokens replaced in bulk by an official, not the outbox",
+        lines,
+        MAILED,
+        "only the outbox (`mail`) replaces tokens",
+    );
+    let lines = changed(REISSUE, |f| {
+        f.insert("by".into(), "mail".into());
+    });
+    add(
+        "one member's token replaced by the outbox",
+        lines,
+        REISSUE,
+        "the outbox only issues and replaces tokens",
+    );
+    let lines = changed(MAILED, |f| {
+        f.insert("approved_by".into(), BOB.into());
+    });
+    add(
+        "the outbox's issue approved by an official",
+        lines,
+        MAILED,
+        "approved_by` on an action of the server's console, schedule or outbox",
+    );
     let mut lines = entries();
     lines.insert(CREATE + 1, lines[CREATE].clone());
     add("create twice", lines, CREATE + 1, "a second `create`");
@@ -871,7 +944,16 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         "an account change by the schedule",
         lines,
         ACCOUNT,
-        "an account change by the schedule",
+        "an account change by `schedule`",
+    );
+    let lines = changed(ACCOUNT, |f| {
+        f.insert("by".into(), "mail".into());
+    });
+    add(
+        "an account change by the outbox",
+        lines,
+        ACCOUNT,
+        "an account change by `mail`",
     );
     let lines = changed(ACCOUNT, |f| {
         f.insert("password".into(), "hunter2hunter2".into());
@@ -1090,7 +1172,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
 /// A `sealing_code` entry naming `code` at `at`.
 fn sealing_code_line(code: &str, at: &str) -> String {
     format!(
-        r#"{{"v":7,"type":"sealing_code","election":"{E}","at":"{at}","sealing_code":"{code}"}}"#
+        r#"{{"v":8,"type":"sealing_code","election":"{E}","at":"{at}","sealing_code":"{code}"}}"#
     )
 }
 
@@ -1286,7 +1368,7 @@ fn a_checked_ballot_can_never_be_cast_and_the_report_counts_who_sealed_what() {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 54);
+    assert_eq!(all.len(), 59);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
@@ -1396,7 +1478,7 @@ fn the_report_of_the_worked_example_reads_line_for_line() {
         "election  {E} — Example
 origin    vote.example.org/elections/{E}
 key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
-entries   23 (root t5jJzPSaZoNhijkkgJiuDS2fUv7n49z+VnRExf6aAk8=)
+entries   23 (root xjYunyuvpoKIb5Xhr2smM3xbL+cw9y5QfmJfTVD270Q=)
 witnesses cosigned by witness.example.net
 phase     certified
 types     account 2, admin 7, ballot 1, challenge 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
@@ -1404,7 +1486,7 @@ local 1          eligible       2  ballots       1  yes 1
 sealed          1 ballot(s), 1 checked first (every one held its stated choice): members' pages running sealing code a021924a702acebfcd85b3a4d704760386b53c081af974afd72bd89b56ded0d4 (named from 2026-10-01T07:00:00Z)
 sealed          0 ballot(s) by the server from a plain choice (pages without JavaScript, API clients sending a choice)
 teller 1   identity MF3P-3SBD-AQT5-W1N3
-closed    at entry 19 (log up to the close: root 7eXI6gh6z+TbJ+JGN9Ut+14m72XGGKdHk29MoeNgbsQ=, code XQJW-HTG8)
+closed    at entry 19 (log up to the close: root FhC+n6HnKw8340aI4dOOo8NXCwkIPqomyqHPT1zUIAs=, code 2R8B-X7X1)
 shares    checked from teller(s) 1
 result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
 "
