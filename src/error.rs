@@ -84,6 +84,7 @@ error_codes! {
     InvalidRoster => "invalid_roster", BAD_REQUEST;
     InvalidUsername => "invalid_username", BAD_REQUEST;
     LogBehindSignedHead => "log_behind_signed_head", SERVICE_UNAVAILABLE;
+    MailNotConfigured => "mail_not_configured", CONFLICT;
     MemberNotFound => "member_not_found", NOT_FOUND;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     NotEligibleApprover => "not_eligible_approver", CONFLICT;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod notices;
 pub mod roster;
 pub mod routes;
 pub mod sealing_code;

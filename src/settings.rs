@@ -18,7 +18,7 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 18] = [
+pub const SETTINGS: [&str; 21] = [
     "database_url",
     "bind",
     "public_url",
@@ -37,6 +37,9 @@ pub const SETTINGS: [&str; 18] = [
     "schedule_seconds",
     "metrics_bind",
     "metrics_token",
+    "smtp_url",
+    "mail_from",
+    "mail_per_minute",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -121,7 +124,7 @@ impl PublicUrl {
 }
 
 /// Whether `host[:port]` names this machine: `localhost`, a 127.x address or `[::1]`.
-fn is_loopback_host(host_port: &str) -> bool {
+pub(crate) fn is_loopback_host(host_port: &str) -> bool {
     let host = match host_port.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host_port.split(':').next().unwrap_or_default(),
@@ -202,6 +205,15 @@ pub struct Settings {
     /// A secret that lets `/metrics` on the public port answer callers who send
     /// `Authorization: Bearer <metrics_token>`; unset: the public port does not serve metrics.
     pub metrics_token: Option<String>,
+    /// The SMTP server the outbox sends through: `smtps://USER:PASSWORD@HOST[:PORT]` (TLS),
+    /// `smtp://USER:PASSWORD@HOST[:PORT]?tls=required` (STARTTLS), or plain `smtp://HOST:PORT`
+    /// only to this machine. Unset: nothing is sent by email.
+    pub smtp_url: Option<String>,
+    /// The `From` of every message: the union's name and address, `Local 871 Vote
+    /// <vote@local871.example>`.
+    pub mail_from: Option<String>,
+    /// The most messages one instance hands to the SMTP server per minute.
+    pub mail_per_minute: u32,
 }
 
 /// The signing key's file name when no path is given: beside the SQLite database, or in the
@@ -229,6 +241,9 @@ impl Default for Settings {
             schedule_seconds: 10,
             metrics_bind: None,
             metrics_token: None,
+            smtp_url: None,
+            mail_from: None,
+            mail_per_minute: 600,
         }
     }
 }
@@ -359,7 +374,17 @@ impl Settings {
         if self.upload_max_rows == 0 {
             anyhow::bail!("upload_max_rows must be at least 1");
         }
+        if !(1..=100_000).contains(&self.mail_per_minute) {
+            anyhow::bail!("mail_per_minute must be from 1 to 100000");
+        }
+        self.mail()?;
         Ok(())
+    }
+
+    /// The outbox's SMTP server and sender, when `smtp_url` is set (then `mail_from` must be
+    /// too); a clear refusal for a URL that would send tokens unencrypted across a network.
+    pub fn mail(&self) -> anyhow::Result<Option<crate::notices::smtp::MailServer>> {
+        crate::notices::smtp::MailServer::from_settings(self)
     }
 
     /// The parsed database URL.
@@ -426,6 +451,11 @@ impl Settings {
         value["database_url"] = database.into();
         if self.metrics_token.is_some() {
             value["metrics_token"] = "<hidden>".into();
+        }
+        if let Ok(Some(mail)) = self.mail() {
+            value["smtp_url"] = mail.server_shown().into();
+        } else if self.smtp_url.is_some() {
+            value["smtp_url"] = "<invalid>".into();
         }
         value
     }

@@ -143,6 +143,7 @@ impl Application {
             ..
         } = self;
         let schedule = start_schedule(&state);
+        let mut sender = start_sender(&state);
         let internal = metrics_server.map(|(_, s)| {
             let handle = s.handle();
             (handle, tokio::spawn(s))
@@ -154,6 +155,10 @@ impl Application {
         }
         if let Some(task) = schedule {
             task.abort();
+        }
+        if let Some(sender) = sender.as_mut() {
+            // The message in hand is finished (or its lease runs out and another sends it).
+            sender.stop();
         }
         let url = state.settings.database();
         drop(state);
@@ -197,6 +202,18 @@ fn metrics_server(state: &AppState) -> anyhow::Result<Option<(u16, Server)>> {
     .listen(listener)?
     .run();
     Ok(Some((port, server)))
+}
+
+/// The outbox's sender, when `smtp_url` is set.
+fn start_sender(state: &AppState) -> Option<crate::notices::sender::SenderHandle> {
+    let server = state.settings.mail().ok().flatten()?;
+    match crate::notices::sender::start(state.pool.clone(), state.signer.clone(), server) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::error!(error = %e, "the mail sender could not start; nothing is sent");
+            None
+        }
+    }
 }
 
 /// Every `schedule_seconds`, opens and closes the votes whose time has come

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod ballot;
 pub mod log;
+pub mod notices;
 pub mod openapi;
 pub mod tellers;
 

@@ -66,6 +66,8 @@ pub struct ApiError {
         super::admin::roster,
         super::admin::issue,
         super::admin::reissue,
+        super::notices::send,
+        super::notices::status,
         super::admin::open,
         super::admin::close,
         super::admin::certify,

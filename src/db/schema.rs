@@ -44,6 +44,7 @@ diesel::table! {
         local_code -> Text,
         name -> Text,
         email -> Text,
+        language -> Nullable<Text>,
     }
 }
 
@@ -205,3 +206,26 @@ diesel::table! {
         token_name -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// The outbox: one row per message to a member, with its state (never its token).
+    outbox (id) {
+        id -> Text,
+        election_id -> Text,
+        member -> Text,
+        kind -> Text,
+        round -> Integer,
+        state -> Text,
+        attempts -> Integer,
+        not_before -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        queued_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(outbox -> members (member));
+diesel::allow_tables_to_appear_in_same_query!(outbox, members);
+diesel::allow_tables_to_appear_in_same_query!(outbox, tokens);

@@ -7,6 +7,9 @@ use email_address::EmailAddress;
 
 /// The columns a roster file must have (in any order, header required).
 pub const COLUMNS: [&str; 4] = ["member_id", "local", "name", "email"];
+/// Columns a roster file may have besides: `language`, the member's language for what the
+/// service sends them (a two-letter code of a language it speaks; empty for English).
+pub const OPTIONAL: [&str; 1] = ["language"];
 
 /// Longest accepted member id, name and email.
 const MAX_MEMBER_ID: usize = 128;
@@ -26,6 +29,8 @@ pub struct RosterRow {
     pub name: String,
     /// Email for the mailing (may be empty).
     pub email: String,
+    /// The member's language for notices and letters, when the file gives one.
+    pub language: Option<String>,
 }
 
 /// One bad line of a roster file.
@@ -128,6 +133,7 @@ struct Columns {
     local: usize,
     name: usize,
     email: usize,
+    language: Option<usize>,
 }
 
 impl Columns {
@@ -169,13 +175,14 @@ impl Columns {
         let unknown: Vec<&str> = names
             .iter()
             .map(String::as_str)
-            .filter(|h| !COLUMNS.contains(h))
+            .filter(|h| !COLUMNS.contains(h) && !OPTIONAL.contains(h))
             .collect();
         if !unknown.is_empty() {
             return Err(RosterError::File(format!(
-                "line 1: unknown column(s) {}; the header must name exactly {}",
+                "line 1: unknown column(s) {}; the header must name {} (and may name {})",
                 unknown.join(", "),
-                COLUMNS.join(",")
+                COLUMNS.join(","),
+                OPTIONAL.join(",")
             )));
         }
         Ok(Self {
@@ -184,6 +191,7 @@ impl Columns {
             local: index["local"],
             name: index["name"],
             email: index["email"],
+            language: index.get("language").copied(),
         })
     }
 
@@ -207,6 +215,10 @@ impl Columns {
             local: record[self.local].trim().to_owned(),
             name: record[self.name].trim().to_owned(),
             email: record[self.email].trim().to_owned(),
+            language: self
+                .language
+                .map(|i| record[i].trim().to_ascii_lowercase())
+                .filter(|l| !l.is_empty()),
         };
         let mut reasons = Vec::new();
         reasons.extend(member_id_problem(&row.member_id, first_seen, line));
@@ -228,6 +240,18 @@ impl Columns {
             reasons.push(format!(
                 "email `{}` is not a valid address",
                 crate::text::shown(email)
+            ));
+        }
+        if let Some(lang) = &row.language
+            && crate::web::i18n::Lang::parse(lang).is_none_or(|l| l.code() != lang)
+        {
+            reasons.push(format!(
+                "language `{}` is not one the service writes in ({})",
+                crate::text::shown(lang),
+                crate::web::i18n::Lang::all()
+                    .map(|l| l.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if reasons.is_empty() {

@@ -144,6 +144,9 @@ pub(crate) struct StoredMember {
     pub local: String,
     pub name: String,
     pub email: String,
+    /// The member's language for what the service sends them (two letters), if the roster
+    /// gave one.
+    pub language: Option<String>,
 }
 
 /// Member `member_id` of election `id`'s roster, or `member_not_found`.
@@ -176,6 +179,7 @@ struct NewMember<'a> {
     local_code: &'a str,
     name: &'a str,
     email: &'a str,
+    language: Option<&'a str>,
 }
 
 /// What a new roster changes: members to add, rows to update, rows to remove.
@@ -201,9 +205,14 @@ fn changes<'a>(eid: &'a str, existing: Vec<StoredMember>, rows: &'a [RosterRow])
                 local_code: &row.local,
                 name: &row.name,
                 email: &row.email,
+                language: row.language.as_deref(),
             }),
             Some(m) => {
-                if m.local != row.local || m.name != row.name || m.email != row.email {
+                if m.local != row.local
+                    || m.name != row.name
+                    || m.email != row.email
+                    || m.language != row.language
+                {
                     updates.push((m.row_id, row));
                 }
             }
@@ -248,6 +257,7 @@ fn replace(
                 members::local_code.eq(&row.local),
                 members::name.eq(&row.name),
                 members::email.eq(&row.email),
+                members::language.eq(&row.language),
             ))
             .execute(conn)?;
         done += 1;

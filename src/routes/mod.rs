@@ -401,6 +401,15 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, api::admin::issue)],
     },
     Resource {
+        path: "/api/v1/elections/{id}/notices",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[
+            get!(OFFICIALS, api::notices::status),
+            post!(ADMIN, api::notices::send),
+        ],
+    },
+    Resource {
         path: "/api/v1/elections/{id}/tokens/reissue",
         limited: false,
         body: BodyLimit::Small,

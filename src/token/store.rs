@@ -31,6 +31,8 @@ pub struct IssuedToken {
     pub name: String,
     /// The member's email.
     pub email: String,
+    /// The member's language (two letters) if the roster gave one.
+    pub language: Option<String>,
     /// The token itself.
     pub token: PlainToken,
     /// The link the member opens, built from the election's public URL.
@@ -234,6 +236,7 @@ impl IssuedToken {
             local: member.local,
             name: member.name,
             email: member.email,
+            language: member.language,
             ballot_url: election.ballot_url(&token),
             token,
         }
@@ -297,4 +300,109 @@ pub fn reissue<'a>(
 fn fresh_token() -> Result<PlainToken> {
     PlainToken::generate()
         .map_err(|e| Error::Internal(format!("the operating system's random source failed: {e}")))
+}
+
+/// What the outbox asks of [`mint_for_messages`]: a message and the member it goes to.
+#[derive(Clone, Debug)]
+pub struct MessageTo {
+    /// The outbox row's id.
+    pub message: String,
+    /// The member's row id (`members.id`).
+    pub member: String,
+}
+
+/// The outbox's tokens for a batch of messages, made at the moment they are sent: in one
+/// transaction under the election's lock, each member who has not voted gets a new live token
+/// (a live one they held dies: it is replaced), logged as the outbox's (`by: "mail"`)
+/// `tokens_issue` for members who had none and `tokens_reissue` for those whose token was
+/// replaced, each with its `tokens_issued` count. A member who has voted gets none (`None`).
+/// The tokens exist in plain text only in what this returns.
+pub fn mint_for_messages(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogKey,
+    messages: &[MessageTo],
+) -> Result<Vec<(String, Option<IssuedToken>)>> {
+    crate::log::store::transaction(conn, |conn| {
+        let election = election::lock(conn, id)?;
+        ensure_issuable(&election)?;
+        let eid = id.to_string();
+        let wanted: Vec<&str> = messages.iter().map(|m| m.member.as_str()).collect();
+        let held: Vec<(String, TokenStatus)> = tokens::table
+            .filter(tokens::election_id.eq(&eid))
+            .filter(tokens::member.eq_any(&wanted))
+            .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]))
+            .select((tokens::member, tokens::status))
+            .load(conn)?;
+        let status: BTreeMap<String, TokenStatus> = held.into_iter().collect();
+        let members: BTreeMap<String, StoredMember> = members::table
+            .filter(members::election_id.eq(&eid))
+            .filter(members::id.eq_any(&wanted))
+            .select(StoredMember::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|m| (m.row_id.clone(), m))
+            .collect();
+        let now = Utc::now().naive_utc();
+        let (mut issued, mut replaced) = (BTreeMap::new(), BTreeMap::new());
+        let (mut rows, mut to_revoke) = (Vec::new(), Vec::new());
+        let mut out = Vec::with_capacity(messages.len());
+        let mut minted = std::collections::BTreeSet::new();
+        for m in messages {
+            let Some(member) = members.get(&m.member) else {
+                return Err(Error::Internal(format!(
+                    "message {} is for a member not in election {id}'s roster",
+                    m.message
+                )));
+            };
+            let voted = status.get(&m.member) == Some(&TokenStatus::Used);
+            if voted || !minted.insert(m.member.clone()) {
+                out.push((m.message.clone(), None));
+                continue;
+            }
+            let counts = if status.get(&m.member) == Some(&TokenStatus::Live) {
+                to_revoke.push(m.member.as_str());
+                &mut replaced
+            } else {
+                &mut issued
+            };
+            *counts.entry(member.local.clone()).or_insert(0u64) += 1;
+            let token = fresh_token()?;
+            rows.push(NewToken::live(&token, &eid, m.member.clone(), now));
+            out.push((
+                m.message.clone(),
+                Some(IssuedToken::new(member.clone(), token, &election)),
+            ));
+        }
+        for chunk in to_revoke.chunks(CHUNK) {
+            diesel::update(
+                tokens::table
+                    .filter(tokens::election_id.eq(&eid))
+                    .filter(tokens::member.eq_any(chunk))
+                    .filter(tokens::status.eq(TokenStatus::Live)),
+            )
+            .set(tokens::status.eq(TokenStatus::Revoked))
+            .execute(conn)?;
+        }
+        for chunk in rows.chunks(CHUNK) {
+            crate::on_backend!(conn, |c| diesel::insert_into(tokens::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        let mail = || entry::Actor::from(entry::MAIL);
+        let mut entries = Vec::new();
+        for (action, counts) in [
+            (AdminAction::TokensIssue, &issued),
+            (AdminAction::TokensReissue, &replaced),
+        ] {
+            if !counts.is_empty() {
+                entries.push(entry::admin(&id, action, mail()));
+                entries.push(entry::tokens_issued(&id, counts));
+            }
+        }
+        if !entries.is_empty() {
+            log::store::append(conn, &election, &entries, signer)?;
+        }
+        Ok(out)
+    })
 }

@@ -165,6 +165,12 @@ pub struct Text {
     pub links_vote: &'static str,
     pub links_status: &'static str,
     pub links_verify: &'static str,
+    pub mail_ballot_subject: &'static str,
+    pub mail_ballot_body: &'static str,
+    pub mail_reminder_subject: &'static str,
+    pub mail_reminder_body: &'static str,
+    pub mail_result_subject: &'static str,
+    pub mail_result_body: &'static str,
     /// The other languages, (code, own name), for the language switch.
     pub others: &'static [(&'static str, &'static str)],
 }

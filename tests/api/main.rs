@@ -12,6 +12,7 @@ mod hostile_input;
 mod interop;
 mod log;
 mod metrics;
+mod notices;
 mod officials;
 mod openapi;
 mod operations;

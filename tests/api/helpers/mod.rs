@@ -17,6 +17,7 @@ mod app;
 mod cli;
 mod database;
 mod relay;
+mod smtp;
 mod web;
 mod witness;
 
@@ -24,5 +25,6 @@ pub use app::*;
 pub use cli::*;
 pub use database::*;
 pub use relay::*;
+pub use smtp::*;
 pub use web::*;
 pub use witness::*;

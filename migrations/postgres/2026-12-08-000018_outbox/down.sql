@@ -1,0 +1,2 @@
+DROP TABLE outbox;
+ALTER TABLE members DROP COLUMN language;

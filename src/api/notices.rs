@@ -1,0 +1,113 @@
+//! Sending members their ballots and the result by email: queue a kind of message for an
+//! election, and follow the outbox's progress (counts, and the members who need a letter).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ElectionPath;
+use super::with_conn;
+use crate::election::ElectionId;
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::auth::Official;
+use crate::http::state::AppState;
+use crate::notices::outbox::{self, Kind, Progress, Queued};
+
+/// Body of `POST /api/v1/elections/{id}/notices`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    /// `ballot` (each member's ballot link, made as it is sent; before the vote closes) or
+    /// `result` (after certification).
+    kind: String,
+}
+
+/// The outbox of an election: counts by kind and state, and whose messages failed.
+#[derive(Serialize, ToSchema)]
+pub struct Outbox {
+    /// `kind` → `state` (`queued`, `sending`, `sent`, `failed`, `skipped`) → messages.
+    #[serde(flatten)]
+    progress: Progress,
+    /// Member ids whose ballot notice failed for good (they need a letter).
+    failed_ballots: Vec<String>,
+    /// The SMTP server messages go through (password hidden), or null when none is set.
+    server: Option<String>,
+}
+
+/// The kind a request names (the ones officials send by hand).
+pub fn kind_named(word: &str) -> Result<Kind> {
+    match word {
+        "ballot" => Ok(Kind::Ballot),
+        "result" => Ok(Kind::Result),
+        other => Err(Error::bad_input(
+            ErrorCode::InvalidAction,
+            format!(
+                "`{}` is not a message officials send: `ballot` or `result`",
+                crate::text::shown(other)
+            ),
+        )),
+    }
+}
+
+/// Refuses when no SMTP server is configured: a queued message would wait for ever.
+pub fn require_mail(state: &AppState) -> Result<()> {
+    match state.settings.mail() {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(Error::conflict(
+            ErrorCode::MailNotConfigured,
+            "no SMTP server is configured (smtp_url and mail_from, docs/OPERATIONS.md \"Email\"): \
+             nothing can be sent by email; use the mailing file or letters",
+        )),
+    }
+}
+
+/// `POST /api/v1/elections/{id}/notices` `{"kind"}`: queues the message for every member who
+/// should get it and has an email address; the server's sender sends them.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/notices", tag = "officials", params(ElectionPath),
+    request_body = SendBody,
+    responses(
+        (status = 200, description = "What was queued now, and who was left out (counts only)", body = Queued),
+        (status = 400, description = "invalid_action"),
+        (status = 409, description = "mail_not_configured election_closed")))]
+pub async fn send(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<SendBody>,
+) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let kind = kind_named(&body.kind)?;
+    require_mail(&state)?;
+    let queued = with_conn(&state, move |c| outbox::queue(c, id, kind, 0)).await?;
+    Ok(HttpResponse::Ok().json(queued))
+}
+
+/// `GET /api/v1/elections/{id}/notices`: the outbox's counts (never who voted).
+#[utoipa::path(get, path = "/api/v1/elections/{id}/notices", tag = "officials", params(ElectionPath),
+    responses((status = 200, description = "Messages by kind and state", body = Outbox)))]
+pub async fn status(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let (progress, failed_ballots) = with_conn(&state, move |c| {
+        crate::election::find(c, id)?;
+        Ok((
+            outbox::progress(c, id)?,
+            outbox::failed_members(c, id, Kind::Ballot)?,
+        ))
+    })
+    .await?;
+    let server = state
+        .settings
+        .mail()
+        .ok()
+        .flatten()
+        .map(|m| m.server_shown());
+    Ok(HttpResponse::Ok().json(Outbox {
+        progress,
+        failed_ballots,
+        server,
+    }))
+}

@@ -1,0 +1,8 @@
+//! Reaching members by email: the outbox ([`outbox`]: one row per message, durable, claimed
+//! with a lease), the sender ([`sender`]: makes each ballot token as it hands the message to
+//! the SMTP server, never storing it), the SMTP server ([`smtp`]) and the words ([`texts`]).
+
+pub mod outbox;
+pub mod sender;
+pub mod smtp;
+pub mod texts;

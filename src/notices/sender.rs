@@ -1,0 +1,256 @@
+//! The sender: one thread per instance that claims due messages from the outbox, makes the
+//! ballot tokens of a batch at the moment it sends them ([`crate::token::store::mint_for_messages`]),
+//! hands each message to the SMTP server at the configured pace, and records how it fared.
+//!
+//! What a crash can do, exactly: a message is marked sent only after the SMTP server accepted
+//! it. Killed between the two, the message stays `sending` until its lease runs out; then a
+//! sender sends it again with a fresh token, and the first token dies (the log counts the new
+//! one as the outbox's `tokens_reissue`). So a member may get the same notice twice, the
+//! first link dead — never a message lost, and never two live links.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+
+use super::outbox::{self, Claimed, Outcome};
+use super::smtp::{self, Handed, MailServer};
+use super::texts;
+use crate::db::schema::members;
+use crate::db::{DbConnection, Pool};
+use crate::election::{self, ElectionId};
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::LogKey;
+use crate::roster::StoredMember;
+use crate::token::store::{IssuedToken, MessageTo};
+use crate::web::i18n::Lang;
+
+/// How long a claimed message is this sender's before another may take it.
+const LEASE_SECONDS: i64 = 120;
+/// Messages claimed at once.
+const BATCH: i64 = 25;
+/// How long the sender rests when nothing is due.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// The running sender: dropping it (or [`SenderHandle::stop`]) ends the thread after the
+/// message in hand.
+pub struct SenderHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SenderHandle {
+    /// Asks the thread to stop after the message in hand.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl Drop for SenderHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Sender {
+    pool: Pool,
+    signer: Arc<LogKey>,
+    server: MailServer,
+    instance: String,
+    stop: Arc<AtomicBool>,
+    /// When the next message may go (the pace of `mail_per_minute`).
+    next_slot: Instant,
+}
+
+/// Starts the sender thread.
+pub fn start(pool: Pool, signer: Arc<LogKey>, server: MailServer) -> std::io::Result<SenderHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sender = Sender {
+        pool,
+        signer,
+        server,
+        instance: uuid::Uuid::new_v4().to_string(),
+        stop: stop.clone(),
+        next_slot: Instant::now(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("mail-sender".into())
+        .spawn(move || sender.run())?;
+    Ok(SenderHandle {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+impl Sender {
+    fn run(&mut self) {
+        let transport = match self.server.transport() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "the SMTP transport cannot be built; nothing is sent");
+                return;
+            }
+        };
+        tracing::info!(server = %self.server.server_shown(), instance = %self.instance, "mail sender started");
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.round(&transport) {
+                Ok(0) => std::thread::sleep(IDLE),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the mail sender's round failed; trying again");
+                    std::thread::sleep(IDLE * 4);
+                }
+            }
+        }
+    }
+
+    /// Claims a batch and sends it; returns how many messages it held.
+    fn round(&mut self, transport: &lettre::SmtpTransport) -> Result<usize> {
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let claimed = outbox::claim(&mut conn, &self.instance, lease, BATCH)?;
+        let n = claimed.len();
+        let mut by_election: HashMap<String, Vec<Claimed>> = HashMap::new();
+        for c in claimed {
+            by_election
+                .entry(c.election_id.clone())
+                .or_default()
+                .push(c);
+        }
+        for (eid, messages) in by_election {
+            self.send_election(&mut conn, transport, &eid, messages)?;
+        }
+        Ok(n)
+    }
+
+    fn send_election(
+        &mut self,
+        conn: &mut DbConnection,
+        transport: &lettre::SmtpTransport,
+        eid: &str,
+        messages: Vec<Claimed>,
+    ) -> Result<()> {
+        let id = ElectionId::parse(eid)
+            .map_err(|_| Error::Internal(format!("outbox row for election `{eid}`")))?;
+        let election = election::find(conn, id)?;
+        let rows: Vec<&str> = messages.iter().map(|m| m.member.as_str()).collect();
+        let members: HashMap<String, StoredMember> = members::table
+            .filter(members::id.eq_any(&rows))
+            .select(StoredMember::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|m| (m.row_id.clone(), m))
+            .collect();
+        let minted = self.mint(conn, id, &messages)?;
+        let fingerprint = crate::log::note::fingerprint(&self.signer.public_key());
+        let from = self.server.from.clone();
+        let union = from.name.clone().unwrap_or_else(|| from.email.to_string());
+        let fallback_contact = from.email.to_string();
+        for message in &messages {
+            let Some(member) = members.get(&message.member) else {
+                continue;
+            };
+            let token = match (message.kind.carries_token(), minted.get(&message.id)) {
+                (false, _) => None,
+                (true, Some(Ok(Some(issued)))) => Some(issued),
+                (true, Some(Ok(None))) => {
+                    self.finish(conn, message, Outcome::Skipped("voted"))?;
+                    continue;
+                }
+                (true, Some(Err(why))) => {
+                    self.finish(conn, message, Outcome::Skipped(why))?;
+                    continue;
+                }
+                (true, None) => continue,
+            };
+            let lang = member
+                .language
+                .as_deref()
+                .and_then(Lang::parse)
+                .unwrap_or_else(Lang::english);
+            let name = if member.name.trim().is_empty() {
+                member.member_id.as_str()
+            } else {
+                member.name.as_str()
+            };
+            let facts = texts::Facts {
+                election: &election,
+                union: &union,
+                fallback_contact: &fallback_contact,
+                name,
+                link: token.map(|t| t.ballot_url.as_str()),
+                fingerprint: &fingerprint,
+            };
+            let letter = texts::compose(message.kind, lang, &facts);
+            let Some(mail) = texts::message(&from, (&member.name, &member.email), &letter) else {
+                let why = "the roster's email address is not one an SMTP server takes".to_owned();
+                self.finish(conn, message, Outcome::Failed(why))?;
+                continue;
+            };
+            self.pace();
+            let outcome = match smtp::hand_over(transport, &mail) {
+                Handed::Accepted => Outcome::Sent,
+                Handed::Refused(said) => Outcome::Failed(said),
+                Handed::NotNow(said) => Outcome::Later(said, outbox::backoff(message.attempts)),
+            };
+            crate::error::failpoint("mail::handed", &id)?;
+            self.finish(conn, message, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// The tokens of the batch's ballot notices and reminders, made now. A vote that closed
+    /// meanwhile skips them all.
+    #[allow(clippy::type_complexity)]
+    fn mint(
+        &self,
+        conn: &mut DbConnection,
+        id: ElectionId,
+        messages: &[Claimed],
+    ) -> Result<HashMap<String, std::result::Result<Option<IssuedToken>, &'static str>>> {
+        let wanted: Vec<MessageTo> = messages
+            .iter()
+            .filter(|m| m.kind.carries_token())
+            .map(|m| MessageTo {
+                message: m.id.clone(),
+                member: m.member.clone(),
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        match crate::token::store::mint_for_messages(conn, id, &self.signer, &wanted) {
+            Ok(minted) => Ok(minted.into_iter().map(|(m, t)| (m, Ok(t))).collect()),
+            Err(e) if e.code() == ErrorCode::ElectionClosed => Ok(wanted
+                .into_iter()
+                .map(|m| (m.message, Err("the vote closed before it was sent")))
+                .collect()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn finish(&self, conn: &mut DbConnection, message: &Claimed, outcome: Outcome) -> Result<()> {
+        let kept = outbox::finish(conn, message, &self.instance, outcome)?;
+        if !kept {
+            tracing::warn!(message = %message.id, "a message's claim ran out before it was recorded");
+        }
+        Ok(())
+    }
+
+    /// Waits for the next slot of `mail_per_minute`.
+    fn pace(&mut self) {
+        let now = Instant::now();
+        if self.next_slot > now {
+            std::thread::sleep(self.next_slot - now);
+        }
+        let gap = Duration::from_secs(60) / self.server.per_minute.max(1);
+        self.next_slot = self.next_slot.max(now) + gap;
+    }
+}

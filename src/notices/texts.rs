@@ -1,0 +1,151 @@
+//! The messages' words: the ballot notice, the reminder and the result notice, in every
+//! language of the locale files, filled in one pass so that nothing a roster or definition
+//! holds (a name such as `{link}`, a title with a line break) can become part of the template,
+//! a header or markup. Messages are plain text: no HTML to inject into.
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, header};
+
+use super::outbox::Kind;
+use crate::election::Election;
+use crate::web::i18n::Lang;
+
+/// A message's words, before it is addressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Letter {
+    /// The subject line (one line, no control characters).
+    pub subject: String,
+    /// The body, plain text.
+    pub body: String,
+}
+
+/// What a message says about its member and election.
+pub struct Facts<'a> {
+    /// The election.
+    pub election: &'a Election,
+    /// The union's name (the `From`'s name).
+    pub union: &'a str,
+    /// Where questions go when the definition names no contact (the `From` address).
+    pub fallback_contact: &'a str,
+    /// The member's name, or their member id when the roster has no name.
+    pub name: &'a str,
+    /// The ballot link (ballot notices and reminders).
+    pub link: Option<&'a str>,
+    /// The log key's fingerprint.
+    pub fingerprint: &'a str,
+}
+
+/// The words of a `kind` message in `lang`.
+pub fn compose(kind: Kind, lang: Lang, facts: &Facts<'_>) -> Letter {
+    let t = lang.text();
+    let d = &facts.election.definition;
+    let (title, question) = d.texts(lang.code());
+    let base = facts.election.public_url.to_string();
+    let id = facts.election.id;
+    let result_link = format!("{base}/elections/{id}/result");
+    let certificate_link = format!("{base}/elections/{id}/certificate.pdf");
+    let contact = d.contact.as_deref().unwrap_or(facts.fallback_contact);
+    let opens = d.local_time(&d.opens_at);
+    let closes = d.local_time(&d.closes_at);
+    let values = [
+        ("union", facts.union),
+        ("name", facts.name),
+        ("title", title),
+        ("question", question),
+        ("link", facts.link.unwrap_or_default()),
+        ("opens", &opens),
+        ("closes", &closes),
+        ("fingerprint", facts.fingerprint),
+        ("contact", contact),
+        ("result_link", &result_link),
+        ("certificate_link", &certificate_link),
+    ];
+    let (subject, body) = match kind {
+        Kind::Ballot => (t.mail_ballot_subject, t.mail_ballot_body),
+        Kind::Reminder => (t.mail_reminder_subject, t.mail_reminder_body),
+        Kind::Result => (t.mail_result_subject, t.mail_result_body),
+    };
+    Letter {
+        subject: one_line(&fill(subject, &values)),
+        body: fill(body, &values),
+    }
+}
+
+/// `template` with each `{key}` of `values` replaced, in one pass: what is put in is never
+/// read again as template.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| {
+            values
+                .iter()
+                .find(|(k, _)| *k == &after[..close])
+                .map(|(_, v)| (close, v))
+        }) {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Control characters (line breaks included) become spaces: a header stays one header.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The message to `(name, address)`; `None` when the roster's address is not one an SMTP
+/// server takes (the member needs a letter).
+pub fn message(from: &Mailbox, to: (&str, &str), letter: &Letter) -> Option<Message> {
+    let address = to.1.trim().parse().ok()?;
+    let name = one_line(to.0.trim());
+    let to = Mailbox::new((!name.is_empty()).then_some(name), address);
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(letter.subject.clone())
+        .header(ContentType::TEXT_PLAIN)
+        .header(header::ContentTransferEncoding::QuotedPrintable)
+        .body(letter.body.clone())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_never_read_as_template() {
+        let values = [
+            ("name", "{link}"),
+            ("link", "https://vote.example.org/vote?token=T"),
+        ];
+        assert_eq!(
+            fill("Dear {name}: {link} {unknown}", &values),
+            "Dear {link}: https://vote.example.org/vote?token=T {unknown}"
+        );
+        assert_eq!(fill("{", &values), "{");
+        assert_eq!(fill("a {name", &values), "a {name");
+    }
+
+    #[test]
+    fn a_subject_never_spans_two_headers() {
+        assert_eq!(
+            one_line("Strike\r\nBcc: everyone@example.org"),
+            "Strike  Bcc: everyone@example.org"
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Ballots by email through a real SMTP server (aiosmtpd): each token is made as its message is
+//! sent and kept nowhere; the member's language; a refused address becomes a letter; two
+//! instances never send one message twice.
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A roster with an English member, a Spanish one, one without email and one whose mailbox
+/// does not exist; returns the election id.
+fn mailed_election(db: &TestDb) -> String {
+    let id = create_election(db);
+    let roster = db.path("mailed.csv");
+    std::fs::write(
+        &roster,
+        "member_id,local,name,email,language\n\
+         M0,600,Ana {link} Smith,m0@example.org,\n\
+         M1,700,Berta Ruiz,m1@example.org,es\n\
+         M2,871,Carl Post,,\n\
+         M3,600,Dee Gone,bounce-m3@example.org,en\n",
+    )
+    .unwrap();
+    sv(
+        db,
+        &[
+            "roster",
+            "import",
+            "--election",
+            &id,
+            roster.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    id
+}
+
+async fn send(app: &TestApp, admin: &str, id: &str, kind: &str) -> (u16, serde_json::Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/elections/{id}/notices", app.address))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "kind": kind }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+/// Waits until no message of the election is queued or being sent; returns the counts.
+async fn drained(app: &TestApp, admin: &str, id: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let (status, outbox) = app
+            .get_json_as(&format!("/api/v1/elections/{id}/notices"), admin)
+            .await;
+        assert_eq!(status, 200, "{outbox}");
+        let pending = ["queued", "sending"]
+            .iter()
+            .map(|s| outbox["counts"]["ballot"][s].as_u64().unwrap_or(0))
+            .sum::<u64>();
+        if pending == 0 {
+            return outbox;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the outbox did not drain");
+}
+
+both_backends! {
+    async fn ballots_go_by_email_in_the_members_language_and_no_token_is_kept(db: &TestDb) {
+        let id = mailed_election(db);
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let since = std::time::SystemTime::now();
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        let (status, queued) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!(status, 200, "{queued}");
+        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0}));
+        let outbox = drained(&app, &admin, &id).await;
+        assert_eq!(outbox["counts"]["ballot"]["sent"], 2, "{outbox}");
+        assert_eq!(outbox["counts"]["ballot"]["failed"], 1, "{outbox}");
+        assert_eq!(outbox["failed_ballots"], serde_json::json!(["M3"]), "{outbox}");
+        // Sending again queues nobody twice.
+        let (_, again) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!(again["queued"], 0, "{again}");
+        assert_eq!(again["already"], 3, "{again}");
+
+        let mails = sink.wait_for(2);
+        assert_eq!(mails.len(), 2, "{mails:?}");
+        let english = mails.iter().find(|m| m.to.contains("m0@example.org")).expect("M0's ballot");
+        let spanish = mails.iter().find(|m| m.to.contains("m1@example.org")).expect("M1's ballot");
+        assert!(english.subject.contains("Your ballot"), "{}", english.subject);
+        assert!(english.body.contains("Dear Ana {link} Smith,"), "the name is never read as template: {}", english.body);
+        assert!(english.body.contains("Local 871 Vote is holding a vote"), "{}", english.body);
+        assert!(spanish.body.contains("Estimado/a Berta Ruiz:"), "{}", spanish.body);
+        assert!(spanish.body.contains("Vote desde su teléfono"), "{}", spanish.body);
+        let key = sv(db, &["key", "show"]).ok();
+        let key: [u8; 32] = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let fingerprint = strikevote_core::note::fingerprint(&key);
+        for mail in [english, spanish] {
+            assert!(mail.raw.contains("From: \"Local 871 Vote\" <vote@local871.example>") || mail.raw.contains("From: Local 871 Vote <vote@local871.example>"), "{}", mail.raw);
+            assert!(mail.body.contains(fingerprint.trim()), "{}", mail.body);
+        }
+
+        // Each link opens its member's ballot, and its token votes once.
+        sv(db, &["election", "open", &id]).ok();
+        for mail in [english, spanish] {
+            let link = mail.link_path().expect("a ballot link");
+            let (status, page) = app.get(&link).await;
+            assert_eq!(status, 200, "{link}: {page}");
+            let (status, cast) = app.cast(&mail.token().unwrap(), "yes").await;
+            assert_eq!(status, 200, "{cast}");
+        }
+
+        // The log names the outbox as the issuer, and the bundle verifies.
+        let bundle = export_bundle(db, &id, "bundle");
+        let log = String::from_utf8(bundle.log.clone()).unwrap();
+        assert!(log.contains(r#""action":"tokens_issue","by":"mail""#), "{log}");
+        assert!(log.contains(r#""type":"tokens_issued","#) && log.contains(r#""count":3"#), "{log}");
+
+        // No token is at rest: not in any table, database file, or the service's log.
+        let tokens: Vec<String> = mails.iter().map(|m| m.token().unwrap()).collect();
+        let stored = db.everything_stored();
+        let logs = served.stop();
+        for token in &tokens {
+            let bare = token.replace('-', "");
+            for (what, bytes) in [("the database's rows", &stored[..]), ("the service's log", logs.as_bytes())] {
+                for form in [token.as_str(), bare.as_str()] {
+                    assert!(!String::from_utf8_lossy(bytes).to_uppercase().contains(&form.to_uppercase()), "a token in {what}");
+                }
+            }
+            if let Some(files) = db.files_on_disk(since) {
+                for (path, bytes) in files {
+                    assert!(!String::from_utf8_lossy(&bytes).contains(token.as_str()), "a token in {}", path.display());
+                }
+            }
+        }
+    }
+}
+
+both_backends! {
+    async fn two_instances_send_every_message_once(db: &TestDb) {
+        let (id, _) = {
+            let id = create_election(db);
+            let ids: Vec<String> = (0..40).map(|i| format!("M{i}")).collect();
+            let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
+            let roster = write_roster(db, "roster.csv", &pairs);
+            sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+            (id, ())
+        };
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let first = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let second = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let (status, queued) = send(&first.app(), &admin, &id, "ballot").await;
+        assert_eq!((status, queued["queued"].as_u64()), (200, Some(40)), "{queued}");
+        let outbox = drained(&second.app(), &admin, &id).await;
+        assert_eq!(outbox["counts"]["ballot"]["sent"], 40, "{outbox}");
+        let mails = sink.wait_for(40);
+        let mut to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+        to.sort();
+        to.dedup();
+        assert_eq!((mails.len(), to.len()), (40, 40), "a message went twice or was lost");
+        // Every link is live: 40 tokens, each its member's only live one.
+        let bundle = export_bundle(db, &id, "bundle");
+        let log = String::from_utf8(bundle.log).unwrap();
+        let issued: u64 = log
+            .lines()
+            .filter(|l| l.contains(r#""type":"tokens_issued""#))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(issued, 40, "{log}");
+        first.stop();
+        second.stop();
+    }
+}
+
+both_backends! {
+    async fn without_an_smtp_server_nothing_is_queued(db: &TestDb) {
+        let id = mailed_election(db);
+        let admin = official(db, "dave", "admin");
+        let app = spawn_app(db).await;
+        let (status, body) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"], "mail_not_configured", "{body}");
+        let (status, body) = send(&app, &admin, &id, "everyone").await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_action")), "{body}");
+        let (_, outbox) = app.get_json_as(&format!("/api/v1/elections/{id}/notices"), &admin).await;
+        assert_eq!(outbox["counts"], serde_json::json!({}), "{outbox}");
+        assert_eq!(outbox["server"], serde_json::Value::Null, "{outbox}");
+    }
+}
