@@ -123,3 +123,63 @@ pub fn hand_over(transport: &SmtpTransport, message: &lettre::Message) -> Handed
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(url: &str) -> anyhow::Result<Option<MailServer>> {
+        MailServer::from_settings(&Settings {
+            smtp_url: Some(url.to_owned()),
+            mail_from: Some("Local 871 Vote <vote@local871.example>".to_owned()),
+            ..Settings::default()
+        })
+    }
+
+    #[test]
+    fn plain_smtp_is_only_for_a_relay_on_this_machine() {
+        let refused = with("smtp://user:secret@mail.example.org:25")
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains("unencrypted"), "{refused}");
+        assert!(!refused.to_string().contains("secret"), "{refused}");
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://localhost:25",
+            "smtps://user:secret@mail.example.org",
+            "smtp://user:secret@mail.example.org:587?tls=required",
+        ] {
+            assert!(with(url).unwrap().is_some(), "{url}");
+        }
+        assert!(with("http://mail.example.org").is_err());
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let server = with("smtps://vote%40local871.example:hunter2@mail.example.org")
+            .unwrap()
+            .unwrap();
+        let shown = server.server_shown();
+        assert_eq!(
+            shown,
+            "smtps://vote%40local871.example:<hidden>@mail.example.org"
+        );
+        let settings = Settings {
+            smtp_url: Some("smtps://u:hunter2@mail.example.org".into()),
+            mail_from: Some("Vote <v@example.org>".into()),
+            ..Settings::default()
+        };
+        assert!(!settings.redacted().to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_server_needs_a_sender() {
+        let refused = MailServer::from_settings(&Settings {
+            smtp_url: Some("smtps://mail.example.org".into()),
+            ..Settings::default()
+        })
+        .err()
+        .unwrap();
+        assert!(refused.to_string().contains("mail_from"), "{refused}");
+    }
+}
