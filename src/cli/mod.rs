@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod election;
+mod notices;
 mod ops;
 mod results;
 mod roster;
@@ -72,6 +73,9 @@ enum Command {
     /// Issue ballot tokens for mailing.
     #[command(subcommand)]
     Tokens(roster::TokensCommand),
+    /// Send members their ballots or the result by email, and follow the outbox.
+    #[command(subcommand)]
+    Notices(notices::NoticesCommand),
     /// Ballots cast per local during the vote (never choices).
     Turnout {
         /// Election id.
@@ -172,6 +176,7 @@ fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Election(c) => election::run(c, &settings),
         Command::Roster(c) => roster::run_roster(c, &settings),
         Command::Tokens(c) => roster::run_tokens(c, &settings),
+        Command::Notices(c) => notices::run(c, &settings),
         Command::Turnout { id, json } => results::turnout(&settings, &id, json),
         Command::Results { id, json } => results::results(&settings, &id, json),
         Command::Admin(c) => admin::run(c, &settings),

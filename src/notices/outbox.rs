@@ -381,3 +381,38 @@ pub fn failed_members(conn: &mut DbConnection, id: ElectionId, kind: Kind) -> Re
         .order(members::member_id)
         .load(conn)?)
 }
+
+/// Queues every reminder whose time has come, for the open elections whose definition sets
+/// them (round k for the definition's k-th reminder, 1-based), once each: a round already in
+/// the outbox is left alone. Returns what it queued.
+pub fn queue_due_reminders(conn: &mut DbConnection) -> Result<Vec<(ElectionId, i32, Queued)>> {
+    let now = Utc::now();
+    let mut done = Vec::new();
+    for election in election::list(conn)? {
+        if election.state != election::State::Open {
+            continue;
+        }
+        for (k, at) in election.definition.reminders.iter().enumerate() {
+            let round = k as i32 + 1;
+            if *at > now {
+                break;
+            }
+            let queued_before: i64 = outbox::table
+                .filter(outbox::election_id.eq(election.id.to_string()))
+                .filter(outbox::kind.eq(Kind::Reminder))
+                .filter(outbox::round.eq(round))
+                .count()
+                .get_result(conn)?;
+            if queued_before > 0 {
+                continue;
+            }
+            match queue(conn, election.id, Kind::Reminder, round) {
+                Ok(q) => done.push((election.id, round, q)),
+                // Closed meanwhile: no reminder.
+                Err(e) if e.code() == ErrorCode::ElectionClosed => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(done)
+}

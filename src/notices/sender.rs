@@ -31,6 +31,8 @@ use crate::web::i18n::Lang;
 const LEASE_SECONDS: i64 = 120;
 /// Messages claimed at once.
 const BATCH: i64 = 25;
+/// How often the sender looks for reminders whose time has come.
+const REMINDER_CHECK: Duration = Duration::from_secs(20);
 /// How long the sender rests when nothing is due.
 const IDLE: Duration = Duration::from_millis(500);
 
@@ -99,7 +101,12 @@ impl Sender {
             }
         };
         tracing::info!(server = %self.server.server_shown(), instance = %self.instance, "mail sender started");
+        let mut reminders_checked: Option<Instant> = None;
         while !self.stop.load(Ordering::SeqCst) {
+            if reminders_checked.is_none_or(|t| t.elapsed() >= REMINDER_CHECK) {
+                reminders_checked = Some(Instant::now());
+                self.queue_reminders();
+            }
             match self.round(&transport) {
                 Ok(0) => std::thread::sleep(IDLE),
                 Ok(_) => {}
@@ -108,6 +115,24 @@ impl Sender {
                     std::thread::sleep(IDLE * 4);
                 }
             }
+        }
+    }
+
+    /// Queues the reminders whose time has come (several instances may: each round is queued
+    /// once, the outbox's unique key sees to it).
+    fn queue_reminders(&self) {
+        let queued = self
+            .pool
+            .get()
+            .map_err(Error::from)
+            .and_then(|mut conn| outbox::queue_due_reminders(&mut conn));
+        match queued {
+            Ok(rounds) => {
+                for (election, round, q) in rounds {
+                    tracing::info!(%election, round, queued = q.queued, "reminders queued");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the reminder check failed; trying again"),
         }
     }
 

@@ -274,6 +274,18 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, admin::reissue_token)],
     },
     Resource {
+        path: "/admin/elections/{id}/notices",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[post!(ADMIN, admin::send_notices)],
+    },
+    Resource {
+        path: "/admin/elections/{id}/notices/preview",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(OFFICIALS, admin::preview_notices)],
+    },
+    Resource {
         path: "/admin/elections/{id}/invitations",
         limited: false,
         body: BodyLimit::Small,

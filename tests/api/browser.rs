@@ -951,3 +951,60 @@ async fn confirm_with_a_saved_checker(
             .contains("This sealed ballot held: No.")
     );
 }
+
+both_backends! {
+    async fn an_admin_previews_the_messages_and_follows_the_sending_in_chromium(db: &TestDb) {
+        let id = create_election(db);
+        let roster = db.path("roster.csv");
+        std::fs::write(
+            &roster,
+            "member_id,local,name,email,language\nM0,600,Ana Díaz,m0@example.org,es\nM1,700,Ben Okafor,m1@example.org,\nM2,871,Cy Gone,bounce-m2@example.org,\n",
+        )
+        .unwrap();
+        sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
+        official(db, "carol", "admin");
+        let sink = SmtpSink::start(db);
+        let port = sink.port;
+        let app = spawn_app_custom(db, |s| {
+            s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+            s.mail_from = Some("Local 871 Vote <vote@local871.example>".into());
+            s.mail_per_minute = 6000;
+        })
+        .await;
+        let base = app.address.clone();
+        let (_driver, c) = browser(true).await;
+        sign_in(&c, &base, "carol").await;
+        c.goto(&format!("{base}/admin/elections/{id}")).await.unwrap();
+        let server = text_of(&c, "email-server").await;
+        assert!(server.contains(&format!("smtp://127.0.0.1:{port}")), "{server}");
+        // The preview: every kind in every language, plain text, before anything is sent.
+        click(&c, "#preview-messages").await;
+        let page = c.source().await.unwrap();
+        for words in ["Your ballot: Strike authorization 2026", "Su boleta:", "Reminder:", "Recordatorio:", "Result:", "Dear Ana Example,", "Local 871 Vote is holding a vote"] {
+            assert!(page.contains(words), "the preview lacks `{words}`");
+        }
+        assert!(sink.mails().is_empty(), "a preview sent something");
+        assert_accessible(&c, "the messages preview").await;
+        c.goto(&format!("{base}/admin/elections/{id}")).await.unwrap();
+        click(&c, "#send-ballots").await;
+        let notice = text_of(&c, "notice").await;
+        assert!(notice.contains("3 ballots queued for email"), "{notice}");
+        sink.wait_for(2);
+        // The progress, counts only, once the outbox has drained.
+        let row = r#"<th scope="row">Ballots</th><td>2</td><td>1</td><td>0</td><td>0</td>"#;
+        let mut page = String::new();
+        for _ in 0..100 {
+            c.goto(&format!("{base}/admin/elections/{id}")).await.unwrap();
+            page = c.source().await.unwrap();
+            if page.contains(row) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(page.contains(row), "the progress never showed 2 sent, 1 failed: {page}");
+        let failed = text_of(&c, "email-failed").await;
+        assert!(failed.contains("M2"), "{failed}");
+        assert_accessible(&c, "the dashboard's email panel").await;
+        c.close().await.unwrap();
+    }
+}

@@ -193,3 +193,79 @@ both_backends! {
         assert_eq!(outbox["server"], serde_json::Value::Null, "{outbox}");
     }
 }
+
+both_backends! {
+    async fn a_reminder_reaches_only_who_has_not_voted_and_its_link_replaces_the_old(db: &TestDb) {
+        // The definition freezes the reminder's time (already come: the vote opened before it).
+        let definition = definition_toml(&[("600", 76), ("700", 56), ("871", 24)]).replacen(
+            "small_locals = { min_ballots = 1 }\n",
+            "small_locals = { min_ballots = 1 }\nreminders = [\"2026-06-01T00:00:00Z\"]\n",
+            1,
+        );
+        let id = create_election_from(db, &definition);
+        run_ceremony(db, &id);
+        let roster = write_roster(db, "roster.csv", &[("M0", "600"), ("M1", "700"), ("M2", "871")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        // Before the vote opens no reminder goes, though its time has passed.
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        let (status, queued) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!((status, queued["queued"].as_u64()), (200, Some(3)), "{queued}");
+        drained(&app, &admin, &id).await;
+        let ballots = sink.wait_for(3);
+        served.stop();
+        let token_of = |mails: &[Mail], who: &str| {
+            mails.iter().find(|m| m.to.contains(who)).unwrap().token().unwrap()
+        };
+        let old_m1 = token_of(&ballots, "m1@");
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let (status, cast) = app.cast(&token_of(&ballots, "m0@"), "yes").await;
+        assert_eq!(status, 200, "{cast}");
+
+        // The server starts with the reminder's time come: M1 and M2 are reminded, M0 is not.
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        let mails = sink.wait_for(5);
+        let reminders = &mails[3..];
+        assert_eq!(reminders.len(), 2, "{reminders:?}");
+        assert!(reminders.iter().all(|m| m.subject.contains("Reminder")), "{reminders:?}");
+        assert!(!reminders.iter().any(|m| m.to.contains("m0@")), "a member who voted was reminded");
+        let new_m1 = token_of(reminders, "m1@");
+        assert_ne!(new_m1, old_m1);
+        let (status, refused) = app.cast(&old_m1, "no").await;
+        assert_eq!((status, refused["error"].as_str()), (409, Some("token_revoked")), "{refused}");
+        let (status, cast) = app.cast(&new_m1, "no").await;
+        assert_eq!(status, 200, "{cast}");
+        // Officials see counts only; the log counts the replaced links as the outbox's reissue.
+        let (_, outbox) = app.get_json_as(&format!("/api/v1/elections/{id}/notices"), &admin).await;
+        assert_eq!(outbox["counts"]["reminder"]["sent"], 2, "{outbox}");
+        let log = String::from_utf8(export_bundle(db, &id, "bundle").log).unwrap();
+        assert!(log.contains(r#""action":"tokens_reissue","by":"mail""#), "{log}");
+        assert!(log.contains(r#""reminders":["2026-06-01T00:00:00Z"]"#), "{log}");
+        served.stop();
+    }
+}
+
+both_backends! {
+    async fn the_console_queues_and_follows_the_outbox(db: &TestDb) {
+        let id = mailed_election(db);
+        let sink = SmtpSink::start(db);
+        let env: Vec<(&str, String)> = sink.env();
+        let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // Without an SMTP server the console refuses, and queues nothing.
+        let refused = sv(db, &["notices", "send", "--election", &id]).fails();
+        assert!(refused.contains("no SMTP server is configured"), "{refused}");
+        let served = serve_process(db, &["--database-url", &db.url], &env);
+        let out = sv_with_env(db, &["notices", "send", "--election", &id, "--wait"], &env_refs).ok();
+        assert!(out.contains("3 ballot message(s) queued; 1 member(s) have no email address"), "{out}");
+        assert!(out.contains("2 sent, 1 failed, 0 skipped"), "{out}");
+        let status = sv_with_env(db, &["notices", "status", "--election", &id], &env_refs).ok();
+        assert!(status.contains("ballot    0 queued, 0 sending, 2 sent, 1 failed, 0 skipped"), "{status}");
+        assert!(status.contains("send these members a letter):\n  M3"), "{status}");
+        assert_eq!(sink.wait_for(2).len(), 2);
+        served.stop();
+    }
+}

@@ -28,6 +28,9 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "metrics_bind" => "127.0.0.1:19464".into(),
         "heads_dir" => db.path("env.heads").display().to_string(),
         "metrics_token" => "metrics-secret-for-the-test".into(),
+        "smtp_url" => "smtps://vote:smtp-secret@mail.example.org".into(),
+        "mail_from" => "Local 871 Vote <vote@local871.example>".into(),
+        "mail_per_minute" => "120".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }
@@ -80,6 +83,8 @@ both_backends! {
             };
             if setting == "metrics_token" {
                 assert_eq!(as_text, "<hidden>", "a secret is never shown");
+            } else if setting == "smtp_url" {
+                assert_eq!(as_text, "smtps://vote:<hidden>@mail.example.org", "the password is never shown");
             } else if setting != "database_url" {
                 assert_eq!(as_text, value, "{name}");
             }

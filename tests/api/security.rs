@@ -255,8 +255,13 @@ both_backends! {
         let run = create_account(db, "schedule", "admin", PASSWORD);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(run.stderr.contains("`schedule` is how the log names the server"), "{}", run.stderr);
+        // Nor the outbox's, `mail`: it could pass its own reissues off as the outbox's.
+        let run = create_account(db, "mail", "admin", PASSWORD);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("`mail` is how the log names the server's outbox"), "{}", run.stderr);
         let listed = sv(db, &["admin", "list"]).ok();
         assert!(!listed.contains("schedule"), "{listed}");
+        assert!(!listed.lines().any(|l| l.split_whitespace().next() == Some("mail")), "{listed}");
     }
 }
 

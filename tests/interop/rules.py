@@ -105,7 +105,24 @@ def definition(d):
         problems.append("two_person_rule: present only when false")
     if "witnesses" in d:
         problems.append(witnesses(d["witnesses"]))
+    if "reminders" in d:
+        problems.append(reminders(d["reminders"], opens, closes))
     return next((p for p in problems if p), None)
+
+
+def reminders(given, opens, closes):
+    """1 to 5 times, each strictly between opens_at and closes_at, in order."""
+    if not isinstance(given, list) or not 1 <= len(given) <= 5:
+        return "reminders: 1 to 5 times (absent when none)"
+    before = None
+    for k, value in enumerate(given):
+        at = time(value)
+        if at is None or opens is None or closes is None or not opens < at < closes:
+            return "reminders[%d]: must fall while the vote is open" % k
+        if before is not None and at <= before:
+            return "reminders[%d]: must come after the reminder before it" % k
+        before = at
+    return None
 
 
 def witness_key(vkey):

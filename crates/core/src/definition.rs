@@ -263,7 +263,16 @@ pub struct Definition {
     /// the field only when the definition lists them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witnesses: Option<Witnesses>,
+    /// When the outbox reminds every member who has not voted (with a fresh ballot link),
+    /// frozen with the definition so no one can remind or skip a member mid-vote: each strictly
+    /// between `opens_at` and `closes_at`, in order, at most [`MAX_REMINDERS`]. Entry 0
+    /// carries the field only when the definition sets some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "rfc3339_list")]
+    pub reminders: Vec<DateTime<Utc>>,
 }
+
+/// The most reminders a definition may set.
+pub const MAX_REMINDERS: usize = 5;
 
 fn rule_on() -> bool {
     true
@@ -397,6 +406,7 @@ struct RawDefinition {
     two_person_rule: Option<bool>,
     small_locals: Option<RawSmallLocals>,
     witnesses: Option<witnesses::RawWitnesses>,
+    reminders: Option<Vec<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -514,6 +524,7 @@ impl From<&Definition> for RawDefinition {
                 name: Some(d.small_locals.name.clone()),
             }),
             witnesses: d.witnesses.as_ref().map(witnesses::RawWitnesses::from),
+            reminders: (!d.reminders.is_empty()).then(|| d.reminders.iter().map(time).collect()),
         }
     }
 }
@@ -740,6 +751,7 @@ impl Definition {
         let translations = check_translations(p, raw.translations.unwrap_or_default(), &labels);
         let labels = labels_ok.then_some(labels);
         let witnesses = witnesses::check(p, raw.witnesses);
+        let reminders = check_reminders(p, raw.reminders, opens_at.zip(closes_at));
         Some(Definition {
             title: title?,
             question: question?,
@@ -759,6 +771,7 @@ impl Definition {
             labels: labels?,
             two_person_rule: raw.two_person_rule.unwrap_or(true),
             witnesses: witnesses?,
+            reminders: reminders?,
         })
     }
 
@@ -1078,6 +1091,47 @@ fn check_time(p: &mut Problems, field: &str, value: toml::Value) -> Option<DateT
     }
 }
 
+/// Reminder times: each strictly inside the voting window, in order, at most
+/// [`MAX_REMINDERS`].
+fn check_reminders(
+    p: &mut Problems,
+    raw: Option<Vec<toml::Value>>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Option<Vec<DateTime<Utc>>> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_REMINDERS {
+        p.add(
+            "reminders",
+            format!("at most {MAX_REMINDERS} reminders (members tire of more)"),
+        );
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut ok = true;
+    for (k, value) in raw.into_iter().enumerate() {
+        let field = format!("reminders[{k}]");
+        let Some(at) = check_time(p, &field, value) else {
+            ok = false;
+            continue;
+        };
+        if let Some((opens, closes)) = window
+            && (at <= opens || at >= closes)
+        {
+            p.add(
+                &field,
+                "must fall while the vote is open (after opens_at, before closes_at)",
+            );
+            ok = false;
+        }
+        if out.last().is_some_and(|before| at <= *before) {
+            p.add(&field, "must come after the reminder before it");
+            ok = false;
+        }
+        out.push(at);
+    }
+    ok.then_some(out)
+}
+
 fn check_small_locals(
     p: &mut Problems,
     raw: Option<RawSmallLocals>,
@@ -1212,6 +1266,29 @@ fn check_delegates(
 }
 
 /// RFC 3339 in UTC with whole seconds and a `Z`, the one form the log uses.
+/// A list of times, each as [`rfc3339_seconds`] writes it.
+pub mod rfc3339_list {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `["2026-10-02T07:00:00Z", …]`.
+    pub fn serialize<S: Serializer>(list: &[DateTime<Utc>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(super::format_time))
+    }
+
+    /// Reads a list of RFC 3339 times.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DateTime<Utc>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                DateTime::parse_from_rfc3339(text)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
 pub mod rfc3339_seconds {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -1425,6 +1502,62 @@ mod tests {
                 "tellers.threshold",
                 "tellers.names",
             ]
+        );
+    }
+
+    #[test]
+    fn reminders_fall_inside_the_window_in_order_and_are_frozen() {
+        let with = |line: &str| {
+            EXAMPLE.replacen(
+                "closes_at = \"2027-03-04T07:00:00Z\"\n",
+                &format!("closes_at = \"2027-03-04T07:00:00Z\"\n{line}\n"),
+                1,
+            )
+        };
+        let d = Definition::from_toml(&with(
+            r#"reminders = ["2027-03-02T17:00:00Z", "2027-03-03T17:00:00-08:00"]"#,
+        ))
+        .unwrap();
+        assert_eq!(d.reminders.len(), 2);
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(
+            json.ends_with(r#","reminders":["2027-03-02T17:00:00Z","2027-03-04T01:00:00Z"]}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Definition>(&json).unwrap(), d);
+        d.validate().unwrap();
+        // None set: entry 0 has no field.
+        let none = Definition::from_toml(EXAMPLE).unwrap();
+        assert!(!serde_json::to_string(&none).unwrap().contains("reminders"));
+        let refused = |line: &str| -> Vec<String> {
+            match Definition::from_toml(&with(line)).unwrap_err() {
+                DefinitionError::Invalid(problems) => {
+                    problems.iter().map(|p| p.to_string()).collect()
+                }
+                other => panic!("{other}"),
+            }
+        };
+        let outside = refused(r#"reminders = ["2027-03-01T07:00:00Z", "2027-03-05T00:00:00Z"]"#);
+        assert_eq!(outside.len(), 2, "{outside:?}");
+        assert!(outside[0].starts_with("reminders[0]: must fall while the vote is open"));
+        assert!(outside[1].starts_with("reminders[1]: must fall while the vote is open"));
+        let backwards = refused(r#"reminders = ["2027-03-03T00:00:00Z", "2027-03-02T00:00:00Z"]"#);
+        assert_eq!(
+            backwards,
+            ["reminders[1]: must come after the reminder before it"]
+        );
+        let many = refused(&format!(
+            "reminders = [{}]",
+            (1..=6)
+                .map(|h| format!("\"2027-03-02T0{h}:00:00Z\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        assert!(many[0].starts_with("reminders: at most 5"), "{many:?}");
+        let bad = refused(r#"reminders = ["tomorrow"]"#);
+        assert!(
+            bad[0].starts_with("reminders[0]: `tomorrow` is not an RFC 3339 time"),
+            "{bad:?}"
         );
     }
 
@@ -1689,6 +1822,11 @@ mod tests {
                         },
                         two_person_rule: !delegates,
                         witnesses: delegates.then(|| test_witnesses(2, 1)),
+                        reminders: if abstain && len >= 2 {
+                            vec![opens_at + chrono::Duration::seconds(len / 2)]
+                        } else {
+                            Vec::new()
+                        },
                     }
                 },
             )

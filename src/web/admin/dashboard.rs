@@ -44,6 +44,8 @@ struct Dashboard {
     pending: Vec<(String, String, String, String, bool, String)>,
     /// Whether the two-person rule is on.
     two_person_rule: bool,
+    /// Email to members: the server, and counts by kind.
+    email: super::notices::EmailPanel,
 }
 
 /// What the dashboard shows, read in one go.
@@ -57,9 +59,14 @@ struct Snapshot {
     decryption: Option<election::decryption::Status>,
     counts: std::collections::BTreeMap<String, election::LocalCounts>,
     pending: Vec<approval::Pending>,
+    email: super::notices::EmailPanel,
 }
 
-fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Result<Snapshot> {
+fn snapshot(
+    c: &mut crate::db::DbConnection,
+    id: ElectionId,
+    server: Option<String>,
+) -> crate::error::Result<Snapshot> {
     let election = election::find(c, id)?;
     let (results, decryption) = match election.state {
         State::Closed | State::Certified => {
@@ -91,6 +98,7 @@ fn snapshot(c: &mut crate::db::DbConnection, id: ElectionId) -> crate::error::Re
         actions,
         decryption,
         pending: approval::list(c, id)?,
+        email: super::notices::EmailPanel::read(c, id, server)?,
     })
 }
 
@@ -112,7 +120,9 @@ pub(super) async fn dashboard_view(
     notice: Option<String>,
 ) -> HttpResponse {
     let id = desk.id;
-    let s = match desk.run(move |c| snapshot(c, id)).await {
+    let server = desk.state.settings.mail().ok().flatten();
+    let server = server.map(|m| m.server_shown());
+    let s = match desk.run(move |c| snapshot(c, id, server)).await {
         Ok(s) => s,
         Err(e) => return failure(&desk.req, &e),
     };
@@ -176,6 +186,7 @@ pub(super) async fn dashboard_view(
             })
             .collect(),
         two_person_rule: e.definition.two_person_rule,
+        email: s.email,
     };
     html(status, &page, cookie)
 }

@@ -39,6 +39,7 @@ fn definition(rule: Rule, locals: &[(&str, u32)]) -> Definition {
         labels: BTreeMap::new(),
         two_person_rule: true,
         witnesses: None,
+        reminders: Vec::new(),
         small_locals: crate::definition::SmallLocals {
             min_ballots: 1,
             code: LocalCode::parse("small").unwrap(),

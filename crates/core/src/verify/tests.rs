@@ -789,6 +789,13 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         CERTIFY,
         "the schedule only opens and closes",
     );
+    let lines = redefined(|f| {
+        f.insert(
+            "reminders".into(),
+            serde_json::json!(["2026-10-05T00:00:00Z"]),
+        );
+    });
+    add("a reminder after the vote closes", lines, 0, "reminders[0]");
     let lines = changed(CERTIFY, |f| {
         f.insert("by".into(), "mail".into());
     });
@@ -1368,7 +1375,7 @@ fn a_checked_ballot_can_never_be_cast_and_the_report_counts_who_sealed_what() {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 59);
+    assert_eq!(all.len(), 60);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),

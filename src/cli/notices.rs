@@ -1,0 +1,124 @@
+//! `strikevote notices`: send members their ballots or the result by email, and follow the
+//! outbox. The server's sender sends; this command queues and watches.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::connect;
+use crate::election::ElectionId;
+use crate::notices::outbox::{self, Kind, State};
+use crate::settings::Settings;
+
+/// The outbox's commands.
+#[derive(Debug, Subcommand)]
+pub(super) enum NoticesCommand {
+    /// Queue a message for every member who should get it and has an email address: `ballot`
+    /// (each member's ballot link, made as it is sent) or `result` (after certification). A
+    /// running server (`strikevote serve` with smtp_url set) sends them.
+    Send {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// `ballot` or `result`.
+        #[arg(long, default_value = "ballot")]
+        kind: String,
+        /// Wait, with a progress bar, until every message queued is sent or has failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// How many messages are queued, sent, failed and skipped, and whose failed (they need a
+    /// letter). Never who voted.
+    Status {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+    },
+}
+
+pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        NoticesCommand::Send {
+            election,
+            kind,
+            wait,
+        } => {
+            let id = ElectionId::parse(&election)?;
+            let kind = crate::api::notices::kind_named(&kind)?;
+            if settings.mail()?.is_none() {
+                anyhow::bail!(
+                    "no SMTP server is configured (smtp_url and mail_from, docs/OPERATIONS.md \
+                     \"Email\"): nothing can be sent by email"
+                );
+            }
+            let mut conn = connect(settings)?;
+            let q = outbox::queue(&mut conn, id, kind, 0)?;
+            println!(
+                "{} {kind} message(s) queued; {} member(s) have no email address (they need a \
+                 letter); {} already had it queued",
+                q.queued, q.without_email, q.already
+            );
+            if wait {
+                watch(&mut conn, id, kind)?;
+            }
+            Ok(())
+        }
+        NoticesCommand::Status { election } => {
+            let id = ElectionId::parse(&election)?;
+            let mut conn = connect(settings)?;
+            crate::election::find(&mut conn, id)?;
+            let progress = outbox::progress(&mut conn, id)?;
+            for kind in Kind::ALL {
+                if progress.total(*kind) == 0 {
+                    continue;
+                }
+                let counts: Vec<String> = State::ALL
+                    .iter()
+                    .map(|s| format!("{} {s}", progress.of(*kind, *s)))
+                    .collect();
+                println!("{kind:<9} {}", counts.join(", "));
+            }
+            let failed = outbox::failed_members(&mut conn, id, Kind::Ballot)?;
+            if !failed.is_empty() {
+                println!("ballot notices that failed (send these members a letter):");
+                for member in failed {
+                    println!("  {member}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A progress bar until no `kind` message is queued or being sent.
+fn watch(conn: &mut crate::db::PooledConn, id: ElectionId, kind: Kind) -> anyhow::Result<()> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} messages {msg}") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    loop {
+        let p = outbox::progress(conn, id)?;
+        let total = p.total(kind);
+        bar.set_length(total);
+        bar.set_position(total - p.pending(kind));
+        bar.set_message(format!("({} failed)", p.of(kind, State::Failed)));
+        if p.pending(kind) == 0 {
+            bar.finish();
+            println!(
+                "{} sent, {} failed, {} skipped (voted, or the vote closed first)",
+                p.of(kind, State::Sent),
+                p.of(kind, State::Failed),
+                p.of(kind, State::Skipped)
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

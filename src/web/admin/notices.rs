@@ -1,0 +1,161 @@
+//! Email to members from the dashboard: sending the ballots (or the result), and a preview of
+//! every message in every language before anything is sent.
+
+use super::*;
+use crate::notices::outbox::{self, Kind, State as Sent};
+use crate::notices::texts;
+use crate::web::i18n::Lang;
+
+/// The dashboard's email panel: counts only, and whose ballot notice failed.
+pub(super) struct EmailPanel {
+    /// The SMTP server (password hidden), or `None` when email is not configured.
+    pub server: Option<String>,
+    /// Per kind sent so far: what, sent, failed, skipped (voted), still to go.
+    pub rows: Vec<(String, u64, u64, u64, u64)>,
+    /// Member ids whose ballot notice failed for good: they need a letter.
+    pub failed: Vec<String>,
+}
+
+impl EmailPanel {
+    /// Reads the outbox's counts of election `id`.
+    pub(super) fn read(
+        c: &mut crate::db::DbConnection,
+        id: ElectionId,
+        server: Option<String>,
+    ) -> crate::error::Result<Self> {
+        let progress = outbox::progress(c, id)?;
+        let rows = Kind::ALL
+            .iter()
+            .filter(|k| progress.total(**k) > 0)
+            .map(|k| {
+                let what = match k {
+                    Kind::Ballot => "Ballots",
+                    Kind::Reminder => "Reminders",
+                    Kind::Result => "Result notices",
+                };
+                (
+                    what.to_owned(),
+                    progress.of(*k, Sent::Sent),
+                    progress.of(*k, Sent::Failed),
+                    progress.of(*k, Sent::Skipped),
+                    progress.pending(*k),
+                )
+            })
+            .collect();
+        Ok(Self {
+            server,
+            rows,
+            failed: outbox::failed_members(c, id, Kind::Ballot)?,
+        })
+    }
+}
+
+/// The send form: the CSRF field and what to send.
+#[derive(Deserialize)]
+pub struct SendForm {
+    csrf: String,
+    kind: String,
+}
+
+/// `POST /admin/elections/{id}/notices`: queues the ballots (or the result) for every member
+/// with an email address; the server's sender sends them.
+pub async fn send_notices(desk: Desk, form: web::Form<SendForm>) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    let kind = match crate::api::notices::kind_named(&form.kind) {
+        Ok(k) => k,
+        Err(e) => return desk.refused(&e).await,
+    };
+    if let Err(e) = crate::api::notices::require_mail(&desk.state) {
+        return desk.refused(&e).await;
+    }
+    let id = desk.id;
+    match desk.run(move |c| outbox::queue(c, id, kind, 0)).await {
+        Ok(q) => {
+            let what = if kind == Kind::Result {
+                "result notices"
+            } else {
+                "ballots"
+            };
+            desk.show(Some(format!(
+                "{} {what} queued for email; {} members have no email address and need a letter; \
+                 {} already had it queued. The counts below follow the sending.",
+                q.queued, q.without_email, q.already
+            )))
+            .await
+        }
+        Err(e) => desk.refused(&e).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notices_preview.html")]
+struct Preview {
+    id: String,
+    title: String,
+    /// Per language and kind: heading, subject, body.
+    messages: Vec<(String, String, String, String)>,
+    /// Whether reminders are set in the definition, and when.
+    reminders: Vec<String>,
+    server: Option<String>,
+}
+
+/// `GET /admin/elections/{id}/notices/preview`: every message, in every language, as members
+/// will read it (a sample member; the link stands for each member's own).
+pub async fn preview_notices(desk: Desk) -> HttpResponse {
+    let id = desk.id;
+    let e = match desk.run(move |c| election::find(c, id)).await {
+        Ok(e) => e,
+        Err(e) => return desk.refused(&e).await,
+    };
+    let mail = desk.state.settings.mail().ok().flatten();
+    let (union, fallback) = match &mail {
+        Some(m) => (
+            m.from
+                .name
+                .clone()
+                .unwrap_or_else(|| m.from.email.to_string()),
+            m.from.email.to_string(),
+        ),
+        None => (
+            "(mail_from is not set)".to_owned(),
+            "(mail_from)".to_owned(),
+        ),
+    };
+    let fingerprint = crate::log::note::fingerprint(&desk.state.signer.public_key());
+    let link = format!("{}/vote?token=…", e.public_url);
+    let mut messages = Vec::new();
+    for lang in Lang::all() {
+        for kind in Kind::ALL {
+            let facts = texts::Facts {
+                election: &e,
+                union: &union,
+                fallback_contact: &fallback,
+                name: "Ana Example",
+                link: kind.carries_token().then_some(link.as_str()),
+                fingerprint: &fingerprint,
+            };
+            let letter = texts::compose(*kind, lang, &facts);
+            messages.push((
+                format!("{} — {kind}", lang.name()),
+                lang.code().to_owned(),
+                letter.subject,
+                letter.body,
+            ));
+        }
+    }
+    let page = Preview {
+        id: id.to_string(),
+        title: e.definition.title.clone(),
+        messages,
+        reminders: e
+            .definition
+            .reminders
+            .iter()
+            .map(|at| e.definition.local_time(at))
+            .collect(),
+        server: mail.map(|m| m.server_shown()),
+    };
+    html(StatusCode::OK, &page, None)
+}
