@@ -18,7 +18,7 @@ use crate::db::DatabaseUrl;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 21] = [
+pub const SETTINGS: [&str; 22] = [
     "database_url",
     "bind",
     "public_url",
@@ -40,6 +40,7 @@ pub const SETTINGS: [&str; 21] = [
     "smtp_url",
     "mail_from",
     "mail_per_minute",
+    "mail_lease_seconds",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -214,6 +215,9 @@ pub struct Settings {
     pub mail_from: Option<String>,
     /// The most messages one instance hands to the SMTP server per minute.
     pub mail_per_minute: u32,
+    /// How long a sender holds the messages it claimed before another may send them (s): after
+    /// a crash, its messages wait this long. Longer than the slowest SMTP conversation.
+    pub mail_lease_seconds: u64,
 }
 
 /// The signing key's file name when no path is given: beside the SQLite database, or in the
@@ -244,6 +248,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: None,
             mail_per_minute: 600,
+            mail_lease_seconds: 120,
         }
     }
 }
@@ -376,6 +381,9 @@ impl Settings {
         }
         if !(1..=100_000).contains(&self.mail_per_minute) {
             anyhow::bail!("mail_per_minute must be from 1 to 100000");
+        }
+        if !(5..=3600).contains(&self.mail_lease_seconds) {
+            anyhow::bail!("mail_lease_seconds must be from 5 to 3600");
         }
         self.mail()?;
         Ok(())

@@ -27,8 +27,6 @@ use crate::roster::StoredMember;
 use crate::token::store::{IssuedToken, MessageTo};
 use crate::web::i18n::Lang;
 
-/// How long a claimed message is this sender's before another may take it.
-const LEASE_SECONDS: i64 = 120;
 /// Messages claimed at once.
 const BATCH: i64 = 25;
 /// How often the sender looks for reminders whose time has come.
@@ -139,7 +137,8 @@ impl Sender {
     /// Claims a batch and sends it; returns how many messages it held.
     fn round(&mut self, transport: &lettre::SmtpTransport) -> Result<usize> {
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let lease = chrono::Duration::from_std(self.server.lease)
+            .map_err(|e| Error::Internal(format!("mail lease: {e}")))?;
         let claimed = outbox::claim(&mut conn, &self.instance, lease, BATCH)?;
         let n = claimed.len();
         let mut by_election: HashMap<String, Vec<Claimed>> = HashMap::new();

@@ -20,6 +20,8 @@ pub struct MailServer {
     pub from: Mailbox,
     /// The most messages per minute this instance hands over.
     pub per_minute: u32,
+    /// How long a claim lasts.
+    pub lease: Duration,
 }
 
 /// How a message fared with the SMTP server.
@@ -91,6 +93,7 @@ impl MailServer {
             shown,
             from,
             per_minute: settings.mail_per_minute,
+            lease: Duration::from_secs(settings.mail_lease_seconds),
         }))
     }
 

@@ -69,6 +69,9 @@ pub struct BuilderForm {
     witnesses: String,
     /// How many witnesses must cosign (empty: all but one, at least one).
     witness_quorum: String,
+    /// When the outbox reminds members who have not voted, one date and time per line, in the
+    /// election's time zone (empty: no reminders).
+    reminders: String,
     /// `yes` once the official has read the definition's warnings and creates it anyway.
     accept_warnings: Option<String>,
 }
@@ -225,7 +228,15 @@ fn in_the_form(field: &str, lines: &[usize]) -> String {
         };
         return format!("Locals{line}{part}");
     }
+    if let Some(k) = field
+        .strip_prefix("reminders[")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|k| k.parse::<usize>().ok())
+    {
+        return format!("Reminders, reminder {}", k + 1);
+    }
     let label = match field {
+        "reminders" => "Reminders",
         "title" => "Title",
         "question" => "Question put to members",
         "time_zone" => "Time zone",
@@ -271,6 +282,20 @@ fn definition_text_and_lines(f: &BuilderForm, problems: &mut Vec<String>) -> (St
         if let Some(at) = utc_of(field, zone, label, problems) {
             t.insert(key.into(), at.into());
         }
+    }
+    let reminders: Vec<toml::Value> = f
+        .reminders
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .filter_map(|(k, line)| {
+            let label = format!("Reminders, reminder {}", k + 1);
+            utc_of(line, zone, &label, problems).map(toml::Value::from)
+        })
+        .collect();
+    if !reminders.is_empty() {
+        t.insert("reminders".into(), toml::Value::Array(reminders));
     }
     let delegates_decide =
         f.preset == "iatse" || (f.preset == "custom" && f.custom_rule == "delegates");
@@ -687,6 +712,30 @@ mod tests {
         );
         assert_eq!(d.locals[1].delegates, 24);
         assert_eq!(d.tellers.names, ["Ana", "Bo", "Cy"]);
+    }
+
+    #[test]
+    fn reminders_are_typed_one_per_line_in_the_election_zone() {
+        let mut f = iatse();
+        f.reminders = "2027-03-02T17:00\n\n2027-03-03T17:00\n".into();
+        let d = definition_of(&f).unwrap();
+        let times: Vec<String> = d
+            .reminders
+            .iter()
+            .map(election::definition::format_time)
+            .collect();
+        assert_eq!(times, ["2027-03-03T01:00:00Z", "2027-03-04T01:00:00Z"]);
+        f.reminders = "2027-03-03T17:00\n2027-03-02T17:00\n2027-03-09T08:00\nnext week".into();
+        let problems = definition_of(&f).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "Reminders, reminder 4: a date and time, e.g. 2027-03-01T07:00",
+                "Reminders, reminder 2: must come after the reminder before it",
+                "Reminders, reminder 3: must fall while the vote is open (after opens_at, before closes_at)",
+            ],
+            "{problems:?}"
+        );
     }
 
     #[test]

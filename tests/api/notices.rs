@@ -269,3 +269,99 @@ both_backends! {
         served.stop();
     }
 }
+
+both_backends! {
+    async fn a_sender_killed_mid_send_loses_no_message_and_leaves_no_second_live_link(db: &TestDb) {
+        let id = create_election(db);
+        let ids: Vec<String> = (0..30).map(|i| format!("M{i}")).collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
+        let roster = write_roster(db, "roster.csv", &pairs);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        // Slow enough to be killed in the middle; a short lease so the test need not wait.
+        let mut env = sink.env();
+        env.retain(|(k, _)| *k != "STRIKEVOTE_MAIL_PER_MINUTE");
+        env.push(("STRIKEVOTE_MAIL_PER_MINUTE", "300".into()));
+        env.push(("STRIKEVOTE_MAIL_LEASE_SECONDS", "5".into()));
+        let mut first = serve_process(db, &["--database-url", &db.url], &env);
+        let (status, queued) = send(&first.app(), &admin, &id, "ballot").await;
+        assert_eq!((status, queued["queued"].as_u64()), (200, Some(30)), "{queued}");
+        sink.wait_for(5);
+        first.child.kill().unwrap(); // SIGKILL: no clean stop, claims left behind
+        first.child.wait().unwrap();
+        let before = sink.mails().len();
+        assert!(before < 30, "the sender finished before it was killed ({before})");
+        let second = serve_process(db, &["--database-url", &db.url], &env);
+        let app = second.app();
+        let outbox = drained(&app, &admin, &id).await;
+        assert_eq!(outbox["counts"]["ballot"]["sent"], 30, "{outbox}");
+        let mails = sink.wait_for(30);
+        // Every member got their ballot; at most the one message in flight went twice.
+        let mut by_member: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for m in &mails {
+            by_member.entry(m.to.clone()).or_default().push(m.token().unwrap());
+        }
+        assert_eq!(by_member.len(), 30, "a member got no ballot");
+        let twice: Vec<_> = by_member.iter().filter(|(_, t)| t.len() > 1).collect();
+        assert!(twice.len() <= 1 && mails.len() <= 31, "more than the message in flight went twice: {twice:?}");
+        sv(db, &["election", "open", &id]).ok();
+        for (member, tokens) in &by_member {
+            let (last, earlier) = tokens.split_last().unwrap();
+            for dead in earlier {
+                let (status, refused) = app.cast(dead, "no").await;
+                assert_eq!((status, refused["error"].as_str()), (409, Some("token_revoked")), "{member}: {refused}");
+            }
+            let (status, cast) = app.cast(last, "yes").await;
+            assert_eq!(status, 200, "{member}'s link does not vote: {cast}");
+        }
+        // The log counts every token made, the ones sent again as the outbox's reissue.
+        let log = String::from_utf8(export_bundle(db, &id, "bundle").log).unwrap();
+        let made: u64 = log
+            .lines()
+            .filter(|l| l.contains(r#""type":"tokens_issued""#))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["count"].as_u64().unwrap())
+            .sum();
+        assert!(made >= 30, "{log}");
+        assert_eq!(made > 30, log.contains(r#""action":"tokens_reissue","by":"mail""#), "{log}");
+        second.stop();
+    }
+}
+
+both_backends! {
+    async fn after_certification_every_member_with_an_address_gets_the_result(db: &TestDb) {
+        let id = mailed_election(db);
+        let admin = official(db, "dave", "admin");
+        let tokens = issue_tokens(db, &id);
+        sv(db, &["election", "open", &id]).ok();
+        let app = spawn_app(db).await;
+        let m0 = &tokens.iter().find(|(m, _)| m == "M0").unwrap().1;
+        assert_eq!(app.cast(m0, "yes").await.0, 200);
+        sv(db, &["election", "close", &id]).ok();
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        // Not before the result is certified.
+        let (status, refused) = send(&app, &admin, &id, "result").await;
+        assert_eq!((status, refused["error"].as_str()), (409, Some("election_closed")), "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains("only after the result is certified"), "{refused}");
+        decrypt(db, &id);
+        sv(db, &["election", "certify", &id]).ok();
+        let (status, queued) = send(&app, &admin, &id, "result").await;
+        // Voters and non-voters alike; the bounce is refused, the member without an address counted.
+        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0}), "{status}");
+        let mails = sink.wait_for(2);
+        let spanish = mails.iter().find(|m| m.to.contains("m1@")).unwrap();
+        assert!(spanish.subject.contains("Resultado"), "{}", spanish.subject);
+        let english = mails.iter().find(|m| m.to.contains("m0@")).unwrap();
+        assert!(english.subject.contains("Result: Strike authorization 2026"), "{}", english.subject);
+        assert!(english.token().is_none(), "a result notice carries no ballot link");
+        for path in [format!("/elections/{id}/result"), format!("/elections/{id}/certificate.pdf")] {
+            let link = format!("{PUBLIC_URL}{path}");
+            assert!(english.body.contains(&link), "{link} not in {}", english.body);
+            let (status, _) = app.get(&path).await;
+            assert_eq!(status, 200, "{path}");
+        }
+        served.stop();
+    }
+}

@@ -31,6 +31,7 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "smtp_url" => "smtps://vote:smtp-secret@mail.example.org".into(),
         "mail_from" => "Local 871 Vote <vote@local871.example>".into(),
         "mail_per_minute" => "120".into(),
+        "mail_lease_seconds" => "30".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }
