@@ -13,6 +13,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::db::DatabaseUrl;
+use strikevote_core::net::is_loopback_host;
 
 /// The prefix of every environment variable strikevote reads.
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
@@ -122,18 +123,6 @@ impl PublicUrl {
     pub fn is_https(&self) -> bool {
         self.https
     }
-}
-
-/// Whether `host[:port]` names this machine: `localhost`, a 127.x address or `[::1]`.
-pub(crate) fn is_loopback_host(host_port: &str) -> bool {
-    let host = match host_port.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for PublicUrl {
@@ -392,7 +381,16 @@ impl Settings {
     /// The outbox's SMTP server and sender, when `smtp_url` is set (then `mail_from` must be
     /// too); a clear refusal for a URL that would send tokens unencrypted across a network.
     pub fn mail(&self) -> anyhow::Result<Option<crate::notices::smtp::MailServer>> {
-        crate::notices::smtp::MailServer::from_settings(self)
+        let Some(url) = self.smtp_url.as_deref() else {
+            return Ok(None);
+        };
+        crate::notices::smtp::MailServer::parse(crate::notices::smtp::MailSettings {
+            url,
+            from: self.mail_from.as_deref(),
+            per_minute: self.mail_per_minute,
+            lease_seconds: self.mail_lease_seconds,
+        })
+        .map(Some)
     }
 
     /// The parsed database URL.
@@ -479,6 +477,21 @@ mod tests {
             &Overrides::default(),
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn the_smtp_password_is_never_shown() {
+        let settings = Settings {
+            smtp_url: Some("smtps://u:hunter2@mail.example.org".into()),
+            mail_from: Some("Vote <v@example.org>".into()),
+            ..Settings::default()
+        };
+        let shown = settings.redacted().to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("smtps://u:<hidden>@mail.example.org"),
+            "{shown}"
+        );
     }
 
     #[test]

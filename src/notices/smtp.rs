@@ -6,8 +6,6 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::SmtpTransport;
 
-use crate::settings::Settings;
-
 /// How long one SMTP conversation may take before it counts as a transient failure.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -35,12 +33,23 @@ pub enum Handed {
     NotNow(String),
 }
 
+/// The settings a mail server is read from (`smtp_url`, `mail_from`, `mail_per_minute`,
+/// `mail_lease_seconds`).
+pub struct MailSettings<'a> {
+    /// `smtp_url`.
+    pub url: &'a str,
+    /// `mail_from`.
+    pub from: Option<&'a str>,
+    /// `mail_per_minute`.
+    pub per_minute: u32,
+    /// `mail_lease_seconds`.
+    pub lease_seconds: u64,
+}
+
 impl MailServer {
-    /// Reads `smtp_url`, `mail_from` and `mail_per_minute`; `None` when `smtp_url` is unset.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
-        let Some(url) = settings.smtp_url.as_deref().map(str::trim) else {
-            return Ok(None);
-        };
+    /// Checks the settings of a configured server.
+    pub fn parse(settings: MailSettings<'_>) -> anyhow::Result<Self> {
+        let url = settings.url.trim();
         let bad = |why: &str| anyhow::anyhow!("smtp_url {why} (see docs/OPERATIONS.md, Email)");
         let (tls, rest) = if let Some(rest) = url.strip_prefix("smtps://") {
             (true, rest)
@@ -59,7 +68,7 @@ impl MailServer {
             return Err(bad("has no host"));
         }
         let starttls = query.split('&').any(|p| p == "tls=required");
-        if !tls && !starttls && !crate::settings::is_loopback_host(host_port) {
+        if !tls && !starttls && !strikevote_core::net::is_loopback_host(host_port) {
             return Err(bad(
                 "would send ballot links and the SMTP password across the network unencrypted: \
                  use smtps://HOST (TLS) or smtp://HOST?tls=required (STARTTLS); plain smtp:// \
@@ -68,8 +77,7 @@ impl MailServer {
         }
         SmtpTransport::from_url(url).map_err(|e| bad(&format!("is not usable: {e}")))?;
         let from = settings
-            .mail_from
-            .as_deref()
+            .from
             .ok_or_else(|| anyhow::anyhow!("smtp_url is set but mail_from is not: give the union's name and address, such as `Local 871 Vote <vote@local871.example>`"))?;
         let from: Mailbox = from.parse().map_err(|e| {
             anyhow::anyhow!(
@@ -88,13 +96,13 @@ impl MailServer {
         } else {
             format!("{shown}?{query}")
         };
-        Ok(Some(Self {
+        Ok(Self {
             url: url.to_owned(),
             shown,
             from,
-            per_minute: settings.mail_per_minute,
-            lease: Duration::from_secs(settings.mail_lease_seconds),
-        }))
+            per_minute: settings.per_minute,
+            lease: Duration::from_secs(settings.lease_seconds),
+        })
     }
 
     /// The URL with any password hidden (for `strikevote settings` and the dashboard).
@@ -131,11 +139,12 @@ pub fn hand_over(transport: &SmtpTransport, message: &lettre::Message) -> Handed
 mod tests {
     use super::*;
 
-    fn with(url: &str) -> anyhow::Result<Option<MailServer>> {
-        MailServer::from_settings(&Settings {
-            smtp_url: Some(url.to_owned()),
-            mail_from: Some("Local 871 Vote <vote@local871.example>".to_owned()),
-            ..Settings::default()
+    fn with(url: &str) -> anyhow::Result<MailServer> {
+        MailServer::parse(MailSettings {
+            url,
+            from: Some("Local 871 Vote <vote@local871.example>"),
+            per_minute: 600,
+            lease_seconds: 120,
         })
     }
 
@@ -152,34 +161,28 @@ mod tests {
             "smtps://user:secret@mail.example.org",
             "smtp://user:secret@mail.example.org:587?tls=required",
         ] {
-            assert!(with(url).unwrap().is_some(), "{url}");
+            assert!(with(url).is_ok(), "{url}");
         }
         assert!(with("http://mail.example.org").is_err());
     }
 
     #[test]
     fn the_password_is_never_shown() {
-        let server = with("smtps://vote%40local871.example:hunter2@mail.example.org")
-            .unwrap()
-            .unwrap();
+        let server = with("smtps://vote%40local871.example:hunter2@mail.example.org").unwrap();
         let shown = server.server_shown();
         assert_eq!(
             shown,
             "smtps://vote%40local871.example:<hidden>@mail.example.org"
         );
-        let settings = Settings {
-            smtp_url: Some("smtps://u:hunter2@mail.example.org".into()),
-            mail_from: Some("Vote <v@example.org>".into()),
-            ..Settings::default()
-        };
-        assert!(!settings.redacted().to_string().contains("hunter2"));
     }
 
     #[test]
     fn a_server_needs_a_sender() {
-        let refused = MailServer::from_settings(&Settings {
-            smtp_url: Some("smtps://mail.example.org".into()),
-            ..Settings::default()
+        let refused = MailServer::parse(MailSettings {
+            url: "smtps://mail.example.org",
+            from: None,
+            per_minute: 600,
+            lease_seconds: 120,
         })
         .err()
         .unwrap();

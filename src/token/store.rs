@@ -327,22 +327,7 @@ pub fn mint_for_messages(
         let election = election::lock(conn, id)?;
         ensure_issuable(&election)?;
         let eid = id.to_string();
-        let wanted: Vec<&str> = messages.iter().map(|m| m.member.as_str()).collect();
-        let held: Vec<(String, TokenStatus)> = tokens::table
-            .filter(tokens::election_id.eq(&eid))
-            .filter(tokens::member.eq_any(&wanted))
-            .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]))
-            .select((tokens::member, tokens::status))
-            .load(conn)?;
-        let status: BTreeMap<String, TokenStatus> = held.into_iter().collect();
-        let members: BTreeMap<String, StoredMember> = members::table
-            .filter(members::election_id.eq(&eid))
-            .filter(members::id.eq_any(&wanted))
-            .select(StoredMember::as_select())
-            .load(conn)?
-            .into_iter()
-            .map(|m| (m.row_id.clone(), m))
-            .collect();
+        let (status, members) = holdings(conn, &eid, messages)?;
         let now = Utc::now().naive_utc();
         let (mut issued, mut replaced) = (BTreeMap::new(), BTreeMap::new());
         let (mut rows, mut to_revoke) = (Vec::new(), Vec::new());
@@ -389,14 +374,13 @@ pub fn mint_for_messages(
                 .values(chunk)
                 .execute(c))?;
         }
-        let mail = || entry::Actor::from(entry::MAIL);
         let mut entries = Vec::new();
         for (action, counts) in [
             (AdminAction::TokensIssue, &issued),
             (AdminAction::TokensReissue, &replaced),
         ] {
             if !counts.is_empty() {
-                entries.push(entry::admin(&id, action, mail()));
+                entries.push(entry::admin(&id, action, entry::MAIL));
                 entries.push(entry::tokens_issued(&id, counts));
             }
         }
@@ -405,4 +389,32 @@ pub fn mint_for_messages(
         }
         Ok(out)
     })
+}
+
+/// The live or used token status of each member the messages go to, and the members.
+#[allow(clippy::type_complexity)]
+fn holdings(
+    conn: &mut DbConnection,
+    eid: &str,
+    messages: &[MessageTo],
+) -> Result<(
+    BTreeMap<String, TokenStatus>,
+    BTreeMap<String, StoredMember>,
+)> {
+    let wanted: Vec<&str> = messages.iter().map(|m| m.member.as_str()).collect();
+    let held: Vec<(String, TokenStatus)> = tokens::table
+        .filter(tokens::election_id.eq(eid))
+        .filter(tokens::member.eq_any(&wanted))
+        .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]))
+        .select((tokens::member, tokens::status))
+        .load(conn)?;
+    let members = members::table
+        .filter(members::election_id.eq(eid))
+        .filter(members::id.eq_any(&wanted))
+        .select(StoredMember::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|m: StoredMember| (m.row_id.clone(), m))
+        .collect();
+    Ok((held.into_iter().collect(), members))
 }

@@ -283,20 +283,7 @@ fn definition_text_and_lines(f: &BuilderForm, problems: &mut Vec<String>) -> (St
             t.insert(key.into(), at.into());
         }
     }
-    let reminders: Vec<toml::Value> = f
-        .reminders
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .enumerate()
-        .filter_map(|(k, line)| {
-            let label = format!("Reminders, reminder {}", k + 1);
-            utc_of(line, zone, &label, problems).map(toml::Value::from)
-        })
-        .collect();
-    if !reminders.is_empty() {
-        t.insert("reminders".into(), toml::Value::Array(reminders));
-    }
+    reminders_of(f, zone, &mut t, problems);
     let delegates_decide =
         f.preset == "iatse" || (f.preset == "custom" && f.custom_rule == "delegates");
     let (locals, lines) = locals_of(&f.locals, delegates_decide, problems);
@@ -534,6 +521,24 @@ fn utc_of(text: &str, zone: &str, label: &str, problems: &mut Vec<String>) -> Op
             ));
             None
         }
+    }
+}
+
+/// The reminders, one date and time per line in the election's zone (none: no field).
+fn reminders_of(f: &BuilderForm, zone: &str, t: &mut toml::Table, problems: &mut Vec<String>) {
+    let reminders: Vec<toml::Value> = f
+        .reminders
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .filter_map(|(k, line)| {
+            let label = format!("Reminders, reminder {}", k + 1);
+            utc_of(line, zone, &label, problems).map(toml::Value::from)
+        })
+        .collect();
+    if !reminders.is_empty() {
+        t.insert("reminders".into(), toml::Value::Array(reminders));
     }
 }
 

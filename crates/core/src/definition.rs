@@ -711,17 +711,7 @@ impl Definition {
             .local_threshold
             .and_then(|f| check_fraction(p, "local_threshold", f));
         let quorum = raw.quorum.and_then(|f| check_fraction(p, "quorum", f));
-        let opens_at = p
-            .required("opens_at", raw.opens_at)
-            .and_then(|v| check_time(p, "opens_at", v));
-        let closes_at = p
-            .required("closes_at", raw.closes_at)
-            .and_then(|v| check_time(p, "closes_at", v));
-        if let (Some(open), Some(close)) = (opens_at, closes_at)
-            && close <= open
-        {
-            p.add("closes_at", "the vote must close after it opens");
-        }
+        let (opens_at, closes_at) = check_window(p, raw.opens_at, raw.closes_at);
         if rule == Some(Rule::Delegates) && !local_threshold_given {
             p.add(
                 "local_threshold",
@@ -1089,6 +1079,26 @@ fn check_time(p: &mut Problems, field: &str, value: toml::Value) -> Option<DateT
             None
         }
     }
+}
+
+/// `opens_at` and `closes_at`, the vote closing after it opens.
+fn check_window(
+    p: &mut Problems,
+    opens_at: Option<toml::Value>,
+    closes_at: Option<toml::Value>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let opens_at = p
+        .required("opens_at", opens_at)
+        .and_then(|v| check_time(p, "opens_at", v));
+    let closes_at = p
+        .required("closes_at", closes_at)
+        .and_then(|v| check_time(p, "closes_at", v));
+    if let (Some(open), Some(close)) = (opens_at, closes_at)
+        && close <= open
+    {
+        p.add("closes_at", "the vote must close after it opens");
+    }
+    (opens_at, closes_at)
 }
 
 /// Reminder times: each strictly inside the voting window, in order, at most

@@ -9,6 +9,7 @@ pub mod entry;
 pub mod id;
 pub mod lifecycle;
 pub mod merkle;
+pub mod net;
 pub mod note;
 pub mod tally;
 pub mod text;

@@ -107,15 +107,7 @@ fn check_url(p: &mut Problems, field: &str, url: String) -> Option<String> {
 
 /// Whether `rest` (after `http://`) starts with a loopback host.
 fn loopback(rest: &str) -> bool {
-    let host_port = rest.split('/').next().unwrap_or_default();
-    let host = match host_port.strip_prefix('[') {
-        Some(r) => r.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::net::is_loopback_host(rest.split('/').next().unwrap_or_default())
 }
 
 fn check_one(p: &mut Problems, i: usize, raw: RawWitness) -> Option<Witness> {
