@@ -60,6 +60,13 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
                  letter); {} already had it queued",
                 q.queued, q.without_email, q.already
             );
+            if q.holding_token > 0 {
+                println!(
+                    "{} member(s) left out: the vote is open and they hold a working link from the \
+                     mailing file (replacing it is a reissue, which needs a second admin)",
+                    q.holding_token
+                );
+            }
             if wait {
                 watch(&mut conn, id, kind)?;
             }

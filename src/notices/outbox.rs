@@ -92,6 +92,10 @@ pub struct Queued {
     pub without_email: u64,
     /// Members left out because this message was already queued or sent to them.
     pub already: u64,
+    /// Ballot notices left out while the vote is open under the two-person rule: the member
+    /// holds a working link (from a mailing file), and replacing it is a reissue, which needs a
+    /// second admin.
+    pub holding_token: u64,
 }
 
 /// Queues `kind` (round `round`) for every member of the election with an email address who
@@ -127,23 +131,31 @@ pub fn queue(conn: &mut DbConnection, id: ElectionId, kind: Kind, round: i32) ->
         let voted = tokens::table
             .filter(tokens::member.eq(members::id))
             .filter(tokens::status.eq(TokenStatus::Used));
+        let live = tokens::table
+            .filter(tokens::member.eq(members::id))
+            .filter(tokens::status.eq(TokenStatus::Live));
+        let keep_live = kind == Kind::Ballot
+            && election.state == election::State::Open
+            && election.definition.two_person_rule;
         let mut base = members::table
             .filter(members::election_id.eq(&eid))
             .into_boxed();
         if kind.carries_token() {
             base = base.filter(not(exists(voted)));
         }
-        let candidates: Vec<(String, String, bool)> = base
-            .select((members::id, members::email, exists(already)))
+        let candidates: Vec<(String, String, bool, bool)> = base
+            .select((members::id, members::email, exists(already), exists(live)))
             .load(conn)?;
         let now = Utc::now().naive_utc();
         let mut done = Queued::default();
         let mut rows = Vec::new();
-        for (member, email, queued_before) in candidates {
+        for (member, email, queued_before, holds_live) in candidates {
             if email.trim().is_empty() {
                 done.without_email += 1;
             } else if queued_before {
                 done.already += 1;
+            } else if keep_live && holds_live {
+                done.holding_token += 1;
             } else {
                 rows.push(NewMessage {
                     id: Uuid::now_v7().to_string(),

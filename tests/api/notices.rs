@@ -75,7 +75,7 @@ both_backends! {
         let app = served.app();
         let (status, queued) = send(&app, &admin, &id, "ballot").await;
         assert_eq!(status, 200, "{queued}");
-        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0}));
+        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0, "holding_token": 0}));
         let outbox = drained(&app, &admin, &id).await;
         assert_eq!(outbox["counts"]["ballot"]["sent"], 2, "{outbox}");
         assert_eq!(outbox["counts"]["ballot"]["failed"], 1, "{outbox}");
@@ -349,7 +349,7 @@ both_backends! {
         sv(db, &["election", "certify", &id]).ok();
         let (status, queued) = send(&app, &admin, &id, "result").await;
         // Voters and non-voters alike; the bounce is refused, the member without an address counted.
-        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0}), "{status}");
+        assert_eq!(queued, serde_json::json!({"queued": 3, "without_email": 1, "already": 0, "holding_token": 0}), "{status}");
         let mails = sink.wait_for(2);
         let spanish = mails.iter().find(|m| m.to.contains("m1@")).unwrap();
         assert!(spanish.subject.contains("Resultado"), "{}", spanish.subject);
@@ -362,6 +362,30 @@ both_backends! {
             let (status, _) = app.get(&path).await;
             assert_eq!(status, 200, "{path}");
         }
+        served.stop();
+    }
+}
+
+both_backends! {
+    async fn while_the_vote_is_open_one_admin_cannot_replace_working_links_by_email(db: &TestDb) {
+        // An admin alone, mid-vote, tries to make every printed letter's link stop working by
+        // emailing new ones: under the two-person rule that is a reissue, so those members are
+        // left out and their letters still vote.
+        let id = mailed_election(db);
+        let letters = issue_tokens(db, &id);
+        sv(db, &["election", "open", &id]).ok();
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        let (status, queued) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!(status, 200, "{queued}");
+        assert_eq!(queued, serde_json::json!({"queued": 0, "without_email": 1, "already": 0, "holding_token": 3}));
+        for (member, token) in &letters {
+            let (status, cast) = app.cast(token, "yes").await;
+            assert_eq!(status, 200, "{member}'s letter stopped working: {cast}");
+        }
+        assert!(sink.mails().is_empty());
         served.stop();
     }
 }

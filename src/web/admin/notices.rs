@@ -80,8 +80,20 @@ pub async fn send_notices(desk: Desk, form: web::Form<SendForm>) -> HttpResponse
             };
             desk.show(Some(format!(
                 "{} {what} queued for email; {} members have no email address and need a letter; \
-                 {} already had it queued. The counts below follow the sending.",
-                q.queued, q.without_email, q.already
+                 {} already had it queued.{} The counts below follow the sending.",
+                q.queued,
+                q.without_email,
+                q.already,
+                if q.holding_token > 0 {
+                    format!(
+                        " {} members were left out: they hold a working link from the mailing \
+                         file, and replacing it while the vote is open needs a second admin \
+                         (reissue their tokens one by one).",
+                        q.holding_token
+                    )
+                } else {
+                    String::new()
+                }
             )))
             .await
         }
