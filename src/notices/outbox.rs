@@ -281,51 +281,30 @@ pub fn finish(
         .filter(outbox::state.eq(State::Sending))
         .filter(outbox::claimed_by.eq(instance))
         .filter(outbox::attempts.eq(message.attempts));
-    let lease_gone = (
-        outbox::claimed_by.eq(None::<String>),
-        outbox::lease_until.eq(None::<NaiveDateTime>),
-    );
-    let changed = match outcome {
-        Outcome::Sent => diesel::update(held)
-            .set((
-                outbox::state.eq(State::Sent),
-                outbox::sent_at.eq(Some(now)),
-                outbox::last_error.eq(None::<String>),
-                lease_gone,
-            ))
-            .execute(conn)?,
-        Outcome::Skipped(why) => diesel::update(held)
-            .set((
-                outbox::state.eq(State::Skipped),
-                outbox::last_error.eq(Some(why)),
-                lease_gone,
-            ))
-            .execute(conn)?,
-        Outcome::Failed(said) => diesel::update(held)
-            .set((
-                outbox::state.eq(State::Failed),
-                outbox::last_error.eq(Some(said)),
-                lease_gone,
-            ))
-            .execute(conn)?,
-        Outcome::Later(said, wait) if message.attempts < MAX_ATTEMPTS => diesel::update(held)
-            .set((
-                outbox::state.eq(State::Queued),
-                outbox::not_before.eq(now + wait),
-                outbox::last_error.eq(Some(said)),
-                lease_gone,
-            ))
-            .execute(conn)?,
-        Outcome::Later(said, _) => diesel::update(held)
-            .set((
-                outbox::state.eq(State::Failed),
-                outbox::last_error.eq(Some(format!(
-                    "no success in {MAX_ATTEMPTS} tries; last: {said}"
-                ))),
-                lease_gone,
-            ))
-            .execute(conn)?,
+    // What the row becomes: its state, the reply kept, and when it may be tried again.
+    let (state, said, not_before) = match outcome {
+        Outcome::Sent => (State::Sent, None, now),
+        Outcome::Skipped(why) => (State::Skipped, Some(why.to_owned()), now),
+        Outcome::Failed(said) => (State::Failed, Some(said), now),
+        Outcome::Later(said, wait) if message.attempts < MAX_ATTEMPTS => {
+            (State::Queued, Some(said), now + wait)
+        }
+        Outcome::Later(said, _) => (
+            State::Failed,
+            Some(format!("no success in {MAX_ATTEMPTS} tries; last: {said}")),
+            now,
+        ),
     };
+    let changed = diesel::update(held)
+        .set((
+            outbox::state.eq(state),
+            outbox::last_error.eq(said),
+            outbox::not_before.eq(not_before),
+            outbox::sent_at.eq((state == State::Sent).then_some(now)),
+            outbox::claimed_by.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
     Ok(changed == 1)
 }
 
