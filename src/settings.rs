@@ -19,7 +19,7 @@ use strikevote_core::net::is_loopback_host;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 22] = [
+pub const SETTINGS: [&str; 24] = [
     "database_url",
     "bind",
     "public_url",
@@ -42,6 +42,8 @@ pub const SETTINGS: [&str; 22] = [
     "mail_from",
     "mail_per_minute",
     "mail_lease_seconds",
+    "union_name",
+    "letter_paper",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -207,6 +209,11 @@ pub struct Settings {
     /// How long a sender holds the messages it claimed before another may send them (s): after
     /// a crash, its messages wait this long. Longer than the slowest SMTP conversation.
     pub mail_lease_seconds: u64,
+    /// The union's name as messages and letters give it; unset: the name in `mail_from`.
+    pub union_name: Option<String>,
+    /// The paper the letters PDF is laid out for: `letter` (US Letter, for a #10 window
+    /// envelope) or `a4` (for a DL window envelope).
+    pub letter_paper: crate::notices::letters::Paper,
 }
 
 /// The signing key's file name when no path is given: beside the SQLite database, or in the
@@ -238,6 +245,8 @@ impl Default for Settings {
             mail_from: None,
             mail_per_minute: 600,
             mail_lease_seconds: 120,
+            union_name: None,
+            letter_paper: crate::notices::letters::Paper::Letter,
         }
     }
 }
@@ -374,6 +383,15 @@ impl Settings {
         if !(5..=3600).contains(&self.mail_lease_seconds) {
             anyhow::bail!("mail_lease_seconds must be from 5 to 3600");
         }
+        if let Some(name) = &self.union_name
+            && (name.trim().is_empty()
+                || name.chars().count() > 120
+                || strikevote_core::text::unsafe_character(name).is_some())
+        {
+            anyhow::bail!(
+                "union_name must be one line of 1 to 120 characters, such as `IATSE Local 871`"
+            );
+        }
         self.mail()?;
         Ok(())
     }
@@ -389,8 +407,33 @@ impl Settings {
             from: self.mail_from.as_deref(),
             per_minute: self.mail_per_minute,
             lease_seconds: self.mail_lease_seconds,
+            union_name: self.union_name.as_deref(),
         })
         .map(Some)
+    }
+
+    /// The union's name as letters give it: `union_name`, else the name in `mail_from`, else
+    /// the public address's host.
+    pub fn union(&self) -> String {
+        let from_name = self
+            .mail_from
+            .as_deref()
+            .and_then(|f| f.parse::<lettre::message::Mailbox>().ok())
+            .and_then(|m| m.name);
+        self.union_name
+            .clone()
+            .or(from_name)
+            .or_else(|| self.public_url.as_ref().map(|u| u.host().to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// Where members' questions go when a definition names no contact: `mail_from`'s address.
+    pub fn contact_fallback(&self) -> String {
+        self.mail_from
+            .as_deref()
+            .and_then(|f| f.parse::<lettre::message::Mailbox>().ok())
+            .map(|m| m.email.to_string())
+            .unwrap_or_default()
     }
 
     /// The parsed database URL.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: makes sure what the tests need is there (PostgreSQL running, Debian's
 # chromium and chromium-driver for the browser tests, haproxy for the several-instances test,
+# poppler-utils and zbar-tools to read back the letters PDF (text and QR codes),
 # Go with golang.org/x/mod for the cosignature interop test, Python tools in tests/.venv), then
 # runs the whole suite on SQLite and PostgreSQL and prints one total line.
 # Run from anywhere: bash tests/run.sh
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need=""
-for pkg in chromium chromium-driver haproxy libssl-dev libpq-dev pkg-config python3 golang-go golang-golang-x-mod-dev; do
+for pkg in chromium chromium-driver haproxy poppler-utils zbar-tools libssl-dev libpq-dev pkg-config python3 golang-go golang-golang-x-mod-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 command -v npm >/dev/null 2>&1 || need="$need nodejs npm"

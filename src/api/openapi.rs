@@ -68,6 +68,7 @@ pub struct ApiError {
         super::admin::reissue,
         super::notices::send,
         super::notices::status,
+        super::notices::letters,
         super::admin::open,
         super::admin::close,
         super::admin::certify,

@@ -29,6 +29,17 @@ pub(super) enum NoticesCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Print letters by post: a ballot link for every member who needs a letter (no email
+    /// address, or their ballot or reminder email failed) and has none, written as one PDF,
+    /// one page each (mode 0600, the only copy of those links), for the mail house.
+    Letters {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// Where to write the PDF (must not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// How many messages are queued, sent, failed and skipped, and whose failed (they need a
     /// letter). Never who voted.
     Status {
@@ -69,6 +80,24 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             }
             if wait {
                 watch(&mut conn, id, kind)?;
+            }
+            Ok(())
+        }
+        NoticesCommand::Letters { election, out } => {
+            let id = ElectionId::parse(&election)?;
+            let mut conn = connect(settings)?;
+            let signer = super::signer(settings)?;
+            let head = crate::notices::letters::Letterhead::of(settings, &signer);
+            let actor = super::cli_actor();
+            let n = super::roster::issue_into_file(&out, &mut |write| {
+                crate::notices::letters::issue_into(&mut conn, id, (&signer, &actor), &head, write)
+            })?;
+            match n {
+                0 => println!(
+                    "nobody needs a letter: every member without an email address holds a ballot \
+                     link and no email failed; nothing issued"
+                ),
+                n => println!("{n} letter(s) written to {}", out.display()),
             }
             Ok(())
         }

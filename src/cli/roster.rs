@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::log::LogKey;
 use crate::roster;
 use crate::settings::Settings;
-use crate::token::store::{self as token_store, IssuedToken};
+use crate::token::store as token_store;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum RosterCommand {
@@ -143,22 +143,45 @@ fn issue_tokens(
     signer: &LogKey,
     out: &Path,
 ) -> anyhow::Result<()> {
+    let issued = issue_into_file(out, &mut |write| {
+        token_store::issue_missing(conn, id, signer, &cli_actor(), &mut |issued| {
+            write(&token_store::mailing_csv(issued, signer)?)
+        })
+    })?;
+    match issued {
+        0 => println!("every member already has a token; nothing issued"),
+        n => println!("issued {n} token(s) to {}", out.display()),
+    }
+    Ok(())
+}
+
+/// Where an issuance hands the file's bytes, before its tokens commit.
+pub(super) type Writer<'a> = dyn FnMut(&[u8]) -> crate::error::Result<()> + 'a;
+/// An issuance: given a [`Writer`], issues and returns how many tokens.
+pub(super) type Issuing<'a> = dyn FnMut(&mut Writer<'_>) -> crate::error::Result<usize> + 'a;
+
+/// Runs `issue` (which hands what it issued, as the file's bytes, to the writer it is given
+/// before its tokens commit): the bytes go to a private file (mode 0600) beside `out`, moved
+/// into place once the tokens are committed — a failure on either side leaves neither live
+/// tokens nobody has nor a file of dead ones. Returns how many tokens were issued (0: no file).
+pub(super) fn issue_into_file(out: &Path, issue: &mut Issuing<'_>) -> anyhow::Result<usize> {
     if out.exists() {
         bail!(
             "refusing to overwrite {}: it may hold tokens already mailed; choose another --out",
             out.display()
         );
     }
-    let partial = out.with_extension("csv.partial");
-    let result = token_store::issue_missing(conn, id, signer, &cli_actor(), &mut |issued| {
-        write_token_csv(&partial, issued, signer)
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let result = issue(&mut |bytes| {
+        write_private(&partial, bytes)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e:#}", partial.display())))
     });
     match result {
         Ok(0) => {
             let _ = fs::remove_file(&partial);
-            println!("every member already has a token; nothing issued");
-            Ok(())
+            Ok(0)
         }
         Ok(n) => {
             fs::rename(&partial, out).with_context(|| {
@@ -168,11 +191,10 @@ fn issue_tokens(
                     out.display()
                 )
             })?;
-            println!("issued {n} token(s) to {}", out.display());
             eprintln!(
                 "The file (mode 0600) is the only copy of these tokens: mail them, then delete it."
             );
-            Ok(())
+            Ok(n)
         }
         Err(e) => {
             let _ = fs::remove_file(&partial);
@@ -181,13 +203,13 @@ fn issue_tokens(
     }
 }
 
-fn write_token_csv(path: &Path, issued: &[IssuedToken], signer: &LogKey) -> anyhow::Result<()> {
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file: File = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(&token_store::mailing_csv(issued, signer)?)?;
+    file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
 }

@@ -45,6 +45,7 @@ diesel::table! {
         name -> Text,
         email -> Text,
         language -> Nullable<Text>,
+        address -> Nullable<Text>,
     }
 }
 

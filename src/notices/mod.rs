@@ -1,7 +1,10 @@
-//! Reaching members by email: the outbox ([`outbox`]: one row per message, durable, claimed
+//! Reaching members: by email — the outbox ([`outbox`]: one row per message, durable, claimed
 //! with a lease), the sender ([`sender`]: makes each ballot token as it hands the message to
-//! the SMTP server, never storing it), the SMTP server ([`smtp`]) and the words ([`texts`]).
+//! the SMTP server, never storing it), the SMTP server ([`smtp`]) — and by post ([`letters`]:
+//! one PDF of letters for members without email or whose email failed); the words are
+//! [`texts`].
 
+pub mod letters;
 pub mod outbox;
 pub mod sender;
 pub mod smtp;

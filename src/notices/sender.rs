@@ -175,7 +175,7 @@ impl Sender {
         let minted = self.mint(conn, id, &messages)?;
         let fingerprint = crate::log::note::fingerprint(&self.signer.public_key());
         let from = self.server.from.clone();
-        let union = from.name.clone().unwrap_or_else(|| from.email.to_string());
+        let union = self.server.union.clone();
         let fallback_contact = from.email.to_string();
         for message in &messages {
             let Some(member) = members.get(&message.member) else {
@@ -213,18 +213,28 @@ impl Sender {
                 fingerprint: &fingerprint,
             };
             let letter = texts::compose(message.kind, lang, &facts);
-            let Some(mail) = texts::message(&from, (&member.name, &member.email), &letter) else {
-                let why = "the roster's email address is not one an SMTP server takes".to_owned();
-                self.finish(conn, message, Outcome::Failed(why))?;
-                continue;
+            let outcome = match texts::message(&from, (&member.name, &member.email), &letter) {
+                None => Outcome::Failed(
+                    "the roster's email address is not one an SMTP server takes".to_owned(),
+                ),
+                Some(mail) => {
+                    self.pace();
+                    let outcome = match smtp::hand_over(transport, &mail) {
+                        Handed::Accepted => Outcome::Sent,
+                        Handed::Refused(said) => Outcome::Failed(said),
+                        Handed::NotNow(said) => {
+                            Outcome::Later(said, outbox::backoff(message.attempts))
+                        }
+                    };
+                    crate::error::failpoint("mail::handed", &id)?;
+                    outcome
+                }
             };
-            self.pace();
-            let outcome = match smtp::hand_over(transport, &mail) {
-                Handed::Accepted => Outcome::Sent,
-                Handed::Refused(said) => Outcome::Failed(said),
-                Handed::NotNow(said) => Outcome::Later(said, outbox::backoff(message.attempts)),
-            };
-            crate::error::failpoint("mail::handed", &id)?;
+            // A link the SMTP server did not take reaches nobody: it dies now, and a member
+            // whose message failed for good can be sent a letter.
+            if let (Some(issued), false) = (token, outcome == Outcome::Sent) {
+                crate::token::store::revoke_undelivered(conn, &issued.token)?;
+            }
             self.finish(conn, message, outcome)?;
         }
         Ok(())

@@ -16,6 +16,9 @@ pub struct MailServer {
     shown: String,
     /// The `From` of every message.
     pub from: Mailbox,
+    /// The union's name as the messages give it (`union_name`, else the `From`'s name, else
+    /// its address).
+    pub union: String,
     /// The most messages per minute this instance hands over.
     pub per_minute: u32,
     /// How long a claim lasts.
@@ -44,6 +47,8 @@ pub struct MailSettings<'a> {
     pub per_minute: u32,
     /// `mail_lease_seconds`.
     pub lease_seconds: u64,
+    /// `union_name`.
+    pub union_name: Option<&'a str>,
 }
 
 impl MailServer {
@@ -96,10 +101,16 @@ impl MailServer {
         } else {
             format!("{shown}?{query}")
         };
+        let union = match (settings.union_name, &from.name) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => from.email.to_string(),
+        };
         Ok(Self {
             url: url.to_owned(),
             shown,
             from,
+            union,
             per_minute: settings.per_minute,
             lease: Duration::from_secs(settings.lease_seconds),
         })
@@ -145,6 +156,7 @@ mod tests {
             from: Some("Local 871 Vote <vote@local871.example>"),
             per_minute: 600,
             lease_seconds: 120,
+            union_name: None,
         })
     }
 
@@ -183,6 +195,7 @@ mod tests {
             from: None,
             per_minute: 600,
             lease_seconds: 120,
+            union_name: None,
         })
         .err()
         .unwrap();

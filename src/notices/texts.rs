@@ -39,37 +39,51 @@ pub struct Facts<'a> {
 /// The words of a `kind` message in `lang`.
 pub fn compose(kind: Kind, lang: Lang, facts: &Facts<'_>) -> Letter {
     let t = lang.text();
-    let d = &facts.election.definition;
-    let (title, question) = d.texts(lang.code());
-    let base = facts.election.public_url.to_string();
-    let id = facts.election.id;
-    let result_link = format!("{base}/elections/{id}/result");
-    let certificate_link = format!("{base}/elections/{id}/certificate.pdf");
-    let contact = d.contact.as_deref().unwrap_or(facts.fallback_contact);
-    let opens = d.local_time(&d.opens_at);
-    let closes = d.local_time(&d.closes_at);
-    let values = [
-        ("union", facts.union),
-        ("name", facts.name),
-        ("title", title),
-        ("question", question),
-        ("link", facts.link.unwrap_or_default()),
-        ("opens", &opens),
-        ("closes", &closes),
-        ("fingerprint", facts.fingerprint),
-        ("contact", contact),
-        ("result_link", &result_link),
-        ("certificate_link", &certificate_link),
-    ];
     let (subject, body) = match kind {
         Kind::Ballot => (t.mail_ballot_subject, t.mail_ballot_body),
         Kind::Reminder => (t.mail_reminder_subject, t.mail_reminder_body),
         Kind::Result => (t.mail_result_subject, t.mail_result_body),
     };
+    let values = values(lang, facts);
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Letter {
         subject: one_line(&fill(subject, &values)),
         body: fill(body, &values),
     }
+}
+
+/// The words of a printed letter's body in `lang` (its subject is the ballot notice's).
+pub fn letter_body(lang: Lang, facts: &Facts<'_>) -> String {
+    let values = values(lang, facts);
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fill(lang.text().letter_body, &values)
+}
+
+/// What the texts' `{placeholders}` stand for.
+fn values(lang: Lang, facts: &Facts<'_>) -> [(&'static str, String); 13] {
+    let d = &facts.election.definition;
+    let (title, question) = d.texts(lang.code());
+    let base = facts.election.public_url.to_string();
+    let id = facts.election.id;
+    let contact = d.contact.as_deref().unwrap_or(facts.fallback_contact);
+    [
+        ("union", facts.union.to_owned()),
+        ("name", facts.name.to_owned()),
+        ("title", title.to_owned()),
+        ("question", question.to_owned()),
+        ("link", facts.link.unwrap_or_default().to_owned()),
+        ("opens", d.local_time(&d.opens_at)),
+        ("closes", d.local_time(&d.closes_at)),
+        ("fingerprint", facts.fingerprint.to_owned()),
+        ("contact", contact.to_owned()),
+        ("result_link", format!("{base}/elections/{id}/result")),
+        (
+            "certificate_link",
+            format!("{base}/elections/{id}/certificate.pdf"),
+        ),
+        ("vote_page", format!("{base}/vote")),
+        ("audit_link", format!("{base}/elections/{id}/audit")),
+    ]
 }
 
 /// `template` with each `{key}` of `values` replaced, in one pass: what is put in is never

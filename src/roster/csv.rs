@@ -8,8 +8,14 @@ use email_address::EmailAddress;
 /// The columns a roster file must have (in any order, header required).
 pub const COLUMNS: [&str; 4] = ["member_id", "local", "name", "email"];
 /// Columns a roster file may have besides: `language`, the member's language for what the
-/// service sends them (a two-letter code of a language it speaks; empty for English).
-pub const OPTIONAL: [&str; 1] = ["language"];
+/// service sends them (a two-letter code of a language it speaks; empty for English), and
+/// `address`, the postal address printed on a letter (its lines separated by line breaks in
+/// the cell, as a spreadsheet writes them; empty when there is none).
+pub const OPTIONAL: [&str; 2] = ["language", "address"];
+
+/// Most lines of a postal address, and longest line.
+const MAX_ADDRESS_LINES: usize = 6;
+const MAX_ADDRESS_LINE: usize = 60;
 
 /// Longest accepted member id, name and email.
 const MAX_MEMBER_ID: usize = 128;
@@ -31,6 +37,9 @@ pub struct RosterRow {
     pub email: String,
     /// The member's language for notices and letters, when the file gives one.
     pub language: Option<String>,
+    /// The member's postal address, its lines joined by `\n` (blank lines and spaces at
+    /// either end dropped), when the file gives one.
+    pub address: Option<String>,
 }
 
 /// One bad line of a roster file.
@@ -134,6 +143,7 @@ struct Columns {
     name: usize,
     email: usize,
     language: Option<usize>,
+    address: Option<usize>,
 }
 
 impl Columns {
@@ -192,6 +202,7 @@ impl Columns {
             name: index["name"],
             email: index["email"],
             language: index.get("language").copied(),
+            address: index.get("address").copied(),
         })
     }
 
@@ -219,6 +230,10 @@ impl Columns {
                 .language
                 .map(|i| record[i].trim().to_ascii_lowercase())
                 .filter(|l| !l.is_empty()),
+            address: self
+                .address
+                .map(|i| address_lines(&record[i]))
+                .filter(|a| !a.is_empty()),
         };
         let mut reasons = Vec::new();
         reasons.extend(member_id_problem(&row.member_id, first_seen, line));
@@ -254,12 +269,43 @@ impl Columns {
                     .join(", ")
             ));
         }
+        reasons.extend(row.address.as_deref().and_then(address_problem));
         if reasons.is_empty() {
             Ok(row)
         } else {
             Err(reasons.join("; "))
         }
     }
+}
+
+/// An address cell's lines, trimmed, blank ones dropped, joined by `\n`.
+fn address_lines(cell: &str) -> String {
+    cell.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What is wrong with an address (its lines joined by `\n`), if anything.
+fn address_problem(address: &str) -> Option<String> {
+    let lines: Vec<&str> = address.split('\n').collect();
+    if lines.len() > MAX_ADDRESS_LINES {
+        return Some(format!(
+            "address has {} lines; a letter's window takes at most {MAX_ADDRESS_LINES}",
+            lines.len()
+        ));
+    }
+    lines.iter().enumerate().find_map(|(i, line)| {
+        let n = i + 1;
+        if line.chars().count() > MAX_ADDRESS_LINE {
+            Some(format!(
+                "address line {n} is longer than {MAX_ADDRESS_LINE} characters"
+            ))
+        } else {
+            crate::text::unsafe_character(line).map(|why| format!("address line {n} {why}"))
+        }
+    })
 }
 
 /// What is wrong with a member id, if anything; a good one is remembered for duplicates.
@@ -303,6 +349,35 @@ mod tests {
 
     fn codes() -> HashSet<&'static str> {
         ["600", "700", "871"].into_iter().collect()
+    }
+
+    #[test]
+    fn a_postal_address_keeps_its_lines_and_refuses_what_no_window_shows() {
+        let file = "member_id,local,name,email,address\n\
+                    M1,600,Ana,,\"  12 Elm St \r\n\r\nSpringfield, IL 62704\"\n\
+                    M2,600,Ben,,\n";
+        let rows = parse_roster(file.as_bytes(), &codes()).unwrap();
+        assert_eq!(
+            rows[0].address.as_deref(),
+            Some("12 Elm St\nSpringfield, IL 62704")
+        );
+        assert_eq!(rows[1].address, None);
+        let long = format!("M1,600,Ana,,{}", "x".repeat(61));
+        let seven = "M2,600,Ben,,\"1\n2\n3\n4\n5\n6\n7\"";
+        let tab = "M3,600,Cy,,\"12\tElm\"";
+        let file = format!("member_id,local,name,email,address\n{long}\n{seven}\n{tab}\n");
+        let Err(RosterError::Lines(problems)) = parse_roster(file.as_bytes(), &codes()) else {
+            panic!("a bad address was accepted");
+        };
+        let reasons: Vec<&str> = problems.iter().map(|p| p.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "address line 1 is longer than 60 characters",
+                "address has 7 lines; a letter's window takes at most 6",
+                "address line 1 contains a tab (U+0009)",
+            ]
+        );
     }
 
     #[test]

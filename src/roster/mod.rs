@@ -147,6 +147,8 @@ pub(crate) struct StoredMember {
     /// The member's language for what the service sends them (two letters), if the roster
     /// gave one.
     pub language: Option<String>,
+    /// The member's postal address (lines joined by `\n`), if the roster gave one.
+    pub address: Option<String>,
 }
 
 /// Member `member_id` of election `id`'s roster, or `member_not_found`.
@@ -180,6 +182,7 @@ struct NewMember<'a> {
     name: &'a str,
     email: &'a str,
     language: Option<&'a str>,
+    address: Option<&'a str>,
 }
 
 /// What a new roster changes: members to add, rows to update, rows to remove.
@@ -206,12 +209,14 @@ fn changes<'a>(eid: &'a str, existing: Vec<StoredMember>, rows: &'a [RosterRow])
                 name: &row.name,
                 email: &row.email,
                 language: row.language.as_deref(),
+                address: row.address.as_deref(),
             }),
             Some(m) => {
                 if m.local != row.local
                     || m.name != row.name
                     || m.email != row.email
                     || m.language != row.language
+                    || m.address != row.address
                 {
                     updates.push((m.row_id, row));
                 }
@@ -258,6 +263,7 @@ fn replace(
                 members::name.eq(&row.name),
                 members::email.eq(&row.email),
                 members::language.eq(&row.language),
+                members::address.eq(&row.address),
             ))
             .execute(conn)?;
         done += 1;

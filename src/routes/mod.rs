@@ -280,6 +280,15 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, admin::send_notices)],
     },
     Resource {
+        path: "/admin/elections/{id}/letters",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[
+            get!(ADMIN, admin::letters_page),
+            post!(ADMIN, admin::issue_letters),
+        ],
+    },
+    Resource {
         path: "/admin/elections/{id}/notices/preview",
         limited: false,
         body: BodyLimit::None,
@@ -420,6 +429,12 @@ pub static ROUTES: &[Resource] = &[
             get!(OFFICIALS, api::notices::status),
             post!(ADMIN, api::notices::send),
         ],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/letters",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[post!(ADMIN, api::notices::letters)],
     },
     Resource {
         path: "/api/v1/elections/{id}/tokens/reissue",

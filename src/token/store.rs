@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::PlainToken;
 use crate::db::DbConnection;
@@ -33,6 +33,8 @@ pub struct IssuedToken {
     pub email: String,
     /// The member's language (two letters) if the roster gave one.
     pub language: Option<String>,
+    /// The member's postal address (lines joined by `\n`) if the roster gave one.
+    pub address: Option<String>,
     /// The token itself.
     pub token: PlainToken,
     /// The link the member opens, built from the election's public URL.
@@ -123,9 +125,59 @@ pub fn issue_missing(
             conn,
             &election,
             (signer, actor.into(), AdminAction::TokensIssue),
+            None,
             deliver,
         )
     })
+}
+
+/// As [`issue_missing`], for the members of `among` (rows of `members`) only: the letters by
+/// post. `deliver` gets the election with the tokens (the letters name its dates).
+pub fn issue_letters(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogKey,
+    actor: &str,
+    among: &HashSet<String>,
+    deliver: &mut dyn FnMut(&Election, &[IssuedToken]) -> Result<()>,
+) -> Result<usize> {
+    crate::log::store::transaction(conn, |conn| {
+        let election = election::lock(conn, id)?;
+        ensure_issuable(&election)?;
+        issue_needy(
+            conn,
+            &election,
+            (signer, actor.into(), AdminAction::TokensIssue),
+            Some(among),
+            &mut |issued| deliver(&election, issued),
+        )
+    })
+}
+
+/// The members of election `id` with neither a live nor a used token, by local and member id.
+pub(crate) fn needy_members(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<StoredMember>> {
+    let holding = tokens::table
+        .filter(tokens::member.eq(members::id))
+        .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]));
+    Ok(members::table
+        .filter(members::election_id.eq(id.to_string()))
+        .filter(not(exists(holding)))
+        .select(StoredMember::as_select())
+        .order((members::local_code, members::member_id))
+        .load(conn)?)
+}
+
+/// Revokes a live token whose message never reached its member (the SMTP server refused it,
+/// or it was never handed over): nobody holds it, and the member may get a letter instead.
+pub fn revoke_undelivered(conn: &mut DbConnection, token: &PlainToken) -> Result<()> {
+    diesel::update(
+        tokens::table
+            .filter(tokens::hash.eq(token.hash().0.to_vec()))
+            .filter(tokens::status.eq(TokenStatus::Live)),
+    )
+    .set(tokens::status.eq(TokenStatus::Revoked))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The mailing lost: revokes every live token of the election and issues every member who has
@@ -151,7 +203,7 @@ pub fn reissue_mailing<'a>(
         .set(tokens::status.eq(TokenStatus::Revoked))
         .execute(conn)?;
         let why = (signer, who.actor(), AdminAction::TokensReissueAll);
-        issue_needy(conn, &election, why, &mut |issued| {
+        issue_needy(conn, &election, why, None, &mut |issued| {
             csv = mailing_csv(issued, signer)?;
             Ok(())
         })
@@ -160,27 +212,23 @@ pub fn reissue_mailing<'a>(
 }
 
 /// Inside the caller's transaction: a token for every member with neither a live nor a used
-/// one, logged as `(signer, actor, action)`'s `admin` entry and a `tokens_issued` entry.
+/// one (of `among`, when given: rows of `members`), logged as `(signer, actor, action)`'s
+/// `admin` entry and a `tokens_issued` entry.
 fn issue_needy(
     conn: &mut DbConnection,
     election: &Election,
     (signer, actor, action): (&LogKey, entry::Actor<'_>, AdminAction),
+    among: Option<&HashSet<String>>,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     let id = election.id;
     let eid = id.to_string();
-    let holding = tokens::table
-        .filter(tokens::member.eq(members::id))
-        .filter(tokens::status.eq_any([TokenStatus::Live, TokenStatus::Used]));
-    let needy: Vec<StoredMember> = members::table
-        .filter(members::election_id.eq(&eid))
-        .filter(not(exists(holding)))
-        .select(StoredMember::as_select())
-        .order((members::local_code, members::member_id))
-        .load(conn)?;
+    let needy = needy_members(conn, id)?
+        .into_iter()
+        .filter(|m| among.is_none_or(|a| a.contains(&m.row_id)));
     let now = Utc::now().naive_utc();
-    let mut issued = Vec::with_capacity(needy.len());
-    let mut rows = Vec::with_capacity(needy.len());
+    let mut issued = Vec::new();
+    let mut rows = Vec::new();
     for member in needy {
         let token = fresh_token()?;
         rows.push(NewToken::live(&token, &eid, member.row_id.clone(), now));
@@ -237,6 +285,7 @@ impl IssuedToken {
             name: member.name,
             email: member.email,
             language: member.language,
+            address: member.address,
             ballot_url: election.ballot_url(&token),
             token,
         }

@@ -171,6 +171,10 @@ pub struct Text {
     pub mail_reminder_body: &'static str,
     pub mail_result_subject: &'static str,
     pub mail_result_body: &'static str,
+    pub letter_body: &'static str,
+    pub letter_code_label: &'static str,
+    pub letter_link_label: &'static str,
+    pub letter_footer: &'static str,
     /// The other languages, (code, own name), for the language switch.
     pub others: &'static [(&'static str, &'static str)],
 }

@@ -120,6 +120,23 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> Htt
     html(status, &page, None)
 }
 
+/// The letters PDF as a one-time download (never cached), saying how many tokens it holds;
+/// the admin page and the API answer it alike.
+pub fn letters_download(
+    id: crate::election::ElectionId,
+    issued: usize,
+    pdf: Vec<u8>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(actix_web::http::header::ContentDisposition::attachment(
+            format!("letters-{id}.pdf"),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Strikevote-Issued", issued.to_string()))
+        .body(pdf)
+}
+
 /// The mailing CSV as a one-time download (never cached), saying how many tokens it holds;
 /// the admin page and the API answer it alike.
 pub fn mailing_download(

@@ -980,7 +980,7 @@ both_backends! {
         // The preview: every kind in every language, plain text, before anything is sent.
         click(&c, "#preview-messages").await;
         let page = c.source().await.unwrap();
-        for words in ["Your ballot: Strike authorization 2026", "Su boleta:", "Reminder:", "Recordatorio:", "Result:", "Dear Ana Example,", "Local 871 Vote is holding a vote"] {
+        for words in ["Your ballot: Strike authorization 2026", "Su boleta:", "Reminder:", "Recordatorio:", "Result:", "Dear Ana Example,", "Local 871 Vote is holding a vote", "scan the square code on this letter", "escanee el código cuadrado"] {
             assert!(page.contains(words), "the preview lacks `{words}`");
         }
         assert!(sink.mails().is_empty(), "a preview sent something");
@@ -1005,6 +1005,14 @@ both_backends! {
         let failed = text_of(&c, "email-failed").await;
         assert!(failed.contains("M2"), "{failed}");
         assert_accessible(&c, "the dashboard's email panel").await;
+        // The bounce needs a letter: the confirmation step says how many, and that the roster
+        // gave no postal address for it.
+        click(&c, "#letters-link").await;
+        let needed = text_of(&c, "letters-needed").await;
+        assert!(needed.contains("1 member needs a letter"), "{needed}");
+        let without = text_of(&c, "letters-without-address").await;
+        assert!(without.contains("1 of them has no postal address"), "{without}");
+        assert_accessible(&c, "the letters confirmation").await;
         c.close().await.unwrap();
     }
 }

@@ -389,3 +389,151 @@ both_backends! {
         served.stop();
     }
 }
+
+/// Posts for the letters PDF; returns the status, how many were issued and the body.
+async fn letters(app: &TestApp, admin: &str, id: &str) -> (u16, Option<String>, Vec<u8>) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/elections/{id}/letters", app.address))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let issued = res
+        .headers()
+        .get("x-strikevote-issued")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, issued, res.bytes().await.unwrap().to_vec())
+}
+
+both_backends! {
+    async fn a_bounce_and_a_member_without_email_get_letters_whose_link_and_qr_code_vote(db: &TestDb) {
+        let id = create_election(db);
+        let roster = db.path("letters.csv");
+        // The address cell holds its lines as a spreadsheet writes them: line breaks in quotes.
+        std::fs::write(
+            &roster,
+            "member_id,local,name,email,language,address\n\
+             M0,600,Ana Mail,m0@example.org,,\n\
+             M1,700,Zoë Ødegård-Łukasiewicz Дмитрий,,es,\"Calle Mayor 5, 2º\nSpringfield, IL 62701\"\n\
+             M2,871,Dee Gone,bounce-m2@example.org,en,\"12 Elm St\nApt 3\n\nSpringfield, IL 62704\"\n\
+             M3,600,,,,\n",
+        )
+        .unwrap();
+        sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        let (status, queued) = send(&app, &admin, &id, "ballot").await;
+        assert_eq!(status, 200, "{queued}");
+        let outbox = drained(&app, &admin, &id).await;
+        assert_eq!(outbox["failed_ballots"], serde_json::json!(["M2"]), "{outbox}");
+
+        // Letters for the bounce and the two without an address; the emailed member gets none.
+        let (status, issued, pdf) = letters(&app, &admin, &id).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+        assert_eq!(issued.as_deref(), Some("3"));
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+        let file = db.path("letters.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let pages = pdf_pages(&file);
+        assert_eq!(pages.len(), 3, "one page per letter: {pages:?}");
+        let page = |member: &str| {
+            pages
+                .iter()
+                .find(|p| p.contains(&format!(" {member} ")))
+                .unwrap_or_else(|| panic!("no letter for {member}: {pages:?}"))
+        };
+        assert!(pages.iter().all(|p| !p.contains("Ana Mail")), "the emailed member got a letter");
+        let key = sv(db, &["key", "show"]).ok();
+        let key: [u8; 32] = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let fingerprint = strikevote_core::note::fingerprint(&key);
+        let spanish = page("M1");
+        for words in [
+            "Zoë Ødegård-Łukasiewicz Дмитрий",
+            "Calle Mayor 5, 2º",
+            "Springfield, IL 62701",
+            "Estimado/a Zoë Ødegård-Łukasiewicz Дмитрий:",
+            "Su código de boleta",
+            "2026-01-01 00:00",
+            "2036-01-01 00:00",
+            fingerprint.trim(),
+            &format!("/elections/{id}/result"),
+            "Local 871 Vote",
+        ] {
+            assert!(spanish.contains(words), "M1's letter lacks `{words}`:\n{spanish}");
+        }
+        let english = page("M2");
+        for words in ["Dear Dee Gone,", "12 Elm St", "Apt 3", "Springfield, IL 62704", "Your ballot code"] {
+            assert!(english.contains(words), "M2's letter lacks `{words}`:\n{english}");
+        }
+        assert!(page("M3").contains("Dear M3,"), "a member without a name is greeted by id");
+
+        // Each page's QR code is the link printed on it, opens the ballot page and votes.
+        let codes = pdf_qr_codes(&file, &db.path("letters-png"));
+        assert_eq!(codes.len(), 3);
+        sv(db, &["election", "open", &id]).ok();
+        for (text, qr) in pages.iter().zip(&codes) {
+            assert_eq!(qr.len(), 1, "one QR code per page: {qr:?}");
+            let link = &qr[0];
+            let printed: String = text.split_whitespace().collect();
+            assert!(printed.contains(link.as_str()), "the QR code {link} is not the link printed:\n{text}");
+            let path = link.strip_prefix(PUBLIC_URL).expect("a link to this service");
+            let (status, ballot) = app.get(path).await;
+            assert_eq!(status, 200, "{path}: {ballot}");
+            let token = link.split("token=").nth(1).unwrap();
+            assert!(text.contains(token), "the ballot code is printed to type: {token}");
+            let (status, cast) = app.cast(token, "yes").await;
+            assert_eq!(status, 200, "{cast}");
+        }
+
+        // Nobody needs a letter any more; the log names the official who printed them.
+        let (status, issued, pdf) = letters(&app, &admin, &id).await;
+        assert_eq!((status, issued.as_deref(), pdf.len()), (204, Some("0"), 0));
+        let bundle = export_bundle(db, &id, "bundle");
+        let log = String::from_utf8(bundle.log.clone()).unwrap();
+        assert!(
+            log.contains(r#""action":"tokens_issue","by":"dave"}"#) && log.contains(r#""count":3,"locals":{"600":1,"700":1,"871":1}"#),
+            "{log}"
+        );
+        served.stop();
+    }
+}
+
+both_backends! {
+    async fn the_console_prints_letters_once_to_a_private_file_and_never_over_one(db: &TestDb) {
+        // No SMTP server at all: letters are how members without an address get their ballot;
+        // a member holding a token from the mailing file gets no second link.
+        let id = create_election(db);
+        let roster = db.path("letters.csv");
+        std::fs::write(
+            &roster,
+            "member_id,local,name,email\nM0,600,Ana Paper,\nM1,700,Ben Mail,m1@example.org\nM2,871,Cy Paper,\n",
+        )
+        .unwrap();
+        sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
+        let out = db.path("letters-console.pdf");
+        let printed = sv(db, &["notices", "letters", "--election", &id, "--out", out.to_str().unwrap()]).ok();
+        assert!(printed.contains("2 letter(s) written"), "{printed}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the letters hold live tokens");
+        }
+        let pages = pdf_pages(&out);
+        assert_eq!(pages.len(), 2, "{pages:?}");
+        assert!(pages[0].contains("Dear Ana Paper,") && pages[1].contains("Dear Cy Paper,"), "{pages:?}");
+        assert!(pages.iter().all(|p| !p.contains("Ben Mail")));
+        let refused = sv(db, &["notices", "letters", "--election", &id, "--out", out.to_str().unwrap()]).fails();
+        assert!(refused.contains("refusing to overwrite"), "{refused}");
+        let again = sv(db, &["notices", "letters", "--election", &id, "--out", db.path("again.pdf").to_str().unwrap()]).ok();
+        assert!(again.contains("nobody needs a letter"), "{again}");
+        assert!(!db.path("again.pdf").exists());
+    }
+}

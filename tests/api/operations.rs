@@ -32,6 +32,8 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "mail_from" => "Local 871 Vote <vote@local871.example>".into(),
         "mail_per_minute" => "120".into(),
         "mail_lease_seconds" => "30".into(),
+        "union_name" => "IATSE Local 871".into(),
+        "letter_paper" => "a4".into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }

@@ -373,7 +373,7 @@ mod tokens;
 mod transitions;
 
 pub use dashboard::dashboard;
-pub use notices::{preview_notices, send_notices};
+pub use notices::{issue_letters, letters_page, preview_notices, send_notices};
 pub use tokens::{
     ConfirmedForm, CsrfForm, ReissueForm, issue_invitations, issue_tokens, issue_tokens_page,
     reissue_all, reissue_all_page, reissue_token, upload_roster,

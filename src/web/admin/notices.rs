@@ -122,18 +122,14 @@ pub async fn preview_notices(desk: Desk) -> HttpResponse {
         Err(e) => return desk.refused(&e).await,
     };
     let mail = desk.state.settings.mail().ok().flatten();
-    let (union, fallback) = match &mail {
-        Some(m) => (
-            m.from
-                .name
-                .clone()
-                .unwrap_or_else(|| m.from.email.to_string()),
-            m.from.email.to_string(),
-        ),
-        None => (
-            "(mail_from is not set)".to_owned(),
+    let settings = &desk.state.settings;
+    let (union, fallback) = match (&mail, settings.union().as_str()) {
+        (Some(m), _) => (m.union.clone(), m.from.email.to_string()),
+        (None, "") => (
+            "(union_name is not set)".to_owned(),
             "(mail_from)".to_owned(),
         ),
+        (None, union) => (union.to_owned(), settings.contact_fallback()),
     };
     let fingerprint = crate::log::note::fingerprint(&desk.state.signer.public_key());
     let link = format!("{}/vote?token=…", e.public_url);
@@ -156,6 +152,20 @@ pub async fn preview_notices(desk: Desk) -> HttpResponse {
                 letter.body,
             ));
         }
+        let facts = texts::Facts {
+            election: &e,
+            union: &union,
+            fallback_contact: &fallback,
+            name: "Ana Example",
+            link: Some(&link),
+            fingerprint: &fingerprint,
+        };
+        messages.push((
+            format!("{} — letter by post", lang.name()),
+            lang.code().to_owned(),
+            texts::compose(Kind::Ballot, lang, &facts).subject,
+            texts::letter_body(lang, &facts),
+        ));
     }
     let page = Preview {
         id: id.to_string(),
@@ -170,4 +180,74 @@ pub async fn preview_notices(desk: Desk) -> HttpResponse {
         server: mail.map(|m| m.server_shown()),
     };
     html(StatusCode::OK, &page, None)
+}
+
+#[derive(Template)]
+#[template(path = "letters.html")]
+struct LettersPage {
+    id: String,
+    title: String,
+    csrf: String,
+    /// Members who need a letter and have no token yet.
+    needy: usize,
+    /// Of them, those with no postal address on the roster.
+    without_address: usize,
+    /// The paper the letters are laid out for.
+    paper: &'static str,
+}
+
+/// `GET /admin/elections/{id}/letters`: the confirmation step, saying how many letters and
+/// how many of them lack a postal address.
+pub async fn letters_page(desk: Desk) -> HttpResponse {
+    let id = desk.id;
+    let found = desk
+        .run(move |c| {
+            let e = election::find(c, id)?;
+            Ok((e, crate::notices::letters::pending(c, id)?))
+        })
+        .await;
+    let (e, (needy, without_address)) = match found {
+        Ok(found) => found,
+        Err(e) => return desk.refused(&e).await,
+    };
+    let (csrf, cookie) = csrf(&desk.req, &desk.state);
+    let page = LettersPage {
+        id: id.to_string(),
+        title: e.definition.title,
+        csrf,
+        needy,
+        without_address,
+        paper: match desk.state.settings.letter_paper {
+            crate::notices::letters::Paper::Letter => "US Letter, for a #10 window envelope",
+            crate::notices::letters::Paper::A4 => "A4, for a DL window envelope",
+        },
+    };
+    html(StatusCode::OK, &page, cookie)
+}
+
+/// `POST /admin/elections/{id}/letters`: issues the letters' tokens; the PDF downloads once.
+pub async fn issue_letters(
+    desk: Desk,
+    form: web::Form<super::tokens::ConfirmedForm>,
+) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
+    }
+    let ((signer, by), id) = (desk.actor(), desk.id);
+    let head = crate::notices::letters::Letterhead::of(&desk.state.settings, &signer);
+    match desk
+        .run(move |c| crate::notices::letters::issue(c, id, &signer, &by, &head))
+        .await
+    {
+        Ok((0, _)) => {
+            let nothing = "Nobody needs a letter now: every member without an email address \
+                           already holds a ballot link, and no email failed.";
+            desk.show(Some(nothing.into())).await
+        }
+        Ok((n, pdf)) => crate::web::page::letters_download(id, n, pdf),
+        Err(e) => desk.refused(&e).await,
+    }
 }

@@ -49,9 +49,9 @@ pub struct CsrfForm {
 /// A confirmation form: the CSRF field and the official's password, typed again.
 #[derive(Deserialize)]
 pub struct ConfirmedForm {
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    password: String,
+    pub(super) password: String,
 }
 
 /// `POST /admin/elections/{id}/tokens`: issues the missing tokens; the CSV downloads once.

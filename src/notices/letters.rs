@@ -1,0 +1,482 @@
+//! Letters by post: for members without an email address and those whose ballot or reminder
+//! email failed, one PDF for the mail house with one page per member — the ballot link as text
+//! and as a QR code, the typed ballot code, the vote's dates in the election's zone, the
+//! contact line, the key fingerprint and where the result will be, in the member's language,
+//! with the name and postal address placed for a window envelope.
+//!
+//! The tokens are made when the PDF is made ([`crate::token::store::issue_letters`], an
+//! official's `tokens_issue` in the log) and exist in plain text only in the PDF, which is
+//! downloaded once. Text is drawn in DejaVu Sans, embedded, so any Latin, Greek or Cyrillic
+//! name prints (a glyph the font lacks prints as an empty box; the text layer keeps the name).
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Rect};
+use serde::{Deserialize, Serialize};
+
+use super::outbox::{Kind, State};
+use super::texts;
+use crate::db::DbConnection;
+use crate::db::schema::{members, outbox};
+use crate::election::{Election, ElectionId};
+use crate::error::{Error, Result};
+use crate::log::LogKey;
+use crate::token::store::IssuedToken;
+use crate::web::i18n::Lang;
+
+/// The embedded font (DejaVu Sans; its licence is `fonts/LICENSE`).
+const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+
+/// Millimetres per typographic point.
+const MM_PER_PT: f32 = 25.4 / 72.0;
+/// The page's left and right margins (mm).
+const MARGIN: f32 = 25.0;
+/// The QR code's side, quiet zone included (mm).
+const QR_SIDE: f32 = 42.0;
+/// The bottom of the ballot-code block (mm from the page's foot).
+const CODE_BOTTOM: f32 = 24.0;
+
+/// The paper the letters are laid out for (`letter_paper`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Paper {
+    /// US Letter, the address placed for a #10 window envelope.
+    #[default]
+    Letter,
+    /// A4, the address placed for a DL window envelope (DIN 5008, form B).
+    A4,
+}
+
+impl Paper {
+    /// Width and height (mm).
+    fn size(self) -> (f32, f32) {
+        match self {
+            Paper::Letter => (215.9, 279.4),
+            Paper::A4 => (210.0, 297.0),
+        }
+    }
+
+    /// Where the window's first line sits: from the page's left and top (mm).
+    fn window(self) -> (f32, f32) {
+        match self {
+            Paper::Letter => (25.4, 54.0),
+            Paper::A4 => (25.0, 62.0),
+        }
+    }
+}
+
+/// Who needs a letter (their rows in `members`): members with no email address, and members a
+/// ballot or reminder email to whom failed. Whether they already hold a token is the token
+/// store's to check, under the election's lock.
+pub fn who_needs_one(conn: &mut DbConnection, id: ElectionId) -> Result<HashSet<String>> {
+    let eid = id.to_string();
+    let mut rows: HashSet<String> = members::table
+        .filter(members::election_id.eq(&eid))
+        .filter(members::email.eq(""))
+        .select(members::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    rows.extend(
+        outbox::table
+            .filter(outbox::election_id.eq(&eid))
+            .filter(outbox::kind.eq_any([Kind::Ballot, Kind::Reminder]))
+            .filter(outbox::state.eq(State::Failed))
+            .select(outbox::member)
+            .load::<String>(conn)?,
+    );
+    Ok(rows)
+}
+
+/// What every letter of a deployment shares.
+pub struct Letterhead {
+    /// The union's name (`union_name`, else `mail_from`'s).
+    pub union: String,
+    /// Where questions go when the definition names no contact (`mail_from`'s address).
+    pub fallback_contact: String,
+    /// The log key's fingerprint.
+    pub fingerprint: String,
+    /// The paper.
+    pub paper: Paper,
+}
+
+impl Letterhead {
+    /// The letterhead the settings and the log key give.
+    pub fn of(settings: &crate::settings::Settings, signer: &LogKey) -> Self {
+        Self {
+            union: settings.union(),
+            fallback_contact: settings.contact_fallback(),
+            fingerprint: crate::log::note::fingerprint(&signer.public_key()),
+            paper: settings.letter_paper,
+        }
+    }
+}
+
+/// Issues a token to every member who needs a letter and has neither a live nor a used token,
+/// and hands their letters, as one PDF, to `write` before the tokens commit (if it fails,
+/// nothing is issued); returns how many. The PDF is the only copy of those tokens.
+pub fn issue_into(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    (signer, actor): (&LogKey, &str),
+    head: &Letterhead,
+    write: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<usize> {
+    let among = who_needs_one(conn, id)?;
+    crate::token::store::issue_letters(conn, id, signer, actor, &among, &mut |e, t| {
+        if t.is_empty() {
+            return Ok(());
+        }
+        write(&letters_pdf(e, t, head)?)
+    })
+}
+
+/// As [`issue_into`], answering the PDF (empty when nobody needed a letter).
+pub fn issue(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    signer: &LogKey,
+    actor: &str,
+    head: &Letterhead,
+) -> Result<(usize, Vec<u8>)> {
+    let mut pdf = Vec::new();
+    let n = issue_into(conn, id, (signer, actor), head, &mut |bytes| {
+        pdf = bytes.to_vec();
+        Ok(())
+    })?;
+    Ok((n, pdf))
+}
+
+/// Counts for the confirmation step: members who need a letter and have no token yet, and
+/// those of them with no postal address on the roster.
+pub fn pending(conn: &mut DbConnection, id: ElectionId) -> Result<(usize, usize)> {
+    let among = who_needs_one(conn, id)?;
+    let needy = crate::token::store::needy_members(conn, id)?;
+    let mut n = 0;
+    let mut without_address = 0;
+    for m in needy.iter().filter(|m| among.contains(&m.row_id)) {
+        n += 1;
+        if m.address.is_none() {
+            without_address += 1;
+        }
+    }
+    Ok((n, without_address))
+}
+
+/// The letters of `issued` as one PDF, one page each, in the order given.
+pub fn letters_pdf(
+    election: &Election,
+    issued: &[IssuedToken],
+    head: &Letterhead,
+) -> Result<Vec<u8>> {
+    let failed = |e: printpdf::Error| Error::Internal(format!("the letters PDF: {e}"));
+    let face = ttf_parser::Face::parse(FONT, 0)
+        .map_err(|e| Error::Internal(format!("the letters' font: {e}")))?;
+    let (w, h) = head.paper.size();
+    let title = format!("Letters: {}", election.definition.title);
+    let (doc, first, layer) = PdfDocument::new(title, Mm(w), Mm(h), "letter");
+    let fonts = Fonts {
+        text: doc.add_external_font(FONT).map_err(failed)?,
+        code: doc
+            .add_builtin_font(printpdf::BuiltinFont::Courier)
+            .map_err(failed)?,
+        face,
+    };
+    let pages = issued.len();
+    for (i, t) in issued.iter().enumerate() {
+        let layer = if i == 0 {
+            doc.get_page(first).get_layer(layer)
+        } else {
+            let (p, l) = doc.add_page(Mm(w), Mm(h), "letter");
+            doc.get_page(p).get_layer(l)
+        };
+        let page = Page {
+            layer,
+            fonts: &fonts,
+            paper: head.paper,
+        };
+        page.draw(election, t, head, (i + 1, pages))?;
+    }
+    finish(doc)
+}
+
+fn finish(doc: PdfDocumentReference) -> Result<Vec<u8>> {
+    doc.save_to_bytes()
+        .map_err(|e| Error::Internal(format!("the letters PDF: {e}")))
+}
+
+struct Fonts<'a> {
+    /// DejaVu Sans, embedded: every word of the letter.
+    text: IndirectFontRef,
+    /// Courier (built in): the ballot code and link, ASCII only.
+    code: IndirectFontRef,
+    /// The embedded font's metrics, for wrapping.
+    face: ttf_parser::Face<'a>,
+}
+
+impl Fonts<'_> {
+    /// The width of `s` in the text font at `size` points (mm).
+    fn width(&self, s: &str, size: f32) -> f32 {
+        let per_em = f32::from(self.face.units_per_em());
+        let units: f32 = s
+            .chars()
+            .map(|c| {
+                self.face
+                    .glyph_index(c)
+                    .and_then(|g| self.face.glyph_hor_advance(g))
+                    .map_or(per_em / 2.0, f32::from)
+            })
+            .sum();
+        units / per_em * size * MM_PER_PT
+    }
+
+    /// `text`'s paragraphs wrapped to `width` mm at `size` points; a word wider than the line
+    /// is broken.
+    fn wrap(&self, text: &str, size: f32, width: f32) -> Vec<String> {
+        let mut out = Vec::new();
+        for paragraph in text.split('\n') {
+            let mut line = String::new();
+            for word in paragraph.split(' ') {
+                let tried = if line.is_empty() {
+                    word.to_owned()
+                } else {
+                    format!("{line} {word}")
+                };
+                if self.width(&tried, size) <= width {
+                    line = tried;
+                    continue;
+                }
+                if !line.is_empty() {
+                    out.push(std::mem::take(&mut line));
+                }
+                for c in word.chars() {
+                    line.push(c);
+                    if self.width(&line, size) > width {
+                        line.pop();
+                        out.push(std::mem::replace(&mut line, c.to_string()));
+                    }
+                }
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+/// One letter being drawn.
+struct Page<'a, 'f> {
+    layer: PdfLayerReference,
+    fonts: &'a Fonts<'f>,
+    paper: Paper,
+}
+
+impl Page<'_, '_> {
+    /// Text at `(x, top)`: `top` mm from the page's top edge to the baseline.
+    fn text(&self, s: &str, size: f32, x: f32, top: f32) {
+        let (_, h) = self.paper.size();
+        self.layer
+            .use_text(s, size, Mm(x), Mm(h - top), &self.fonts.text);
+    }
+
+    fn code(&self, s: &str, size: f32, x: f32, top: f32) {
+        let (_, h) = self.paper.size();
+        self.layer
+            .use_text(s, size, Mm(x), Mm(h - top), &self.fonts.code);
+    }
+
+    fn draw(
+        &self,
+        election: &Election,
+        t: &IssuedToken,
+        head: &Letterhead,
+        (page, pages): (usize, usize),
+    ) -> Result<()> {
+        let (w, h) = self.paper.size();
+        let lang = t
+            .language
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or_else(Lang::english);
+        let words = lang.text();
+        let name = if t.name.trim().is_empty() {
+            t.member_id.as_str()
+        } else {
+            t.name.as_str()
+        };
+        // The letterhead: the union and the vote.
+        let (title, _) = election.definition.texts(lang.code());
+        self.text(&head.union, 13.0, MARGIN, 20.0);
+        for (i, line) in self
+            .fonts
+            .wrap(title, 9.0, w - 2.0 * MARGIN)
+            .iter()
+            .enumerate()
+        {
+            self.text(line, 9.0, MARGIN, 26.0 + 4.0 * i as f32);
+        }
+        // The window: name and postal address.
+        let (x, top) = self.paper.window();
+        let mut block = vec![name];
+        block.extend(t.address.as_deref().unwrap_or_default().split('\n'));
+        for (i, line) in block.iter().filter(|l| !l.is_empty()).enumerate() {
+            self.text(line, 10.5, x, top + 5.0 * i as f32);
+        }
+        // The body: the ballot notice's subject and the letter's words.
+        let facts = texts::Facts {
+            election,
+            union: &head.union,
+            fallback_contact: &head.fallback_contact,
+            name,
+            link: Some(&t.ballot_url),
+            fingerprint: &head.fingerprint,
+        };
+        let notice = texts::compose(Kind::Ballot, lang, &facts);
+        let body = texts::letter_body(lang, &facts);
+        let body_top = top + 36.0;
+        let room = h - body_top - (CODE_BOTTOM + QR_SIDE + 6.0);
+        let width = w - 2.0 * MARGIN;
+        let (size, lines) = [10.0f32, 9.0, 8.0, 7.0]
+            .iter()
+            .map(|s| (*s, self.fonts.wrap(&body, *s, width)))
+            .find(|(s, lines)| (lines.len() as f32 + 2.0) * s * 0.45 <= room)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "member {}'s letter does not fit on one page (the question is too long)",
+                    t.member_id
+                ))
+            })?;
+        let step = size * 0.45;
+        self.text(&notice.subject, size + 2.0, MARGIN, body_top);
+        for (i, line) in lines.iter().enumerate() {
+            self.text(line, size, MARGIN, body_top + step * (i as f32 + 2.0));
+        }
+        self.draw_code(t, words)?;
+        let footer = texts::fill(
+            words.letter_footer,
+            &[
+                ("member_id", &t.member_id),
+                ("local", &t.local),
+                ("page", &page.to_string()),
+                ("pages", &pages.to_string()),
+            ],
+        );
+        self.text(&footer, 7.0, MARGIN, h - 12.0);
+        Ok(())
+    }
+
+    /// The ballot-code block at the foot: the QR code at the right; at the left the typed
+    /// code and the link.
+    fn draw_code(&self, t: &IssuedToken, words: &crate::web::i18n::Text) -> Result<()> {
+        let (w, h) = self.paper.size();
+        let qr_left = w - MARGIN - QR_SIDE;
+        self.qr(&t.ballot_url, qr_left, CODE_BOTTOM)?;
+        let top = h - CODE_BOTTOM - QR_SIDE + 8.0;
+        self.text(words.letter_code_label, 10.0, MARGIN, top);
+        self.code(t.token.expose(), 15.0, MARGIN, top + 8.0);
+        self.text(words.letter_link_label, 8.0, MARGIN, top + 17.0);
+        // Courier's characters are 0.6 em wide: as many as fit left of the code, per line.
+        let size = 7.5;
+        let per_line = ((qr_left - MARGIN - 4.0) / (0.6 * size * MM_PER_PT)) as usize;
+        for (i, line) in link_lines(&t.ballot_url, per_line).iter().enumerate() {
+            self.code(line, size, MARGIN, top + 22.0 + 3.8 * i as f32);
+        }
+        Ok(())
+    }
+
+    /// `data` as a QR code (error correction M, four modules of quiet zone), its lower left
+    /// corner at `(x, y)` from the page's lower left, [`QR_SIDE`] wide: each row's runs of dark
+    /// modules drawn as one filled rectangle.
+    fn qr(&self, data: &str, x: f32, y: f32) -> Result<()> {
+        let code = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
+            .map_err(|e| Error::Internal(format!("the ballot link's QR code: {e}")))?;
+        let n = code.width();
+        let module = QR_SIDE / (n + 8) as f32;
+        let colors = code.to_colors();
+        for row in 0..n {
+            let top = y + QR_SIDE - module * (row + 4) as f32;
+            let mut col = 0;
+            while col < n {
+                if colors[row * n + col] != qrcode::Color::Dark {
+                    col += 1;
+                    continue;
+                }
+                let start = col;
+                while col < n && colors[row * n + col] == qrcode::Color::Dark {
+                    col += 1;
+                }
+                let left = x + module * (start + 4) as f32;
+                let right = x + module * (col + 4) as f32;
+                self.layer
+                    .add_rect(Rect::new(Mm(left), Mm(top - module), Mm(right), Mm(top)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `link` in lines of at most `width` characters, broken after a `?`, `=` or `/` where one
+/// fits (the token stays whole on its line), else at the width.
+fn link_lines(link: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = link.chars().collect();
+    while rest.len() > width {
+        let cut = rest[..width]
+            .iter()
+            .rposition(|c| matches!(c, '?' | '=' | '/'))
+            .map_or(width, |i| i + 1);
+        out.push(rest.drain(..cut).collect());
+    }
+    out.push(rest.into_iter().collect());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_link_breaks_before_its_token() {
+        let link = "https://vote.local871.example/vote?token=SV-4KQR-2M85-CP3G-TYV3-6SBZ-YPY0-2RFT";
+        assert_eq!(
+            link_lines(link, 70),
+            [
+                "https://vote.local871.example/vote?token=",
+                "SV-4KQR-2M85-CP3G-TYV3-6SBZ-YPY0-2RFT"
+            ]
+        );
+        assert_eq!(link_lines(link, 100), [link]);
+        assert_eq!(link_lines("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
+    }
+
+    #[test]
+    fn wrapped_text_never_runs_past_its_width() {
+        let face = ttf_parser::Face::parse(FONT, 0).unwrap();
+        let (doc, _, _) = PdfDocument::new("t", Mm(10.0), Mm(10.0), "l");
+        let fonts = Fonts {
+            text: doc.add_external_font(FONT).unwrap(),
+            code: doc
+                .add_builtin_font(printpdf::BuiltinFont::Courier)
+                .unwrap(),
+            face,
+        };
+        let text = "Zoë Ødegård-Łukasiewicz Дмитрий is holding a vote, and you may take part: \
+                    https://vote.local871.example/elections/0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f/audit\n\nΩ";
+        let lines = fonts.wrap(text, 10.0, 60.0);
+        assert!(lines.len() > 3, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| fonts.width(l, 10.0) <= 60.0),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.concat().replace(' ', ""),
+            text.replace([' ', '\n'], "")
+        );
+        assert_eq!(
+            lines[lines.len() - 2],
+            "",
+            "the blank line between paragraphs stays"
+        );
+    }
+}
