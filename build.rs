@@ -14,6 +14,8 @@ const DIR: &str = "src/web/locales";
 
 fn main() {
     println!("cargo:rerun-if-changed={DIR}");
+    // The migrations are embedded (diesel's embed_migrations!): a new one must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     match generate() {
         Ok(code) => {

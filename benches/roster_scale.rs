@@ -1,6 +1,8 @@
 //! Scale benchmark for the foundation: an IATSE-sized election (36 locals, 60,000 members)
-//! created, its roster imported and its tokens issued through the real CLI, on SQLite and on
-//! PostgreSQL. Prints wall-clock seconds per step; asserts nothing about time.
+//! created, its roster imported, the letters by post printed for the tenth of the members with
+//! no email address (one PDF, a page each) and every other member's token issued, through the
+//! real CLI, on SQLite and on PostgreSQL. Prints wall-clock seconds per step and the PDF's
+//! size; asserts nothing about time.
 //!
 //! Run: `cargo bench --bench roster_scale` (PostgreSQL from STRIKEVOTE_TEST_POSTGRES_URL,
 //! default postgres://postgres@127.0.0.1:5432/postgres; set BENCH_MEMBERS to change the size).
@@ -73,6 +75,20 @@ fn run(
         dir,
         &["roster", "import", "--election", &id, path(roster)],
     );
+    let letters = dir.join(format!("letters-{label}.pdf"));
+    let (_, print) = timed(
+        url,
+        dir,
+        &[
+            "notices",
+            "letters",
+            "--election",
+            &id,
+            "--out",
+            path(&letters),
+        ],
+    );
+    let pdf_bytes = std::fs::metadata(&letters).map_or(0, |m| m.len());
     let out = dir.join(format!("tokens-{label}.csv"));
     let (_, issue) = timed(
         url,
@@ -81,9 +97,11 @@ fn run(
     );
     let total = started.elapsed();
     println!(
-        "{label:>8}: create {:.2}s  import {:.2}s  issue {:.2}s  total {:.2}s",
+        "{label:>8}: create {:.2}s  import {:.2}s  letters {:.2}s ({:.1} MB)  issue {:.2}s  total {:.2}s",
         create.as_secs_f64(),
         import.as_secs_f64(),
+        print.as_secs_f64(),
+        pdf_bytes as f64 / 1e6,
         issue.as_secs_f64(),
         total.as_secs_f64()
     );
@@ -111,13 +129,19 @@ fn path(p: &std::path::Path) -> &str {
 }
 
 fn roster_csv(members: usize) -> String {
-    let mut text = String::from("member_id,local,name,email\n");
+    let mut text = String::from("member_id,local,name,email,address\n");
     for i in 0..members {
         // Uneven locals, as in real unions: local k gets a share proportional to k+1.
         let local = (i * i) % LOCALS;
+        // One member in ten has no email address: their ballot goes by post.
+        let email = if i % 10 == 0 {
+            String::new()
+        } else {
+            format!("member{i}@example.org")
+        };
         let _ = writeln!(
             text,
-            "M{i:06},L{local},\"Member {i}, Jr.\",member{i}@example.org"
+            "M{i:06},L{local},\"Member {i}, Jr.\",{email},\"{i} Elm St\nSpringfield, IL 62704\""
         );
     }
     text

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use diesel::prelude::*;
-use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Rect};
+use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
 use serde::{Deserialize, Serialize};
 
 use super::outbox::{Kind, State};
@@ -234,28 +234,34 @@ impl Fonts<'_> {
     /// `text`'s paragraphs wrapped to `width` mm at `size` points; a word wider than the line
     /// is broken.
     fn wrap(&self, text: &str, size: f32, width: f32) -> Vec<String> {
+        let space = self.width(" ", size);
         let mut out = Vec::new();
         for paragraph in text.split('\n') {
-            let mut line = String::new();
+            let (mut line, mut used) = (String::new(), 0.0);
             for word in paragraph.split(' ') {
-                let tried = if line.is_empty() {
-                    word.to_owned()
-                } else {
-                    format!("{line} {word}")
-                };
-                if self.width(&tried, size) <= width {
-                    line = tried;
+                let w = self.width(word, size);
+                let gap = if line.is_empty() { 0.0 } else { space };
+                if used + gap + w <= width {
+                    if !line.is_empty() {
+                        line.push(' ');
+                    }
+                    line.push_str(word);
+                    used += gap + w;
                     continue;
                 }
                 if !line.is_empty() {
                     out.push(std::mem::take(&mut line));
+                    used = 0.0;
                 }
+                // A word wider than the line is broken where it no longer fits.
                 for c in word.chars() {
-                    line.push(c);
-                    if self.width(&line, size) > width {
-                        line.pop();
-                        out.push(std::mem::replace(&mut line, c.to_string()));
+                    let cw = self.width(c.encode_utf8(&mut [0; 4]), size);
+                    if used + cw > width && !line.is_empty() {
+                        out.push(std::mem::take(&mut line));
+                        used = 0.0;
                     }
+                    line.push(c);
+                    used += cw;
                 }
             }
             out.push(line);
@@ -385,32 +391,49 @@ impl Page<'_, '_> {
     }
 
     /// `data` as a QR code (error correction M, four modules of quiet zone), its lower left
-    /// corner at `(x, y)` from the page's lower left, [`QR_SIDE`] wide: each row's runs of dark
-    /// modules drawn as one filled rectangle.
+    /// corner at `(x, y)` from the page's lower left, [`QR_SIDE`] wide: a one-bit image, one
+    /// pixel per module, scaled up without smoothing (a few hundred bytes a page).
     fn qr(&self, data: &str, x: f32, y: f32) -> Result<()> {
         let code = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
             .map_err(|e| Error::Internal(format!("the ballot link's QR code: {e}")))?;
         let n = code.width();
-        let module = QR_SIDE / (n + 8) as f32;
+        let side = n + 8;
         let colors = code.to_colors();
+        let row_bytes = side.div_ceil(8);
+        // One bit per pixel, each row padded to a byte; 1 is white, 0 black (DeviceGray).
+        let mut bits = vec![0xffu8; row_bytes * side];
         for row in 0..n {
-            let top = y + QR_SIDE - module * (row + 4) as f32;
-            let mut col = 0;
-            while col < n {
-                if colors[row * n + col] != qrcode::Color::Dark {
-                    col += 1;
-                    continue;
+            for col in 0..n {
+                if colors[row * n + col] == qrcode::Color::Dark {
+                    let (r, c) = (row + 4, col + 4);
+                    bits[r * row_bytes + c / 8] &= !(0x80 >> (c % 8));
                 }
-                let start = col;
-                while col < n && colors[row * n + col] == qrcode::Color::Dark {
-                    col += 1;
-                }
-                let left = x + module * (start + 4) as f32;
-                let right = x + module * (col + 4) as f32;
-                self.layer
-                    .add_rect(Rect::new(Mm(left), Mm(top - module), Mm(right), Mm(top)));
             }
         }
+        let image = printpdf::ImageXObject {
+            width: printpdf::Px(side),
+            height: printpdf::Px(side),
+            color_space: printpdf::ColorSpace::Greyscale,
+            bits_per_component: printpdf::ColorBits::Bit1,
+            interpolate: false,
+            image_data: bits,
+            image_filter: None,
+            smask: None,
+            clipping_bbox: None,
+        };
+        // At 72 dpi a pixel is a point; scaled to QR_SIDE.
+        let scale = QR_SIDE / MM_PER_PT / side as f32;
+        printpdf::Image::from(image).add_to_layer(
+            self.layer.clone(),
+            printpdf::ImageTransform {
+                translate_x: Some(Mm(x)),
+                translate_y: Some(Mm(y)),
+                scale_x: Some(scale),
+                scale_y: Some(scale),
+                dpi: Some(72.0),
+                ..Default::default()
+            },
+        );
         Ok(())
     }
 }
