@@ -6,8 +6,7 @@
 //!
 //! The tokens are made when the PDF is made ([`crate::token::store::issue_letters`], an
 //! official's `tokens_issue` in the log) and exist in plain text only in the PDF, which is
-//! downloaded once. Text is drawn in DejaVu Sans, embedded, so any Latin, Greek or Cyrillic
-//! name prints (a glyph the font lacks prints as an empty box; the text layer keeps the name).
+//! downloaded once. Text is drawn in the embedded font of [`crate::web::pdf`].
 
 use std::collections::HashSet;
 
@@ -24,12 +23,8 @@ use crate::error::{Error, Result};
 use crate::log::LogKey;
 use crate::token::store::IssuedToken;
 use crate::web::i18n::Lang;
+use crate::web::pdf::{self, Font, MM_PER_PT};
 
-/// The embedded font (DejaVu Sans; its licence is `fonts/LICENSE`).
-const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
-
-/// Millimetres per typographic point.
-const MM_PER_PT: f32 = 25.4 / 72.0;
 /// The page's left and right margins (mm).
 const MARGIN: f32 = 25.0;
 /// The QR code's side, quiet zone included (mm).
@@ -171,17 +166,14 @@ pub fn letters_pdf(
     head: &Letterhead,
 ) -> Result<Vec<u8>> {
     let failed = |e: printpdf::Error| Error::Internal(format!("the letters PDF: {e}"));
-    let face = ttf_parser::Face::parse(FONT, 0)
-        .map_err(|e| Error::Internal(format!("the letters' font: {e}")))?;
     let (w, h) = head.paper.size();
     let title = format!("Letters: {}", election.definition.title);
     let (doc, first, layer) = PdfDocument::new(title, Mm(w), Mm(h), "letter");
     let fonts = Fonts {
-        text: doc.add_external_font(FONT).map_err(failed)?,
+        text: Font::embed(&doc, pdf::REGULAR)?,
         code: doc
             .add_builtin_font(printpdf::BuiltinFont::Courier)
             .map_err(failed)?,
-        face,
     };
     let pages = issued.len();
     for (i, t) in issued.iter().enumerate() {
@@ -206,83 +198,26 @@ fn finish(doc: PdfDocumentReference) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(format!("the letters PDF: {e}")))
 }
 
-struct Fonts<'a> {
+struct Fonts {
     /// DejaVu Sans, embedded: every word of the letter.
-    text: IndirectFontRef,
+    text: Font<'static>,
     /// Courier (built in): the ballot code and link, ASCII only.
     code: IndirectFontRef,
-    /// The embedded font's metrics, for wrapping.
-    face: ttf_parser::Face<'a>,
-}
-
-impl Fonts<'_> {
-    /// The width of `s` in the text font at `size` points (mm).
-    fn width(&self, s: &str, size: f32) -> f32 {
-        let per_em = f32::from(self.face.units_per_em());
-        let units: f32 = s
-            .chars()
-            .map(|c| {
-                self.face
-                    .glyph_index(c)
-                    .and_then(|g| self.face.glyph_hor_advance(g))
-                    .map_or(per_em / 2.0, f32::from)
-            })
-            .sum();
-        units / per_em * size * MM_PER_PT
-    }
-
-    /// `text`'s paragraphs wrapped to `width` mm at `size` points; a word wider than the line
-    /// is broken.
-    fn wrap(&self, text: &str, size: f32, width: f32) -> Vec<String> {
-        let space = self.width(" ", size);
-        let mut out = Vec::new();
-        for paragraph in text.split('\n') {
-            let (mut line, mut used) = (String::new(), 0.0);
-            for word in paragraph.split(' ') {
-                let w = self.width(word, size);
-                let gap = if line.is_empty() { 0.0 } else { space };
-                if used + gap + w <= width {
-                    if !line.is_empty() {
-                        line.push(' ');
-                    }
-                    line.push_str(word);
-                    used += gap + w;
-                    continue;
-                }
-                if !line.is_empty() {
-                    out.push(std::mem::take(&mut line));
-                    used = 0.0;
-                }
-                // A word wider than the line is broken where it no longer fits.
-                for c in word.chars() {
-                    let cw = self.width(c.encode_utf8(&mut [0; 4]), size);
-                    if used + cw > width && !line.is_empty() {
-                        out.push(std::mem::take(&mut line));
-                        used = 0.0;
-                    }
-                    line.push(c);
-                    used += cw;
-                }
-            }
-            out.push(line);
-        }
-        out
-    }
 }
 
 /// One letter being drawn.
-struct Page<'a, 'f> {
+struct Page<'a> {
     layer: PdfLayerReference,
-    fonts: &'a Fonts<'f>,
+    fonts: &'a Fonts,
     paper: Paper,
 }
 
-impl Page<'_, '_> {
+impl Page<'_> {
     /// Text at `(x, top)`: `top` mm from the page's top edge to the baseline.
     fn text(&self, s: &str, size: f32, x: f32, top: f32) {
         let (_, h) = self.paper.size();
         self.layer
-            .use_text(s, size, Mm(x), Mm(h - top), &self.fonts.text);
+            .use_text(s, size, Mm(x), Mm(h - top), &self.fonts.text.font);
     }
 
     fn code(&self, s: &str, size: f32, x: f32, top: f32) {
@@ -315,6 +250,7 @@ impl Page<'_, '_> {
         self.text(&head.union, 13.0, MARGIN, 20.0);
         for (i, line) in self
             .fonts
+            .text
             .wrap(title, 9.0, w - 2.0 * MARGIN)
             .iter()
             .enumerate()
@@ -344,7 +280,7 @@ impl Page<'_, '_> {
         let width = w - 2.0 * MARGIN;
         let (size, lines) = [10.0f32, 9.0, 8.0, 7.0]
             .iter()
-            .map(|s| (*s, self.fonts.wrap(&body, *s, width)))
+            .map(|s| (*s, self.fonts.text.wrap(&body, *s, width)))
             .find(|(s, lines)| (lines.len() as f32 + 2.0) * s * 0.45 <= room)
             .ok_or_else(|| {
                 Error::Internal(format!(
@@ -471,35 +407,5 @@ mod tests {
         );
         assert_eq!(link_lines(link, 100), [link]);
         assert_eq!(link_lines("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
-    }
-
-    #[test]
-    fn wrapped_text_never_runs_past_its_width() {
-        let face = ttf_parser::Face::parse(FONT, 0).unwrap();
-        let (doc, _, _) = PdfDocument::new("t", Mm(10.0), Mm(10.0), "l");
-        let fonts = Fonts {
-            text: doc.add_external_font(FONT).unwrap(),
-            code: doc
-                .add_builtin_font(printpdf::BuiltinFont::Courier)
-                .unwrap(),
-            face,
-        };
-        let text = "Zoë Ødegård-Łukasiewicz Дмитрий is holding a vote, and you may take part: \
-                    https://vote.local871.example/elections/0192c7a0-5b1e-4c3d-9e8f-0a1b2c3d4e5f/audit\n\nΩ";
-        let lines = fonts.wrap(text, 10.0, 60.0);
-        assert!(lines.len() > 3, "{lines:?}");
-        assert!(
-            lines.iter().all(|l| fonts.width(l, 10.0) <= 60.0),
-            "{lines:?}"
-        );
-        assert_eq!(
-            lines.concat().replace(' ', ""),
-            text.replace([' ', '\n'], "")
-        );
-        assert_eq!(
-            lines[lines.len() - 2],
-            "",
-            "the blank line between paragraphs stays"
-        );
     }
 }

@@ -2,7 +2,7 @@
 //! election, question and window (in the election's time zone), the rule in words, the decision
 //! sentence, the per-local table, who certified it and when, the signing key's fingerprint, the
 //! checkpoint that holds the result, where to verify it, and lines for the tellers to sign. The
-//! PDF is drawn by the server (`printpdf`, built-in fonts), no browser needed.
+//! PDF is drawn by the server (`printpdf`, with an embedded font), no browser needed.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -163,7 +163,7 @@ pub enum Style {
     Blank,
 }
 
-/// Wraps `text` at `width` characters, on spaces.
+/// Wraps `text` at `width` characters, on spaces (the monospace table's lines).
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
@@ -181,37 +181,39 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The certificate as a PDF (A4, built-in fonts; characters outside Windows-1252 are dropped
-/// by the font, so the text sticks to it).
+/// The certificate as a PDF (A4): its words in DejaVu Sans, embedded, so that any title,
+/// question or teller's name prints ([`super::pdf`]); the table in Courier.
 pub fn pdf(c: &Certificate) -> Result<Vec<u8>> {
+    use super::pdf::Font;
     use printpdf::{BuiltinFont, Mm, PdfDocument};
     let failed = |e: printpdf::Error| Error::Internal(format!("the certificate PDF: {e}"));
     let title = format!("Certificate: {}", c.title);
     let (doc, page, layer) = PdfDocument::new(title, Mm(210.0), Mm(297.0), "certificate");
-    let regular = doc
-        .add_builtin_font(BuiltinFont::Helvetica)
-        .map_err(failed)?;
-    let bold = doc
-        .add_builtin_font(BuiltinFont::HelveticaBold)
-        .map_err(failed)?;
+    let regular = Font::embed(&doc, super::pdf::REGULAR)?;
+    let bold = Font::embed(&doc, super::pdf::BOLD)?;
     let mono = doc.add_builtin_font(BuiltinFont::Courier).map_err(failed)?;
     let mut layer = doc.get_page(page).get_layer(layer);
     let mut y = 277.0;
     for (style, text) in lines(c) {
-        let (font, size, width, step) = match style {
-            Style::Heading => (&bold, 18.0, 60, 9.0),
-            Style::Title => (&bold, 14.0, 70, 7.0),
-            Style::Strong => (&bold, 11.0, 85, 5.5),
-            Style::Mono => (&mono, 8.0, 200, 4.2),
-            Style::Text => (&regular, 10.0, 95, 5.0),
-            Style::Blank => (&regular, 10.0, 95, 3.0),
+        let (font, size, step) = match style {
+            Style::Heading => (Some(&bold), 18.0, 9.0),
+            Style::Title => (Some(&bold), 14.0, 7.0),
+            Style::Strong => (Some(&bold), 11.0, 5.5),
+            Style::Mono => (None, 8.0, 4.2),
+            Style::Text => (Some(&regular), 10.0, 5.0),
+            Style::Blank => (Some(&regular), 10.0, 3.0),
         };
-        for line in wrap(&text, width) {
+        let wrapped = match font {
+            Some(f) => f.wrap(&text, size, 170.0),
+            None => wrap(&text, 200),
+        };
+        for line in wrapped {
             if y < 20.0 {
                 let (next, next_layer) = doc.add_page(Mm(210.0), Mm(297.0), "certificate");
                 layer = doc.get_page(next).get_layer(next_layer);
                 y = 277.0;
             }
+            let font = font.map_or(&mono, |f| &f.font);
             layer.use_text(line, size, Mm(20.0), Mm(y), font);
             y -= step;
         }

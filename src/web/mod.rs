@@ -13,4 +13,5 @@ pub mod i18n;
 mod locale_check;
 pub mod member;
 pub mod page;
+pub mod pdf;
 pub mod public;
