@@ -314,6 +314,48 @@ pub fn failpoint(_name: &str, _election: &impl std::fmt::Display) -> Result<()> 
     Ok(())
 }
 
+/// A teller crate's error as the service's: its code kept when the service knows it.
+impl From<strikevote_teller::Error> for Error {
+    fn from(e: strikevote_teller::Error) -> Self {
+        use strikevote_teller::Kind;
+        let code = ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == e.code);
+        match (e.kind, code) {
+            (Kind::Unauthorized, _) => Error::Unauthorized(e.message),
+            (Kind::BadInput, Some(code)) => Error::BadInput {
+                code,
+                message: e.message,
+            },
+            (Kind::NotFound, Some(code)) => Error::NotFound {
+                code,
+                message: e.message,
+            },
+            (Kind::Conflict, Some(code)) => Error::Conflict {
+                code,
+                message: e.message,
+            },
+            _ => Error::Internal(e.message),
+        }
+    }
+}
+
+/// The service's error as the teller crate's (its passes run here through the database).
+impl From<Error> for strikevote_teller::Error {
+    fn from(e: Error) -> Self {
+        use strikevote_teller::Kind;
+        let kind = match e.status() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Kind::Unauthorized,
+            StatusCode::BAD_REQUEST => Kind::BadInput,
+            StatusCode::NOT_FOUND => Kind::NotFound,
+            StatusCode::CONFLICT => Kind::Conflict,
+            _ => Kind::Internal,
+        };
+        strikevote_teller::Error::new(kind, e.code().as_str(), e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

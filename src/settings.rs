@@ -19,7 +19,7 @@ use strikevote_core::net::is_loopback_host;
 pub const ENV_PREFIX: &str = "STRIKEVOTE_";
 
 /// Every setting key (file key; the environment variable is `STRIKEVOTE_` + upper case).
-pub const SETTINGS: [&str; 24] = [
+pub const SETTINGS: [&str; 25] = [
     "database_url",
     "bind",
     "public_url",
@@ -44,6 +44,7 @@ pub const SETTINGS: [&str; 24] = [
     "mail_lease_seconds",
     "union_name",
     "letter_paper",
+    "teller_program",
 ];
 
 /// `STRIKEVOTE_*` variables that are not settings but are still ours: the config file (read
@@ -214,6 +215,9 @@ pub struct Settings {
     /// The paper the letters PDF is laid out for: `letter` (US Letter, for a #10 window
     /// envelope) or `a4` (for a DL window envelope).
     pub letter_paper: crate::notices::letters::Paper,
+    /// The `strikevote-teller` release file whose SHA-256 the teller invitations print;
+    /// unset: the one beside this program.
+    pub teller_program: Option<PathBuf>,
 }
 
 /// The signing key's file name when no path is given: beside the SQLite database, or in the
@@ -247,6 +251,7 @@ impl Default for Settings {
             mail_lease_seconds: 120,
             union_name: None,
             letter_paper: crate::notices::letters::Paper::Letter,
+            teller_program: None,
         }
     }
 }

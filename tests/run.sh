@@ -61,6 +61,9 @@ fi
 
 log=$(mktemp)
 status=0
+# The tests run the workspace's other programs too (strikevote-teller): built first, with the
+# same features, so that they are there and current.
+cargo build --workspace --bins --features strikevote/failpoints
 cargo test --workspace --features strikevote/failpoints 2>&1 | tee "$log" || status=$?
 # The sealing code's own tests, with node's test runner (counted in the total below).
 node --test --test-reporter=tap tests/sealing/ 2>&1 | tee -a "$log" || status=$?

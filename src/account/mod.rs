@@ -141,7 +141,7 @@ pub fn check_password(password: &str) -> Result<()> {
             "a password needs at least 12 characters (a few unrelated words make a good one)",
         ));
     }
-    if is_common_password(password) {
+    if strikevote_core::password::is_common(password) {
         return Err(Error::bad_input(
             ErrorCode::CommonPassword,
             "that password is on lists of common passwords that attackers try first; choose \
@@ -149,28 +149,6 @@ pub fn check_password(password: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Passwords attackers try first (src/account/common_passwords.txt).
-const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
-
-/// Whether `password`, ignoring case and spaces, is a common one, or one character repeated.
-fn is_common_password(password: &str) -> bool {
-    let folded: String = password
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect();
-    let mut chars = folded.chars();
-    let first = chars.next();
-    if chars.all(|c| Some(c) == first) {
-        return true;
-    }
-    COMMON_PASSWORDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .any(|l| l.replace(' ', "").to_lowercase() == folded)
 }
 
 /// Failed logins one client address may make per window, across accounts and instances.

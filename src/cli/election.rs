@@ -131,7 +131,8 @@ fn create(file: &Path, json: bool, settings: &Settings) -> anyhow::Result<()> {
         println!(
             "{}",
             json!({ "id": id, "title": definition.title, "origin": origin,
-                    "key_fingerprint": fingerprint, "teller_invitations": codes })
+                    "key_fingerprint": fingerprint, "teller_invitations": codes,
+                    "teller_program_sha256": crate::teller::invitations::teller_program_sha256(settings.teller_program.as_deref()) })
         );
     } else {
         println!("{id}");
@@ -145,6 +146,7 @@ fn create(file: &Path, json: bool, settings: &Settings) -> anyhow::Result<()> {
             );
         }
         eprintln!("(give each teller their number and code privately: see docs/TELLERS.md)");
+        super::teller::program_line(settings);
     }
     Ok(())
 }

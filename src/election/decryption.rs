@@ -14,34 +14,7 @@ use crate::log::store::{self, StoredCheckpoint};
 use crate::tally::LogCount;
 use crate::tally::opened;
 
-/// How far the tellers' decryption has gone.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[schema(as = Decryption)]
-pub struct Status {
-    /// Tellers (1-based) whose shares are logged, in log order.
-    pub shared: Vec<u32>,
-    /// Shares needed.
-    pub threshold: usize,
-    /// Whether the result entry is logged.
-    pub decrypted: bool,
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.decrypted {
-            let tellers: Vec<String> = self.shared.iter().map(u32::to_string).collect();
-            write!(f, "decrypted by teller(s) {}", tellers.join(", "))
-        } else {
-            let have = self.shared.len();
-            let need = self.threshold;
-            write!(
-                f,
-                "waiting for the tellers: {have} of the {need} decryptions needed are in ({} more)",
-                need.saturating_sub(have)
-            )
-        }
-    }
-}
+pub use strikevote_teller::decrypt::Status;
 
 /// Where the decryption of `election` stands.
 pub fn status(conn: &mut DbConnection, election: &Election) -> Result<Status> {

@@ -60,3 +60,18 @@ pub fn check(conn: &mut DbConnection, id: ElectionId, teller: u32, code: &str) -
     }
     Ok(())
 }
+
+/// The SHA-256 (hex) of the `strikevote-teller` program tellers are to run — `given` (the
+/// `teller_program` setting), else the one installed beside this program (a release ships
+/// both) — for the invitations to print: a teller checks the copy they downloaded against it
+/// before running it. `None` when there is no such file.
+pub fn teller_program_sha256(given: Option<&std::path::Path>) -> Option<String> {
+    let program = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .ok()?
+            .with_file_name(format!("strikevote-teller{}", std::env::consts::EXE_SUFFIX)),
+    };
+    let bytes = std::fs::read(program).ok()?;
+    Some(hex::encode(Sha256::digest(&bytes)))
+}

@@ -1,13 +1,12 @@
-//! The tellers' side of the secret ballot: what a teller keeps (its ceremony state and its
-//! age identity, encrypted at rest with its passphrase) and how a secret share travels to
-//! another teller (age-encrypted to that teller's X25519 recipient, so the server that
-//! passes it on cannot read it). The cryptography of the ceremony itself is the core's
-//! (`strikevote_core::crypto`).
+//! The tellers' side of the secret ballot, beside the service: invitation codes, the ceremony's
+//! messages and sealed shares in the database ([`store`]), and the channels through which the
+//! teller crate's passes run here ([`ceremony::Direct`], [`decrypt::DirectTally`]). What a
+//! teller keeps, pins and checks is the teller crate's (`strikevote-teller`, built from the
+//! core alone), re-exported here: [`secrets`], [`pin`], [`remote`].
 
 pub mod ceremony;
 pub mod decrypt;
 pub mod invitations;
-pub mod pin;
-pub mod remote;
-pub mod secrets;
 pub mod store;
+
+pub use strikevote_teller::{pin, remote, secrets};

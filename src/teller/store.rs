@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 use crate::log::entry::{self, Body, NewEntry};
 use crate::log::store;
+pub use strikevote_teller::ceremony::SignedShare;
 
 pub use crate::election::ceremony::{params, record};
 
@@ -59,18 +60,6 @@ pub fn publish(
         store::append(conn, &election, &entries, signer)?;
         Ok(())
     })
-}
-
-/// A secret share as it travels between tellers: its recipient or sender, the age-sealed
-/// bytes, and the sender's signature over them ([`strikevote_core::crypto::identity`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedShare {
-    /// The other teller (recipient when sending, sender when receiving), 1-based.
-    pub teller: u32,
-    /// The age-encrypted share.
-    pub sealed: Vec<u8>,
-    /// The sender's signature, 128 hex digits.
-    pub signature: String,
 }
 
 /// Stores secret shares sent by `from` (1-based), each sealed to its recipient and signed by

@@ -103,7 +103,7 @@ fn next_step(e: &Election, s: &Standing, key: &ceremony::Status, scheduled: bool
             s.members - s.with_token
         )
     } else if !key.complete {
-        "give each teller their invitation (\"Issue teller invitations\" below: a card per teller with the address, their number, their code and the exact command); the tellers run `strikevote teller setup`, confirm each other's fingerprints by phone, and run it again until the election key is ready (docs/TELLERS.md).".to_owned()
+        "give each teller their invitation (\"Issue teller invitations\" below: a card per teller with the address, their number, their code and the exact command); the tellers run `strikevote-teller setup`, confirm each other's fingerprints by phone, and run it again until the election key is ready (docs/TELLERS.md).".to_owned()
     } else if !s.opened {
         let when = format!("opens at {}", d.local_time(&d.opens_at));
         format!("open the vote{}.", by_itself(when))

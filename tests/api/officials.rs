@@ -155,7 +155,7 @@ both_backends! {
 
 both_backends! {
     async fn an_admin_runs_the_vote_from_the_pages(db: &TestDb) {
-        let app = spawn_app(db).await;
+        let app = spawn_app_custom(db, |s| s.teller_program = Some(teller_program())).await;
         official(db, "carol", "admin");
         let client = signed_in(&app, "carol").await;
         let base = app.address.clone();
@@ -306,7 +306,9 @@ both_backends! {
             format!("<dt>Address of the vote</dt><dd><code class=\"unbroken\">{public}</code>"),
             "<dt>Teller number</dt><dd>1</dd>".to_owned(),
             format!("<dt>Log key fingerprint</dt><dd><code class=\"unbroken\">{fingerprint}</code>"),
-            format!("strikevote teller setup --election {id} --teller 1 --state teller-1.state --invitation-file invitation.txt --server {public} --log-key {fingerprint}"),
+            format!("strikevote-teller setup --election {id} --teller 1 --state teller-1.state --invitation-file invitation.txt --server {public} --log-key {fingerprint}"),
+            // The teller checks the program they downloaded against the release's SHA-256.
+            format!("<code class=\"unbroken\" id=\"program-sha256-1\">{}</code>", sha256_hex(&std::fs::read(teller_program()).unwrap())),
         ] {
             assert!(card.contains(&expected), "{expected} missing from {card}");
         }

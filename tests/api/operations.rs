@@ -34,6 +34,7 @@ fn non_default(db: &TestDb, setting: &str) -> String {
         "mail_lease_seconds" => "30".into(),
         "union_name" => "IATSE Local 871".into(),
         "letter_paper" => "a4".into(),
+        "teller_program" => db.path("strikevote-teller").to_str().unwrap().into(),
         other => panic!("no test value for the documented setting `{other}`"),
     }
 }

@@ -61,6 +61,23 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
 }
 
 /// The last line a command printed.
+/// How teller `teller` reaches the server from their own machine: teller 1 with the service's
+/// `strikevote teller` (no database settings: it reaches only the server), the others with
+/// the `strikevote-teller` program alone.
+fn teller_command(teller: u32) -> std::process::Command {
+    if teller == 1 {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"));
+        command.args([
+            "--database-url",
+            "sqlite://does-not-exist/nowhere.db",
+            "teller",
+        ]);
+        command
+    } else {
+        std::process::Command::new(teller_program())
+    }
+}
+
 fn last_line(out: &str) -> String {
     out.trim().lines().last().unwrap_or_default().to_owned()
 }
@@ -284,6 +301,8 @@ both_backends! {
 
 both_backends! {
     fn tellers_on_their_own_machines_run_the_ceremony_over_http_with_their_invitations(db: &TestDb) {
+        // Teller 1 runs the service's own `strikevote teller`; teller 2 has only the
+        // `strikevote-teller` program (built from the core alone): one election key, one result.
         let text = definition_toml(&[("600", 3)]).replace(
             "tellers = { count = 1, threshold = 1 }",
             "tellers = { count = 2, threshold = 2 }",
@@ -307,20 +326,13 @@ both_backends! {
             let state = db.path(&format!("remote-{teller}.state"));
             let n = teller.to_string();
             let args = [
-                "teller", "setup", "--election", &id, "--teller", &n, "--state", state.to_str().unwrap(),
+                "setup", "--election", &id, "--teller", &n, "--state", state.to_str().unwrap(),
                 "--passphrase-file", pass.to_str().unwrap(), "--work-factor", "2",
                 "--server", &address, "--invitation-file", invitation.to_str().unwrap(),
             ];
             let confirms: Vec<String> = confirmed.borrow().iter().filter(|(t, _)| **t != teller)
                 .flat_map(|(t, fp)| ["--confirm".to_owned(), format!("{t}={fp}")]).collect();
-            // No database settings: the teller's machine reaches only the server.
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
-                .args(args)
-                .args(&confirms)
-                .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
-                .current_dir(db.dir())
-                .output()
-                .unwrap();
+            let out = teller_command(teller).args(args).args(&confirms).current_dir(db.dir()).output().unwrap();
             (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
         };
         // A wrong code is refused and creates nothing.
@@ -362,9 +374,8 @@ both_backends! {
         let decrypt_remote = |teller: u32| {
             let state = db.path(&format!("remote-{teller}.state"));
             let pass = db.path(&format!("pass-{teller}"));
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_strikevote"))
-                .args(["teller", "decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--server", &address, "--confirm-early-close"])
-                .args(["--database-url", "sqlite://does-not-exist/nowhere.db"])
+            let out = teller_command(teller)
+                .args(["decrypt", "--election", &id, "--state", state.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap(), "--server", &address, "--confirm-early-close"])
                 .current_dir(db.dir())
                 .output()
                 .unwrap();

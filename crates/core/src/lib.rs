@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod merkle;
 pub mod net;
 pub mod note;
+pub mod password;
 pub mod tally;
 pub mod text;
 pub mod token;

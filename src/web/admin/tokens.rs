@@ -304,6 +304,8 @@ struct Invitations {
     server: String,
     /// The log key's fingerprint, which each teller pins.
     fingerprint: String,
+    /// The SHA-256 of the `strikevote-teller` program installed beside this server.
+    program_sha256: Option<String>,
     rows: Vec<(u32, String, String)>,
 }
 
@@ -328,6 +330,9 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpRes
                 title: e.definition.title.clone(),
                 server: e.public_url.to_string(),
                 fingerprint: crate::log::note::fingerprint(&desk.state.signer.public_key()),
+                program_sha256: crate::teller::invitations::teller_program_sha256(
+                    desk.state.settings.teller_program.as_deref(),
+                ),
                 rows: codes
                     .into_iter()
                     .map(|(t, code)| {

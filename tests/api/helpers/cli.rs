@@ -37,6 +37,19 @@ impl Run {
     }
 }
 
+/// The `strikevote-teller` program, beside `strikevote` in the target directory (tests/run.sh
+/// builds the workspace's programs before the tests).
+pub fn teller_program() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_strikevote"))
+        .with_file_name(format!("strikevote-teller{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the suite with `bash tests/run.sh`, or `cargo build --workspace --bins --features strikevote/failpoints` first",
+        path.display()
+    );
+    path
+}
+
 /// Runs `strikevote ARGS --database-url URL` in the test's scratch directory.
 pub fn sv(db: &TestDb, args: &[&str]) -> Run {
     sv_with_env(db, args, &[])
@@ -412,4 +425,10 @@ pub fn fingerprint_in(out: &str) -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// SHA-256 of `bytes`, lower-case hex (as `sha256sum` prints it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

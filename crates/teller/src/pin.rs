@@ -11,7 +11,7 @@ use strikevote_core::note::{Verifier, fingerprint, parse_fingerprint};
 use strikevote_core::verify::{Fold, Report, verify_and_fold};
 
 use super::secrets::{Pin, TellerFile};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result, code};
 
 /// A log as a teller checked it: the verifier's report and fold, and the pin it supports.
 pub struct Checked {
@@ -25,7 +25,7 @@ pub struct Checked {
 
 fn forked(message: String) -> Error {
     Error::conflict(
-        ErrorCode::ForkedLog,
+        code::FORKED_LOG,
         format!(
             "{message}. This teller decrypts nothing and signs nothing on this log: tell the \
              other tellers, the officials and the auditors (docs/TELLERS.md)"
@@ -49,7 +49,7 @@ fn given_key(given: &str, served: &str) -> Result<String> {
     }
     Verifier::parse(given.trim()).map_err(|e| {
         Error::bad_input(
-            ErrorCode::InvalidBody,
+            code::INVALID_BODY,
             format!("--log-key is neither a log key nor its fingerprint: {e}"),
         )
     })?;

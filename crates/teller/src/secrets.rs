@@ -14,7 +14,7 @@ use strikevote_core::crypto::SecretShare;
 use strikevote_core::crypto::ceremony::Teller;
 use strikevote_core::crypto::identity::Identity;
 
-use crate::election::ElectionId;
+use strikevote_core::ElectionId;
 
 /// Why a teller's secrets cannot be read or written.
 #[derive(Debug, thiserror::Error)]

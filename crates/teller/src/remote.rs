@@ -8,14 +8,12 @@ use serde::Deserialize;
 use strikevote_core::crypto::TellerParams;
 use strikevote_core::crypto::ceremony::Record;
 
-use super::ceremony::Channel;
-use super::decrypt::TallyChannel;
-use super::store::SignedShare;
-use crate::election::ElectionId;
-use crate::election::decryption::Status;
-use crate::error::{Error, ErrorCode, Result};
-use crate::log::entry::TallyShare;
-use crate::log::entry::{Entry, NewEntry};
+use strikevote_core::ElectionId;
+use strikevote_core::entry::{Entry, NewEntry, TallyShare};
+
+use crate::ceremony::{Channel, SignedShare};
+use crate::decrypt::{Status, TallyChannel};
+use crate::error::{Error, Kind, Result, code};
 
 /// Teller `teller` of election `id` at `server`.
 pub struct Remote {
@@ -65,22 +63,26 @@ impl Remote {
         }
     }
 
+    /// The server's answer, or its JSON error as this crate's (its code kept).
     fn answer(result: std::result::Result<ureq::Response, ureq::Error>) -> Result<ureq::Response> {
         match result {
             Ok(r) => Ok(r),
             Err(ureq::Error::Status(status, response)) => {
-                let message = response
-                    .into_json::<serde_json::Value>()
-                    .ok()
-                    .and_then(|v| v["message"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| format!("the server answered {status}"));
-                Err(match status {
-                    401 => Error::Unauthorized(message),
-                    409 | 400 => Error::conflict(ErrorCode::CeremonyRefused, message),
-                    _ => Error::Internal(message),
-                })
+                let body = response.into_json::<serde_json::Value>().ok();
+                let said = |k: &str| body.as_ref().and_then(|v| v[k].as_str()).map(str::to_owned);
+                let message =
+                    said("message").unwrap_or_else(|| format!("the server answered {status}"));
+                let (kind, fallback) = match status {
+                    401 | 403 => (Kind::Unauthorized, code::UNAUTHORIZED),
+                    404 => (Kind::NotFound, code::INTERNAL),
+                    400 => (Kind::BadInput, code::CEREMONY_REFUSED),
+                    409 => (Kind::Conflict, code::CEREMONY_REFUSED),
+                    _ => (Kind::Internal, code::INTERNAL),
+                };
+                let code = said("error").unwrap_or_else(|| fallback.to_owned());
+                Err(Error::new(kind, &code, message))
             }
-            Err(e) => Err(Error::Internal(format!("cannot reach the server: {e}"))),
+            Err(e) => Err(Error::internal(format!("cannot reach the server: {e}"))),
         }
     }
 
@@ -91,7 +93,7 @@ impl Remote {
             .set("Authorization", &format!("Teller {}", self.code));
         Self::answer(request.call())?
             .into_json()
-            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))
+            .map_err(|e| Error::internal(format!("the server's answer is unreadable: {e}")))
     }
 
     fn post(&self, what: &str, body: serde_json::Value) -> Result<()> {
@@ -108,7 +110,7 @@ impl Remote {
         let request = self.agent.get(&format!("{}/{path}", self.election));
         Self::answer(request.call())?
             .into_string()
-            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))
+            .map_err(|e| Error::internal(format!("the server's answer is unreadable: {e}")))
     }
 }
 
@@ -121,14 +123,14 @@ impl TallyChannel for Remote {
             .lines()
             .nth(1)
             .and_then(|l| l.parse().ok())
-            .ok_or_else(|| Error::Internal("the server's checkpoint is malformed".into()))?;
+            .ok_or_else(|| Error::internal("the server's checkpoint is malformed"))?;
         let mut log = Vec::new();
         let mut next = 0u64;
         while next < size {
             let page = self.text(&format!("entries?start={next}&end={size}"))?;
             let lines = page.lines().count() as u64;
             if lines == 0 {
-                return Err(Error::Internal(format!("the server's log ends at {next}")));
+                return Err(Error::internal(format!("the server's log ends at {next}")));
             }
             log.extend_from_slice(page.as_bytes());
             next += lines;
@@ -141,29 +143,29 @@ impl TallyChannel for Remote {
         let request = self.agent.post(&format!("{}/tally-shares", self.election));
         let answer: serde_json::Value = Self::answer(request.send_json(share))?
             .into_json()
-            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))?;
+            .map_err(|e| Error::internal(format!("the server's answer is unreadable: {e}")))?;
         serde_json::from_value(answer["decryption"].clone())
-            .map_err(|e| Error::Internal(format!("the server's answer is unreadable: {e}")))
+            .map_err(|e| Error::internal(format!("the server's answer is unreadable: {e}")))
     }
 }
 
 impl Channel for Remote {
     fn params(&mut self) -> Result<TellerParams> {
         let t = self.board()?.tellers;
-        TellerParams::new(t.count, t.threshold).map_err(|e| Error::Internal(e.to_string()))
+        TellerParams::new(t.count, t.threshold).map_err(|e| Error::internal(e.to_string()))
     }
 
     fn record(&mut self) -> Result<Record> {
         let board = self.board()?;
         let params = TellerParams::new(board.tellers.count, board.tellers.threshold)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         let mut record = Record::new(self.id, params);
         for text in &board.entries {
             let entry = Entry::parse(text.as_bytes())
-                .map_err(|e| Error::Internal(format!("the server sent a malformed entry: {e}")))?;
+                .map_err(|e| Error::internal(format!("the server sent a malformed entry: {e}")))?;
             record.add(&entry.body).map_err(|e| {
                 Error::conflict(
-                    ErrorCode::CeremonyRefused,
+                    code::CEREMONY_REFUSED,
                     format!("the server's ceremony log breaks the rules: {e}"),
                 )
             })?;
@@ -205,7 +207,7 @@ impl Channel for Remote {
                         sealed,
                         signature: s.signature,
                     })
-                    .map_err(|_| Error::Internal("the server sent a malformed share".into()))
+                    .map_err(|_| Error::internal("the server sent a malformed share"))
             })
             .collect()
     }
