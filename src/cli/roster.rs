@@ -203,7 +203,8 @@ pub(super) fn issue_into_file(out: &Path, issue: &mut Issuing<'_>) -> anyhow::Re
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to a new file only its owner can read (mode 0600), synced.
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file: File = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -45,6 +45,10 @@ pub(super) enum TellerCommand {
         /// Election id.
         #[arg(long)]
         election: String,
+        /// Also write every teller's printable sheet to this PDF (mode 0600, one page per
+        /// teller; the file must not exist) instead of printing the codes.
+        #[arg(long)]
+        pdf: Option<std::path::PathBuf>,
     },
 }
 
@@ -95,16 +99,44 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                 }
             }
         }
-        TellerCommand::Invite { election } => invite(&election, settings),
+        TellerCommand::Invite { election, pdf } => invite(&election, pdf.as_deref(), settings),
     }
 }
 
-/// Issues fresh invitation codes for every teller (earlier ones stop working) and prints them.
-fn invite(id: &str, settings: &Settings) -> anyhow::Result<()> {
+/// Issues fresh invitation codes for every teller (earlier ones stop working) and prints them,
+/// or writes them as printable sheets to `pdf`.
+fn invite(id: &str, pdf: Option<&std::path::Path>, settings: &Settings) -> anyhow::Result<()> {
     let id = ElectionId::parse(id)?;
+    if let Some(path) = pdf
+        && path.exists()
+    {
+        anyhow::bail!(
+            "refusing to overwrite {}: choose another --pdf",
+            path.display()
+        );
+    }
     let mut conn = connect(settings)?;
     let election = election::find(&mut conn, id)?;
-    for (teller, code) in invitations::issue(&mut conn, id)? {
+    let codes = invitations::issue(&mut conn, id)?;
+    if let Some(path) = pdf {
+        let fingerprint = strikevote_core::note::fingerprint(&signer(settings)?.public_key());
+        let program_sha256 = invitations::teller_program_sha256(settings.teller_program.as_deref());
+        let sheet = crate::teller::sheets::Sheet {
+            election: &election,
+            fingerprint: &fingerprint,
+            program_sha256: program_sha256.as_deref(),
+            paper: settings.letter_paper,
+        };
+        let bytes = crate::teller::sheets::pdf(&sheet, &codes)?;
+        super::roster::write_private(path, &bytes)?;
+        println!(
+            "{} teller invitation(s) written to {}: give each teller their page, privately",
+            codes.len(),
+            path.display()
+        );
+        return Ok(());
+    }
+    for (teller, code) in codes {
         let name = election.definition.tellers.name(teller);
         println!("teller {teller} ({name}): {code}");
     }

@@ -45,7 +45,7 @@ pub enum Paper {
 
 impl Paper {
     /// Width and height (mm).
-    fn size(self) -> (f32, f32) {
+    pub fn size(self) -> (f32, f32) {
         match self {
             Paper::Letter => (215.9, 279.4),
             Paper::A4 => (210.0, 297.0),

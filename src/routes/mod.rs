@@ -97,6 +97,12 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[get!(PUBLIC, public::stylesheet)],
     },
     Resource {
+        path: "/static/official.js",
+        limited: false,
+        body: BodyLimit::None,
+        endpoints: &[get!(PUBLIC, public::official_script)],
+    },
+    Resource {
         path: "/static/sealing.js",
         limited: false,
         body: BodyLimit::None,

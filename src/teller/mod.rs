@@ -7,6 +7,7 @@
 pub mod ceremony;
 pub mod decrypt;
 pub mod invitations;
+pub mod sheets;
 pub mod store;
 
 pub use strikevote_teller::{pin, remote, secrets};

@@ -30,6 +30,15 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("static/style.css"))
 }
 
+/// `GET /static/official.js`: the officials' pages' one script (a one-time download's form
+/// replaced by what was downloaded).
+pub async fn official_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("static/official.js"))
+}
+
 use crate::sealing_code::{SEALING_CODE, sealing_code_sha256};
 
 /// `GET /static/sealing.js`: the sealing code, with its SHA-256 in a header (anyone can compare

@@ -664,6 +664,26 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(tokens.len(), 6, "the mailing CSV was downloaded");
+    // The page says what was downloaded and offers nothing stale: no form to issue again.
+    let done = text_of(&c, "tokens-downloaded").await;
+    assert!(
+        done.contains("the mailing file with the 6 new tokens is downloading")
+            && done.contains(&format!("tokens-{id}.csv")),
+        "{done}"
+    );
+    let forms = c
+        .find_all(Locator::Css(&format!(
+            "form[action='/admin/elections/{id}/tokens']"
+        )))
+        .await
+        .unwrap();
+    for form in forms {
+        assert!(
+            !form.is_displayed().await.unwrap(),
+            "the issuing form is still offered"
+        );
+    }
+    assert_accessible(&c, "the page after the download").await;
 
     confirm(&c, &base, &id, "open").await;
     assert_eq!(text_of(&c, "state").await, "open");

@@ -323,6 +323,40 @@ both_backends! {
         assert_eq!(board["tellers"]["count"], 1, "{board}");
         let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", "forged")]).send().await.unwrap();
         assert_eq!(res.status(), 403);
+        // The same as printable sheets: one page per teller, read back with pdftotext; its
+        // code is the one that now works, and the card's code no longer does.
+        let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str()), ("format", "pdf")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let file = db.path("invitations.pdf");
+        std::fs::write(&file, res.bytes().await.unwrap()).unwrap();
+        let sheets = pdf_pages(&file);
+        assert_eq!(sheets.len(), 1, "{sheets:?}");
+        let sha = sha256_hex(&std::fs::read(teller_program()).unwrap());
+        for expected in [
+            "Teller 1: your invitation".to_owned(),
+            "Strike authorization 2026".to_owned(),
+            id.clone(),
+            public.clone(),
+            fingerprint.clone(),
+            sha,
+            "strikevote-teller setup \\".to_owned(),
+            "--teller 1 --state teller-1.state \\".to_owned(),
+            "strikevote-teller decrypt \\".to_owned(),
+        ] {
+            assert!(sheets[0].contains(&expected), "the sheet lacks `{expected}`:\n{}", sheets[0]);
+        }
+        let printed = sheets[0].split("Invitation code (save it as invitation.txt)").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        assert_eq!(printed.len(), 34, "{printed}");
+        for (code, works) in [(printed.as_str(), 200), (code.as_str(), 401)] {
+            let res = reqwest::Client::new()
+                .get(format!("{base}/api/v1/elections/{id}/tellers/1/board"))
+                .header("authorization", format!("Teller {code}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), works, "{code}");
+        }
 
         // Open with its confirmation step.
         let (status, page) = get(&client, &format!("{base}{dashboard}/confirm?action=open")).await;

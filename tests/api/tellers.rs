@@ -514,3 +514,32 @@ both_backends! {
         assert!(out.starts_with("teller 1: your fingerprint is "), "{out}");
     }
 }
+
+both_backends! {
+    fn the_console_writes_each_tellers_printable_sheet_once(db: &TestDb) {
+        let id = three_tellers(db);
+        let out = db.path("sheets.pdf");
+        let said = sv(db, &["teller", "invite", "--election", &id, "--pdf", out.to_str().unwrap()]).ok();
+        assert!(said.contains("3 teller invitation(s) written"), "{said}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the sheets hold the invitation codes");
+        }
+        let sheets = pdf_pages(&out);
+        assert_eq!(sheets.len(), 3, "{sheets:?}");
+        for (n, name) in [(1, "Ana"), (2, "Bo"), (3, "Cy")] {
+            let sheet = &sheets[n - 1];
+            assert!(sheet.contains(&format!("Teller {n}, {name}: your invitation")), "{sheet}");
+            assert!(sheet.contains(&format!("--teller {n} --state teller-{n}.state")), "{sheet}");
+            // The code printed is the teller's: the ceremony takes it.
+            let code = sheet.split("Invitation code (save it as invitation.txt)").nth(1).unwrap().split_whitespace().next().unwrap();
+            std::fs::write(db.path(&format!("invitation-{n}")), format!("{code}\n")).unwrap();
+            let first = setup(db, &id, n as u32).ok();
+            assert!(first.contains("your fingerprint is"), "{first}");
+        }
+        let refused = sv(db, &["teller", "invite", "--election", &id, "--pdf", out.to_str().unwrap()]).fails();
+        assert!(refused.contains("refusing to overwrite"), "{refused}");
+    }
+}

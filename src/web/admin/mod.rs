@@ -375,8 +375,8 @@ mod transitions;
 pub use dashboard::dashboard;
 pub use notices::{issue_letters, letters_page, preview_notices, send_notices};
 pub use tokens::{
-    ConfirmedForm, CsrfForm, ReissueForm, issue_invitations, issue_tokens, issue_tokens_page,
-    reissue_all, reissue_all_page, reissue_token, upload_roster,
+    ConfirmedForm, InvitationsForm, ReissueForm, issue_invitations, issue_tokens,
+    issue_tokens_page, reissue_all, reissue_all_page, reissue_token, upload_roster,
 };
 pub use transitions::{
     ActionQuery, PendingForm, StateForm, change_state, confirm_page, decide_pending,

@@ -40,12 +40,6 @@ pub async fn upload_roster(desk: Desk, payload: web::Payload) -> HttpResponse {
     }
 }
 
-/// A form with only the CSRF field.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// A confirmation form: the CSRF field and the official's password, typed again.
 #[derive(Deserialize)]
 pub struct ConfirmedForm {
@@ -309,8 +303,18 @@ struct Invitations {
     rows: Vec<(u32, String, String)>,
 }
 
-/// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once.
-pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpResponse {
+/// Form of `POST /admin/elections/{id}/invitations`.
+#[derive(Deserialize)]
+pub struct InvitationsForm {
+    csrf: String,
+    /// `pdf`: the invitations as printable sheets, one page per teller; else a page of cards.
+    #[serde(default)]
+    format: String,
+}
+
+/// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once
+/// — as a page of cards, or (`format=pdf`) as one PDF of printable sheets.
+pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> HttpResponse {
     if !desk.fresh(&form.csrf) {
         return desk.expired().await;
     }
@@ -322,6 +326,28 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpRes
             Ok((e, codes))
         })
         .await;
+    let fingerprint = crate::log::note::fingerprint(&desk.state.signer.public_key());
+    let program_sha256 = crate::teller::invitations::teller_program_sha256(
+        desk.state.settings.teller_program.as_deref(),
+    );
+    if let (Ok((e, codes)), "pdf") = (&issued, form.format.as_str()) {
+        let sheet = crate::teller::sheets::Sheet {
+            election: e,
+            fingerprint: &fingerprint,
+            program_sha256: program_sha256.as_deref(),
+            paper: desk.state.settings.letter_paper,
+        };
+        return match crate::teller::sheets::pdf(&sheet, codes) {
+            Ok(pdf) => HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header(actix_web::http::header::ContentDisposition::attachment(
+                    format!("teller-invitations-{id}.pdf"),
+                ))
+                .insert_header(("Cache-Control", "no-store"))
+                .body(pdf),
+            Err(e) => desk.refused(&e).await,
+        };
+    }
     match issued {
         Ok((e, codes)) => html(
             StatusCode::OK,
@@ -329,10 +355,8 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<CsrfForm>) -> HttpRes
                 id: id.to_string(),
                 title: e.definition.title.clone(),
                 server: e.public_url.to_string(),
-                fingerprint: crate::log::note::fingerprint(&desk.state.signer.public_key()),
-                program_sha256: crate::teller::invitations::teller_program_sha256(
-                    desk.state.settings.teller_program.as_deref(),
-                ),
+                fingerprint,
+                program_sha256,
                 rows: codes
                     .into_iter()
                     .map(|(t, code)| {
