@@ -214,10 +214,22 @@ pub struct Settings {
     pub union_name: Option<String>,
     /// The paper the letters PDF is laid out for: `letter` (US Letter, for a #10 window
     /// envelope) or `a4` (for a DL window envelope).
-    pub letter_paper: crate::notices::letters::Paper,
+    pub letter_paper: Paper,
     /// The `strikevote-teller` release file whose SHA-256 the teller invitations print;
     /// unset: the one beside this program.
     pub teller_program: Option<PathBuf>,
+}
+
+/// The paper the letters and the tellers' sheets are laid out for (`letter_paper`); their
+/// layout is the letters' (notices::letters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Paper {
+    /// US Letter, the address placed for a #10 window envelope.
+    #[default]
+    Letter,
+    /// A4, the address placed for a DL window envelope (DIN 5008, form B).
+    A4,
 }
 
 /// The signing key's file name when no path is given: beside the SQLite database, or in the
@@ -250,7 +262,7 @@ impl Default for Settings {
             mail_per_minute: 600,
             mail_lease_seconds: 120,
             union_name: None,
-            letter_paper: crate::notices::letters::Paper::Letter,
+            letter_paper: Paper::Letter,
             teller_program: None,
         }
     }

@@ -12,7 +12,6 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
-use serde::{Deserialize, Serialize};
 
 use super::outbox::{Kind, State};
 use super::texts;
@@ -21,6 +20,7 @@ use crate::db::schema::{members, outbox};
 use crate::election::{Election, ElectionId};
 use crate::error::{Error, Result};
 use crate::log::LogKey;
+pub use crate::settings::Paper;
 use crate::token::store::IssuedToken;
 use crate::web::i18n::Lang;
 use crate::web::pdf::{self, Font, MM_PER_PT};
@@ -31,17 +31,6 @@ const MARGIN: f32 = 25.0;
 const QR_SIDE: f32 = 42.0;
 /// The bottom of the ballot-code block (mm from the page's foot).
 const CODE_BOTTOM: f32 = 24.0;
-
-/// The paper the letters are laid out for (`letter_paper`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Paper {
-    /// US Letter, the address placed for a #10 window envelope.
-    #[default]
-    Letter,
-    /// A4, the address placed for a DL window envelope (DIN 5008, form B).
-    A4,
-}
 
 impl Paper {
     /// Width and height (mm).

@@ -213,23 +213,8 @@ impl Sender {
                 fingerprint: &fingerprint,
             };
             let letter = texts::compose(message.kind, lang, &facts);
-            let outcome = match texts::message(&from, (&member.name, &member.email), &letter) {
-                None => Outcome::Failed(
-                    "the roster's email address is not one an SMTP server takes".to_owned(),
-                ),
-                Some(mail) => {
-                    self.pace();
-                    let outcome = match smtp::hand_over(transport, &mail) {
-                        Handed::Accepted => Outcome::Sent,
-                        Handed::Refused(said) => Outcome::Failed(said),
-                        Handed::NotNow(said) => {
-                            Outcome::Later(said, outbox::backoff(message.attempts))
-                        }
-                    };
-                    crate::error::failpoint("mail::handed", &id)?;
-                    outcome
-                }
-            };
+            let mail = texts::message(&from, (&member.name, &member.email), &letter);
+            let outcome = self.hand_over(transport, mail, message, id)?;
             // A link the SMTP server did not take reaches nobody: it dies now, and a member
             // whose message failed for good can be sent a letter.
             if let (Some(issued), false) = (token, outcome == Outcome::Sent) {
@@ -238,6 +223,30 @@ impl Sender {
             self.finish(conn, message, outcome)?;
         }
         Ok(())
+    }
+
+    /// Hands `mail` to the SMTP server at the configured pace; how it fared. `None`: the
+    /// roster's address is not one an SMTP server takes.
+    fn hand_over(
+        &mut self,
+        transport: &lettre::SmtpTransport,
+        mail: Option<lettre::Message>,
+        message: &Claimed,
+        id: ElectionId,
+    ) -> Result<Outcome> {
+        let Some(mail) = mail else {
+            return Ok(Outcome::Failed(
+                "the roster's email address is not one an SMTP server takes".to_owned(),
+            ));
+        };
+        self.pace();
+        let outcome = match smtp::hand_over(transport, &mail) {
+            Handed::Accepted => Outcome::Sent,
+            Handed::Refused(said) => Outcome::Failed(said),
+            Handed::NotNow(said) => Outcome::Later(said, outbox::backoff(message.attempts)),
+        };
+        crate::error::failpoint("mail::handed", &id)?;
+        Ok(outcome)
     }
 
     /// The tokens of the batch's ballot notices and reminders, made now. A vote that closed

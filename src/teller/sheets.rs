@@ -8,7 +8,7 @@ use printpdf::{BuiltinFont, IndirectFontRef, Mm, PdfDocument, PdfLayerReference}
 
 use crate::election::Election;
 use crate::error::{Error, Result};
-use crate::notices::letters::Paper;
+use crate::settings::Paper;
 use crate::web::pdf::{self, Font};
 
 /// What every sheet of an election shares.
@@ -145,6 +145,13 @@ impl Writer<'_> {
             self.gap(1.5);
         }
         self.gap(2.0);
+        self.steps(sheet, teller);
+    }
+
+    /// What the teller does: get and check the program, the ceremony, the decryption.
+    fn steps(&mut self, sheet: &Sheet<'_>, teller: u32) {
+        let id = sheet.election.id;
+        let server = sheet.election.public_url.to_string();
         self.words("1. Get the program and check it", 11.0, true);
         self.words(
             "Download strikevote-teller for your computer from the project's releases (or take \

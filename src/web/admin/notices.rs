@@ -218,8 +218,8 @@ pub async fn letters_page(desk: Desk) -> HttpResponse {
         needy,
         without_address,
         paper: match desk.state.settings.letter_paper {
-            crate::notices::letters::Paper::Letter => "US Letter, for a #10 window envelope",
-            crate::notices::letters::Paper::A4 => "A4, for a DL window envelope",
+            crate::settings::Paper::Letter => "US Letter, for a #10 window envelope",
+            crate::settings::Paper::A4 => "A4, for a DL window envelope",
         },
     };
     html(StatusCode::OK, &page, cookie)
