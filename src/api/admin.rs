@@ -109,7 +109,7 @@ pub async fn create(
     let (url, signer) = (state.public_url.clone(), state.signer.clone());
     let (id, invitations) = with_conn(&state, move |c| {
         let id = election::create(c, &definition, &url, &signer, &by)?;
-        let codes: Vec<_> = crate::teller::invitations::issue(c, id)?
+        let codes: Vec<_> = crate::teller::invitations::issue(c, id, None)?
             .into_iter()
             .map(|(teller, code)| Invitation {
                 teller,

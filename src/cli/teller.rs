@@ -45,6 +45,10 @@ pub(super) enum TellerCommand {
         /// Election id.
         #[arg(long)]
         election: String,
+        /// Only this teller's code: to hand their seat to someone else before they publish
+        /// their key (the other tellers' codes stay as they are).
+        #[arg(long)]
+        teller: Option<u32>,
         /// Also write every teller's printable sheet to this PDF (mode 0600, one page per
         /// teller; the file must not exist) instead of printing the codes.
         #[arg(long)]
@@ -99,13 +103,22 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
                 }
             }
         }
-        TellerCommand::Invite { election, pdf } => invite(&election, pdf.as_deref(), settings),
+        TellerCommand::Invite {
+            election,
+            teller,
+            pdf,
+        } => invite(&election, teller, pdf.as_deref(), settings),
     }
 }
 
 /// Issues fresh invitation codes for every teller (earlier ones stop working) and prints them,
 /// or writes them as printable sheets to `pdf`.
-fn invite(id: &str, pdf: Option<&std::path::Path>, settings: &Settings) -> anyhow::Result<()> {
+fn invite(
+    id: &str,
+    only: Option<u32>,
+    pdf: Option<&std::path::Path>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
     let id = ElectionId::parse(id)?;
     if let Some(path) = pdf
         && path.exists()
@@ -117,7 +130,7 @@ fn invite(id: &str, pdf: Option<&std::path::Path>, settings: &Settings) -> anyho
     }
     let mut conn = connect(settings)?;
     let election = election::find(&mut conn, id)?;
-    let codes = invitations::issue(&mut conn, id)?;
+    let codes = invitations::issue(&mut conn, id, only)?;
     if let Some(path) = pdf {
         let fingerprint = strikevote_core::note::fingerprint(&signer(settings)?.public_key());
         let program_sha256 = invitations::teller_program_sha256(settings.teller_program.as_deref());
@@ -140,7 +153,14 @@ fn invite(id: &str, pdf: Option<&std::path::Path>, settings: &Settings) -> anyho
         let name = election.definition.tellers.name(teller);
         println!("teller {teller} ({name}): {code}");
     }
-    eprintln!("(give each teller their number and code privately; issuing again replaces them)");
+    match only {
+        None => eprintln!(
+            "(give each teller their number and code privately; issuing again replaces them)"
+        ),
+        Some(t) => eprintln!(
+            "(teller {t}'s earlier code no longer works; the other tellers' codes are unchanged)"
+        ),
+    }
     program_line(settings);
     Ok(())
 }

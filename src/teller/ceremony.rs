@@ -103,7 +103,7 @@ pub fn run_all(
             .map(|t| (t, fingerprints[t as usize - 1].clone()))
             .collect();
     }
-    let invitations = super::invitations::issue(conn, id)?;
+    let invitations = super::invitations::issue(conn, id, None)?;
     for _round in 0..5 {
         let mut complete = false;
         for file in &mut files {

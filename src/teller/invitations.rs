@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::db::DbConnection;
 use crate::db::schema::teller_invitations;
 use crate::election::{self, ElectionId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 fn digest(code: &str) -> Vec<u8> {
     let canonical: String = code
@@ -19,17 +19,37 @@ fn digest(code: &str) -> Vec<u8> {
     Sha256::digest(canonical.as_bytes()).to_vec()
 }
 
-/// A fresh code for every teller of a draft election, replacing any earlier ones; returns
-/// `(teller, code)` pairs — the only time the codes exist in plain text.
-pub fn issue(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<(u32, String)>> {
+/// A fresh code for every teller of a draft election (`only`: for that teller alone),
+/// replacing the earlier ones; returns `(teller, code)` pairs — the only time the codes exist
+/// in plain text. One teller's seat can be handed to someone else this way while that teller
+/// has published nothing: once their key is in the log, the seat is theirs for this ceremony.
+pub fn issue(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    only: Option<u32>,
+) -> Result<Vec<(u32, String)>> {
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
         crate::election::ceremony::still_open(&election)?;
+        let count = election.definition.tellers.count;
+        let seats: Vec<u32> = match only {
+            None => (1..=count).collect(),
+            Some(t) => {
+                seat_free(conn, &election, t)?;
+                vec![t]
+            }
+        };
         let eid = id.to_string();
-        diesel::delete(teller_invitations::table.filter(teller_invitations::election_id.eq(&eid)))
+        for teller in &seats {
+            diesel::delete(
+                teller_invitations::table
+                    .filter(teller_invitations::election_id.eq(&eid))
+                    .filter(teller_invitations::teller.eq(*teller as i32)),
+            )
             .execute(conn)?;
+        }
         let mut codes = Vec::new();
-        for teller in 1..=election.definition.tellers.count {
+        for teller in seats {
             let code = strikevote_core::token::random_receipt()
                 .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
             diesel::insert_into(teller_invitations::table)
@@ -43,6 +63,29 @@ pub fn issue(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<(u32, String
         }
         Ok(codes)
     })
+}
+
+/// Teller `teller`'s seat can be given to someone else: it exists and its key is not logged.
+fn seat_free(conn: &mut DbConnection, election: &election::Election, teller: u32) -> Result<()> {
+    let count = election.definition.tellers.count;
+    if teller == 0 || teller > count {
+        return Err(Error::bad_input(
+            ErrorCode::InvalidBody,
+            format!("teller {teller} does not exist: the election has {count} tellers"),
+        ));
+    }
+    let record = crate::election::ceremony::record(conn, election)?;
+    if record.teller_keys().contains_key(&teller) {
+        return Err(Error::conflict(
+            ErrorCode::CeremonyRefused,
+            format!(
+                "teller {teller} has already published their key: the seat is theirs for this \
+                 key ceremony, and a new code would not let anyone else take it. If they cannot \
+                 go on, the election has to be created again"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `code` is teller `teller`'s current invitation for the election.

@@ -357,6 +357,14 @@ both_backends! {
                 .unwrap();
             assert_eq!(res.status(), works, "{code}");
         }
+        // One teller's seat can be handed over only before they publish their key (here the
+        // ceremony is done), and the number must be one.
+        for (teller, status, says) in [("1", 409, "teller 1 has already published their key"), ("x", 400, "`x` is not a teller number")] {
+            let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str()), ("teller", teller)]).send().await.unwrap();
+            assert_eq!(res.status(), status, "{teller}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains(says), "{page}");
+        }
 
         // Open with its confirmation step.
         let (status, page) = get(&client, &format!("{base}{dashboard}/confirm?action=open")).await;

@@ -60,7 +60,6 @@ fn setup(db: &TestDb, id: &str, teller: u32) -> Run {
     setup_with(db, id, teller, &[])
 }
 
-/// The last line a command printed.
 /// How teller `teller` reaches the server from their own machine: teller 1 with the service's
 /// `strikevote teller` (no database settings: it reaches only the server), the others with
 /// the `strikevote-teller` program alone.
@@ -78,6 +77,7 @@ fn teller_command(teller: u32) -> std::process::Command {
     }
 }
 
+/// The last line a command printed.
 fn last_line(out: &str) -> String {
     out.trim().lines().last().unwrap_or_default().to_owned()
 }
@@ -541,5 +541,48 @@ both_backends! {
         }
         let refused = sv(db, &["teller", "invite", "--election", &id, "--pdf", out.to_str().unwrap()]).fails();
         assert!(refused.contains("refusing to overwrite"), "{refused}");
+    }
+}
+
+both_backends! {
+    fn a_teller_who_cannot_take_part_is_replaced_before_publishing_and_the_ceremony_completes(db: &TestDb) {
+        let id = three_tellers(db);
+        // Tellers 1 and 2 publish their keys; teller 3 never shows up.
+        let fp1 = fingerprint_in(&setup(db, &id, 1).ok());
+        let fp2 = fingerprint_in(&setup(db, &id, 2).ok());
+        let old3 = std::fs::read_to_string(db.path("invitation-3")).unwrap();
+        let old1 = std::fs::read_to_string(db.path("invitation-1")).unwrap();
+        // A published seat cannot be handed over: its key is in the log.
+        let refused = sv(db, &["teller", "invite", "--election", &id, "--teller", "1"]).fails();
+        assert!(refused.contains("teller 1 has already published their key"), "{refused}");
+        let refused = sv(db, &["teller", "invite", "--election", &id, "--teller", "4"]).fails();
+        assert!(refused.contains("teller 4 does not exist"), "{refused}");
+        // Teller 3's seat goes to someone else: a new code for it alone.
+        let said = sv(db, &["teller", "invite", "--election", &id, "--teller", "3"]).ok();
+        let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("teller ")).collect();
+        assert_eq!(lines.len(), 1, "{said}");
+        assert!(lines[0].starts_with("teller 3 (Cy): "), "{said}");
+        let new3 = lines[0].rsplit(' ').next().unwrap();
+        assert_ne!(new3.trim(), old3.trim());
+        // The old code no longer takes the seat; teller 1's is unchanged.
+        let err = setup(db, &id, 3).fails();
+        assert!(err.contains("this is not the invitation code of this teller"), "{err}");
+        assert_eq!(std::fs::read_to_string(db.path("invitation-1")).unwrap(), old1);
+        std::fs::write(db.path("invitation-3"), format!("{new3}\n")).unwrap();
+        let fp3 = fingerprint_in(&setup(db, &id, 3).ok());
+        // The three confirm each other and finish: one election key.
+        let fps = [fp1, fp2, fp3];
+        let mut last = String::new();
+        for _round in 0..4 {
+            for t in 1..=3u32 {
+                let confirms: Vec<String> = (1..=3u32).filter(|o| *o != t).map(|o| format!("{o}={}", fps[o as usize - 1])).collect();
+                let mut extra = Vec::new();
+                for c in &confirms {
+                    extra.extend(["--confirm", c.as_str()]);
+                }
+                last = last_line(&setup_with(db, &id, t, &extra).ok());
+            }
+        }
+        assert_eq!(last, "the election key is ready: all 3 tellers hold their key shares");
     }
 }

@@ -310,6 +310,10 @@ pub struct InvitationsForm {
     /// `pdf`: the invitations as printable sheets, one page per teller; else a page of cards.
     #[serde(default)]
     format: String,
+    /// A teller's number: that teller's code alone (their seat handed to someone else before
+    /// they publish their key); empty: every teller's.
+    #[serde(default)]
+    teller: String,
 }
 
 /// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once
@@ -319,10 +323,23 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> 
         return desk.expired().await;
     }
     let id = desk.id;
+    let only = match form.teller.trim() {
+        "" => None,
+        n => match n.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let e = crate::error::Error::bad_input(
+                    ErrorCode::InvalidBody,
+                    format!("`{}` is not a teller number", crate::text::shown(n)),
+                );
+                return desk.refused(&e).await;
+            }
+        },
+    };
     let issued = desk
         .run(move |c| {
             let e = election::find(c, id)?;
-            let codes = crate::teller::invitations::issue(c, id)?;
+            let codes = crate::teller::invitations::issue(c, id, only)?;
             Ok((e, codes))
         })
         .await;
