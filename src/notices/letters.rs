@@ -4,7 +4,7 @@
 //! contact line, the key fingerprint and where the result will be, in the member's language,
 //! with the name and postal address placed for a window envelope.
 //!
-//! The tokens are made when the PDF is made ([`crate::token::store::issue_letters`], an
+//! The tokens are made when the PDF is made ([`crate::token::store::issue_among`], an
 //! official's `tokens_issue` in the log) and exist in plain text only in the PDF, which is
 //! downloaded once. Text is drawn in the embedded font of [`crate::web::pdf`].
 
@@ -108,7 +108,7 @@ pub fn issue_into(
     write: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<usize> {
     let among = who_needs_one(conn, id)?;
-    crate::token::store::issue_letters(conn, id, signer, actor, &among, &mut |e, t| {
+    crate::token::store::issue_among(conn, id, (signer, actor), Some(&among), &mut |e, t| {
         if t.is_empty() {
             return Ok(());
         }

@@ -118,27 +118,18 @@ pub fn issue_missing(
     actor: &str,
     deliver: &mut dyn FnMut(&[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
-    crate::log::store::transaction(conn, |conn| {
-        let election = election::lock(conn, id)?;
-        ensure_issuable(&election)?;
-        issue_needy(
-            conn,
-            &election,
-            (signer, actor.into(), AdminAction::TokensIssue),
-            None,
-            deliver,
-        )
+    issue_among(conn, id, (signer, actor), None, &mut |_, issued| {
+        deliver(issued)
     })
 }
 
-/// As [`issue_missing`], for the members of `among` (rows of `members`) only: the letters by
-/// post. `deliver` gets the election with the tokens (the letters name its dates).
-pub fn issue_letters(
+/// As [`issue_missing`], for the members of `among` (rows of `members`) only when given: the
+/// letters by post. `deliver` gets the election with the tokens (the letters name its dates).
+pub fn issue_among(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogKey,
-    actor: &str,
-    among: &HashSet<String>,
+    (signer, actor): (&LogKey, &str),
+    among: Option<&HashSet<String>>,
     deliver: &mut dyn FnMut(&Election, &[IssuedToken]) -> Result<()>,
 ) -> Result<usize> {
     crate::log::store::transaction(conn, |conn| {
@@ -148,7 +139,7 @@ pub fn issue_letters(
             conn,
             &election,
             (signer, actor.into(), AdminAction::TokensIssue),
-            Some(among),
+            among,
             &mut |issued| deliver(&election, issued),
         )
     })

@@ -94,12 +94,7 @@ both_backends! {
         assert!(english.body.contains("Local 871 Vote is holding a vote"), "{}", english.body);
         assert!(spanish.body.contains("Estimado/a Berta Ruiz:"), "{}", spanish.body);
         assert!(spanish.body.contains("Vote desde su teléfono"), "{}", spanish.body);
-        let key = sv(db, &["key", "show"]).ok();
-        let key: [u8; 32] = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        let fingerprint = strikevote_core::note::fingerprint(&key);
+        let fingerprint = log_key_fingerprint(db);
         for mail in [english, spanish] {
             assert!(mail.raw.contains("From: \"Local 871 Vote\" <vote@local871.example>") || mail.raw.contains("From: Local 871 Vote <vote@local871.example>"), "{}", mail.raw);
             assert!(mail.body.contains(fingerprint.trim()), "{}", mail.body);
@@ -447,12 +442,7 @@ both_backends! {
                 .unwrap_or_else(|| panic!("no letter for {member}: {pages:?}"))
         };
         assert!(pages.iter().all(|p| !p.contains("Ana Mail")), "the emailed member got a letter");
-        let key = sv(db, &["key", "show"]).ok();
-        let key: [u8; 32] = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        let fingerprint = strikevote_core::note::fingerprint(&key);
+        let fingerprint = log_key_fingerprint(db);
         let spanish = page("M1");
         for words in [
             "Zoë Ødegård-Łukasiewicz Дмитрий",

@@ -432,3 +432,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// The fingerprint of the election log key in the test's directory (`strikevote key show`).
+pub fn log_key_fingerprint(db: &TestDb) -> String {
+    let key = sv(db, &["key", "show"]).ok();
+    let key: [u8; 32] =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim())
+            .unwrap()
+            .try_into()
+            .unwrap();
+    strikevote_core::note::fingerprint(&key)
+}
