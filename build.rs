@@ -30,18 +30,36 @@ fn main() {
     }
 }
 
+/// The one table a language file may hold: the words results are stated in, which the core's
+/// `strikevote_core::words::Words` takes. Its keys are read as `words.<key>`.
+const WORDS: &str = "words";
+
 fn read(path: &Path) -> Result<Table, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let table: toml::Table = text
         .parse()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    table
-        .into_iter()
-        .map(|(k, v)| match v {
-            toml::Value::String(s) => Ok((k, s)),
-            _ => Err(format!("{}: `{k}` must be a string", path.display())),
-        })
-        .collect()
+    let mut out = Table::new();
+    for (k, v) in table {
+        match v {
+            toml::Value::String(s) => out.push((k, s)),
+            toml::Value::Table(words) if k == WORDS => {
+                for (w, v) in words {
+                    match v {
+                        toml::Value::String(s) => out.push((format!("{WORDS}.{w}"), s)),
+                        _ => {
+                            return Err(format!(
+                                "{}: `{WORDS}.{w}` must be a string",
+                                path.display()
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => return Err(format!("{}: `{k}` must be a string", path.display())),
+        }
+    }
+    Ok(out)
 }
 
 fn generate() -> Result<String, String> {
@@ -83,9 +101,15 @@ fn generate() -> Result<String, String> {
             "Locale {{ code: {code:?}, name: {own:?}, text: Text {{"
         )
         .unwrap();
-        for (key, value) in table.iter().filter(|(k, _)| k != "name") {
+        let words = |(k, _): &&(String, String)| k.starts_with(&format!("{WORDS}."));
+        for (key, value) in table.iter().filter(|p| p.0 != "name" && !words(p)) {
             writeln!(out, "    {key}: {value:?},").unwrap();
         }
+        writeln!(out, "    {WORDS}: ::strikevote_core::words::Words {{").unwrap();
+        for (key, value) in table.iter().filter(words) {
+            writeln!(out, "        {}: {value:?},", &key[WORDS.len() + 1..]).unwrap();
+        }
+        writeln!(out, "    }},").unwrap();
         let others: Vec<String> = files
             .iter()
             .filter(|(c, _)| c != code)

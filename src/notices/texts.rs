@@ -76,43 +76,21 @@ fn values(lang: Lang, facts: &Facts<'_>) -> [(&'static str, String); 13] {
         ("closes", d.local_time(&d.closes_at)),
         ("fingerprint", facts.fingerprint.to_owned()),
         ("contact", contact.to_owned()),
-        ("result_link", format!("{base}/elections/{id}/result")),
+        // In the member's language, whatever their browser says.
+        (
+            "result_link",
+            format!("{base}/elections/{id}/result?lang={}", lang.code()),
+        ),
         (
             "certificate_link",
-            format!("{base}/elections/{id}/certificate.pdf"),
+            format!("{base}/elections/{id}/certificate.pdf?lang={}", lang.code()),
         ),
         ("vote_page", format!("{base}/vote")),
         ("audit_link", format!("{base}/elections/{id}/audit")),
     ]
 }
 
-/// `template` with each `{key}` of `values` replaced, in one pass: what is put in is never
-/// read again as template.
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 256);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}').and_then(|close| {
-            values
-                .iter()
-                .find(|(k, _)| *k == &after[..close])
-                .map(|(_, v)| (close, v))
-        }) {
-            Some((close, value)) => {
-                out.push_str(value);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use strikevote_core::text::fill;
 
 /// Control characters (line breaks included) become spaces: a header stays one header.
 fn one_line(s: &str) -> String {

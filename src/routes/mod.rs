@@ -10,7 +10,7 @@ use actix_web::{Route, web};
 use crate::account::Role;
 use crate::api;
 use crate::http::health;
-use crate::web::{accounts, admin, auth, builder, certificate, member, public};
+use crate::web::{accounts, admin, auth, builder, certificate, member, public, result};
 
 pub mod table;
 
@@ -184,7 +184,7 @@ pub static ROUTES: &[Resource] = &[
         path: "/elections/{id}/result",
         limited: false,
         body: BodyLimit::None,
-        endpoints: &[get!(PUBLIC, public::result_page)],
+        endpoints: &[get!(PUBLIC, result::result_page)],
     },
     Resource {
         path: "/elections/{id}/certificate.pdf",

@@ -175,6 +175,63 @@ pub struct Text {
     pub letter_code_label: &'static str,
     pub letter_link_label: &'static str,
     pub letter_footer: &'static str,
+    pub res_page_title: &'static str,
+    pub res_cert_heading: &'static str,
+    pub res_certified: &'static str,
+    pub res_not_certified: &'static str,
+    pub res_election: &'static str,
+    pub res_question: &'static str,
+    pub res_window: &'static str,
+    pub res_window_value: &'static str,
+    pub res_rule: &'static str,
+    pub res_certified_label: &'static str,
+    pub res_certified_value: &'static str,
+    pub res_certified_sentence: &'static str,
+    pub res_checkpoint: &'static str,
+    pub res_in_log: &'static str,
+    pub res_origin: &'static str,
+    pub res_fingerprint: &'static str,
+    pub res_verify: &'static str,
+    pub res_tellers: &'static str,
+    pub res_download_pdf: &'static str,
+    pub res_download_csv: &'static str,
+    pub res_download_json: &'static str,
+    pub res_caption: &'static str,
+    pub res_local: &'static str,
+    pub res_eligible: &'static str,
+    pub res_cast: &'static str,
+    pub res_turnout: &'static str,
+    pub res_yes_share: &'static str,
+    pub res_local_result: &'static str,
+    pub res_delegates: &'static str,
+    pub res_in_group: &'static str,
+    pub res_needed: &'static str,
+    pub res_groups_share: &'static str,
+    pub res_reached: &'static str,
+    pub res_not_reached: &'static str,
+    pub res_all_locals: &'static str,
+    pub res_quorum_needed: &'static str,
+    pub res_popular_decides: &'static str,
+    pub res_popular_info: &'static str,
+    pub res_delegates_decides: &'static str,
+    pub res_delegates_info: &'static str,
+    pub res_popular_line: &'static str,
+    pub res_popular_info_line: &'static str,
+    pub res_delegates_line: &'static str,
+    pub res_delegates_info_line: &'static str,
+    pub res_quorum: &'static str,
+    pub res_quorum_line: &'static str,
+    pub res_quorum_met: &'static str,
+    pub res_quorum_missed: &'static str,
+    pub res_quorum_none: &'static str,
+    pub res_chart_title: &'static str,
+    pub res_chart_caption: &'static str,
+    pub res_col_abstain: &'static str,
+    pub res_col_reached: &'static str,
+    pub res_col_delegates: &'static str,
+    pub res_teller: &'static str,
+    /// The words results are stated in (the locale file's `[words]`).
+    pub words: strikevote_core::words::Words,
     /// The other languages, (code, own name), for the language switch.
     pub others: &'static [(&'static str, &'static str)],
 }
@@ -211,5 +268,34 @@ impl Text {
             ErrorCode::TooManyChallenges => self.err_too_many_checks,
             _ => self.err_server,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_english_locale_states_results_in_the_cores_own_words() {
+        // The verifier and the CLI use the core's English; the pages must say the same.
+        assert_eq!(
+            Lang::english().text().words,
+            strikevote_core::words::Words::ENGLISH
+        );
+    }
+
+    #[test]
+    fn spanish_thresholds_read_as_spanish_does() {
+        use strikevote_core::definition::{Comparison, Fraction};
+        let es = Lang::parse("es").expect("Spanish is a locale").text();
+        let frac = |num, den, cmp| Fraction { num, den, cmp };
+        let words = |f: Fraction| f.in_words_of(&es.words);
+        assert_eq!(words(frac(1, 2, Comparison::MoreThan)), "más de la mitad");
+        assert_eq!(
+            words(frac(2, 3, Comparison::AtLeast)),
+            "al menos dos tercios"
+        );
+        assert_eq!(words(frac(3, 4, Comparison::AtLeast)), "al menos el 75%");
+        assert_eq!(words(frac(5, 7, Comparison::MoreThan)), "más del 71.42%");
     }
 }

@@ -15,3 +15,4 @@ pub mod member;
 pub mod page;
 pub mod pdf;
 pub mod public;
+pub mod result;

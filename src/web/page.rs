@@ -153,3 +153,31 @@ pub fn mailing_download(
         .insert_header(("X-Strikevote-Issued", issued.to_string()))
         .body(csv)
 }
+
+/// A piece of a sentence template cut at its `{placeholders}`: its words, then the name of the
+/// slot that follows them (`""` after the last). A page puts markup (a link, code) in the slots
+/// while the words stay escaped, in whatever order a language puts them.
+pub struct Piece<'a> {
+    /// The words before the slot.
+    pub text: &'a str,
+    /// The slot's name.
+    pub slot: &'a str,
+}
+
+/// `template` cut at each `{name}`.
+pub fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some((text, after)) = rest.split_once('{') {
+        let Some((slot, tail)) = after.split_once('}') else {
+            break;
+        };
+        out.push(Piece { text, slot });
+        rest = tail;
+    }
+    out.push(Piece {
+        text: rest,
+        slot: "",
+    });
+    out
+}

@@ -9,11 +9,10 @@ use askama::Template;
 use super::page::{error_page, html};
 use crate::audit;
 use crate::election::{self, ElectionId, State};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::state::AppState;
 use crate::http::state::with_conn;
 use crate::log::witnessing::Witnessing;
-use crate::tally::Results;
 
 /// `GET /`: to the ballot.
 pub async fn home() -> HttpResponse {
@@ -51,7 +50,7 @@ pub async fn sealing_script() -> HttpResponse {
         .body(SEALING_CODE)
 }
 
-fn page_error(req: &HttpRequest, e: Error) -> HttpResponse {
+pub(super) fn page_error(req: &HttpRequest, e: Error) -> HttpResponse {
     if matches!(
         e,
         Error::Database(_) | Error::Internal(_) | Error::LogForked(_)
@@ -209,106 +208,6 @@ pub const BAR_ROW: u32 = 44;
 /// The height of a chart of `bars`.
 pub fn chart_height(bars: &[Bar]) -> u32 {
     bars.len() as u32 * BAR_ROW + 4
-}
-
-/// The view of a result shared by the dashboard and the printable page.
-pub struct ResultView {
-    /// The results.
-    pub r: Results,
-    /// The decision sentence and the thresholds in words.
-    pub e: crate::tally::Explanation,
-    /// Yes-share bars per local.
-    pub yes_bars: Vec<Bar>,
-    /// The group of small locals explained, if there is one.
-    pub group_note: Option<String>,
-    /// Chart height.
-    pub chart_height: u32,
-}
-
-impl ResultView {
-    /// Builds the view of `r`, counted under `definition`.
-    pub fn new(r: Results, definition: &election::Definition) -> Self {
-        // One bar per local opened alone, and one for the group of small locals.
-        let rows: Vec<_> = r
-            .rows()
-            .into_iter()
-            .filter(|l| l.code != "total" && l.group.is_none())
-            .map(|l| {
-                let share = l.authorization;
-                (l.code, share.part, share.whole, share.to_string())
-            })
-            .collect();
-        let group_note = r.group_note(definition);
-        let yes_bars = bars(&rows);
-        let chart_height = chart_height(&yes_bars);
-        Self {
-            e: r.explain(definition),
-            group_note,
-            r,
-            yes_bars,
-            chart_height,
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "result.html")]
-struct ResultPage {
-    id: String,
-    title: String,
-    question: String,
-    /// Once certified: everything the certificate states.
-    cert: Option<super::certificate::Certificate>,
-    view: ResultView,
-}
-
-/// The result and, once certified, its certificate.
-fn result_and_certificate(
-    c: &mut crate::db::DbConnection,
-    id: ElectionId,
-    fingerprint: String,
-) -> Result<(
-    election::Election,
-    Results,
-    Option<super::certificate::Certificate>,
-)> {
-    let r = election::count::results(c, id)?;
-    let e = election::find(c, id)?;
-    let cert = match e.state {
-        State::Certified => Some(super::certificate::of(c, id, fingerprint)?),
-        _ => None,
-    };
-    Ok((e, r, cert))
-}
-
-/// `GET /elections/{id}/result`: the printable result (refused until the vote closes).
-pub async fn result_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    query: web::Query<super::member::LangQuery>,
-) -> HttpResponse {
-    // The election's own texts in the reader's language (`?lang=`, else the browser's).
-    let lang = super::i18n::Lang::pick(query.lang.as_deref(), &req);
-    let fingerprint = crate::log::note::fingerprint(&state.signer.public_key());
-    let found = with_conn(&state, move |c| {
-        result_and_certificate(c, ElectionId::parse(&id)?, fingerprint)
-    })
-    .await;
-    match found {
-        Ok((e, r, cert)) => html(
-            StatusCode::OK,
-            &ResultPage {
-                id: e.id.to_string(),
-                title: e.definition.texts(lang.code()).0.to_owned(),
-                question: e.definition.texts(lang.code()).1.to_owned(),
-                cert,
-                view: ResultView::new(r, &e.definition),
-            },
-            None,
-        ),
-        Err(e) => page_error(&req, e),
-    }
 }
 
 /// `GET /elections/{id}/results.csv`: one row per local and a total (after close).

@@ -807,6 +807,19 @@ async fn run_the_vote_in_browser(db: &TestDb) {
         );
         assert_accessible(&c, &format!("the certificate at {width} px")).await;
     }
+    // The same certificate in Spanish, from the page's language switch.
+    c.find(Locator::Css("a[hreflang='es']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let decision = text_of(&c, "decision").await;
+    assert!(
+        decision.starts_with("APROBADA: los locales que votaron sí suman 132 de 156 delegados; se necesita más de la mitad."),
+        "{decision}"
+    );
+    assert_accessible(&c, "the certificate in Spanish").await;
     c.close().await.unwrap();
 }
 

@@ -357,6 +357,13 @@ both_backends! {
             let (status, _) = app.get(&path).await;
             assert_eq!(status, 200, "{path}");
         }
+        // The Spanish member's links open the result and its certificate in Spanish, whatever
+        // language their browser asks for.
+        for path in [format!("/elections/{id}/result?lang=es"), format!("/elections/{id}/certificate.pdf?lang=es")] {
+            assert!(spanish.body.contains(&format!("{PUBLIC_URL}{path}")), "{path} not in {}", spanish.body);
+        }
+        let (_, page) = app.get(&format!("/elections/{id}/result?lang=es")).await;
+        assert!(page.contains("<html lang=\"es\">") && page.contains("Certificado del resultado") && page.contains("Resultados por local"), "{page}");
         served.stop();
     }
 }

@@ -13,9 +13,17 @@ use crate::interop::python_verify;
 /// 80 (2), its ceremony run and tokens issued; returns the id, the tokens by local, and what
 /// `roster import` printed.
 fn small_election(db: &TestDb) -> (String, Vec<(String, String)>, String) {
+    small_election_with(db, |text| text)
+}
+
+/// [`small_election`], its definition changed by `change`.
+fn small_election_with(
+    db: &TestDb,
+    change: impl FnOnce(String) -> String,
+) -> (String, Vec<(String, String)>, String) {
     let text = definition_toml(&[("600", 50), ("700", 30), ("871", 20), ("80", 10)])
         .replace("small_locals = { min_ballots = 1 }\n", "");
-    let id = create_election_from(db, &text);
+    let id = create_election_from(db, &change(text));
     run_ceremony(db, &id);
     let mut members = Vec::new();
     for (local, n) in [("600", 10), ("700", 3), ("871", 2), ("80", 2)] {
@@ -137,5 +145,100 @@ both_backends! {
         assert!(!String::from_utf8(bundle.log).unwrap().contains("\"type\":\"tally_share\""));
         let err = sv(db, &["results", &id]).fails();
         assert!(err.contains("the result cannot be decrypted: a total over 4 ballot(s)"), "{err}");
+    }
+}
+
+/// English words the result page or certificate showed before they spoke Spanish: none may
+/// be left on the Spanish ones.
+const ENGLISH_WORDS: [&str; 23] = [
+    "PASSED",
+    "FAILED",
+    "needed",
+    "locals holding",
+    "Delegates decide",
+    "delegates yes",
+    "Quorum:",
+    "quorum of",
+    "Abstentions",
+    "counted together",
+    "Certificate of the result",
+    "Certified",
+    "Voting window",
+    "Rule",
+    "Results by local",
+    "Eligible",
+    "Turnout",
+    "Yes share",
+    "reached",
+    "Signed by the tellers",
+    "Download",
+    "Signing key fingerprint",
+    "teller 1",
+];
+
+both_backends! {
+    async fn the_result_and_its_certificate_read_wholly_in_spanish(db: &TestDb) {
+        use Choice::{Abstain, No, Yes};
+        // A missed quorum, abstentions and a group of small locals: every sentence the core
+        // writes about a result.
+        let (id, tokens, _) = small_election_with(db, |text| {
+            text.replace("choices = [\"yes\", \"no\"]\n", "choices = [\"yes\", \"no\", \"abstain\"]\nquorum = { num = 2, den = 3, cmp = \"at_least\" }\n")
+                + "\n[translations.es]\ntitle = \"Autorización de huelga\"\nquestion = \"¿Autoriza usted una huelga?\"\n"
+        });
+        sv(db, &["election", "open", &id]).ok();
+        cast_in(db, &tokens, "600", &[Yes, Yes, Yes, No, Abstain]);
+        cast_in(db, &tokens, "700", &[Yes, Yes, No]);
+        cast_in(db, &tokens, "871", &[No, No]);
+        sv(db, &["election", "close", &id]).ok();
+        decrypt(db, &id);
+        sv(db, &["election", "certify", &id]).ok();
+        let app = spawn_app(db).await;
+
+        let (status, page) = app.get(&format!("/elections/{id}/result?lang=es")).await;
+        assert_eq!(status, 200, "{page}");
+        let sentence = "RECHAZADA: votaron 10 de 17 miembros con derecho a voto (58.82%); se necesita un quórum de al menos dos tercios; los locales que votaron sí suman 50 de 110 delegados; se necesita más de la mitad. Locales pequeños juntos (2 locales contados juntos): 40.00% sí; se necesita al menos el 75%.";
+        let rule = "Deciden los delegados: el sí necesita más de la mitad de todos los delegados. Todos los delegados de un local cuentan sí si al menos el 75% de sus papeletas por sí o por no son sí, y todos no en caso contrario. Quórum: debe votar al menos dos tercios de los miembros con derecho a voto. Las abstenciones cuentan para la participación, no para el porcentaje de sí. No se descifra ningún total de menos de 5 papeletas";
+        for words in [
+            "<html lang=\"es\">",
+            "<h1 class=\"certificate-heading\">Certificado del resultado</h1>",
+            "<strong>Autorización de huelga</strong>",
+            "¿Autoriza usted una huelga?",
+            sentence,
+            &rule.replace('\'', "&#39;"),
+            "Los locales 700, 871 tuvieron muy pocas papeletas para contarse por separado",
+            "<caption>Resultados por local</caption>",
+            "contado con los locales pequeños",
+            "<strong>Voto de los delegados (decide):</strong> 50 de 110 delegados sí; se necesita más de la mitad — no alcanzado",
+            "<strong>Quórum:</strong> participación del 58.82%; se necesita al menos dos tercios — no alcanzado",
+            "<dd id=\"certificate-by\">por ",
+            "Firmado por los escrutadores",
+            &format!("href=\"/elections/{id}/certificate.pdf?lang=es\""),
+        ] {
+            assert!(page.contains(words), "the Spanish page lacks `{words}`:\n{page}");
+        }
+        // What a reader sees (the text between the tags of <main>).
+        let main = &page[page.find("<main").unwrap()..page.find("</main>").unwrap()];
+        let seen: String = main.split('<').map(|part| part.split_once('>').map_or(part, |(_, text)| text)).collect();
+        for english in ENGLISH_WORDS {
+            assert!(!seen.contains(english), "`{english}` left in English on the Spanish page:\n{seen}");
+        }
+        // The switch gives the same page in English.
+        assert!(page.contains(&format!("href=\"/elections/{id}/result?lang=en\"")), "{page}");
+        let (_, english) = app.get(&format!("/elections/{id}/result?lang=en")).await;
+        assert!(english.contains("FAILED: 10 of 17 eligible members voted (58.82%); a quorum of at least two-thirds is needed"), "{english}");
+
+        // The certificate PDF too, read back by poppler.
+        let res = app.client.get(format!("{}/elections/{id}/certificate.pdf?lang=es", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let file = db.path("certificado.pdf");
+        std::fs::write(&file, res.bytes().await.unwrap()).unwrap();
+        let text = pdf_pages(&file).concat();
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for words in ["Certificado del resultado", "Autorización de huelga", "escrutador 1", "Pregunta: ¿Autoriza usted una huelga?", "Período de votación: del 2026-01-01 00:00 UTC al 2036-01-01 00:00 UTC", "Regla: Deciden los delegados", sentence, "Certificado por ", "Firmado por los escrutadores:", "Con derecho a voto", "RECHAZADA"] {
+            assert!(flat.contains(words), "the Spanish certificate lacks `{words}`:\n{text}");
+        }
+        for english in ENGLISH_WORDS {
+            assert!(!flat.contains(english), "`{english}` left in English in the Spanish certificate:\n{text}");
+        }
     }
 }

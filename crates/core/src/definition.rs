@@ -7,6 +7,9 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::text::fill;
+use crate::words::Words;
+
 mod witnesses;
 
 pub use witnesses::{MAX_WITNESSES, Witness, Witnesses};
@@ -113,24 +116,36 @@ impl Fraction {
     /// The threshold in words, as results state it: `more than half`, `at least two-thirds`,
     /// `at least 75%`, `more than 66.67%` (a percentage with at most two decimals, truncated).
     pub fn in_words(&self) -> String {
-        let amount = match (self.num, self.den) {
-            (n, d) if n * 2 == d => "half".to_owned(),
-            (n, d) if n * 3 == d => "a third".to_owned(),
-            (n, d) if n * 3 == d * 2 => "two-thirds".to_owned(),
-            (n, d) => {
-                let basis = u128::from(n) * 10_000 / u128::from(d);
-                let (whole, cents) = (basis / 100, basis % 100);
-                match cents {
-                    0 => format!("{whole}%"),
-                    c if c % 10 == 0 => format!("{whole}.{}%", c / 10),
-                    c => format!("{whole}.{c:02}%"),
-                }
-            }
+        self.in_words_of(&Words::ENGLISH)
+    }
+
+    /// The threshold in the words of a language.
+    pub fn in_words_of(&self, w: &Words) -> String {
+        let named = match (self.num, self.den) {
+            (n, d) if n * 2 == d => Some(w.half),
+            (n, d) if n * 3 == d => Some(w.a_third),
+            (n, d) if n * 3 == d * 2 => Some(w.two_thirds),
+            _ => None,
         };
-        match self.cmp {
-            Comparison::AtLeast => format!("at least {amount}"),
-            Comparison::MoreThan => format!("more than {amount}"),
+        if let Some(amount) = named {
+            let template = match self.cmp {
+                Comparison::AtLeast => w.at_least,
+                Comparison::MoreThan => w.more_than,
+            };
+            return fill(template, &[("amount", amount)]);
         }
+        let basis = u128::from(self.num) * 10_000 / u128::from(self.den);
+        let (whole, cents) = (basis / 100, basis % 100);
+        let percent = match cents {
+            0 => format!("{whole}%"),
+            c if c % 10 == 0 => format!("{whole}.{}%", c / 10),
+            c => format!("{whole}.{c:02}%"),
+        };
+        let template = match self.cmp {
+            Comparison::AtLeast => w.at_least_percent,
+            Comparison::MoreThan => w.more_than_percent,
+        };
+        fill(template, &[("percent", &percent)])
     }
 
     /// Whether `part / whole` meets this threshold, in exact integer arithmetic.
@@ -307,7 +322,7 @@ impl SmallLocals {
     /// The group's code when the definition does not name one.
     pub const DEFAULT_CODE: &str = "small-locals";
     /// The group's name when the definition does not name one.
-    pub const DEFAULT_NAME: &str = "Small locals together";
+    pub const DEFAULT_NAME: &str = Words::ENGLISH.small_locals;
 }
 
 /// The title and question in one more language.
@@ -767,30 +782,45 @@ impl Definition {
 
     /// The rule, thresholds and quorum in words, as a certificate states them.
     pub fn rule_in_words(&self) -> String {
+        self.rule_in_words_of(&Words::ENGLISH)
+    }
+
+    /// The rule, thresholds and quorum in the words of a language.
+    pub fn rule_in_words_of(&self, w: &Words) -> String {
+        let threshold = self.threshold.in_words_of(w);
         let mut words = match self.rule {
-            Rule::Delegates => format!(
-                "Delegates decide: yes needs {} of all delegates. A local's delegates all count yes if {} of its yes and no ballots are yes, and all no otherwise.",
-                self.threshold.in_words(),
-                self.local_threshold.unwrap_or(self.threshold).in_words()
+            Rule::Delegates => fill(
+                w.rule_delegates,
+                &[
+                    ("threshold", &threshold),
+                    (
+                        "local_threshold",
+                        &self
+                            .local_threshold
+                            .unwrap_or(self.threshold)
+                            .in_words_of(w),
+                    ),
+                ],
             ),
-            Rule::Popular => format!(
-                "The members' vote decides: yes needs {} of the yes and no ballots of all locals together.",
-                self.threshold.in_words()
-            ),
+            Rule::Popular => fill(w.rule_popular, &[("threshold", &threshold)]),
+        };
+        let mut add = |sentence: String| {
+            words.push(' ');
+            words.push_str(&sentence);
         };
         if let Some(q) = self.quorum {
-            words.push_str(&format!(
-                " Quorum: {} of eligible members must vote.",
-                q.in_words()
-            ));
+            add(fill(w.rule_quorum, &[("quorum", &q.in_words_of(w))]));
         }
         if self.choices.contains(&Choice::Abstain) {
-            words.push_str(" Abstentions count for turnout, not for the yes share.");
+            add(w.rule_abstain.to_owned());
         }
         if self.small_locals.min_ballots > 1 {
-            words.push_str(&format!(
-                " No total of fewer than {} ballots is decrypted: locals with fewer are counted together as \"{}\", whose yes share decides for each of them.",
-                self.small_locals.min_ballots, self.small_locals.name
+            add(fill(
+                w.rule_small_locals,
+                &[
+                    ("min", &self.small_locals.min_ballots.to_string()),
+                    ("name", w.group_name(&self.small_locals.name)),
+                ],
             ));
         }
         words

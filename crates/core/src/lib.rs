@@ -17,6 +17,7 @@ pub mod text;
 pub mod token;
 pub mod verify;
 pub mod witness;
+pub mod words;
 
 pub use id::ElectionId;
 

@@ -1,6 +1,7 @@
 //! Text that crosses a trust boundary: what officials type or upload (checked for characters
 //! that would rewrite a terminal or reorder what people read) and what strikevote exports to
-//! spreadsheets (neutralised so a cell is never run as a formula).
+//! spreadsheets (neutralised so a cell is never run as a formula); and sentence templates with
+//! `{placeholders}` filled in.
 
 use std::borrow::Cow;
 
@@ -46,6 +47,34 @@ pub fn shown(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `template` with each `{key}` of `values` replaced, in one pass: what is put in is never
+/// read again as template. A `{` that opens no known key stays as it is.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| {
+            values
+                .iter()
+                .find(|(k, _)| *k == &after[..close])
+                .map(|(_, v)| (close, v))
+        }) {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A cell as written to an exported CSV: one that a spreadsheet would read as a formula

@@ -156,7 +156,9 @@ pub(super) async fn dashboard_view(
         small_locals: small_locals(&e.definition, t),
         chart_height: crate::web::public::chart_height(&bars),
         turnout_bars: bars,
-        results: s.results.map(|r| ResultView::new(r, &e.definition)),
+        results: s
+            .results
+            .map(|r| ResultView::new(r, &e.definition, crate::web::i18n::Lang::english())),
         actions: s.actions,
         ceremony: s.ceremony.to_string(),
         decryption: s.decryption.as_ref().map(|d| d.to_string()),

@@ -12,7 +12,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::page::{csrf, csrf_ok, html, mailing_download};
-use super::public::{Bar, ResultView, turnout_bars};
+use super::public::{Bar, turnout_bars};
+use super::result::ResultView;
 use crate::account::{Account, Role};
 use crate::approvals::{self, Approved, CarriedOut};
 use crate::election::Transition;

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::crypto::Ciphertext;
 use crate::definition::{Choice, Definition, Fraction, Rule};
 use crate::entry::Body;
+use crate::text::fill;
+use crate::words::Words;
 
 pub mod opened;
 pub mod units;
@@ -443,83 +445,107 @@ pub struct Explanation {
 const LOCALS_NAMED: usize = 3;
 
 impl Results {
-    /// The result explained under `definition` (the one it was counted with).
+    /// The result explained under `definition` (the one it was counted with), in English.
     pub fn explain(&self, definition: &Definition) -> Explanation {
+        self.explain_in(definition, &Words::ENGLISH)
+    }
+
+    /// The result explained in the words of a language.
+    pub fn explain_in(&self, definition: &Definition, w: &Words) -> Explanation {
         let local_threshold = definition.local_threshold.unwrap_or(definition.threshold);
-        let overall_needed = definition.threshold.in_words();
+        let overall_needed = definition.threshold.in_words_of(w);
+        let local_needed = local_threshold.in_words_of(w);
         let mut reasons = Vec::new();
         if let Some(q) = definition.quorum.filter(|_| !self.quorum_met) {
             let p = &self.popular;
-            reasons.push(format!(
-                "{} of {} eligible members voted ({}); a quorum of {} is needed",
-                p.counts.cast(),
-                p.eligible,
-                p.turnout,
-                q.in_words()
+            reasons.push(fill(
+                w.reason_quorum,
+                &[
+                    ("cast", &p.counts.cast().to_string()),
+                    ("eligible", &p.eligible.to_string()),
+                    ("turnout", &p.turnout.to_string()),
+                    ("quorum", &q.in_words_of(w)),
+                ],
             ));
         }
         let popular_decides = definition.rule == Rule::Popular;
         if popular_decides {
-            reasons.push(format!(
-                "{} of the yes and no ballots were yes; {overall_needed} needed",
-                self.popular.authorization
+            reasons.push(fill(
+                w.reason_popular,
+                &[
+                    ("share", &self.popular.authorization.to_string()),
+                    ("needed", &overall_needed),
+                ],
             ));
         } else {
             let all = self.delegates.yes + self.delegates.no;
-            reasons.push(format!(
-                "locals holding {} of {all} delegates voted yes; {overall_needed} needed",
-                self.delegates.yes
+            reasons.push(fill(
+                w.reason_delegates,
+                &[
+                    ("yes", &self.delegates.yes.to_string()),
+                    ("all", &all.to_string()),
+                    ("needed", &overall_needed),
+                ],
             ));
         }
-        let verdict = if self.passed { "PASSED" } else { "FAILED" };
-        let mut sentence = format!("{verdict}: {}.", reasons.join("; "));
+        let verdict = if self.passed { w.passed } else { w.failed };
+        let mut sentence = fill(
+            w.decision,
+            &[("verdict", verdict), ("reasons", &reasons.join("; "))],
+        );
         if !popular_decides {
-            let short: Vec<&LocalResult> = self
-                .locals
-                .iter()
-                .filter(|l| !l.passed && l.delegates > 0)
-                .collect();
-            let needed = local_threshold.in_words();
-            let share_words = |share: Share| match share.whole {
-                0 => "no yes or no ballots".to_owned(),
-                _ => format!("{share} yes"),
-            };
-            let mut mentions: Vec<String> = Vec::new();
-            for l in &short {
-                match (&l.group, &self.group) {
-                    (Some(_), Some(g)) => {
-                        let words = format!(
-                            " {} ({} locals counted together): {}, {needed} needed.",
-                            g.name,
-                            g.locals.len(),
-                            share_words(g.authorization)
-                        );
-                        if !mentions.contains(&words) {
-                            mentions.push(words);
-                        }
-                    }
-                    _ => mentions.push(format!(
-                        " {}: {}, {needed} needed.",
-                        l.name,
-                        share_words(l.authorization)
-                    )),
-                }
-            }
+            let mentions = self.short_of_threshold(w, &local_needed);
             for m in mentions.iter().take(LOCALS_NAMED) {
+                sentence.push(' ');
                 sentence.push_str(m);
             }
             if mentions.len() > LOCALS_NAMED {
-                let more = mentions.len() - LOCALS_NAMED;
-                sentence.push_str(&format!(" {more} more locals did not reach it."));
+                let more = (mentions.len() - LOCALS_NAMED).to_string();
+                sentence.push(' ');
+                sentence.push_str(&fill(w.more_short, &[("count", &more)]));
             }
         }
         Explanation {
             sentence,
-            local_needed: local_threshold.in_words(),
+            local_needed,
             overall_needed,
-            quorum_needed: definition.quorum.map(|q| q.in_words()),
+            quorum_needed: definition.quorum.map(|q| q.in_words_of(w)),
             popular_decides,
         }
+    }
+
+    /// One sentence per local with delegates that fell short (a group of small locals once).
+    fn short_of_threshold(&self, w: &Words, needed: &str) -> Vec<String> {
+        let share_words = |share: Share| match share.whole {
+            0 => w.no_ballots.to_owned(),
+            _ => fill(w.share_yes, &[("share", &share.to_string())]),
+        };
+        let mut mentions: Vec<String> = Vec::new();
+        for l in self.locals.iter().filter(|l| !l.passed && l.delegates > 0) {
+            let words = match (&l.group, &self.group) {
+                (Some(_), Some(g)) => fill(
+                    w.short_group,
+                    &[
+                        ("name", w.group_name(&g.name)),
+                        ("count", &g.locals.len().to_string()),
+                        ("share", &share_words(g.authorization)),
+                        ("needed", needed),
+                    ],
+                ),
+                _ => fill(
+                    w.short_local,
+                    &[
+                        ("name", &l.name),
+                        ("share", &share_words(l.authorization)),
+                        ("needed", needed),
+                    ],
+                ),
+            };
+            if !mentions.contains(&words) {
+                mentions.push(words);
+            }
+        }
+        mentions
     }
 
     /// The width of the widest code in [`Results::rows`] (at least 10): the code column of a
@@ -530,17 +556,22 @@ impl Results {
         widest.chain(group).max().unwrap_or(0).max(10)
     }
 
-    /// The group in one sentence for the foot of a results table, if there is one.
+    /// The group in one sentence for the foot of a results table, if there is one (English).
     pub fn group_note(&self, definition: &Definition) -> Option<String> {
+        self.group_note_in(definition, &Words::ENGLISH)
+    }
+
+    /// The group's sentence in the words of a language.
+    pub fn group_note_in(&self, definition: &Definition, w: &Words) -> Option<String> {
         let g = self.group.as_ref()?;
-        Some(format!(
-            "Locals {} had too few ballots to be counted alone (no total under {} ballots is \
-             ever decrypted) and were counted together as {} ({}); that total's yes share \
-             decides for each of them.",
-            g.locals.join(", "),
-            definition.small_locals.min_ballots,
-            g.name,
-            g.code
+        Some(fill(
+            w.group_note,
+            &[
+                ("locals", &g.locals.join(", ")),
+                ("min", &definition.small_locals.min_ballots.to_string()),
+                ("name", w.group_name(&g.name)),
+                ("code", &g.code),
+            ],
         ))
     }
 
