@@ -118,19 +118,37 @@ both_backends! {
 
         // No token is at rest: not in any table, database file, or the service's log.
         let tokens: Vec<String> = mails.iter().map(|m| m.token().unwrap()).collect();
-        let stored = db.everything_stored();
-        let logs = served.stop();
-        for token in &tokens {
-            let bare = token.replace('-', "");
-            for (what, bytes) in [("the database's rows", &stored[..]), ("the service's log", logs.as_bytes())] {
-                for form in [token.as_str(), bare.as_str()] {
-                    assert!(!String::from_utf8_lossy(bytes).to_uppercase().contains(&form.to_uppercase()), "a token in {what}");
-                }
+        assert_kept_nowhere(db, &tokens, &served.stop(), since);
+    }
+}
+
+/// No token of `tokens` is at rest: in no row of any table, no database file written since
+/// `since`, nor the service's `logs` — as typed, or without its dashes.
+fn assert_kept_nowhere(db: &TestDb, tokens: &[String], logs: &str, since: std::time::SystemTime) {
+    assert!(!tokens.is_empty(), "no tokens to look for");
+    let stored = db.everything_stored();
+    for token in tokens {
+        let bare = token.replace('-', "");
+        for (what, bytes) in [
+            ("the database's rows", &stored[..]),
+            ("the service's log", logs.as_bytes()),
+        ] {
+            for form in [token.as_str(), bare.as_str()] {
+                assert!(
+                    !String::from_utf8_lossy(bytes)
+                        .to_uppercase()
+                        .contains(&form.to_uppercase()),
+                    "a token in {what}"
+                );
             }
-            if let Some(files) = db.files_on_disk(since) {
-                for (path, bytes) in files {
-                    assert!(!String::from_utf8_lossy(&bytes).contains(token.as_str()), "a token in {}", path.display());
-                }
+        }
+        if let Some(files) = db.files_on_disk(since) {
+            for (path, bytes) in files {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(token.as_str()),
+                    "a token in {}",
+                    path.display()
+                );
             }
         }
     }
@@ -425,6 +443,7 @@ both_backends! {
         .unwrap();
         sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
         let admin = official(db, "dave", "admin");
+        let since = std::time::SystemTime::now();
         let sink = SmtpSink::start(db);
         let served = serve_process(db, &["--database-url", &db.url], &sink.env());
         let app = served.app();
@@ -474,6 +493,7 @@ both_backends! {
         // Each page's QR code is the link printed on it, opens the ballot page and votes.
         let codes = pdf_qr_codes(&file, &db.path("letters-png"));
         assert_eq!(codes.len(), 3);
+        let mut tokens = Vec::new();
         sv(db, &["election", "open", &id]).ok();
         for (text, qr) in pages.iter().zip(&codes) {
             assert_eq!(qr.len(), 1, "one QR code per page: {qr:?}");
@@ -487,6 +507,7 @@ both_backends! {
             assert!(text.contains(token), "the ballot code is printed to type: {token}");
             let (status, cast) = app.cast(token, "yes").await;
             assert_eq!(status, 200, "{cast}");
+            tokens.push(token.to_owned());
         }
 
         // Nobody needs a letter any more; the log names the official who printed them.
@@ -498,7 +519,9 @@ both_backends! {
             log.contains(r#""action":"tokens_issue","by":"dave"}"#) && log.contains(r#""count":3,"locals":{"600":1,"700":1,"871":1}"#),
             "{log}"
         );
-        served.stop();
+        // The letters' tokens are in the PDF alone: in no table, database file or log line.
+        std::fs::remove_file(&file).unwrap();
+        assert_kept_nowhere(db, &tokens, &served.stop(), since);
     }
 }
 
