@@ -205,7 +205,8 @@ pub struct Settings {
     /// The `From` of every message: the union's name and address, `Local 871 Vote
     /// <vote@local871.example>`.
     pub mail_from: Option<String>,
-    /// The most messages one instance hands to the SMTP server per minute.
+    /// The most messages handed to the SMTP server per minute, by all instances together
+    /// (the pace they share, [`crate::notices::pace`]).
     pub mail_per_minute: u32,
     /// How long a sender holds the messages it claimed before another may send them (s): after
     /// a crash, its messages wait this long. Longer than the slowest SMTP conversation.

@@ -230,3 +230,13 @@ diesel::table! {
 diesel::joinable!(outbox -> members (member));
 diesel::allow_tables_to_appear_in_same_query!(outbox, members);
 diesel::allow_tables_to_appear_in_same_query!(outbox, tokens);
+
+diesel::table! {
+    /// The pace of `mail_per_minute` shared by every instance sending through one SMTP server
+    /// (named as shown, never with its password): when its next message may go, in
+    /// microseconds since the Unix epoch.
+    mail_pace (server) {
+        server -> Text,
+        next_at -> BigInt,
+    }
+}

@@ -2,10 +2,11 @@
 //! with a lease), the sender ([`sender`]: makes each ballot token as it hands the message to
 //! the SMTP server, never storing it), the SMTP server ([`smtp`]) — and by post ([`letters`]:
 //! one PDF of letters for members without email or whose email failed); the words are
-//! [`texts`].
+//! [`texts`]; the pace every instance keeps together is [`pace`].
 
 pub mod letters;
 pub mod outbox;
+pub mod pace;
 pub mod sender;
 pub mod smtp;
 pub mod texts;

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+
 use diesel::prelude::*;
 
 use super::outbox::{self, Claimed, Outcome};
@@ -65,8 +67,12 @@ struct Sender {
     server: MailServer,
     instance: String,
     stop: Arc<AtomicBool>,
-    /// When the next message may go (the pace of `mail_per_minute`).
+    /// When the next message may go by this instance's own clock: the pace of
+    /// `mail_per_minute` when the shared one ([`super::pace`]) cannot be read.
     next_slot: Instant,
+    /// When the lease on the batch in hand runs out: a message whose turn comes later is
+    /// given back unsent (another instance may hold it by then).
+    lease_end: Instant,
 }
 
 /// Starts the sender thread.
@@ -79,6 +85,7 @@ pub fn start(pool: Pool, signer: Arc<LogKey>, server: MailServer) -> std::io::Re
         instance: uuid::Uuid::new_v4().to_string(),
         stop: stop.clone(),
         next_slot: Instant::now(),
+        lease_end: Instant::now(),
     };
     let thread = std::thread::Builder::new()
         .name("mail-sender".into())
@@ -139,7 +146,8 @@ impl Sender {
         let mut conn = self.pool.get().map_err(Error::from)?;
         let lease = chrono::Duration::from_std(self.server.lease)
             .map_err(|e| Error::Internal(format!("mail lease: {e}")))?;
-        let claimed = outbox::claim(&mut conn, &self.instance, lease, BATCH)?;
+        self.lease_end = Instant::now() + self.server.lease;
+        let claimed = outbox::claim(&mut conn, &self.instance, lease, self.batch())?;
         let n = claimed.len();
         let mut by_election: HashMap<String, Vec<Claimed>> = HashMap::new();
         for c in claimed {
@@ -214,7 +222,7 @@ impl Sender {
             };
             let letter = texts::compose(message.kind, lang, &facts);
             let mail = texts::message(&from, (&member.name, &member.email), &letter);
-            let outcome = self.hand_over(transport, mail, message, id)?;
+            let outcome = self.hand_over(conn, transport, mail, message, id)?;
             // A link the SMTP server did not take reaches nobody: it dies now, and a member
             // whose message failed for good can be sent a letter.
             if let (Some(issued), false) = (token, outcome == Outcome::Sent) {
@@ -229,6 +237,7 @@ impl Sender {
     /// roster's address is not one an SMTP server takes.
     fn hand_over(
         &mut self,
+        conn: &mut DbConnection,
         transport: &lettre::SmtpTransport,
         mail: Option<lettre::Message>,
         message: &Claimed,
@@ -239,7 +248,12 @@ impl Sender {
                 "the roster's email address is not one an SMTP server takes".to_owned(),
             ));
         };
-        self.pace();
+        if !self.pace(conn) {
+            return Ok(Outcome::Later(
+                "its turn under mail_per_minute came after the sender's claim ran out".to_owned(),
+                chrono::Duration::zero(),
+            ));
+        }
         let outcome = match smtp::hand_over(transport, &mail) {
             Handed::Accepted => Outcome::Sent,
             Handed::Refused(said) => Outcome::Failed(said),
@@ -287,13 +301,33 @@ impl Sender {
         Ok(())
     }
 
-    /// Waits for the next slot of `mail_per_minute`.
-    fn pace(&mut self) {
-        let now = Instant::now();
-        if self.next_slot > now {
-            std::thread::sleep(self.next_slot - now);
-        }
+    /// How many messages to claim at once: no more than half of what `mail_per_minute` lets go
+    /// within the lease, so a batch is sent before its claim runs out.
+    fn batch(&self) -> i64 {
+        let in_lease = self.server.lease.as_secs() * u64::from(self.server.per_minute) / 60 / 2;
+        i64::try_from(in_lease).unwrap_or(BATCH).clamp(1, BATCH)
+    }
+
+    /// Waits for this message's turn under `mail_per_minute`, shared with every instance
+    /// sending through the same server; `false` (no wait) when the turn would come too late
+    /// to send within the claim's lease, with a quarter of it kept for the SMTP answer.
+    fn pace(&mut self, conn: &mut DbConnection) -> bool {
         let gap = Duration::from_secs(60) / self.server.per_minute.max(1);
-        self.next_slot = self.next_slot.max(now) + gap;
+        let shared = super::pace::take_slot(conn, &self.server.server_shown(), gap, Utc::now());
+        let wait = match shared {
+            Ok(slot) => (slot - Utc::now()).to_std().unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared mail pace cannot be read: pacing alone");
+                let now = Instant::now();
+                let at = self.next_slot.max(now);
+                self.next_slot = at + gap;
+                at - now
+            }
+        };
+        if Instant::now() + wait + self.server.lease / 4 > self.lease_end {
+            return false;
+        }
+        std::thread::sleep(wait);
+        true
     }
 }

@@ -557,3 +557,45 @@ both_backends! {
         assert!(!db.path("again.pdf").exists());
     }
 }
+
+both_backends! {
+    fn instances_sending_through_one_server_share_its_pace(db: &TestDb) {
+        use strikevote::notices::pace::take_slot;
+        // Two instances (each its own connection) ask for turns at the same moment: the turns
+        // interleave one gap apart, so the SMTP server sees `mail_per_minute`, not twice it.
+        let pool = db.pool();
+        let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+        let server = "smtp://mailer:<hidden>@mail.example.org:587";
+        let gap = std::time::Duration::from_millis(100);
+        let now = chrono::Utc::now();
+        let mut turns = Vec::new();
+        for i in 0..6 {
+            let conn = if i % 2 == 0 { &mut a } else { &mut b };
+            turns.push(take_slot(conn, server, gap, now).unwrap());
+        }
+        let expected: Vec<_> = (0..6).map(|k| now + chrono::Duration::milliseconds(100 * k)).collect();
+        let micros = |t: &[chrono::DateTime<chrono::Utc>]| t.iter().map(|t| t.timestamp_micros()).collect::<Vec<_>>();
+        assert_eq!(micros(&turns), micros(&expected));
+        // Another server keeps its own pace; a turn asked for after the queue has passed is now.
+        assert_eq!(take_slot(&mut a, "smtp://other.example.org:25", gap, now).unwrap().timestamp_micros(), now.timestamp_micros());
+        let later = now + chrono::Duration::seconds(5);
+        assert_eq!(take_slot(&mut b, server, gap, later).unwrap().timestamp_micros(), later.timestamp_micros());
+
+        // Many senders at once, each on its own thread and connection: every turn is taken
+        // once, and no two are closer than the gap.
+        let start = later + chrono::Duration::seconds(5);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let mut conn = pool.get().unwrap();
+                    (0..10).map(|_| take_slot(&mut conn, server, gap, start).unwrap().timestamp_micros()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        all.sort();
+        let spaced: Vec<i64> = (0..40).map(|k| start.timestamp_micros() + 100_000 * k).collect();
+        assert_eq!(all, spaced);
+    }
+}
