@@ -5,7 +5,7 @@
 //! instances never hold the same message; a sender that dies leaves its rows `sending` until
 //! their lease runs out, and then another claims them (and makes a fresh token).
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -265,6 +265,9 @@ pub enum Outcome {
     Failed(String),
     /// Try again after `wait`.
     Later(String, chrono::Duration),
+    /// Not tried: the claim was lost while the message waited for its turn (another sender
+    /// holds it now). Nothing is recorded.
+    Lost,
 }
 
 /// Records how a message held by `instance` (claim version `attempts`) ended. A claim that
@@ -283,6 +286,7 @@ pub fn finish(
         .filter(outbox::attempts.eq(message.attempts));
     // What the row becomes: its state, the reply kept, and when it may be tried again.
     let (state, said, not_before) = match outcome {
+        Outcome::Lost => return Ok(false),
         Outcome::Sent => (State::Sent, None, now),
         Outcome::Skipped(why) => (State::Skipped, Some(why.to_owned()), now),
         Outcome::Failed(said) => (State::Failed, Some(said), now),
@@ -304,6 +308,26 @@ pub fn finish(
             outbox::claimed_by.eq(None::<String>),
             outbox::lease_until.eq(None::<NaiveDateTime>),
         ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Extends the lease `instance` holds on `message` to `until` (a message waiting for its turn
+/// under the shared pace); `false` if the claim was lost meanwhile, and the message must not
+/// be sent.
+pub fn renew(
+    conn: &mut DbConnection,
+    message: &Claimed,
+    instance: &str,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let held = outbox::table
+        .filter(outbox::id.eq(&message.id))
+        .filter(outbox::state.eq(State::Sending))
+        .filter(outbox::claimed_by.eq(instance))
+        .filter(outbox::attempts.eq(message.attempts));
+    let changed = diesel::update(held)
+        .set(outbox::lease_until.eq(until.naive_utc()))
         .execute(conn)?;
     Ok(changed == 1)
 }

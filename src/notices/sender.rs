@@ -248,11 +248,8 @@ impl Sender {
                 "the roster's email address is not one an SMTP server takes".to_owned(),
             ));
         };
-        if !self.pace(conn) {
-            return Ok(Outcome::Later(
-                "its turn under mail_per_minute came after the sender's claim ran out".to_owned(),
-                chrono::Duration::zero(),
-            ));
+        if !self.pace(conn, message)? {
+            return Ok(Outcome::Lost);
         }
         let outcome = match smtp::hand_over(transport, &mail) {
             Handed::Accepted => Outcome::Sent,
@@ -309,9 +306,11 @@ impl Sender {
     }
 
     /// Waits for this message's turn under `mail_per_minute`, shared with every instance
-    /// sending through the same server; `false` (no wait) when the turn would come too late
-    /// to send within the claim's lease, with a quarter of it kept for the SMTP answer.
-    fn pace(&mut self, conn: &mut DbConnection) -> bool {
+    /// sending through the same server. A turn that comes too late for the batch's lease (a
+    /// quarter of it kept for the SMTP answer) first extends this message's lease past it;
+    /// `false` when the claim was lost meanwhile: another sender holds the message, and it is
+    /// not sent from here.
+    fn pace(&mut self, conn: &mut DbConnection, message: &Claimed) -> Result<bool> {
         let gap = Duration::from_secs(60) / self.server.per_minute.max(1);
         let shared = super::pace::take_slot(conn, &self.server.server_shown(), gap, Utc::now());
         let wait = match shared {
@@ -325,9 +324,13 @@ impl Sender {
             }
         };
         if Instant::now() + wait + self.server.lease / 4 > self.lease_end {
-            return false;
+            let until = chrono::Duration::from_std(wait + self.server.lease)
+                .map_err(|e| Error::Internal(format!("mail lease: {e}")))?;
+            if !outbox::renew(conn, message, &self.instance, Utc::now() + until)? {
+                return Ok(false);
+            }
         }
         std::thread::sleep(wait);
-        true
+        Ok(true)
     }
 }

@@ -559,6 +559,40 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_slow_pace_never_outlasts_a_claim_and_sends_nothing_twice(db: &TestDb) {
+        // A provider allowing 30 messages a minute and a short lease: a sender that claimed more
+        // than it could send before its lease ran out had messages taken and sent again by the
+        // other instance. Now it claims what its lease allows, and a message waiting for its
+        // turn keeps its claim.
+        let id = create_election(db);
+        let ids: Vec<String> = (0..4).map(|i| format!("M{i}")).collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
+        let roster = write_roster(db, "roster.csv", &pairs);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let mut env = sink.env();
+        env.retain(|(k, _)| *k != "STRIKEVOTE_MAIL_PER_MINUTE" && *k != "STRIKEVOTE_MAIL_LEASE_SECONDS");
+        env.extend([("STRIKEVOTE_MAIL_PER_MINUTE", "30".to_owned()), ("STRIKEVOTE_MAIL_LEASE_SECONDS", "5".to_owned())]);
+        let first = serve_process(db, &["--database-url", &db.url], &env);
+        let second = serve_process(db, &["--database-url", &db.url], &env);
+        let (status, queued) = send(&first.app(), &admin, &id, "ballot").await;
+        assert_eq!((status, queued["queued"].as_u64()), (200, Some(4)), "{queued}");
+        let outbox = drained(&second.app(), &admin, &id).await;
+        assert_eq!(outbox["counts"]["ballot"]["sent"], 4, "{outbox}");
+        // Wait out a lease more: a message sent twice would arrive by then.
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        let mails = sink.wait_for(4);
+        let mut to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+        to.sort();
+        to.dedup();
+        assert_eq!((mails.len(), to.len()), (4, 4), "a message went twice or was lost: {to:?}");
+        first.stop();
+        second.stop();
+    }
+}
+
+both_backends! {
     fn instances_sending_through_one_server_share_its_pace(db: &TestDb) {
         use strikevote::notices::pace::take_slot;
         // Two instances (each its own connection) ask for turns at the same moment: the turns
