@@ -25,10 +25,11 @@ pub struct SendBody {
 /// The outbox of an election: counts by kind and state, and whose messages failed.
 #[derive(Serialize, ToSchema)]
 pub struct Outbox {
-    /// `kind` → `state` (`queued`, `sending`, `sent`, `failed`, `skipped`) → messages.
+    /// `kind` → `state` (`queued`, `sending`, `sent`, `bounced`, `failed`, `skipped`) →
+    /// messages.
     #[serde(flatten)]
     progress: Progress,
-    /// Member ids whose ballot notice failed for good (they need a letter).
+    /// Member ids whose ballot notice bounced or failed for good (they need a letter).
     failed_ballots: Vec<String>,
     /// The SMTP server messages go through (password hidden), or null when none is set.
     server: Option<String>,

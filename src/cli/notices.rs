@@ -118,7 +118,7 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             }
             let failed = outbox::failed_members(&mut conn, id, Kind::Ballot)?;
             if !failed.is_empty() {
-                println!("ballot notices that failed (send these members a letter):");
+                println!("ballot notices that bounced or failed (send these members a letter):");
                 for member in failed {
                     println!("  {member}");
                 }
@@ -144,12 +144,14 @@ fn watch(conn: &mut crate::db::PooledConn, id: ElectionId, kind: Kind) -> anyhow
         let total = p.total(kind);
         bar.set_length(total);
         bar.set_position(total - p.pending(kind));
-        bar.set_message(format!("({} failed)", p.of(kind, State::Failed)));
+        let undelivered = p.of(kind, State::Bounced) + p.of(kind, State::Failed);
+        bar.set_message(format!("({undelivered} bounced or failed)"));
         if p.pending(kind) == 0 {
             bar.finish();
             println!(
-                "{} sent, {} failed, {} skipped (voted, or the vote closed first)",
+                "{} sent, {} bounced, {} failed, {} skipped (voted, or the vote closed first)",
                 p.of(kind, State::Sent),
+                p.of(kind, State::Bounced),
                 p.of(kind, State::Failed),
                 p.of(kind, State::Skipped)
             );

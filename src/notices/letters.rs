@@ -66,7 +66,7 @@ pub fn who_needs_one(conn: &mut DbConnection, id: ElectionId) -> Result<HashSet<
         outbox::table
             .filter(outbox::election_id.eq(&eid))
             .filter(outbox::kind.eq_any([Kind::Ballot, Kind::Reminder]))
-            .filter(outbox::state.eq(State::Failed))
+            .filter(outbox::state.eq_any(State::UNDELIVERED))
             .select(outbox::member)
             .load::<String>(conn)?,
     );

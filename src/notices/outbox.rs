@@ -51,17 +51,26 @@ pub enum State {
     Sending,
     /// The SMTP server accepted it.
     Sent,
-    /// The SMTP server refused it for good (a 5xx reply), or it failed too many times: the
-    /// member needs a letter.
+    /// Bounced: the SMTP server refused it for good (a 5xx reply: the address is wrong, or
+    /// the mailbox does not exist): the member needs a letter.
+    Bounced,
+    /// Failed: the roster's address is not one an SMTP server takes, or no try succeeded in
+    /// [`MAX_ATTEMPTS`]: the member needs a letter.
     Failed,
     /// Not sent: the member had already voted (or the vote closed first).
     Skipped,
+}
+
+impl State {
+    /// The states of a message that reached nobody for good: its member needs a letter.
+    pub const UNDELIVERED: [State; 2] = [State::Bounced, State::Failed];
 }
 
 crate::stored_as_word!(State, "message state", {
     Queued => "queued",
     Sending => "sending",
     Sent => "sent",
+    Bounced => "bounced",
     Failed => "failed",
     Skipped => "skipped",
 });
@@ -261,7 +270,10 @@ pub enum Outcome {
     Sent,
     /// Not sent: the member had voted, or the vote closed first.
     Skipped(&'static str),
-    /// Refused for good (or out of tries): counted as failed, listed for a letter.
+    /// Refused for good by the SMTP server (a 5xx reply): counted as bounced, listed for a
+    /// letter.
+    Bounced(String),
+    /// Not one an SMTP server takes, or out of tries: counted as failed, listed for a letter.
     Failed(String),
     /// Try again after `wait`.
     Later(String, chrono::Duration),
@@ -289,6 +301,7 @@ pub fn finish(
         Outcome::Lost => return Ok(false),
         Outcome::Sent => (State::Sent, None, now),
         Outcome::Skipped(why) => (State::Skipped, Some(why.to_owned()), now),
+        Outcome::Bounced(said) => (State::Bounced, Some(said), now),
         Outcome::Failed(said) => (State::Failed, Some(said), now),
         Outcome::Later(said, wait) if message.attempts < MAX_ATTEMPTS => {
             (State::Queued, Some(said), now + wait)
@@ -385,13 +398,13 @@ pub fn progress(conn: &mut DbConnection, id: ElectionId) -> Result<Progress> {
     Ok(progress)
 }
 
-/// The member ids whose `kind` message failed for good, for the letters (sorted).
+/// The member ids whose `kind` message bounced or failed for good, for the letters (sorted).
 pub fn failed_members(conn: &mut DbConnection, id: ElectionId, kind: Kind) -> Result<Vec<String>> {
     Ok(outbox::table
         .inner_join(members::table)
         .filter(outbox::election_id.eq(id.to_string()))
         .filter(outbox::kind.eq(kind))
-        .filter(outbox::state.eq(State::Failed))
+        .filter(outbox::state.eq_any(State::UNDELIVERED))
         .select(members::member_id)
         .order(members::member_id)
         .load(conn)?)

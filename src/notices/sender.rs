@@ -253,7 +253,7 @@ impl Sender {
         }
         let outcome = match smtp::hand_over(transport, &mail) {
             Handed::Accepted => Outcome::Sent,
-            Handed::Refused(said) => Outcome::Failed(said),
+            Handed::Refused(said) => Outcome::Bounced(said),
             Handed::NotNow(said) => Outcome::Later(said, outbox::backoff(message.attempts)),
         };
         crate::error::failpoint("mail::handed", &id)?;

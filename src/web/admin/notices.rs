@@ -6,12 +6,35 @@ use crate::notices::outbox::{self, Kind, State as Sent};
 use crate::notices::texts;
 use crate::web::i18n::Lang;
 
+/// One kind of message on the dashboard's email panel: counts only.
+pub struct EmailRow {
+    /// Which messages.
+    pub what: &'static str,
+    /// Accepted by the SMTP server.
+    pub sent: u64,
+    /// Refused by it for good (5xx).
+    pub bounced: u64,
+    /// Not an address it takes, or out of tries.
+    pub failed: u64,
+    /// Not sent: the member had voted, or the vote closed first.
+    pub skipped: u64,
+    /// Still to go.
+    pub pending: u64,
+}
+
+impl EmailRow {
+    /// The messages done with, one way or another.
+    pub fn done(&self) -> u64 {
+        self.sent + self.bounced + self.failed + self.skipped
+    }
+}
+
 /// The dashboard's email panel: counts only, and whose ballot notice failed.
 pub(super) struct EmailPanel {
     /// The SMTP server (password hidden), or `None` when email is not configured.
     pub server: Option<String>,
-    /// Per kind sent so far: what, sent, failed, skipped (voted), still to go.
-    pub rows: Vec<(String, u64, u64, u64, u64)>,
+    /// Per kind sent so far.
+    pub rows: Vec<EmailRow>,
     /// Member ids whose ballot notice failed for good: they need a letter.
     pub failed: Vec<String>,
 }
@@ -33,13 +56,14 @@ impl EmailPanel {
                     Kind::Reminder => "Reminders",
                     Kind::Result => "Result notices",
                 };
-                (
-                    what.to_owned(),
-                    progress.of(*k, Sent::Sent),
-                    progress.of(*k, Sent::Failed),
-                    progress.of(*k, Sent::Skipped),
-                    progress.pending(*k),
-                )
+                EmailRow {
+                    what,
+                    sent: progress.of(*k, Sent::Sent),
+                    bounced: progress.of(*k, Sent::Bounced),
+                    failed: progress.of(*k, Sent::Failed),
+                    skipped: progress.of(*k, Sent::Skipped),
+                    pending: progress.pending(*k),
+                }
             })
             .collect();
         Ok(Self {
