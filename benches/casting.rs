@@ -25,7 +25,8 @@ mod common;
 use std::process::Command;
 
 use common::{
-    cast_bodies, cpu_seconds, database, env_or, prepare_with, psql, serve_with, turnout, witnesses,
+    cast_bodies, cpu_seconds, database, env_or, prepare_with, psql, runtime, serve_with, turnout,
+    witnesses,
 };
 
 fn main() {
@@ -39,10 +40,7 @@ fn main() {
         "casting: {ballots} ballots, {clients} concurrent clients, batch period {period} ms, \
          at most {batch_max} per batch, {repeats} rounds"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let counts: Vec<usize> = std::env::var("BENCH_WITNESSES")
         .unwrap_or_else(|_| "0,2".into())
         .split(',')

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{database, env_or, prepare, psql, rss_mib, serve_with};
+use common::{database, env_or, prepare, psql, rss_mib, runtime, serve_with};
 
 /// Answers by status code.
 type Statuses = Arc<Mutex<BTreeMap<String, u64>>>;
@@ -31,10 +31,7 @@ fn main() {
     let rate = env_or("FLOOD_RATE", 50).max(1);
     let logins = env_or("FLOOD_LOGINS", 400);
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     for backend in backends.split(',') {
         let dir = tempfile::tempdir().unwrap();
         let (url, cleanup) = database(backend, dir.path());

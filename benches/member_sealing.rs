@@ -22,7 +22,7 @@ use std::time::Instant;
 use base64::Engine;
 use common::{
     cast_bodies, cpu_seconds, database, env_or, machine_busy_seconds, members, prepare, psql,
-    serve_with, sv, turnout,
+    runtime, serve_with, sv, turnout,
 };
 use strikevote_core::ElectionId;
 use strikevote_core::crypto::PublicKey;
@@ -39,10 +39,7 @@ fn main() {
         "member sealing: {ballots} ballots sealed on members' devices, {clients} concurrent \
          clients, batch period {period} ms, at most {batch_max} per batch, {cores} cores"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     for backend in backends.split(',') {
         let dir = tempfile::tempdir().unwrap();
         let (url, cleanup) = database(backend, dir.path());

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{database, env_or, prepare, psql, rss_mib, serve, turnout};
+use common::{database, env_or, prepare, psql, rss_mib, runtime, serve, turnout};
 
 /// What one reporting interval saw.
 #[derive(Default)]
@@ -31,10 +31,7 @@ fn main() {
     let rate = env_or("SOAK_RATE", 1300).max(1);
     let clients = env_or("SOAK_CLIENTS", 400);
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     for backend in backends.split(',') {
         let dir = tempfile::tempdir().unwrap();
         let (url, cleanup) = database(backend, dir.path());

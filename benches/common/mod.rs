@@ -7,6 +7,14 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// The multi-threaded runtime the benchmarks' HTTP clients run on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// A numeric knob from the environment.
 pub fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
