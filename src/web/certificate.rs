@@ -122,8 +122,8 @@ pub fn of(
         verify: pieces(t.res_verify),
         // A teller the definition does not name is "teller N" in the reader's language.
         tellers: (1..=d.tellers.count)
-            .map(|n| match d.tellers.names.get(n as usize - 1) {
-                Some(name) => name.clone(),
+            .map(|n| match d.tellers.given_name(n) {
+                Some(name) => name.to_owned(),
                 None => fill(t.res_teller, &[("number", &n.to_string())]),
             })
             .collect(),

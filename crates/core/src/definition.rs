@@ -355,11 +355,16 @@ impl Tellers {
 
     /// Teller `n`'s (1-based) name, or `teller n`.
     pub fn name(&self, n: u32) -> String {
+        self.given_name(n)
+            .map_or_else(|| format!("teller {n}"), str::to_owned)
+    }
+
+    /// Teller `n`'s (1-based) name, if the definition gives one.
+    pub fn given_name(&self, n: u32) -> Option<&str> {
         usize::try_from(n)
             .ok()
             .and_then(|n| self.names.get(n.checked_sub(1)?))
-            .cloned()
-            .unwrap_or_else(|| format!("teller {n}"))
+            .map(String::as_str)
     }
 }
 
