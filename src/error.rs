@@ -105,6 +105,7 @@ error_codes! {
     TokenUnknown => "token_unknown", NOT_FOUND;
     TokenUsed => "token_used", CONFLICT;
     TooFewBallots => "too_few_ballots", CONFLICT;
+    UnknownLocal => "unknown_local", BAD_REQUEST;
     WrongSigningKey => "wrong_signing_key", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
     TooManyChallenges => "too_many_challenges", CONFLICT;

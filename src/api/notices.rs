@@ -113,28 +113,41 @@ pub async fn status(
     }))
 }
 
+/// Which letters: of one local alone, for a mail house's batch.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LettersQuery {
+    /// A local's code: only its members' letters (all locals when absent).
+    local: Option<String>,
+}
+
 /// `POST /api/v1/elections/{id}/letters`: issues a token to every member who needs a letter
-/// (no email address, or their ballot or reminder email failed) and has none; answers their
-/// letters as one PDF, one page each (the only copy of those tokens).
-#[utoipa::path(post, path = "/api/v1/elections/{id}/letters", tag = "officials", params(ElectionPath),
+/// (no email address, or their ballot or reminder email bounced or failed) and has none — of
+/// one local alone with `?local=` — and answers their letters as one PDF, one page each (the
+/// only copy of those tokens).
+#[utoipa::path(post, path = "/api/v1/elections/{id}/letters", tag = "officials", params(ElectionPath, LettersQuery),
     responses(
         (status = 200, description = "The letters: one page per member given a token now, with the ballot link as text and QR code; the tokens exist in plain text only here",
             body = Vec<u8>, content_type = "application/pdf",
             headers(("X-Strikevote-Issued" = u64, description = "Tokens issued by this request: letters in the PDF"))),
         (status = 204, description = "Nobody needs a letter now: nothing was issued",
             headers(("X-Strikevote-Issued" = u64, description = "0"))),
+        (status = 400, description = "unknown_local"),
         (status = 409, description = "election_closed")))]
 pub async fn letters(
     who: Official,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<LettersQuery>,
 ) -> Result<HttpResponse> {
     let by = who.0.username;
     let id = ElectionId::parse(&id)?;
     let signer = state.signer.clone();
     let head = crate::notices::letters::Letterhead::of(&state.settings, &signer);
+    let local = query.into_inner().local;
+    let asked = local.clone();
     let (n, pdf) = with_conn(&state, move |c| {
-        crate::notices::letters::issue(c, id, &signer, &by, &head)
+        crate::notices::letters::issue(c, id, (&signer, &by), &head, asked.as_deref())
     })
     .await?;
     if n == 0 {
@@ -142,5 +155,10 @@ pub async fn letters(
             .insert_header(("X-Strikevote-Issued", "0"))
             .finish());
     }
-    Ok(crate::web::page::letters_download(id, n, pdf))
+    Ok(crate::web::page::letters_download(
+        id,
+        local.as_deref(),
+        n,
+        pdf,
+    ))
 }

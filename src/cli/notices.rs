@@ -30,8 +30,8 @@ pub(super) enum NoticesCommand {
         wait: bool,
     },
     /// Print letters by post: a ballot link for every member who needs a letter (no email
-    /// address, or their ballot or reminder email failed) and has none, written as one PDF,
-    /// one page each (mode 0600, the only copy of those links), for the mail house.
+    /// address, or their ballot or reminder email bounced or failed) and has none, written as
+    /// one PDF, one page each (mode 0600, the only copy of those links), for the mail house.
     Letters {
         /// Election id.
         #[arg(long)]
@@ -39,6 +39,10 @@ pub(super) enum NoticesCommand {
         /// Where to write the PDF (must not exist).
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Only this local's members (a file per local for the mail house, and a smaller one
+        /// to build); every local when left out.
+        #[arg(long)]
+        local: Option<String>,
     },
     /// How many messages are queued, sent, failed and skipped, and whose failed (they need a
     /// letter). Never who voted.
@@ -83,14 +87,24 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             }
             Ok(())
         }
-        NoticesCommand::Letters { election, out } => {
+        NoticesCommand::Letters {
+            election,
+            out,
+            local,
+        } => {
             let id = ElectionId::parse(&election)?;
             let mut conn = connect(settings)?;
             let signer = super::signer(settings)?;
             let head = crate::notices::letters::Letterhead::of(settings, &signer);
             let actor = super::cli_actor();
             let n = super::roster::issue_into_file(&out, &mut |write| {
-                crate::notices::letters::issue_into(&mut conn, id, (&signer, &actor), &head, write)
+                crate::notices::letters::issue_into(
+                    &mut conn,
+                    id,
+                    (&signer, &actor),
+                    (&head, local.as_deref()),
+                    write,
+                )
             })?;
             match n {
                 0 => println!(

@@ -18,7 +18,7 @@ use super::texts;
 use crate::db::DbConnection;
 use crate::db::schema::{members, outbox};
 use crate::election::{Election, ElectionId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 pub use crate::settings::Paper;
 use crate::token::store::IssuedToken;
@@ -51,9 +51,14 @@ impl Paper {
 }
 
 /// Who needs a letter (their rows in `members`): members with no email address, and members a
-/// ballot or reminder email to whom failed. Whether they already hold a token is the token
-/// store's to check, under the election's lock.
-pub fn who_needs_one(conn: &mut DbConnection, id: ElectionId) -> Result<HashSet<String>> {
+/// ballot or reminder email to whom bounced or failed — of local `local` alone when given (a
+/// mail house's batch; `unknown_local` if the election has no such local). Whether they
+/// already hold a token is the token store's to check, under the election's lock.
+pub fn who_needs_one(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    local: Option<&str>,
+) -> Result<HashSet<String>> {
     let eid = id.to_string();
     let mut rows: HashSet<String> = members::table
         .filter(members::election_id.eq(&eid))
@@ -70,6 +75,23 @@ pub fn who_needs_one(conn: &mut DbConnection, id: ElectionId) -> Result<HashSet<
             .select(outbox::member)
             .load::<String>(conn)?,
     );
+    if let Some(code) = local {
+        let election = crate::election::find(conn, id)?;
+        if election.definition.local(code).is_none() {
+            return Err(Error::bad_input(
+                ErrorCode::UnknownLocal,
+                format!("election {id} has no local `{}`", crate::text::shown(code)),
+            ));
+        }
+        let in_local: HashSet<String> = members::table
+            .filter(members::election_id.eq(&eid))
+            .filter(members::local_code.eq(code))
+            .select(members::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        rows.retain(|row| in_local.contains(row));
+    }
     Ok(rows)
 }
 
@@ -97,17 +119,18 @@ impl Letterhead {
     }
 }
 
-/// Issues a token to every member who needs a letter and has neither a live nor a used token,
-/// and hands their letters, as one PDF, to `write` before the tokens commit (if it fails,
-/// nothing is issued); returns how many. The PDF is the only copy of those tokens.
+/// Issues a token to every member who needs a letter (of `local` alone, when given) and has
+/// neither a live nor a used token, and hands their letters, as one PDF, to `write` before the
+/// tokens commit (if it fails, nothing is issued); returns how many. The PDF is the only copy
+/// of those tokens.
 pub fn issue_into(
     conn: &mut DbConnection,
     id: ElectionId,
     (signer, actor): (&LogKey, &str),
-    head: &Letterhead,
+    (head, local): (&Letterhead, Option<&str>),
     write: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<usize> {
-    let among = who_needs_one(conn, id)?;
+    let among = who_needs_one(conn, id, local)?;
     crate::token::store::issue_among(conn, id, (signer, actor), Some(&among), &mut |e, t| {
         if t.is_empty() {
             return Ok(());
@@ -120,32 +143,44 @@ pub fn issue_into(
 pub fn issue(
     conn: &mut DbConnection,
     id: ElectionId,
-    signer: &LogKey,
-    actor: &str,
+    (signer, actor): (&LogKey, &str),
     head: &Letterhead,
+    local: Option<&str>,
 ) -> Result<(usize, Vec<u8>)> {
     let mut pdf = Vec::new();
-    let n = issue_into(conn, id, (signer, actor), head, &mut |bytes| {
+    let n = issue_into(conn, id, (signer, actor), (head, local), &mut |bytes| {
         pdf = bytes.to_vec();
         Ok(())
     })?;
     Ok((n, pdf))
 }
 
-/// Counts for the confirmation step: members who need a letter and have no token yet, and
-/// those of them with no postal address on the roster.
-pub fn pending(conn: &mut DbConnection, id: ElectionId) -> Result<(usize, usize)> {
-    let among = who_needs_one(conn, id)?;
+/// Letters waiting in one local (or in all): for the confirmation step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Members who need a letter and have no token yet.
+    pub letters: usize,
+    /// Those of them with no postal address on the roster.
+    pub without_address: usize,
+}
+
+/// What the confirmation step shows: the letters waiting in all locals, and in each local
+/// that has any (in the roster's local codes' order).
+pub fn pending(
+    conn: &mut DbConnection,
+    id: ElectionId,
+) -> Result<(Pending, Vec<(String, Pending)>)> {
+    let among = who_needs_one(conn, id, None)?;
     let needy = crate::token::store::needy_members(conn, id)?;
-    let mut n = 0;
-    let mut without_address = 0;
+    let mut all = Pending::default();
+    let mut by_local: std::collections::BTreeMap<String, Pending> = Default::default();
     for m in needy.iter().filter(|m| among.contains(&m.row_id)) {
-        n += 1;
-        if m.address.is_none() {
-            without_address += 1;
+        for p in [&mut all, by_local.entry(m.local.clone()).or_default()] {
+            p.letters += 1;
+            p.without_address += usize::from(m.address.is_none());
         }
     }
-    Ok((n, without_address))
+    Ok((all, by_local.into_iter().collect()))
 }
 
 /// The letters of `issued` as one PDF, one page each, in the order given.

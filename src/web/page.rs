@@ -124,13 +124,18 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, message: String) -> Htt
 /// the admin page and the API answer it alike.
 pub fn letters_download(
     id: crate::election::ElectionId,
+    local: Option<&str>,
     issued: usize,
     pdf: Vec<u8>,
 ) -> HttpResponse {
+    let name = match local {
+        Some(code) => format!("letters-{id}-local-{code}.pdf"),
+        None => format!("letters-{id}.pdf"),
+    };
     HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header(actix_web::http::header::ContentDisposition::attachment(
-            format!("letters-{id}.pdf"),
+            name,
         ))
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Strikevote-Issued", issued.to_string()))

@@ -455,6 +455,12 @@ both_backends! {
         assert_eq!(outbox["failed_ballots"], serde_json::json!(["M2"]), "{outbox}");
         assert_eq!(outbox["counts"]["ballot"]["bounced"], 1, "{outbox}");
 
+        // A local the election does not have: a clear error, and nothing issued.
+        let res = app.client.post(format!("{}/api/v1/elections/{id}/letters?local=999", app.address)).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!((body["error"].as_str(), body["message"].as_str()), (Some("unknown_local"), Some(format!("election {id} has no local `999`").as_str())), "{body}");
+
         // Letters for the bounce and the two without an address; the emailed member gets none.
         let (status, issued, pdf) = letters(&app, &admin, &id).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
@@ -540,9 +546,20 @@ both_backends! {
         )
         .unwrap();
         sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
+        // One local at a time, for the mail house's batches: a local the election lacks is
+        // refused and issues nothing; local 871's file holds its member alone.
+        let refused = sv(db, &["notices", "letters", "--election", &id, "--local", "999", "--out", db.path("none.pdf").to_str().unwrap()]).fails();
+        assert!(refused.contains("has no local `999`"), "{refused}");
+        assert!(!db.path("none.pdf").exists());
+        let local = db.path("letters-871.pdf");
+        let printed = sv(db, &["notices", "letters", "--election", &id, "--local", "871", "--out", local.to_str().unwrap()]).ok();
+        assert!(printed.contains("1 letter(s) written"), "{printed}");
+        let pages = pdf_pages(&local);
+        assert!(pages.len() == 1 && pages[0].contains("Dear Cy Paper,"), "{pages:?}");
+        // Then every other local's.
         let out = db.path("letters-console.pdf");
         let printed = sv(db, &["notices", "letters", "--election", &id, "--out", out.to_str().unwrap()]).ok();
-        assert!(printed.contains("2 letter(s) written"), "{printed}");
+        assert!(printed.contains("1 letter(s) written"), "{printed}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -550,9 +567,9 @@ both_backends! {
             assert_eq!(mode, 0o600, "the letters hold live tokens");
         }
         let pages = pdf_pages(&out);
-        assert_eq!(pages.len(), 2, "{pages:?}");
-        assert!(pages[0].contains("Dear Ana Paper,") && pages[1].contains("Dear Cy Paper,"), "{pages:?}");
-        assert!(pages.iter().all(|p| !p.contains("Ben Mail")));
+        assert_eq!(pages.len(), 1, "{pages:?}");
+        assert!(pages[0].contains("Dear Ana Paper,"), "{pages:?}");
+        assert!(pages.iter().all(|p| !p.contains("Ben Mail") && !p.contains("Cy Paper")));
         let refused = sv(db, &["notices", "letters", "--election", &id, "--out", out.to_str().unwrap()]).fails();
         assert!(refused.contains("refusing to overwrite"), "{refused}");
         let again = sv(db, &["notices", "letters", "--election", &id, "--out", db.path("again.pdf").to_str().unwrap()]).ok();
@@ -634,5 +651,37 @@ both_backends! {
         all.sort();
         let spaced: Vec<i64> = (0..40).map(|k| start.timestamp_micros() + 100_000 * k).collect();
         assert_eq!(all, spaced);
+    }
+}
+
+both_backends! {
+    async fn the_letters_page_prints_one_locals_letters_at_a_time(db: &TestDb) {
+        // Members without email in two locals: the confirmation step counts each local's
+        // letters, and choosing one issues and prints that local's alone.
+        let id = create_election(db);
+        let roster = db.path("letters.csv");
+        std::fs::write(&roster, "member_id,local,name,email\nM0,600,Ana Paper,\nM1,600,Al Paper,\nM2,871,Cy Paper,\n").unwrap();
+        sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
+        official(db, "dave", "admin");
+        let app = spawn_app(db).await;
+        let client = signed_in(&app, "dave").await;
+        let page_url = format!("{}/admin/elections/{id}/letters", app.address);
+        let (status, page) = get(&client, &page_url).await;
+        assert_eq!(status, 200, "{page}");
+        for option in ["<option value=\"\">Every local (3)</option>", "<option value=\"600\">Local 600 only (2, 2 without an address)</option>", "<option value=\"871\">Local 871 only (1, 1 without an address)</option>"] {
+            assert!(page.contains(option), "{option} not in {page}");
+        }
+        let res = client.post(&page_url).form(&[("csrf", csrf_of(&page).as_str()), ("password", PASSWORD), ("local", "871")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["x-strikevote-issued"], "1");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().contains(&format!("letters-{id}-local-871.pdf")));
+        let file = db.path("871.pdf");
+        std::fs::write(&file, res.bytes().await.unwrap()).unwrap();
+        let pages = pdf_pages(&file);
+        assert!(pages.len() == 1 && pages[0].contains("Dear Cy Paper,"), "{pages:?}");
+        // Asked again, the page counts local 600's two alone.
+        let (_, page) = get(&client, &page_url).await;
+        assert!(page.contains("<strong>2 members need a letter</strong>"), "{page}");
+        assert!(!page.contains("value=\"871\""), "{page}");
     }
 }

@@ -216,6 +216,8 @@ struct LettersPage {
     needy: usize,
     /// Of them, those with no postal address on the roster.
     without_address: usize,
+    /// The same per local, for a mail house's batches.
+    locals: Vec<(String, crate::notices::letters::Pending)>,
     /// The paper the letters are laid out for.
     paper: &'static str,
 }
@@ -230,7 +232,7 @@ pub async fn letters_page(desk: Desk) -> HttpResponse {
             Ok((e, crate::notices::letters::pending(c, id)?))
         })
         .await;
-    let (e, (needy, without_address)) = match found {
+    let (e, (all, locals)) = match found {
         Ok(found) => found,
         Err(e) => return desk.refused(&e).await,
     };
@@ -239,8 +241,9 @@ pub async fn letters_page(desk: Desk) -> HttpResponse {
         id: id.to_string(),
         title: e.definition.title,
         csrf,
-        needy,
-        without_address,
+        needy: all.letters,
+        without_address: all.without_address,
+        locals,
         paper: match desk.state.settings.letter_paper {
             crate::settings::Paper::Letter => "US Letter, for a #10 window envelope",
             crate::settings::Paper::A4 => "A4, for a DL window envelope",
@@ -249,11 +252,19 @@ pub async fn letters_page(desk: Desk) -> HttpResponse {
     html(StatusCode::OK, &page, cookie)
 }
 
+/// The letters form: confirmed with the password, for every local or one.
+#[derive(serde::Deserialize)]
+pub struct LettersForm {
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    /// A local's code, or empty for all.
+    #[serde(default)]
+    local: String,
+}
+
 /// `POST /admin/elections/{id}/letters`: issues the letters' tokens; the PDF downloads once.
-pub async fn issue_letters(
-    desk: Desk,
-    form: web::Form<super::tokens::ConfirmedForm>,
-) -> HttpResponse {
+pub async fn issue_letters(desk: Desk, form: web::Form<LettersForm>) -> HttpResponse {
     if !desk.fresh(&form.csrf) {
         return desk.expired().await;
     }
@@ -262,8 +273,13 @@ pub async fn issue_letters(
     }
     let ((signer, by), id) = (desk.actor(), desk.id);
     let head = crate::notices::letters::Letterhead::of(&desk.state.settings, &signer);
+    // An empty choice is every local.
+    let local = Some(form.into_inner().local).filter(|l| !l.is_empty());
+    let asked = local.clone();
     match desk
-        .run(move |c| crate::notices::letters::issue(c, id, &signer, &by, &head))
+        .run(move |c| {
+            crate::notices::letters::issue(c, id, (&signer, &by), &head, asked.as_deref())
+        })
         .await
     {
         Ok((0, _)) => {
@@ -271,7 +287,7 @@ pub async fn issue_letters(
                            already holds a ballot link, and no email failed.";
             desk.show(Some(nothing.into())).await
         }
-        Ok((n, pdf)) => crate::web::page::letters_download(id, n, pdf),
+        Ok((n, pdf)) => crate::web::page::letters_download(id, local.as_deref(), n, pdf),
         Err(e) => desk.refused(&e).await,
     }
 }
