@@ -91,30 +91,7 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             election,
             out,
             local,
-        } => {
-            let id = ElectionId::parse(&election)?;
-            let mut conn = connect(settings)?;
-            let signer = super::signer(settings)?;
-            let head = crate::notices::letters::Letterhead::of(settings, &signer);
-            let actor = super::cli_actor();
-            let n = super::roster::issue_into_file(&out, &mut |write| {
-                crate::notices::letters::issue_into(
-                    &mut conn,
-                    id,
-                    (&signer, &actor),
-                    (&head, local.as_deref()),
-                    write,
-                )
-            })?;
-            match n {
-                0 => println!(
-                    "nobody needs a letter: every member without an email address holds a ballot \
-                     link and no email failed; nothing issued"
-                ),
-                n => println!("{n} letter(s) written to {}", out.display()),
-            }
-            Ok(())
-        }
+        } => letters(settings, &election, &out, local.as_deref()),
         NoticesCommand::Status { election } => {
             let id = ElectionId::parse(&election)?;
             let mut conn = connect(settings)?;
@@ -140,6 +117,31 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             Ok(())
         }
     }
+}
+
+/// `notices letters`: the letters' PDF written once to `out`, of one local or all.
+fn letters(
+    settings: &Settings,
+    election: &str,
+    out: &std::path::Path,
+    local: Option<&str>,
+) -> anyhow::Result<()> {
+    let id = ElectionId::parse(election)?;
+    let mut conn = connect(settings)?;
+    let signer = super::signer(settings)?;
+    let head = crate::notices::letters::Letterhead::of(settings, &signer);
+    let actor = super::cli_actor();
+    let n = super::roster::issue_into_file(out, &mut |write| {
+        crate::notices::letters::issue_into(&mut conn, id, (&signer, &actor), (&head, local), write)
+    })?;
+    match n {
+        0 => println!(
+            "nobody needs a letter: every member without an email address holds a ballot \
+             link and no email failed; nothing issued"
+        ),
+        n => println!("{n} letter(s) written to {}", out.display()),
+    }
+    Ok(())
 }
 
 /// A progress bar until no `kind` message is queued or being sent.
