@@ -23,16 +23,21 @@ pub fn take_slot(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>> {
     let gap = i64::try_from(gap.as_micros()).unwrap_or(i64::MAX);
-    let row = (mail_pace::server.eq(server), mail_pace::next_at.eq(0i64));
-    crate::on_backend!(conn, |c| diesel::insert_into(mail_pace::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .execute(c))?;
     for _ in 0..TRIES {
-        let next: i64 = mail_pace::table
+        let found: Option<i64> = mail_pace::table
             .find(server)
             .select(mail_pace::next_at)
-            .first(conn)?;
+            .first(conn)
+            .optional()?;
+        let Some(next) = found else {
+            // The server's first message: its row, made once by whichever instance comes first.
+            let row = (mail_pace::server.eq(server), mail_pace::next_at.eq(0i64));
+            crate::on_backend!(conn, |c| diesel::insert_into(mail_pace::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c))?;
+            continue;
+        };
         let slot = next.max(now.timestamp_micros());
         let taken = diesel::update(
             mail_pace::table

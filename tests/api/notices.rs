@@ -46,6 +46,17 @@ async fn send(app: &TestApp, admin: &str, id: &str, kind: &str) -> (u16, serde_j
     (status, res.json().await.unwrap())
 }
 
+/// An election whose roster is `n` members of local 600 (`M0`, `M1`, …), each with an
+/// address at example.org.
+fn election_of(db: &TestDb, n: usize) -> String {
+    let id = create_election(db);
+    let ids: Vec<String> = (0..n).map(|i| format!("M{i}")).collect();
+    let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
+    let roster = write_roster(db, "roster.csv", &pairs);
+    sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+    id
+}
+
 /// Waits until no message of the election is queued or being sent; returns the counts.
 async fn drained(app: &TestApp, admin: &str, id: &str) -> serde_json::Value {
     for _ in 0..600 {
@@ -158,14 +169,7 @@ fn assert_kept_nowhere(db: &TestDb, tokens: &[String], logs: &str, since: std::t
 
 both_backends! {
     async fn two_instances_send_every_message_once(db: &TestDb) {
-        let (id, _) = {
-            let id = create_election(db);
-            let ids: Vec<String> = (0..40).map(|i| format!("M{i}")).collect();
-            let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
-            let roster = write_roster(db, "roster.csv", &pairs);
-            sv(db, &["roster", "import", "--election", &id, &roster]).ok();
-            (id, ())
-        };
+        let id = election_of(db, 40);
         let admin = official(db, "dave", "admin");
         let sink = SmtpSink::start(db);
         let first = serve_process(db, &["--database-url", &db.url], &sink.env());
@@ -287,18 +291,11 @@ both_backends! {
 
 both_backends! {
     async fn a_sender_killed_mid_send_loses_no_message_and_leaves_no_second_live_link(db: &TestDb) {
-        let id = create_election(db);
-        let ids: Vec<String> = (0..30).map(|i| format!("M{i}")).collect();
-        let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
-        let roster = write_roster(db, "roster.csv", &pairs);
-        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let id = election_of(db, 30);
         let admin = official(db, "dave", "admin");
         let sink = SmtpSink::start(db);
         // Slow enough to be killed in the middle; a short lease so the test need not wait.
-        let mut env = sink.env();
-        env.retain(|(k, _)| *k != "STRIKEVOTE_MAIL_PER_MINUTE");
-        env.push(("STRIKEVOTE_MAIL_PER_MINUTE", "300".into()));
-        env.push(("STRIKEVOTE_MAIL_LEASE_SECONDS", "5".into()));
+        let env = sink.env_with(&[("STRIKEVOTE_MAIL_PER_MINUTE", "300"), ("STRIKEVOTE_MAIL_LEASE_SECONDS", "5")]);
         let mut first = serve_process(db, &["--database-url", &db.url], &env);
         let (status, queued) = send(&first.app(), &admin, &id, "ballot").await;
         assert_eq!((status, queued["queued"].as_u64()), (200, Some(30)), "{queued}");
@@ -584,16 +581,10 @@ both_backends! {
         // than it could send before its lease ran out had messages taken and sent again by the
         // other instance. Now it claims what its lease allows, and a message waiting for its
         // turn keeps its claim.
-        let id = create_election(db);
-        let ids: Vec<String> = (0..4).map(|i| format!("M{i}")).collect();
-        let pairs: Vec<(&str, &str)> = ids.iter().map(|m| (m.as_str(), "600")).collect();
-        let roster = write_roster(db, "roster.csv", &pairs);
-        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        let id = election_of(db, 4);
         let admin = official(db, "dave", "admin");
         let sink = SmtpSink::start(db);
-        let mut env = sink.env();
-        env.retain(|(k, _)| *k != "STRIKEVOTE_MAIL_PER_MINUTE" && *k != "STRIKEVOTE_MAIL_LEASE_SECONDS");
-        env.extend([("STRIKEVOTE_MAIL_PER_MINUTE", "30".to_owned()), ("STRIKEVOTE_MAIL_LEASE_SECONDS", "5".to_owned())]);
+        let env = sink.env_with(&[("STRIKEVOTE_MAIL_PER_MINUTE", "30"), ("STRIKEVOTE_MAIL_LEASE_SECONDS", "5")]);
         let first = serve_process(db, &["--database-url", &db.url], &env);
         let second = serve_process(db, &["--database-url", &db.url], &env);
         let (status, queued) = send(&first.app(), &admin, &id, "ballot").await;

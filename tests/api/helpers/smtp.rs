@@ -73,6 +73,14 @@ impl SmtpSink {
         ]
     }
 
+    /// [`SmtpSink::env`] with `changed` settings in place of (or beside) its own.
+    pub fn env_with(&self, changed: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        let mut env = self.env();
+        env.retain(|(k, _)| !changed.iter().any(|(c, _)| c == k));
+        env.extend(changed.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env
+    }
+
     /// Every message accepted so far, in order.
     pub fn mails(&self) -> Vec<Mail> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
