@@ -119,13 +119,7 @@ pub async fn board(
     let (id, me) = teller(&req, &state, &path).await?;
     let body = with_conn(&state, move |c| {
         let e = election::find(c, id)?;
-        let kinds = [
-            Kind::TellerKey,
-            Kind::TellerPolynomial,
-            Kind::ElectionKey,
-            Kind::TellerReady,
-        ];
-        let entries: Vec<String> = log_store::entries_of_kind(c, id, &kinds)?
+        let entries: Vec<String> = log_store::entries_of_kind(c, id, &Kind::CEREMONY)?
             .into_iter()
             .map(|body| String::from_utf8_lossy(&Entry::new(id, body).to_bytes()).into_owned())
             .collect();

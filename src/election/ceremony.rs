@@ -19,13 +19,7 @@ pub fn params(election: &Election) -> Result<TellerParams> {
 /// The ceremony as logged so far.
 pub fn record(conn: &mut DbConnection, election: &Election) -> Result<Record> {
     let mut record = Record::new(election.id, params(election)?);
-    let kinds = [
-        Kind::TellerKey,
-        Kind::TellerPolynomial,
-        Kind::ElectionKey,
-        Kind::TellerReady,
-    ];
-    for body in store::entries_of_kind(conn, election.id, &kinds)? {
+    for body in store::entries_of_kind(conn, election.id, &Kind::CEREMONY)? {
         record.add(&body).map_err(|e| {
             Error::Internal(format!("the logged key ceremony is inconsistent: {e}"))
         })?;

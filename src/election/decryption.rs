@@ -168,6 +168,7 @@ impl Logged {
             Kind::TellerPolynomial,
             Kind::ElectionKey,
             Kind::TellerReady,
+            Kind::CeremonyRestart,
             Kind::Roster,
             Kind::Ballot,
             Kind::TallyShare,

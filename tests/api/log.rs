@@ -65,7 +65,7 @@ both_backends! {
         assert!(!String::from_utf8_lossy(&bundle.log).contains("\"M4\""), "no member is named");
         let first = bundle.log.split(|&b| b == b'\n').next().unwrap();
         let first = std::str::from_utf8(first).unwrap();
-        assert!(first.starts_with(&format!(r#"{{"v":8,"type":"election","election":"{id}","title":"Strike authorization 2026","#)), "{first}");
+        assert!(first.starts_with(&format!(r#"{{"v":9,"type":"election","election":"{id}","title":"Strike authorization 2026","#)), "{first}");
         let note_lines: Vec<&str> = bundle.checkpoint.split('\n').collect();
         assert_eq!(note_lines[0], format!("localhost:8080/elections/{id}"));
         assert_eq!(note_lines[1], "18");

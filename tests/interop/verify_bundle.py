@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier of a strikevote audit bundle (log format v8), written from
+"""An independent verifier of a strikevote audit bundle (log format v9), written from
 docs/LOG_FORMAT.md alone.
 
 It shares no code with strikevote: the standard library only (hashlib, base64, json), the
@@ -178,7 +178,7 @@ def main(bundle, key=None, origin=None, trust_bundle_key=False):
     if mth(leaves) != root:
         fail("Merkle root mismatch")
     entries = [json.loads(line) for line in lines]
-    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 8:
+    if not entries or entries[0].get("type") != "election" or entries[0].get("v") != 9:
         fail("entry 0 is not the election")
     election = entries[0]["election"]
     if not origin.endswith("/elections/" + election):
@@ -258,7 +258,7 @@ def unsigned(line):
 # moves it on; officials' actions, the phases they are taken in, and what each writes.
 PHASES = ("draft", "open", "closed", "counted", "certified")
 STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": ("draft",),
-          "election_key": ("draft",), "teller_ready": ("draft",),
+          "election_key": ("draft",), "teller_ready": ("draft",), "ceremony_restart": ("draft",),
           "tokens_issued": ("draft", "open"), "token_reissued": ("draft", "open"),
           "open": ("draft",), "ballot": ("open",), "close": ("open",),
           "sealing_code": ("open",), "challenge": ("open",),
@@ -266,15 +266,18 @@ STANDS = {"roster": ("draft",), "teller_key": ("draft",), "teller_polynomial": (
           "account": ("draft", "open", "closed", "counted")}
 MOVES = {"open": "open", "close": "closed", "result": "counted"}
 ACTIONS = {"create": ("draft",), "roster_import": ("draft",), "open": ("draft",),
+           "ceremony_restart": ("draft",),
            "tokens_issue": ("draft", "open"), "tokens_reissue_all": ("draft", "open"),
            "token_reissue": ("draft", "open"), "tokens_reissue": ("draft", "open"),
            "close": ("open",), "certify": ("counted",)}
 MAKES = {"tokens_issue": "tokens_issued", "tokens_reissue_all": "tokens_issued",
          "tokens_reissue": "tokens_issued",
-         "token_reissue": "token_reissued", "open": "open", "close": "close"}
+         "token_reissue": "token_reissued", "open": "open", "close": "close",
+         "ceremony_restart": "ceremony_restart"}
 MADE_BY = {"roster": ("roster_import",),
            "tokens_issued": ("tokens_issue", "tokens_reissue_all", "tokens_reissue"),
-           "token_reissued": ("token_reissue",), "open": ("open",), "close": ("close",)}
+           "token_reissued": ("token_reissue",), "open": ("open",), "close": ("close",),
+           "ceremony_restart": ("ceremony_restart",)}
 COVERED = ("close", "token_reissue", "tokens_reissue_all")
 ACCOUNT_ACTIONS = ("create", "disable", "enable", "api_token_create", "api_token_revoke")
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){6}\Z")
@@ -282,15 +285,16 @@ EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
 class Rules:
-    """Log format v8's order rules and cryptography, entry by entry."""
+    """Log format v9's order rules and cryptography, entry by entry."""
 
     TYPES = {"roster", "tokens_issued", "token_reissued", "admin", "open", "ballot", "close",
              "result", "teller_key", "teller_polynomial", "election_key", "teller_ready",
-             "tally_share", "account", "sealing_code", "challenge"}
+             "tally_share", "account", "sealing_code", "challenge", "ceremony_restart"}
 
     def __init__(self, definition, lines, leaves):
         self.lines, self.leaves = lines, leaves
-        self.identities = {}
+        self.identities = {}  # this ceremony's (since the last restart)
+        self.seats, self.retired = {}, set()  # across restarts: each seat's identity; replaced ones
         self.closed = None
         self.d = definition
         self.election = definition["election"]
@@ -318,7 +322,7 @@ class Rules:
         if problem:
             raise v2.Invalid("entry 0: the definition breaks a rule of election check: " + problem)
         for index, e in enumerate(entries[1:], 1):
-            if e.get("election") != self.election or e.get("v") != 8:
+            if e.get("election") != self.election or e.get("v") != 9:
                 raise v2.Invalid("entry %d: of another election or version" % index)
             t = e.get("type")
             if t not in self.TYPES:
@@ -453,12 +457,31 @@ class Rules:
             return "a teller key out of place"
         if not rules.age_recipient(e["recipient"]):
             return "teller %d's recipient is not an age X25519 recipient" % teller
-        if e["identity"] in self.identities.values():
+        if any(t != teller and i == e["identity"] for t, i in self.seats.items()):
             return "two tellers with one identity key"
+        if e["identity"] in self.retired:
+            return "the identity key of a teller replaced at a restart"
+        if self.seats.get(teller, e["identity"]) != e["identity"]:
+            return "teller %d stayed through a restart but publishes another identity key" % teller
         if not self.signed_by(e, e["identity"]):
             return "teller %d's key entry is not signed by its identity key" % teller
-        self.identities[teller] = e["identity"]
+        self.identities[teller] = self.seats[teller] = e["identity"]
         self.commitments[teller] = e["commitment"]
+
+    def ceremony_restart(self, e):
+        replaced = e["replaced"]
+        if (list(e) != ["v", "type", "election", "replaced"] or not isinstance(replaced, list)
+                or not replaced or any(not rules.whole(t, 1, self.n) for t in replaced)
+                or replaced != sorted(set(replaced))):
+            return "a restart names no teller, or names them out of order or twice"
+        if self.key is not None and len(self.ready) == self.n:
+            return "a restart of a complete key ceremony"
+        if any(t not in self.identities for t in replaced):
+            return "a restart replaces a teller who published no key since the last restart"
+        for t in replaced:
+            self.retired.add(self.seats.pop(t))
+        self.identities, self.commitments, self.polynomials, self.ready = {}, {}, {}, set()
+        self.key = self.key_bytes = self.participants = None
 
     def teller_polynomial(self, e):
         teller = self.teller(e)

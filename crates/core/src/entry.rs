@@ -1,4 +1,4 @@
-//! Log entries (format v8): compact JSON objects with `v`, `type` and `election` first, then
+//! Log entries (format v9): compact JSON objects with `v`, `type` and `election` first, then
 //! the fields of their type. [`Entry`] is the one description of them: the service writes
 //! entries with it, reads them back with it for the recount, and the verifier reads them with
 //! it — strictly: an unknown type, a missing or extra field, or bytes that are not exactly what
@@ -26,7 +26,7 @@ pub use result::{
 };
 
 /// The format version every entry carries.
-pub const VERSION: u8 = 8;
+pub const VERSION: u8 = 9;
 
 /// The longest receipt a ballot entry may carry.
 pub const MAX_RECEIPT_LEN: usize = 128;
@@ -68,11 +68,14 @@ pub enum Kind {
     SealingCode,
     /// A sealed ballot its member checked instead of casting: its choice and randomness.
     Challenge,
+    /// Before the ceremony completes, officials started it again, giving the seats of the
+    /// tellers it names to someone else: every ceremony entry before it is void.
+    CeremonyRestart,
 }
 
 impl Kind {
     /// Every type, in the order LOG_FORMAT.md lists them.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Election,
         Kind::Roster,
         Kind::TokensIssued,
@@ -90,6 +93,16 @@ impl Kind {
         Kind::TallyShare,
         Kind::SealingCode,
         Kind::Challenge,
+        Kind::CeremonyRestart,
+    ];
+
+    /// The key ceremony's types: what the ceremony's record is replayed from.
+    pub const CEREMONY: [Kind; 5] = [
+        Kind::TellerKey,
+        Kind::TellerPolynomial,
+        Kind::ElectionKey,
+        Kind::TellerReady,
+        Kind::CeremonyRestart,
     ];
 
     /// The `type` value.
@@ -112,6 +125,7 @@ impl Kind {
             Kind::TallyShare => "tally_share",
             Kind::SealingCode => "sealing_code",
             Kind::Challenge => "challenge",
+            Kind::CeremonyRestart => "ceremony_restart",
         }
     }
 
@@ -327,11 +341,14 @@ pub enum AdminAction {
     Close,
     /// Certified the result (after the `result`).
     Certify,
+    /// Started the key ceremony again, giving some tellers' seats to someone else (the
+    /// `ceremony_restart` follows).
+    CeremonyRestart,
 }
 
 impl AdminAction {
-    /// Every action, in the order format v8 lists them.
-    pub const ALL: [AdminAction; 9] = [
+    /// Every action, in the order format v9 lists them.
+    pub const ALL: [AdminAction; 10] = [
         AdminAction::Create,
         AdminAction::RosterImport,
         AdminAction::TokensIssue,
@@ -341,6 +358,7 @@ impl AdminAction {
         AdminAction::Open,
         AdminAction::Close,
         AdminAction::Certify,
+        AdminAction::CeremonyRestart,
     ];
 
     /// The `action` value.
@@ -355,6 +373,7 @@ impl AdminAction {
             AdminAction::Open => "open",
             AdminAction::Close => "close",
             AdminAction::Certify => "certify",
+            AdminAction::CeremonyRestart => "ceremony_restart",
         }
     }
 
@@ -588,6 +607,16 @@ pub struct TellerReady {
     pub signature: Option<String>,
 }
 
+/// A `ceremony_restart` entry: the key ceremony starts again from round 1. The tellers it
+/// names had published their key in the ceremony it ends and are replaced by someone else;
+/// every other teller keeps their seat and their identity key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonyRestart {
+    /// The tellers whose seats go to someone else, ascending, at least one.
+    pub replaced: Vec<u32>,
+}
+
 /// What an entry says, by type.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -626,6 +655,8 @@ pub enum Body {
     SealingCode(Opening),
     /// A ballot checked instead of cast.
     Challenge(Challenge),
+    /// The key ceremony starts again.
+    CeremonyRestart(CeremonyRestart),
 }
 
 impl Body {
@@ -649,6 +680,7 @@ impl Body {
             Body::TallyShare(_) => Kind::TallyShare,
             Body::SealingCode(_) => Kind::SealingCode,
             Body::Challenge(_) => Kind::Challenge,
+            Body::CeremonyRestart(_) => Kind::CeremonyRestart,
         }
     }
 
@@ -713,6 +745,7 @@ impl Body {
             Kind::TallyShare => Body::TallyShare(read(fields)?),
             Kind::SealingCode => Body::SealingCode(read(fields)?),
             Kind::Challenge => Body::Challenge(read(fields)?),
+            Kind::CeremonyRestart => Body::CeremonyRestart(read(fields)?),
         })
     }
 }
@@ -1010,6 +1043,16 @@ pub fn admin<'a>(id: &ElectionId, action: AdminAction, actor: impl Into<Actor<'a
     )
 }
 
+/// The key ceremony starts again; the seats of `replaced` go to someone else.
+pub fn ceremony_restart(id: &ElectionId, replaced: &[u32]) -> NewEntry {
+    new(
+        id,
+        Body::CeremonyRestart(CeremonyRestart {
+            replaced: replaced.to_vec(),
+        }),
+    )
+}
+
 /// An account or API-token change, at `at` (kept to the whole second), by `actor`.
 pub fn account<'a>(
     id: &ElectionId,
@@ -1146,7 +1189,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(open(&id, at, &code).bytes).unwrap(),
             format!(
-                r#"{{"v":8,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z","sealing_code":"{code}"}}"#
+                r#"{{"v":9,"type":"open","election":"0192c7a0-0000-4000-8000-000000000001","at":"2026-10-01T07:00:00Z","sealing_code":"{code}"}}"#
             )
         );
         let digest = roster_digest(["b", "a"]);
@@ -1154,7 +1197,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(roster(&id, "600", 2, &digest).bytes).unwrap(),
             format!(
-                r#"{{"v":8,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
+                r#"{{"v":9,"type":"roster","election":"0192c7a0-0000-4000-8000-000000000001","local":"600","eligible":2,"digest":"{}"}}"#,
                 hex::encode(digest)
             )
         );
@@ -1163,7 +1206,7 @@ mod tests {
         locals.insert("700".to_owned(), 1);
         assert_eq!(
             String::from_utf8(tokens_issued(&id, &locals).bytes).unwrap(),
-            r#"{"v":8,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
+            r#"{"v":9,"type":"tokens_issued","election":"0192c7a0-0000-4000-8000-000000000001","count":3,"locals":{"600":2,"700":1}}"#
         );
     }
 }

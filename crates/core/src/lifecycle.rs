@@ -3,7 +3,8 @@
 //! phase it is read in or is refused; `open`, `close`, `result` and the `certify` action move
 //! the election on, never back. The machine also knows which entries an official's action
 //! writes: an `admin` entry stands right before the entry it made (`open`, `close`,
-//! `tokens_issued`, `token_reissued`, the changed locals' `roster` entries), and none of those
+//! `tokens_issued`, `token_reissued`, `ceremony_restart`, the changed locals' `roster`
+//! entries), and none of those
 //! stands without it.
 
 use crate::entry::{AdminAction, Body, Kind};
@@ -40,7 +41,7 @@ impl Phase {
     fn action(self, action: AdminAction) -> Result<Phase, String> {
         use AdminAction as A;
         let allowed = match action {
-            A::Create | A::RosterImport | A::Open => self == Phase::Draft,
+            A::Create | A::RosterImport | A::Open | A::CeremonyRestart => self == Phase::Draft,
             A::TokensIssue | A::TokensReissueAll | A::TokenReissue | A::TokensReissue => {
                 matches!(self, Phase::Draft | Phase::Open)
             }
@@ -49,7 +50,9 @@ impl Phase {
         };
         if !allowed {
             let when = match action {
-                A::Create | A::RosterImport | A::Open => "only before the vote opens",
+                A::Create | A::RosterImport | A::Open | A::CeremonyRestart => {
+                    "only before the vote opens"
+                }
                 A::TokensIssue | A::TokensReissueAll | A::TokenReissue | A::TokensReissue => {
                     "only before the vote closes"
                 }
@@ -78,6 +81,7 @@ impl Phase {
             | Kind::TellerPolynomial
             | Kind::ElectionKey
             | Kind::TellerReady
+            | Kind::CeremonyRestart
             | Kind::Open => self == Phase::Draft,
             Kind::TokensIssued | Kind::TokenReissued => matches!(self, Phase::Draft | Phase::Open),
             Kind::Ballot | Kind::Close | Kind::SealingCode | Kind::Challenge => self == Phase::Open,
@@ -122,7 +126,8 @@ fn when(kind: Kind) -> &'static str {
         | Kind::TellerKey
         | Kind::TellerPolynomial
         | Kind::ElectionKey
-        | Kind::TellerReady => "it stands only before the vote opens",
+        | Kind::TellerReady
+        | Kind::CeremonyRestart => "it stands only before the vote opens",
         Kind::TokensIssued | Kind::TokenReissued => "tokens are issued only before the vote closes",
         Kind::Open => "the vote opens once, from the draft",
         Kind::Ballot => "ballots stand only between open and close",
@@ -149,6 +154,7 @@ fn made_by(kind: Kind) -> &'static [AdminAction] {
         Kind::TokenReissued => &[AdminAction::TokenReissue],
         Kind::Open => &[AdminAction::Open],
         Kind::Close => &[AdminAction::Close],
+        Kind::CeremonyRestart => &[AdminAction::CeremonyRestart],
         _ => &[],
     }
 }
@@ -163,6 +169,7 @@ fn makes(action: AdminAction) -> Option<Kind> {
         AdminAction::TokenReissue => Some(Kind::TokenReissued),
         AdminAction::Open => Some(Kind::Open),
         AdminAction::Close => Some(Kind::Close),
+        AdminAction::CeremonyRestart => Some(Kind::CeremonyRestart),
         AdminAction::Create | AdminAction::RosterImport | AdminAction::Certify => None,
     }
 }

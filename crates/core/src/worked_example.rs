@@ -38,7 +38,7 @@ pub(crate) const WITNESS_TIME: u64 = 1_791_140_400;
 fn election_line() -> String {
     let witness = example_witness().verifier();
     format!(
-        r#"{{"v":8,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
+        r#"{{"v":9,"type":"election","election":"{E}","title":"Example","question":"Strike?","choices":["yes","no"],"rule":"popular","threshold":{{"num":1,"den":2,"cmp":"more_than"}},"local_threshold":null,"quorum":null,"locals":[{{"code":"1","name":"One","delegates":0}}],"small_locals":{{"min_ballots":1,"code":"small-locals","name":"Small locals together"}},"opens_at":"2026-10-01T07:00:00Z","closes_at":"2026-10-04T07:00:00Z","tellers":{{"count":1,"threshold":1,"names":[]}},"contact":null,"time_zone":"UTC","translations":{{}},"labels":{{}},"witnesses":{{"quorum":1,"list":[{{"name":"Example witness","key":"{witness}","url":"https://witness.example.net"}}]}}}}"#
     )
 }
 
@@ -344,13 +344,32 @@ fn definition_time(at: &str) -> chrono::DateTime<chrono::Utc> {
         .to_utc()
 }
 
-/// The worked example: one local of two members, tokens issued by the outbox and one reissued
-/// by an official, a ballot
+/// The teller who published a key and then could not go on: their identity key is the
+/// Ed25519 seed of 32 bytes `0x51`, their commitment the one a ceremony from seed 2 makes.
+fn departed_teller_key() -> entry::NewEntry {
+    let params = TellerParams::new(1, 1).expect("teller parameters");
+    let mut rng = StdRng::seed_from_u64(2);
+    let theirs = run_locally(params, &mut rng).expect("a local ceremony");
+    let identity = Identity::from_seed(&[0x51; 32]);
+    let id = ElectionId::parse(E).expect("the example's id");
+    entry::teller_key(&id, 1, &identity, RECIPIENT, &theirs.commitments[0])
+}
+
+/// The worked example: one local of two members, a teller who published their key and could
+/// not go on (the ceremony restarted, their seat given to someone else), tokens issued by the
+/// outbox and one reissued by an official, a ballot
 /// sealed for `no` that its member checked instead of casting, one `yes` ballot, two account
 /// changes, an early close approved by a second official, its teller's shares, the result and
-/// the certification — twenty-three entries.
+/// the certification — twenty-six entries.
 pub(crate) fn entries() -> Vec<String> {
     let mut log = LogBuilder::open_with(election_line(), &[("1", 2)], 1);
+    // The first teller publishes their key and then cannot go on: `alice` restarts the
+    // ceremony, giving seat 1 to someone else, whose ceremony follows.
+    let rest = log.lines.split_off(2);
+    log.push(departed_teller_key());
+    log.admin(AdminAction::CeremonyRestart, ALICE, None);
+    log.push(entry::ceremony_restart(&log.id, &[1]));
+    log.lines.extend(rest);
     // Before the vote opens the outbox emails the ballots, making each token as it sends it,
     // and an official replaces one member's.
     let open = log.lines.len() - 2;

@@ -362,7 +362,12 @@ pub fn run_locally<R: CryptoRng + RngCore>(
 /// - `teller_polynomial`: once per teller, only after every teller's key (so nobody chooses a
 ///   polynomial after seeing the others'), matching its commitment, with a valid proof;
 /// - `election_key`: once, after every polynomial, equal to the key set rebuilt from them;
-/// - `teller_ready`: once per teller, after the election key.
+/// - `teller_ready`: once per teller, after the election key;
+/// - `ceremony_restart`: before the ceremony is complete, naming tellers who published their
+///   key in it; everything before it is void and round 1 starts again. The tellers it names
+///   are replaced (no one may publish their identity key again); every other teller keeps
+///   theirs (the others confirmed it by phone), so a teller who published a key before keeps
+///   publishing the same identity.
 #[derive(Clone, Debug)]
 pub struct Record {
     election: crate::ElectionId,
@@ -371,6 +376,18 @@ pub struct Record {
     polynomials: std::collections::BTreeMap<u32, Polynomial>,
     election_key: Option<KeySet>,
     ready: std::collections::BTreeSet<u32>,
+    /// The identity key each seat last published, across restarts (a replaced seat's removed).
+    seats: std::collections::BTreeMap<u32, String>,
+    /// The identity keys of replaced tellers: never published again.
+    retired: std::collections::BTreeSet<String>,
+    restarts: Vec<Restart>,
+}
+
+/// A restart of the key ceremony, as the log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restart {
+    /// The tellers replaced, each with the identity key they had published (hex).
+    pub replaced: std::collections::BTreeMap<u32, String>,
 }
 
 impl Record {
@@ -383,6 +400,9 @@ impl Record {
             polynomials: Default::default(),
             election_key: None,
             ready: Default::default(),
+            seats: Default::default(),
+            retired: Default::default(),
+            restarts: Vec::new(),
         }
     }
 
@@ -403,6 +423,7 @@ impl Record {
             Body::TellerKey(k) => self.add_key(k),
             Body::TellerPolynomial(p) => self.add_polynomial(p),
             Body::ElectionKey(k) => self.add_election_key(k),
+            Body::CeremonyRestart(r) => self.restart(&r.replaced),
             Body::TellerReady(r) => {
                 self.teller(r.teller)?;
                 if self.election_key.is_none() {
@@ -436,18 +457,81 @@ impl Record {
         if self.keys.contains_key(&k.teller) {
             return Err(format!("teller {} publishes a second key", k.teller));
         }
-        if let Some(other) = self.keys.values().find(|o| o.identity == k.identity) {
+        if let Some((other, _)) = self
+            .seats
+            .iter()
+            .find(|(t, identity)| **t != k.teller && **identity == k.identity)
+        {
             return Err(format!(
-                "teller {} publishes the identity key of teller {}",
-                k.teller, other.teller
+                "teller {} publishes the identity key of teller {other}",
+                k.teller
+            ));
+        }
+        if self.retired.contains(&k.identity) {
+            return Err(format!(
+                "teller {} publishes the identity key of a teller replaced when the ceremony \
+                 restarted",
+                k.teller
+            ));
+        }
+        if let Some(before) = self.seats.get(&k.teller)
+            && *before != k.identity
+        {
+            return Err(format!(
+                "teller {} kept their seat when the ceremony restarted but publishes another \
+                 identity key: a teller who stays keeps the key the others confirmed",
+                k.teller
             ));
         }
         let entry =
             crate::entry::Entry::new(self.election, crate::entry::Body::TellerKey(k.clone()));
         super::identity::verify_entry(&entry, &k.identity)
             .map_err(|e| format!("teller {}'s key entry: {e}", k.teller))?;
+        self.seats.insert(k.teller, k.identity.clone());
         self.keys.insert(k.teller, k.clone());
         Ok(())
+    }
+
+    /// A `ceremony_restart`: round 1 again, the seats of `replaced` given to someone else.
+    fn restart(&mut self, replaced: &[u32]) -> Result<(), String> {
+        if replaced.is_empty() || !replaced.windows(2).all(|w| w[0] < w[1]) {
+            return Err(
+                "a restart names its replaced tellers once each, ascending, at least one".into(),
+            );
+        }
+        if self.is_complete() {
+            return Err(
+                "a restart of a complete key ceremony: once every teller is ready, the election \
+                 key stands"
+                    .into(),
+            );
+        }
+        let mut gone = std::collections::BTreeMap::new();
+        for teller in replaced {
+            self.teller(*teller)?;
+            let Some(key) = self.keys.get(teller) else {
+                return Err(format!(
+                    "a restart replaces teller {teller}, who has published no key since the \
+                     ceremony (re)started: their seat is free without one"
+                ));
+            };
+            gone.insert(*teller, key.identity.clone());
+        }
+        for (teller, identity) in &gone {
+            self.seats.remove(teller);
+            self.retired.insert(identity.clone());
+        }
+        self.keys.clear();
+        self.polynomials.clear();
+        self.election_key = None;
+        self.ready.clear();
+        self.restarts.push(Restart { replaced: gone });
+        Ok(())
+    }
+
+    /// The restarts so far, in log order.
+    pub fn restarts(&self) -> &[Restart] {
+        &self.restarts
     }
 
     /// Checks that a signed entry (`teller_polynomial`, `teller_ready`, `tally_share`) of this

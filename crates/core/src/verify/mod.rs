@@ -73,6 +73,9 @@ pub struct Report {
     /// Each teller's identity key fingerprint, by teller number, as its `teller_key` states it
     /// (to compare with the fingerprints the tellers read to each other).
     pub tellers: BTreeMap<u32, String>,
+    /// The tellers replaced when the key ceremony restarted, in log order: their number and
+    /// the fingerprint of the identity key they had published (never used again).
+    pub replaced: Vec<(u32, String)>,
     /// The log up to and including its `close` entry, once closed: what every teller's
     /// decryption shares are bound to.
     pub closed: Option<entry::LogRef>,
@@ -215,6 +218,12 @@ impl fmt::Display for Report {
         writeln!(f, "types     {}", types.join(", "))?;
         self.write_locals(f)?;
         write!(f, "{}", self.sealing)?;
+        for (teller, fingerprint) in &self.replaced {
+            writeln!(
+                f,
+                "replaced  teller {teller} (identity {fingerprint}) when the key ceremony restarted"
+            )?;
+        }
         for (teller, fingerprint) in &self.tellers {
             writeln!(f, "teller {teller:<3} identity {fingerprint}")?;
         }
@@ -447,6 +456,16 @@ pub fn verify_and_fold(
             (*t, fp)
         })
         .collect();
+    let replaced = rules
+        .ceremony
+        .restarts()
+        .iter()
+        .flat_map(|r| &r.replaced)
+        .map(|(t, identity)| {
+            let fp = crate::crypto::identity::fingerprint(identity).unwrap_or_default();
+            (*t, fp)
+        })
+        .collect();
     let report = Report {
         election: rules.election.to_string(),
         title: rules.definition.title.clone(),
@@ -462,6 +481,7 @@ pub fn verify_and_fold(
         shares: rules.shares.iter().map(|s| s.teller).collect(),
         result: rules.result,
         tellers,
+        replaced,
         closed: rules.close.as_ref().map(|c| c.closed.clone()),
         sealing: rules.sealing,
         trackers: rules.trackers,
@@ -660,7 +680,8 @@ impl Rules {
             Body::TellerKey(_)
             | Body::TellerPolynomial(_)
             | Body::ElectionKey(_)
-            | Body::TellerReady(_) => self.ceremony_step(&entry.body),
+            | Body::TellerReady(_)
+            | Body::CeremonyRestart(_) => self.ceremony_step(&entry.body),
         }?;
         self.count.add(&entry.body);
         Ok(())

@@ -44,30 +44,33 @@ fn verify(lines: &[String]) -> Result<Report, Failure> {
 
 // Where the worked example's entries stand.
 const CREATE: usize = 1;
-const KEY: usize = 2;
-const POLYNOMIAL: usize = 3;
-const ELECTION_KEY: usize = 4;
-const READY: usize = 5;
-const ROSTER: usize = 7;
+/// The first teller's key, then the official's `ceremony_restart` and its entry.
+const DEPARTED: usize = 2;
+const RESTART: usize = 3;
+const KEY: usize = 5;
+const POLYNOMIAL: usize = 6;
+const ELECTION_KEY: usize = 7;
+const READY: usize = 8;
+const ROSTER: usize = 10;
 /// The outbox's `tokens_issue` (`by: "mail"`), then its `tokens_issued`.
-const MAILED: usize = 8;
+const MAILED: usize = 11;
 /// An official's `token_reissue`, then its `token_reissued`.
-const REISSUE: usize = 10;
-const OPEN: usize = 13;
-const CHALLENGE: usize = 14;
-const BALLOT: usize = 15;
-const ACCOUNT: usize = 16;
-const TOKEN: usize = 17;
-const CLOSE: usize = 19;
-const SHARE: usize = 20;
-const RESULT: usize = 21;
-const CERTIFY: usize = 22;
+const REISSUE: usize = 13;
+const OPEN: usize = 16;
+const CHALLENGE: usize = 17;
+const BALLOT: usize = 18;
+const ACCOUNT: usize = 19;
+const TOKEN: usize = 20;
+const CLOSE: usize = 22;
+const SHARE: usize = 23;
+const RESULT: usize = 24;
+const CERTIFY: usize = 25;
 
-/// The worked example: entry 0 and the official's `create`, the ceremony at 2–5, the roster
-/// import at 6–7, tokens at 8–11, open at 12–13, a checked ballot (a challenge) at 14, the
-/// ballot at 15, an observer's account created at 16 and an admin's API token at 17, an
-/// approved early close at 18–19, the teller's shares at 20, the result at 21 and the
-/// certification at 22.
+/// The worked example: entry 0 and the official's `create`, a first teller's key at 2, the
+/// restart that replaced them at 3–4, the ceremony at 5–8, the roster import at 9–10, tokens at
+/// 11–14, open at 15–16, a checked ballot (a challenge) at 17, the ballot at 18, an observer's
+/// account created at 19 and an admin's API token at 20, an approved early close at 21–22, the
+/// teller's shares at 23, the result at 24 and the certification at 25.
 fn entries() -> Vec<String> {
     worked_example::entries()
 }
@@ -124,7 +127,7 @@ fn a_ceremony_entry_after_the_vote_opened_is_refused() {
 
 #[test]
 fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
-    let line = format!(r#"{{"v":8,"type":"note","election":"{E}","text":"M1 voted"}}"#);
+    let line = format!(r#"{{"v":9,"type":"note","election":"{E}","text":"M1 voted"}}"#);
     let err = verify(&with(&line, 3)).unwrap_err();
     assert!(
         err.0.starts_with("entry 3: unknown entry type `note`"),
@@ -136,7 +139,7 @@ fn an_entry_of_an_unknown_type_is_refused_not_skipped() {
 fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_asker_does_not() {
     let approved = |second: &str| {
         format!(
-            r#"{{"v":8,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
+            r#"{{"v":9,"type":"admin","election":"{E}","action":"close","by":"alice","approved_by":"{second}"}}"#
         )
     };
     // An early close, approved by a second official.
@@ -148,7 +151,7 @@ fn an_action_approved_by_a_second_official_verifies_and_one_approved_by_its_aske
             .filter(|l| l.contains(r#""type":"admin""#))
             .count() as u64
     );
-    assert_eq!(report.types["admin"], 7);
+    assert_eq!(report.types["admin"], 8);
     let mut lines = entries();
     lines[CLOSE - 1] = approved("alice");
     refused(
@@ -265,8 +268,8 @@ fn the_outbox_replaces_tokens_while_the_vote_is_open_without_a_second_official()
 #[test]
 fn an_entry_of_the_previous_format_version_is_refused() {
     let mut lines = entries();
-    lines[OPEN] = lines[OPEN].replace(r#"{"v":8,"#, r#"{"v":7,"#);
-    refused(&lines, &format!("entry {OPEN}: `v` is not 8"));
+    lines[OPEN] = lines[OPEN].replace(r#"{"v":9,"#, r#"{"v":8,"#);
+    refused(&lines, &format!("entry {OPEN}: `v` is not 9"));
 }
 
 #[test]
@@ -299,7 +302,7 @@ fn fields_out_of_order_are_refused_though_they_say_the_same() {
         &format!("entry {BALLOT}: a `ballot` entry must be written as"),
     );
     let envelope_last =
-        format!(r#"{{"type":"open","v":8,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
+        format!(r#"{{"type":"open","v":9,"election":"{E}","at":"2026-10-01T07:00:00Z"}}"#);
     assert!(verify(&with(&envelope_last, KEY)).is_err());
 }
 
@@ -856,6 +859,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         "`approved_by` on an action of the server's console",
     );
     sealing_tampered(&mut add);
+    restart_tampered(&mut add);
     // The account rules (entries 16 and 17 are `account` entries).
     let lines = changed(TOKEN, |f| {
         f.shift_remove("approved_by");
@@ -982,11 +986,11 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         "`approved_by` on `open`",
     );
     let mut lines = entries();
-    lines.remove(11);
+    lines.remove(REISSUE + 1);
     add(
         "a reissue without its token_reissued",
         lines,
-        11,
+        REISSUE + 1,
         "not followed by its `token_reissued`",
     );
     let mut lines = entries();
@@ -1009,13 +1013,13 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         ROSTER,
         "the digest of an empty roster",
     );
-    let lines = changed(9, |f| {
+    let lines = changed(MAILED + 1, |f| {
         f.insert("count".into(), 3.into());
     });
     add(
         "tokens_issued.count not the sum",
         lines,
-        9,
+        MAILED + 1,
         "has count 3 but its locals add up to 2",
     );
     let lines = changed(CLOSE, |f| {
@@ -1095,7 +1099,7 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         "labels only a choice the ballot offers",
     );
     let mut lines = entries();
-    let reissue: Vec<String> = lines.drain(10..12).collect();
+    let reissue: Vec<String> = lines.drain(REISSUE..REISSUE + 2).collect();
     lines.splice(OPEN - 1..OPEN - 1, reissue);
     add(
         "a reissue during the vote with no approval",
@@ -1116,13 +1120,13 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
         CLOSE - 1,
         "`approved_by` on `close` with the rule off",
     );
-    let lines = changed(10, |f| {
+    let lines = changed(REISSUE, |f| {
         f.insert("approved_by".into(), "bob".into());
     });
     add(
         "an approval on a reissue before the vote",
         lines,
-        10,
+        REISSUE,
         "`approved_by` on `token_reissue`: the two-person rule covers only",
     );
     let lines = changed(OPEN, |f| {
@@ -1176,10 +1180,119 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
     out
 }
 
+/// A two-teller log (2 of 2) in which teller 1 published a key with the identity of seed `0x51`
+/// and teller 2 one with the identity of seed `stayed`, then an official restarted the ceremony
+/// replacing teller 1; the ceremony that follows is the builder's (identities `0x61`, `0x62`).
+fn restarted_with(stayed: u8) -> Vec<String> {
+    let log = LogBuilder::open((2, 2), &[("1", 2)], 5);
+    let id = log.id;
+    let mut lines = log.lines;
+    let rest = lines.split_off(2);
+    let before = [
+        entry::teller_key(&id, 1, &Identity::from_seed(&[0x51; 32]), RECIPIENT, &[1; 32]),
+        entry::teller_key(&id, 2, &Identity::from_seed(&[stayed; 32]), RECIPIENT, &[2; 32]),
+        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
+        entry::ceremony_restart(&id, &[1]),
+    ];
+    lines.extend(before.map(|e| String::from_utf8(e.bytes).unwrap()));
+    lines.extend(rest);
+    lines
+}
+
+/// The worked example's teller's age recipient (any will do for round 1).
+const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
+
+#[test]
+fn a_restart_voids_the_ceremony_before_it_and_the_teller_who_stays_keeps_their_key() {
+    let report = verify(&restarted_with(0x62)).unwrap();
+    assert_eq!(report.phase, "open");
+    // The report names the tellers of the ceremony that stands, not the one replaced.
+    let fingerprint = |seed: u8| Identity::from_seed(&[seed; 32]).fingerprint();
+    assert_eq!(report.tellers[&1], fingerprint(0x61));
+    assert_eq!(report.tellers[&2], fingerprint(0x62));
+    assert_eq!(report.types["ceremony_restart"], 1);
+    // The worked example restarts too: its first teller's key counts for nothing.
+    let report = verify(&entries()).unwrap();
+    assert_eq!(report.tellers[&1], fingerprint(0x61));
+}
+
+/// Tamperings with a restart of the key ceremony (format v9).
+fn restart_tampered(add: &mut impl FnMut(&'static str, Vec<String>, usize, &'static str)) {
+    add(
+        "a teller who stayed through a restart publishes another identity key",
+        restarted_with(0x72),
+        7,
+        "teller 2 kept their seat when the ceremony restarted but publishes another identity key",
+    );
+    let mut lines = entries();
+    lines[KEY] = lines[DEPARTED].clone();
+    add(
+        "the replaced teller's identity key published again",
+        lines,
+        KEY,
+        "the identity key of a teller replaced when the ceremony restarted",
+    );
+    let mut lines = entries();
+    lines.remove(DEPARTED);
+    add(
+        "a restart replacing a teller who published nothing",
+        lines,
+        RESTART,
+        "who has published no key since the ceremony (re)started",
+    );
+    // The restart moved after the ceremony completed.
+    let mut lines = entries();
+    let restart: Vec<String> = lines.drain(DEPARTED..=RESTART + 1).skip(1).collect();
+    // The ceremony now stands at 2–5.
+    let after = READY - 2;
+    lines.splice(after..after, restart);
+    add(
+        "a restart of a complete ceremony",
+        lines,
+        after + 1,
+        "a restart of a complete key ceremony",
+    );
+    let lines = changed(RESTART, |f| {
+        f.insert("by".into(), "schedule".into());
+    });
+    add(
+        "a restart by the schedule",
+        lines,
+        RESTART,
+        "the schedule only opens and closes",
+    );
+    let mut lines = entries();
+    lines.remove(RESTART);
+    add(
+        "a restart entry without the official's action",
+        lines,
+        RESTART,
+        "right after an `admin` `ceremony_restart`",
+    );
+    let lines = changed(RESTART + 1, |f| {
+        f.insert("replaced".into(), serde_json::json!([]));
+    });
+    add(
+        "a restart naming no teller",
+        lines,
+        RESTART + 1,
+        "a restart names its replaced tellers once each",
+    );
+    // Without the new teller's key, the polynomial stands on the voided one.
+    let mut lines = entries();
+    lines.remove(KEY);
+    add(
+        "a polynomial on a key from before the restart",
+        lines,
+        KEY,
+        "a polynomial before every teller's commitment",
+    );
+}
+
 /// A `sealing_code` entry naming `code` at `at`.
 fn sealing_code_line(code: &str, at: &str) -> String {
     format!(
-        r#"{{"v":8,"type":"sealing_code","election":"{E}","at":"{at}","sealing_code":"{code}"}}"#
+        r#"{{"v":9,"type":"sealing_code","election":"{E}","at":"{at}","sealing_code":"{code}"}}"#
     )
 }
 
@@ -1375,7 +1488,7 @@ fn a_checked_ballot_can_never_be_cast_and_the_report_counts_who_sealed_what() {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 60);
+    assert_eq!(all.len(), 68);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
@@ -1425,6 +1538,8 @@ fn an_outsiders_verifier_agrees_on_every_tampered_log() {
     let dir = std::env::temp_dir().join(format!("sv-tampered-{}", std::process::id()));
     let (ok, said) = python_verify(&entries(), &dir.join("example"));
     assert!(ok, "the worked example: {said}");
+    let (ok, said) = python_verify(&restarted_with(0x62), &dir.join("restarted"));
+    assert!(ok, "a restarted ceremony: {said}");
     for (k, (name, lines, at, _)) in tampered_logs().into_iter().enumerate() {
         let (ok, said) = python_verify(&lines, &dir.join(k.to_string()));
         assert!(
@@ -1485,15 +1600,16 @@ fn the_report_of_the_worked_example_reads_line_for_line() {
         "election  {E} — Example
 origin    vote.example.org/elections/{E}
 key       fe81-2c12-f3ab-4ce6-ac5d-b69a-c352-f906
-entries   23 (root xjYunyuvpoKIb5Xhr2smM3xbL+cw9y5QfmJfTVD270Q=)
+entries   26 (root UyBQtb548a6kSHPOdpIv1BDAVW5TVoa4XHhHNBf3mG4=)
 witnesses cosigned by witness.example.net
 phase     certified
-types     account 2, admin 7, ballot 1, challenge 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 1, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
+types     account 2, admin 8, ballot 1, ceremony_restart 1, challenge 1, close 1, election 1, election_key 1, open 1, result 1, roster 1, tally_share 1, teller_key 2, teller_polynomial 1, teller_ready 1, token_reissued 1, tokens_issued 1
 local 1          eligible       2  ballots       1  yes 1
 sealed          1 ballot(s), 1 checked first (every one held its stated choice): members' pages running sealing code a021924a702acebfcd85b3a4d704760386b53c081af974afd72bd89b56ded0d4 (named from 2026-10-01T07:00:00Z)
 sealed          0 ballot(s) by the server from a plain choice (pages without JavaScript, API clients sending a choice)
+replaced  teller 1 (identity 9DSN-NGBM-WG33-CM3Q) when the key ceremony restarted
 teller 1   identity MF3P-3SBD-AQT5-W1N3
-closed    at entry 19 (log up to the close: root FhC+n6HnKw8340aI4dOOo8NXCwkIPqomyqHPT1zUIAs=, code 2R8B-X7X1)
+closed    at entry 22 (log up to the close: root PdMQkIgALxYLsr4xeduq2vWfIH1P5XjAPnNVqE+940g=, code 7Q9H-1448)
 shares    checked from teller(s) 1
 result    opened by teller(s) 1 and checked: PASSED (popular 100.00% yes, passes; delegates 0–0, fails; quorum met)
 "
@@ -1550,7 +1666,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
     let pinned = TrustAnchor::parse(&key, None).unwrap();
     // A pinned verifier key needs no key file in the bundle.
     let dir = bundle_dir("pinned", &[(LOG_FILE, &log), (CHECKPOINT_FILE, &note)]);
-    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 23);
+    assert_eq!(verify_dir(&dir, &pinned).unwrap().size, 26);
     // A fingerprint, or trusting the bundle, needs the bundle's key file.
     let verifier = Verifier::parse(&key).unwrap();
     let fingerprint = crate::note::fingerprint(&verifier.public_key());
@@ -1564,7 +1680,7 @@ fn a_bundle_folder_is_checked_against_what_the_auditor_pinned() {
         );
     }
     std::fs::write(dir.join(KEY_FILE), &key).unwrap();
-    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 23);
+    assert_eq!(verify_dir(&dir, &by_fingerprint).unwrap().size, 26);
     // Another key in the bundle is not the pinned one.
     let other = LogSigner::from_seed(&[8; 32]).verifier(&origin).to_string();
     std::fs::write(dir.join(KEY_FILE), &other).unwrap();
