@@ -109,7 +109,7 @@ pub async fn create(
     let (url, signer) = (state.public_url.clone(), state.signer.clone());
     let (id, invitations) = with_conn(&state, move |c| {
         let id = election::create(c, &definition, &url, &signer, &by)?;
-        let codes: Vec<_> = crate::teller::invitations::issue(c, id, None)?
+        let codes: Vec<_> = crate::teller::invitations::issue(c, id)?
             .into_iter()
             .map(|(teller, code)| Invitation {
                 teller,
@@ -240,6 +240,69 @@ pub async fn reissue(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(Reissued::from(t)))
+}
+
+/// Body of `POST /api/v1/elections/{id}/tellers/{teller}/replace`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceBody {
+    /// For a teller who has already published their key: restart the key ceremony to give
+    /// their seat to someone else (logged; what the tellers published is void). Without it such
+    /// a replacement is refused (`ceremony_refused`).
+    #[serde(default)]
+    restart: bool,
+}
+
+/// A teller's seat given to someone else.
+#[derive(Serialize, ToSchema)]
+pub struct Replaced {
+    /// The seat's new invitation code (shown only here; the old one stops working).
+    invitation: Invitation,
+    /// Whether the key ceremony restarted: every other teller then runs setup again and
+    /// confirms the new teller's fingerprint.
+    restarted: bool,
+}
+
+/// `POST /api/v1/elections/{id}/tellers/{teller}/replace`: gives a teller's seat of a draft
+/// election to someone else — a new invitation code for it; for a teller who published their key,
+/// with `{"restart": true}`, a logged restart of the key ceremony.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/tellers/{teller}/replace", tag = "officials",
+    params(super::tellers::TellerPath),
+    request_body = ReplaceBody,
+    responses(
+        (status = 200, description = "The seat's new invitation code; the key ceremony restarted if the teller had published their key", body = Replaced),
+        (status = 400, description = "invalid_body invalid_query"),
+        (status = 409, description = "ceremony_refused election_not_draft")))]
+pub async fn replace_teller(
+    who: Official,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<ReplaceBody>,
+) -> Result<HttpResponse> {
+    let by = who.0.username;
+    let id = ElectionId::parse(&path.0)?;
+    let teller: u32 = path.1.parse().map_err(|_| {
+        Error::bad_input(
+            ErrorCode::InvalidQuery,
+            "the teller number is a whole number",
+        )
+    })?;
+    let (signer, restart) = (state.signer.clone(), body.restart);
+    let (r, name) = with_conn(&state, move |c| {
+        let r = crate::teller::invitations::replace(c, &signer, (id, teller), &by, restart)?;
+        Ok((r, election::find(c, id)?.definition.tellers.name(teller)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Replaced {
+            invitation: Invitation {
+                teller,
+                name,
+                code: r.code,
+            },
+            restarted: r.restarted,
+        }))
 }
 
 /// An election's state after an official's action.

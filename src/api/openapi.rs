@@ -74,6 +74,7 @@ pub struct ApiError {
         super::admin::certify,
         super::admin::pending,
         super::admin::decide,
+        super::admin::replace_teller,
         super::tellers::board,
         super::tellers::message,
         super::tellers::shares,

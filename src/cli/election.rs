@@ -122,7 +122,7 @@ fn create(file: &Path, json: bool, settings: &Settings) -> anyhow::Result<()> {
     let id = election::create(&mut conn, &definition, &public_url, &signer, &cli_actor())?;
     let origin = election::origin(&public_url, id);
     let fingerprint = crate::log::note::fingerprint(&signer.public_key());
-    let invitations = crate::teller::invitations::issue(&mut conn, id, None)?;
+    let invitations = crate::teller::invitations::issue(&mut conn, id)?;
     if json {
         let codes: Vec<_> = invitations
             .iter()

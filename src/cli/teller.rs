@@ -45,10 +45,15 @@ pub(super) enum TellerCommand {
         /// Election id.
         #[arg(long)]
         election: String,
-        /// Only this teller's code: to hand their seat to someone else before they publish
-        /// their key (the other tellers' codes stay as they are).
+        /// Only this teller's code: to hand their seat to someone else (the other tellers'
+        /// codes stay as they are).
         #[arg(long)]
         teller: Option<u32>,
+        /// With --teller, for a teller who has already published their key: restart the key
+        /// ceremony to give their seat to someone else (logged; what the tellers published is
+        /// void, and every teller runs setup again).
+        #[arg(long, requires = "teller")]
+        restart: bool,
         /// Also write every teller's printable sheet to this PDF (mode 0600, one page per
         /// teller; the file must not exist) instead of printing the codes.
         #[arg(long)]
@@ -106,8 +111,9 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
         TellerCommand::Invite {
             election,
             teller,
+            restart,
             pdf,
-        } => invite(&election, teller, pdf.as_deref(), settings),
+        } => invite(&election, (teller, restart), pdf.as_deref(), settings),
     }
 }
 
@@ -115,7 +121,7 @@ pub(super) fn run(command: TellerCommand, settings: &Settings) -> anyhow::Result
 /// or writes them as printable sheets to `pdf`.
 fn invite(
     id: &str,
-    only: Option<u32>,
+    (only, restart): (Option<u32>, bool),
     pdf: Option<&std::path::Path>,
     settings: &Settings,
 ) -> anyhow::Result<()> {
@@ -129,8 +135,15 @@ fn invite(
         );
     }
     let mut conn = connect(settings)?;
+    let (codes, restarted) = match only {
+        None => (invitations::issue(&mut conn, id)?, false),
+        Some(t) => {
+            let (signer, by) = (signer(settings)?, super::cli_actor());
+            let r = invitations::replace(&mut conn, &signer, (id, t), &by, restart)?;
+            (vec![(t, r.code)], r.restarted)
+        }
+    };
     let election = election::find(&mut conn, id)?;
-    let codes = invitations::issue(&mut conn, id, only)?;
     if let Some(path) = pdf {
         let fingerprint = strikevote_core::note::fingerprint(&signer(settings)?.public_key());
         let program_sha256 = invitations::teller_program_sha256(settings.teller_program.as_deref());
@@ -160,6 +173,13 @@ fn invite(
         Some(t) => eprintln!(
             "(teller {t}'s earlier code no longer works; the other tellers' codes are unchanged)"
         ),
+    }
+    if restarted {
+        eprintln!(
+            "The key ceremony restarted: what the tellers published before is void. Tell every \
+             other teller to run their same setup command again (keeping their state file) and \
+             to confirm the new teller's fingerprint by phone."
+        );
     }
     program_line(settings);
     Ok(())

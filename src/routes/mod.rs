@@ -478,6 +478,12 @@ pub static ROUTES: &[Resource] = &[
         body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::admin::certify)],
     },
+    Resource {
+        path: "/api/v1/elections/{id}/tellers/{teller}/replace",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[post!(ADMIN, api::admin::replace_teller)],
+    },
     // JSON API: tellers (invitation code), for the key ceremony from their own machines.
     Resource {
         path: "/api/v1/elections/{id}/tellers/{teller}/board",

@@ -85,11 +85,14 @@ pub fn run_all(
 ) -> Result<Vec<(TellerFile, String)>> {
     let election = election::find(conn, id)?;
     let params = store::params(&election)?;
+    let restarts = store::record(conn, &election)?.restarts().len();
     let mut files = (0..params.count)
         .map(|i| {
-            Teller::new(params, i, &mut rand::rngs::OsRng)
-                .map(|state| TellerFile::new(id, i + 1, state))
-                .map_err(|e| Error::Internal(e.to_string()))
+            let state = Teller::new(params, i, &mut rand::rngs::OsRng)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let mut file = TellerFile::new(id, i + 1, state);
+            file.ceremony = restarts;
+            Ok(file)
         })
         .collect::<Result<Vec<_>>>()?;
     // Every teller is in this process: each "reads" the others their fingerprints.
@@ -103,7 +106,7 @@ pub fn run_all(
             .map(|t| (t, fingerprints[t as usize - 1].clone()))
             .collect();
     }
-    let invitations = super::invitations::issue(conn, id, None)?;
+    let invitations = super::invitations::issue(conn, id)?;
     for _round in 0..5 {
         let mut complete = false;
         for file in &mut files {

@@ -1,14 +1,18 @@
 //! Teller invitation codes: one per teller, printed once when issued, stored only as SHA-256.
 //! With its code a teller reaches the key ceremony over HTTPS (`teller setup --server`);
-//! issuing codes again replaces every earlier one.
+//! issuing codes again replaces every earlier one. One teller's seat goes to someone else with
+//! [`replace`]: a new code for that seat, and — once that teller's key is in the log — a restart
+//! of the key ceremony.
 
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbConnection;
-use crate::db::schema::teller_invitations;
+use crate::db::schema::{teller_invitations, teller_shares};
 use crate::election::{self, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
+use crate::log::LogKey;
+use crate::log::entry::{self, AdminAction, Body};
 
 fn digest(code: &str) -> Vec<u8> {
     let canonical: String = code
@@ -19,73 +23,106 @@ fn digest(code: &str) -> Vec<u8> {
     Sha256::digest(canonical.as_bytes()).to_vec()
 }
 
-/// A fresh code for every teller of a draft election (`only`: for that teller alone),
-/// replacing the earlier ones; returns `(teller, code)` pairs — the only time the codes exist
-/// in plain text. One teller's seat can be handed to someone else this way while that teller
-/// has published nothing: once their key is in the log, the seat is theirs for this ceremony.
-pub fn issue(
-    conn: &mut DbConnection,
-    id: ElectionId,
-    only: Option<u32>,
-) -> Result<Vec<(u32, String)>> {
+/// A fresh code for every teller of a draft election, replacing the earlier ones; returns
+/// `(teller, code)` pairs — the only time the codes exist in plain text.
+pub fn issue(conn: &mut DbConnection, id: ElectionId) -> Result<Vec<(u32, String)>> {
     conn.transaction(|conn| {
         let election = election::lock(conn, id)?;
         crate::election::ceremony::still_open(&election)?;
-        let count = election.definition.tellers.count;
-        let seats: Vec<u32> = match only {
-            None => (1..=count).collect(),
-            Some(t) => {
-                seat_free(conn, &election, t)?;
-                vec![t]
-            }
-        };
-        let eid = id.to_string();
-        for teller in &seats {
-            diesel::delete(
-                teller_invitations::table
-                    .filter(teller_invitations::election_id.eq(&eid))
-                    .filter(teller_invitations::teller.eq(*teller as i32)),
-            )
-            .execute(conn)?;
-        }
-        let mut codes = Vec::new();
-        for teller in seats {
-            let code = strikevote_core::token::random_receipt()
-                .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
-            diesel::insert_into(teller_invitations::table)
-                .values((
-                    teller_invitations::election_id.eq(&eid),
-                    teller_invitations::teller.eq(teller as i32),
-                    teller_invitations::code_hash.eq(digest(&code)),
-                ))
-                .execute(conn)?;
-            codes.push((teller, code));
-        }
-        Ok(codes)
+        (1..=election.definition.tellers.count)
+            .map(|teller| fresh_code(conn, id, teller).map(|code| (teller, code)))
+            .collect()
     })
 }
 
-/// Teller `teller`'s seat can be given to someone else: it exists and its key is not logged.
-fn seat_free(conn: &mut DbConnection, election: &election::Election, teller: u32) -> Result<()> {
-    let count = election.definition.tellers.count;
-    if teller == 0 || teller > count {
-        return Err(Error::bad_input(
-            ErrorCode::InvalidBody,
-            format!("teller {teller} does not exist: the election has {count} tellers"),
-        ));
-    }
-    let record = crate::election::ceremony::record(conn, election)?;
-    if record.teller_keys().contains_key(&teller) {
-        return Err(Error::conflict(
-            ErrorCode::CeremonyRefused,
-            format!(
-                "teller {teller} has already published their key: the seat is theirs for this \
-                 key ceremony, and a new code would not let anyone else take it. If they cannot \
-                 go on, the election has to be created again"
-            ),
-        ));
-    }
-    Ok(())
+/// A new code for seat `teller`, replacing its earlier one.
+fn fresh_code(conn: &mut DbConnection, id: ElectionId, teller: u32) -> Result<String> {
+    let eid = id.to_string();
+    diesel::delete(
+        teller_invitations::table
+            .filter(teller_invitations::election_id.eq(&eid))
+            .filter(teller_invitations::teller.eq(teller as i32)),
+    )
+    .execute(conn)?;
+    let code = strikevote_core::token::random_receipt()
+        .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+    diesel::insert_into(teller_invitations::table)
+        .values((
+            teller_invitations::election_id.eq(&eid),
+            teller_invitations::teller.eq(teller as i32),
+            teller_invitations::code_hash.eq(digest(&code)),
+        ))
+        .execute(conn)?;
+    Ok(code)
+}
+
+/// Seat `teller` given to someone else, as [`replace`] did it.
+#[derive(Debug)]
+pub struct Replaced {
+    /// The seat's new invitation code (its only time in plain text).
+    pub code: String,
+    /// Whether the key ceremony restarted (the teller had published their key).
+    pub restarted: bool,
+}
+
+/// Gives teller `teller`'s seat of a draft election to someone else: a new invitation code for
+/// it (the old one stops working; the other tellers' stay). While that teller has published
+/// nothing in the ceremony, that is all. Once their key is in the log the others' secret shares
+/// are made for it, so the seat changes hands only with a restart of the key ceremony, which
+/// `restart` must ask for: `by` is logged with it (an `admin` `ceremony_restart` and the
+/// `ceremony_restart` entry), every ceremony entry before it is void, and the secret shares
+/// sent so far are deleted. A complete ceremony is never restarted.
+pub fn replace(
+    conn: &mut DbConnection,
+    signer: &LogKey,
+    (id, teller): (ElectionId, u32),
+    by: &str,
+    restart: bool,
+) -> Result<Replaced> {
+    crate::log::store::transaction(conn, |conn| {
+        let election = election::lock(conn, id)?;
+        crate::election::ceremony::still_open(&election)?;
+        let count = election.definition.tellers.count;
+        if teller == 0 || teller > count {
+            return Err(Error::bad_input(
+                ErrorCode::InvalidBody,
+                format!("teller {teller} does not exist: the election has {count} tellers"),
+            ));
+        }
+        let mut record = crate::election::ceremony::record(conn, &election)?;
+        let restarted = record.teller_keys().contains_key(&teller);
+        if restarted && !restart {
+            return Err(Error::conflict(
+                ErrorCode::CeremonyRefused,
+                format!(
+                    "teller {teller} has already published their key: the other tellers' secret \
+                     shares are made for it, so their seat goes to someone else only if the key \
+                     ceremony starts again. Ask for the restart to go on: every teller then runs \
+                     setup again (keeping their state file) and confirms the new teller's \
+                     fingerprint by phone"
+                ),
+            ));
+        }
+        if restarted {
+            let body = Body::CeremonyRestart(entry::CeremonyRestart {
+                replaced: vec![teller],
+            });
+            record
+                .add(&body)
+                .map_err(|e| Error::conflict(ErrorCode::CeremonyRefused, e))?;
+            let entries = [
+                entry::admin(&id, AdminAction::CeremonyRestart, by),
+                entry::Entry::new(id, body).to_new(),
+            ];
+            crate::log::store::append(conn, &election, &entries, signer)?;
+            diesel::delete(
+                teller_shares::table.filter(teller_shares::election_id.eq(id.to_string())),
+            )
+            .execute(conn)?;
+        }
+        let code = fresh_code(conn, id, teller)?;
+        Ok(Replaced { code, restarted })
+    })
 }
 
 /// Whether `code` is teller `teller`'s current invitation for the election.

@@ -63,8 +63,9 @@ pub fn publish(
 }
 
 /// Stores secret shares sent by `from` (1-based), each sealed to its recipient and signed by
-/// the sender's identity key from its `teller_key` entry; shares already stored are kept as
-/// they are (a teller may run its command again).
+/// the sender's identity key from its `teller_key` entry, once the ceremony's election key is
+/// logged (round 3); shares already stored are kept as they are (a teller may run its command
+/// again). A restart of the ceremony deletes them all.
 pub fn send_shares(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -73,9 +74,19 @@ pub fn send_shares(
 ) -> Result<()> {
     let eid = id.to_string();
     conn.transaction(|conn| {
-        let election = election::find(conn, id)?;
+        // Locked: a restart of the ceremony (which deletes the shares sent so far) waits.
+        let election = election::lock(conn, id)?;
         crate::election::ceremony::still_open(&election)?;
         let record = record(conn, &election)?;
+        if record.election_key().is_none() {
+            return Err(Error::conflict(
+                ErrorCode::CeremonyRefused,
+                format!(
+                    "teller {from} sends secret shares before every teller's polynomial of this \
+                     ceremony is logged"
+                ),
+            ));
+        }
         let identity = record
             .teller_keys()
             .get(&from)

@@ -357,10 +357,11 @@ both_backends! {
                 .unwrap();
             assert_eq!(res.status(), works, "{code}");
         }
-        // One teller's seat can be handed over only before they publish their key (here the
-        // ceremony is done), and the number must be one.
-        for (teller, status, says) in [("1", 409, "teller 1 has already published their key"), ("x", 400, "`x` is not a teller number")] {
-            let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str()), ("teller", teller)]).send().await.unwrap();
+        // One teller's seat can be handed over only before they publish their key, or with a
+        // restart of the ceremony before it completes (here it is done), and the number must
+        // be one.
+        for (teller, restart, status, says) in [("1", "", 409, "teller 1 has already published their key"), ("1", "yes", 409, "a restart of a complete key ceremony"), ("x", "", 400, "`x` is not a teller number")] {
+            let res = client.post(format!("{base}{dashboard}/invitations")).form(&[("csrf", csrf.as_str()), ("teller", teller), ("restart", restart)]).send().await.unwrap();
             assert_eq!(res.status(), status, "{teller}");
             let page = res.text().await.unwrap();
             assert!(page.contains(says), "{page}");

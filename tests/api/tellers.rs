@@ -586,3 +586,190 @@ both_backends! {
         assert_eq!(last, "the election key is ready: all 3 tellers hold their key shares");
     }
 }
+
+/// `--confirm N=FP` arguments for teller `me` from everyone's fingerprints (1-based order).
+fn confirmations(fps: &[String], me: u32) -> Vec<String> {
+    (1..=fps.len() as u32)
+        .filter(|o| *o != me)
+        .map(|o| format!("{o}={}", fps[o as usize - 1]))
+        .collect()
+}
+
+/// `teller setup` for `teller` confirming the others' fingerprints `fps`; the last line.
+fn setup_confirming(db: &TestDb, id: &str, teller: u32, fps: &[String]) -> Run {
+    let confirms = confirmations(fps, teller);
+    let mut extra = Vec::new();
+    for c in &confirms {
+        extra.extend(["--confirm", c.as_str()]);
+    }
+    setup_with(db, id, teller, &extra)
+}
+
+/// The log's entry types, in order.
+fn log_types(db: &TestDb, id: &str, name: &str) -> Vec<String> {
+    let bundle = export_bundle(db, id, name);
+    bundle
+        .log
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+both_backends! {
+    async fn a_teller_who_published_and_vanished_is_replaced_by_a_restart_and_the_vote_is_counted(db: &TestDb) {
+        let id = three_tellers(db);
+        // All three publish their keys; 1 and 2 confirm each other and go on; teller 3 has
+        // confirmed nothing and stops answering: the ceremony is stuck in round 2.
+        let mut fps: Vec<String> = (1..=3).map(|t| fingerprint_in(&setup(db, &id, t).ok())).collect();
+        for t in [1, 2] {
+            setup_confirming(db, &id, t, &fps).ok();
+        }
+        assert_eq!(show(db, &id)["key_ceremony"]["polynomials"], 2);
+        // Without asking for the restart, a published seat is not handed over.
+        let refused = sv(db, &["teller", "invite", "--election", &id, "--teller", "3"]).fails();
+        assert!(refused.contains("teller 3 has already published their key") && refused.contains("Ask for the restart"), "{refused}");
+        let said = sv(db, &["teller", "invite", "--election", &id, "--teller", "3", "--restart"]);
+        assert_eq!(said.code, 0, "{}", said.stderr);
+        assert!(said.stderr.contains("The key ceremony restarted"), "{}", said.stderr);
+        let line = said.stdout.lines().find(|l| l.starts_with("teller 3 (Cy): ")).unwrap();
+        let new3 = line.rsplit(' ').next().unwrap().to_owned();
+        // The log says who restarted it and whose seat went to someone else; the shares sent
+        // for the void ceremony are gone.
+        let types = log_types(db, &id, "restarted");
+        assert_eq!(&types[types.len() - 2..], ["admin", "ceremony_restart"]);
+        let bundle = export_bundle(db, &id, "restarted");
+        let last: Vec<serde_json::Value> = bundle.log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+        let n = last.len();
+        assert_eq!(last[n - 2]["action"], "ceremony_restart");
+        assert!(last[n - 2]["by"].as_str().unwrap().starts_with("cli:"), "{}", last[n - 2]);
+        assert_eq!(last[n - 1]["replaced"], serde_json::json!([3]));
+        assert_eq!(show(db, &id)["key_ceremony"]["keys"], 0);
+        let shares: i64 = {
+            use diesel::prelude::*;
+            use strikevote::db::schema::teller_shares;
+            teller_shares::table.count().get_result(&mut db.conn()).unwrap()
+        };
+        assert_eq!(shares, 0);
+        // The departed teller's state file can never take part again, even with the new code.
+        std::fs::write(db.path("invitation-3"), format!("{new3}\n")).unwrap();
+        let err = setup(db, &id, 3).fails();
+        assert!(err.contains("gave your seat (teller 3) to someone else"), "{err}");
+        std::fs::rename(db.path("teller-3.state"), db.path("departed-3.state")).unwrap();
+        // Tellers 1 and 2 run their same command: their program says the ceremony restarted
+        // and publishes the same identity key again.
+        for t in [1u32, 2] {
+            let out = setup_confirming(db, &id, t, &fps).ok();
+            assert!(out.contains("the officials restarted the key ceremony: the seat of teller(s) 3 went to someone else"), "{out}");
+            assert_eq!(fingerprint_in(&out), fps[t as usize - 1]);
+        }
+        let new_fp3 = fingerprint_in(&setup(db, &id, 3).ok());
+        assert_ne!(new_fp3, fps[2]);
+        // Teller 1, still confirming the departed teller's fingerprint, is stopped: the seat's
+        // key is not the one read to them.
+        let err = setup_confirming(db, &id, 1, &fps).fails();
+        assert!(err.contains("teller 3's key on the server") && err.contains("is not the one teller 3 read to you"), "{err}");
+        // Teller 2, confirming nothing new, waits for the new teller's fingerprint.
+        let out = last_line(&setup(db, &id, 2).ok());
+        assert!(out.contains("--confirm 3=<fingerprint teller 3 reads you>") && !out.contains("--confirm 1="), "{out}");
+        // With the new teller's fingerprint read to them, the ceremony completes.
+        fps[2] = new_fp3.clone();
+        let mut last = String::new();
+        for _round in 0..4 {
+            for t in 1..=3u32 {
+                last = last_line(&setup_confirming(db, &id, t, &fps).ok());
+            }
+        }
+        assert_eq!(last, "the election key is ready: all 3 tellers hold their key shares");
+        // Once complete, no restart: the election key stands.
+        let err = sv(db, &["teller", "invite", "--election", &id, "--teller", "1", "--restart"]).fails();
+        assert!(err.contains("a restart of a complete key ceremony"), "{err}");
+
+        // As the operator, with teller 2's invitation: after the restart no other identity
+        // key takes teller 2's seat — the server refuses it, as every verifier would.
+        let app = spawn_app(db).await;
+        let code2 = std::fs::read_to_string(db.path("invitation-2")).unwrap().trim().to_owned();
+        let eid = strikevote::election::ElectionId::parse(&id).unwrap();
+        let forged = strikevote_core::entry::teller_key(&eid, 2, &strikevote_core::crypto::identity::Identity::from_seed(&[9; 32]), "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj", &[0; 32]);
+        let res = app.client.post(format!("{}/api/v1/elections/{id}/tellers/2/messages", app.address))
+            .header("authorization", format!("Teller {code2}"))
+            .json(&serde_json::json!({"entry": String::from_utf8(forged.bytes).unwrap()}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 409);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "ceremony_refused", "{body}");
+
+        // The vote runs and is counted with the new teller's share.
+        let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600"), ("M3", "600"), ("M4", "600"), ("M5", "600")]);
+        sv(db, &["roster", "import", "--election", &id, &roster]).ok();
+        sv(db, &["election", "open", &id]).ok();
+        cast_some(db, &id, 5);
+        sv(db, &["election", "close", &id]).ok();
+        teller_decrypt(db, &id, 1).ok();
+        let out = teller_decrypt(db, &id, 3).ok();
+        assert!(out.contains("decrypted by teller(s) 1, 3"), "{out}");
+        let bundle = export_bundle(db, &id, "counted");
+        let report = strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.tellers.values().cloned().collect::<Vec<_>>(), fps);
+        assert_eq!(report.replaced.len(), 1);
+        assert_eq!(report.replaced[0].0, 3);
+        assert_ne!(report.replaced[0].1, new_fp3);
+        assert_eq!(report.types["teller_key"], 6);
+        assert_eq!(report.result.unwrap().1.tellers, [1, 3]);
+    }
+}
+
+both_backends! {
+    async fn officials_replace_a_teller_through_the_api_restarting_the_ceremony_only_when_asked(db: &TestDb) {
+        let id = three_tellers(db);
+        fingerprint_in(&setup(db, &id, 1).ok());
+        let token = official(db, "alice", "admin");
+        let app = spawn_app(db).await;
+        let replace = |teller: &str, body: serde_json::Value| {
+            let request = app.client.post(format!("{}/api/v1/elections/{id}/tellers/{teller}/replace", app.address)).bearer_auth(&token).json(&body);
+            async move {
+                let res = request.send().await.unwrap();
+                let status = res.status().as_u16();
+                let cache = res.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+                (status, cache, res.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        // Teller 2 published nothing: a new code for their seat, no restart.
+        let (status, cache, body) = replace("2", serde_json::json!({})).await;
+        assert_eq!((status, cache.as_deref()), (200, Some("no-store")), "{body}");
+        assert_eq!(body["restarted"], false);
+        assert_eq!(body["invitation"]["teller"], 2);
+        assert_eq!(body["invitation"]["name"], "Bo");
+        let code = body["invitation"]["code"].as_str().unwrap().to_owned();
+        assert_eq!(code.len(), 34, "{body}");
+        // Teller 1 published their key: refused unless the restart is asked for.
+        let (status, _, body) = replace("1", serde_json::json!({"restart": false})).await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"], "ceremony_refused");
+        assert!(body["message"].as_str().unwrap().contains("teller 1 has already published their key"), "{body}");
+        assert_eq!(show(db, &id)["key_ceremony"]["keys"], 1, "nothing changed");
+        let (status, _, body) = replace("1", serde_json::json!({"restart": true})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["restarted"], true);
+        assert_eq!(show(db, &id)["key_ceremony"]["keys"], 0);
+        let (_, log) = app.get(&format!("/api/v1/elections/{id}/entries")).await;
+        let lines: Vec<&str> = log.lines().collect();
+        let n = lines.len();
+        assert!(lines[n - 2].ends_with(r#""action":"ceremony_restart","by":"alice"}"#), "{log}");
+        assert!(lines[n - 1].contains(r#""type":"ceremony_restart""#) && lines[n - 1].ends_with(r#""replaced":[1]}"#), "{log}");
+        // A seat the election lacks, a number that is none, a field the body does not have.
+        for (teller, body, status, error) in [
+            ("9", serde_json::json!({}), 400, "invalid_body"),
+            ("x", serde_json::json!({}), 400, "invalid_query"),
+            ("1", serde_json::json!({"restart": true, "tellers": [1]}), 400, "invalid_json"),
+        ] {
+            let (got, _, answer) = replace(teller, body).await;
+            assert_eq!((got, answer["error"].as_str().unwrap()), (status, error), "{teller}: {answer}");
+        }
+    }
+}

@@ -65,19 +65,31 @@ pub fn take_part(
     log_key: Option<&str>,
     save: &mut dyn FnMut(&TellerFile) -> Result<()>,
 ) -> Result<Progress> {
-    let count = channel.params()?.count;
+    let params = channel.params()?;
+    let count = params.count;
     let me = u32::try_from(file.teller).unwrap_or(u32::MAX);
     // Before anything is published: the log is the one pinned (or, the first time, signed by
     // the key the teller was given).
     let min = pin_log(channel, file, log_key, save)?;
+    let mut restarted = None;
+    let said = |progress: Progress, restarted: &Option<String>| {
+        let mut progress = with_minimum(progress, min);
+        if let Some(notice) = restarted {
+            progress.message = format!("{notice}\n{}", progress.message);
+        }
+        progress
+    };
     loop {
         let record = channel.record()?;
+        if let Some(notice) = follow_restarts(&record, file, (me, params), save)? {
+            restarted = Some(notice);
+        }
         check_identities(&record, file, me)?;
         let published = publish_mine(channel, id, me, file, &record)?;
         let record = if published { channel.record()? } else { record };
         check_identities(&record, file, me)?;
         if let Some(waiting) = unconfirmed(&record, file, count, me) {
-            return Ok(with_minimum(waiting, min));
+            return Ok(said(waiting, &restarted));
         }
         let board = board(channel, file, &record, count)?;
         let (next, moved) = file
@@ -93,7 +105,7 @@ pub fn take_part(
             if record.teller_keys().contains_key(&me) {
                 pin_log(channel, file, log_key, save)?;
             }
-            return Ok(with_minimum(progress(&record, count, me), min));
+            return Ok(said(progress(&record, count, me), &restarted));
         }
     }
 }
@@ -147,6 +159,69 @@ fn tampered(what: String) -> Error {
              (docs/TELLERS.md, \"What can go wrong\")"
         ),
     )
+}
+
+/// Follows the restarts of the key ceremony the log shows and this teller's state has not seen
+/// (`ceremony_restart`): a restart that gave this teller's own seat away ends its part (its key
+/// is never accepted again); any other voids its ceremony state, which starts again with fresh
+/// randomness and the same identity key, and forgets the fingerprints it had confirmed for the
+/// seats given to someone else — so the ceremony goes past round 1 again only once the teller
+/// has confirmed the new teller's fingerprint by phone. What to tell the teller, if anything.
+fn follow_restarts(
+    record: &Record,
+    file: &mut TellerFile,
+    (me, params): (u32, TellerParams),
+    save: &mut dyn FnMut(&TellerFile) -> Result<()>,
+) -> Result<Option<String>> {
+    let restarts = record.restarts();
+    if restarts.len() < file.ceremony {
+        return Err(tampered(format!(
+            "the server's log shows {} restart(s) of the key ceremony, but your state file began \
+             after {}: this is not the log you took part in",
+            restarts.len(),
+            file.ceremony
+        )));
+    }
+    let unseen = &restarts[file.ceremony..];
+    if unseen.is_empty() {
+        return Ok(None);
+    }
+    let mine = file
+        .signing_key()
+        .map_err(|e| Error::internal(e.to_string()))?
+        .public_hex();
+    if unseen.iter().any(|r| r.replaced.get(&me) == Some(&mine)) {
+        return Err(Error::conflict(
+            code::CEREMONY_REFUSED,
+            format!(
+                "the officials restarted the key ceremony and gave your seat (teller {me}) to \
+                 someone else: this state file can no longer take part. If you did not expect \
+                 this, tell the other tellers and the officials before the vote opens"
+            ),
+        ));
+    }
+    let replaced: std::collections::BTreeSet<u32> = unseen
+        .iter()
+        .flat_map(|r| r.replaced.keys().copied())
+        .collect();
+    for teller in &replaced {
+        file.confirmed.remove(teller);
+    }
+    let index = me as usize - 1;
+    file.state =
+        strikevote_core::crypto::ceremony::Teller::new(params, index, &mut rand::rngs::OsRng)
+            .map_err(|e| Error::internal(e.to_string()))?;
+    file.ceremony = restarts.len();
+    save(file)?;
+    let seats: Vec<String> = replaced.iter().map(u32::to_string).collect();
+    Ok(Some(format!(
+        "teller {me}: the officials restarted the key ceremony: the seat of teller(s) {} went to \
+         someone else, and everything published before is void. You take part again with the \
+         same identity key (fingerprint {}); when asked, confirm the new teller's fingerprint \
+         with them by phone — if you were not told of this restart, stop and call the officials",
+        seats.join(", "),
+        file.fingerprint().unwrap_or_default()
+    )))
 }
 
 /// This teller's seat must hold its own keys, and every other teller's identity must be the

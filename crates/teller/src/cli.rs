@@ -273,7 +273,9 @@ pub fn take_part(me: &Me, channel: &mut dyn Channel) -> anyhow::Result<()> {
         file
     } else {
         let state = Teller::new(params, me.teller as usize - 1, &mut rand::rngs::OsRng)?;
-        let file = TellerFile::new(me.id, me.teller as usize, state);
+        let mut file = TellerFile::new(me.id, me.teller as usize, state);
+        // A teller who joins after a restart of the ceremony begins in the ceremony that stands.
+        file.ceremony = channel.record()?.restarts().len();
         file.save(&me.state, &me.passphrase, me.work_factor)?;
         file
     };

@@ -76,6 +76,10 @@ pub struct TellerFile {
     /// checkpoint): `teller decrypt` trusts only a log that extends it.
     #[serde(default)]
     pub pin: Option<Pin>,
+    /// How many restarts of the key ceremony the log showed when `state` began: a restart
+    /// after that voids it (`ceremony_restart`, docs/LOG_FORMAT.md).
+    #[serde(default)]
+    pub ceremony: usize,
     /// The ceremony state (and, once ready, the key share).
     pub state: Teller,
 }
@@ -108,6 +112,7 @@ impl TellerFile {
             signing: Identity::from_seed(&signing).seed_hex(),
             confirmed: BTreeMap::new(),
             pin: None,
+            ceremony: 0,
             state,
         }
     }

@@ -301,6 +301,8 @@ struct Invitations {
     /// The SHA-256 of the `strikevote-teller` program installed beside this server.
     program_sha256: Option<String>,
     rows: Vec<(u32, String, String)>,
+    /// The key ceremony restarted to give this seat to someone else.
+    restarted: bool,
 }
 
 /// Form of `POST /admin/elections/{id}/invitations`.
@@ -310,10 +312,13 @@ pub struct InvitationsForm {
     /// `pdf`: the invitations as printable sheets, one page per teller; else a page of cards.
     #[serde(default)]
     format: String,
-    /// A teller's number: that teller's code alone (their seat handed to someone else before
-    /// they publish their key); empty: every teller's.
+    /// A teller's number: that teller's code alone (their seat handed to someone else);
+    /// empty: every teller's.
     #[serde(default)]
     teller: String,
+    /// `yes`: if that teller has published their key, restart the key ceremony to replace them.
+    #[serde(default)]
+    restart: String,
 }
 
 /// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once
@@ -336,18 +341,25 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> 
             }
         },
     };
+    let (signer, by) = desk.actor();
+    let restart = form.restart == "yes";
     let issued = desk
         .run(move |c| {
-            let e = election::find(c, id)?;
-            let codes = crate::teller::invitations::issue(c, id, only)?;
-            Ok((e, codes))
+            let codes = match only {
+                None => (crate::teller::invitations::issue(c, id)?, false),
+                Some(t) => {
+                    let r = crate::teller::invitations::replace(c, &signer, (id, t), &by, restart)?;
+                    (vec![(t, r.code)], r.restarted)
+                }
+            };
+            Ok((election::find(c, id)?, codes))
         })
         .await;
     let fingerprint = crate::log::note::fingerprint(&desk.state.signer.public_key());
     let program_sha256 = crate::teller::invitations::teller_program_sha256(
         desk.state.settings.teller_program.as_deref(),
     );
-    if let (Ok((e, codes)), "pdf") = (&issued, form.format.as_str()) {
+    if let (Ok((e, (codes, _))), "pdf") = (&issued, form.format.as_str()) {
         let sheet = crate::teller::sheets::Sheet {
             election: e,
             fingerprint: &fingerprint,
@@ -366,7 +378,7 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> 
         };
     }
     match issued {
-        Ok((e, codes)) => html(
+        Ok((e, (codes, restarted))) => html(
             StatusCode::OK,
             &Invitations {
                 id: id.to_string(),
@@ -387,6 +399,7 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> 
                         (t, name, code)
                     })
                     .collect(),
+                restarted,
             },
             None,
         ),

@@ -1189,8 +1189,20 @@ fn restarted_with(stayed: u8) -> Vec<String> {
     let mut lines = log.lines;
     let rest = lines.split_off(2);
     let before = [
-        entry::teller_key(&id, 1, &Identity::from_seed(&[0x51; 32]), RECIPIENT, &[1; 32]),
-        entry::teller_key(&id, 2, &Identity::from_seed(&[stayed; 32]), RECIPIENT, &[2; 32]),
+        entry::teller_key(
+            &id,
+            1,
+            &Identity::from_seed(&[0x51; 32]),
+            RECIPIENT,
+            &[1; 32],
+        ),
+        entry::teller_key(
+            &id,
+            2,
+            &Identity::from_seed(&[stayed; 32]),
+            RECIPIENT,
+            &[2; 32],
+        ),
         entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
         entry::ceremony_restart(&id, &[1]),
     ];
