@@ -43,6 +43,8 @@ pub struct Status {
     pub ready: usize,
     /// The election key is logged and every teller is ready: the vote may open.
     pub complete: bool,
+    /// Times officials restarted the ceremony to replace a teller who had published.
+    pub restarts: usize,
 }
 
 impl Status {
@@ -55,6 +57,7 @@ impl Status {
             polynomials: record.polynomials().len(),
             ready: record.ready().len(),
             complete: record.is_complete(),
+            restarts: record.restarts().len(),
         }
     }
 }
@@ -62,6 +65,9 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.tellers;
+        if self.restarts > 0 {
+            write!(f, "restarted {}×; ", self.restarts)?;
+        }
         if self.complete {
             write!(
                 f,

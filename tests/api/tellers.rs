@@ -650,6 +650,8 @@ both_backends! {
         assert!(last[n - 2]["by"].as_str().unwrap().starts_with("cli:"), "{}", last[n - 2]);
         assert_eq!(last[n - 1]["replaced"], serde_json::json!([3]));
         assert_eq!(show(db, &id)["key_ceremony"]["keys"], 0);
+        assert_eq!(show(db, &id)["key_ceremony"]["restarts"], 1);
+        assert!(sv(db, &["election", "show", &id]).ok().contains("key ceremony: restarted 1×; round 1 of 3: 0 of 3 tellers have published their keys"));
         let shares: i64 = {
             use diesel::prelude::*;
             use strikevote::db::schema::teller_shares;
