@@ -106,6 +106,8 @@ error_codes! {
     TokenUsed => "token_used", CONFLICT;
     TooFewBallots => "too_few_ballots", CONFLICT;
     UnknownLocal => "unknown_local", BAD_REQUEST;
+    InvalidBounce => "invalid_bounce", BAD_REQUEST;
+    BounceNotOurs => "bounce_not_ours", BAD_REQUEST;
     WrongSigningKey => "wrong_signing_key", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
     TooManyChallenges => "too_many_challenges", CONFLICT;

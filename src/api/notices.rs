@@ -162,3 +162,29 @@ pub async fn letters(
         pdf,
     ))
 }
+
+/// `POST /api/v1/elections/{id}/bounces` with one delivery status notification as the body
+/// (the whole message as received, RFC 3464): the message it names is marked `bounced` — its
+/// member then needs a letter — if it is one this election sent and the report's failed
+/// recipient is the address it went to.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/bounces", tag = "officials", params(ElectionPath),
+    request_body(content = String, content_type = "message/rfc822", description = "One delivery status notification, as received (any content type is read as the raw message)"),
+    responses(
+        (status = 200, description = "What the report changed", body = crate::notices::bounces::Recorded),
+        (status = 400, description = "invalid_bounce bounce_not_ours")))]
+pub async fn bounces(
+    _who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse> {
+    let id = ElectionId::parse(&id)?;
+    let raw = super::read_body(body, state.settings.upload_limit_bytes).await?;
+    let report = crate::notices::bounces::parse(&raw)?;
+    let recorded = with_conn(&state, move |c| {
+        crate::election::find(c, id)?;
+        crate::notices::bounces::record(c, id, &report)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(recorded))
+}

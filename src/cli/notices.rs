@@ -44,6 +44,18 @@ pub(super) enum NoticesCommand {
         #[arg(long)]
         local: Option<String>,
     },
+    /// Read delivery status notifications (bounces that arrived later by mail, RFC 3464: each
+    /// FILE one message as received, e.g. saved from the From mailbox): each marks the message
+    /// it names as bounced, so that its member gets a letter. A report that names no message
+    /// of this election, or another recipient, is refused and changes nothing.
+    Bounces {
+        /// Election id.
+        #[arg(long)]
+        election: String,
+        /// The reports, one message per file.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// How many messages are queued, sent, failed and skipped, and whose failed (they need a
     /// letter). Never who voted.
     Status {
@@ -92,6 +104,7 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             out,
             local,
         } => letters(settings, &election, &out, local.as_deref()),
+        NoticesCommand::Bounces { election, files } => bounces(settings, &election, &files),
         NoticesCommand::Status { election } => {
             let id = ElectionId::parse(&election)?;
             let mut conn = connect(settings)?;
@@ -117,6 +130,51 @@ pub(super) fn run(command: NoticesCommand, settings: &Settings) -> anyhow::Resul
             Ok(())
         }
     }
+}
+
+/// `notices bounces`: each report read and recorded on its own; a report refused is named
+/// and the others still count. Fails when any was refused.
+fn bounces(
+    settings: &Settings,
+    election: &str,
+    files: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    use crate::notices::bounces;
+    let id = ElectionId::parse(election)?;
+    let mut conn = connect(settings)?;
+    crate::election::find(&mut conn, id)?;
+    let (mut total, mut refused) = (bounces::Recorded::default(), Vec::new());
+    for file in files {
+        let done = std::fs::read(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
+            .and_then(|raw| Ok(bounces::parse(&raw)?))
+            .and_then(|report| Ok(bounces::record(&mut conn, id, &report)?));
+        match done {
+            Ok(r) => {
+                total.bounced += r.bounced;
+                total.already += r.already;
+                total.not_failed += r.not_failed;
+            }
+            Err(e) => refused.push(format!("{}: {e}", file.display())),
+        }
+    }
+    println!(
+        "{} message(s) marked bounced (their members need a letter: notices letters), {} already \
+         were, {} recipient(s) reported delayed or delivered; {} report(s) refused",
+        total.bounced,
+        total.already,
+        total.not_failed,
+        refused.len()
+    );
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "{} of {} report(s) refused, nothing changed for them:\n{}",
+            refused.len(),
+            files.len(),
+            refused.join("\n")
+        );
+    }
+    Ok(())
 }
 
 /// `notices letters`: the letters' PDF written once to `out`, of one local or all.

@@ -6,9 +6,13 @@
 //!
 //! The tokens are made when the PDF is made ([`crate::token::store::issue_among`], an
 //! official's `tokens_issue` in the log) and exist in plain text only in the PDF, which is
-//! downloaded once. Text is drawn in the embedded font of [`crate::web::pdf`].
+//! downloaded once. A member whose latest email bounced only after the mail server took it
+//! (a report read later, [`super::bounces`]) still holds the link that email carried: their
+//! letter replaces it (an official's `token_reissue` per member) — except while the vote is
+//! open under the two-person rule, when replacing a link that may be working needs a second
+//! admin: those members are counted apart, for a reissue each. Text is drawn in the embedded font of [`crate::web::pdf`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
@@ -16,11 +20,13 @@ use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerR
 use super::outbox::{Kind, State};
 use super::texts;
 use crate::db::DbConnection;
-use crate::db::schema::{members, outbox};
+use crate::db::schema::{members, outbox, tokens};
+use crate::election::approval::{self, Action};
 use crate::election::{Election, ElectionId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::LogKey;
 pub use crate::settings::Paper;
+use crate::token::TokenStatus;
 use crate::token::store::IssuedToken;
 use crate::web::i18n::Lang;
 use crate::web::pdf::{self, Font, MM_PER_PT};
@@ -95,6 +101,58 @@ pub fn who_needs_one(
     Ok(rows)
 }
 
+/// The members of `among` (rows of `members`) whose latest ballot or reminder email bounced and
+/// who hold a live link — the one that email carried, which may never have reached them — with
+/// their member ids.
+fn bounced_holders(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    among: &HashSet<String>,
+) -> Result<Vec<(String, String)>> {
+    let eid = id.to_string();
+    let sent: Vec<(String, State, chrono::NaiveDateTime)> = outbox::table
+        .filter(outbox::election_id.eq(&eid))
+        .filter(outbox::kind.eq_any([Kind::Ballot, Kind::Reminder]))
+        .select((outbox::member, outbox::state, outbox::queued_at))
+        .load(conn)?;
+    let mut latest: HashMap<String, (chrono::NaiveDateTime, State)> = HashMap::new();
+    for (member, state, at) in sent {
+        let slot = latest.entry(member).or_insert((at, state));
+        if at > slot.0 {
+            *slot = (at, state);
+        }
+    }
+    let live: HashSet<String> = tokens::table
+        .filter(tokens::election_id.eq(&eid))
+        .filter(tokens::status.eq(TokenStatus::Live))
+        .select(tokens::member)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let rows: Vec<String> = latest
+        .into_iter()
+        .filter(|(m, (_, s))| *s == State::Bounced && live.contains(m) && among.contains(m))
+        .map(|(m, _)| m)
+        .collect();
+    let mut found: Vec<(String, String)> = members::table
+        .filter(members::id.eq_any(&rows))
+        .select((members::id, members::member_id))
+        .load(conn)?;
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(found)
+}
+
+/// Whether a letter may replace a live link now (not while the vote is open under the
+/// two-person rule: that is a reissue, which needs a second admin).
+fn may_replace(election: &Election) -> bool {
+    !approval::needed(
+        election,
+        &Action::Reissue {
+            member: String::new(),
+        },
+    )
+}
+
 /// What every letter of a deployment shares.
 pub struct Letterhead {
     /// The union's name (`union_name`, else `mail_from`'s).
@@ -120,9 +178,10 @@ impl Letterhead {
 }
 
 /// Issues a token to every member who needs a letter (of `local` alone, when given) and has
-/// neither a live nor a used token, and hands their letters, as one PDF, to `write` before the
-/// tokens commit (if it fails, nothing is issued); returns how many. The PDF is the only copy
-/// of those tokens.
+/// neither a live nor a used token — and, when it may ([`may_replace`]), replaces the live link
+/// of those whose email bounced after the mail server took it — and hands their letters, as
+/// one PDF, to `write` before the tokens commit (if it fails, nothing is issued); returns how
+/// many. The PDF is the only copy of those tokens.
 pub fn issue_into(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -130,12 +189,29 @@ pub fn issue_into(
     (head, local): (&Letterhead, Option<&str>),
     write: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<usize> {
-    let among = who_needs_one(conn, id, local)?;
-    crate::token::store::issue_among(conn, id, (signer, actor), Some(&among), &mut |e, t| {
-        if t.is_empty() {
-            return Ok(());
+    crate::log::store::transaction(conn, |conn| {
+        let election = crate::election::lock(conn, id)?;
+        let among = who_needs_one(conn, id, local)?;
+        let mut replaced = Vec::new();
+        if may_replace(&election) {
+            for (_, member) in bounced_holders(conn, id, &among)? {
+                let who = approval::Who::from(actor);
+                replaced.push(crate::token::store::reissue(
+                    conn, id, &member, signer, who,
+                )?);
+            }
         }
-        write(&letters_pdf(e, t, head)?)
+        let n = replaced.len();
+        crate::token::store::issue_among(conn, id, (signer, actor), Some(&among), &mut |e, t| {
+            let mut all = replaced.clone();
+            all.extend_from_slice(t);
+            if all.is_empty() {
+                return Ok(());
+            }
+            all.sort_by(|a, b| (&a.local, &a.member_id).cmp(&(&b.local, &b.member_id)));
+            write(&letters_pdf(e, &all, head)?)
+        })
+        .map(|issued| issued + n)
     })
 }
 
@@ -158,10 +234,16 @@ pub fn issue(
 /// Letters waiting in one local (or in all): for the confirmation step.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pending {
-    /// Members who need a letter and have no token yet.
+    /// Members who need a letter: no token yet, or one whose email bounced after the mail
+    /// server took it (and a letter may replace it now).
     pub letters: usize,
     /// Those of them with no postal address on the roster.
     pub without_address: usize,
+    /// Those of them whose letter replaces a link from an email that bounced.
+    pub replacing: usize,
+    /// Members whose email bounced after it was sent, holding its link, whom a letter may not
+    /// reach now: the vote is open under the two-person rule (a reissue each, approved).
+    pub held: usize,
 }
 
 /// What the confirmation step shows: the letters waiting in all locals, and in each local
@@ -170,16 +252,33 @@ pub fn pending(
     conn: &mut DbConnection,
     id: ElectionId,
 ) -> Result<(Pending, Vec<(String, Pending)>)> {
+    let election = crate::election::find(conn, id)?;
     let among = who_needs_one(conn, id, None)?;
+    let holders: HashSet<String> = bounced_holders(conn, id, &among)?
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect();
+    let replace = may_replace(&election);
     let needy = crate::token::store::needy_members(conn, id)?;
+    let bounced = crate::token::store::members_among(conn, id, &holders)?;
     let mut all = Pending::default();
     let mut by_local: std::collections::BTreeMap<String, Pending> = Default::default();
-    for m in needy.iter().filter(|m| among.contains(&m.row_id)) {
+    let waiting = needy.iter().filter(|m| among.contains(&m.row_id));
+    for (m, holds) in waiting
+        .map(|m| (m, false))
+        .chain(bounced.iter().map(|m| (m, true)))
+    {
         for p in [&mut all, by_local.entry(m.local.clone()).or_default()] {
+            if holds && !replace {
+                p.held += 1;
+                continue;
+            }
             p.letters += 1;
+            p.replacing += usize::from(holds);
             p.without_address += usize::from(m.address.is_none());
         }
     }
+    by_local.retain(|_, p| p.letters > 0);
     Ok((all, by_local.into_iter().collect()))
 }
 

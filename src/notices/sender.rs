@@ -221,7 +221,9 @@ impl Sender {
                 fingerprint: &fingerprint,
             };
             let letter = texts::compose(message.kind, lang, &facts);
-            let mail = texts::message(&from, (&member.name, &member.email), &letter);
+            let message_id = super::bounces::message_id(&message.id, from.email.domain());
+            let to = (member.name.as_str(), member.email.as_str());
+            let mail = texts::message(&from, to, &letter, message_id);
             let outcome = self.hand_over(conn, transport, mail, message, id)?;
             // A link the SMTP server did not take reaches nobody: it dies now, and a member
             // whose message failed for good can be sent a letter.

@@ -99,9 +99,10 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The message to `(name, address)`; `None` when the roster's address is not one an SMTP
-/// server takes (the member needs a letter).
-pub fn message(from: &Mailbox, to: (&str, &str), letter: &Letter) -> Option<Message> {
+/// The message to `(name, address)` with `Message-ID` `id` (a report that it bounced names
+/// it: [`super::bounces`]); `None` when the roster's address is not one an SMTP server takes
+/// (the member needs a letter).
+pub fn message(from: &Mailbox, to: (&str, &str), letter: &Letter, id: String) -> Option<Message> {
     let address = to.1.trim().parse().ok()?;
     let name = one_line(to.0.trim());
     let to = Mailbox::new((!name.is_empty()).then_some(name), address);
@@ -109,6 +110,7 @@ pub fn message(from: &Mailbox, to: (&str, &str), letter: &Letter) -> Option<Mess
         .from(from.clone())
         .to(to)
         .subject(letter.subject.clone())
+        .message_id(Some(id))
         .header(ContentType::TEXT_PLAIN)
         .header(header::ContentTransferEncoding::QuotedPrintable)
         .body(letter.body.clone())

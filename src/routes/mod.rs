@@ -443,6 +443,12 @@ pub static ROUTES: &[Resource] = &[
         endpoints: &[post!(ADMIN, api::notices::letters)],
     },
     Resource {
+        path: "/api/v1/elections/{id}/bounces",
+        limited: false,
+        body: BodyLimit::Streamed,
+        endpoints: &[post!(ADMIN, api::notices::bounces)],
+    },
+    Resource {
         path: "/api/v1/elections/{id}/tokens/reissue",
         limited: false,
         body: BodyLimit::Small,

@@ -158,6 +158,20 @@ pub(crate) fn needy_members(conn: &mut DbConnection, id: ElectionId) -> Result<V
         .load(conn)?)
 }
 
+/// The members of election `id` whose rows are `rows`, by local and member id.
+pub(crate) fn members_among(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    rows: &HashSet<String>,
+) -> Result<Vec<StoredMember>> {
+    Ok(members::table
+        .filter(members::election_id.eq(id.to_string()))
+        .filter(members::id.eq_any(rows))
+        .select(StoredMember::as_select())
+        .order((members::local_code, members::member_id))
+        .load(conn)?)
+}
+
 /// Revokes a live token whose message never reached its member (the SMTP server refused it,
 /// or it was never handed over): nobody holds it, and the member may get a letter instead.
 pub fn revoke_undelivered(conn: &mut DbConnection, token: &PlainToken) -> Result<()> {

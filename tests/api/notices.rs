@@ -676,3 +676,131 @@ both_backends! {
         assert!(!page.contains("value=\"871\""), "{page}");
     }
 }
+
+/// A delivery status notification as Postfix writes one (tests/fixtures/dsn-postfix.eml), saying
+/// delivery to `recipient` of the message `message_id` ended with `action`.
+fn dsn(recipient: &str, action: &str, message_id: &str) -> String {
+    include_str!("../fixtures/dsn-postfix.eml")
+        .replace("{recipient}", recipient)
+        .replace("{action}", action)
+        .replace("{message_id}", message_id)
+}
+
+/// The `Message-ID` a sent message carries.
+fn message_id_of(mail: &Mail) -> String {
+    mail.raw
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID")
+        .trim()
+        .to_owned()
+}
+
+/// Posts one report to the election's bounces; the status and the answer.
+async fn report_bounce(
+    app: &TestApp,
+    admin: &str,
+    id: &str,
+    report: &str,
+) -> (u16, serde_json::Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/elections/{id}/bounces", app.address))
+        .bearer_auth(admin)
+        .header("content-type", "message/rfc822")
+        .body(report.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+both_backends! {
+    async fn an_email_that_bounces_later_is_marked_by_its_report_and_its_letter_replaces_the_link(db: &TestDb) {
+        let id = election_of(db, 3);
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        send(&app, &admin, &id, "ballot").await;
+        let outbox = drained(&app, &admin, &id).await;
+        assert_eq!(outbox["counts"]["ballot"]["sent"], 3, "{outbox}");
+        let mails = sink.wait_for(3);
+        let m1 = mails.iter().find(|m| m.to.contains("m1@example.org")).unwrap();
+        let (emailed, message_id) = (m1.token().unwrap(), message_id_of(m1));
+        assert!(message_id.starts_with("<strikevote.") && message_id.ends_with("@local871.example>"), "the From address's domain: {message_id}");
+        // The mail server later reports that M1's mailbox does not exist.
+        let report = dsn("M1@example.org", "failed", &message_id);
+        let (status, said) = report_bounce(&app, &admin, &id, &report).await;
+        assert_eq!((status, said), (200, serde_json::json!({"bounced": 1, "already": 0, "not_failed": 0})));
+        let (status, said) = report_bounce(&app, &admin, &id, &report).await;
+        assert_eq!((status, said), (200, serde_json::json!({"bounced": 0, "already": 1, "not_failed": 0})));
+        // Reports that are not ours, or not reports, change nothing.
+        let other = dsn("m2@example.org", "failed", &message_id);
+        let stranger = dsn("m1@example.org", "failed", "<strikevote.0192c7a0-5b1e-7c3d-9e8f-0a1b2c3d4e5f@example.org>");
+        for (report, error) in [(other.as_str(), "bounce_not_ours"), (stranger.as_str(), "bounce_not_ours"), ("Subject: hello\r\n\r\nhi\r\n", "invalid_bounce")] {
+            let (status, said) = report_bounce(&app, &admin, &id, report).await;
+            assert_eq!((status, said["error"].as_str()), (400, Some(error)), "{said}");
+            assert!(!said["message"].as_str().unwrap().is_empty());
+        }
+        let (_, outbox) = app.get_json_as(&format!("/api/v1/elections/{id}/notices"), &admin).await;
+        assert_eq!((outbox["counts"]["ballot"]["bounced"].as_u64(), outbox["counts"]["ballot"]["sent"].as_u64()), (Some(1), Some(2)), "{outbox}");
+        assert_eq!(outbox["failed_ballots"], serde_json::json!(["M1"]));
+        // The console reads reports too: a delayed one does nothing; one not ours fails.
+        let files = [("delayed.eml", dsn("m1@example.org", "delayed", &message_id)), ("other.eml", other.clone())];
+        for (name, text) in &files {
+            std::fs::write(db.path(name), text).unwrap();
+        }
+        let said = sv(db, &["notices", "bounces", "--election", &id, db.path("delayed.eml").to_str().unwrap()]).ok();
+        assert!(said.contains("0 message(s) marked bounced") && said.contains("1 recipient(s) reported delayed or delivered"), "{said}");
+        let err = sv(db, &["notices", "bounces", "--election", &id, db.path("other.eml").to_str().unwrap()]).fails();
+        assert!(err.contains("went to another address") && err.contains("1 of 1 report(s) refused"), "{err}");
+
+        // Before the vote opens, M1's letter replaces the link that never arrived.
+        let (status, issued, pdf) = letters(&app, &admin, &id).await;
+        assert_eq!((status, issued.as_deref()), (200, Some("1")));
+        let file = db.path("letters.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let pages = pdf_pages(&file);
+        assert_eq!(pages.len(), 1);
+        assert!(pages[0].contains(" M1 "), "{}", pages[0]);
+        let link = pdf_qr_codes(&file, &db.path("letters-png")).remove(0).remove(0);
+        let printed = link.split("token=").nth(1).unwrap().to_owned();
+        assert_ne!(printed, emailed);
+        let types: Vec<String> = export_bundle(db, &id, "b").log.split(|&b| b == b'\n').filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(types.iter().filter(|t| *t == "token_reissued").count(), 1);
+        sv(db, &["election", "open", &id]).ok();
+        let (status, _) = app.cast(&emailed, "yes").await;
+        assert_eq!(status, 409, "the emailed link died");
+        let (status, cast) = app.cast(&printed, "yes").await;
+        assert_eq!(status, 200, "{cast}");
+        served.stop();
+    }
+}
+
+both_backends! {
+    async fn a_forged_bounce_report_mid_vote_cannot_kill_a_working_link_without_a_second_admin(db: &TestDb) {
+        // Anyone can mail the union a report saying a member's email bounced. Mid-vote, under
+        // the two-person rule, one admin's letters do not replace that member's link.
+        let id = election_of(db, 2);
+        let admin = official(db, "dave", "admin");
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        send(&app, &admin, &id, "ballot").await;
+        drained(&app, &admin, &id).await;
+        let mails = sink.wait_for(2);
+        let m0 = mails.iter().find(|m| m.to.contains("m0@example.org")).unwrap();
+        let token = m0.token().unwrap();
+        sv(db, &["election", "open", &id]).ok();
+        let (status, said) = report_bounce(&app, &admin, &id, &dsn("m0@example.org", "failed", &message_id_of(m0))).await;
+        assert_eq!((status, said["bounced"].as_u64()), (200, Some(1)), "{said}");
+        let (status, issued, _) = letters(&app, &admin, &id).await;
+        assert_eq!((status, issued.as_deref()), (204, Some("0")));
+        let (status, cast) = app.cast(&token, "yes").await;
+        assert_eq!(status, 200, "M0's emailed link still votes: {cast}");
+        served.stop();
+    }
+}

@@ -216,6 +216,12 @@ struct LettersPage {
     needy: usize,
     /// Of them, those with no postal address on the roster.
     without_address: usize,
+    /// Of them, those whose letter replaces the link of an email that bounced after it was
+    /// sent.
+    replacing: usize,
+    /// Members whose email bounced after it was sent, left out: the vote is open under the
+    /// two-person rule.
+    held: usize,
     /// The same per local, for a mail house's batches.
     locals: Vec<(String, crate::notices::letters::Pending)>,
     /// The paper the letters are laid out for.
@@ -243,6 +249,8 @@ pub async fn letters_page(desk: Desk) -> HttpResponse {
         csrf,
         needy: all.letters,
         without_address: all.without_address,
+        replacing: all.replacing,
+        held: all.held,
         locals,
         paper: match desk.state.settings.letter_paper {
             crate::settings::Paper::Letter => "US Letter, for a #10 window envelope",
