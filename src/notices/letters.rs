@@ -102,36 +102,48 @@ pub fn who_needs_one(
 }
 
 /// The members of `among` (rows of `members`) whose latest ballot or reminder email bounced and
-/// who hold a live link — the one that email carried, which may never have reached them — with
-/// their member ids.
+/// who still hold the live link that email carried (issued before it was sent; a link made
+/// since, by a reissue, is not it), which may never have reached them — with their member ids.
 fn bounced_holders(
     conn: &mut DbConnection,
     id: ElectionId,
     among: &HashSet<String>,
 ) -> Result<Vec<(String, String)>> {
     let eid = id.to_string();
-    let sent: Vec<(String, State, chrono::NaiveDateTime)> = outbox::table
+    type At = chrono::NaiveDateTime;
+    let sent: Vec<(String, State, At, Option<At>)> = outbox::table
         .filter(outbox::election_id.eq(&eid))
         .filter(outbox::kind.eq_any([Kind::Ballot, Kind::Reminder]))
-        .select((outbox::member, outbox::state, outbox::queued_at))
+        .select((
+            outbox::member,
+            outbox::state,
+            outbox::queued_at,
+            outbox::sent_at,
+        ))
         .load(conn)?;
-    let mut latest: HashMap<String, (chrono::NaiveDateTime, State)> = HashMap::new();
-    for (member, state, at) in sent {
-        let slot = latest.entry(member).or_insert((at, state));
-        if at > slot.0 {
-            *slot = (at, state);
+    let mut latest: HashMap<String, (At, State, Option<At>)> = HashMap::new();
+    for (member, state, queued, sent_at) in sent {
+        let slot = latest.entry(member).or_insert((queued, state, sent_at));
+        if queued > slot.0 {
+            *slot = (queued, state, sent_at);
         }
     }
-    let live: HashSet<String> = tokens::table
+    let live: HashMap<String, At> = tokens::table
         .filter(tokens::election_id.eq(&eid))
         .filter(tokens::status.eq(TokenStatus::Live))
-        .select(tokens::member)
-        .load::<String>(conn)?
+        .select((tokens::member, tokens::issued_at))
+        .load::<(String, At)>(conn)?
         .into_iter()
         .collect();
     let rows: Vec<String> = latest
         .into_iter()
-        .filter(|(m, (_, s))| *s == State::Bounced && live.contains(m) && among.contains(m))
+        .filter(|(m, (_, state, sent_at))| {
+            let carried = match (live.get(m), sent_at) {
+                (Some(issued), Some(sent)) => issued <= sent,
+                _ => false,
+            };
+            *state == State::Bounced && carried && among.contains(m)
+        })
         .map(|(m, _)| m)
         .collect();
     let mut found: Vec<(String, String)> = members::table
