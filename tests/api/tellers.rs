@@ -344,6 +344,20 @@ both_backends! {
             assert!(ok, "{out}");
             confirmed.borrow_mut().insert(t, fingerprint_in(&out));
         }
+        // Teller 2 published and cannot go on: the officials restart the ceremony, giving the
+        // seat to someone new, who has only the `strikevote-teller` program; teller 1's command,
+        // over HTTP, follows the restart and keeps its fingerprint.
+        let said = sv(db, &["teller", "invite", "--election", &id, "--teller", "2", "--restart"]).ok();
+        let new2 = said.lines().find(|l| l.starts_with("teller 2 ")).unwrap().rsplit(' ').next().unwrap().to_owned();
+        let codes = [codes[0].clone(), new2];
+        std::fs::rename(db.path("remote-2.state"), db.path("departed-2.state")).unwrap();
+        let (ok, out) = remote(2, &codes[1]);
+        assert!(ok, "{out}");
+        let old2 = confirmed.borrow_mut().insert(2, fingerprint_in(&out)).unwrap();
+        assert_ne!(confirmed.borrow()[&2], old2);
+        let (ok, out) = remote(1, &codes[0]);
+        assert!(ok && out.contains("the officials restarted the key ceremony: the seat of teller(s) 2 went to someone else"), "{out}");
+        assert_eq!(fingerprint_in(&out), confirmed.borrow()[&1]);
         let mut last = String::new();
         for _round in 0..3 {
             for t in 1..=2u32 {
