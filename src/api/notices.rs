@@ -168,7 +168,7 @@ pub async fn letters(
 /// member then needs a letter — if it is one this election sent and the report's failed
 /// recipient is the address it went to.
 #[utoipa::path(post, path = "/api/v1/elections/{id}/bounces", tag = "officials", params(ElectionPath),
-    request_body(content = String, content_type = "message/rfc822", description = "One delivery status notification, as received (any content type is read as the raw message)"),
+    request_body(content = String, content_type = "text/plain", description = "One delivery status notification (RFC 3464), the whole message as received; any content type (message/rfc822 too) is read as the raw message"),
     responses(
         (status = 200, description = "What the report changed", body = crate::notices::bounces::Recorded),
         (status = 400, description = "invalid_bounce bounce_not_ours")))]

@@ -321,6 +321,25 @@ pub struct InvitationsForm {
     restart: String,
 }
 
+/// Every teller's new code, or (`only`) one seat's, given to someone else — restarting the key
+/// ceremony if `restart` and its teller had published; whether it restarted.
+fn codes_for(
+    c: &mut crate::db::DbConnection,
+    (signer, by): (&crate::log::LogKey, &str),
+    id: crate::election::ElectionId,
+    only: Option<u32>,
+    restart: bool,
+) -> crate::error::Result<(Vec<(u32, String)>, bool)> {
+    use crate::teller::invitations;
+    Ok(match only {
+        None => (invitations::issue(c, id)?, false),
+        Some(t) => {
+            let r = invitations::replace(c, signer, (id, t), by, restart)?;
+            (vec![(t, r.code)], r.restarted)
+        }
+    })
+}
+
 /// `POST /admin/elections/{id}/invitations`: new invitation codes for every teller, shown once
 /// — as a page of cards, or (`format=pdf`) as one PDF of printable sheets.
 pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> HttpResponse {
@@ -345,13 +364,7 @@ pub async fn issue_invitations(desk: Desk, form: web::Form<InvitationsForm>) -> 
     let restart = form.restart == "yes";
     let issued = desk
         .run(move |c| {
-            let codes = match only {
-                None => (crate::teller::invitations::issue(c, id)?, false),
-                Some(t) => {
-                    let r = crate::teller::invitations::replace(c, &signer, (id, t), &by, restart)?;
-                    (vec![(t, r.code)], r.restarted)
-                }
-            };
+            let codes = codes_for(c, (&signer, &by), id, only, restart)?;
             Ok((election::find(c, id)?, codes))
         })
         .await;

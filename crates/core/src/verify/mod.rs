@@ -447,25 +447,7 @@ pub fn verify_and_fold(
         .finish()
         .map_err(|m| Failure(format!("entry {}: {m}", lines.len() - 1)))?;
     rules.check_ballots()?;
-    let tellers = rules
-        .ceremony
-        .teller_keys()
-        .iter()
-        .map(|(t, k)| {
-            let fp = crate::crypto::identity::fingerprint(&k.identity).unwrap_or_default();
-            (*t, fp)
-        })
-        .collect();
-    let replaced = rules
-        .ceremony
-        .restarts()
-        .iter()
-        .flat_map(|r| &r.replaced)
-        .map(|(t, identity)| {
-            let fp = crate::crypto::identity::fingerprint(identity).unwrap_or_default();
-            (*t, fp)
-        })
-        .collect();
+    let (tellers, replaced) = fingerprints(&rules.ceremony);
     let report = Report {
         election: rules.election.to_string(),
         title: rules.definition.title.clone(),
@@ -495,6 +477,24 @@ pub fn verify_and_fold(
         close: rules.close,
     };
     Ok((report, fold))
+}
+
+/// Each teller's identity fingerprint in the ceremony that stands, and those of the tellers
+/// its restarts replaced (in log order).
+fn fingerprints(ceremony: &Record) -> (BTreeMap<u32, String>, Vec<(u32, String)>) {
+    let fp = |identity: &str| crate::crypto::identity::fingerprint(identity).unwrap_or_default();
+    let tellers = ceremony
+        .teller_keys()
+        .iter()
+        .map(|(t, k)| (*t, fp(&k.identity)))
+        .collect();
+    let replaced = ceremony
+        .restarts()
+        .iter()
+        .flat_map(|r| &r.replaced)
+        .map(|(t, identity)| (*t, fp(identity)))
+        .collect();
+    (tellers, replaced)
 }
 
 /// Names the entry a failure is about.
