@@ -128,22 +128,22 @@ fn bounced_holders(
             *slot = (queued, state, sent_at);
         }
     }
-    let live: HashMap<String, At> = tokens::table
+    // Members whose latest message bounced after it was sent, and when it was sent.
+    let bounced: HashMap<String, At> = latest
+        .into_iter()
+        .filter(|(m, (_, state, _))| *state == State::Bounced && among.contains(m))
+        .filter_map(|(m, (_, _, sent_at))| sent_at.map(|at| (m, at)))
+        .collect();
+    let candidates: Vec<&String> = bounced.keys().collect();
+    let live: Vec<(String, At)> = tokens::table
         .filter(tokens::election_id.eq(&eid))
         .filter(tokens::status.eq(TokenStatus::Live))
+        .filter(tokens::member.eq_any(candidates))
         .select((tokens::member, tokens::issued_at))
-        .load::<(String, At)>(conn)?
+        .load(conn)?;
+    let rows: Vec<String> = live
         .into_iter()
-        .collect();
-    let rows: Vec<String> = latest
-        .into_iter()
-        .filter(|(m, (_, state, sent_at))| {
-            let carried = match (live.get(m), sent_at) {
-                (Some(issued), Some(sent)) => issued <= sent,
-                _ => false,
-            };
-            *state == State::Bounced && carried && among.contains(m)
-        })
+        .filter(|(m, issued)| bounced.get(m).is_some_and(|sent| issued <= sent))
         .map(|(m, _)| m)
         .collect();
     let mut found: Vec<(String, String)> = members::table
