@@ -281,12 +281,7 @@ pub async fn replace_teller(
 ) -> Result<HttpResponse> {
     let by = who.0.username;
     let id = ElectionId::parse(&path.0)?;
-    let teller: u32 = path.1.parse().map_err(|_| {
-        Error::bad_input(
-            ErrorCode::InvalidQuery,
-            "the teller number is a whole number",
-        )
-    })?;
+    let teller = super::tellers::teller_number(&path.1)?;
     let (signer, restart) = (state.signer.clone(), body.restart);
     let (r, name) = with_conn(&state, move |c| {
         let r = crate::teller::invitations::replace(c, &signer, (id, teller), &by, restart)?;

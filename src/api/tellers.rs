@@ -17,6 +17,16 @@ use crate::log::entry::{Body, Entry, Kind, TallyShare};
 use crate::log::store as log_store;
 use crate::teller::{invitations, store};
 
+/// The teller number of a path (`…/tellers/{teller}/…`).
+pub(super) fn teller_number(segment: &str) -> Result<u32> {
+    segment.parse().map_err(|_| {
+        Error::bad_input(
+            ErrorCode::InvalidQuery,
+            "the teller number is a whole number",
+        )
+    })
+}
+
 /// The election and teller of the path, once the invitation code checks out.
 async fn teller(
     req: &HttpRequest,
@@ -24,12 +34,7 @@ async fn teller(
     path: &(String, String),
 ) -> Result<(ElectionId, u32)> {
     let id = ElectionId::parse(&path.0)?;
-    let teller: u32 = path.1.parse().map_err(|_| {
-        Error::bad_input(
-            ErrorCode::InvalidQuery,
-            "the teller number is a whole number",
-        )
-    })?;
+    let teller = teller_number(&path.1)?;
     let code = req
         .headers()
         .get("authorization")

@@ -720,6 +720,7 @@ both_backends! {
     async fn an_email_that_bounces_later_is_marked_by_its_report_and_its_letter_replaces_the_link(db: &TestDb) {
         let id = election_of(db, 3);
         let admin = official(db, "dave", "admin");
+        let since = std::time::SystemTime::now();
         let sink = SmtpSink::start(db);
         let served = serve_process(db, &["--database-url", &db.url], &sink.env());
         let app = served.app();
@@ -776,7 +777,9 @@ both_backends! {
         assert_eq!(status, 409, "the emailed link died");
         let (status, cast) = app.cast(&printed, "yes").await;
         assert_eq!(status, 200, "{cast}");
-        served.stop();
+        // Neither the emailed link nor the letter's is kept anywhere: rows, files, log.
+        let logs = served.stop();
+        assert_kept_nowhere(db, &[emailed, printed], &logs, since);
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) const SEALING_CODE: &str =
 
 /// The age recipient the worked example's teller publishes (the example key of age's own
 /// documentation; nothing is ever encrypted to it here).
-const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
+pub(crate) const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
 
 /// The official who creates, closes and certifies in logs built here.
 pub(crate) const ALICE: &str = "alice";

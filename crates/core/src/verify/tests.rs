@@ -11,7 +11,7 @@ use crate::crypto::ballot::SealedBallot;
 use crate::crypto::identity::Identity;
 use crate::crypto::tally::TallyError;
 use crate::note::{Checkpoint, LogSigner};
-use crate::worked_example::{self, ALICE, BOB, E, LogBuilder};
+use crate::worked_example::{self, ALICE, BOB, E, LogBuilder, RECIPIENT};
 
 /// `lines` signed as a complete log, the way the service would: the log, the checkpoint
 /// (cosigned by the worked example's witness) and the verifier key.
@@ -1210,9 +1210,6 @@ fn restarted_with(stayed: u8) -> Vec<String> {
     lines.extend(rest);
     lines
 }
-
-/// The worked example's teller's age recipient (any will do for round 1).
-const RECIPIENT: &str = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
 
 #[test]
 fn a_restart_voids_the_ceremony_before_it_and_the_teller_who_stays_keeps_their_key() {
