@@ -16,7 +16,10 @@ fn assert_no_link_holds(page: &str, secret: &str) {
 
 both_backends! {
     async fn a_vote_not_yet_open_or_already_over_says_when(db: &TestDb) {
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        // The second vote's window ends soon, but after two key ceremonies even on a loaded CI
+        // machine (it has to be opened first).
+        let soon_at = chrono::Utc::now() + chrono::Duration::seconds(20);
+        let soon = soon_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let text = definition_toml(&[("600", 1)])
             .replace("opens_at = \"2026-01-01T00:00:00Z\"", "opens_at = \"2035-06-01T07:00:00Z\"");
         let later = create_election_from(db, &text);
@@ -36,7 +39,8 @@ both_backends! {
         assert!(page.contains("Voting has not started yet. It opens on 2035-06-01 07:00 UTC."), "{page}");
         let (_, page) = get(&client, &format!("{}/vote?token={}&lang=es", app.address, tokens[0])).await;
         assert!(page.contains("La votación aún no ha empezado. Se abre el 2035-06-01 07:00 UTC."), "{page}");
-        std::thread::sleep(std::time::Duration::from_secs(4));
+        let left = (soon_at - chrono::Utc::now()).to_std().unwrap_or_default();
+        std::thread::sleep(left + std::time::Duration::from_secs(1));
         let (status, page) = get(&client, &format!("{}/vote?token={}", app.address, tokens[1])).await;
         assert_eq!(status, 409);
         let closed = soon.replace('T', " ");

@@ -6,12 +6,16 @@ use std::time::{Duration, Instant};
 use crate::both_backends;
 use crate::helpers::*;
 
-/// Waits (up to `limit`) until the election's state is `state`.
-fn wait_for_state(db: &TestDb, id: &str, state: &str, limit: Duration) {
-    let started = Instant::now();
+/// How long after the test starts its votes' window ends: long enough for two key ceremonies,
+/// a roster, tokens and two servers starting on a loaded two-core machine (6 s was not, in CI:
+/// the window had ended before the schedule first looked, and the vote never opened).
+const WINDOW: Duration = Duration::from_secs(30);
+
+/// Waits (until `deadline`) until the election's state is `state`.
+fn wait_for_state(db: &TestDb, id: &str, state: &str, deadline: Instant) {
     while show(db, id)["state"] != state {
         assert!(
-            started.elapsed() < limit,
+            Instant::now() < deadline,
             "election {id} did not become {state}: {}",
             show(db, id)
         );
@@ -21,7 +25,8 @@ fn wait_for_state(db: &TestDb, id: &str, state: &str, limit: Duration) {
 
 both_backends! {
     async fn a_ready_vote_opens_and_closes_itself_once_with_two_instances_checking(db: &TestDb) {
-        let closes = (chrono::Utc::now() + chrono::Duration::seconds(6)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let window_ends = Instant::now() + WINDOW;
+        let closes = (chrono::Utc::now() + WINDOW).format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let timed = definition_toml(&[("600", 1)]).replace("closes_at = \"2036-01-01T00:00:00Z\"", &format!("closes_at = \"{closes}\""));
         let roster = write_roster(db, "r.csv", &[("M1", "600"), ("M2", "600")]);
         // Its window has begun too, but no token was issued: nobody could vote, it stays a draft.
@@ -37,10 +42,10 @@ both_backends! {
         let every = [("STRIKEVOTE_SCHEDULE_SECONDS", "1".to_owned())];
         let a = serve_process(db, &["--database-url", &db.url], &every);
         let b = serve_process(db, &["--database-url", &db.url], &every);
-        wait_for_state(db, &ready, "open", Duration::from_secs(10));
+        wait_for_state(db, &ready, "open", window_ends);
         let (status, body) = a.app().cast(&tokens[0].1, "yes").await;
         assert_eq!(status, 200, "{body}");
-        wait_for_state(db, &ready, "closed", Duration::from_secs(20));
+        wait_for_state(db, &ready, "closed", window_ends + Duration::from_secs(20));
         assert_eq!(show(db, &unready)["state"], "draft");
         let logs = a.stop() + &b.stop();
         assert!(logs.contains("scheduled change made"), "{logs}");
