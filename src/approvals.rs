@@ -9,6 +9,7 @@ use crate::election::approval::{self, Action, Pending, Who};
 use crate::election::{self, ElectionId, Transition};
 use crate::error::{Error, Result};
 use crate::log::LogKey;
+use crate::notices::letters::{self, Letterhead};
 use crate::token::store::{self as token_store, IssuedToken};
 
 /// Asks `username`'s password again before an approval, carrying one out, or an action from
@@ -65,9 +66,10 @@ pub fn approve(
                 account::create_hashed(c, (&username, &password_hash, Role::Admin), acting)?;
                 Ok(Approved::Done(p))
             }
-            Action::Reissue { .. } | Action::ReissueAll | Action::AdminApiToken { .. } => {
-                Ok(Approved::Waiting(p))
-            }
+            Action::Reissue { .. }
+            | Action::ReissueAll
+            | Action::AdminApiToken { .. }
+            | Action::BouncedLetters { .. } => Ok(Approved::Waiting(p)),
         }
     })
 }
@@ -81,15 +83,18 @@ pub enum CarriedOut {
     Mailing(usize, Vec<u8>),
     /// The asker's new API token: its name and the token.
     ApiToken(String, String),
+    /// How many bounced links letters replaced, and the letters (one PDF; empty when every
+    /// member has voted or been reissued a token since).
+    Letters(usize, Vec<u8>),
 }
 
 /// `requester`, typing their password again, carries out the approved action `pending_id`
-/// they asked for.
+/// they asked for (`head` heads letters).
 pub fn carry_out(
     conn: &mut DbConnection,
     (id, pending_id): (ElectionId, &str),
     (requester, password): (&str, &str),
-    signer: &LogKey,
+    (signer, head): (&LogKey, &Letterhead),
 ) -> Result<CarriedOut> {
     reconfirm(conn, requester, password)?;
     crate::log::store::transaction(conn, |c| {
@@ -109,6 +114,10 @@ pub fn carry_out(
                 let acting = account::Acting::new(who, signer);
                 account::create_api_token(c, (requester, &name), acting)
                     .map(|token| CarriedOut::ApiToken(name, token))
+            }
+            Action::BouncedLetters { members } => {
+                letters::replace_bounced(c, id, &members, (signer, who), head)
+                    .map(|(n, pdf)| CarriedOut::Letters(n, pdf))
             }
             Action::Close | Action::CreateAdmin { .. } => Err(Error::Internal(
                 "an action without a secret waited for its asker after approval".into(),

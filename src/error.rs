@@ -108,6 +108,7 @@ error_codes! {
     UnknownLocal => "unknown_local", BAD_REQUEST;
     InvalidBounce => "invalid_bounce", BAD_REQUEST;
     BounceNotOurs => "bounce_not_ours", BAD_REQUEST;
+    NoBouncedLinks => "no_bounced_links", CONFLICT;
     WrongSigningKey => "wrong_signing_key", CONFLICT;
     TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS;
     TooManyChallenges => "too_many_challenges", CONFLICT;

@@ -3,6 +3,7 @@
 //! token's username.
 
 use actix_web::{HttpResponse, web};
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -358,7 +359,7 @@ pub struct Waiting {
 
 /// The two-person rule stopped `action` by `by`: records it for a second admin (who approves
 /// it on the election's dashboard) and answers 202 with it.
-async fn ask_second(
+pub(super) async fn ask_second(
     state: &web::Data<AppState>,
     id: ElectionId,
     action: Action,
@@ -494,6 +495,10 @@ pub struct Decided {
     /// this once).
     #[serde(skip_serializing_if = "Option::is_none")]
     api_token: Option<String>,
+    /// The letters (a PDF, in standard base64), when the admin who asked carried out letters
+    /// replacing bounced links (shown this once; absent when none was needed any more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    letters: Option<String>,
 }
 
 impl Decided {
@@ -503,6 +508,7 @@ impl Decided {
             reissued: None,
             mailing: None,
             api_token: None,
+            letters: None,
         }
     }
 }
@@ -528,6 +534,7 @@ pub async fn decide(
     let id = ElectionId::parse(&id)?;
     let me = who.0.username;
     let signer = state.signer.clone();
+    let head = crate::notices::letters::Letterhead::of(&state.settings, &signer);
     let _turn = match body.decision {
         Decision::Cancel => None,
         _ => Some(state.password_gate.enter().await?),
@@ -547,7 +554,7 @@ pub async fn decide(
                     p.description, p.requested_by
                 )),
             },
-            Decision::CarryOut => match approvals::carry_out(c, at, who, &signer)? {
+            Decision::CarryOut => match approvals::carry_out(c, at, who, (&signer, &head))? {
                 CarriedOut::Reissued(t) => Decided {
                     reissued: Some(Reissued::from(t)),
                     ..Decided::said("carried out: the member's new token".into())
@@ -559,6 +566,17 @@ pub async fn decide(
                 CarriedOut::ApiToken(name, token) => Decided {
                     api_token: Some(token),
                     ..Decided::said(format!("carried out: your new API token {name}"))
+                },
+                CarriedOut::Letters(0, _) => Decided::said(
+                    "carried out: no letter was needed any more (those members have voted or \
+                     been reissued a token since)"
+                        .into(),
+                ),
+                CarriedOut::Letters(n, pdf) => Decided {
+                    letters: Some(base64::engine::general_purpose::STANDARD.encode(pdf)),
+                    ..Decided::said(format!(
+                        "carried out: {n} letter(s) replacing bounced links"
+                    ))
                 },
             },
         })

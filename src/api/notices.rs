@@ -163,6 +163,28 @@ pub async fn letters(
     ))
 }
 
+/// `POST /api/v1/elections/{id}/letters/bounced`: while the vote is open under the two-person
+/// rule, asks a second admin to approve letters replacing the links of the members whose email
+/// bounced after the mail server took it (the letters step leaves them out); the asker then
+/// carries it out through the pending route and alone gets the letters.
+#[utoipa::path(post, path = "/api/v1/elections/{id}/letters/bounced", tag = "officials", params(ElectionPath),
+    responses(
+        (status = 202, description = "The request waits for a second admin, naming the members", body = super::admin::Waiting),
+        (status = 409, description = "no_bounced_links approval_needed not_eligible_approver")))]
+pub async fn ask_bounced_letters(
+    who: Official,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let by = who.0.username;
+    let id = ElectionId::parse(&id)?;
+    let action = with_conn(&state, move |c| {
+        crate::notices::letters::bounced_request(c, id)
+    })
+    .await?;
+    super::admin::ask_second(&state, id, action, by).await
+}
+
 /// `POST /api/v1/elections/{id}/bounces` with one delivery status notification as the body
 /// (the whole message as received, RFC 3464): the message it names is marked `bounced` — its
 /// member then needs a letter — if it is one this election sent and the report's failed

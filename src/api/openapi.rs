@@ -69,6 +69,7 @@ pub struct ApiError {
         super::notices::send,
         super::notices::status,
         super::notices::letters,
+        super::notices::ask_bounced_letters,
         super::notices::bounces,
         super::admin::open,
         super::admin::close,

@@ -205,6 +205,7 @@ diesel::table! {
         account -> Nullable<Text>,
         password_hash -> Nullable<Text>,
         token_name -> Nullable<Text>,
+        members -> Nullable<Text>,
     }
 }
 

@@ -88,10 +88,18 @@ pub enum Action {
         /// The token's name.
         name: String,
     },
+    /// Replace, by letters, the links of these members (ids on the roster), whose email
+    /// bounced after the mail server took it (the list the asker saw: a report read later
+    /// adds nobody to it).
+    BouncedLetters {
+        /// Their member ids, sorted.
+        members: Vec<String>,
+    },
 }
 
 impl Action {
-    /// The stored word (and the log's `admin` action).
+    /// The stored word (and the log's `admin` action, but for `letters_bounced`, which logs a
+    /// `token_reissue` per member).
     pub fn as_str(&self) -> &'static str {
         match self {
             Action::Close => "close",
@@ -99,6 +107,7 @@ impl Action {
             Action::ReissueAll => "tokens_reissue_all",
             Action::CreateAdmin { .. } => "account_create",
             Action::AdminApiToken { .. } => "api_token_create",
+            Action::BouncedLetters { .. } => "letters_bounced",
         }
     }
 
@@ -114,6 +123,15 @@ impl Action {
             Action::AdminApiToken { name } => {
                 format!("create an API token named {name} for the asker's admin account")
             }
+            Action::BouncedLetters { members } => format!(
+                "print letters replacing the ballot links of {} whose email bounced after the \
+                 mail server took it: {}",
+                match members.len() {
+                    1 => "1 member".to_owned(),
+                    n => format!("{n} members"),
+                },
+                members.join(", ")
+            ),
         }
     }
 
@@ -159,6 +177,13 @@ impl Action {
         }
     }
 
+    fn members(&self) -> Option<String> {
+        match self {
+            Action::BouncedLetters { members } => serde_json::to_string(members).ok(),
+            _ => None,
+        }
+    }
+
     fn password_hash(&self) -> Option<&str> {
         match self {
             Action::CreateAdmin { password_hash, .. } => Some(password_hash),
@@ -184,6 +209,16 @@ impl Action {
                 Some(name) => Action::AdminApiToken { name: name.clone() },
                 None => return Err(incomplete(&row.action)),
             },
+            ("letters_bounced", _) => {
+                match row
+                    .members
+                    .as_deref()
+                    .map(serde_json::from_str::<Vec<String>>)
+                {
+                    Some(Ok(members)) => Action::BouncedLetters { members },
+                    _ => return Err(incomplete(&row.action)),
+                }
+            }
             (other, _) => {
                 return Err(Error::Internal(format!(
                     "a pending action of unknown kind `{other}`"
@@ -207,7 +242,8 @@ pub fn needed(election: &Election, action: &Action) -> bool {
             Action::Reissue { .. }
             | Action::ReissueAll
             | Action::CreateAdmin { .. }
-            | Action::AdminApiToken { .. } => true,
+            | Action::AdminApiToken { .. }
+            | Action::BouncedLetters { .. } => true,
         }
 }
 
@@ -233,11 +269,13 @@ pub fn check(election: &Election, action: &Action, who: Who<'_>) -> Result<()> {
 pub struct Pending {
     /// Its id.
     pub id: String,
-    /// The stored word: `close`, `token_reissue`, `tokens_reissue_all`, `account_create` or
-    /// `api_token_create`.
+    /// The stored word: `close`, `token_reissue`, `tokens_reissue_all`, `account_create`,
+    /// `api_token_create` or `letters_bounced`.
     pub action: String,
     /// The member, for a reissue.
     pub member: Option<String>,
+    /// The members, for `letters_bounced`.
+    pub members: Option<Vec<String>>,
     /// The new admin account's username, for `account_create`.
     pub account: Option<String>,
     /// The token's name, for `api_token_create`.
@@ -281,14 +319,20 @@ struct Row {
     account: Option<String>,
     password_hash: Option<String>,
     token_name: Option<String>,
+    members: Option<String>,
 }
 
 fn pending(row: Row) -> Result<Pending> {
     let what = Action::from_row(&row)?;
+    let members = match &what {
+        Action::BouncedLetters { members } => Some(members.clone()),
+        _ => None,
+    };
     Ok(Pending {
         id: row.id,
         action: row.action,
         member: row.member,
+        members,
         account: row.account,
         token_name: row.token_name,
         description: what.describe(),
@@ -304,7 +348,10 @@ fn pending(row: Row) -> Result<Pending> {
 pub fn yields_secret(action: &Action) -> bool {
     matches!(
         action,
-        Action::Reissue { .. } | Action::ReissueAll | Action::AdminApiToken { .. }
+        Action::Reissue { .. }
+            | Action::ReissueAll
+            | Action::AdminApiToken { .. }
+            | Action::BouncedLetters { .. }
     )
 }
 
@@ -390,6 +437,7 @@ pub fn request(
                 && p.member.as_deref() == action.member()
                 && p.account.as_deref() == action.account()
                 && p.token_name.as_deref() == action.token_name()
+                && p.members.as_ref().and_then(|m| serde_json::to_string(m).ok()) == action.members()
                 && (action.token_name().is_none() || p.requested_by == by)
         });
         if let Some(same) = same {
@@ -407,6 +455,7 @@ pub fn request(
             account: action.account().map(str::to_owned),
             password_hash: action.password_hash().map(str::to_owned),
             token_name: action.token_name().map(str::to_owned),
+            members: action.members(),
         };
         diesel::insert_into(pending_actions::table)
             .values(&row)

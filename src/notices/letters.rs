@@ -227,6 +227,64 @@ pub fn issue_into(
     })
 }
 
+/// What an admin asks a second admin to approve while the vote is open under the two-person
+/// rule: letters replacing the links of the members whose email bounced after the mail server
+/// took it and who still hold that link (the letters page counts them as held). Refused when
+/// there is nobody, or when no approval is needed (the letters step replaces them itself).
+pub fn bounced_request(conn: &mut DbConnection, id: ElectionId) -> Result<Action> {
+    let election = crate::election::find(conn, id)?;
+    if may_replace(&election) {
+        return Err(Error::conflict(
+            ErrorCode::ApprovalNeeded,
+            "no second admin is needed now: the letters step replaces these links itself",
+        ));
+    }
+    let among = who_needs_one(conn, id, None)?;
+    let mut members: Vec<String> = bounced_holders(conn, id, &among)?
+        .into_iter()
+        .map(|(_, member)| member)
+        .collect();
+    if members.is_empty() {
+        return Err(Error::conflict(
+            ErrorCode::NoBouncedLinks,
+            "no member holds a link from an email that bounced after it was sent",
+        ));
+    }
+    members.sort();
+    Ok(Action::BouncedLetters { members })
+}
+
+/// Carries out approved [`Action::BouncedLetters`]: replaces the link of each of `members`
+/// who still holds the one their bounced email carried (one who has voted since, or was
+/// reissued a token, is left alone) — each a `token_reissue` with both officials' names — and
+/// answers how many and their letters (one PDF, empty when none is left).
+pub fn replace_bounced(
+    conn: &mut DbConnection,
+    id: ElectionId,
+    members: &[String],
+    (signer, who): (&LogKey, approval::Who<'_>),
+    head: &Letterhead,
+) -> Result<(usize, Vec<u8>)> {
+    crate::log::store::transaction(conn, |conn| {
+        let election = crate::election::lock(conn, id)?;
+        let approved: HashSet<&str> = members.iter().map(String::as_str).collect();
+        let among = who_needs_one(conn, id, None)?;
+        let mut replaced = Vec::new();
+        for (_, member) in bounced_holders(conn, id, &among)? {
+            if approved.contains(member.as_str()) {
+                replaced.push(crate::token::store::reissue(
+                    conn, id, &member, signer, who,
+                )?);
+            }
+        }
+        if replaced.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        replaced.sort_by(|a, b| (&a.local, &a.member_id).cmp(&(&b.local, &b.member_id)));
+        Ok((replaced.len(), letters_pdf(&election, &replaced, head)?))
+    })
+}
+
 /// As [`issue_into`], answering the PDF (empty when nobody needed a letter).
 pub fn issue(
     conn: &mut DbConnection,

@@ -295,6 +295,12 @@ pub static ROUTES: &[Resource] = &[
         ],
     },
     Resource {
+        path: "/admin/elections/{id}/letters/bounced",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[post!(ADMIN, admin::ask_bounced_letters)],
+    },
+    Resource {
         path: "/admin/elections/{id}/notices/preview",
         limited: false,
         body: BodyLimit::None,
@@ -441,6 +447,12 @@ pub static ROUTES: &[Resource] = &[
         limited: false,
         body: BodyLimit::Small,
         endpoints: &[post!(ADMIN, api::notices::letters)],
+    },
+    Resource {
+        path: "/api/v1/elections/{id}/letters/bounced",
+        limited: false,
+        body: BodyLimit::Small,
+        endpoints: &[post!(ADMIN, api::notices::ask_bounced_letters)],
     },
     Resource {
         path: "/api/v1/elections/{id}/bounces",

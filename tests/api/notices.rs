@@ -824,3 +824,99 @@ both_backends! {
         served.stop();
     }
 }
+
+both_backends! {
+    async fn a_second_admin_approves_letters_for_the_members_whose_email_bounced_mid_vote(db: &TestDb) {
+        // Mid-vote under the two-person rule, letters replacing bounced links are one request
+        // naming the members the asker saw: the second admin approves that list, a report read
+        // later adds nobody, a member who votes meanwhile keeps their ballot, and the asker alone
+        // gets the letters.
+        let since = std::time::SystemTime::now();
+        let id = election_of(db, 3);
+        let dave = official(db, "dave", "admin");
+        let erin = official(db, "erin", "admin");
+        let sink = SmtpSink::start(db);
+        let served = serve_process(db, &["--database-url", &db.url], &sink.env());
+        let app = served.app();
+        send(&app, &dave, &id, "ballot").await;
+        drained(&app, &dave, &id).await;
+        let mails = sink.wait_for(3);
+        let mail_of = |m: &str| mails.iter().find(|mail| mail.to.contains(&format!("{m}@example.org"))).unwrap();
+        let api = |path: &str| format!("{}/api/v1/elections/{id}{path}", app.address);
+        sv(db, &["election", "open", &id]).ok();
+        // Nobody bounced yet: nothing to ask for.
+        let res = app.client.post(api("/letters/bounced")).bearer_auth(&dave).send().await.unwrap();
+        assert_eq!(res.status(), 409);
+        let said: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(said["error"], "no_bounced_links", "{said}");
+        for m in ["m0", "m1"] {
+            let report = dsn(&format!("{m}@example.org"), "failed", &message_id_of(mail_of(m)));
+            assert_eq!(report_bounce(&app, &dave, &id, &report).await.0, 200);
+        }
+
+        // Dave asks from the letters page, with his password: nothing changes yet.
+        let client = signed_in(&app, "dave").await;
+        let letters_page = format!("{}/admin/elections/{id}/letters", app.address);
+        let (_, page) = get(&client, &letters_page).await;
+        assert!(page.contains("Ask a second admin to approve letters for these 2 members"), "{page}");
+        let form = [("csrf", csrf_of(&page)), ("password", PASSWORD.to_owned())];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, page) = post(&client, &format!("{letters_page}/bounced"), &form).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Waiting for a second admin: print letters replacing the ballot links of 2 members"), "{page}");
+        let (_, listed) = app.get_json_as(&format!("/api/v1/elections/{id}/pending"), &erin).await;
+        let asked = &listed["pending"][0];
+        assert_eq!((asked["action"].as_str(), &asked["members"]), (Some("letters_bounced"), &serde_json::json!(["M0", "M1"])), "{listed}");
+        let pending = asked["id"].as_str().unwrap().to_owned();
+        // Asked again through the API, it is the same request.
+        let res = app.client.post(api("/letters/bounced")).bearer_auth(&dave).send().await.unwrap();
+        assert_eq!(res.status(), 202);
+        let again: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(again["pending"]["id"], pending.as_str(), "{again}");
+
+        // Meanwhile M2's report arrives (not on the list), and M1 votes: the report was forged.
+        let report = dsn("m2@example.org", "failed", &message_id_of(mail_of("m2")));
+        assert_eq!(report_bounce(&app, &dave, &id, &report).await.0, 200);
+        let (status, cast) = app.cast(&mail_of("m1").token().unwrap(), "yes").await;
+        assert_eq!(status, 200, "{cast}");
+
+        let decide = |token: &str, decision: &str| {
+            app.client.post(api(&format!("/pending/{pending}"))).bearer_auth(token.to_owned()).json(&serde_json::json!({"decision": decision, "password": PASSWORD})).send()
+        };
+        assert_eq!(decide(&dave, "approve").await.unwrap().status(), 409, "not by the asker");
+        let res = decide(&erin, "approve").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let said: serde_json::Value = res.json().await.unwrap();
+        assert!(said.get("letters").is_none() && said["message"].as_str().unwrap().contains("dave carries it out"), "{said}");
+        assert_eq!(decide(&erin, "carry_out").await.unwrap().status(), 403, "the approver never sees the letters");
+        let res = decide(&dave, "carry_out").await.unwrap();
+        assert_eq!(res.status(), 200);
+        let got: serde_json::Value = res.json().await.unwrap();
+        use base64::Engine as _;
+        let pdf = base64::engine::general_purpose::STANDARD.decode(got["letters"].as_str().expect("the letters")).unwrap();
+        let file = db.path("bounced.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let pages = pdf_pages(&file);
+        assert_eq!(pages.len(), 1, "M0 alone: M1 voted, M2 was not approved");
+        assert!(pages[0].contains(" M0 "), "{}", pages[0]);
+        let link = pdf_qr_codes(&file, &db.path("bounced-png")).remove(0).remove(0);
+        let printed = link.split("token=").nth(1).unwrap().to_owned();
+
+        // M0's emailed link died and the letter's votes; M2's emailed link still works.
+        let emailed = mail_of("m0").token().unwrap();
+        assert_eq!(app.cast(&emailed, "no").await.0, 409);
+        assert_eq!(app.cast(&printed, "no").await.0, 200);
+        assert_eq!(app.cast(&mail_of("m2").token().unwrap(), "yes").await.0, 200);
+        // One reissue in the log, with both names; the request is gone.
+        let bundle = export_bundle(db, &id, "b");
+        assert!(strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).is_ok());
+        let entries: Vec<serde_json::Value> = bundle.log.split(|&c| c == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+        let reissues: Vec<(&str, &str)> = entries.iter().filter(|e| e["type"] == "admin" && e["action"] == "token_reissue")
+            .map(|e| (e["by"].as_str().unwrap(), e["approved_by"].as_str().unwrap_or(""))).collect();
+        assert_eq!(reissues, [("dave", "erin")]);
+        let (_, listed) = app.get_json_as(&format!("/api/v1/elections/{id}/pending"), &erin).await;
+        assert_eq!(listed["pending"], serde_json::json!([]), "{listed}");
+        let logs = served.stop();
+        assert_kept_nowhere(db, &[emailed, printed], &logs, since);
+    }
+}

@@ -374,7 +374,9 @@ mod tokens;
 mod transitions;
 
 pub use dashboard::dashboard;
-pub use notices::{issue_letters, letters_page, preview_notices, send_notices};
+pub use notices::{
+    ask_bounced_letters, issue_letters, letters_page, preview_notices, send_notices,
+};
 pub use tokens::{
     ConfirmedForm, InvitationsForm, ReissueForm, issue_invitations, issue_tokens,
     issue_tokens_page, reissue_all, reissue_all_page, reissue_token, upload_roster,

@@ -271,6 +271,29 @@ pub struct LettersForm {
     local: String,
 }
 
+/// `POST /admin/elections/{id}/letters/bounced`: asks a second admin to approve letters
+/// replacing the links of the members whose email bounced after sending (the letters page's
+/// held members), confirmed with the password; the asker downloads them once approved.
+pub async fn ask_bounced_letters(
+    desk: Desk,
+    form: web::Form<super::tokens::ConfirmedForm>,
+) -> HttpResponse {
+    if !desk.fresh(&form.csrf) {
+        return desk.expired().await;
+    }
+    if let Some(refused) = desk.reconfirmed(&form.password).await {
+        return refused;
+    }
+    let id = desk.id;
+    match desk
+        .run(move |c| crate::notices::letters::bounced_request(c, id))
+        .await
+    {
+        Ok(action) => desk.ask_second(action, desk.who.username.clone()).await,
+        Err(e) => desk.refused(&e).await,
+    }
+}
+
 /// `POST /admin/elections/{id}/letters`: issues the letters' tokens; the PDF downloads once.
 pub async fn issue_letters(desk: Desk, form: web::Form<LettersForm>) -> HttpResponse {
     if !desk.fresh(&form.csrf) {

@@ -244,12 +244,21 @@ async fn carry_out(desk: &Desk, pending_id: String, password: String) -> HttpRes
         Err(e) => return desk.refused(&e).await,
     };
     let ((signer, me), id) = (desk.actor(), desk.id);
+    let head = crate::notices::letters::Letterhead::of(&desk.state.settings, &signer);
     let done = desk
-        .run(move |c| approvals::carry_out(c, (id, &pending_id), (&me, &password), &signer))
+        .run(move |c| {
+            approvals::carry_out(c, (id, &pending_id), (&me, &password), (&signer, &head))
+        })
         .await;
     match done {
         Ok(CarriedOut::Reissued(t)) => tokens::reissued(desk, Ok(t)).await,
         Ok(CarriedOut::Mailing(n, csv)) => tokens::reissued_all(desk, Ok((n, csv))).await,
+        Ok(CarriedOut::Letters(0, _)) => {
+            let none = "Carried out: no letter was needed any more — every one of those members \
+                        has voted or been reissued a token since.";
+            desk.show(Some(none.into())).await
+        }
+        Ok(CarriedOut::Letters(n, pdf)) => crate::web::page::letters_download(id, None, n, pdf),
         Ok(CarriedOut::ApiToken(name, token)) => {
             let who = crate::http::auth::Official(desk.who.clone());
             crate::web::accounts::new_token_shown(&desk.req, &desk.state, &who, (name, token)).await

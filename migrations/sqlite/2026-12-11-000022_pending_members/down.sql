@@ -1,0 +1,1 @@
+ALTER TABLE pending_actions DROP COLUMN members;
