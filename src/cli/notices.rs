@@ -190,7 +190,8 @@ fn letters(
     let head = crate::notices::letters::Letterhead::of(settings, &signer);
     let actor = super::cli_actor();
     let n = super::roster::issue_into_file(out, &mut |write| {
-        crate::notices::letters::issue_into(&mut conn, id, (&signer, &actor), (&head, local), write)
+        let who = crate::election::approval::Who::Operator(&actor);
+        crate::notices::letters::issue_into(&mut conn, id, (&signer, who), (&head, local), write)
     })?;
     match n {
         0 => println!(

@@ -154,16 +154,21 @@ fn bounced_holders(
     Ok(found)
 }
 
-/// Whether a letter may replace a live link now (not while the vote is open under the
-/// two-person rule: that is a reissue, which needs a second admin).
-fn may_replace(election: &Election) -> bool {
-    !approval::needed(
-        election,
-        &Action::Reissue {
-            member: String::new(),
-        },
-    )
+/// Whether a letter printed by `who` may replace a live link now: not an official's while the
+/// vote is open under the two-person rule (that is a reissue, which needs a second admin); the
+/// console's, outside the rule, always (as its `tokens reissue`).
+fn may_replace(election: &Election, who: approval::Who<'_>) -> bool {
+    let reissue = Action::Reissue {
+        member: String::new(),
+    };
+    approval::check(election, &reissue, who).is_ok()
 }
+
+/// An official alone, as the letters page and the API print letters.
+const AN_OFFICIAL: approval::Who<'static> = approval::Who::Official {
+    by: "",
+    approved_by: None,
+};
 
 /// What every letter of a deployment shares.
 pub struct Letterhead {
@@ -197,7 +202,7 @@ impl Letterhead {
 pub fn issue_into(
     conn: &mut DbConnection,
     id: ElectionId,
-    (signer, actor): (&LogKey, &str),
+    (signer, who): (&LogKey, approval::Who<'_>),
     (head, local): (&Letterhead, Option<&str>),
     write: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<usize> {
@@ -205,15 +210,15 @@ pub fn issue_into(
         let election = crate::election::lock(conn, id)?;
         let among = who_needs_one(conn, id, local)?;
         let mut replaced = Vec::new();
-        if may_replace(&election) {
+        if may_replace(&election, who) {
             for (_, member) in bounced_holders(conn, id, &among)? {
-                let who = approval::Who::from(actor);
                 replaced.push(crate::token::store::reissue(
                     conn, id, &member, signer, who,
                 )?);
             }
         }
         let n = replaced.len();
+        let actor = who.actor().by;
         crate::token::store::issue_among(conn, id, (signer, actor), Some(&among), &mut |e, t| {
             let mut all = replaced.clone();
             all.extend_from_slice(t);
@@ -233,7 +238,7 @@ pub fn issue_into(
 /// there is nobody, or when no approval is needed (the letters step replaces them itself).
 pub fn bounced_request(conn: &mut DbConnection, id: ElectionId) -> Result<Action> {
     let election = crate::election::find(conn, id)?;
-    if may_replace(&election) {
+    if may_replace(&election, AN_OFFICIAL) {
         return Err(Error::conflict(
             ErrorCode::ApprovalNeeded,
             "no second admin is needed now: the letters step replaces these links itself",
@@ -285,7 +290,8 @@ pub fn replace_bounced(
     })
 }
 
-/// As [`issue_into`], answering the PDF (empty when nobody needed a letter).
+/// As [`issue_into`] by official `actor`, answering the PDF (empty when nobody needed a
+/// letter).
 pub fn issue(
     conn: &mut DbConnection,
     id: ElectionId,
@@ -294,7 +300,8 @@ pub fn issue(
     local: Option<&str>,
 ) -> Result<(usize, Vec<u8>)> {
     let mut pdf = Vec::new();
-    let n = issue_into(conn, id, (signer, actor), (head, local), &mut |bytes| {
+    let who = approval::Who::from(actor);
+    let n = issue_into(conn, id, (signer, who), (head, local), &mut |bytes| {
         pdf = bytes.to_vec();
         Ok(())
     })?;
@@ -328,7 +335,7 @@ pub fn pending(
         .into_iter()
         .map(|(row, _)| row)
         .collect();
-    let replace = may_replace(&election);
+    let replace = may_replace(&election, AN_OFFICIAL);
     let needy = crate::token::store::needy_members(conn, id)?;
     let bounced = crate::token::store::members_among(conn, id, &holders)?;
     let mut all = Pending::default();

@@ -906,17 +906,30 @@ both_backends! {
         let emailed = mail_of("m0").token().unwrap();
         assert_eq!(app.cast(&emailed, "no").await.0, 409);
         assert_eq!(app.cast(&printed, "no").await.0, 200);
-        assert_eq!(app.cast(&mail_of("m2").token().unwrap(), "yes").await.0, 200);
-        // One reissue in the log, with both names; the request is gone.
+        let m2 = mail_of("m2").token().unwrap();
+        let token_status = serde_json::json!({"token": m2});
+        assert_eq!(app.post_json("/api/v1/token-status", &token_status).await.1["status"], "not_used");
+        let (_, listed) = app.get_json_as(&format!("/api/v1/elections/{id}/pending"), &erin).await;
+        assert_eq!(listed["pending"], serde_json::json!([]), "the request is gone: {listed}");
+
+        // The console acts outside the rule (as its `tokens reissue` does): its letters replace
+        // M2's bounced link at once.
+        let out = db.path("console.pdf");
+        let printed_by_console = sv(db, &["notices", "letters", "--election", &id, "--out", out.to_str().unwrap()]).ok();
+        assert!(printed_by_console.contains("1 letter(s) written"), "{printed_by_console}");
+        let pages = pdf_pages(&out);
+        assert!(pages.len() == 1 && pages[0].contains(" M2 "), "{pages:?}");
+        assert_eq!(app.post_json("/api/v1/token-status", &token_status).await.1["status"], "revoked");
+        // Two reissues in the log: the approved one with both names, the console's alone.
         let bundle = export_bundle(db, &id, "b");
         assert!(strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).is_ok());
         let entries: Vec<serde_json::Value> = bundle.log.split(|&c| c == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
         let reissues: Vec<(&str, &str)> = entries.iter().filter(|e| e["type"] == "admin" && e["action"] == "token_reissue")
             .map(|e| (e["by"].as_str().unwrap(), e["approved_by"].as_str().unwrap_or(""))).collect();
-        assert_eq!(reissues, [("dave", "erin")]);
-        let (_, listed) = app.get_json_as(&format!("/api/v1/elections/{id}/pending"), &erin).await;
-        assert_eq!(listed["pending"], serde_json::json!([]), "{listed}");
+        assert_eq!(reissues.len(), 2, "{reissues:?}");
+        assert_eq!(reissues[0], ("dave", "erin"));
+        assert!(reissues[1].0.starts_with("cli:") && reissues[1].1.is_empty(), "{reissues:?}");
         let logs = served.stop();
-        assert_kept_nowhere(db, &[emailed, printed], &logs, since);
+        assert_kept_nowhere(db, &[emailed, printed, m2], &logs, since);
     }
 }
