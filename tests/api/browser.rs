@@ -995,7 +995,7 @@ both_backends! {
         )
         .unwrap();
         sv(db, &["roster", "import", "--election", &id, roster.to_str().unwrap()]).ok();
-        official(db, "carol", "admin");
+        let carol = official(db, "carol", "admin");
         let sink = SmtpSink::start(db);
         let port = sink.port;
         let app = spawn_app_custom(db, |s| {
@@ -1022,7 +1022,7 @@ both_backends! {
         click(&c, "#send-ballots").await;
         let notice = text_of(&c, "notice").await;
         assert!(notice.contains("3 ballots queued for email"), "{notice}");
-        sink.wait_for(2);
+        let mails = sink.wait_for(2);
         // The progress, counts only, once the outbox has drained.
         // Sent, bounced (the address refused), failed, not sent (voted), still to go.
         let row = r#"<th scope="row">Ballots</th><td>2</td><td>1</td><td>0</td><td>0</td><td>0</td></tr>"#;
@@ -1047,6 +1047,24 @@ both_backends! {
         let without = text_of(&c, "letters-without-address").await;
         assert!(without.contains("1 of them has no postal address"), "{without}");
         assert_accessible(&c, "the letters confirmation").await;
+
+        // Mid-vote a report says M0's email bounced after all: under the two-person rule the
+        // letters page holds M0's link and asks a second admin for its letter.
+        sv(db, &["election", "open", &id]).ok();
+        let m0 = mails.iter().find(|m| m.to.contains("m0@example.org")).unwrap();
+        let (status, said) = report_bounce(&app, &carol, &id, &dsn("m0@example.org", "failed", &message_id_of(m0))).await;
+        assert_eq!((status, said["bounced"].as_u64()), (200, Some(1)), "{said}");
+        c.goto(&format!("{base}/admin/elections/{id}/letters")).await.unwrap();
+        let held = text_of(&c, "letters-held").await;
+        assert!(held.contains("1 member's email bounced after the mail server took it"), "{held}");
+        assert_accessible(&c, "the letters page holding a bounced link").await;
+        c.find(Locator::Id("password-bounced")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        submit(&c, &format!("/admin/elections/{id}/letters/bounced")).await;
+        let notice = text_of(&c, "notice").await;
+        assert!(notice.contains("Waiting for a second admin: print letters replacing the ballot links of 1 member"), "{notice}");
+        let pending = text_of(&c, "pending").await;
+        assert!(pending.contains("M0") && pending.contains("asked for by carol"), "{pending}");
+        assert_accessible(&c, "the dashboard with letters waiting for a second admin").await;
         c.close().await.unwrap();
     }
 }

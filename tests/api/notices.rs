@@ -677,45 +677,6 @@ both_backends! {
     }
 }
 
-/// A delivery status notification as Postfix writes one (tests/fixtures/dsn-postfix.eml), saying
-/// delivery to `recipient` of the message `message_id` ended with `action`.
-fn dsn(recipient: &str, action: &str, message_id: &str) -> String {
-    include_str!("../fixtures/dsn-postfix.eml")
-        .replace("{recipient}", recipient)
-        .replace("{action}", action)
-        .replace("{message_id}", message_id)
-}
-
-/// The `Message-ID` a sent message carries.
-fn message_id_of(mail: &Mail) -> String {
-    mail.raw
-        .lines()
-        .find_map(|l| l.strip_prefix("Message-ID: "))
-        .expect("a Message-ID")
-        .trim()
-        .to_owned()
-}
-
-/// Posts one report to the election's bounces; the status and the answer.
-async fn report_bounce(
-    app: &TestApp,
-    admin: &str,
-    id: &str,
-    report: &str,
-) -> (u16, serde_json::Value) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/elections/{id}/bounces", app.address))
-        .bearer_auth(admin)
-        .header("content-type", "message/rfc822")
-        .body(report.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
-}
-
 both_backends! {
     async fn an_email_that_bounces_later_is_marked_by_its_report_and_its_letter_replaces_the_link(db: &TestDb) {
         let id = election_of(db, 3);
