@@ -67,8 +67,9 @@ pub struct Replaced {
 
 /// Gives teller `teller`'s seat of a draft election to someone else: a new invitation code for
 /// it (the old one stops working; the other tellers' stay). While that teller has published
-/// nothing in the ceremony, that is all. Once their key is in the log the others' secret shares
-/// are made for it, so the seat changes hands only with a restart of the key ceremony, which
+/// nothing, that is all. Once their key is in the log the others' secret shares are made for
+/// it (and after a restart the others expect the same identity key again), so the seat changes
+/// hands only with a restart of the key ceremony, which
 /// `restart` must ask for: `by` is logged with it (an `admin` `ceremony_restart` and the
 /// `ceremony_restart` entry), every ceremony entry before it is void, and the secret shares
 /// sent so far are deleted. A complete ceremony is never restarted.
@@ -90,7 +91,9 @@ pub fn replace(
             ));
         }
         let mut record = crate::election::ceremony::record(conn, &election)?;
-        let restarted = record.teller_keys().contains_key(&teller);
+        // A teller who published a key holds the seat — also one who stayed through an
+        // earlier restart and has not published again (their identity key carries over).
+        let restarted = record.holds_seat(teller);
         if restarted && !restart {
             return Err(Error::conflict(
                 ErrorCode::CeremonyRefused,

@@ -740,6 +740,77 @@ both_backends! {
     }
 }
 
+/// Gives teller `teller`'s seat to someone new with a restart of the key ceremony: their new
+/// invitation is written to `invitation-N` and the departed teller's state file moved aside.
+fn restart_for(db: &TestDb, id: &str, teller: u32) {
+    let said = sv(
+        db,
+        &[
+            "teller",
+            "invite",
+            "--election",
+            id,
+            "--teller",
+            &teller.to_string(),
+            "--restart",
+        ],
+    );
+    assert_eq!(said.code, 0, "{}", said.stderr);
+    let prefix = format!("teller {teller} (");
+    let line = said
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap();
+    let code = line.rsplit(' ').next().unwrap();
+    std::fs::write(
+        db.path(&format!("invitation-{teller}")),
+        format!("{code}\n"),
+    )
+    .unwrap();
+    let state = db.path(&format!("teller-{teller}.state"));
+    std::fs::rename(&state, db.path(&format!("departed-{teller}.state"))).unwrap();
+}
+
+both_backends! {
+    fn a_second_teller_who_vanishes_after_a_restart_is_replaced_by_another_restart(db: &TestDb) {
+        // Before: a restart named only tellers who had published since the last one, yet a
+        // teller who stayed through a restart kept their seat (their identity key carries
+        // over): when they vanished too, their seat took a new code without a restart, the new
+        // teller's key was refused, and the ceremony could never complete.
+        let id = three_tellers(db);
+        let mut fps: Vec<String> = (1..=3).map(|t| fingerprint_in(&setup(db, &id, t).ok())).collect();
+        // Teller 3 vanishes: the first restart; teller 1 publishes again, the new teller 3 too.
+        restart_for(db, &id, 3);
+        setup(db, &id, 1).ok();
+        fps[2] = fingerprint_in(&setup(db, &id, 3).ok());
+        // Now teller 2 vanishes before publishing again: their seat is still theirs.
+        let refused = sv(db, &["teller", "invite", "--election", &id, "--teller", "2"]).fails();
+        assert!(refused.contains("teller 2 has already published their key") && refused.contains("Ask for the restart"), "{refused}");
+        restart_for(db, &id, 2);
+        let bundle = export_bundle(db, &id, "twice");
+        let entries: Vec<serde_json::Value> = bundle.log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+        let restarts: Vec<&serde_json::Value> = entries.iter().filter(|e| e["type"] == "ceremony_restart").map(|e| &e["replaced"]).collect();
+        assert_eq!(restarts, [&serde_json::json!([3]), &serde_json::json!([2])]);
+        assert_eq!(show(db, &id)["key_ceremony"]["restarts"], 2);
+        // The new teller 2 takes the seat; with their fingerprint read to the others, the
+        // ceremony completes.
+        fps[1] = fingerprint_in(&setup(db, &id, 2).ok());
+        let mut last = String::new();
+        for _round in 0..4 {
+            for t in 1..=3u32 {
+                last = last_line(&setup_confirming(db, &id, t, &fps).ok());
+            }
+        }
+        assert_eq!(last, "the election key is ready: all 3 tellers hold their key shares");
+        let bundle = export_bundle(db, &id, "complete");
+        let report = strikevote::audit::verify_bundle(&bundle.log, &bundle.checkpoint, &bundle.key).unwrap();
+        assert_eq!(report.tellers.values().cloned().collect::<Vec<_>>(), fps);
+        let replaced: Vec<u32> = report.replaced.iter().map(|(teller, _)| *teller).collect();
+        assert_eq!(replaced, [3, 2]);
+    }
+}
+
 both_backends! {
     async fn officials_replace_a_teller_through_the_api_restarting_the_ceremony_only_when_asked(db: &TestDb) {
         let id = three_tellers(db);

@@ -476,8 +476,8 @@ class Rules:
             return "a restart names no teller, or names them out of order or twice"
         if self.key is not None and len(self.ready) == self.n:
             return "a restart of a complete key ceremony"
-        if any(t not in self.identities for t in replaced):
-            return "a restart replaces a teller who published no key since the last restart"
+        if any(t not in self.seats for t in replaced):
+            return "a restart replaces a teller who holds no seat (never published a key, or was replaced since)"
         for t in replaced:
             self.retired.add(self.seats.pop(t))
         self.identities, self.commitments, self.polynomials, self.ready = {}, {}, {}, set()

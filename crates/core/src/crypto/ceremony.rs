@@ -363,11 +363,13 @@ pub fn run_locally<R: CryptoRng + RngCore>(
 ///   polynomial after seeing the others'), matching its commitment, with a valid proof;
 /// - `election_key`: once, after every polynomial, equal to the key set rebuilt from them;
 /// - `teller_ready`: once per teller, after the election key;
-/// - `ceremony_restart`: before the ceremony is complete, naming tellers who published their
-///   key in it; everything before it is void and round 1 starts again. The tellers it names
-///   are replaced (no one may publish their identity key again); every other teller keeps
-///   theirs (the others confirmed it by phone), so a teller who published a key before keeps
-///   publishing the same identity.
+/// - `ceremony_restart`: before the ceremony is complete, naming tellers who hold a seat (who
+///   published a key, in this ceremony or before an earlier restart, and were not replaced
+///   since); everything before it is void and round 1 starts again. The tellers it names are
+///   replaced (no one may publish their identity key again); every other teller keeps theirs
+///   (the others confirmed it by phone), so a teller who published a key before keeps
+///   publishing the same identity — which is why a seat whose teller vanished after an earlier
+///   restart can be named by a later one.
 #[derive(Clone, Debug)]
 pub struct Record {
     election: crate::ElectionId,
@@ -509,13 +511,13 @@ impl Record {
         let mut gone = std::collections::BTreeMap::new();
         for teller in replaced {
             self.teller(*teller)?;
-            let Some(key) = self.keys.get(teller) else {
+            let Some(identity) = self.seats.get(teller) else {
                 return Err(format!(
-                    "a restart replaces teller {teller}, who has published no key since the \
-                     ceremony (re)started: their seat is free without one"
+                    "a restart replaces teller {teller}, who holds no seat (never published a \
+                     key, or was replaced since): their seat is free without one"
                 ));
             };
-            gone.insert(*teller, key.identity.clone());
+            gone.insert(*teller, identity.clone());
         }
         for (teller, identity) in &gone {
             self.seats.remove(teller);
@@ -625,6 +627,13 @@ impl Record {
     /// The tellers' published keys and commitments, by teller number.
     pub fn teller_keys(&self) -> &std::collections::BTreeMap<u32, crate::entry::TellerKey> {
         &self.keys
+    }
+
+    /// Whether `teller` holds a seat: published a key, in this ceremony or before an earlier
+    /// restart, and was not replaced since (their seat goes to someone else only by a
+    /// restart naming them).
+    pub fn holds_seat(&self, teller: u32) -> bool {
+        self.seats.contains_key(&teller)
     }
 
     /// The tellers' logged polynomials, by teller number.

@@ -1211,6 +1211,44 @@ fn restarted_with(stayed: u8) -> Vec<String> {
     lines
 }
 
+/// A two-teller log (2 of 2) restarted twice: tellers 1 and 2 publish keys (identity seeds
+/// `0x51`, `0x52`), a restart replaces teller 1, teller 2 vanishes before publishing again, and
+/// a second restart names `second` (teller 2, whose seat the first left them); the ceremony
+/// that follows is the builder's (identities `0x61`, `0x62`). The second restart is entry 7.
+fn restarted_twice(second: u32) -> Vec<String> {
+    let log = LogBuilder::open((2, 2), &[("1", 2)], 5);
+    let id = log.id;
+    let mut lines = log.lines;
+    let rest = lines.split_off(2);
+    let key = |teller: u32, seed: u8| {
+        let identity = Identity::from_seed(&[seed; 32]);
+        entry::teller_key(&id, teller, &identity, RECIPIENT, &[seed; 32])
+    };
+    let before = [
+        key(1, 0x51),
+        key(2, 0x52),
+        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
+        entry::ceremony_restart(&id, &[1]),
+        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
+        entry::ceremony_restart(&id, &[second]),
+    ];
+    lines.extend(before.map(|e| String::from_utf8(e.bytes).unwrap()));
+    lines.extend(rest);
+    lines
+}
+
+#[test]
+fn a_seat_left_by_a_teller_who_vanished_after_a_restart_is_replaced_by_the_next() {
+    // Before: a restart could name only tellers who had published since the last one, but a
+    // teller who stayed through a restart still held their seat (their identity key carried
+    // over): a second teller vanishing after a restart blocked the ceremony for good.
+    let report = verify(&restarted_twice(2)).unwrap();
+    let fingerprint = |seed: u8| Identity::from_seed(&[seed; 32]).fingerprint();
+    assert_eq!(report.tellers[&1], fingerprint(0x61));
+    assert_eq!(report.tellers[&2], fingerprint(0x62));
+    assert_eq!(report.types["ceremony_restart"], 2);
+}
+
 #[test]
 fn a_restart_voids_the_ceremony_before_it_and_the_teller_who_stays_keeps_their_key() {
     let report = verify(&restarted_with(0x62)).unwrap();
@@ -1247,7 +1285,14 @@ fn restart_tampered(add: &mut impl FnMut(&'static str, Vec<String>, usize, &'sta
         "a restart replacing a teller who published nothing",
         lines,
         RESTART,
-        "who has published no key since the ceremony (re)started",
+        "who holds no seat (never published a key, or was replaced since)",
+    );
+    // Teller 1, replaced by the first restart, named again by the second.
+    add(
+        "a second restart naming the teller the first replaced",
+        restarted_twice(1),
+        7,
+        "who holds no seat (never published a key, or was replaced since)",
     );
     // The restart moved after the ceremony completed.
     let mut lines = entries();
@@ -1497,7 +1542,7 @@ fn a_checked_ballot_can_never_be_cast_and_the_report_counts_who_sealed_what() {
 #[test]
 fn every_rule_the_documents_state_is_checked_on_a_resigned_log() {
     let all = tampered_logs();
-    assert_eq!(all.len(), 68);
+    assert_eq!(all.len(), 69);
     for (name, lines, at, rule) in all {
         match verify(&lines) {
             Ok(_) => panic!("{name}: accepted"),
@@ -1549,6 +1594,8 @@ fn an_outsiders_verifier_agrees_on_every_tampered_log() {
     assert!(ok, "the worked example: {said}");
     let (ok, said) = python_verify(&restarted_with(0x62), &dir.join("restarted"));
     assert!(ok, "a restarted ceremony: {said}");
+    let (ok, said) = python_verify(&restarted_twice(2), &dir.join("restarted-twice"));
+    assert!(ok, "a ceremony restarted twice: {said}");
     for (k, (name, lines, at, _)) in tampered_logs().into_iter().enumerate() {
         let (ok, said) = python_verify(&lines, &dir.join(k.to_string()));
         assert!(
