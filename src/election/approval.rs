@@ -177,9 +177,9 @@ impl Action {
         }
     }
 
-    fn members(&self) -> Option<String> {
+    fn members(&self) -> Option<&[String]> {
         match self {
-            Action::BouncedLetters { members } => serde_json::to_string(members).ok(),
+            Action::BouncedLetters { members } => Some(members),
             _ => None,
         }
     }
@@ -437,7 +437,7 @@ pub fn request(
                 && p.member.as_deref() == action.member()
                 && p.account.as_deref() == action.account()
                 && p.token_name.as_deref() == action.token_name()
-                && p.members.as_ref().and_then(|m| serde_json::to_string(m).ok()) == action.members()
+                && p.members.as_deref() == action.members()
                 && (action.token_name().is_none() || p.requested_by == by)
         });
         if let Some(same) = same {
@@ -455,7 +455,11 @@ pub fn request(
             account: action.account().map(str::to_owned),
             password_hash: action.password_hash().map(str::to_owned),
             token_name: action.token_name().map(str::to_owned),
-            members: action.members(),
+            members: action
+                .members()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| Error::Internal(format!("a member list as JSON: {e}")))?,
         };
         diesel::insert_into(pending_actions::table)
             .values(&row)

@@ -1180,61 +1180,42 @@ fn tampered_logs() -> Vec<(&'static str, Vec<String>, usize, &'static str)> {
     out
 }
 
-/// A two-teller log (2 of 2) in which teller 1 published a key with the identity of seed `0x51`
-/// and teller 2 one with the identity of seed `stayed`, then an official restarted the ceremony
-/// replacing teller 1; the ceremony that follows is the builder's (identities `0x61`, `0x62`).
-fn restarted_with(stayed: u8) -> Vec<String> {
+/// A two-teller log (2 of 2) whose ceremony — the builder's (identities `0x61`, `0x62`) — is
+/// preceded, from entry 2, by the entries `before` makes: (teller, identity seed) for each
+/// `teller_key`, and the tellers each restart replaces (an official's `admin` then the
+/// `ceremony_restart`).
+fn restarted(keys: &[(u32, u8)], restarts: &[&[u32]]) -> Vec<String> {
     let log = LogBuilder::open((2, 2), &[("1", 2)], 5);
     let id = log.id;
     let mut lines = log.lines;
     let rest = lines.split_off(2);
-    let before = [
-        entry::teller_key(
-            &id,
-            1,
-            &Identity::from_seed(&[0x51; 32]),
-            RECIPIENT,
-            &[1; 32],
-        ),
-        entry::teller_key(
-            &id,
-            2,
-            &Identity::from_seed(&[stayed; 32]),
-            RECIPIENT,
-            &[2; 32],
-        ),
-        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
-        entry::ceremony_restart(&id, &[1]),
-    ];
-    lines.extend(before.map(|e| String::from_utf8(e.bytes).unwrap()));
+    for &(teller, seed) in keys {
+        let identity = Identity::from_seed(&[seed; 32]);
+        let key = entry::teller_key(&id, teller, &identity, RECIPIENT, &[seed; 32]);
+        lines.push(String::from_utf8(key.bytes).unwrap());
+    }
+    for replaced in restarts {
+        let restart = [
+            entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
+            entry::ceremony_restart(&id, replaced),
+        ];
+        lines.extend(restart.map(|e| String::from_utf8(e.bytes).unwrap()));
+    }
     lines.extend(rest);
     lines
 }
 
-/// A two-teller log (2 of 2) restarted twice: tellers 1 and 2 publish keys (identity seeds
-/// `0x51`, `0x52`), a restart replaces teller 1, teller 2 vanishes before publishing again, and
-/// a second restart names `second` (teller 2, whose seat the first left them); the ceremony
-/// that follows is the builder's (identities `0x61`, `0x62`). The second restart is entry 7.
+/// Teller 1 (identity seed `0x51`) and teller 2 (seed `stayed`) publish keys, then a restart
+/// replaces teller 1.
+fn restarted_with(stayed: u8) -> Vec<String> {
+    restarted(&[(1, 0x51), (2, stayed)], &[&[1]])
+}
+
+/// Tellers 1 and 2 publish keys (seeds `0x51`, `0x52`), a restart replaces teller 1, teller 2
+/// vanishes before publishing again, and a second restart names `second` (teller 2, whose seat
+/// the first left them). The second restart is entry 7.
 fn restarted_twice(second: u32) -> Vec<String> {
-    let log = LogBuilder::open((2, 2), &[("1", 2)], 5);
-    let id = log.id;
-    let mut lines = log.lines;
-    let rest = lines.split_off(2);
-    let key = |teller: u32, seed: u8| {
-        let identity = Identity::from_seed(&[seed; 32]);
-        entry::teller_key(&id, teller, &identity, RECIPIENT, &[seed; 32])
-    };
-    let before = [
-        key(1, 0x51),
-        key(2, 0x52),
-        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
-        entry::ceremony_restart(&id, &[1]),
-        entry::admin(&id, AdminAction::CeremonyRestart, ALICE),
-        entry::ceremony_restart(&id, &[second]),
-    ];
-    lines.extend(before.map(|e| String::from_utf8(e.bytes).unwrap()));
-    lines.extend(rest);
-    lines
+    restarted(&[(1, 0x51), (2, 0x52)], &[&[1], &[second]])
 }
 
 #[test]
